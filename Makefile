@@ -1,0 +1,37 @@
+# The README's contract: `make demo` and `make test` set everything up from a fresh clone.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.install-stamp
+
+.PHONY: install demo test bench eval serve clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# CPU torch first: a later unpinned dependency must not pull the CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/feedback demo $(DEMO_ARGS)
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m eval.bench_ingest
+	-$(BIN)/python -m eval.bench_themes --dataset both
+	-$(BIN)/python -m eval.bench_match
+
+eval: install
+	$(BIN)/feedback eval --suite all
+
+serve: install
+	$(BIN)/gunicorn -w 1 -b 127.0.0.1:5000 wsgi:app
+
+clean:
+	rm -rf instance test-artifacts eval/out .pytest_cache

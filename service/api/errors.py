@@ -1,0 +1,66 @@
+"""One error shape for every API answer: {"error": {"code", "message", "details"}}."""
+from __future__ import annotations
+
+from apiflask import HTTPError
+from flask import jsonify, request
+from werkzeug.exceptions import HTTPException
+
+CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_input",
+    429: "too_many_requests", 500: "internal_error", 503: "dependency_unavailable",
+}
+
+
+class APIError(HTTPError):
+    def __init__(self, status: int, message: str, details=None, code: str | None = None):
+        super().__init__(status, message, detail=details)
+        self.code = code or CODES.get(status, "error")
+
+
+def error_body(status: int, message: str, details=None, code: str | None = None) -> dict:
+    return {"error": {"code": code or CODES.get(status, "error"), "message": message, "details": details or {}}}
+
+
+def init_errors(app) -> None:
+    @app.error_processor
+    def _shape(error):
+        code = getattr(error, "code", None) if isinstance(getattr(error, "code", None), str) else None
+        details = error.detail or {}
+        message = error.message
+        if error.status_code == 422 and "json" in details:  # apiflask's own validation errors
+            message = "invalid request body"
+        if error.status_code == 500:
+            message, details = "internal error", {}
+        return error_body(error.status_code, message, details, code), error.status_code, error.headers
+
+    @app.errorhandler(413)
+    def _too_large(_exc):
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        body = error_body(413, f"request body is larger than the limit of {limit:,} bytes", {"limit_bytes": limit})
+        if request.path.startswith("/api/"):
+            return jsonify(body), 413
+        return _page_error(413, body["error"]["message"])
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            return jsonify(error_body(exc.code or 500, exc.description or exc.name)), exc.code
+        return _page_error(exc.code or 500, exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return _http(exc)
+        app.logger.exception("unhandled error on %s", request.path)
+        if request.path.startswith("/api/"):
+            return jsonify(error_body(500, "internal error; the details are in the server log")), 500
+        return _page_error(500, "Something went wrong on our side.")
+
+
+def _page_error(status: int, message: str):
+    from flask import current_app, render_template
+
+    if "error.html" in (current_app.jinja_env.list_templates() or []):
+        return render_template("error.html", status=status, message=message), status
+    return f"{status}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}

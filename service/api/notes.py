@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Dict, Integer, List, Nested, String
+from flask import current_app, request
+
+from ..ingest.errors import IngestError, RowError
+from ..ingest.store import ingest, validate_rows
+from ..ingest.readers import RawRow
+from ..models.notes import SOURCE_KINDS
+from ..notes import NotFound, delete_note_by_id, find_note, list_notes, note_dict, parse_filter_date, stats
+from ..services import services
+from .errors import APIError
+
+bp = APIBlueprint("notes", __name__, url_prefix="/api/v1", tag="Notes")
+
+
+class NoteIn(Schema):
+    id = String(metadata={"description": "your id for the note; re-sending it with new text updates the note"})
+    text = String(required=True, metadata={"description": "the note, up to 100,000 characters"})
+    account = String()
+    source = String(metadata={"enum": list(SOURCE_KINDS)})
+    author = String()
+    date = String(metadata={"description": "ISO 8601 date"})
+
+
+class IngestOut(Schema):
+    created = Integer()
+    updated = Integer()
+    unchanged = Integer()
+    statements_embedded = Integer()
+    note_ids = List(String())
+    rejected = List(Dict())
+
+
+def bool_arg(name: str) -> bool:
+    return request.args.get(name, "").lower() in ("1", "true", "yes", "on")
+
+
+@bp.post("/notes")
+@bp.input(NoteIn(many=True), location="json", validation=False, arg_name="body")
+@bp.doc(summary="Ingest one note or a list of notes (atomic unless ?skip_invalid=true)",
+        responses={201: "stored", 400: "malformed JSON", 413: "too large", 422: "invalid rows (nothing stored)"})
+def post_notes(body):
+    if isinstance(body, dict) and isinstance(body.get("notes"), list):
+        body = body["notes"]
+    items = body if isinstance(body, list) else [body]
+    limit = current_app.config["MAX_NOTES_PER_REQUEST"]
+    if len(items) > limit:
+        raise APIError(413, f"{len(items)} notes in one request; the limit is {limit}", {"limit": limit})
+    if not items:
+        raise APIError(422, "no notes given", {"errors": []})
+    rows = [RawRow(item, i) for i, item in enumerate(items, start=1)]
+    notes, errors = validate_rows(rows, "request", current_app.config["MAX_NOTE_CHARS"])
+    try:
+        report = ingest(services(), notes, errors, skip_invalid=bool_arg("skip_invalid"))
+    except IngestError as exc:
+        raise APIError(422, f"{len(exc.errors)} invalid note(s); nothing was stored",
+                       {"errors": [e.as_dict() for e in exc.errors]})
+    return report.as_dict(), 201
+
+
+@bp.get("/notes")
+@bp.doc(summary="List notes, newest first. Filters: account, source, since, until; page, per_page (<= 200)")
+def get_notes():
+    try:
+        page = int(request.args.get("page", 1))
+        per_page = int(request.args.get("per_page", 50))
+    except ValueError:
+        raise APIError(400, "page and per_page must be whole numbers")
+    if page < 1 or not 1 <= per_page <= 200:
+        raise APIError(400, "page must be >= 1 and per_page between 1 and 200")
+    source = request.args.get("source")
+    if source and source not in SOURCE_KINDS:
+        raise APIError(400, f"unknown source {source!r}", {"allowed": list(SOURCE_KINDS)})
+    try:
+        since = parse_filter_date(request.args.get("since"), "since")
+        until = parse_filter_date(request.args.get("until"), "until")
+    except ValueError as exc:
+        raise APIError(400, str(exc))
+    with services().db.session() as session:
+        rows, total = list_notes(session, account=request.args.get("account"), source=source, since=since,
+                                 until=until, page=page, per_page=per_page)
+        items = [note_dict(n) for n in rows]
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+@bp.get("/notes/<note_id>")
+@bp.doc(summary="One note with its statements", responses={404: "no such note"})
+def get_note(note_id: str):
+    with services().db.session() as session:
+        try:
+            return note_dict(find_note(session, note_id), statements=True)
+        except NotFound as exc:
+            raise APIError(404, str(exc))
+
+
+@bp.delete("/notes/<note_id>")
+@bp.doc(summary="Delete a note with its statements and vectors", responses={404: "no such note"})
+def delete_note(note_id: str):
+    try:
+        delete_note_by_id(services(), note_id)
+    except NotFound as exc:
+        raise APIError(404, str(exc))
+    return {"deleted": note_id}
+
+
+@bp.get("/stats")
+@bp.doc(summary="Counts of notes, statements, vectors and accounts")
+def get_stats():
+    return stats(services())
+
+
+__all__ = ["bp", "RowError"]

@@ -1,0 +1,43 @@
+"""The `feedback` command group. Every command builds the same app as the web server (create_app)."""
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+import click
+
+from .common import AppContext, emit_json, fail, pass_ctx  # noqa: F401
+
+FEATURE_MODULES = (
+    "service.cli.notes", "service.cli.themes", "service.cli.roadmap", "service.cli.drafts",
+    "service.cli.eval", "service.cli.reports", "service.cli.demo",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="feedback-service", prog_name="feedback")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Feedback analysis: ingest notes, find pain themes, match the roadmap, draft answers."""
+    ctx.obj = AppContext()
+
+
+for _name in FEATURE_MODULES:
+    try:
+        _mod = importlib.import_module(_name)
+    except ModuleNotFoundError as _exc:
+        if _exc.name != _name:
+            raise
+        continue
+    _mod.register(cli)
+
+
+def main() -> None:  # console script entry point
+    try:
+        cli.main(prog_name="feedback", standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+__all__ = ["cli", "main", "json"]

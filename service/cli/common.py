@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+class AppContext:
+    """Builds the app lazily: `feedback --help` never loads a model or opens a database."""
+
+    def __init__(self):
+        self._app = None
+
+    @property
+    def app(self):
+        if self._app is None:
+            from .. import create_app
+            from ..embedding import EmbeddingModelError
+            from ..vectorstore import VectorStoreError
+
+            try:
+                self._app = create_app()
+            except (EmbeddingModelError, VectorStoreError) as exc:
+                fail(str(exc), code=1)
+        return self._app
+
+    @property
+    def services(self):
+        return self.app.extensions["feedback"]
+
+
+pass_ctx = click.make_pass_decorator(AppContext)
+
+
+def emit_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def fail(message: str, code: int = 1):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def progress_bar(total: int, label: str, quiet: bool):
+    """A tqdm bar on a terminal; silent in pipes, CI and with --quiet."""
+    if quiet or total == 0 or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="stmt", file=sys.stderr, leave=False)

@@ -1,0 +1,169 @@
+"""init, ingest, stats, reindex, notes and accounts commands."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..ingest.errors import IngestError
+from ..ingest.store import ingest, load_paths, reindex
+from ..notes import NotFound, delete_note_by_id, find_note, list_accounts, list_notes, note_dict, parse_filter_date, stats
+from .common import emit_json, fail, pass_ctx, progress_bar
+
+
+def register(cli: click.Group) -> None:
+    for command in (init, ingest_cmd, stats_cmd, reindex_cmd, notes, accounts):
+        cli.add_command(command)
+
+
+@click.command()
+@pass_ctx
+def init(ctx):
+    """Create the data folder, apply database migrations and open the vector store."""
+    svc = ctx.services
+    svc.store.count("statements")
+    click.echo(f"ready: database {svc.db.engine.url.render_as_string(hide_password=True)}, "
+               f"vectors {svc.config.CHROMA_URL or svc.config.CHROMA_PATH}")
+
+
+@click.command("ingest")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--skip-invalid", is_flag=True, help="Store the valid rows and list the rejected ones.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json):
+    """Ingest notes from files (.txt .md .csv .jsonl .vtt .srt), folders, or - for standard input."""
+    svc = ctx.services
+    notes, errors = load_paths(list(paths), svc.config.MAX_NOTE_CHARS, stdin=sys.stdin.buffer if "-" in paths else None)
+    if errors and not skip_invalid:
+        for err in errors:
+            click.echo(f"error: {err}", err=True)
+        fail(f"{len(errors)} invalid row(s); nothing was stored (use --skip-invalid to store the valid rows)")
+    total_statements = sum(1 for _ in notes)  # rough bar size; refined as statements are embedded
+    bar = None
+    def progress(n):
+        nonlocal bar
+        if bar is None:
+            bar = progress_bar(max(total_statements, n), "embedding", quiet)
+        if bar is not None:
+            bar.update(n)
+    try:
+        report = ingest(svc, notes, errors, skip_invalid=skip_invalid, progress=progress)
+    except IngestError as exc:  # pragma: no cover - caught above
+        fail(str(exc))
+    finally:
+        if bar is not None:
+            bar.close()
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        click.echo(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
+                   f"statements embedded {report.statements}")
+        for err in report.rejected:
+            click.echo(f"rejected: {err}", err=True)
+
+
+@click.command("stats")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def stats_cmd(ctx, as_json):
+    """Counts of notes, statements, vectors and accounts."""
+    data = stats(ctx.services)
+    if as_json:
+        emit_json(data)
+    else:
+        for key in ("notes", "statements", "vectors", "accounts"):
+            click.echo(f"{key:>11}: {data[key]}")
+        click.echo(f"  by source: " + ", ".join(f"{k} {v}" for k, v in sorted(data["by_source"].items())))
+
+
+@click.command("reindex")
+@click.option("--quiet", "-q", is_flag=True)
+@pass_ctx
+def reindex_cmd(ctx, quiet):
+    """Rebuild the vector index from SQL (after losing or moving the Chroma folder)."""
+    svc = ctx.services
+    bar = progress_bar(stats(svc, with_vectors=False)["statements"], "reindex", quiet)
+    total = reindex(svc, progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    click.echo(f"reindexed {total} statements")
+
+
+@click.group()
+def notes():
+    """List, show and delete notes."""
+
+
+@notes.command("list")
+@click.option("--account")
+@click.option("--source")
+@click.option("--since")
+@click.option("--until")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def notes_list(ctx, account, source, since, until, limit, as_json):
+    try:
+        since_dt, until_dt = parse_filter_date(since, "--since"), parse_filter_date(until, "--until")
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    with ctx.services.db.session() as session:
+        rows, total = list_notes(session, account=account, source=source, since=since_dt, until=until_dt, per_page=limit)
+        items = [note_dict(n) for n in rows]
+    if as_json:
+        emit_json({"items": items, "total": total})
+        return
+    for n in items:
+        text = n["text"].replace("\n", " ")
+        click.echo(f"{n['id']:<14} {(n['date'] or '')[:10]:<10} {(n['account'] or '-')[:24]:<24} {n['source']:<9} {text[:60]}")
+    click.echo(f"{len(items)} of {total} notes")
+
+
+@notes.command("show")
+@click.argument("note_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def notes_show(ctx, note_id, as_json):
+    with ctx.services.db.session() as session:
+        try:
+            data = note_dict(find_note(session, note_id), statements=True)
+        except NotFound as exc:
+            fail(str(exc))
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"{data['id']}  {data['account'] or '-'}  {data['source']}  {data['date'] or ''}")
+    click.echo(data["text"])
+    click.echo(f"-- {len(data['statements'])} statements")
+
+
+@notes.command("delete")
+@click.argument("note_id")
+@pass_ctx
+def notes_delete(ctx, note_id):
+    """Delete a note, its statements and its vectors."""
+    try:
+        delete_note_by_id(ctx.services, note_id)
+    except NotFound as exc:
+        fail(str(exc))
+    click.echo(f"deleted {note_id}")
+
+
+@click.group()
+def accounts():
+    """Accounts seen in notes."""
+
+
+@accounts.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def accounts_list(ctx, as_json):
+    with ctx.services.db.session() as session:
+        rows = list_accounts(session)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['name']:<32} {r['notes']:>5} notes  last {(r['last_note_at'] or '')[:10]}")

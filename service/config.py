@@ -1,0 +1,74 @@
+"""Configuration from the environment, with embedded defaults that need no key and no network."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+class Config:
+    """One object read from the environment; create_app() copies its upper-case attributes."""
+
+    def __init__(self, **overrides):
+        home = Path(overrides.pop("FEEDBACK_HOME", None) or _env("FEEDBACK_HOME", "./instance")).resolve()
+        self.FEEDBACK_HOME = str(home)
+        self.DATABASE_URL = _env("FEEDBACK_DATABASE_URL", f"sqlite:///{home / 'feedback.db'}")
+        self.CHROMA_URL = _env("FEEDBACK_CHROMA_URL")
+        self.CHROMA_PATH = _env("FEEDBACK_CHROMA_PATH", str(home / "chroma"))
+        self.CHROMA_COLLECTION_PREFIX = _env("FEEDBACK_CHROMA_PREFIX", "feedback")
+        self.EMBEDDING_MODEL = _env("FEEDBACK_EMBEDDING_MODEL")  # None: the packaged all-MiniLM-L6-v2
+        self.OPENAI_BASE_URL = _env("OPENAI_BASE_URL")
+        self.OPENAI_API_KEY = _env("OPENAI_API_KEY")
+        self.LLM_MODEL = _env("FEEDBACK_LLM_MODEL")
+        self.LLM_TIMEOUT = float(_env("FEEDBACK_LLM_TIMEOUT", "30"))
+        self.SECRET_KEY = _env("FEEDBACK_SECRET_KEY") or _secret_from(home)
+        self.MAX_CONTENT_LENGTH = int(_env("FEEDBACK_MAX_REQUEST_BYTES", str(5 * 1024 * 1024)))
+        self.MAX_NOTES_PER_REQUEST = int(_env("FEEDBACK_MAX_NOTES_PER_REQUEST", "2000"))
+        self.MAX_NOTE_CHARS = 100_000
+        self.REPORT_CRON = _env("FEEDBACK_REPORT_CRON", "0 6 * * *")
+        self.REPORT_WEBHOOK_URL = _env("FEEDBACK_REPORT_WEBHOOK_URL")
+        self.TESTING = False
+        self.WTF_CSRF_ENABLED = True
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.OPENAI_BASE_URL and self.LLM_MODEL)
+
+
+def _secret_from(home: Path) -> str:
+    """A per-installation secret kept in FEEDBACK_HOME, so sessions survive restarts without configuration."""
+    path = home / "secret_key"
+    try:
+        if path.is_file():
+            return path.read_text().strip()
+        home.mkdir(parents=True, exist_ok=True)
+        secret = os.urandom(32).hex()
+        path.write_text(secret)
+        path.chmod(0o600)
+        return secret
+    except OSError:
+        return os.urandom(32).hex()
+
+
+class TestConfig(Config):
+    """Isolated data folder, the fast fake embedder unless a test asks for the real one."""
+
+    def __init__(self, home: str | Path, **overrides):
+        overrides.setdefault("EMBEDDING_MODEL", "hashing")
+        overrides.setdefault("CHROMA_URL", None)
+        overrides.setdefault("DATABASE_URL", f"sqlite:///{Path(home) / 'test.db'}")
+        overrides.setdefault("CHROMA_PATH", str(Path(home) / "chroma"))
+        overrides.setdefault("OPENAI_BASE_URL", None)
+        overrides.setdefault("LLM_MODEL", None)
+        super().__init__(FEEDBACK_HOME=str(home), **overrides)
+        self.TESTING = True
+        self.WTF_CSRF_ENABLED = overrides.get("WTF_CSRF_ENABLED", False)

@@ -1,0 +1,182 @@
+"""Readers per format. Each yields raw rows with their line numbers; validation happens elsewhere."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .errors import RowError
+
+FORMATS = (".txt", ".md", ".csv", ".jsonl", ".vtt", ".srt")
+
+
+@dataclass
+class RawRow:
+    data: dict
+    line: int | None
+    speakers: bool = False
+    default_source: str = "other"
+
+
+def decode(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ReaderError([RowError(source, line, None, f"undecodable bytes at offset {exc.start}; files must be UTF-8")])
+
+
+class ReaderError(Exception):
+    def __init__(self, errors: list[RowError]):
+        self.errors = errors
+        super().__init__(str(errors[0]) if errors else "unreadable input")
+
+
+def read_text_note(text: str, source: str, stem: str | None) -> list[RawRow]:
+    """A .txt/.md file is one note; optional YAML front matter between --- lines carries its fields."""
+    data: dict = {}
+    body = text
+    m = re.match(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", text, re.S)
+    if m:
+        try:
+            front = yaml.safe_load(m.group(1)) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 2 if mark is not None else 1
+            raise ReaderError([RowError(source, line, None, f"invalid front matter: {getattr(exc, 'problem', exc)}")])
+        if not isinstance(front, dict):
+            raise ReaderError([RowError(source, 1, None, "front matter must be key: value pairs")])
+        data.update({str(k): v for k, v in front.items()})
+        body = text[m.end():]
+    data["text"] = body.strip()
+    if stem and "id" not in data:
+        data["id"] = None  # files without an id are deduped by text per account
+    return [RawRow(data, 1)]
+
+
+def read_csv(text: str, source: str) -> list[RawRow]:
+    rows: list[RawRow] = []
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    if not reader.fieldnames or "text" not in [f.strip() for f in reader.fieldnames]:
+        raise ReaderError([RowError(source, 1, "text", "the header row must name a 'text' column")])
+    try:
+        line = reader.line_num + 1
+        for record in reader:
+            if None in record:
+                raise ReaderError([RowError(source, line, None, "more fields than the header names")])
+            data = {k.strip(): (v if v is None else v.strip()) for k, v in record.items()}
+            if any(v is None for v in data.values()):
+                raise ReaderError([RowError(source, line, None, "fewer fields than the header names")])
+            rows.append(RawRow(data, line))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise ReaderError([RowError(source, reader.line_num, None, f"malformed CSV: {exc}")])
+    return rows
+
+
+def read_jsonl(text: str, source: str) -> tuple[list[RawRow], list[RowError]]:
+    rows: list[RawRow] = []
+    errors: list[RowError] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(RowError(source, number, None, f"malformed JSON: {exc.msg} at column {exc.colno}"))
+            continue
+        if not isinstance(data, dict):
+            errors.append(RowError(source, number, None, "each line must be a JSON object"))
+            continue
+        rows.append(RawRow(data, number))
+    return rows, errors
+
+
+_TIMING = re.compile(r"^\s*(\d{1,2}:)?\d{1,2}:\d{2}[.,]\d{1,3}\s*-->\s*(\d{1,2}:)?\d{1,2}:\d{2}[.,]\d{1,3}")
+_VTT_VOICE = re.compile(r"<v\s+([^>]+)>")
+
+
+def read_transcript(text: str, source: str, kind: str) -> list[RawRow]:
+    """A .vtt/.srt file is one call note; each cue becomes "Speaker: words" on its own line."""
+    lines = text.splitlines()
+    if kind == ".vtt" and (not lines or not lines[0].lstrip("\ufeff").startswith("WEBVTT")):
+        raise ReaderError([RowError(source, 1, None, "a WebVTT file must start with 'WEBVTT'")])
+    turns: list[str] = []
+    in_cue = False
+    saw_timing = False
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if _TIMING.match(stripped):
+            in_cue, saw_timing = True, True
+            continue
+        if not stripped:
+            in_cue = False
+            continue
+        if not in_cue:
+            continue  # cue numbers, NOTE blocks, headers
+        voice = _VTT_VOICE.match(stripped)
+        if voice:
+            stripped = f"{voice.group(1).strip()}: {_VTT_VOICE.sub('', stripped)}"
+        stripped = re.sub(r"</?[a-z][^>]*>", "", stripped).strip()
+        if turns and not re.match(r"^[A-Z][\w .'-]{0,40}:\s", stripped) and not turns[-1].endswith((".", "?", "!")):
+            turns[-1] += " " + stripped  # a cue wrapped over two lines
+        else:
+            turns.append(stripped)
+    if not saw_timing:
+        raise ReaderError([RowError(source, 1, None, f"no cue timings found; is this really a {kind} file?")])
+    merged: list[str] = []
+    for turn in turns:  # consecutive cues of one speaker become one turn
+        m = re.match(r"^([A-Z][\w .'-]{0,40}):\s", turn)
+        if merged and m and merged[-1].startswith(m.group(0)):
+            merged[-1] += " " + turn[m.end():]
+        else:
+            merged.append(turn)
+    return [RawRow({"text": "\n".join(merged)}, 1, speakers=True, default_source="call")]
+
+
+def read_bytes(raw: bytes, source: str, suffix: str) -> tuple[list[RawRow], list[RowError]]:
+    """Rows and per-row parse errors of one input; a wholly unreadable input raises ReaderError."""
+    text = decode(raw, source)
+    suffix = suffix.lower()
+    if suffix in (".txt", ".md"):
+        return read_text_note(text, source, Path(source).stem), []
+    if suffix == ".csv":
+        return read_csv(text, source), []
+    if suffix in (".jsonl", ".ndjson"):
+        return read_jsonl(text, source)
+    if suffix in (".vtt", ".srt"):
+        return read_transcript(text, source, suffix), []
+    raise ReaderError([RowError(source, None, None, f"unsupported file type {suffix!r}; use one of {', '.join(FORMATS)}")])
+
+
+def sniff_suffix(text_start: bytes) -> str:
+    """For standard input: guess the format from the first bytes."""
+    head = text_start.lstrip(b"\xef\xbb\xbf \t\r\n")[:200]
+    if head.startswith(b"{"):
+        return ".jsonl"
+    if head.startswith(b"WEBVTT"):
+        return ".vtt"
+    first = head.split(b"\n", 1)[0]
+    if b"," in first and b"text" in first.lower().split(b","):
+        return ".csv"
+    return ".txt"
+
+
+def expand_paths(paths: list[str]) -> list[Path | str]:
+    """Folders are read recursively (known formats only, sorted for a stable order); '-' is standard input."""
+    out: list[Path | str] = []
+    for p in paths:
+        if p == "-":
+            out.append("-")
+            continue
+        path = Path(p)
+        if path.is_dir():
+            out.extend(sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in FORMATS + (".ndjson",)))
+        else:
+            out.append(path)
+    return out

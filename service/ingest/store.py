@@ -1,0 +1,266 @@
+"""The one ingest path behind the CLI and the API: validate -> dedupe -> split -> embed -> store.
+
+SQL and the vector index change together: the SQL transaction commits only after the vectors are written,
+and a failure on either side leaves what was stored before untouched.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Account, Note, Statement
+from ..vectorstore import STATEMENTS
+from .errors import IngestError, RowError
+from .readers import ReaderError, RawRow, expand_paths, read_bytes, sniff_suffix
+from .split import split_statements, split_with_speakers
+from .validate import NoteInput, validate_row
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class IngestReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    statements: int = 0
+    note_ids: list[str] = field(default_factory=list)
+    rejected: list[RowError] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+            "statements_embedded": self.statements, "note_ids": self.note_ids,
+            "rejected": [e.as_dict() for e in self.rejected],
+        }
+
+
+def validate_rows(rows: Iterable[RawRow], source: str, max_chars: int) -> tuple[list[NoteInput], list[RowError]]:
+    notes, errors = [], []
+    for row in rows:
+        note, errs = validate_row(
+            row.data, source, row.line, default_source=row.default_source, max_chars=max_chars, speakers=row.speakers
+        )
+        if note:
+            notes.append(note)
+        errors.extend(errs)
+    return notes, errors
+
+
+def load_paths(paths: list[str], max_chars: int, stdin=None) -> tuple[list[NoteInput], list[RowError]]:
+    """Read and validate every input; returns the valid notes and all errors with file and line."""
+    notes: list[NoteInput] = []
+    errors: list[RowError] = []
+    for path in expand_paths(paths):
+        if path == "-":
+            raw = (stdin.read() if stdin is not None else b"")
+            raw = raw.encode() if isinstance(raw, str) else raw
+            source, suffix = "stdin", sniff_suffix(raw)
+        else:
+            source, suffix = str(path), path.suffix
+            if not path.exists():
+                errors.append(RowError(source, None, None, "no such file or folder"))
+                continue
+            raw = path.read_bytes()
+        try:
+            rows, row_errors = read_bytes(raw, source, suffix)
+        except ReaderError as exc:
+            errors.extend(exc.errors)
+            continue
+        valid, invalid = validate_rows(rows, source, max_chars)
+        notes.extend(valid)
+        errors.extend(row_errors + invalid)
+    return notes, errors
+
+
+def _segments(note: NoteInput | Note, speakers: bool):
+    return split_with_speakers(note.text) if speakers else split_statements(note.text)
+
+
+def _account_ids(session: Session, names: set[str]) -> dict[str, int]:
+    found = dict(session.execute(select(Account.name, Account.id).where(Account.name.in_(names))).all()) if names else {}
+    for name in sorted(names - found.keys()):
+        account = Account(name=name)
+        session.add(account)
+        session.flush()
+        found[name] = account.id
+    return found
+
+
+def _chunks(items: list, size: int = 500):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _existing(session: Session, notes: list[NoteInput], account_ids: dict[str, int]):
+    ext_ids = [n.external_id for n in notes if n.external_id]
+    by_ext: dict[str, Note] = {}
+    for part in _chunks(ext_ids):
+        by_ext.update({n.external_id: n for n in session.scalars(select(Note).where(Note.external_id.in_(part)))})
+    hashes = [n.norm_hash for n in notes]
+    by_norm: set[tuple[int | None, str]] = set()
+    for part in _chunks(hashes):
+        by_norm.update(session.execute(select(Note.account_id, Note.norm_hash).where(Note.norm_hash.in_(part))).all())
+    return by_ext, by_norm
+
+
+def statement_metadata(note: Note, account_name: str | None) -> dict:
+    when = note.effective_at
+    return {
+        "note_id": note.id,
+        "account": account_name or "",
+        "source": note.source,
+        "date": when.strftime("%Y-%m-%d"),
+        "ts": int(when.timestamp()),
+    }
+
+
+def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = None) -> IngestReport:
+    """Store validated notes; dedupe by external id, then by normalised text within an account."""
+    report = IngestReport()
+    db, store = services.db, services.store
+    with db.session() as session:
+        try:
+            account_ids = _account_ids(session, {n.account for n in notes if n.account})
+            by_ext, by_norm = _existing(session, notes, account_ids)
+            seen_norm: set[tuple[int | None, str]] = set()
+            fresh: list[tuple[Note, str | None, list]] = []  # note, account name, segments
+            created: list[Note] = []
+            stale_vector_ids: list[str] = []
+            latest = {n.external_id: n for n in notes if n.external_id}  # the last row for an id wins
+            for item in notes:
+                if item.external_id and latest[item.external_id] is not item:
+                    continue
+                account_id = account_ids.get(item.account) if item.account else None
+                key = (account_id, item.norm_hash)
+                existing = by_ext.get(item.external_id) if item.external_id else None
+                if existing is not None:
+                    if _same(existing, item, account_id):
+                        report.unchanged += 1
+                        report.note_ids.append(existing.public_id)
+                        continue
+                    stale_vector_ids += [f"s{s.id}" for s in existing.statements]
+                    existing.statements.clear()
+                    _apply(existing, item, account_id)
+                    fresh.append((existing, item.account, _segments(item, item.speakers)))
+                    report.updated += 1
+                    report.note_ids.append(existing.public_id)
+                    continue
+                if key in by_norm or key in seen_norm:
+                    report.unchanged += 1
+                    continue
+                seen_norm.add(key)
+                note = Note()
+                _apply(note, item, account_id)
+                session.add(note)
+                created.append(note)
+                fresh.append((note, item.account, _segments(item, item.speakers)))
+                report.created += 1
+            session.flush()
+            texts, ids, metas = [], [], []
+            for note, _, segments in fresh:
+                note.statements.extend(
+                    Statement(ordinal=i, start=seg.start, end=seg.end, text=seg.text, speaker=seg.speaker)
+                    for i, seg in enumerate(segments)
+                )
+            session.flush()
+            for note, account_name, _ in fresh:
+                meta = statement_metadata(note, account_name)
+                for st in note.statements:
+                    texts.append(st.text)
+                    ids.append(f"s{st.id}")
+                    metas.append(meta)
+            report.note_ids += [note.public_id for note in created]
+            vectors = embed_with_progress(services.embedder, texts, progress)
+            store.delete(STATEMENTS, stale_vector_ids)
+            store.upsert(STATEMENTS, ids, vectors, metas)
+            try:
+                session.commit()
+            except Exception:
+                store.delete(STATEMENTS, ids)
+                raise
+            report.statements = len(ids)
+        except BaseException:
+            session.rollback()
+            raise
+    return report
+
+
+def embed_with_progress(embedder, texts: list[str], progress: Progress | None, chunk: int = 1024):
+    import numpy as np
+
+    if progress is None or len(texts) <= chunk:
+        vectors = embedder.embed(texts)
+        if progress:
+            progress(len(texts))
+        return vectors
+    # Sort once so each chunk holds similar lengths, as the embedder would.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for start in range(0, len(order), chunk):
+        idx = order[start : start + chunk]
+        out[idx] = embedder.embed([texts[i] for i in idx])
+        progress(len(idx))
+    return out
+
+
+def _same(note: Note, item: NoteInput, account_id: int | None) -> bool:
+    return (
+        note.content_hash == item.content_hash and note.account_id == account_id and note.source == item.source
+        and note.author == item.author and note.occurred_at == item.occurred_at and (note.meta or {}) == item.meta
+    )
+
+
+def _apply(note: Note, item: NoteInput, account_id: int | None) -> None:
+    note.external_id = item.external_id
+    note.text = item.text
+    note.account_id = account_id
+    note.source = item.source
+    note.author = item.author
+    note.occurred_at = item.occurred_at
+    note.meta = item.meta
+    note.content_hash = item.content_hash
+    note.norm_hash = item.norm_hash
+
+
+def ingest(services, notes: list[NoteInput], errors: list[RowError], *, skip_invalid: bool, progress=None) -> IngestReport:
+    """Atomic by default: any invalid row rejects the whole input and nothing is stored."""
+    if errors and not skip_invalid:
+        raise IngestError(errors)
+    report = ingest_notes(services, notes, progress) if notes else IngestReport()
+    report.rejected = errors
+    return report
+
+
+
+def reindex(services, progress: Progress | None = None, batch: int = 4096) -> int:
+    """Rebuild the statement collection from SQL, the source of truth."""
+    store = services.store
+    store.reset(STATEMENTS)
+    total = 0
+    with services.db.session() as session:
+        last_id = 0
+        while True:
+            rows = session.execute(
+                select(Statement, Note, Account.name)
+                .join(Note, Statement.note_id == Note.id)
+                .outerjoin(Account, Note.account_id == Account.id)
+                .where(Statement.id > last_id)
+                .order_by(Statement.id)
+                .limit(batch)
+            ).all()
+            if not rows:
+                break
+            vectors = services.embedder.embed([st.text for st, _, _ in rows])
+            store.upsert(
+                STATEMENTS, [f"s{st.id}" for st, _, _ in rows], vectors,
+                [statement_metadata(note, name) for _, note, name in rows],
+            )
+            total += len(rows)
+            last_id = rows[-1][0].id
+            if progress:
+                progress(len(rows))
+    return total

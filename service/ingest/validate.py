@@ -1,0 +1,142 @@
+"""Turn raw rows from any reader into validated NoteInput values, collecting every error with its place."""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from ..models.notes import SOURCE_KINDS
+from .errors import RowError
+
+MAX_NOTE_CHARS = 100_000
+KNOWN_FIELDS = {"id", "text", "account", "source", "author", "date"}
+SOURCE_SYNONYMS = {
+    "sales call": "call", "sales_call": "call", "phone": "call", "meeting": "call", "demo": "call",
+    "customer interview": "interview", "user interview": "interview", "research": "interview",
+    "mail": "email", "e-mail": "email", "support": "ticket", "support ticket": "ticket", "zendesk": "ticket",
+}
+
+
+@dataclass
+class NoteInput:
+    text: str
+    external_id: str | None = None
+    account: str | None = None
+    source: str = "other"
+    author: str | None = None
+    occurred_at: datetime | None = None
+    meta: dict = field(default_factory=dict)
+    speakers: bool = False  # transcripts: keep "Speaker:" prefixes as statement speakers
+    origin: str = ""  # "file:line" for messages
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @property
+    def norm_hash(self) -> str:
+        return normalised_hash(self.text)
+
+
+def normalised_hash(text: str) -> str:
+    """Dedupe key: case, punctuation and white space do not make a note new."""
+    norm = unicodedata.normalize("NFKC", text).casefold()
+    norm = re.sub(r"[^\w]+", " ", norm).strip()
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
+
+
+def parse_date(value: Any) -> datetime:
+    """ISO dates and datetimes; naive results are UTC. Raises ValueError with a readable message."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        dt = datetime.fromtimestamp(value, tz=timezone.utc)
+    elif isinstance(value, str):
+        raw = value.strip()
+        if raw.endswith("Z"):
+            raw = raw[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(raw)
+        except ValueError:
+            dt = None
+            for fmt in ("%Y/%m/%d", "%d %b %Y", "%b %d, %Y", "%Y-%m-%d %H:%M"):
+                try:
+                    dt = datetime.strptime(raw, fmt)
+                    break
+                except ValueError:
+                    continue
+            if dt is None:
+                raise ValueError(f"unparseable date {value!r}; use ISO 8601 such as 2026-11-27")
+    else:
+        raise ValueError(f"unparseable date {value!r}; use ISO 8601 such as 2026-11-27")
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    return dt
+
+
+def _clean_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def validate_row(
+    row: dict, source: str, line: int | None, *, default_source: str = "other", max_chars: int = MAX_NOTE_CHARS,
+    speakers: bool = False,
+) -> tuple[NoteInput | None, list[RowError]]:
+    errors: list[RowError] = []
+
+    def err(field_name, reason):
+        errors.append(RowError(source, line, field_name, reason))
+
+    if not isinstance(row, dict):
+        err(None, f"expected an object with a 'text' field, got {type(row).__name__}")
+        return None, errors
+    text = row.get("text")
+    if text is None or (isinstance(text, str) and not text.strip()):
+        err("text", "missing text")
+    elif not isinstance(text, str):
+        err("text", f"text must be a string, got {type(text).__name__}")
+    elif len(text) > max_chars:
+        err("text", f"text has {len(text):,} characters; the limit is {max_chars:,}")
+    elif "\x00" in text:
+        err("text", "text contains a NUL byte")
+
+    kind = (_clean_str(row.get("source")) or default_source).lower()
+    kind = SOURCE_SYNONYMS.get(kind, kind)
+    if kind not in SOURCE_KINDS:
+        err("source", f"unknown source {row.get('source')!r}; expected one of {', '.join(SOURCE_KINDS)}")
+
+    occurred = None
+    if _clean_str(row.get("date")) is not None or isinstance(row.get("date"), (int, float)):
+        try:
+            occurred = parse_date(row["date"])
+        except ValueError as exc:
+            err("date", str(exc))
+
+    ext_id = _clean_str(row.get("id"))
+    if ext_id is not None and len(ext_id) > 200:
+        err("id", "id longer than 200 characters")
+    account = _clean_str(row.get("account"))
+    if account is not None and len(account) > 200:
+        err("account", "account longer than 200 characters")
+    author = _clean_str(row.get("author"))
+    if author is not None and len(author) > 200:
+        author = author[:200]
+
+    meta = {k: v for k, v in row.items() if k not in KNOWN_FIELDS and v not in (None, "")}
+    if errors:
+        return None, errors
+    return (
+        NoteInput(
+            text=text.strip("\ufeff"), external_id=ext_id, account=account, source=kind, author=author,
+            occurred_at=occurred, meta=meta, speakers=speakers, origin=f"{source}:{line}" if line else source,
+        ),
+        [],
+    )

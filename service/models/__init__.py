@@ -1,0 +1,3 @@
+"""All typed models. Each feature keeps its tables in its own module; import it here so Alembic sees it."""
+from .base import Base, utcnow  # noqa: F401
+from .notes import SOURCE_KINDS, Account, Note, Statement  # noqa: F401

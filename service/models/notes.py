@@ -1,0 +1,75 @@
+"""Accounts, notes and their statements: the source of truth every other stage reads."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+
+SOURCE_KINDS = ("call", "interview", "email", "ticket", "other")
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    notes: Mapped[list["Note"]] = relationship(back_populates="account")
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    __table_args__ = (
+        UniqueConstraint("external_id"),
+        Index("ix_notes_account_norm", "account_id", "norm_hash"),
+        Index("ix_notes_occurred_at", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(20), default="other")
+    author: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime | None]
+    meta: Mapped[dict] = mapped_column(default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    norm_hash: Mapped[str] = mapped_column(String(64))
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    account: Mapped[Account | None] = relationship(back_populates="notes")
+    statements: Mapped[list["Statement"]] = relationship(
+        back_populates="note", cascade="all, delete-orphan", passive_deletes=True, order_by="Statement.ordinal"
+    )
+
+    @property
+    def public_id(self) -> str:
+        """The id users see: the external id given at ingest, else the internal one."""
+        return self.external_id or str(self.id)
+
+    @property
+    def effective_at(self) -> datetime:
+        return self.occurred_at or self.ingested_at
+
+
+class Statement(Base):
+    """A sentence-level slice of a note: note.text[start:end] == text, always."""
+
+    __tablename__ = "statements"
+    __table_args__ = (Index("ix_statements_note", "note_id", "ordinal"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"))
+    ordinal: Mapped[int]
+    start: Mapped[int]
+    end: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    speaker: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(20))  # pain | praise | other, set by the themes stage
+
+    note: Mapped[Note] = relationship(back_populates="statements")

@@ -1,0 +1,118 @@
+"""Read-side note functions shared by the CLI and the API."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from .ingest.validate import parse_date
+from .models import Account, Note, Statement
+from .vectorstore import STATEMENTS
+
+
+class NotFound(LookupError):
+    pass
+
+
+def note_dict(note: Note, *, statements: bool = False) -> dict:
+    out = {
+        "id": note.public_id,
+        "internal_id": note.id,
+        "external_id": note.external_id,
+        "account": note.account.name if note.account else None,
+        "source": note.source,
+        "author": note.author,
+        "date": note.occurred_at.isoformat() if note.occurred_at else None,
+        "ingested_at": note.ingested_at.isoformat(),
+        "metadata": note.meta or {},
+        "text": note.text,
+    }
+    if statements:
+        out["statements"] = [
+            {"id": s.id, "ordinal": s.ordinal, "start": s.start, "end": s.end, "text": s.text,
+             "speaker": s.speaker, "kind": s.kind}
+            for s in note.statements
+        ]
+    return out
+
+
+def find_note(session: Session, note_id: str) -> Note:
+    """Look a note up by its external id, or by its internal id when it had none."""
+    note = session.scalars(
+        select(Note).options(selectinload(Note.statements), selectinload(Note.account)).where(Note.external_id == note_id)
+    ).first()
+    if note is None and note_id.isdigit():
+        note = session.get(Note, int(note_id))
+        if note is not None and note.external_id and note.external_id != note_id:
+            note = None  # an internal id only names notes that have no external id
+    if note is None:
+        raise NotFound(f"no note with id {note_id!r}")
+    return note
+
+
+def parse_filter_date(value: str | None, name: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def list_notes(session: Session, *, account=None, source=None, since=None, until=None, page=1, per_page=50):
+    query = select(Note).options(selectinload(Note.account))
+    count = select(func.count(Note.id))
+    conditions = []
+    if account:
+        conditions.append(Note.account.has(Account.name == account))
+    if source:
+        conditions.append(Note.source == source)
+    when = func.coalesce(Note.occurred_at, Note.ingested_at)
+    if since:
+        conditions.append(when >= since)
+    if until:
+        conditions.append(when <= until)
+    for cond in conditions:
+        query, count = query.where(cond), count.where(cond)
+    total = session.scalar(count) or 0
+    rows = session.scalars(query.order_by(when.desc(), Note.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+    return rows, total
+
+
+def stats(services, *, with_vectors: bool = True) -> dict:
+    with services.db.session() as session:
+        out = {
+            "notes": session.scalar(select(func.count(Note.id))) or 0,
+            "statements": session.scalar(select(func.count(Statement.id))) or 0,
+            "accounts": session.scalar(select(func.count(Account.id))) or 0,
+        }
+        out["by_source"] = dict(session.execute(select(Note.source, func.count(Note.id)).group_by(Note.source)).all())
+    if with_vectors:
+        out["vectors"] = services.store.count(STATEMENTS)
+    out["vector_store"] = "server" if services.config.CHROMA_URL else "embedded"
+    out["embedding_model"] = services.config.EMBEDDING_MODEL or "all-MiniLM-L6-v2"
+    return out
+
+
+def list_accounts(session: Session) -> list[dict]:
+    rows = session.execute(
+        select(Account.name, func.count(Note.id), func.max(func.coalesce(Note.occurred_at, Note.ingested_at)))
+        .outerjoin(Note, Note.account_id == Account.id)
+        .group_by(Account.id)
+        .order_by(Account.name)
+    ).all()
+    return [{"name": n, "notes": c, "last_note_at": last.isoformat() if last else None} for n, c, last in rows]
+
+
+
+
+def delete_note_by_id(services, note_id: str) -> None:
+    """Delete a note, its statements and their vectors."""
+    with services.db.session() as session:
+        note = find_note(session, note_id)
+        vector_ids = [f"s{s.id}" for s in note.statements]
+        session.delete(note)
+        session.flush()
+        services.store.delete(STATEMENTS, vector_ids)
+        session.commit()

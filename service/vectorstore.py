@@ -1,0 +1,167 @@
+"""The vector index: Chroma, embedded (one process per folder) or a `chroma run` server.
+
+SQL is the source of truth; everything here can be rebuilt from it (see service.ingest.store.reindex).
+We always pass our own vectors: Chroma's default embedding function would download a model.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable, Protocol, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+STATEMENTS = "statements"
+
+
+class VectorStoreError(RuntimeError):
+    """The vector store is unreachable or refused an operation."""
+
+
+class VectorStore(Protocol):
+    def upsert(self, collection: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict]) -> None: ...
+    def delete(self, collection: str, ids: Sequence[str]) -> None: ...
+    def count(self, collection: str) -> int: ...
+    def get(self, collection: str, ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray, list[dict]]: ...
+    def query(self, collection: str, vectors: np.ndarray, k: int, where: dict | None = None) -> list[list[tuple[str, float, dict]]]: ...
+    def reset(self, collection: str) -> None: ...
+
+
+class ChromaStore:
+    """One Chroma client per app; collection names are prefixed so several installs can share a server."""
+
+    def __init__(self, client, prefix: str = "feedback", dim: int | None = None):
+        self._client = client
+        self._prefix = prefix
+        self._collections: dict[str, object] = {}
+        self._max_batch = None
+        self.dim = dim
+
+    @classmethod
+    def embedded(cls, path: str, prefix: str = "feedback") -> "ChromaStore":
+        import chromadb
+        from chromadb.config import Settings
+
+        os.makedirs(path, exist_ok=True)
+        client = chromadb.PersistentClient(path=path, settings=Settings(anonymized_telemetry=False))
+        return cls(client, prefix)
+
+    @classmethod
+    def server(cls, url: str, prefix: str = "feedback") -> "ChromaStore":
+        import chromadb
+        from chromadb.config import Settings
+
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise VectorStoreError(f"FEEDBACK_CHROMA_URL must look like http://host:port, got {url!r}")
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=Settings(anonymized_telemetry=False),
+            )
+        except Exception as exc:  # chromadb raises plain exceptions when the server is down
+            raise VectorStoreError(f"cannot reach the Chroma server at {url}: {exc}") from exc
+        return cls(client, prefix)
+
+    def _name(self, collection: str) -> str:
+        name = f"{self._prefix}_{collection}"
+        # Chroma wants 3-512 characters from [a-zA-Z0-9._-], starting and ending alphanumeric.
+        return name[:512]
+
+    def _collection(self, collection: str):
+        if collection not in self._collections:
+            self._collections[collection] = self._client.get_or_create_collection(
+                self._name(collection), embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        return self._collections[collection]
+
+    def _batches(self, n: int) -> Iterable[slice]:
+        if self._max_batch is None:
+            try:
+                self._max_batch = int(self._client.get_max_batch_size())
+            except Exception:
+                self._max_batch = 5000
+        step = max(1, min(self._max_batch, 5000))
+        for start in range(0, n, step):
+            yield slice(start, min(n, start + step))
+
+    def upsert(self, collection, ids, vectors, metadatas) -> None:
+        if not len(ids):
+            return
+        col = self._collection(collection)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        for part in self._batches(len(ids)):
+            col.upsert(ids=list(ids[part]), embeddings=vectors[part], metadatas=list(metadatas[part]))
+
+    def delete(self, collection, ids) -> None:
+        if not len(ids):
+            return
+        col = self._collection(collection)
+        for part in self._batches(len(ids)):
+            col.delete(ids=list(ids[part]))
+
+    def count(self, collection) -> int:
+        return int(self._collection(collection).count())
+
+    def get(self, collection, ids=None):
+        col = self._collection(collection)
+        out_ids: list[str] = []
+        out_vecs: list[np.ndarray] = []
+        out_meta: list[dict] = []
+        if ids is not None:
+            ids = list(ids)
+            for part in self._batches(len(ids)):
+                res = col.get(ids=ids[part], include=["embeddings", "metadatas"])
+                out_ids += res["ids"]
+                out_vecs.append(np.asarray(res["embeddings"], dtype=np.float32).reshape(len(res["ids"]), -1))
+                out_meta += res["metadatas"]
+        else:
+            total = col.count()
+            step = 5000
+            for offset in range(0, total, step):
+                res = col.get(include=["embeddings", "metadatas"], limit=step, offset=offset)
+                out_ids += res["ids"]
+                out_vecs.append(np.asarray(res["embeddings"], dtype=np.float32).reshape(len(res["ids"]), -1))
+                out_meta += res["metadatas"]
+        vecs = np.concatenate(out_vecs) if out_vecs else np.zeros((0, self.dim or 0), dtype=np.float32)
+        return out_ids, vecs, out_meta
+
+    def query(self, collection, vectors, k, where=None):
+        col = self._collection(collection)
+        n = col.count()
+        if n == 0:
+            return [[] for _ in range(len(vectors))]
+        res = col.query(
+            query_embeddings=np.asarray(vectors, dtype=np.float32),
+            n_results=min(k, n),
+            where=where or None,
+            include=["distances", "metadatas"],
+        )
+        out = []
+        for ids, dists, metas in zip(res["ids"], res["distances"], res["metadatas"]):
+            out.append([(i, 1.0 - float(d), m) for i, d, m in zip(ids, dists, metas)])
+        return out
+
+    def reset(self, collection) -> None:
+        try:
+            self._client.delete_collection(self._name(collection))
+        except Exception:
+            pass  # nothing to delete: a fresh store
+        self._collections.pop(collection, None)
+
+    def heartbeat(self) -> bool:
+        try:
+            self._client.heartbeat()
+            return True
+        except Exception:
+            return False
+
+
+def make_store(config) -> ChromaStore:
+    if config.CHROMA_URL:
+        return ChromaStore.server(config.CHROMA_URL, config.CHROMA_COLLECTION_PREFIX)
+    return ChromaStore.embedded(config.CHROMA_PATH, config.CHROMA_COLLECTION_PREFIX)
