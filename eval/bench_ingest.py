@@ -1,0 +1,103 @@
+"""Ingest benchmark: 2,000 notes of 12-40 words, end to end vs the raw model on the same texts.
+
+    python -m eval.bench_ingest [--notes 2000] [--json]
+
+Prints end-to-end ingest seconds (parse, store, embed, index), raw SentenceTransformer.encode seconds for the
+same note texts in the same run, their ratio (target raw / end-to-end >= 0.80) and peak memory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+PAINS = [
+    "exports time out on large reports", "we cannot log in with Okta", "we need SCIM provisioning",
+    "a Snowflake connector would save us hours", "our legal team needs a HIPAA BAA", "audit logs are missing",
+    "dashboards take forever to load", "the mobile view is broken", "API rate limits are too low",
+    "Salesforce sync creates duplicate records", "we need custom roles", "data must stay in the EU",
+    "Slack alerts would help the on-call team", "scheduled email reports fail silently",
+]
+FILLER = [
+    "Thanks for the time today.", "They mentioned it twice during the call.", "This is blocking the renewal.",
+    "Their VP of operations raised it again.", "Let's follow up next week.", "The team likes the new editor.",
+    "It happens mostly on Monday mornings.", "They compared us with a competitor.", "Budget is approved for Q1.",
+]
+
+
+def make_notes(n: int, seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    notes = []
+    for i in range(n):
+        words: list[str] = []
+        target = rng.randint(12, 40)
+        while len(words) < target:
+            part = rng.choice(PAINS).capitalize() + "." if rng.random() < 0.5 else rng.choice(FILLER)
+            words += part.split()
+        text = " ".join(words[:target]).rstrip(".,") + "."
+        notes.append({"id": f"b-{i}", "text": text, "account": f"Account {rng.randint(1, 120)}",
+                      "source": rng.choice(["call", "interview"]), "date": f"2026-{rng.randint(6, 11):02d}-{rng.randint(1, 28):02d}"})
+    return notes
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notes", type=int, default=2000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    from service import create_app
+    from service.config import TestConfig
+    from service.embedding import get_embedder
+    from service.ingest.store import ingest, load_paths
+    from service.notes import stats
+
+    notes = make_notes(args.notes)
+    embedder = get_embedder()
+    model = embedder._model  # the raw SentenceTransformer, for the baseline
+    texts = [n["text"] for n in notes]
+    model.encode(texts[:64], batch_size=64)  # warm up both paths equally
+
+    t0 = time.perf_counter()
+    model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+    raw = time.perf_counter() - t0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "notes.jsonl"
+        path.write_text("\n".join(json.dumps(n) for n in notes) + "\n")
+        app = create_app(TestConfig(Path(tmp) / "home", EMBEDDING_MODEL=None))
+        svc = app.extensions["feedback"]
+        svc.store.count("statements")  # open the store outside the timing, like a running service
+        t0 = time.perf_counter()
+        parsed, errors = load_paths([str(path)], 100_000)
+        report = ingest(svc, parsed, errors, skip_invalid=False)
+        end_to_end = time.perf_counter() - t0
+        counts = stats(svc)
+        svc.close()
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {
+        "notes": args.notes, "statements": counts["statements"], "vectors": counts["vectors"],
+        "created": report.created, "end_to_end_s": round(end_to_end, 3), "raw_encode_s": round(raw, 3),
+        "raw_over_end_to_end": round(raw / end_to_end, 3), "target": ">= 0.80", "peak_rss_mb": round(peak_mb, 1),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"ingest benchmark: {args.notes} notes ({counts['statements']} statements, {counts['vectors']} vectors)")
+        print(f"  end-to-end ingest   {end_to_end:7.2f} s  (parse, store, embed, index)")
+        print(f"  raw model encode    {raw:7.2f} s  (SentenceTransformer.encode, same note texts)")
+        print(f"  raw / end-to-end    {raw / end_to_end:7.2f}    (target >= 0.80)")
+        print(f"  peak memory         {peak_mb:7.0f} MB (max RSS)")
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "bench_ingest.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

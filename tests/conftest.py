@@ -1,0 +1,86 @@
+"""Shared fixtures: an app on a temp folder with the fast embedder, its client, and a CLI runner."""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+pytest_plugins = [p for p in ("tests.fakes.openai_server",) if (Path(__file__).parent / "fakes" / "openai_server.py").exists()]
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    from service import create_app
+    from service.config import TestConfig
+
+    apps = []
+
+    def _make(**overrides):
+        app = create_app(TestConfig(tmp_path / f"home{len(apps)}", **overrides))
+        apps.append(app)
+        return app
+
+    yield _make
+    for app in apps:
+        app.extensions["feedback"].close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def svc(app):
+    return app.extensions["feedback"]
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    """Environment for running the real `feedback` CLI in-process against a temp home."""
+    home = tmp_path / "cli-home"
+    monkeypatch.setenv("FEEDBACK_HOME", str(home))
+    monkeypatch.setenv("FEEDBACK_EMBEDDING_MODEL", "hashing")
+    for var in ("FEEDBACK_DATABASE_URL", "FEEDBACK_CHROMA_URL", "FEEDBACK_CHROMA_PATH", "OPENAI_BASE_URL", "FEEDBACK_LLM_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def run_cli(cli_env):
+    from click.testing import CliRunner
+
+    from service.cli import cli
+
+    runner = CliRunner()
+
+    def _run(*args, input=None):
+        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return _run
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

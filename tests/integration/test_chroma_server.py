@@ -1,0 +1,86 @@
+"""Several processes: a real `chroma run` server on loopback and `gunicorn -w 2` workers sharing it."""
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from ..conftest import ROOT, free_port, port_open
+
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.chroma_server
+
+
+def _wait(url: str, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} did not come up in {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    if not (BIN / "chroma").exists():
+        pytest.skip("the chroma CLI is not installed in this environment")
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = open(path / "server.log", "w")
+    proc = subprocess.Popen([str(BIN / "chroma"), "run", "--path", str(path / "data"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait(f"http://127.0.0.1:{port}/api/v2/heartbeat")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def test_store_in_server_mode(make_app, chroma_server):
+    app = make_app(CHROMA_URL=chroma_server, CHROMA_COLLECTION_PREFIX=f"t{os.getpid()}a")
+    client = app.test_client()
+    resp = client.post("/api/v1/notes", json=[{"id": "n1", "text": "Exports time out. Need SCIM."}])
+    assert resp.status_code == 201
+    stats = client.get("/api/v1/stats").get_json()
+    assert stats["vector_store"] == "server" and stats["vectors"] == 2
+
+
+def test_gunicorn_two_workers_share_the_server(tmp_path, chroma_server):
+    if shutil.which("gunicorn", path=str(BIN)) is None:
+        pytest.skip("gunicorn is not installed in this environment")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEEDBACK_", "OPENAI_"))}
+    env.update(FEEDBACK_HOME=str(tmp_path), FEEDBACK_CHROMA_URL=chroma_server, FEEDBACK_EMBEDDING_MODEL="hashing",
+               FEEDBACK_CHROMA_PREFIX=f"t{os.getpid()}b")
+    subprocess.run([str(BIN / "feedback"), "init"], env=env, check=True, capture_output=True, cwd=ROOT)
+    proc = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(f"http://127.0.0.1:{port}/healthz")
+        base = f"http://127.0.0.1:{port}/api/v1"
+
+        def post(i):
+            return requests.post(f"{base}/notes", json={"id": f"g{i}", "text": f"Note {i}. Exports time out for team {i}."}, timeout=30)
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(post, range(12)))
+        assert [r.status_code for r in results] == [201] * 12
+        for _ in range(10):
+            stats = requests.get(f"{base}/stats", timeout=10).json()
+            assert stats["notes"] == 12 and stats["vectors"] == 24
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert not port_open("127.0.0.1", port)

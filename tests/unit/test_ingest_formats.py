@@ -1,0 +1,154 @@
+"""Each reader, the splitter's offsets, and validation errors that name file, line and field."""
+from __future__ import annotations
+
+import pytest
+
+from service.ingest.readers import ReaderError, read_bytes, sniff_suffix
+from service.ingest.split import split_statements, split_with_speakers
+from service.ingest.store import load_paths
+from service.ingest.validate import normalised_hash, parse_date, validate_row
+
+from ..conftest import DATA
+
+
+def test_jsonl_rows_keep_metadata_and_lines():
+    notes, errors = load_paths([str(DATA / "notes.jsonl")], 100_000)
+    assert errors == []
+    assert [n.external_id for n in notes] == ["t-1", "t-2", "t-3"]
+    assert notes[0].meta == {"arr": 120000}
+    assert notes[0].origin.endswith("notes.jsonl:1")
+    assert notes[1].source == "interview"
+    assert notes[0].occurred_at.date().isoformat() == "2026-10-01"
+
+
+def test_csv_other_columns_become_metadata():
+    notes, errors = load_paths([str(DATA / "notes.csv")], 100_000)
+    assert errors == []
+    assert notes[0].text == "Exports time out on large datasets, again."
+    assert notes[0].meta == {"deal_stage": "renewal"}
+    assert notes[1].account == "Delta Freight"
+
+
+def test_markdown_front_matter():
+    (note,), errors = load_paths([str(DATA / "interview.md")], 100_000)
+    assert errors == []
+    assert note.external_id == "md-1" and note.account == "Echo Analytics" and note.source == "interview"
+    assert note.meta == {"arr": 45000}
+    assert note.text.startswith("The mobile view is broken")
+
+
+def test_plain_text_is_one_note():
+    (note,), errors = load_paths([str(DATA / "plain.txt")], 100_000)
+    assert errors == [] and note.external_id is None and note.source == "other"
+
+
+def test_vtt_keeps_speaker_turns():
+    (note,), errors = load_paths([str(DATA / "call.vtt")], 100_000)
+    assert errors == []
+    assert note.source == "call" and note.speakers
+    assert note.text.splitlines()[0].startswith("Dana Whitfield: Hi, thanks")
+    segs = split_with_speakers(note.text)
+    assert {s.speaker for s in segs} == {"Dana Whitfield", "Rep"}
+    assert any("exports time out" in s.text for s in segs if s.speaker == "Dana Whitfield")
+    for s in segs:
+        assert note.text[s.start:s.end] == s.text
+
+
+def test_srt_speakers():
+    (note,), _ = load_paths([str(DATA / "call.srt")], 100_000)
+    segs = split_with_speakers(note.text)
+    assert [s.speaker for s in segs] == ["Customer", "Rep", "Rep"] or segs[0].speaker == "Customer"
+    assert segs[0].text == "We need audit logs for our SOC 2 review."
+
+
+def test_folder_is_read_recursively(tmp_path):
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    (sub / "one.txt").write_text("First note about exports.")
+    (tmp_path / "two.md").write_text("Second note about Okta.")
+    (tmp_path / "ignored.bin").write_bytes(b"\x00\x01")
+    notes, errors = load_paths([str(tmp_path)], 100_000)
+    assert errors == []
+    assert sorted(n.text for n in notes) == ["First note about exports.", "Second note about Okta."]
+
+
+def test_stdin_format_is_sniffed():
+    assert sniff_suffix(b'{"text": "x"}\n') == ".jsonl"
+    assert sniff_suffix(b"id,text\n1,hello\n") == ".csv"
+    assert sniff_suffix(b"WEBVTT\n\n") == ".vtt"
+    assert sniff_suffix(b"just words") == ".txt"
+
+
+def test_malformed_jsonl_names_the_line(tmp_path):
+    f = tmp_path / "bad.jsonl"
+    f.write_text('{"text": "good"}\n{"text": oops}\n{"text": ""}\n{"text": "x", "date": "not a date"}\n')
+    notes, errors = load_paths([str(f)], 100_000)
+    assert [e.line for e in errors] == [2, 3, 4]
+    assert errors[0].reason.startswith("malformed JSON")
+    assert errors[1].field == "text" and "missing" in errors[1].reason
+    assert errors[2].field == "date" and "unparseable date" in errors[2].reason
+    assert str(errors[0]).startswith(f"{f}:2")
+
+
+def test_malformed_csv_names_the_row(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text('id,text\n1,"fine"\n2,"unterminated\n')
+    _, errors = load_paths([str(f)], 100_000)
+    assert errors and errors[0].source == str(f) and "CSV" in errors[0].reason
+
+
+def test_csv_without_text_column(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("id,body\n1,hello\n")
+    _, errors = load_paths([str(f)], 100_000)
+    assert errors[0].field == "text" and errors[0].line == 1
+
+
+def test_undecodable_bytes(tmp_path):
+    f = tmp_path / "latin.txt"
+    f.write_bytes("caf\xe9 notes".encode("latin-1"))
+    _, errors = load_paths([str(f)], 100_000)
+    assert "undecodable" in errors[0].reason and "UTF-8" in errors[0].reason
+
+
+def test_text_over_limit_is_rejected():
+    note, errors = validate_row({"text": "x" * 101}, "request", 3, max_chars=100)
+    assert note is None and errors[0].line == 3 and errors[0].field == "text" and "limit" in errors[0].reason
+
+
+def test_unknown_source_and_synonyms():
+    _, errors = validate_row({"text": "hi there", "source": "carrier pigeon"}, "f", 1)
+    assert errors[0].field == "source"
+    note, _ = validate_row({"text": "hi there", "source": "Support Ticket"}, "f", 1)
+    assert note.source == "ticket"
+
+
+def test_missing_file_is_an_error():
+    _, errors = load_paths(["/nonexistent/notes.csv"], 100_000)
+    assert errors[0].reason == "no such file or folder"
+
+
+def test_unsupported_type():
+    with pytest.raises(ReaderError) as info:
+        read_bytes(b"x", "notes.pdf", ".pdf")
+    assert "unsupported file type" in str(info.value)
+
+
+def test_split_offsets_are_exact_slices():
+    text = "Hi team!  Exports time out, e.g. on 50k rows. Okta? \n\nAlso SCIM.\nOk"
+    segs = split_statements(text)
+    assert [s.text for s in segs] == ["Hi team!", "Exports time out, e.g. on 50k rows.", "Okta?", "Also SCIM."]
+    for s in segs:
+        assert text[s.start:s.end] == s.text
+
+
+def test_normalised_hash_ignores_case_and_punctuation():
+    assert normalised_hash("Exports time out!") == normalised_hash("  exports   TIME out ")
+    assert normalised_hash("Exports time out") != normalised_hash("Exports are fine")
+
+
+def test_parse_date_formats():
+    assert parse_date("2026-11-27").isoformat() == "2026-11-27T00:00:00"
+    assert parse_date("2026-11-27T10:00:00Z").hour == 10
+    with pytest.raises(ValueError):
+        parse_date("last tuesday")
