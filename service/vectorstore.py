@@ -22,6 +22,7 @@ class VectorStoreError(RuntimeError):
 
 class VectorStore(Protocol):
     def upsert(self, collection: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict]) -> None: ...
+    def add(self, collection: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict]) -> None: ...
     def delete(self, collection: str, ids: Sequence[str]) -> None: ...
     def count(self, collection: str) -> int: ...
     def get(self, collection: str, ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray, list[dict]]: ...
@@ -97,6 +98,15 @@ class ChromaStore:
         for part in self._batches(len(ids)):
             col.upsert(ids=list(ids[part]), embeddings=vectors[part], metadatas=list(metadatas[part]))
 
+    def add(self, collection, ids, vectors, metadatas) -> None:
+        """Insert ids that are new to the collection: about twice as fast as upsert in Chroma 1.x."""
+        if not len(ids):
+            return
+        col = self._collection(collection)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        for part in self._batches(len(ids)):
+            col.add(ids=list(ids[part]), embeddings=vectors[part], metadatas=list(metadatas[part]))
+
     def delete(self, collection, ids) -> None:
         if not len(ids):
             return
@@ -117,7 +127,8 @@ class ChromaStore:
             for part in self._batches(len(ids)):
                 res = col.get(ids=ids[part], include=["embeddings", "metadatas"])
                 out_ids += res["ids"]
-                out_vecs.append(np.asarray(res["embeddings"], dtype=np.float32).reshape(len(res["ids"]), -1))
+                if res["ids"]:
+                    out_vecs.append(np.asarray(res["embeddings"], dtype=np.float32).reshape(len(res["ids"]), -1))
                 out_meta += res["metadatas"]
         else:
             total = col.count()

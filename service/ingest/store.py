@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from ..models import Account, Note, Statement
@@ -121,66 +121,16 @@ def statement_metadata(note: Note, account_name: str | None) -> dict:
 def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = None) -> IngestReport:
     """Store validated notes; dedupe by external id, then by normalised text within an account."""
     report = IngestReport()
-    db, store = services.db, services.store
-    with db.session() as session:
+    with services.db.session() as session:
         try:
-            account_ids = _account_ids(session, {n.account for n in notes if n.account})
-            by_ext, by_norm = _existing(session, notes, account_ids)
-            seen_norm: set[tuple[int | None, str]] = set()
-            fresh: list[tuple[Note, str | None, list]] = []  # note, account name, segments
-            created: list[Note] = []
-            stale_vector_ids: list[str] = []
-            latest = {n.external_id: n for n in notes if n.external_id}  # the last row for an id wins
-            for item in notes:
-                if item.external_id and latest[item.external_id] is not item:
-                    continue
-                account_id = account_ids.get(item.account) if item.account else None
-                key = (account_id, item.norm_hash)
-                existing = by_ext.get(item.external_id) if item.external_id else None
-                if existing is not None:
-                    if _same(existing, item, account_id):
-                        report.unchanged += 1
-                        report.note_ids.append(existing.public_id)
-                        continue
-                    stale_vector_ids += [f"s{s.id}" for s in existing.statements]
-                    existing.statements.clear()
-                    _apply(existing, item, account_id)
-                    fresh.append((existing, item.account, _segments(item, item.speakers)))
-                    report.updated += 1
-                    report.note_ids.append(existing.public_id)
-                    continue
-                if key in by_norm or key in seen_norm:
-                    report.unchanged += 1
-                    continue
-                seen_norm.add(key)
-                note = Note()
-                _apply(note, item, account_id)
-                session.add(note)
-                created.append(note)
-                fresh.append((note, item.account, _segments(item, item.speakers)))
-                report.created += 1
-            session.flush()
-            texts, ids, metas = [], [], []
-            for note, _, segments in fresh:
-                note.statements.extend(
-                    Statement(ordinal=i, start=seg.start, end=seg.end, text=seg.text, speaker=seg.speaker)
-                    for i, seg in enumerate(segments)
-                )
-            session.flush()
-            for note, account_name, _ in fresh:
-                meta = statement_metadata(note, account_name)
-                for st in note.statements:
-                    texts.append(st.text)
-                    ids.append(f"s{st.id}")
-                    metas.append(meta)
-            report.note_ids += [note.public_id for note in created]
-            vectors = embed_with_progress(services.embedder, texts, progress)
-            store.delete(STATEMENTS, stale_vector_ids)
-            store.upsert(STATEMENTS, ids, vectors, metas)
+            fresh, stale_ids = _plan(session, notes, report)
+            texts, ids, metas = _insert_statements(session, fresh)
+            written = write_vectors(services, texts, ids, metas, progress)
+            services.store.delete(STATEMENTS, stale_ids)
             try:
                 session.commit()
             except Exception:
-                store.delete(STATEMENTS, ids)
+                services.store.delete(STATEMENTS, written)
                 raise
             report.statements = len(ids)
         except BaseException:
@@ -189,22 +139,103 @@ def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = N
     return report
 
 
-def embed_with_progress(embedder, texts: list[str], progress: Progress | None, chunk: int = 1024):
-    import numpy as np
+def _plan(session: Session, notes: list[NoteInput], report: IngestReport):
+    """Decide per input: unchanged, update or create. Returns (note, account, segments) rows and stale vector ids."""
+    account_ids = _account_ids(session, {n.account for n in notes if n.account})
+    by_ext, by_norm = _existing(session, notes, account_ids)
+    seen_norm: set[tuple[int | None, str]] = set()
+    fresh: list[tuple[Note, str | None, list]] = []
+    created: list[Note] = []
+    updated_ids: list[int] = []
+    latest = {n.external_id: n for n in notes if n.external_id}  # the last row for an id wins
+    for item in notes:
+        if item.external_id and latest[item.external_id] is not item:
+            continue
+        account_id = account_ids.get(item.account) if item.account else None
+        key = (account_id, item.norm_hash)
+        existing = by_ext.get(item.external_id) if item.external_id else None
+        if existing is not None:
+            report.note_ids.append(existing.public_id)
+            if _same(existing, item, account_id):
+                report.unchanged += 1
+                continue
+            _apply(existing, item, account_id)
+            updated_ids.append(existing.id)
+            fresh.append((existing, item.account, _segments(item, item.speakers)))
+            report.updated += 1
+            continue
+        if key in by_norm or key in seen_norm:
+            report.unchanged += 1
+            continue
+        seen_norm.add(key)
+        note = Note()
+        _apply(note, item, account_id)
+        session.add(note)
+        created.append(note)
+        fresh.append((note, item.account, _segments(item, item.speakers)))
+        report.created += 1
+    stale_ids: list[str] = []
+    for part in _chunks(updated_ids):
+        stale_ids += [f"s{i}" for i in session.scalars(select(Statement.id).where(Statement.note_id.in_(part)))]
+        session.execute(delete(Statement).where(Statement.note_id.in_(part)))
+    session.flush()
+    report.note_ids += [note.public_id for note in created]
+    return fresh, stale_ids
 
-    if progress is None or len(texts) <= chunk:
-        vectors = embedder.embed(texts)
-        if progress:
-            progress(len(texts))
-        return vectors
-    # Sort once so each chunk holds similar lengths, as the embedder would.
+
+def _insert_statements(session: Session, fresh) -> tuple[list[str], list[str], list[dict]]:
+    """One bulk INSERT ... RETURNING for every new statement (the ORM's per-note lazy loads cost seconds)."""
+    rows, metas = [], []
+    for note, account_name, segments in fresh:
+        meta = statement_metadata(note, account_name)
+        for i, seg in enumerate(segments):
+            rows.append({"note_id": note.id, "ordinal": i, "start": seg.start, "end": seg.end, "text": seg.text,
+                         "speaker": seg.speaker})
+            metas.append(meta)
+    if not rows:
+        return [], [], []
+    new_ids = session.scalars(insert(Statement).returning(Statement.id, sort_by_parameter_order=True), rows).all()
+    return [r["text"] for r in rows], [f"s{i}" for i in new_ids], metas
+
+
+def write_vectors(services, texts, ids, metas, progress: Progress | None = None, chunk: int = 2048) -> list[str]:
+    """Embed in length-sorted chunks and add each chunk to the index while the next one is embedded.
+
+    Returns the ids written; on failure the ones already written are removed again.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not texts:
+        return []
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    for start in range(0, len(order), chunk):
-        idx = order[start : start + chunk]
-        out[idx] = embedder.embed([texts[i] for i in idx])
-        progress(len(idx))
-    return out
+    written: list[str] = []
+    pending = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            for start in range(0, len(order), chunk):
+                idx = order[start : start + chunk]
+                vectors = services.embedder.embed([texts[i] for i in idx])
+                if pending is not None:
+                    written += pending.result()
+                pending = pool.submit(_add, services.store, [ids[i] for i in idx], vectors, [metas[i] for i in idx])
+                if progress:
+                    progress(len(idx))
+            written += pending.result()
+            pending = None
+        except BaseException:
+            if pending is not None:
+                try:
+                    written += pending.result()
+                except Exception:
+                    pass  # that chunk failed as a whole; nothing of it to remove
+            services.store.delete(STATEMENTS, written)
+            raise
+    return written
+
+
+def _add(store, ids, vectors, metas) -> list[str]:
+    store.add(STATEMENTS, ids, vectors, metas)
+    return ids
 
 
 def _same(note: Note, item: NoteInput, account_id: int | None) -> bool:
@@ -255,7 +286,7 @@ def reindex(services, progress: Progress | None = None, batch: int = 4096) -> in
             if not rows:
                 break
             vectors = services.embedder.embed([st.text for st, _, _ in rows])
-            store.upsert(
+            store.add(
                 STATEMENTS, [f"s{st.id}" for st, _, _ in rows], vectors,
                 [statement_metadata(note, name) for _, note, name in rows],
             )

@@ -61,7 +61,8 @@ class Statement(Base):
     """A sentence-level slice of a note: note.text[start:end] == text, always."""
 
     __tablename__ = "statements"
-    __table_args__ = (Index("ix_statements_note", "note_id", "ordinal"),)
+    # AUTOINCREMENT: a deleted statement's id (and so its vector id) is never handed out again in SQLite.
+    __table_args__ = (Index("ix_statements_note", "note_id", "ordinal"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     note_id: Mapped[int] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"))

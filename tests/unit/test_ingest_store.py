@@ -79,7 +79,7 @@ def test_vector_store_failure_leaves_sql_untouched(svc, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("index down")
 
-    monkeypatch.setattr(svc.store, "upsert", boom)
+    monkeypatch.setattr(svc.store, "add", boom)
     try:
         ingest(svc, [NoteInput(text="A brand new note about audit logs.", external_id="z-1")], [], skip_invalid=False)
     except RuntimeError:

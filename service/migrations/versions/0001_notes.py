@@ -54,7 +54,8 @@ def upgrade() -> None:
     sa.Column('speaker', sa.String(length=200), nullable=True),
     sa.Column('kind', sa.String(length=20), nullable=True),
     sa.ForeignKeyConstraint(['note_id'], ['notes.id'], name=op.f('fk_statements_note_id_notes'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_statements'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_statements')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('statements', schema=None) as batch_op:
         batch_op.create_index('ix_statements_note', ['note_id', 'ordinal'], unique=False)
