@@ -1,0 +1,227 @@
+"""The "paste notes" page and its summary."""
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Mapping
+from urllib.parse import quote as url_quote
+
+from flask import Blueprint, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+
+from ..ingest.errors import IngestError
+from ..ingest.readers import RawRow
+from ..ingest.store import ingest, validate_rows
+from ..models import Account, Note
+from ..notes import NotFound, find_note, note_dict
+from ..services import services
+from .forms import SOURCE_LABELS, PasteForm
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("web", __name__, template_folder="templates")
+
+MAX_NOTES_SHOWN = 200
+FIELD_FOR_ROW_ERROR = {"text": "text", "account": "account", "source": "source", "date": "date"}
+
+
+@bp.get("/")
+def index():
+    return render_template("paste.html", form=PasteForm())
+
+
+@bp.post("/")
+def paste():
+    form = PasteForm()
+    if not form.validate():
+        return _form_again(form, "Please correct the highlighted fields. Nothing was stored.", 422)
+
+    rows = [
+        RawRow({"text": text, "account": form.account.data or None, "source": form.source.data,
+                "date": form.date.data.isoformat() if form.date.data else None}, line)
+        for line, text in enumerate(form.notes, start=1)
+    ]
+    svc = services()
+    notes, errors = validate_rows(rows, "paste", svc.config.MAX_NOTE_CHARS)
+    try:
+        report = ingest(svc, notes, errors, skip_invalid=False)
+    except IngestError as exc:
+        _attach_row_errors(form, exc.errors, several=len(rows) > 1)
+        return _form_again(form, "Please correct the highlighted fields. Nothing was stored.", 422)
+    except Exception:  # the database or vector store is down: keep the user's text, say what happened
+        log.exception("storing pasted notes failed")
+        return _form_again(
+            form, "The notes could not be stored because a storage service is unavailable. "
+            "Nothing was stored; please try again in a moment.", 503,
+        )
+
+    themes, theme_message = _theme_summary(
+        svc, [n.text for n in notes], account=form.account.data or None, source=form.source.data,
+        date=form.date.data.isoformat() if form.date.data else None,
+    )
+    stored, more = _load_notes(svc, report.note_ids)
+    if themes:
+        _link_quotes(themes, _public_ids(svc, notes), {n["id"]: f"note-{i}" for i, n in enumerate(stored, 1)})
+    response = render_template(
+        "paste_summary.html", report=report, pasted=len(rows), themes=themes, theme_message=theme_message,
+        stored=stored, more_notes=more,
+        account=form.account.data or None, source=SOURCE_LABELS.get(form.source.data, form.source.data),
+        date=form.date.data,
+    )
+    return response, 200, {"Cache-Control": "no-store"}
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(exc):
+    """An expired or missing form token: on the paste page keep the user's text and ask to submit again."""
+    if request.endpoint == "web.paste":
+        form = PasteForm()
+        return _form_again(
+            form, "The form expired before it was sent, so nothing was stored. "
+            "Your text is still below: please submit it again.", 400,
+        )
+    from . import CSRF_MESSAGE
+
+    return render_template("error.html", status=400, message=CSRF_MESSAGE), 400
+
+
+def _form_again(form: PasteForm, message: str, status: int):
+    return render_template("paste.html", form=form, page_error=message), status, {"Cache-Control": "no-store"}
+
+
+def _attach_row_errors(form: PasteForm, errors, *, several: bool) -> None:
+    seen = set()
+    for err in errors:
+        name = FIELD_FOR_ROW_ERROR.get(err.field or "", "text")
+        prefix = f"Note {err.line}: " if name == "text" and several and err.line else ""
+        message = prefix + err.reason
+        if (name, message) in seen:  # account/source/date errors repeat once per note
+            continue
+        seen.add((name, message))
+        field = getattr(form, name)
+        field.errors = list(field.errors) + [message]
+
+
+def _theme_summary(svc, texts: list[str], **context) -> tuple[list[dict] | None, str | None]:
+    """Themes of the pasted texts from the themes stage when it is installed: (themes, message).
+    themes is None when the summary is unavailable (stage not installed, or it failed)."""
+    try:
+        from service.themes.summary import summarize_texts
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("service.themes.summary", "service.themes"):
+            log.warning("theme summary unavailable: %s", exc)
+        return None, None
+    kwargs = {"store": False}
+    try:  # pass the paste's account/source/date when the function takes them ("also raised by N *other* accounts")
+        params = inspect.signature(summarize_texts).parameters
+        any_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        kwargs.update({k: v for k, v in context.items() if k in params or any_kw})
+    except (TypeError, ValueError):
+        pass
+    try:
+        result = summarize_texts(svc, texts, **kwargs)
+    except Exception:
+        log.exception("theme summary of a paste failed")
+        return None, None
+    message = None
+    items = result
+    if isinstance(result, Mapping):  # {"themes": [...], "message": ...}
+        items, message = result.get("themes"), result.get("message")
+    if items is None:
+        return None, None
+    try:
+        return [_theme(item) for item in items], (str(message) if message else None)
+    except (TypeError, ValueError):
+        log.exception("theme summary returned an unexpected shape")
+        return None, None
+
+
+def _get(obj, key, default=None):
+    if isinstance(obj, Mapping):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def _count(value) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, (int, float)):
+        return int(value)
+    return len(value)
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _theme(item) -> dict:
+    """Normalise one theme to {label, mentions, quotes: [{text, note_id, paste_index}],
+    corpus_theme: {id, label, accounts, url, trend, status}|None}; accounts counts the *other* accounts."""
+    quotes = []
+    for entry in _get(item, "quotes") or []:
+        if isinstance(entry, str):
+            quotes.append({"text": entry, "note_id": None, "paste_index": None})
+        else:
+            quotes.append({"text": str(_get(entry, "text", "")), "note_id": _get(entry, "note_id"),
+                           "paste_index": _int_or_none(_get(entry, "paste_index"))})
+    corpus = _get(item, "corpus_theme")
+    corpus_theme = None
+    if corpus:
+        theme_id = _get(corpus, "id")
+        others = _get(corpus, "other_accounts")
+        corpus_theme = {
+            "id": theme_id,
+            "label": str(_get(corpus, "label") or f"theme {theme_id}"),
+            "accounts": _count(others if others is not None else _get(corpus, "accounts")),
+            "url": f"/themes/{url_quote(str(theme_id), safe='')}" if theme_id is not None else None,
+            "trend": _get(corpus, "trend"),
+            "status": _get(corpus, "status"),
+        }
+    return {
+        "label": str(_get(item, "label") or "Untitled theme"),
+        "mentions": _int_or_none(_get(item, "mentions")),
+        "quotes": quotes,
+        "corpus_theme": corpus_theme,
+    }
+
+
+def _public_ids(svc, notes) -> list[str | None]:
+    """The public id of each pasted note, new or deduplicated against one stored before (same account and text)."""
+    hashes = sorted({n.norm_hash for n in notes})
+    found: dict[tuple[str | None, str], str] = {}
+    with svc.db.session() as session:
+        for start in range(0, len(hashes), 500):
+            rows = session.execute(
+                select(Note.norm_hash, Account.name, Note.id, Note.external_id)
+                .outerjoin(Account, Note.account_id == Account.id)
+                .where(Note.norm_hash.in_(hashes[start:start + 500]))
+            ).all()
+            for norm_hash, account, note_id, external_id in rows:
+                found[(account, norm_hash)] = external_id or str(note_id)
+    return [found.get((n.account, n.norm_hash)) for n in notes]
+
+
+def _link_quotes(themes: list[dict] | None, pasted_ids: list[str | None], anchors: dict[str, str]) -> None:
+    """Quotes name the stored note they come from, and link to its card on the page when it is shown."""
+    for theme in themes or []:
+        for q in theme["quotes"]:
+            index = q.get("paste_index")
+            if q["note_id"] is None and index is not None and 1 <= index <= len(pasted_ids):
+                q["note_id"] = pasted_ids[index - 1]
+            q["anchor"] = anchors.get(str(q["note_id"])) if q["note_id"] is not None else None
+
+
+def _load_notes(svc, note_ids: list[str]) -> tuple[list[dict], int]:
+    shown, more = note_ids[:MAX_NOTES_SHOWN], max(len(note_ids) - MAX_NOTES_SHOWN, 0)
+    out = []
+    with svc.db.session() as session:
+        for note_id in shown:
+            try:
+                out.append(note_dict(find_note(session, note_id), statements=True))
+            except NotFound:
+                continue
+    return out, more
