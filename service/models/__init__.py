@@ -1,3 +1,5 @@
 """All typed models. Each feature keeps its tables in its own module; import it here so Alembic sees it."""
 from .base import Base, utcnow  # noqa: F401
 from .notes import SOURCE_KINDS, Account, Note, Statement  # noqa: F401
+from .themes import Theme, ThemeEvent, ThemeMembership, ThemeRun, ThemeSnapshot  # noqa: F401
+from .roadmap import LINK_KINDS, ROADMAP_STATUSES, RoadmapItem, RoadmapLink  # noqa: F401

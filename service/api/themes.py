@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+from flask import current_app, request
+
+from ..models.notes import SOURCE_KINDS
+from ..notes import parse_filter_date
+from ..services import services
+from ..themes.queries import ThemeNotFound, latest_run_json, theme_detail, theme_statements
+from ..themes.run import RunOptions, ThemeRunError, run_themes
+from .errors import APIError
+
+bp = APIBlueprint("themes", __name__, url_prefix="/api/v1", tag="Themes")
+MAX_SUMMARIZE_CHARS = 200_000
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+@bp.get("/themes")
+@bp.doc(summary="Themes of the latest run (?status=recurring|emerging)")
+def list_themes():
+    with services().db.session() as session:
+        result = latest_run_json(session)
+    if result is None:
+        return {"run_id": None, "themes": [], "unassigned_note_ids": [], "message": "no theme run yet"}
+    status = request.args.get("status")
+    if status:
+        result["themes"] = [t for t in result["themes"] if t["status"] == status]
+    return result
+
+
+@bp.get("/themes/<int:theme_id>")
+@bp.doc(summary="One theme with quotes, figures, history and member statements", responses={404: "no such theme"})
+def get_theme(theme_id: int):
+    with services().db.session() as session:
+        try:
+            data = theme_detail(session, theme_id)
+        except ThemeNotFound as exc:
+            raise APIError(404, str(exc))
+        data["statements"] = theme_statements(session, theme_id, limit=50)
+    return data
+
+
+def _run_options(body: dict) -> RunOptions:
+    if not isinstance(body, dict):
+        raise APIError(400, "the body must be a JSON object")
+    source = body.get("source")
+    if source and source not in SOURCE_KINDS:
+        raise APIError(422, f"unknown source {source!r}", {"field": "source", "allowed": list(SOURCE_KINDS)})
+    try:
+        return RunOptions(
+            since=parse_filter_date(body.get("since"), "since"), until=parse_filter_date(body.get("until"), "until"),
+            account=body.get("account"), source=source, include_all=bool(body.get("all")),
+            incremental=bool(body.get("incremental")), min_mentions=int(body.get("min_mentions", 3)),
+            min_accounts=int(body.get("min_accounts", 2)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise APIError(422, str(exc))
+
+
+@bp.post("/themes/run")
+@bp.doc(summary="Run theme discovery: {since, until, account, source, all, incremental, min_mentions, min_accounts}")
+def post_run():
+    opts = _run_options(request.get_json(silent=True) or {})
+    try:
+        return run_themes(services(), opts), 201
+    except ThemeRunError as exc:
+        raise APIError(422, str(exc))
+
+
+@bp.post("/themes/summarize")
+@bp.doc(summary="Themes in pasted text, each matched to the corpus: {text, account?, source?, date?, store?}")
+def post_summarize():
+    from ..themes.summary import SummaryError, summarize_texts
+
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise APIError(400, "the body must be a JSON object with a 'text' field")
+    text = body.get("text")
+    texts = body.get("texts")
+    if texts is None:
+        texts = [text] if isinstance(text, str) else None
+    if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+        raise APIError(422, "give 'text' (a string) or 'texts' (a list of strings) with the pasted notes", {"field": "text"})
+    if sum(len(t) for t in texts) > MAX_SUMMARIZE_CHARS:
+        raise APIError(413, f"pasted text is over {MAX_SUMMARIZE_CHARS:,} characters")
+    try:
+        return summarize_texts(services(), texts, account=body.get("account"), source=body.get("source") or "other",
+                               date=body.get("date"), store=bool(body.get("store", False)),
+                               max_chars=current_app.config["MAX_NOTE_CHARS"])
+    except SummaryError as exc:
+        raise APIError(422, str(exc), exc.details)

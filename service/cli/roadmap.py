@@ -1,0 +1,201 @@
+"""feedback roadmap import|list|show|link|coverage|scores, and feedback match."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..ingest.errors import IngestError
+from ..models.roadmap import ROADMAP_STATUSES
+from ..notes import NotFound
+from ..roadmap import importer, service
+from .common import emit_json, fail, pass_ctx
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(roadmap)
+    cli.add_command(match)
+
+
+@click.group()
+def roadmap():
+    """Roadmap items: import an export, list, link evidence, coverage of themes, scores."""
+
+
+@roadmap.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--map", "column_map", metavar="FIELD=COLUMN,...",
+              help="Our field = their column, e.g. title=Name,status=Stage,id=Key (Aha!, Jira, Productboard).")
+@click.option("--prune", is_flag=True, help="Delete items missing from FILE (and their links) instead of archiving.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def roadmap_import(ctx, file, column_map, prune, as_json):
+    """Import a roadmap from CSV or a JSON list. Re-importing updates items by id; all or nothing."""
+    try:
+        mapping = importer.parse_column_map(column_map)
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    try:
+        rows, source = importer.read_file(file)
+        report = service.import_items(ctx.services, rows, prune=prune, source=source, column_map=mapping)
+    except IngestError as exc:
+        for err in exc.errors:
+            click.echo(f"error: {err}", err=True)
+        fail(f"{len(exc.errors)} error(s); nothing was stored")
+    if as_json:
+        emit_json(report)
+        return
+    click.echo(f"created {report['created']}, updated {report['updated']}, unchanged {report['unchanged']}, "
+               f"archived {report['archived']}, deleted {report['deleted']}")
+
+
+@roadmap.command("list")
+@click.option("--status", type=click.Choice(ROADMAP_STATUSES))
+@click.option("--all", "include_archived", is_flag=True, help="Include archived items.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def roadmap_list(ctx, status, include_archived, as_json):
+    """Current items (--all: with archived ones), by id."""
+    with ctx.services.db.session() as session:
+        items = [service.item_dict(i) for i in service.load_items(session, include_archived, status)]
+    if as_json:
+        emit_json({"items": items, "total": len(items)})
+        return
+    for i in items:
+        flag = " (archived)" if i["archived"] else ""
+        click.echo(f"{i['id']:<12} {i['status']:<12} {(i['release'] or '-')[:10]:<10} {i['title'][:70]}{flag}")
+    click.echo(f"{len(items)} items")
+
+
+@roadmap.command("show")
+@click.argument("item_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def roadmap_show(ctx, item_id, as_json):
+    """One item with its score, the reason for it, and its links."""
+    try:
+        data = service.item_detail(ctx.services, item_id)
+    except NotFound as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"{data['id']}  {data['status']}  {data['release'] or ''}  {data['title']}")
+    if data["description"]:
+        click.echo(data["description"])
+    click.echo(f"score: {data['scoring']['reason']}")
+    for ln in data["links"]:
+        click.echo(f"  linked {ln['kind']} {ln['note_id'] or ln['theme_id']}")
+
+
+@roadmap.command("link")
+@click.argument("item_id")
+@click.option("--note", "note_id", help="A note id (as shown by `feedback notes list`).")
+@click.option("--theme", "theme_id", type=int, help="A theme id (as shown by `feedback themes list`).")
+@click.option("--by", "created_by", help="Who made the link.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def roadmap_link(ctx, item_id, note_id, theme_id, created_by, as_json):
+    """Link a note or a theme to an item: its wording then counts as evidence for that item."""
+    if (note_id is None) == (theme_id is None):
+        fail("give exactly one of --note ID or --theme ID", code=2)
+    try:
+        result = service.link(ctx.services, item_id, note_id=note_id, theme_id=theme_id, created_by=created_by)
+    except (NotFound, service.LinkError) as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(result)
+    else:
+        what = f"note {result['note_id']}" if result["kind"] == "note" else f"theme {result['theme_id']}"
+        click.echo(f"{'linked' if result['created'] else 'already linked'} {what} to {item_id}")
+
+
+@roadmap.command("coverage")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def roadmap_coverage(ctx, as_json):
+    """Which items address the recurring themes, the demand behind each item, and the gaps."""
+    data = service.coverage(ctx.services)
+    if as_json:
+        emit_json(data)
+        return
+    if data["note"]:
+        click.echo(f"note: {data['note']}")
+    for t in data["themes"]:
+        items = ", ".join(f"{i['item_id']} ({i['via']})" for i in t["items"]) or "-"
+        click.echo(f"theme {t['theme_id']:>4} {t['label'][:48]:<48} {t['accounts'] or 0:>3} accounts  -> {items}")
+    click.echo("gaps (recurring themes no item addresses):" if data["gaps"] else "no gaps")
+    for g in data["gaps"]:
+        click.echo(f"  {g['theme_id']:>4} {g['label'][:60]:<60} {g['accounts'] or 0:>3} accounts  {g['trend'] or ''}")
+
+
+@roadmap.command("scores")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def roadmap_scores(ctx, as_json):
+    """Prioritisation scores with their inputs and a reason (FEEDBACK_SCORING=rice|given)."""
+    try:
+        data = service.scores(ctx.services)
+    except ValueError as exc:  # a bad FEEDBACK_SCORING setting
+        fail(str(exc), code=2)
+    if as_json:
+        emit_json(data)
+        return
+    for r in data["items"]:
+        click.echo(f"{r['item_id']:<12} {r['status']:<12} {r['reason']}")
+
+
+@click.command()
+@click.argument("text", required=False)
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False),
+              help=".jsonl with id and text per line, or one request per line.")
+@click.option("--min-score", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="Leave out matches scoring below this (0.5 is where the matcher accepts a match).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list of results.")
+@click.option("--jsonl", "as_jsonl", is_flag=True, help="One JSON object per line.")
+@pass_ctx
+def match(ctx, text, file, min_score, as_json, as_jsonl):
+    """Which roadmap items address a customer request, and their status (or not_on_roadmap)."""
+    if (text is None) == (file is None):
+        fail("give a request text or --file FILE (not both)", code=2)
+    requests = _read_requests(Path(file)) if file else [{"id": "1", "text": text}]
+    if not requests or any(not r["text"].strip() for r in requests):
+        fail("requests must have non-empty text")
+    with ctx.services.db.session() as session:
+        if not service.load_items(session):
+            click.echo("warning: the roadmap is empty; import one with `feedback roadmap import FILE`", err=True)
+    results = service.match_requests(ctx.services, requests, min_score=min_score)
+    if as_jsonl:
+        for r in results:
+            click.echo(json.dumps(r, ensure_ascii=False))
+    elif as_json:
+        emit_json(results)
+    else:
+        for r in results:
+            best = r["matches"][0] if r["matches"] else None
+            shown = f"{best['item_id']} {best['title']} ({best['score']:.2f})" if best else ""
+            click.echo(f"{r['id']:<8} {r['verdict']:<20} {shown}")
+
+
+def _read_requests(path: Path) -> list[dict]:
+    """A .jsonl file of {"id", "text"} objects, else one request per non-blank line (id = line number)."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path.name}: {exc}")
+    out = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if path.suffix.lower() != ".jsonl":
+            out.append({"id": str(n), "text": line.strip()})
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            fail(f"{path.name}:{n}: invalid JSON: {exc.msg}")
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            fail(f"{path.name}:{n}: each line needs a \"text\" string")
+        out.append({"id": str(obj.get("id") or n), "text": obj["text"]})
+    return out

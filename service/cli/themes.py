@@ -1,0 +1,101 @@
+"""feedback themes run|list|show."""
+from __future__ import annotations
+
+import click
+
+from ..models.notes import SOURCE_KINDS
+from ..notes import parse_filter_date
+from ..themes.queries import ThemeNotFound, latest_run_json, theme_detail, theme_statements
+from ..themes.run import RunOptions, ThemeRunError, run_themes
+from .common import emit_json, fail, pass_ctx
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(themes)
+
+
+@click.group()
+def themes():
+    """Recurring pain themes: discover, list, show."""
+
+
+@themes.command("run")
+@click.option("--since", help="Only notes on or after this date (ISO 8601).")
+@click.option("--until", help="Only notes on or before this date.")
+@click.option("--account")
+@click.option("--source", type=click.Choice(SOURCE_KINDS))
+@click.option("--all", "include_all", is_flag=True, help="Cluster every statement, not only pains and requests.")
+@click.option("--incremental", is_flag=True, help="Assign new statements to existing themes; cluster only the rest.")
+@click.option("--min-mentions", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--min-accounts", default=2, show_default=True, type=click.IntRange(1))
+@click.option("--no-llm", is_flag=True, help="Use the offline labeller even when an LLM endpoint is configured.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def themes_run(ctx, since, until, account, source, include_all, incremental, min_mentions, min_accounts, no_llm, as_json):
+    """Discover themes; ids stay stable across runs."""
+    try:
+        opts = RunOptions(since=parse_filter_date(since, "--since"), until=parse_filter_date(until, "--until"),
+                          account=account, source=source, include_all=include_all, incremental=incremental,
+                          min_mentions=min_mentions, min_accounts=min_accounts, use_llm=not no_llm)
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    try:
+        result = run_themes(ctx.services, opts)
+    except ThemeRunError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(result)
+    else:
+        _print_run(result)
+
+
+def _print_run(result: dict) -> None:
+    recurring = [t for t in result["themes"] if t["status"] == "recurring"]
+    click.echo(f"run {result['run_id']} ({result['mode']}): {len(recurring)} recurring themes, "
+               f"{len(result['themes']) - len(recurring)} emerging; {result['assigned']} of {result['statements']} "
+               f"statements assigned")
+    for t in result["themes"]:
+        marker = " " if t["status"] == "recurring" else "~"
+        click.echo(f"{marker}{t['id']:>5}  {t['label'][:60]:<60} {t['mentions']:>4} mentions {t['accounts']:>3} accounts  {t['trend']}")
+
+
+@themes.command("list")
+@click.option("--status", type=click.Choice(["recurring", "emerging"]))
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def themes_list(ctx, status, as_json):
+    """Themes of the latest run."""
+    with ctx.services.db.session() as session:
+        result = latest_run_json(session)
+    if result is None:
+        fail("no theme run yet: run `feedback themes run` first")
+    if status:
+        result["themes"] = [t for t in result["themes"] if t["status"] == status]
+    if as_json:
+        emit_json(result)
+    else:
+        _print_run(result)
+
+
+@themes.command("show")
+@click.argument("theme_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def themes_show(ctx, theme_id, as_json):
+    """One theme with its quotes, figures and history."""
+    with ctx.services.db.session() as session:
+        try:
+            data = theme_detail(session, theme_id)
+        except ThemeNotFound as exc:
+            fail(str(exc))
+        data["statements"] = theme_statements(session, theme_id, limit=20)
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"theme {data['id']}: {data['label']}  [{data['status']}, {data['trend']}]")
+    click.echo(f"  {data['mentions']} mentions from {data['accounts']} accounts; sources {data['sources']}")
+    click.echo(f"  keywords: {', '.join(data['keywords'])}")
+    if data["arr"]:
+        click.echo(f"  ARR behind it: ${data['arr']:,.0f}")
+    for q in data["quotes"]:
+        click.echo(f"  \"{q['text']}\" — {q['account'] or 'unknown account'} (note {q['note_id']})")

@@ -1,0 +1,239 @@
+"""Read a roadmap export (CSV or a JSON list) and validate it into item dicts; nothing here touches the database.
+
+Errors are collected for every row, not just the first, so one fix-and-retry round is enough.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from pathlib import Path
+
+from ..ingest.errors import IngestError, RowError
+from ..models.roadmap import ROADMAP_STATUSES
+
+FIELDS = ("id", "title", "description", "status", "release", "goal", "score", "reach", "impact", "confidence",
+          "effort", "tags", "url", "workaround")
+REQUIRED = ("id", "title", "status")
+TEXT_LIMITS = {"id": 200, "title": 500, "release": 100, "goal": 500, "url": 2000}
+
+_SYNONYMS = {
+    "shipped": ("released", "done", "shipped", "live", "ga", "generally available", "launched", "completed"),
+    "in_progress": ("in development", "in progress", "building", "doing", "in dev", "wip"),
+    "planned": ("planned", "next", "scheduled", "committed", "later", "up next"),
+    "considering": ("backlog", "under consideration", "considering", "exploring", "idea", "discovery", "new", "parked"),
+    "not_planned": ("won't do", "wont do", "will not do", "not planned", "rejected", "declined", "won't fix"),
+}
+STATUS_SYNONYMS = {word: status for status, words in _SYNONYMS.items() for word in words}
+
+
+def normalise_status(value) -> str | None:
+    """Map a tool's stage name to ours; None when unknown. `in_progress` and `In-Progress` both count."""
+    if not isinstance(value, str):
+        return None
+    key = re.sub(r"[\s_\-]+", " ", value.strip().lower().replace("\u2019", "'"))
+    if key.replace(" ", "_") in ROADMAP_STATUSES:
+        return key.replace(" ", "_")
+    return STATUS_SYNONYMS.get(key)
+
+
+def parse_column_map(spec: str | None) -> dict[str, str]:
+    """`title=Name,status=Stage` -> {"title": "Name", "status": "Stage"} (our field -> their column)."""
+    mapping: dict[str, str] = {}
+    for part in (spec or "").split(","):
+        if not part.strip():
+            continue
+        ours, sep, theirs = part.partition("=")
+        ours, theirs = ours.strip().lower(), theirs.strip()
+        if not sep or not ours or not theirs:
+            raise ValueError(f"--map entries look like field=Column, not {part.strip()!r}")
+        if ours not in FIELDS:
+            raise ValueError(f"--map: unknown field {ours!r}; fields are {', '.join(FIELDS)}")
+        mapping[ours] = theirs
+    return mapping
+
+
+def read_file(path: str | Path) -> tuple[list[tuple[int, dict]], str]:
+    """(line, row) pairs from a .csv or .json file, and the name to use in error messages."""
+    path = Path(path)
+    source = path.name
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise IngestError([RowError(source, None, None, f"cannot read the file: {exc.strerror or exc}")])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError([RowError(source, raw[: exc.start].count(b"\n") + 1, None, "the file must be UTF-8")])
+    if path.suffix.lower() == ".csv" or (path.suffix.lower() != ".json" and not text.lstrip().startswith(("[", "{"))):
+        return read_csv(text, source), source
+    return read_json(text, source), source
+
+
+def read_csv(text: str, source: str) -> list[tuple[int, dict]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    rows, line = [], 2
+    try:
+        if not reader.fieldnames:
+            raise IngestError([RowError(source, 1, None, "the file is empty; the first row must name the columns")])
+        for record in reader:
+            if None in record:
+                raise IngestError([RowError(source, line, None, "more fields than the header names")])
+            rows.append((line, {k.strip(): v.strip() if isinstance(v, str) else v for k, v in record.items() if k}))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise IngestError([RowError(source, reader.line_num, None, f"malformed CSV: {exc}")])
+    return rows
+
+
+def read_json(text: str, source: str) -> list[tuple[int, dict]]:
+    """A JSON list of objects, or {"items": [...]}. Line numbers are item numbers (1-based)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IngestError([RowError(source, exc.lineno, None, f"invalid JSON: {exc.msg}")])
+    return json_rows(data, source)
+
+
+def json_rows(data, source: str) -> list[tuple[int, dict]]:
+    if isinstance(data, dict) and isinstance(data.get("items"), list):
+        data = data["items"]
+    if not isinstance(data, list):
+        raise IngestError([RowError(source, None, None, 'expected a list of items or {"items": [...]}')])
+    return [(i, row) for i, row in enumerate(data, start=1)]
+
+
+def validate(rows: list[tuple[int, dict]], source: str, column_map: dict[str, str] | None = None) -> list[dict]:
+    """Validated item dicts, or IngestError listing every bad row (the caller then stores nothing)."""
+    if not rows:
+        raise IngestError([RowError(source, None, None, "no roadmap items in the input")])
+    missing = _unmapped_columns(rows, column_map or {})
+    if missing:
+        raise IngestError([RowError(source, 1, field, f"--map names column {column!r}, which the input does not have")
+                           for field, column in missing])
+    items, errors, seen = [], [], {}
+    for line, row in rows:
+        if not isinstance(row, dict):
+            errors.append(RowError(source, line, None, "each item must be an object"))
+            continue
+        item, row_errors = _validate_row(_apply_map(row, column_map or {}), source, line)
+        if item and item["id"] in seen:
+            first = seen[item["id"]]
+            row_errors.append(RowError(source, line, "id", f"duplicate id {item['id']!r} (first on line {first})"))
+        elif item:
+            seen[item["id"]] = line
+        errors.extend(row_errors)
+        if item and not row_errors:
+            items.append(item)
+    if errors:
+        raise IngestError(errors)
+    return items
+
+
+def _unmapped_columns(rows, column_map: dict[str, str]) -> list[tuple[str, str]]:
+    columns = {str(k).strip().lower() for _, row in rows if isinstance(row, dict) for k in row}
+    return [(ours, theirs) for ours, theirs in column_map.items() if theirs.lower() not in columns]
+
+
+def _apply_map(row: dict, column_map: dict[str, str]) -> dict:
+    """Rename their columns to our fields; our own field names match whatever their case or spacing."""
+    out = {str(k).strip(): v for k, v in row.items()}
+    lowered = {k.lower(): k for k in out}
+    for ours, theirs in column_map.items():
+        key = theirs if theirs in out else lowered.get(theirs.lower())
+        if key is not None:
+            out[f"\0{ours}"] = out.pop(key)  # park under a private name so a later rename cannot clobber it
+    renamed = {}
+    for key, value in out.items():
+        field = key[1:] if key.startswith("\0") else re.sub(r"[\s\-]+", "_", key.lower())
+        if key.startswith("\0") or (field in FIELDS and field not in column_map):
+            renamed[field] = value
+        else:
+            renamed.setdefault("\0extra", {})[key] = value
+    return renamed
+
+
+def _validate_row(row: dict, source: str, line: int) -> tuple[dict | None, list[RowError]]:
+    errors: list[RowError] = []
+
+    def err(field, reason):
+        errors.append(RowError(source, line, field, reason))
+
+    item: dict = {}
+    for field in ("id", "title", "description", "release", "goal", "url", "workaround"):
+        value = _text(row.get(field))
+        if value is None and field in REQUIRED:
+            err(field, f"{field} is required")
+        elif value is not None and len(value) > TEXT_LIMITS.get(field, 100_000):
+            err(field, f"{field} is longer than {TEXT_LIMITS[field]} characters")
+        item[field] = value
+    item["description"] = item["description"] or ""
+    raw_status = row.get("status")
+    item["status"] = normalise_status(raw_status)
+    if _text(raw_status) is None:
+        err("status", "status is required")
+    elif item["status"] is None:
+        err("status", f"unknown status {raw_status!r}; use one of {', '.join(ROADMAP_STATUSES)} "
+                      f"or a synonym such as Released, In development, Next, Backlog, Won't do")
+    for field in ("score", "reach", "impact", "confidence", "effort"):
+        item[field], reason = _number(field, row.get(field))
+        if reason:
+            err(field, reason)
+    item["tags"], reason = _tags(row.get("tags"))
+    if reason:
+        err("tags", reason)
+    item["extra"] = {k: v for k, v in row.get("\0extra", {}).items() if v not in (None, "")}
+    return (item if item["id"] else None), errors
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a numeric id from a JSON export: 12.0 -> "12"
+    value = str(value).strip()
+    return value or None
+
+
+def _number(field: str, value) -> tuple[float | None, str | None]:
+    """Parse one RICE number; confidence accepts 0-1, 0-100 or "80%" and is stored as 0-1."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, None
+    percent = isinstance(value, str) and value.strip().endswith("%")
+    try:
+        number = float(str(value).strip().rstrip("%").replace(",", "")) if not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    if number is None or not math.isfinite(number):
+        return None, f"{field} must be a number, not {value!r}"
+    if field == "confidence":
+        if percent or number > 1:
+            number /= 100
+        if not 0 <= number <= 1:
+            return None, f"confidence must be between 0 and 1 (or 0% and 100%), not {value!r}"
+    elif field == "effort" and number <= 0:
+        return None, f"effort must be greater than 0, not {value!r}"
+    elif field in ("reach", "impact") and number < 0:
+        return None, f"{field} cannot be negative, not {value!r}"
+    return number, None
+
+
+def _tags(value) -> tuple[list[str], str | None]:
+    if value in (None, ""):
+        return [], None
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return [], f"tags look like a JSON list but do not parse: {value!r}"
+    if isinstance(value, str):
+        value = re.split(r"[;,]", value)
+    if not isinstance(value, list) or not all(isinstance(t, (str, int, float)) for t in value):
+        return [], "tags must be a list of words or a comma- or semicolon-separated string"
+    tags = []
+    for tag in (str(t).strip() for t in value):
+        if tag and tag not in tags:
+            tags.append(tag)
+    return tags, None

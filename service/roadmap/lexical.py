@@ -1,0 +1,154 @@
+"""A tiny vectorised BM25 for roadmap matching, where exact product terms (Snowflake, BAA, SCIM, Okta) decide.
+
+Items are few (tens to hundreds) and requests many, so the index is a sparse item-by-term weight matrix and
+scoring a batch of requests is one sparse product.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from scipy import sparse
+
+_WORD = re.compile(r"[a-z0-9]+")
+# Function words carry no topic; keeping them would let "how do I ..." match every item a little.
+STOPWORDS = frozenset(
+    """a an the to of for and or in on at by with from is are was were be been am do does did doing done
+    me my mine i we our us you your yours it its this that these those there here what whats which who
+    how when where why can could would should will shall may might must please thanks thank hi hello
+    any some all not no yes if so than then just also very too about into out up down over as get got
+    have has had having need needs want wants like would im ive id dont cant wont""".split()
+)
+
+
+def stem(word: str) -> str:
+    """Crude suffix stripping so "exports"/"exporting"/"exported" and "update"/"updates" meet, with no dependency.
+
+    The trailing "e" goes too, so "share", "shared" and "sharing" all become "shar".
+    """
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "ches", "shes", "xes", "zes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
+
+
+@functools.lru_cache(maxsize=1)
+def packaged_vocabulary() -> frozenset[str]:
+    """Whole words from the packaged model's WordPiece vocabulary, used to split glued compounds; empty if absent."""
+    try:
+        from service.embedding import packaged_model_dir
+
+        path = Path(packaged_model_dir()) / "vocab.txt"
+        words = path.read_text(encoding="utf-8").split()
+    except Exception:  # no packaged model (a test setup): compounds simply stay whole
+        return frozenset()
+    return frozenset(w for w in words if w.isalpha() and len(w) >= 2)
+
+
+_SHORT_PARTS = frozenset("on up or of in to at by go no off".split())
+
+
+def split_compound(token: str, vocabulary: frozenset[str]) -> list[str]:
+    """Split a glued identifier ("querycontact", "createoradd") into dictionary words, else keep it whole.
+
+    Only long out-of-vocabulary tokens are split, and only into parts of 3+ letters (or a few particles), so real
+    words the dictionary lacks ("negate" -> "ne gate") are left alone. Among splits, fewer and longer parts win.
+    """
+    if not vocabulary or len(token) < 6 or not token.isalpha():
+        return [token]
+    if token in vocabulary or stem(token) in vocabulary or stem(token) + "e" in vocabulary:
+        return [token]  # an inflected word ("provisioning"), not a compound
+
+    @functools.lru_cache(maxsize=None)
+    def best(start: int) -> tuple[int, tuple[str, ...]] | None:
+        if start == len(token):
+            return 0, ()
+        found = None
+        for end in range(start + 2, len(token) + 1):
+            part = token[start:end]
+            if part in vocabulary and (len(part) >= 3 or part in _SHORT_PARTS):
+                rest = best(end)
+                if rest is not None and (found is None or rest[0] + len(part) ** 2 > found[0]):
+                    found = (rest[0] + len(part) ** 2, (part,) + rest[1])
+        return found
+
+    result = best(0)
+    return list(result[1]) if result and len(result[1]) > 1 else [token]
+
+
+def expand_compounds(text: str, vocabulary: frozenset[str]) -> str:
+    """The text with glued identifiers spelled out ("email_querycontact" -> "email query contact")."""
+    words = re.findall(r"[A-Za-z0-9]+", text.replace("_", " "))
+    return " ".join(part for word in words for part in split_compound(word.lower(), vocabulary))
+
+
+@functools.lru_cache(maxsize=100_000)
+def _word_terms(word: str, vocabulary: frozenset[str]) -> tuple[str, ...]:
+    parts = split_compound(word, vocabulary)
+    # Keep the whole token too: "hubspot" must still hit "hubspot" when it also splits into "hub spot".
+    return tuple(stem(p) for p in (([word] + parts) if len(parts) > 1 else parts) if p not in STOPWORDS)
+
+
+def tokenize(text: str, vocabulary: frozenset[str] = frozenset()) -> list[str]:
+    """Lower-cased, stop-worded, stemmed terms; cached per word, since requests repeat their vocabulary."""
+    return [term for word in _WORD.findall(text.lower().replace("_", " ")) for term in _word_terms(word, vocabulary)]
+
+
+class BM25:
+    """Okapi BM25 over a handful of documents; `score` maps a batch of queries to an (n_queries, n_docs) array."""
+
+    def __init__(self, documents: Sequence[str], k1: float = 1.2, b: float = 0.75,
+                 vocabulary: frozenset[str] = frozenset()):
+        self.vocabulary = vocabulary
+        docs = [tokenize(d, vocabulary) for d in documents]
+        self.terms: dict[str, int] = {}
+        rows, cols = [], []
+        for row, doc in enumerate(docs):
+            for term in doc:
+                rows.append(row)
+                cols.append(self.terms.setdefault(term, len(self.terms)))
+        shape = (len(docs), max(len(self.terms), 1))
+        tf = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
+        tf.sum_duplicates()
+        df = np.bincount(tf.indices, minlength=shape[1])
+        n = len(docs)
+        # The "+1" idf (Lucene's) stays positive even for a term in most items, so a hit never lowers a score.
+        self.idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        length = np.asarray(tf.sum(axis=1)).ravel()
+        norm = k1 * (1 - b + b * length / max(length.mean(), 1e-9))
+        tf = tf.tocoo()
+        weight = self.idf[tf.col] * tf.data * (k1 + 1) / (tf.data + norm[tf.row])
+        self.weights = sparse.csr_matrix((weight, (tf.row, tf.col)), shape=shape)
+        self.mean_idf = float(self.idf.mean()) if len(self.idf) else 1.0
+
+    def query_matrix(self, queries: Iterable[str]) -> sparse.csr_matrix:
+        rows, cols = [], []
+        count = 0
+        for row, query in enumerate(queries):
+            count += 1
+            for term in set(tokenize(query, self.vocabulary)):
+                col = self.terms.get(term)
+                if col is not None:
+                    rows.append(row)
+                    cols.append(col)
+        return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, self.weights.shape[1]))
+
+    def score(self, queries: Iterable[str]) -> np.ndarray:
+        return np.asarray((self.query_matrix(queries) @ self.weights.T).todense(), dtype=np.float32)
+
+    def saturated(self, queries: Iterable[str]) -> np.ndarray:
+        """BM25 squashed into [0, 1): one matched term of average rarity gives about 0.5, more terms approach 1."""
+        raw = self.score(queries)
+        return raw / (raw + self.mean_idf)

@@ -1,0 +1,91 @@
+"""Read-side theme functions shared by the CLI, the API, pages, roadmap coverage, drafts and reports."""
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Note, Statement, Theme, ThemeMembership, ThemeRun, ThemeSnapshot
+from .run import run_json, snapshot_json
+
+
+class ThemeNotFound(LookupError):
+    pass
+
+
+def latest_run(session: Session) -> ThemeRun | None:
+    return session.scalars(select(ThemeRun).order_by(ThemeRun.id.desc()).limit(1)).first()
+
+
+def latest_run_json(session: Session) -> dict | None:
+    run = latest_run(session)
+    return run_json(session, run) if run else None
+
+
+def latest_themes(session: Session, *, status: str | None = None) -> list[dict]:
+    """The themes of the latest run as dicts (see snapshot_json), plus their centroid as a numpy vector."""
+    run = latest_run(session)
+    if run is None:
+        return []
+    rows = session.execute(
+        select(ThemeSnapshot, Theme.centroid).join(Theme, Theme.id == ThemeSnapshot.theme_id)
+        .where(ThemeSnapshot.run_id == run.id)
+    ).all()
+    out = []
+    for snap, centroid in rows:
+        if status and snap.status != status:
+            continue
+        item = snapshot_json(snap)
+        item["centroid"] = np.asarray(centroid, dtype=np.float32) if centroid else None
+        item["run_id"] = run.id
+        out.append(item)
+    out.sort(key=lambda t: (t["status"] != "recurring", -t["accounts"], -t["mentions"], t["id"]))
+    return out
+
+
+def theme_detail(session: Session, theme_id: int) -> dict:
+    """A theme as of the latest run it appeared in, with its history across runs."""
+    theme = session.get(Theme, theme_id)
+    if theme is None:
+        raise ThemeNotFound(f"no theme with id {theme_id}")
+    snaps = session.scalars(
+        select(ThemeSnapshot).where(ThemeSnapshot.theme_id == theme_id).order_by(ThemeSnapshot.run_id)
+    ).all()
+    if not snaps:
+        raise ThemeNotFound(f"theme {theme_id} has no runs")
+    out = snapshot_json(snaps[-1])
+    out["run_id"] = snaps[-1].run_id
+    out["current"] = snaps[-1].run_id == (latest_run(session).id if latest_run(session) else None)
+    out["history"] = [{"run_id": s.run_id, "mentions": s.mentions, "accounts": s.accounts, "trend": s.trend} for s in snaps]
+    out["parent_id"] = theme.parent_id
+    out["merged_into_id"] = theme.merged_into_id
+    return out
+
+
+def theme_statements(session: Session, theme_id: int, run_id: int | None = None, limit: int | None = None) -> list[dict]:
+    """Member statements of a theme in a run (default: the latest run it appeared in), most central first."""
+    if run_id is None:
+        run_id = session.scalar(select(ThemeSnapshot.run_id).where(ThemeSnapshot.theme_id == theme_id)
+                                .order_by(ThemeSnapshot.run_id.desc()).limit(1))
+        if run_id is None:
+            return []
+    q = (
+        select(Statement, Note, ThemeMembership.similarity)
+        .join(ThemeMembership, ThemeMembership.statement_id == Statement.id)
+        .join(Note, Note.id == Statement.note_id)
+        .where(ThemeMembership.run_id == run_id, ThemeMembership.theme_id == theme_id)
+        .order_by(ThemeMembership.similarity.desc(), Statement.id)
+    )
+    if limit:
+        q = q.limit(limit)
+    return [
+        {"statement_id": st.id, "text": st.text, "note_id": note.public_id,
+         "account": note.account.name if note.account else None, "date": note.effective_at.isoformat(),
+         "similarity": sim}
+        for st, note, sim in session.execute(q)
+    ]
+
+
+def theme_texts(session: Session, theme_id: int, limit: int = 50) -> list[str]:
+    """Texts of a theme's most central statements: evidence for a roadmap item linked to the theme."""
+    return [s["text"] for s in theme_statements(session, theme_id, limit=limit)]

@@ -1,0 +1,289 @@
+"""A theme run: select statements -> classify -> cluster (or assign) -> lineage -> label -> measure -> store."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Account, Note, Statement, Theme, ThemeEvent, ThemeMembership, ThemeRun, ThemeSnapshot
+from ..vectorstore import STATEMENTS
+from . import stages
+from .lineage import match_previous
+from .measure import Mention, measure, parse_arr
+
+
+class ThemeRunError(ValueError):
+    """The run cannot start (bad window, nothing to cluster); the message says what to do."""
+
+
+@dataclass
+class RunOptions:
+    since: datetime | None = None
+    until: datetime | None = None
+    account: str | None = None
+    source: str | None = None
+    include_all: bool = False  # cluster every statement, not only pains and requests
+    incremental: bool = False
+    min_mentions: int = 3
+    min_accounts: int = 2
+    trend_days: float | None = None
+    use_llm: bool = True
+
+    def filters(self) -> dict:
+        return {k: v for k, v in (("account", self.account), ("source", self.source), ("all", self.include_all or None)) if v}
+
+
+@dataclass
+class Selected:
+    statements: list[Statement] = field(default_factory=list)
+    notes: dict[int, Note] = field(default_factory=dict)
+    accounts: dict[int, str] = field(default_factory=dict)
+
+
+def select_statements(session: Session, opts: RunOptions) -> Selected:
+    when = Note.occurred_at
+    q = select(Statement, Note).join(Note, Statement.note_id == Note.id).order_by(Statement.id)
+    if opts.account:
+        q = q.where(Note.account.has(Account.name == opts.account))
+    if opts.source:
+        q = q.where(Note.source == opts.source)
+    if opts.since:
+        q = q.where((when >= opts.since) | ((when.is_(None)) & (Note.ingested_at >= opts.since)))
+    if opts.until:
+        q = q.where((when <= opts.until) | ((when.is_(None)) & (Note.ingested_at <= opts.until)))
+    sel = Selected()
+    for st, note in session.execute(q):
+        sel.statements.append(st)
+        sel.notes[note.id] = note
+    sel.accounts = dict(session.execute(select(Account.id, Account.name)).all())
+    return sel
+
+
+def load_vectors(services, statements: list[Statement]) -> np.ndarray:
+    """Vectors from the index; any statement missing there is embedded again and written back."""
+    ids = [f"s{s.id}" for s in statements]
+    got_ids, vecs, _ = services.store.get(STATEMENTS, ids)
+    index = {i: row for row, i in enumerate(got_ids)}
+    out = np.zeros((len(ids), services.embedder.dim), dtype=np.float32)
+    missing = []
+    for row, sid in enumerate(ids):
+        if sid in index:
+            out[row] = vecs[index[sid]]
+        else:
+            missing.append(row)
+    if missing:
+        fresh = services.embedder.embed([statements[r].text for r in missing])
+        out[missing] = fresh
+    return out
+
+
+def run_themes(services, opts: RunOptions | None = None) -> dict:
+    opts = opts or RunOptions()
+    if opts.since and opts.until and opts.since > opts.until:
+        raise ThemeRunError("--since is after --until")
+    started = time.perf_counter()
+    with services.db.session() as session:
+        sel = select_statements(session, opts)
+        if not sel.statements:
+            raise ThemeRunError("no statements match this selection; ingest notes first or widen the window")
+        vectors = load_vectors(services, sel.statements)
+        kinds = stages.classify([s.text for s in sel.statements], vectors, services.embedder)
+        for st, kind in zip(sel.statements, kinds):
+            if st.kind != kind:
+                st.kind = kind
+        keep = [i for i, k in enumerate(kinds) if opts.include_all or k == "pain"]
+        if not keep:
+            session.commit()
+            raise ThemeRunError(
+                f"none of the {len(sel.statements)} selected statements reads as a pain or request; "
+                "use --all to cluster every statement"
+            )
+        stmts = [sel.statements[i] for i in keep]
+        vecs = vectors[keep]
+        prev_run = _previous_run(session)
+        previous, prev_centroids, prev_threshold = _previous_state(session, prev_run)
+        if opts.incremental and prev_run is not None:
+            labels, fixed = _incremental_labels(stmts, vecs, previous, prev_centroids, prev_threshold)
+        else:
+            labels, fixed = stages.cluster(vecs), {}
+        run = ThemeRun(mode="incremental" if opts.incremental and prev_run else "full", since=opts.since,
+                       until=opts.until, filters=opts.filters(),
+                       params={"min_mentions": opts.min_mentions, "min_accounts": opts.min_accounts})
+        session.add(run)
+        session.flush()
+        result = _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts)
+        run.seconds = round(time.perf_counter() - started, 3)
+        session.commit()
+        result["seconds"] = run.seconds
+        return result
+
+
+def _previous_run(session: Session) -> ThemeRun | None:
+    return session.scalars(select(ThemeRun).order_by(ThemeRun.id.desc()).limit(1)).first()
+
+
+def _previous_state(session: Session, run: ThemeRun | None):
+    if run is None:
+        return {}, {}, None
+    previous = dict(session.execute(
+        select(ThemeMembership.statement_id, ThemeMembership.theme_id)
+        .where(ThemeMembership.run_id == run.id, ThemeMembership.theme_id.is_not(None))
+    ).all())
+    themes = session.scalars(
+        select(Theme).join(ThemeSnapshot, ThemeSnapshot.theme_id == Theme.id).where(ThemeSnapshot.run_id == run.id)
+    ).all()
+    centroids = {t.id: np.asarray(t.centroid, dtype=np.float32) for t in themes if t.centroid}
+    return previous, centroids, (run.params or {}).get("assign_threshold")
+
+
+def _incremental_labels(stmts, vecs, previous, prev_centroids, threshold):
+    """Known statements keep their theme; new ones join the nearest theme when close enough; the rest cluster."""
+    theme_ids = sorted(prev_centroids)
+    centroid_matrix = np.stack([prev_centroids[t] for t in theme_ids]) if theme_ids else np.zeros((0, vecs.shape[1]))
+    threshold = threshold if threshold is not None else stages.default_assign_threshold()
+    labels = np.full(len(stmts), -1, dtype=np.int64)
+    fixed: dict[int, int] = {}  # label -> theme id for labels that stand for existing themes
+    for k, t in enumerate(theme_ids):
+        fixed[k] = t
+    rest = []
+    assigned = stages.assign(vecs, centroid_matrix, threshold) if theme_ids else np.full(len(stmts), -1)
+    for i, st in enumerate(stmts):
+        if st.id in previous and previous[st.id] in prev_centroids:
+            labels[i] = theme_ids.index(previous[st.id])
+        elif assigned[i] >= 0:
+            labels[i] = assigned[i]
+        else:
+            rest.append(i)
+    if len(rest) >= 2:
+        sub = stages.cluster(vecs[rest])
+        offset = len(theme_ids)
+        for i, lab in zip(rest, sub):
+            labels[i] = offset + lab if lab >= 0 else -1
+    return labels, fixed
+
+
+def _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts) -> dict:
+    clusters = sorted({int(l) for l in labels if l >= 0})
+    members = {c: [i for i, l in enumerate(labels) if l == c] for c in clusters}
+    centroids = {c: _unit(vecs[members[c]].mean(axis=0)) for c in clusters}
+    if fixed:
+        theme_of = {c: fixed.get(c) for c in clusters}
+        lineage_events = []
+    else:
+        lineage = match_previous(labels, [s.id for s in stmts], previous, centroids, prev_centroids)
+        theme_of = dict(lineage.cluster_to_theme)
+        lineage_events = [("merged", old, [into]) for old, into in sorted(lineage.merged.items())]
+        lineage_events += [("retired", old, []) for old in lineage.retired]
+    window_end, window_days = _window(sel, stmts, opts)
+    mention_of = [_mention(sel, st) for st in stmts]
+    texts = [s.text for s in stmts]
+    snapshots = []
+    all_labels = stages.label_clusters([[texts[i] for i in members[c]] for c in clusters],
+                                       [vecs[members[c]] for c in clusters], services=services, use_llm=opts.use_llm)
+    for c, labelled in zip(clusters, all_labels):
+        idx = members[c]
+        theme_id = theme_of.get(c)
+        if theme_id is None:
+            theme = Theme(created_run_id=run.id, last_run_id=run.id, label=labelled.label,
+                          centroid=centroids[c].tolist(), parent_id=None if fixed else lineage.split_from.get(c))
+            session.add(theme)
+            session.flush()
+            theme_id = theme.id
+            kind = "split" if theme.parent_id else "new"
+            session.add(ThemeEvent(run_id=run.id, kind=kind, theme_id=theme_id,
+                                   other_ids=[theme.parent_id] if theme.parent_id else []))
+        else:
+            theme = session.get(Theme, theme_id)
+            theme.last_run_id, theme.label, theme.centroid = run.id, labelled.label, centroids[c].tolist()
+            session.add(ThemeEvent(run_id=run.id, kind="continued", theme_id=theme_id, other_ids=[]))
+        theme_of[c] = theme_id
+        figures = measure([mention_of[i] for i in idx], window_end, window_days)
+        recurring = figures["mentions"] >= opts.min_mentions and figures["accounts"] >= opts.min_accounts
+        quotes = [{"note_id": mention_of[idx[r]].note_id, "account": mention_of[idx[r]].account, "text": texts[idx[r]],
+                   "statement_id": stmts[idx[r]].id} for r in labelled.representatives]
+        note_ids = sorted({mention_of[i].note_id for i in idx}, key=_natural)
+        snapshots.append(ThemeSnapshot(
+            run_id=run.id, theme_id=theme_id, label=labelled.label, keywords=labelled.keywords,
+            status="recurring" if recurring else "emerging", quotes=quotes, note_ids=note_ids,
+            label_source=labelled.source, **{k: v for k, v in figures.items()},
+        ))
+    for kind, old, others in lineage_events:
+        session.add(ThemeEvent(run_id=run.id, kind=kind, theme_id=old, other_ids=others))
+        if kind == "merged":
+            session.get(Theme, old).merged_into_id = others[0]
+    session.add_all(snapshots)
+    session.bulk_insert_mappings(ThemeMembership, [
+        {"run_id": run.id, "statement_id": st.id, "theme_id": theme_of.get(int(l)) if l >= 0 else None,
+         "similarity": float(np.dot(vecs[i], centroids[int(l)])) if l >= 0 else None}
+        for i, (st, l) in enumerate(zip(stmts, labels))
+    ])
+    run.n_statements = len(stmts)
+    run.n_assigned = int((labels >= 0).sum())
+    run.params = dict(run.params, assign_threshold=stages.assign_threshold(vecs, labels, centroids))
+    run.labeller = "llm" if any(s.label_source == "llm" for s in snapshots) else "offline"
+    session.flush()
+    return run_json(session, run)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return (v / n if n else v).astype(np.float32)
+
+
+def _natural(note_id: str):
+    return (0, int(note_id), "") if note_id.isdigit() else (1, 0, note_id)
+
+
+def _mention(sel: Selected, st: Statement) -> Mention:
+    note = sel.notes[st.note_id]
+    return Mention(st.id, note.public_id, sel.accounts.get(note.account_id), note.source, note.effective_at,
+                   parse_arr(note.meta))
+
+
+def _window(sel: Selected, stmts, opts) -> tuple[datetime, float]:
+    """Trend compares the window with the one before it; without a window, the last 30 days of the data."""
+    latest = max(sel.notes[s.note_id].effective_at for s in stmts)
+    end = opts.until or latest
+    if opts.trend_days:
+        return end, float(opts.trend_days)
+    if opts.since:
+        return end, max(1.0, (end - opts.since) / timedelta(days=1))
+    return end, 30.0
+
+
+def snapshot_json(snap: ThemeSnapshot) -> dict:
+    return {
+        "id": snap.theme_id, "label": snap.label, "keywords": snap.keywords, "status": snap.status,
+        "size": snap.mentions, "mentions": snap.mentions, "accounts": snap.accounts,
+        "account_names": snap.account_names, "trend": snap.trend, "trend_counts": snap.trend_counts,
+        "sources": snap.sources, "first_seen": snap.first_seen.isoformat() if snap.first_seen else None,
+        "last_seen": snap.last_seen.isoformat() if snap.last_seen else None, "arr": snap.arr,
+        "timeline": snap.timeline, "label_source": snap.label_source,
+        "quotes": [{k: q[k] for k in ("note_id", "account", "text")} for q in snap.quotes],
+        "note_ids": snap.note_ids,
+    }
+
+
+def run_json(session: Session, run: ThemeRun) -> dict:
+    snaps = session.scalars(select(ThemeSnapshot).where(ThemeSnapshot.run_id == run.id)).all()
+    snaps = sorted(snaps, key=lambda s: (s.status != "recurring", -s.accounts, -s.mentions, s.theme_id))
+    assigned_notes = {n for s in snaps for n in s.note_ids}
+    unassigned = session.execute(
+        select(Note.id, Note.external_id).join(Statement, Statement.note_id == Note.id)
+        .join(ThemeMembership, ThemeMembership.statement_id == Statement.id)
+        .where(ThemeMembership.run_id == run.id, ThemeMembership.theme_id.is_(None))
+    ).all()
+    unassigned_ids = sorted({ext or str(i) for i, ext in unassigned} - assigned_notes, key=_natural)
+    events = session.scalars(select(ThemeEvent).where(ThemeEvent.run_id == run.id, ThemeEvent.kind.in_(("split", "merged", "retired")))).all()
+    return {
+        "run_id": run.id, "created_at": run.created_at.isoformat(), "mode": run.mode,
+        "statements": run.n_statements, "assigned": run.n_assigned,
+        "unassigned_rate": round(1 - run.n_assigned / run.n_statements, 4) if run.n_statements else 0.0,
+        "themes": [snapshot_json(s) for s in snaps],
+        "unassigned_note_ids": unassigned_ids,
+        "lineage": [{"kind": e.kind, "theme_id": e.theme_id, "other_ids": e.other_ids} for e in events],
+    }

@@ -1,0 +1,75 @@
+"""The swappable stages of a theme run, behind one small interface each.
+
+classify: pain/request vs praise vs other; cluster: vectors -> labels (-1 unassigned); assign: new vectors to
+existing centroids; label_clusters: a label, keywords and representative quotes per cluster, from the offline
+labeller or, when an LLM endpoint is configured, an LLM label validated against the offline one.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Labelled:
+    label: str
+    keywords: list[str] = field(default_factory=list)
+    representatives: list[int] = field(default_factory=list)  # indices into the cluster's texts
+    source: str = "offline"  # offline | llm
+
+
+def classify(texts: list[str], vectors: np.ndarray, embedder) -> list[str]:
+    from .select import classify as _classify
+
+    return list(_classify(texts, vectors, embedder))
+
+
+def cluster(vectors: np.ndarray, min_size: int | None = None) -> np.ndarray:
+    from .cluster import cluster as _cluster
+
+    if len(vectors) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if len(vectors) == 1:
+        return np.zeros(1, dtype=np.int64) if (min_size or 2) <= 1 else np.full(1, -1, dtype=np.int64)
+    kwargs = {"min_size": min_size} if min_size is not None else {}
+    return np.asarray(_cluster(vectors, **kwargs), dtype=np.int64)
+
+
+def assign(vectors: np.ndarray, centroids: np.ndarray, threshold: float) -> np.ndarray:
+    from .cluster import assign as _assign
+
+    return np.asarray(_assign(vectors, centroids, threshold), dtype=np.int64)
+
+
+def assign_threshold(vectors: np.ndarray, labels: np.ndarray, centroids: dict[int, np.ndarray]) -> float:
+    """How close a new statement must be to a theme's centroid to join it, read from this run's own clusters."""
+    from .cluster import choose_threshold
+
+    return float(choose_threshold(vectors, labels))
+
+
+def default_assign_threshold() -> float:
+    from .cluster import DEFAULT_ASSIGN_THRESHOLD
+
+    return float(DEFAULT_ASSIGN_THRESHOLD)
+
+
+def label_clusters(texts: list[list[str]], vectors: list[np.ndarray], services=None, use_llm: bool = True) -> list[Labelled]:
+    from . import label as offline
+
+    results = []
+    for i, (cluster_texts, cluster_vecs) in enumerate(zip(texts, vectors)):
+        others = [t for j, ts in enumerate(texts) if j != i for t in ts]
+        lab = offline.label(cluster_texts, cluster_vecs)
+        kws = offline.keywords(cluster_texts, others)
+        reps = offline.representatives(cluster_texts, cluster_vecs, k=3)
+        results.append(Labelled(lab, list(kws), [int(r) for r in reps]))
+    if use_llm and services is not None and services.llm is not None:
+        from .llm_label import relabel
+
+        relabel(services, texts, results)
+    return results

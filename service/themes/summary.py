@@ -1,0 +1,99 @@
+"""The PM flow: pasted notes -> the pains in them, each matched to a theme already in the corpus."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ingest.readers import RawRow
+from ..ingest.split import split_statements
+from ..ingest.store import ingest, validate_rows
+from . import stages
+from .queries import latest_run, latest_themes
+
+
+class SummaryError(ValueError):
+    def __init__(self, message: str, details: dict | None = None):
+        super().__init__(message)
+        self.details = details or {}
+
+
+def summarize_texts(services, texts: list[str], *, account: str | None = None, source: str = "other",
+                    date: str | None = None, store: bool = False, max_chars: int = 100_000) -> dict:
+    rows = [RawRow({"text": t, "account": account, "source": source, "date": date}, i) for i, t in enumerate(texts, 1)]
+    notes, errors = validate_rows(rows, "paste", max_chars)
+    if errors:
+        raise SummaryError(f"{len(errors)} pasted note(s) are invalid; nothing was stored",
+                           {"errors": [e.as_dict() for e in errors]})
+    stored_ids: list[str | None] = [None] * len(notes)
+    if store:
+        report = ingest(services, notes, [], skip_invalid=False)
+        stored_ids = _ids_by_text(services, notes, report.note_ids)
+    pieces = [(n, seg.text) for n, note in enumerate(notes) for seg in split_statements(note.text)]
+    if not pieces:
+        return _empty(stored_ids, "no sentences found in the pasted text")
+    vecs = services.embedder.embed([t for _, t in pieces])
+    kinds = stages.classify([t for _, t in pieces], vecs, services.embedder)
+    pains = [i for i, k in enumerate(kinds) if k == "pain"]
+    if not pains:
+        return _empty(stored_ids, "no pains or requests found in the pasted text", len(pieces))
+    with services.db.session() as session:
+        corpus = [t for t in latest_themes(session) if t["centroid"] is not None]
+        run = latest_run(session)
+        threshold = (run.params or {}).get("assign_threshold") if run else None
+    threshold = threshold if threshold is not None else stages.default_assign_threshold()
+    groups: dict[object, list[int]] = {}
+    unmatched: list[int] = []
+    if corpus:
+        matrix = np.stack([t["centroid"] for t in corpus])
+        sims = vecs[pains] @ matrix.T
+        for row, i in enumerate(pains):
+            best = int(np.argmax(sims[row]))
+            if sims[row, best] >= threshold:
+                groups.setdefault(("corpus", best), []).append(i)
+            else:
+                unmatched.append(i)
+    else:
+        unmatched = list(pains)
+    if len(unmatched) >= 2:
+        labels = stages.cluster(vecs[unmatched], min_size=2)
+        for i, lab in zip(unmatched, labels):
+            groups.setdefault(("new", int(lab)) if lab >= 0 else ("single", i), []).append(i)
+    else:
+        for i in unmatched:
+            groups.setdefault(("single", i), []).append(i)
+    themes = []
+    for key, members in groups.items():
+        texts_ = [pieces[i][1] for i in members]
+        quotes = [{"text": pieces[i][1], "note_id": stored_ids[pieces[i][0]], "paste_index": pieces[i][0] + 1}
+                  for i in members]
+        if key[0] == "corpus":
+            t = corpus[key[1]]
+            others = [a for a in t["account_names"] if a != account]
+            themes.append({
+                "label": t["label"], "mentions": len(members), "quotes": quotes,
+                "corpus_theme": {"id": t["id"], "label": t["label"], "accounts": t["accounts"],
+                                 "other_accounts": len(others), "mentions": t["mentions"], "trend": t["trend"],
+                                 "status": t["status"]},
+            })
+        else:
+            labelled = stages.label_clusters([texts_], [vecs[members]], services=None, use_llm=False)[0]
+            themes.append({"label": labelled.label, "mentions": len(members), "quotes": quotes, "corpus_theme": None})
+    themes.sort(key=lambda t: (t["corpus_theme"] is None, -(t["corpus_theme"] or {}).get("other_accounts", 0), -t["mentions"]))
+    return {"themes": themes, "statements": len(pieces), "pains": len(pains), "stored_note_ids": [i for i in stored_ids if i],
+            "stored": store}
+
+
+def _empty(stored_ids, message, statements=0) -> dict:
+    return {"themes": [], "statements": statements, "pains": 0, "stored_note_ids": [i for i in stored_ids if i],
+            "message": message}
+
+
+def _ids_by_text(services, notes, reported: list[str]) -> list[str | None]:
+    """Public ids of the pasted notes (new or deduped against ones already stored)."""
+    from sqlalchemy import select
+
+    from ..models import Note
+
+    with services.db.session() as session:
+        found = dict(session.execute(select(Note.norm_hash, Note.id).where(Note.norm_hash.in_([n.norm_hash for n in notes]))).all())
+        ext = dict(session.execute(select(Note.id, Note.external_id).where(Note.id.in_(list(found.values())))).all())
+    return [(ext.get(found[n.norm_hash]) or str(found[n.norm_hash])) if n.norm_hash in found else None for n in notes]
