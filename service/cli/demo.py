@@ -1,37 +1,188 @@
-"""`feedback demo`: load the bundled sample (idempotent) and show what the service found."""
+"""`feedback demo`: load the bundled sample (notes and roadmap, idempotently), run themes, draft a few answers,
+build the report, say where to look, then serve the pages on 127.0.0.1:5000."""
 from __future__ import annotations
 
+import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
+from sqlalchemy import func, select
 
 from ..ingest.store import ingest, load_paths
+from ..models import Draft, Note, utcnow
 from ..notes import stats
 from .common import emit_json, fail, pass_ctx
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
+STEPS = 5
+# One answer per verdict a rep meets most: available, in progress, not on the roadmap (and an audit question).
+QUESTIONS = (
+    ("demo-1", "Can we export a few million rows to CSV without the export timing out?", "Velo Commerce"),
+    ("demo-2", "Do you support SCIM provisioning for our Okta users?", "Driftwood Travel"),
+    ("demo-3", "Is there a native iPad app our field team can use offline?", None),
+    ("demo-4", "Can admins see an audit log of who changed which dashboard?", "Atlas Property Management"),
+)
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(demo)
 
 
+class Progress:
+    def __init__(self, quiet: bool):
+        self.quiet, self.n, self.started = quiet, 0, time.monotonic()
+
+    def step(self, text: str) -> float:
+        self.n += 1
+        if not self.quiet:
+            click.echo(f"[{self.n}/{STEPS}] {text}…")
+        return time.monotonic()
+
+    def done(self, since: float, text: str) -> None:
+        if not self.quiet:
+            click.echo(f"      {text} ({time.monotonic() - since:.1f} s)")
+
+
 @click.command()
 @click.option("--no-serve", is_flag=True, help="Stop before serving the pages.")
-@click.option("--json", "as_json", is_flag=True, help="Print the stats as JSON.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve the pages on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of progress lines.")
 @pass_ctx
-def demo(ctx, no_serve, as_json):
-    """Ingest the bundled sample notes and print what is stored."""
+def demo(ctx, no_serve, host, port, as_json):
+    """Load the bundled sample notes and roadmap, run themes, draft example answers and build the report."""
+    notes_file, roadmap_file = SAMPLE_DIR / "notes.jsonl", SAMPLE_DIR / "roadmap.json"
+    for path in (notes_file, roadmap_file):
+        if not path.exists():
+            fail(f"the bundled sample is missing: {path}")
+    progress = Progress(as_json)
+    t = progress.step("Loading the sample notes (the first run loads the embedding model)")
     svc = ctx.services
-    notes_file = SAMPLE_DIR / "notes.jsonl"
-    if not notes_file.exists():
-        fail(f"the bundled sample is missing: {notes_file}")
     notes, errors = load_paths([str(notes_file)], svc.config.MAX_NOTE_CHARS)
-    report = ingest(svc, notes, errors, skip_invalid=False)
-    data = stats(svc)
+    ingested = ingest(svc, notes, errors, skip_invalid=False)
+    progress.done(t, f"created {ingested.created}, already stored {ingested.unchanged}")
+    summary = {"ingest": ingested.as_dict() | {"note_ids": len(ingested.note_ids)},
+               "roadmap": _load_roadmap(svc, roadmap_file, progress),
+               "themes": _run_themes(svc, progress, fresh_notes=ingested.created > 0),
+               "drafts": _drafts(svc, progress)}
+    summary["report"] = _report(svc, progress)
+    summary["stats"] = stats(svc)
     if as_json:
-        emit_json({"ingest": report.as_dict() | {"note_ids": len(report.note_ids)}, "stats": data})
-        return
-    click.echo(f"sample notes: created {report.created}, unchanged {report.unchanged}")
-    click.echo(f"stored: {data['notes']} notes, {data['statements']} statements, {data['vectors']} vectors, "
-               f"{data['accounts']} accounts (data in {svc.config.FEEDBACK_HOME})")
+        emit_json(summary)
+    else:
+        _where_to_look(summary, host, port)
+    if not no_serve:
+        _serve(ctx.app, host, port)
+
+
+def _load_roadmap(svc, path: Path, progress: Progress) -> dict:
+    t = progress.step("Importing the sample roadmap")
+    try:
+        from ..roadmap import importer
+        from ..roadmap.service import import_items
+    except ImportError:
+        progress.done(t, "skipped: the roadmap is not available in this installation")
+        return {"skipped": "roadmap not available"}
+    rows, source = importer.read_file(path)
+    report = import_items(svc, rows, source=source)  # upsert by item id: importing again changes nothing
+    progress.done(t, f"{len(report['item_ids'])} items: created {report['created']}, updated {report['updated']}, "
+                     f"unchanged {report['unchanged']}")
+    return {k: v for k, v in report.items() if k != "item_ids"}
+
+
+def _run_themes(svc, progress: Progress, fresh_notes: bool) -> dict:
+    t = progress.step("Finding recurring themes")
+    try:
+        from ..themes.queries import latest_run
+        from ..themes.run import RunOptions, ThemeRunError, run_themes
+    except ImportError:
+        progress.done(t, "skipped: themes are not available in this installation")
+        return {"skipped": "themes not available"}
+    with svc.db.session() as session:
+        previous = latest_run(session)
+    if previous is not None and not fresh_notes:  # same notes as last time: the themes are up to date
+        progress.done(t, f"up to date (run {previous.id})")
+        return {"run_id": previous.id, "reused": True}
+    try:
+        result = run_themes(svc, RunOptions())
+    except ThemeRunError:
+        # A weak embedder (e.g. the hashing one used in tests) may classify no statement as a pain: cluster all.
+        result = run_themes(svc, RunOptions(include_all=True))
+    recurring = sum(1 for th in result["themes"] if th["status"] == "recurring")
+    progress.done(t, f"run {result['run_id']}: {recurring} recurring themes, "
+                     f"{len(result['themes']) - recurring} emerging")
+    return {"run_id": result["run_id"], "themes": len(result["themes"]), "recurring": recurring}
+
+
+def _drafts(svc, progress: Progress) -> list[dict]:
+    t = progress.step("Drafting answers to example customer questions")
+    try:
+        from ..drafts.pipeline import create_draft
+    except ImportError:
+        progress.done(t, "skipped: drafts are not available in this installation")
+        return []
+    with svc.db.session() as session:
+        done = dict(session.execute(select(Draft.request_id, Draft.id).where(
+            Draft.request_id.in_([q[0] for q in QUESTIONS]))).all())
+    out = []
+    for request_id, question, account in QUESTIONS:
+        if request_id in done:  # idempotent: the demo drafts each example once
+            out.append({"id": done[request_id], "question": question, "reused": True})
+            continue
+        draft = create_draft(svc, question, account=account, request_id=request_id)
+        out.append({"id": draft["id"], "question": question, "verdict": draft["verdict"],
+                    "items": draft["cited_item_ids"]})
+    made = [f"{d['verdict']}" for d in out if "verdict" in d]
+    progress.done(t, f"{len(out)} drafts" + (f": {', '.join(made)}" if made else " (already made)"))
+    return out
+
+
+def _report(svc, progress: Progress) -> dict:
+    from ..reports.store import create_report, write_files
+
+    t = progress.step("Building the 30-day report")
+    row = create_report(svc, "30d", _report_day(svc))
+    path = write_files(svc, row)
+    progress.done(t, f"report {row.id}: {len(row.data['top_themes'])} top themes, {len(row.data['gaps'])} gaps")
+    return {"id": row.id, "path": str(path), "period_start": row.data["period_start"], "last_day": row.data["last_day"]}
+
+
+def _report_day(svc) -> date:
+    """Include today (the demo's drafts) when the sample is recent; else end the day after the newest note, so an
+    old sample still fills the report."""
+    tomorrow = utcnow().date() + timedelta(days=1)
+    with svc.db.session() as session:
+        newest = session.scalar(select(func.max(func.coalesce(Note.occurred_at, Note.ingested_at))))
+    if newest is None or newest.date() >= tomorrow - timedelta(days=30):
+        return tomorrow
+    return newest.date() + timedelta(days=1)
+
+
+def _where_to_look(summary: dict, host: str, port: int) -> None:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown}:{port}"
+    report = summary["report"]
+    first_draft = (summary["drafts"] or [{}])[0].get("id")
+    click.echo("\nWhere to look:")
+    click.echo(f"  {base}/themes      recurring themes, trends and sparklines")
+    click.echo(f"  {base}/roadmap     items with the demand behind them, scores and gaps")
+    click.echo(f"  {base}/ask         draft an answer for a customer" +
+               (f" (example: {base}/ask/{first_draft})" if first_draft else ""))
+    click.echo(f"  {base}/reports/{report['id']}   the report for {report['period_start']} to {report['last_day']}")
+    click.echo(f"  {base}/            paste more notes")
+    click.echo(f"\nReport file: {report['path']}")
+    click.echo("\nTry on the command line:")
+    for cmd in ("feedback themes list", 'feedback match "Do you support SCIM provisioning?"',
+                "feedback report --since 7d --format md", "feedback schedule --once", "feedback reports list"):
+        click.echo(f"  {cmd}")
+
+
+def _serve(app, host: str, port: int) -> None:
+    from werkzeug.serving import run_simple
+
+    click.echo(f"\nServing the pages on http://{host}:{port} (Ctrl+C stops)")
+    try:
+        run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
+    except OSError as exc:
+        fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}; try --port {port + 1}")

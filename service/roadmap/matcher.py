@@ -121,13 +121,14 @@ class RoadmapMatcher:
     """fit() once per roadmap version; match() for single requests or batches of thousands.
 
     Defaults are generic, not tuned to one data set: 10 neighbours is a local neighbourhood, 0.05 is the usual
-    softmax temperature for cosine similarities, and the acceptance threshold comes from the data at fit time.
+    softmax temperature for cosine similarities, and the acceptance threshold comes from the data at fit time
+    (target_oos_recall is the share of requests about topics missing from the roadmap that should be declined).
     """
 
-    def __init__(self, *, lexical_weight: float = 0.15, neighbours: int = 10, temperature: float = 0.05,
+    def __init__(self, *, lexical_weight: float = 0.3, neighbours: int = 10, temperature: float = 0.05,
                  iterations: int = 5, graph_bandwidth: float = 0.3, target_oos_recall: float = 0.9,
                  min_pool: int = 50):
-        self.lexical_weight = lexical_weight
+        self.lexical_weight = lexical_weight  # a matched rare term (SCIM, BAA) is worth ~0.15 of cosine
         self.neighbours = neighbours
         self.temperature = temperature
         self.iterations = iterations
@@ -309,12 +310,14 @@ class RoadmapMatcher:
         vectors = _normalise(vectors)
         if len(vectors) != len(requests):
             raise ValueError(f"{len(vectors)} vectors for {len(requests)} requests")
-        state = self.state
+        state, near = self.state, None
         if transductive is None:  # a batch big enough to have structure of its own joins the pool
             transductive = len(requests) >= self.min_pool
         if transductive and len(requests):
             state = self._prepare(np.vstack([self.pool, vectors]))
-        z = self._relevance(self._streams(requests, vectors, state), state)
+            if len(state["pool"]):  # the requests are the pool's tail: their neighbourhoods are already known
+                near = tuple(a[len(self.pool):] for a in state["pool_near"])
+        z = self._relevance(self._streams(requests, vectors, state, near), state)
         return expit((z - state["threshold"]) / state["spread"])
 
     def match(self, requests: Sequence[str], top_k: int = 5, vectors: np.ndarray | None = None,

@@ -80,3 +80,5 @@ def init_app(app) -> None:
         trend_badge=charts.trend_badge, status_badge=charts.status_badge,
     )
     app.register_blueprint(bp)
+    from .pages import init_pages  # themes, notes, ask, roadmap and reports pages (blueprint "pages")
+    init_pages(app)

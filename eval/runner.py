@@ -1,0 +1,276 @@
+"""Run the eval suites with the same functions the service uses, score them, and gate on thresholds.
+
+Each suite builds a throw-away service in a temporary folder (SQLite, embedded Chroma, the packaged model),
+loads the bundled roadmap and sample notes plus the gold data in eval/datasets, and calls the service's own
+matcher, theme run and draft pipeline. Nothing here talks to the network unless an LLM endpoint is configured
+and the judge is asked for.
+"""
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import metrics as M
+
+EVAL_DIR = Path(__file__).resolve().parent
+DATASETS = EVAL_DIR / "datasets"
+SAMPLE = EVAL_DIR.parent / "service" / "sample_data"
+SUITES = ("match", "drafts", "themes")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?:\+\d{1,3}[\s.-]?)?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def load_thresholds(path: Path | None = None) -> dict:
+    return json.loads((path or EVAL_DIR / "thresholds.json").read_text())
+
+
+@contextmanager
+def eval_services(embedding_model: str | None = None, llm: bool = False):
+    """A fresh service on a temp folder: the bundled roadmap and sample notes, ready for the suites."""
+    from service import create_app
+    from service.config import TestConfig
+    from service.ingest.store import ingest, load_paths
+
+    with tempfile.TemporaryDirectory(prefix="feedback-eval-") as tmp:
+        overrides = {"EMBEDDING_MODEL": embedding_model}
+        if llm:
+            from service.config import Config
+
+            live = Config()
+            overrides.update(OPENAI_BASE_URL=live.OPENAI_BASE_URL, OPENAI_API_KEY=live.OPENAI_API_KEY,
+                             LLM_MODEL=live.LLM_MODEL)
+        app = create_app(TestConfig(Path(tmp), **overrides))
+        svc = app.extensions["feedback"]
+        notes, errors = load_paths([str(SAMPLE / "notes.jsonl")], 100_000)
+        ingest(svc, notes, errors, skip_invalid=False)
+        from service.roadmap.service import import_items
+
+        import_items(svc, json.loads((SAMPLE / "roadmap.json").read_text()))
+        try:
+            yield app, svc
+        finally:
+            svc.close()
+
+
+def roadmap_by_id() -> dict[str, dict]:
+    return {item["id"]: item for item in json.loads((SAMPLE / "roadmap.json").read_text())}
+
+
+def run_match(svc, questions: list[dict]) -> dict:
+    from service.roadmap.service import match_requests
+
+    started = time.perf_counter()
+    results = match_requests(svc, [{"id": q["id"], "text": q["question"]} for q in questions])
+    seconds = time.perf_counter() - started
+    by_id = {r["id"]: r for r in results}
+    gold = [{"id": q["id"], "gold_item_ids": q["gold_item_ids"], "gold_verdict": q["gold_verdict"]} for q in questions]
+    ordered = [by_id[q["id"]] for q in questions]
+    in_scores = [r["matches"][0]["score"] if r["matches"] else 0.0 for r, q in zip(ordered, questions) if q["gold_item_ids"]]
+    out_scores = [r["matches"][0]["score"] if r["matches"] else 0.0 for r, q in zip(ordered, questions) if not q["gold_item_ids"]]
+    failures = [
+        {"id": q["id"], "question": q["question"], "gold": q["gold_item_ids"], "gold_verdict": q["gold_verdict"],
+         "verdict": r["verdict"], "top": [m["item_id"] for m in r["matches"][:3]]}
+        for q, r in zip(questions, ordered)
+        if r["verdict"] != q["gold_verdict"] or (q["gold_item_ids"] and (not r["matches"] or r["matches"][0]["item_id"] not in q["gold_item_ids"]))
+    ]
+    return {
+        "n_cases": len(questions),
+        "top1": M.top1(ordered, gold),
+        "verdict_accuracy": M.verdict_accuracy([{"id": r["id"], "verdict": r["verdict"]} for r in ordered], gold),
+        "oos_recall": M.oos_recall(ordered, gold),
+        "oos_precision": M.oos_precision(ordered, gold),
+        "auroc": M.auroc(in_scores, out_scores) if in_scores and out_scores else None,
+        "seconds": round(seconds, 3),
+        "failures": failures,
+    }
+
+
+def planted_pii(svc) -> list[str]:
+    """Every email, phone number and contact name in the notes: none of them may appear in a customer draft."""
+    from sqlalchemy import select
+
+    from service.models import Note
+
+    values: set[str] = set()
+    with svc.db.session() as session:
+        for text, meta in session.execute(select(Note.text, Note.meta)):
+            values.update(_EMAIL.findall(text))
+            values.update(p.strip() for p in _PHONE.findall(text))
+            for key in ("contact_name", "contact", "contact_email", "contact_phone"):
+                if (meta or {}).get(key):
+                    values.add(str(meta[key]))
+    return sorted(values)
+
+
+def run_drafts(svc, questions: list[dict], drafter=None, transform=None) -> dict:
+    from service.drafts.pipeline import create_draft
+    from service.themes.run import RunOptions, run_themes
+
+    run_themes(svc, RunOptions(use_llm=False))
+    items = roadmap_by_id()
+    notes_by_id = _notes_by_id(svc)
+    pii = planted_pii(svc)
+    drafts = []
+    for q in questions:
+        draft = create_draft(svc, q["question"], account=q.get("account"), audience="customer", drafter=drafter,
+                             request_id=q["id"])
+        draft["id"] = q["id"]
+        draft["audience"] = "customer"
+        if transform is not None:
+            draft = transform(draft, items)
+        drafts.append(draft)
+    gold = [{"id": q["id"], "gold_item_ids": q["gold_item_ids"], "gold_verdict": q["gold_verdict"]} for q in questions]
+    problems = []
+    for d in drafts:
+        issues = M.unsupported_claims(d, items) + M.quote_problems(d, notes_by_id) + M.pii_leaks(d["text"], pii)
+        issues += M.leaks_internal(d["text"]) if d.get("audience") == "customer" else []
+        if issues:
+            problems.append({"id": d["id"], "problems": issues, "text": d["text"]})
+    return {
+        "n_cases": len(drafts),
+        "verdict_accuracy": M.verdict_accuracy(drafts, gold),
+        "first_citation_correct": M.first_citation_correct(drafts, gold),
+        "citation_precision": M.citation_precision(drafts, gold),
+        "citation_recall": M.citation_recall(drafts, gold),
+        "unsupported_claims": M.unsupported_claims_total(drafts, items),
+        "invented_items": M.invented_items_total(drafts, items),
+        "quote_fidelity": M.quote_fidelity_micro(drafts, notes_by_id),
+        "quote_problems": M.quote_problems_total(drafts, notes_by_id),
+        "pii_leaks": M.pii_leaks_total(drafts, pii),
+        "pii_pattern_leaks": M.pii_pattern_leaks_total(drafts),
+        "internal_leaks": M.internal_leaks_total(drafts),
+        "readability_grade_p90": M.readability_grade_p90(drafts),
+        "length_ok_rate": M.length_ok_rate(drafts),
+        "modes": sorted({d.get("mode", "") for d in drafts}),
+        "failures": problems,
+    }
+
+
+def _notes_by_id(svc) -> dict[str, str]:
+    from sqlalchemy import select
+
+    from service.models import Note
+
+    with svc.db.session() as session:
+        return {ext or str(i): text for i, ext, text in session.execute(select(Note.id, Note.external_id, Note.text))}
+
+
+def run_themes_suite(embedding_model: str | None = None) -> dict:
+    """Gold-labelled statements in a corpus of their own: NMI/ARI over real themes, noise kept out of themes."""
+    from sqlalchemy import select
+
+    from service import create_app
+    from service.config import TestConfig
+    from service.ingest.store import ingest
+    from service.ingest.validate import NoteInput
+    from service.models import Note, Statement, ThemeMembership
+    from service.themes.run import RunOptions, run_themes
+
+    rows = read_jsonl(DATASETS / "theme_notes.jsonl")
+    with tempfile.TemporaryDirectory(prefix="feedback-eval-themes-") as tmp:
+        app = create_app(TestConfig(Path(tmp), EMBEDDING_MODEL=embedding_model))
+        svc = app.extensions["feedback"]
+        ingest(svc, [NoteInput(text=r["text"], external_id=r["id"], account=r.get("account"), source=r.get("source", "call"))
+                     for r in rows], [], skip_invalid=False)
+        started = time.perf_counter()
+        result = run_themes(svc, RunOptions(use_llm=False))
+        seconds = time.perf_counter() - started
+        with svc.db.session() as session:
+            member = session.execute(
+                select(Note.external_id, ThemeMembership.theme_id)
+                .join(Statement, Statement.note_id == Note.id)
+                .join(ThemeMembership, ThemeMembership.statement_id == Statement.id)
+                .where(ThemeMembership.run_id == result["run_id"]).order_by(Statement.id)
+            ).all()
+        svc.close()
+    theme_of: dict[str, int] = {}
+    for ext, theme in member:  # a note's theme: its first assigned statement's
+        if theme is not None and ext not in theme_of:
+            theme_of[ext] = theme
+    real = [r for r in rows if r["gold_theme"] != "noise"]
+    noise = [r for r in rows if r["gold_theme"] == "noise"]
+    pred = [theme_of.get(r["id"], -1) for r in real]
+    gold = [r["gold_theme"] for r in real]
+    return {
+        "n_cases": len(rows),
+        "nmi": M.nmi(gold, pred), "ari": M.ari(gold, pred), "purity": M.purity(gold, pred),
+        "unassigned_rate": M.unassigned_rate(pred),
+        "noise_rejection": sum(1 for r in noise if r["id"] not in theme_of) / len(noise) if noise else None,
+        "themes_found": len(result["themes"]), "gold_themes": len(set(gold)), "seconds": round(seconds, 3),
+    }
+
+
+def run_judge(svc) -> dict:
+    """LLM-as-judge agreement with the person-style ratings (only with an LLM endpoint)."""
+    from service.llm import LLMError
+    from service.prompts import load_prompt
+
+    if svc.llm is None:
+        return {"skipped": "no LLM endpoint configured (OPENAI_BASE_URL and FEEDBACK_LLM_MODEL)"}
+    prompt = load_prompt("judge")
+    rated = read_jsonl(DATASETS / "rated_drafts.jsonl")
+    questions = {q["id"]: q for q in read_jsonl(DATASETS / "questions.jsonl")}
+    items = roadmap_by_id()
+    people, judge, errors = {k: [] for k in ("helpful", "accurate", "tone")}, {k: [] for k in ("helpful", "accurate", "tone")}, 0
+    for r in rated:
+        q = questions.get(r["question_id"], {})
+        try:
+            reply = svc.llm.complete_json(prompt, {
+                "question": q.get("question", ""), "draft": r["text"], "verdict": q.get("gold_verdict", ""),
+                "items": [items[i] for i in q.get("gold_item_ids", []) if i in items]})
+        except LLMError:
+            errors += 1
+            continue
+        for k in people:
+            people[k].append(int(r[k]))
+            judge[k].append(int(reply.data[k]))
+    out = {"n_cases": len(rated), "errors": errors}
+    for k in people:
+        out[f"kappa_{k}"] = M.cohen_kappa(people[k], judge[k], weights="quadratic") if people[k] else None
+    scored = [v for k, v in out.items() if k.startswith("kappa_") and v is not None]
+    out["cohen_kappa_quadratic"] = min(scored) if scored else None
+    return out
+
+
+def check_thresholds(results: dict, thresholds: dict) -> list[dict]:
+    failed = []
+    for suite, limits in thresholds.items():
+        got = results.get(suite)
+        if not isinstance(got, dict) or "skipped" in got:
+            continue
+        for metric, bound in limits.items():
+            value = got.get(metric)
+            if value is None:
+                continue
+            if "min" in bound and value < bound["min"] or "max" in bound and value > bound["max"]:
+                failed.append({"suite": suite, "metric": metric, "value": value, **bound})
+    return failed
+
+
+def run_eval(suites=SUITES, *, embedding_model: str | None = None, judge: bool = False, drafter=None, transform=None,
+             thresholds: dict | None = None) -> dict:
+    questions = read_jsonl(DATASETS / "questions.jsonl")
+    results: dict = {"suites": list(suites)}
+    started = time.perf_counter()
+    if {"match", "drafts"} & set(suites) or judge:
+        with eval_services(embedding_model, llm=judge) as (_, svc):
+            if "match" in suites:
+                results["match"] = run_match(svc, questions)
+            if "drafts" in suites:
+                results["drafts"] = run_drafts(svc, questions, drafter=drafter, transform=transform)
+            if judge:
+                results["judge"] = run_judge(svc)
+    if "themes" in suites:
+        results["themes"] = run_themes_suite(embedding_model)
+    results["failed"] = check_thresholds(results, thresholds or load_thresholds())
+    results["passed"] = not results["failed"]
+    results["seconds"] = round(time.perf_counter() - started, 2)
+    return results

@@ -1,0 +1,95 @@
+"""Scorecards (Markdown and HTML) and the comparison of two eval results."""
+from __future__ import annotations
+
+import html
+
+from .metrics import METRIC_DIRECTIONS
+
+HIDDEN = {"failures", "n_cases", "modes", "seconds"}
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _limit(thresholds: dict, suite: str, metric: str) -> str:
+    bound = thresholds.get(suite, {}).get(metric)
+    if not bound:
+        return ""
+    return f">= {bound['min']}" if "min" in bound else f"<= {bound['max']}"
+
+
+def rows(results: dict, thresholds: dict):
+    failed = {(f["suite"], f["metric"]) for f in results.get("failed", [])}
+    for suite in ("match", "drafts", "themes", "judge"):
+        data = results.get(suite)
+        if not isinstance(data, dict):
+            continue
+        if "skipped" in data:
+            yield suite, "skipped", data["skipped"], "", ""
+            continue
+        for metric, value in data.items():
+            if metric in HIDDEN or isinstance(value, (list, dict)):
+                continue
+            limit = _limit(thresholds, suite, metric)
+            status = "FAIL" if (suite, metric) in failed else ("pass" if limit else "")
+            yield suite, metric, _fmt(value), limit, status
+
+
+def markdown(results: dict, thresholds: dict) -> str:
+    lines = ["# Eval scorecard", "",
+             f"**{'PASSED' if results.get('passed') else 'FAILED'}** — suites: {', '.join(results['suites'])}; "
+             f"{results.get('seconds', 0)} s", ""]
+    for suite in ("match", "drafts", "themes", "judge"):
+        if isinstance(results.get(suite), dict) and "n_cases" in results[suite]:
+            lines.append(f"- {suite}: {results[suite]['n_cases']} cases")
+    lines += ["", "| suite | metric | value | threshold | status |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {s} | {m} | {v} | {l} | {st} |" for s, m, v, l, st in rows(results, thresholds)]
+    for suite in ("match", "drafts"):
+        fails = (results.get(suite) or {}).get("failures") or []
+        if fails:
+            lines += ["", f"## {suite}: {len(fails)} case(s) to look at", ""]
+            for f in fails[:15]:
+                detail = "; ".join(f.get("problems", [])) or f"verdict {f.get('verdict')} (gold {f.get('gold_verdict')}), top {f.get('top')}, gold {f.get('gold')}"
+                lines.append(f"- `{f['id']}`: {detail}")
+    return "\n".join(lines) + "\n"
+
+
+def html_page(results: dict, thresholds: dict) -> str:
+    body = "".join(
+        f"<tr class='{st.lower()}'><td>{html.escape(s)}</td><td>{html.escape(m)}</td><td>{html.escape(v)}</td>"
+        f"<td>{html.escape(l)}</td><td>{html.escape(st)}</td></tr>"
+        for s, m, v, l, st in rows(results, thresholds)
+    )
+    verdict = "PASSED" if results.get("passed") else "FAILED"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Eval scorecard</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:left}.fail{background:#fde2e1}.pass{background:#e6f4ea}"
+        f"</style></head><body><h1>Eval scorecard: {verdict}</h1>"
+        "<table><tr><th>suite</th><th>metric</th><th>value</th><th>threshold</th><th>status</th></tr>"
+        f"{body}</table></body></html>"
+    )
+
+
+def compare(old: dict, new: dict) -> list[dict]:
+    """Per metric: old, new, delta, and whether it got better or worse (by the metric's direction)."""
+    out = []
+    for suite in ("match", "drafts", "themes", "judge"):
+        a, b = old.get(suite) or {}, new.get(suite) or {}
+        for metric in sorted(set(a) | set(b)):
+            va, vb = a.get(metric), b.get(metric)
+            if metric in HIDDEN or not isinstance(va, (int, float)) or not isinstance(vb, (int, float)):
+                continue
+            direction = METRIC_DIRECTIONS.get(metric)
+            delta = vb - va
+            if abs(delta) < 1e-9 or direction is None:
+                change = "same" if abs(delta) < 1e-9 else "changed"
+            else:
+                change = "better" if (delta > 0) == (direction == "higher") else "worse"
+            out.append({"suite": suite, "metric": metric, "old": va, "new": vb, "delta": delta, "change": change})
+    return out

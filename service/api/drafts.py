@@ -1,0 +1,95 @@
+"""Drafts API: ask how the roadmap addresses something, read past drafts, and rate them."""
+from __future__ import annotations
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Raw, String
+from flask import request
+
+from ..drafts.base import AUDIENCES, TONES
+from ..drafts.pipeline import (MAX_QUESTION_CHARS, DraftInputError, DraftNotFound, create_draft, get_draft,
+                               list_drafts, save_feedback)
+from ..services import services
+from .errors import APIError
+
+bp = APIBlueprint("drafts", __name__, url_prefix="/api/v1", tag="Drafts")
+
+
+class DraftIn(Schema):
+    question = String(required=True,
+                      metadata={"description": f"the rep's question, up to {MAX_QUESTION_CHARS:,} characters"})
+    account = String(metadata={"description": "the account asking; its own notes are quoted first"})
+    audience = String(metadata={"enum": list(AUDIENCES), "default": "customer"})
+    tone = String(metadata={"enum": list(TONES)})
+
+
+class FeedbackIn(Schema):
+    rating = Raw(required=True, metadata={"description": '"up", "down" or a whole number from 1 to 5'})
+    edited_text = String(metadata={"description": "the text the rep actually sent"})
+    comment = String()
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+def _body(body) -> dict:
+    """The JSON object of the request; validation is ours so every problem gets the one error shape."""
+    if not isinstance(body, dict):
+        raise APIError(422, "the request body must be a JSON object")
+    return body
+
+
+@bp.post("/drafts")
+@bp.input(DraftIn, location="json", validation=False, arg_name="body")
+@bp.doc(summary="Draft a grounded answer: the verdict comes from the roadmap matcher, the wording from a drafter",
+        responses={201: "the stored draft", 400: "malformed JSON",
+                   422: "missing or oversized question, bad audience or tone"})
+def post_draft(body):
+    body = _body(body)
+    for key in ("question", "account", "audience", "tone"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise APIError(422, f"{key} must be a string", {"field": key})
+    try:
+        return create_draft(services(), body.get("question"), body.get("account"), body.get("audience") or "customer",
+                            body.get("tone")), 201
+    except DraftInputError as exc:
+        raise APIError(422, str(exc))
+
+
+@bp.get("/drafts")
+@bp.doc(summary="Recent drafts, newest first. Filters: account; page, per_page (<= 200)")
+def get_drafts():
+    try:
+        page = int(request.args.get("page", 1))
+        per_page = int(request.args.get("per_page", 20))
+    except ValueError:
+        raise APIError(400, "page and per_page must be whole numbers")
+    if page < 1 or not 1 <= per_page <= 200:
+        raise APIError(400, "page must be >= 1 and per_page between 1 and 200")
+    items, total = list_drafts(services(), page=page, per_page=per_page, account=request.args.get("account"))
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+@bp.get("/drafts/<draft_id>")
+@bp.doc(summary="One draft with its evidence, checks and feedback", responses={404: "no such draft"})
+def get_one(draft_id: str):
+    try:
+        return get_draft(services(), draft_id)
+    except DraftNotFound as exc:
+        raise APIError(404, str(exc))
+
+
+@bp.post("/drafts/<draft_id>/feedback")
+@bp.input(FeedbackIn, location="json", validation=False, arg_name="body")
+@bp.doc(summary="Rate a draft (up/down or 1-5), optionally with the text that was actually sent",
+        responses={201: "stored", 404: "no such draft", 422: "bad rating or text"})
+def post_feedback(draft_id: str, body):
+    body = _body(body)
+    if "rating" not in body:
+        raise APIError(422, "rating is required", {"field": "rating"})
+    try:
+        return save_feedback(services(), draft_id, body["rating"], body.get("edited_text"), body.get("comment")), 201
+    except DraftNotFound as exc:
+        raise APIError(404, str(exc))
+    except DraftInputError as exc:
+        raise APIError(422, str(exc))

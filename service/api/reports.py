@@ -1,0 +1,69 @@
+"""Reports API: list stored reports, read one, build one now (and optionally deliver it to a webhook)."""
+from __future__ import annotations
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import String
+from apiflask.validators import OneOf
+from flask import request
+
+from ..models.reports import PERIODS
+from ..notes import parse_filter_date
+from ..reports.build import ReportError
+from ..reports.deliver import WebhookURLError, check_url, deliver_report
+from ..reports.store import ReportNotFound, create_report, get_report, list_reports, report_dict, summary_dict
+from ..services import services
+from .errors import APIError
+
+bp = APIBlueprint("reports", __name__, url_prefix="/api/v1", tag="Reports")
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+class ReportIn(Schema):
+    since = String(load_default="1d", validate=OneOf(PERIODS), metadata={"description": "the period: 1d, 7d or 30d"})
+    webhook = String(metadata={"description": "a Slack-compatible incoming webhook URL to post the report to"})
+    as_of = String(metadata={"description": "the period ends at the start of this day, UTC (default: today)"})
+
+
+@bp.get("/reports")
+@bp.doc(summary="Stored reports, newest first (?limit=, ?offset=)")
+def list_all():
+    try:
+        limit = min(max(int(request.args.get("limit", 50)), 1), 500)
+        offset = max(int(request.args.get("offset", 0)), 0)
+    except ValueError:
+        raise APIError(400, "limit and offset must be whole numbers") from None
+    rows = [summary_dict(r) for r in list_reports(services(), limit=limit, offset=offset)]
+    return {"reports": rows, "total": len(rows), "limit": limit, "offset": offset}
+
+
+@bp.get("/reports/<int:report_id>")
+@bp.doc(summary="One report: its structured data (?formats=true adds the HTML and Markdown)",
+        responses={404: "no such report"})
+def get_one(report_id: int):
+    try:
+        row = get_report(services(), report_id)
+    except ReportNotFound as exc:
+        raise APIError(404, str(exc)) from None
+    return report_dict(row, formats=request.args.get("formats", "").lower() in ("1", "true", "yes"))
+
+
+@bp.post("/reports")
+@bp.input(ReportIn, arg_name="body")
+@bp.doc(summary="Build and store the report for a period now; a stored report for the same window is replaced",
+        responses={201: "the stored report (delivery failures are recorded on it, not raised)"})
+def create(body: dict):
+    svc = services()
+    try:
+        as_of = parse_filter_date(body.get("as_of"), "as_of")
+        if body.get("webhook"):
+            check_url(body["webhook"])
+        row = create_report(svc, body.get("since") or "1d", as_of.date() if as_of else None)
+    except (ReportError, WebhookURLError, ValueError) as exc:
+        raise APIError(422, str(exc)) from None
+    if body.get("webhook"):
+        deliver_report(svc, row.id, body["webhook"])
+        row = get_report(svc, row.id)
+    return report_dict(row), 201

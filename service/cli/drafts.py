@@ -1,0 +1,179 @@
+"""`feedback draft` (one question or a file of them) and `feedback drafts list|show|rate`."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..drafts.base import AUDIENCES, TONES
+from ..drafts.pipeline import (DraftInputError, DraftNotFound, create_draft, draft_many, get_draft, list_drafts,
+                               save_feedback)
+from ..drafts.template import TemplateDrafter
+from .common import emit_json, fail, pass_ctx
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(draft)
+    cli.add_command(drafts)
+
+
+@click.command()
+@click.argument("question", required=False)
+@click.option("--file", "file", type=click.Path(dir_okay=False, allow_dash=True),
+              help=".jsonl rows with id, question (or text), account, audience, tone; or one question per line.")
+@click.option("--account", help="The account asking (its own notes are quoted first).")
+@click.option("--audience", type=click.Choice(AUDIENCES), default="customer", show_default=True)
+@click.option("--tone", type=click.Choice(TONES))
+@click.option("--no-llm", is_flag=True, help="Use the offline template drafter even when an LLM is configured.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list with --file).")
+@click.option("--jsonl", "as_jsonl", is_flag=True, help="With --file: one JSON object per line.")
+@pass_ctx
+def draft(ctx, question, file, account, audience, tone, no_llm, as_json, as_jsonl):
+    """Draft an answer to "how does the roadmap address X?" that says what the roadmap says and no more."""
+    if bool(question) == bool(file):
+        fail("give a question or --file FILE (not both)", code=2)
+    drafter = TemplateDrafter() if no_llm else None
+    svc = ctx.services
+    if file:
+        requests = _read_requests(file, account, audience, tone)
+        results = draft_many(svc, requests, drafter=drafter)
+        if as_jsonl:
+            for row in results:
+                click.echo(json.dumps(row, ensure_ascii=False, default=str))
+        elif as_json:
+            emit_json(results)
+        else:
+            for row in results:
+                _echo_brief(row)
+        if any("error" in r for r in results):
+            sys.exit(1)
+        return
+    try:
+        result = create_draft(svc, question, account, audience, tone, drafter=drafter)
+    except DraftInputError as exc:
+        fail(str(exc), code=2)
+    if as_json:
+        emit_json(result)
+    else:
+        _echo_draft(result)
+
+
+def _read_requests(path: str, account, audience, tone) -> list[dict]:
+    """Rows from a .jsonl file, or one question per line; defaults come from the command's options."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {exc}", code=2)
+    rows = []
+    is_jsonl = path.endswith(".jsonl") or text.lstrip().startswith("{")
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or (not is_jsonl and line.lstrip().startswith("#")):
+            continue
+        if is_jsonl:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                fail(f"{path}:{n}: invalid JSON ({exc.msg})", code=2)
+            if not isinstance(row, dict):
+                fail(f"{path}:{n}: each line must be a JSON object", code=2)
+        else:
+            row = {"question": line.strip()}
+        row.setdefault("id", n)
+        for key, value in (("account", account), ("audience", audience), ("tone", tone)):
+            if row.get(key) in (None, "") and value is not None:
+                row[key] = value
+        rows.append(row)
+    if not rows:
+        fail(f"{path}: no questions", code=2)
+    return rows
+
+
+def _echo_draft(d: dict) -> None:
+    click.echo(d["text"])
+    click.echo("")
+    cited = ", ".join(d["cited_item_ids"]) or "none"
+    click.echo(f"-- draft {d['id']}: verdict {d['verdict']}, cited {cited}, {d['mode']} ({d['prompt_version']})")
+    for ev in d["evidence"]:
+        click.echo(f'   evidence {ev["note_id"]} ({ev["account"] or "-"}): "{ev["quote"]}"')
+    for warning in d["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _echo_brief(row: dict) -> None:
+    if "error" in row:
+        click.echo(f"{row['request_id']}: error: {row['error']}", err=True)
+        return
+    cited = ",".join(row["cited_item_ids"]) or "-"
+    click.echo(f"{row['request_id']}: draft {row['id']} {row['verdict']} [{cited}] {row['mode']}")
+
+
+@click.group()
+def drafts():
+    """List, show and rate stored drafts."""
+
+
+@drafts.command("list")
+@click.option("--account")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def drafts_list(ctx, account, limit, as_json):
+    items, total = list_drafts(ctx.services, per_page=limit, account=account)
+    if as_json:
+        emit_json({"items": items, "total": total})
+        return
+    for d in items:
+        question = d["question"].replace("\n", " ")
+        click.echo(f"{d['id']:>6} {d['created_at'][:16]} {d['verdict']:<19} {d['audience']:<8} {question[:60]}")
+    click.echo(f"{len(items)} of {total} drafts")
+
+
+@drafts.command("show")
+@click.argument("draft_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def drafts_show(ctx, draft_id, as_json):
+    try:
+        d = get_draft(ctx.services, draft_id)
+    except DraftNotFound as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(d)
+        return
+    click.echo(f"question: {d['question']}")
+    click.echo(f"account: {d['account'] or '-'}  audience: {d['audience']}")
+    click.echo("")
+    _echo_draft(d)
+    for f in d["feedback"]:
+        click.echo(f"   feedback {f['rating']}: {f['comment'] or ''}{' (edited)' if f['edited_text'] else ''}")
+
+
+@drafts.command("rate")
+@click.argument("draft_id")
+@click.option("--up", "rating", flag_value="up", help="The draft was good.")
+@click.option("--down", "rating", flag_value="down", help="The draft was not usable.")
+@click.option("--score", "score", type=click.IntRange(1, 5), help="A 1-5 rating instead of up/down.")
+@click.option("--edited", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help="A file with the text you actually sent.")
+@click.option("--comment")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def drafts_rate(ctx, draft_id, rating, score, edited, comment, as_json):
+    """Record a rep's verdict on a draft: --up, --down or --score N, and optionally the edited text."""
+    if (rating is None) == (score is None):
+        fail("give one of --up, --down or --score N", code=2)
+    edited_text = None
+    if edited:
+        edited_text = sys.stdin.read() if edited == "-" else Path(edited).read_text(encoding="utf-8")
+    try:
+        row = save_feedback(ctx.services, draft_id, rating or score, edited_text, comment)
+    except DraftNotFound as exc:
+        fail(str(exc))
+    except DraftInputError as exc:
+        fail(str(exc), code=2)
+    if as_json:
+        emit_json(row)
+    else:
+        click.echo(f"recorded {row['rating']} for draft {row['draft_id']}")

@@ -1,0 +1,58 @@
+"""feedback eval: the offline scorecard, gated on eval/thresholds.json."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .common import emit_json, fail
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(eval_cmd)
+
+
+@click.command("eval")
+@click.option("--suite", type=click.Choice(["drafts", "themes", "match", "all"]), default="all", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write results.json, scorecard.md and scorecard.html here.")
+@click.option("--judge", is_flag=True, help="Also measure the LLM judge against the rated drafts (needs an endpoint).")
+@click.option("--compare", nargs=2, type=click.Path(exists=True, dir_okay=False), metavar="OLD.json NEW.json",
+              help="Print what got better or worse between two result files; runs nothing.")
+@click.option("--thresholds", type=click.Path(exists=True, dir_okay=False), help="Another thresholds file.")
+def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds):
+    """Run the eval suites offline; exit 1 when any metric is below its threshold."""
+    try:
+        from eval import runner, scorecard
+    except ImportError as exc:
+        fail(f"the eval package is not installed next to the service: {exc}")
+    if compare:
+        try:
+            old, new = (json.loads(Path(p).read_text()) for p in compare)
+        except (OSError, json.JSONDecodeError) as exc:
+            fail(f"cannot read the results to compare: {exc}")
+        changes = scorecard.compare(old, new)
+        if as_json:
+            emit_json(changes)
+        else:
+            for c in changes:
+                if c["change"] != "same":
+                    click.echo(f"{c['change']:>7}  {c['suite']}.{c['metric']}: {c['old']:.4g} -> {c['new']:.4g}")
+            if all(c["change"] == "same" for c in changes):
+                click.echo("no metric changed")
+        raise SystemExit(1 if any(c["change"] == "worse" for c in changes) else 0)
+    limits = runner.load_thresholds(Path(thresholds) if thresholds else None)
+    suites = runner.SUITES if suite == "all" else (suite,)
+    results = runner.run_eval(suites, judge=judge, thresholds=limits)
+    if out_dir:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+        (out / "scorecard.md").write_text(scorecard.markdown(results, limits))
+        (out / "scorecard.html").write_text(scorecard.html_page(results, limits))
+    if as_json:
+        emit_json(results)
+    else:
+        click.echo(scorecard.markdown(results, limits))
+    raise SystemExit(0 if results["passed"] else 1)

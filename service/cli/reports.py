@@ -1,0 +1,152 @@
+"""feedback report | reports list|show | schedule: the nightly theme report from the command line."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..models.reports import PERIODS
+from ..notes import parse_filter_date
+from ..reports.build import ReportError
+from ..reports.deliver import WebhookURLError, check_url, deliver_report
+from ..reports.schedule import ScheduleError, nightly_job, parse_cron, run_forever
+from ..reports.store import ReportNotFound, create_report, get_report, list_reports, report_dict, summary_dict
+from .common import emit_json, fail, pass_ctx
+
+FORMATS = ("html", "md", "json")
+SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".json": "json", ".md": "md", ".markdown": "md"}
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(report)
+    cli.add_command(reports)
+    cli.add_command(schedule)
+
+
+def _as_of(value: str | None):
+    try:
+        parsed = parse_filter_date(value, "--as-of")
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    return parsed.date() if parsed else None
+
+
+def _body(row, fmt: str) -> str:
+    if fmt == "html":
+        return row.html
+    if fmt == "json":
+        return json.dumps(report_dict(row), indent=2, ensure_ascii=False, default=str) + "\n"
+    return row.markdown
+
+
+def _output(row, fmt: str, out: str | None) -> None:
+    text = _body(row, fmt)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        click.echo(f"report {row.id} ({row.period}, {row.period_start} to {row.period_end}) written to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command()
+@click.option("--since", "period", type=click.Choice(PERIODS), default="1d", show_default=True,
+              help="The period the report covers, compared with the same length before it.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="Output format (default: from the --out suffix, else md).")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
+@click.option("--webhook", metavar="URL", help="Also post the report to this Slack-compatible webhook.")
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="The period ends at the start of this day, UTC (default: today).")
+@pass_ctx
+def report(ctx, period, fmt, out, webhook, as_of):
+    """Build the theme report for a period, store it, and print it (or write it to --out).
+
+    A report for the same period and dates replaces the stored one. Themes come from the latest theme run;
+    `feedback schedule --once` refreshes them first."""
+    if fmt is None:
+        fmt = SUFFIX_FORMATS.get(Path(out).suffix.lower(), "md") if out else "md"
+    try:
+        if webhook:
+            check_url(webhook)
+        row = create_report(ctx.services, period, _as_of(as_of))
+    except (ReportError, WebhookURLError) as exc:
+        fail(str(exc), code=2)
+    if webhook:
+        result = deliver_report(ctx.services, row.id, webhook)
+        row = get_report(ctx.services, row.id)
+    _output(row, fmt, out)
+    if webhook and not result.ok:
+        fail(f"the report is stored (id {row.id}) but was not delivered: {result.error}")
+    if webhook:
+        click.echo(f"delivered to the webhook in {result.attempts} attempt(s)", err=True)
+
+
+@click.group()
+def reports():
+    """Stored reports: list, show."""
+
+
+@reports.command("list")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def reports_list(ctx, limit, as_json):
+    rows = [summary_dict(r) for r in list_reports(ctx.services, limit=limit)]
+    if as_json:
+        emit_json({"reports": rows, "total": len(rows)})
+        return
+    if not rows:
+        click.echo("no reports yet: run `feedback report` or `feedback schedule --once`")
+    for r in rows:
+        click.echo(f"{r['id']:>5}  {r['period']:>3}  {r['period_start']} to {r['period_end']}  "
+                   f"{r['notes'] or 0:>4} notes  {r['top_themes']:>2} top themes  {r['gaps']:>2} gaps  "
+                   f"delivery: {r['delivery']['status']}")
+
+
+@reports.command("show")
+@click.argument("report_id")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True))
+@pass_ctx
+def reports_show(ctx, report_id, fmt, out):
+    try:
+        row = get_report(ctx.services, report_id)
+    except ReportNotFound as exc:
+        fail(str(exc))
+    _output(row, fmt, out)
+
+
+@click.command()
+@click.option("--cron", metavar="EXPR", help="Five-field cron expression in UTC (default: FEEDBACK_REPORT_CRON, "
+                                             "else '0 6 * * *').")
+@click.option("--once", is_flag=True, help="Run the job now and exit (for system cron and tests).")
+@click.option("--since", "period", type=click.Choice(PERIODS), default="1d", show_default=True)
+@click.option("--webhook", metavar="URL", help="Deliver to this webhook (default: FEEDBACK_REPORT_WEBHOOK_URL).")
+@pass_ctx
+def schedule(ctx, cron, once, period, webhook):
+    """Refresh themes incrementally, then build, store and deliver the report, on a schedule."""
+    try:
+        if cron is not None:
+            parse_cron(cron)  # a typo fails before anything loads
+        cron = cron or ctx.app.config.get("REPORT_CRON") or "0 6 * * *"
+        parse_cron(cron)
+        webhook = webhook or ctx.app.config.get("REPORT_WEBHOOK_URL")
+        if webhook:
+            check_url(webhook)
+    except (ScheduleError, WebhookURLError) as exc:
+        fail(str(exc), code=2)
+    if not once:
+        run_forever(ctx.app, cron, period, webhook, echo=click.echo)
+        return
+    with ctx.app.app_context():
+        outcome = nightly_job(ctx.services, period, webhook)
+    themes = outcome["themes"]
+    click.echo(f"themes: run {themes['run_id']} ({themes['mode']}), {themes['themes']} themes" if themes
+               else f"themes: {outcome['themes_problem']}")
+    click.echo(f"report {outcome['report']['id']} stored; HTML at {outcome['path']}")
+    delivery = outcome["delivery"]
+    if delivery and not delivery["ok"]:
+        fail(f"the report is stored but was not delivered: {delivery['error']}")
+    if delivery:
+        click.echo(f"delivered in {delivery['attempts']} attempt(s)")

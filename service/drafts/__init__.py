@@ -1,0 +1,1 @@
+"""Drafts for sales: code decides what the roadmap says about a question; a drafter only phrases it."""

@@ -1,0 +1,227 @@
+"""The service's own checks on a draft, run on every draft (template or LLM) before it is stored or shown.
+
+A problem is a short string naming the rule and the offending phrase. The rules mirror what a careful reviewer
+would reject: invented items, dates the roadmap does not back, promises the roadmap does not make, availability
+claims for things that have not shipped, paraphrased "quotes", internal details in customer drafts, and
+personal data. They deliberately err on the strict side: a false alarm costs one repair or a template draft,
+a missed one costs the rep's trust.
+"""
+from __future__ import annotations
+
+import re
+
+from .base import HONEST_VERDICTS, NOT_ON_ROADMAP, UNCOMMITTED_STATUSES, DraftContext, DraftItem
+from .dates import ITEM_ID_RE, find_dates, normalize, release_fields
+
+STANDARD_PREFIXES = frozenset({"ISO", "IEC", "RFC", "CVE", "SOC", "PCI", "UTF", "SHA", "AES", "TLS", "SSL",
+                               "WCAG", "HTTP", "ANSI", "IEEE", "NIST", "FIPS", "GDPR", "CCPA", "HIPAA", "FY"})
+_QUOTED = re.compile(r'"([^"\n]+)"')
+_SENTENCES = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+
+
+# ---- dates ---------------------------------------------------------------------------------------------------
+def date_problems(text: str, items: list[DraftItem]) -> list[str]:
+    """A date may appear only when it is (no more specific than) the release of a cited dated item."""
+    releases = [f for i in items if i.dated_release for f in release_fields(i.dated_release)]
+    problems = []
+    for d in find_dates(text):
+        if d.relative:
+            problems.append(f"relative date '{d.text}'")
+        elif not any(all(r.get(k) == v for k, v in d.fields.items()) for r in releases):
+            problems.append(f"date '{d.text}' is not the release of a cited shipped, in-progress or planned item")
+    return _unique(problems)
+
+
+# ---- promises and availability -----------------------------------------------------------------------------
+PROMISE_RE = re.compile(
+    r"\bwill\s+(?:definitely\s+|certainly\s+)?(?:be\s+)?(?:ship|shipped|shipping|available|released|release|launch|"
+    r"launched|deliver|delivered|ready|live|land|roll(?:ed)?\s+out|built|build|add|added|support|have|get|include)\b"
+    r"|\b(?:we|you|it|they|this|that)'ll\s+(?:ship|deliver|launch|release|land|build|add|have|get|support|be)\b"
+    r"|\bguarantee[sd]?\b|\bpromise[sd]?\b|\bcommit(?:ted|ting|s)?\s+to\b|\bcommitted\b|\b(?:a|our|firm)\s+commitment\b"
+    r"|\b(?:is|are)\s+coming\b|\bon\s+track\s+(?:to|for)\b|\b(?:scheduled|slated|set)\s+(?:for|to)\b"
+    r"|\b(?:is|are)\s+(?:landing|launching|shipping)\b|\bdefinitely\b|\bcount\s+on\b|\bexpect\s+it\b",
+    re.IGNORECASE)
+AVAILABLE_RE = re.compile(
+    r"\bavailable\s+(?:today|now)\b|\b(?:is|are)\s+(?:now\s+)?live\b|\bgenerally\s+available\b"
+    r"|\b(?:has|have)\s+(?:already\s+)?(?:shipped|launched|been\s+released)\b"
+    r"|\balready\s+(?:available|supported|supports?|ships?)\b"
+    r"|\b(?:shipped|launched|went\s+live)\s+(?:in|on|last)\b|\blive\s+today\b",
+    re.IGNORECASE)
+HEDGE_RE = re.compile(r"\b(?:not|no|never|nothing|none|nor|cannot|without|unlikely|if|whether|unless|until)\b|n't\b",
+                      re.IGNORECASE)
+_CLAUSE = re.compile(r"[,;:()]|\s-\s|\b(?:but|however|although|though|whereas)\b", re.IGNORECASE)
+
+
+def _hedged(sentence: str, start: int) -> bool:
+    return bool(HEDGE_RE.search(_CLAUSE.split(sentence[:start])[-1]))
+
+
+def _about(sentence: str, items: list[DraftItem]) -> list[DraftItem]:
+    low = sentence.lower()
+    named = [i for i in items if i.id in sentence or (i.title and i.title.lower() in low)]
+    return named or items[:1]
+
+
+def promise_problems(text: str, verdict: str, items: list[DraftItem]) -> list[str]:
+    problems = []
+    for sentence in split_sentences(text):
+        for m in PROMISE_RE.finditer(sentence):
+            if _hedged(sentence, m.start()):
+                continue
+            phrase = " ".join(m.group(0).split())
+            if verdict in HONEST_VERDICTS:
+                problems.append(f"promise '{phrase}' although the verdict is {verdict}")
+            for item in _about(sentence, items) if verdict not in HONEST_VERDICTS else []:
+                if item.status in UNCOMMITTED_STATUSES:
+                    problems.append(f"promise '{phrase}' about an item that is {item.status}")
+    return _unique(problems)
+
+
+def availability_problems(text: str, items: list[DraftItem], alternatives: list[DraftItem] = ()) -> list[str]:
+    """'Available today' may only be said of a shipped item the draft cites or offers as the alternative."""
+    problems = []
+    for sentence in split_sentences(text):
+        for m in AVAILABLE_RE.finditer(sentence):
+            if _hedged(sentence, m.start()):
+                continue
+            about = _about(sentence, list(items) + [a for a in alternatives if a.title.lower() in sentence.lower()])
+            if not about or any(i.status != "shipped" for i in about):
+                problems.append(f"availability claim '{' '.join(m.group(0).split())}' for something not shipped")
+    return _unique(problems)
+
+
+# ---- internal details, personal data, quotes ---------------------------------------------------------------
+INTERNAL_RES = [
+    re.compile(r"\bRICE\b"), re.compile(r"\bscor(?:e|es|ed|ing)\b", re.I), re.compile(r"\bARR\b"),
+    re.compile(r"\b(?:the|its|a|high|low|estimated|total)\s+reach\b|\breach\b(?=\s*(?:[:=]|\d))", re.I),
+    re.compile(r"\b(?:priority|impact|confidence|effort)\s*(?:of|is|=|:)\s*\d", re.I),
+    re.compile(r"\b\d+(?:\.\d+)?\s*(?:/\s*10|/\s*100|points|pts)\b", re.I), re.compile(r"\bchurn\b", re.I),
+]
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+PHONE_RE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{2,5}\)\s?|\d{2,5}[\s.\-])\d{2,5}"
+                      r"(?:[\s.\-]\d{2,5}){0,3}(?![\w])"
+                      r"|(?<![\w.+])\+?\d{10,13}(?!\w)")
+
+
+def item_ids_in(text: str) -> list[str]:
+    return _unique(m.group(0) for m in ITEM_ID_RE.finditer(text) if m.group(1) not in STANDARD_PREFIXES)
+
+
+def internal_problems(text: str, other_accounts: list[str] = ()) -> list[str]:
+    """Customer drafts: no item ids, scores, internal metrics or other customers' names."""
+    problems = [f"internal item id {i}" for i in item_ids_in(text)]
+    problems += [f"internal term '{m.group(0)}'" for r in INTERNAL_RES for m in r.finditer(text)]
+    low = text.lower()
+    problems += [f"names another account ({a})" for a in other_accounts if a and a.lower() in low]
+    return _unique(problems)
+
+
+def pii_problems(text: str, allowed: str = "") -> list[str]:
+    """Emails and phone numbers, except those the asker wrote into the question themselves."""
+    phones = [m.group(0) for m in PHONE_RE.finditer(EMAIL_RE.sub(" ", text))
+              if 7 <= len(re.sub(r"\D", "", m.group(0))) <= 15 and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", m.group(0))
+              and not all(len(g) == 4 and g[:2] == "20" for g in re.findall(r"\d+", m.group(0)))]
+    return [f"personal data ({'email' if '@' in v else 'phone number'})" for v in EMAIL_RE.findall(text) + phones
+            if v not in (allowed or "")]
+
+
+def _verbatim(fragment: str, sources: list[str]) -> bool:
+    frag = " ".join(fragment.split())
+    return bool(frag) and any(frag in s or (frag[0].swapcase() + frag[1:]) in s for s in sources)
+
+
+def quote_problems(text: str, quotes: list[str], evidence_quotes: list[str]) -> list[str]:
+    """Listed quotes and double-quoted spans of 3+ words must be copied from the evidence, character for character."""
+    sources = [" ".join(normalize(q).split()) for q in evidence_quotes if q]
+    problems = [f"quote is not verbatim from the evidence: '{q[:60]}'" for q in quotes
+                if not _verbatim(normalize(q).strip().rstrip(".,;:!?"), sources)]
+    for m in _QUOTED.finditer(normalize(text)):
+        inner = m.group(1).strip().rstrip(".,;:!?").strip()
+        if len(inner.split()) >= 3 and not all(_verbatim(f, sources) for f in re.split(r"\s*\.\.\.\s*", inner) if f):
+            problems.append(f"quoted text is not verbatim from the evidence: '{inner[:60]}'")
+    return _unique(problems)
+
+
+def mask_quotes(text: str, evidence_quotes: list[str]) -> str:
+    """Blank out quoted customer words, so their own dates and wishes are not read as our claims."""
+    sources = [" ".join(normalize(q).split()) for q in evidence_quotes if q]
+
+    def blank(m: re.Match) -> str:
+        inner = m.group(1).strip().rstrip(".,;:!?").strip()
+        return " " * len(m.group(0)) if _verbatim(inner, sources) else m.group(0)
+
+    return _QUOTED.sub(blank, normalize(text))
+
+
+# ---- all together ------------------------------------------------------------------------------------------
+MAX_WORDS = 220
+
+
+def check_draft(text: str, cited_ids: list[str], quotes: list[str], ctx: DraftContext) -> list[str]:
+    """Every problem with a draft answer for this context; an empty list means it may be shown."""
+    given = {i.id: i for i in ctx.items}
+    mentionable = set(given) | {a.id for a in ctx.alternatives}
+    problems = [f"cites item {i}, which was not given" for i in cited_ids if i not in given]
+    problems += [f"names item {i}, which was not given" for i in item_ids_in(text) if i not in mentionable]
+    if ctx.verdict != NOT_ON_ROADMAP and ctx.items and (not cited_ids or cited_ids[0] != ctx.items[0].id):
+        problems.append(f"must cite the best item {ctx.items[0].id} first")
+    cited = [given[i] for i in cited_ids if i in given]
+    # Customer drafts quote only the asking account's own words; internal drafts may quote any evidence.
+    quotable = [e.quote for e in (ctx.own_evidence if ctx.audience == "customer" else ctx.evidence)]
+    masked = mask_quotes(text, quotable)
+    problems += date_problems(masked, cited)
+    problems += promise_problems(masked, ctx.verdict, cited)
+    problems += availability_problems(masked, cited, ctx.alternatives)
+    problems += quote_problems(text, quotes, quotable)
+    problems += pii_problems(text, allowed=ctx.question)
+    if ctx.audience == "customer":
+        others = sorted({e.account for e in ctx.evidence if e.account and e.account != ctx.account})
+        problems += internal_problems(masked, others)
+    if word_count(text) > MAX_WORDS:
+        problems.append(f"too long: {word_count(text)} words, at most {MAX_WORDS}")
+    return _unique(problems)
+
+
+def report(text: str, problems: list[str]) -> dict:
+    """What is stored with a draft: the verdict of the checks and the numbers a reviewer looks at."""
+    return {"passed": not problems, "problems": problems, "words": word_count(text),
+            "readability_grade": round(readability_grade(text), 2)}
+
+
+# ---- readability -------------------------------------------------------------------------------------------
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['.\-][A-Za-z0-9]+)*")
+_SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"')\]]|$)|\n+")
+
+
+def syllables(word: str) -> int:
+    w = re.sub(r"[^a-z]", "", word.lower())
+    if len(w) <= 3:
+        return 1
+    n = len(re.findall(r"[aeiouy]+", w[1:] if w[0] == "y" else w)) + (w[0] == "y" and w[1] not in "aeiou")
+    if n > 1 and ((w.endswith("e") and not w.endswith(("ee", "ye")) and not re.search(r"[^aeiouy]le$", w))
+                  or (w.endswith("es") and not re.search(r"(?:s|x|z|ce|ge|sh|ch)es$", w) and not w.endswith("ies"))
+                  or (w.endswith("ed") and not re.search(r"[td]ed$", w) and not w.endswith("eed"))):
+        n -= 1
+    return max(1, n)
+
+
+def readability_grade(text: str) -> float:
+    """Flesch-Kincaid grade with a plain syllable heuristic; line breaks end sentences like full stops."""
+    text = normalize(text)
+    words = _WORD.findall(text)
+    if not words:
+        return 0.0
+    sentences = [s for s in _SENTENCE_END.split(text) if _WORD.search(s)]
+    return 0.39 * len(words) / max(1, len(sentences)) + 11.8 * sum(map(syllables, words)) / len(words) - 15.59
+
+
+def word_count(text: str) -> int:
+    return sum(1 for t in (text or "").split() if re.search(r"\w", t))
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCES.split(text or "") if s and s.strip()]
+
+
+def _unique(values) -> list:
+    return list(dict.fromkeys(v for v in values if v))

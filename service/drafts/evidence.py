@@ -1,0 +1,214 @@
+"""Customer evidence for a question: who raised it, how often, and one to three verbatim quotes.
+
+Quotes are statement texts, which are exact slices of their notes, so a quote can always be traced back. The asking
+account's own words come first. Other accounts contribute at most the few short statements chosen here, and never
+a statement carrying an email address, a phone number or a contact's name.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from ..models import Note, RoadmapLink, Statement
+from ..roadmap import service as roadmap
+from ..vectorstore import STATEMENTS
+from .base import DraftItem, Evidence
+from .checks import EMAIL_RE, PHONE_RE
+from .matching import looks_like_instructions
+
+MAX_QUOTES = 3
+MAX_OWN = 2  # leave room for one other voice, so a draft shows the need is not one account's
+NEIGHBOURS = 40
+QUOTE_WORDS = (4, 40)  # shorter is not a pain, longer is a paragraph (and more of someone else's note)
+# Cosine scales differ by embedder: the bag-of-words test embedder scores related sentences far lower.
+MIN_SIMILARITY = {"hashing": 0.25}
+DEFAULT_MIN_SIMILARITY = 0.5
+RELATIVE_WINDOW = 0.15  # well below the best hit is a different topic, whatever the absolute similarity
+THEME_MIN_SIMILARITY = 0.5
+NAME_KEYS = re.compile(r"(?:^|_)(?:name|contact|author|person|rep|owner|email|phone)(?:_|$)", re.I)
+
+
+def gather(services, question: str, account: str | None, items: list[DraftItem]) -> dict:
+    """{"evidence": [Evidence], "demand": dict | None, "names": [personal names seen in the evidence notes]}."""
+    # The account's name would pull in every note that mentions it (greetings, logistics): search by topic only.
+    topic = re.sub(re.escape(account), "they", question, flags=re.I) if account else question
+    query = topic if not items else f"{topic} {items[0].title}"
+    qvec = np.asarray(services.embedder.embed([query])[0], dtype=np.float32)
+    floor = MIN_SIMILARITY.get(getattr(services.embedder, "name", "").split("-")[0], DEFAULT_MIN_SIMILARITY)
+    hits = _neighbours(services, qvec, account)
+    themes = _related_themes(services, qvec, items)
+    with services.db.session() as session:
+        for theme in themes[:1]:
+            hits.update(_theme_hits(services, session, theme, qvec, hits))
+        best = max((sim for sim, _ in hits.values()), default=0.0)
+        floor = max(floor, best - RELATIVE_WINDOW)
+        candidates = _load(session, {sid: sim for sid, (sim, _) in hits.items() if sim >= floor}, hits)
+        registry = known_names(services, session)
+    for c in candidates:  # a name from any note's metadata (another account's contact too) keeps a quote out
+        c["quotable"] = c["quotable"] and not names_in(c["text"], registry)
+    candidates = _on_topic(services, candidates, [i.id for i in items])
+    chosen = _choose(candidates, account)
+    labels = {t["id"]: t.get("label") for t in themes}
+    for ev in chosen:
+        ev.theme_label = labels.get(ev.theme_id)
+    demand = _demand(themes[0] if themes else None, candidates)
+    names = names_in(" ".join([question] + [e.quote for e in chosen]), registry)
+    return {"evidence": chosen, "demand": demand, "names": names}
+
+
+def _on_topic(services, candidates: list[dict], item_ids: list[str]) -> list[dict]:
+    """Keep statements the roadmap matcher files where the draft's decision is: under a cited item, or (for a
+    question no item addresses) under no item at all. Similar wording alone lets in neighbouring topics."""
+    fitted = roadmap.get_matcher(services) if candidates else None
+    if fitted is None:
+        return candidates
+    ids, vectors, _ = services.store.get(STATEMENTS, [f"s{c['statement_id']}" for c in candidates])
+    by_id = dict(zip(ids, vectors))
+    usable = [c for c in candidates if f"s{c['statement_id']}" in by_id]
+    if not usable:
+        return []
+    results = fitted.match([c["text"] for c in usable], top_k=1, transductive=False,
+                           vectors=np.asarray([by_id[f"s{c['statement_id']}"] for c in usable], dtype=np.float32))
+    wanted = set(item_ids)
+    return [c for c, r in zip(usable, results) if (r.item_id in wanted if wanted else not r.in_scope)]
+
+
+def known_names(services, session) -> set[str]:
+    """Every contact and author name in the notes' metadata, and their first names, cached until notes change.
+
+    Any of them may turn up in a question or a quote, whichever account it belongs to, so redaction needs all.
+    """
+    key = tuple(session.execute(select(func.count(Note.id), func.max(Note.updated_at))).one())
+    cached = getattr(services, "_draft_names", None)
+    if cached and cached[0] == key:
+        return cached[1]
+    names: set[str] = set()
+    for author, meta in session.execute(select(Note.author, Note.meta)):
+        for name in _names(author, meta):
+            names.add(name)
+            first = name.split()[0]
+            if len(name.split()) > 1 and len(first) >= 3 and first[0].isupper():
+                names.add(first)  # "Marco said..." names Marco Rossi as surely as his full name
+    services._draft_names = (key, names)
+    return names
+
+
+def names_in(text: str, registry: set[str]) -> list[str]:
+    """The registry names that occur in a text: a Redactor only needs those, not thousands of patterns."""
+    words = set(re.findall(r"[\w'-]+", text))
+    lower = {w.lower() for w in words}
+    # The last name is enough for a full name: the Redactor also catches "Ms. Whitfield" once it knows the name.
+    # A first name alone must match its case, or "Will" would hit every "will".
+    return sorted(n for n in registry if (n in words if " " not in n else n.lower().split()[-1] in lower))
+
+
+def _neighbours(services, qvec: np.ndarray, account: str | None) -> dict[int, tuple[float, int | None]]:
+    """statement id -> (similarity, theme id): nearest statements overall, and the asking account's own."""
+    store, out = services.store, {}
+    queries = [None] + ([{"account": account}] if account else [])
+    for where in queries:
+        try:
+            rows = store.query(STATEMENTS, qvec[None, :], NEIGHBOURS, where=where)[0]
+        except Exception:  # a filter the store cannot apply, or an empty index: fewer quotes, not an error
+            rows = []
+        for sid, sim, _meta in rows:
+            if sid.startswith("s") and sid[1:].isdigit():
+                out[int(sid[1:])] = (float(sim), None)
+    return out
+
+
+def _related_themes(services, qvec: np.ndarray, items: list[DraftItem]) -> list[dict]:
+    """Themes of the latest run near the question, and themes a person linked to the matched items; best first."""
+    try:
+        from ..themes.queries import latest_themes
+    except ImportError:  # themes not installed: nearest statements alone
+        return []
+    with services.db.session() as session:
+        themes = latest_themes(session)
+        linked = set(session.scalars(select(RoadmapLink.theme_id).where(
+            RoadmapLink.item_id.in_([i.id for i in items]), RoadmapLink.theme_id.is_not(None)))) if items else set()
+    scored = []
+    for theme in themes:
+        centroid = theme.get("centroid")
+        usable = centroid is not None and len(centroid) == len(qvec)  # a run made with another embedder: no
+        sim = float(centroid @ qvec / (np.linalg.norm(centroid) or 1.0)) if usable else 0.0
+        if theme["id"] in linked or sim >= THEME_MIN_SIMILARITY:
+            scored.append((theme["id"] in linked, sim, theme))
+    scored.sort(key=lambda t: (not t[0], -t[1]))
+    return [t[2] for t in scored]
+
+
+def _theme_hits(services, session, theme: dict, qvec: np.ndarray, known: dict) -> dict:
+    from ..themes.queries import theme_statements
+
+    rows = [r for r in theme_statements(session, theme["id"], limit=50) if r["statement_id"] not in known]
+    if not rows:
+        return {}
+    ids, vectors, _ = services.store.get(STATEMENTS, [f"s{r['statement_id']}" for r in rows])
+    sims = np.asarray(vectors, dtype=np.float32) @ qvec if len(ids) else []
+    return {int(i[1:]): (float(s), theme["id"]) for i, s in zip(ids, sims)}
+
+
+def _load(session, sims: dict[int, float], hits: dict) -> list[dict]:
+    """Statements with their note's public id, account and the personal names its metadata names."""
+    if not sims:
+        return []
+    rows = session.scalars(select(Statement).options(selectinload(Statement.note).selectinload(Note.account))
+                           .where(Statement.id.in_(list(sims)))).all()
+    out = []
+    for st in rows:
+        note = st.note
+        names = _names(note.author, note.meta)
+        out.append({"statement_id": st.id, "text": st.text, "note_id": note.public_id, "kind": st.kind,
+                    "account": note.account.name if note.account else None, "similarity": sims[st.id],
+                    "theme_id": hits[st.id][1], "names": names, "quotable": _quotable(st.text, names)})
+    out.sort(key=lambda c: (-c["similarity"], c["statement_id"]))
+    return out
+
+
+def _names(author: str | None, meta: dict | None) -> list[str]:
+    """Contact and author names from a note's metadata: these must never leave in a quote or a prompt."""
+    values = [author] + [v for k, v in (meta or {}).items() if NAME_KEYS.search(str(k)) and isinstance(v, str)]
+    return [v.strip() for v in values if v and v.strip() and not EMAIL_RE.search(v) and not re.search(r"\d{3}", v)]
+
+
+def _quotable(text: str, names: list[str]) -> bool:
+    words = len(text.split())
+    if not QUOTE_WORDS[0] <= words <= QUOTE_WORDS[1] or '"' in text or EMAIL_RE.search(text) or PHONE_RE.search(text):
+        return False
+    if looks_like_instructions(text):  # notes are data too: a planted "ignore your rules" is never quoted
+        return False
+    # Any part of a contact's name (a first name alone too) keeps the statement out of the quotes.
+    parts = {p for n in names for p in re.findall(r"[A-Za-z][\w'-]{2,}", n) if p[0].isupper()}
+    return not any(re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text) for p in parts)
+
+
+def _choose(candidates: list[dict], account: str | None) -> list[Evidence]:
+    """Own account first, then others; pains before other kinds; one quote per note."""
+    usable = [c for c in candidates if c["quotable"] and c["kind"] not in ("praise",)]
+    usable.sort(key=lambda c: (c["kind"] not in (None, "pain"), -c["similarity"]))
+    own = [c for c in usable if account and c["account"] == account][:MAX_OWN]
+    others = [c for c in usable if not (account and c["account"] == account)]
+    chosen, seen = [], set()
+    for c in own + others:
+        key = " ".join(c["text"].lower().split())  # the same sentence pasted into several notes counts once
+        if len(chosen) < MAX_QUOTES and c["note_id"] not in seen and key not in seen:
+            seen.update((c["note_id"], key))
+            chosen.append(Evidence(note_id=c["note_id"], account=c["account"], quote=c["text"], theme_id=c["theme_id"],
+                                   own=bool(account) and c["account"] == account))
+    return chosen
+
+
+def _demand(theme: dict | None, candidates: list[dict]) -> dict | None:
+    """Demand from the related theme when there is one, else from the similar statements found here."""
+    if theme is not None:
+        return {"label": theme.get("label"), "theme_id": theme.get("id"), "accounts": theme.get("accounts") or 0,
+                "mentions": theme.get("mentions") or 0, "trend": theme.get("trend"), "source": "theme"}
+    accounts = {c["account"] for c in candidates if c["account"]}
+    if not candidates:
+        return None
+    return {"label": None, "theme_id": None, "accounts": len(accounts), "mentions": len(candidates), "trend": None,
+            "source": "similar statements"}

@@ -1,0 +1,138 @@
+"""From a question to the decision a draft phrases: the verdict and the items, decided by the roadmap matcher.
+
+The question is untrusted. Sentences that address the assistant instead of asking something ("ignore previous
+instructions...", "[admin note: ...]", "### assistant: ...") are dropped before matching, so they can neither move
+the verdict nor reach a model. They are never obeyed: nothing downstream reads instructions from the question.
+"""
+from __future__ import annotations
+
+import re
+
+from ..roadmap import service as roadmap
+from .base import NOT_ON_ROADMAP, DraftItem
+
+MAX_ITEMS = 2  # a draft that cites more than two items stops being an answer
+ALTERNATIVE_MIN = 0.3  # calibrated matcher score (0.5 = accepted) for a near miss worth naming internally
+
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.?!]{0,40}\b(?:instructions?|guidelines|rules|roadmap|prompt|above|context)\b"
+    r"|\b(?:system|developer)\s+(?:override|prompt|message|note)\b|\bnew\s+instructions?\b|\byou\s+are\s+now\b"
+    r"|\b(?:note|message)\s+to\s+(?:the\s+)?(?:assistant|ai|model|bot)\b|\badmin\s+note\b"
+    r"|\b(?:print|reveal|show|repeat)\b[^.?!]{0,20}\b(?:system\s+prompt|instructions)\b"
+    r"|\b(?:reply|respond|answer)\s+(?:only\s+)?(?:with|that)\b|\bconfirm\s+the\s+above\b"
+    r"|(?:^|\s)(?:system|assistant|user)\s*:|###|</?[a-z_]+>|\bdo\s+not\s+check\b",
+    re.IGNORECASE)
+_BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+_SENTENCE = re.compile(r"(?<=[.?!])\s+|\s+(?=###)|\s*(?=</?[a-z_]+>)", re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset("the and for with from into our your their this that are was can does has have not all any "
+                  "to of in on at by a an is it be as or large new".split())
+
+
+def sanitize_question(question: str) -> tuple[str, list[str]]:
+    """(the question without instruction-like sentences, the removed parts). Falls back to the original when
+    nothing is left, so a question made only of noise still gets a (declining) answer instead of an error."""
+    removed = [m.group(0) for m in _BRACKETED.finditer(question) if _INJECTION.search(m.group(0))]
+    text = question
+    for part in removed:
+        text = text.replace(part, " ")
+    kept = []
+    for sentence in _SENTENCE.split(text):
+        if sentence.strip() and _INJECTION.search(sentence):
+            removed.append(sentence.strip())
+        elif sentence.strip():
+            kept.append(sentence.strip())
+    clean = " ".join(kept).strip()
+    return (clean or " ".join(question.split())), removed
+
+
+def looks_like_instructions(text: str) -> bool:
+    return bool(_INJECTION.search(text))
+
+
+def match_question(services, text: str) -> dict:
+    """{"verdict", "items": [DraftItem] (cited, best first), "alternatives": [DraftItem], "score_context", "matches"}."""
+    result = roadmap.match_requests(services, [{"id": "q", "text": text}])[0]
+    verdict, matches = result["verdict"], result["matches"]
+    scored = _scores(services)
+    rows = _item_rows(services)
+    chosen = _cited(text, matches, rows) if verdict != NOT_ON_ROADMAP else []
+    items = [_draft_item(rows[m["item_id"]], scored, m["score"]) for m in chosen if m["item_id"] in rows]
+    alternatives = []
+    if verdict == NOT_ON_ROADMAP:
+        alternatives = [_draft_item(rows[i], scored, s) for i, s in _near_misses(services, text) if i in rows]
+    return {"verdict": verdict, "items": items, "alternatives": alternatives,
+            "score_context": _score_context(scored), "matches": matches}
+
+
+def _cited(question: str, matches: list[dict], rows: dict) -> list[dict]:
+    """The best match, plus a runner-up only when the question names something only the runner-up covers.
+
+    Accepted runners-up are often near-duplicates of the best item (the Excel export next to the CSV one); citing
+    them would put claims in the draft that nobody asked about. A term the question shares with the runner-up and
+    not with the best item is a sign the rep really asked about both.
+    """
+    if not matches:
+        return []
+    chosen = [matches[0]]
+    asked = _terms(question)
+    best = rows.get(matches[0]["item_id"])
+    best_terms = _terms(_item_text(best)) if best else set()
+    for m in matches[1:]:
+        row = rows.get(m["item_id"])
+        if len(chosen) >= MAX_ITEMS or row is None:
+            break
+        if (_terms(f"{row.title} {' '.join(row.tags or [])}") - best_terms) & asked:
+            chosen.append(m)
+    return chosen
+
+
+def _terms(text: str) -> set[str]:
+    """Content words, plural "s" dropped so "export" and "exports" count as one term."""
+    words = (w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+             for w in _WORD.findall((text or "").lower()))
+    return {w for w in words if len(w) > 2 and w not in _STOP}
+
+
+def _item_text(row) -> str:
+    return f"{row.title} {row.description or ''} {' '.join(row.tags or [])}"
+
+
+def _near_misses(services, text: str) -> list[tuple[str, float]]:
+    fitted = roadmap.get_matcher(services)
+    if fitted is None:
+        return []
+    res = fitted.match([text], top_k=3, transductive=False)[0]
+    return [(m["item_id"], m["score"]) for m in res.matches if m["score"] >= ALTERNATIVE_MIN][:2]
+
+
+def _item_rows(services) -> dict:
+    with services.db.session() as session:
+        rows = roadmap.load_items(session)
+    return {r.id: r for r in rows}
+
+
+def _scores(services) -> dict[str, dict]:
+    """Each item's score with inputs and reason; an unscorable roadmap must not stop a draft."""
+    try:
+        return {r["item_id"]: r for r in roadmap.scores(services)["items"]}
+    except ValueError:  # a bad FEEDBACK_SCORING setting: drafts still work, just without scores
+        return {}
+
+
+def _score_context(scored: dict[str, dict]) -> dict:
+    """The score range of in-development and planned items: what a 'no' is measured against."""
+    out = {}
+    for status in ("in_progress", "planned"):
+        values = [r["score"] for r in scored.values() if r.get("status") == status and r.get("score") is not None]
+        if values:
+            out[status] = [min(values), max(values)]
+    return out
+
+
+def _draft_item(row, scored: dict, match_score: float | None) -> DraftItem:
+    s = scored.get(row.id)
+    return DraftItem(
+        id=row.id, title=row.title, description=row.description or "", status=row.status, release=row.release,
+        goal=row.goal, workaround=row.workaround or None, url=row.url, match_score=match_score,
+        score={k: s.get(k) for k in ("score", "method", "inputs", "reason")} if s else None)

@@ -1,0 +1,206 @@
+"""Question in, stored draft out: match (code decides) -> evidence -> compose (a drafter phrases) -> check -> store.
+
+Questions and notes are untrusted data. Instruction-like parts of a question are removed before matching and never
+obeyed; whatever a drafter writes is checked against the decision before it is stored, and a draft that fails the
+checks is replaced by the template draft rather than shown.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from ..models import Draft, DraftFeedback
+from . import checks
+from .base import AUDIENCES, TONES, DraftContext, DraftResult
+from .evidence import gather
+from .matching import match_question, sanitize_question
+from .template import TemplateDrafter
+
+log = logging.getLogger(__name__)
+MAX_QUESTION_CHARS = 4000
+MAX_ACCOUNT_CHARS = 200
+MAX_FEEDBACK_CHARS = 20_000
+
+
+class DraftInputError(ValueError):
+    """The request cannot be drafted as given (the API answers 422, the CLI exits 2)."""
+
+
+class DraftNotFound(LookupError):
+    pass
+
+
+def validate_input(question, account=None, audience="customer", tone=None) -> tuple:
+    if not isinstance(question, str) or not question.strip():
+        raise DraftInputError("question is required")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise DraftInputError(f"question has {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}")
+    if "\x00" in question:
+        raise DraftInputError("question contains a NUL byte")
+    if account is not None and (not isinstance(account, str) or len(account) > MAX_ACCOUNT_CHARS):
+        raise DraftInputError(f"account must be a string of at most {MAX_ACCOUNT_CHARS} characters")
+    audience = audience or "customer"
+    if audience not in AUDIENCES:
+        raise DraftInputError(f"audience must be one of {', '.join(AUDIENCES)}")
+    # Tone reaches the model's trusted parameters block, so it is a fixed vocabulary, never free text.
+    if tone not in (None, "") and tone not in TONES:
+        raise DraftInputError(f"tone must be one of {', '.join(TONES)}")
+    return question.strip(), (account or "").strip() or None, audience, tone or None
+
+
+def default_drafter(services):
+    """The LLM drafter when an endpoint is configured and drafts may use it; else the template."""
+    flag = getattr(services.config, "DRAFTS_LLM", None)  # a test or an embedding app may set it on the config
+    if flag is None:
+        flag = os.environ.get("FEEDBACK_DRAFTS_LLM", "on")
+    if str(flag).lower() in ("0", "off", "false", "no") or services.llm is None:
+        return TemplateDrafter()
+    from .llm_drafter import LLMDrafter
+
+    return LLMDrafter(services.llm)
+
+
+def build_context(services, question: str, account, audience: str, tone) -> tuple[DraftContext, list[str], dict]:
+    clean, removed = sanitize_question(question)
+    decision = match_question(services, clean)
+    found = gather(services, clean, account, decision["items"])
+    ctx = DraftContext(question=clean, account=account, audience=audience, tone=tone, verdict=decision["verdict"],
+                       items=decision["items"], evidence=found["evidence"], demand=found["demand"],
+                       alternatives=decision["alternatives"], score_context=decision["score_context"],
+                       names=found["names"])
+    return ctx, removed, decision
+
+
+def compose(drafter, ctx: DraftContext) -> tuple[DraftResult, list[str]]:
+    """Run the drafter and the final checks; anything that fails becomes the template draft plus a warning."""
+    try:
+        result = drafter.draft(ctx)
+    except Exception:  # a drafter bug must cost the rep a nicer wording, not the answer
+        log.exception("drafter %s failed; using the template", getattr(drafter, "name", drafter))
+        result = TemplateDrafter().draft(ctx)
+        result.warnings.append("the drafter failed; this is the template draft")
+    problems = checks.check_draft(result.text, result.cited_item_ids, result.quotes, ctx)
+    if problems and result.mode != TemplateDrafter.name:
+        warnings = result.warnings + [f"the {result.mode} draft failed the checks ({'; '.join(problems)}); "
+                                      "this is the template draft"]
+        result = TemplateDrafter().draft(ctx)
+        result.warnings = warnings + result.warnings
+        problems = checks.check_draft(result.text, result.cited_item_ids, result.quotes, ctx)
+    if problems:
+        result.warnings.append("check before sending: " + "; ".join(problems))
+    return result, problems
+
+
+def create_draft(services, question, account=None, audience="customer", tone=None, drafter=None,
+                 request_id=None) -> dict:
+    question, account, audience, tone = validate_input(question, account, audience, tone)
+    start = time.monotonic()
+    ctx, removed, decision = build_context(services, question, account, audience, tone)
+    result, problems = compose(drafter or default_drafter(services), ctx)
+    warnings = list(result.warnings)
+    if removed:
+        warnings.insert(0, f"ignored {len(removed)} instruction-like part(s) of the question; "
+                           "they are data, not instructions")
+    latency_ms = round((time.monotonic() - start) * 1000, 1)
+    draft = Draft(
+        request_id=None if request_id is None else str(request_id)[:200], question=question, account=account,
+        audience=audience, tone=tone, verdict=ctx.verdict, item_ids=list(result.cited_item_ids),
+        evidence=[e.public() for e in ctx.evidence], text=result.text, mode=result.mode,
+        prompt_version=result.prompt_version, model=result.model, latency_ms=latency_ms, warnings=warnings,
+        checks=checks.report(result.text, problems),
+        extra={"matches": decision["matches"], "alternatives": [a.id for a in ctx.alternatives],
+               "demand": ctx.demand, "removed_from_question": len(removed), "llm_latency_ms": result.latency_ms})
+    with services.db.transaction() as session:
+        session.add(draft)
+        session.flush()
+        return draft_dict(draft)
+
+
+def draft_many(services, requests: list[dict], drafter=None) -> list[dict]:
+    """One result per request, in order; a bad row yields {"id", "error"} instead of stopping the batch."""
+    out = []
+    for n, req in enumerate(requests, start=1):
+        rid = req.get("id", n) if isinstance(req, dict) else n
+        try:
+            if not isinstance(req, dict):
+                raise DraftInputError("each request must be an object with a question")
+            out.append(create_draft(services, req.get("question") or req.get("text"), req.get("account"),
+                                    req.get("audience") or "customer", req.get("tone"), drafter=drafter,
+                                    request_id=rid))
+        except DraftInputError as exc:
+            out.append({"request_id": rid, "error": str(exc)})
+    return out
+
+
+def draft_dict(d: Draft, *, feedback: bool = False) -> dict:
+    out = {
+        "id": d.id, "request_id": d.request_id, "created_at": d.created_at.isoformat() if d.created_at else None,
+        "question": d.question, "account": d.account, "audience": d.audience, "tone": d.tone,
+        "verdict": d.verdict, "cited_item_ids": list(d.item_ids or []), "text": d.text,
+        "evidence": list(d.evidence or []), "mode": d.mode, "prompt_version": d.prompt_version, "model": d.model,
+        "latency_ms": d.latency_ms, "warnings": list(d.warnings or []), "checks": d.checks or {},
+        "alternatives": list((d.extra or {}).get("alternatives") or []),
+    }
+    if feedback:
+        out["feedback"] = [feedback_dict(f) for f in d.feedback]
+    return out
+
+
+def feedback_dict(f: DraftFeedback) -> dict:
+    return {"id": f.id, "draft_id": f.draft_id, "rating": int(f.rating) if f.rating.isdigit() else f.rating,
+            "edited_text": f.edited_text, "comment": f.comment, "created_at": f.created_at.isoformat()}
+
+
+def get_draft(services, draft_id) -> dict:
+    with services.db.session() as session:
+        draft = session.get(Draft, _int_id(draft_id), options=[selectinload(Draft.feedback)])
+        if draft is None:
+            raise DraftNotFound(f"no draft with id {draft_id!r}")
+        return draft_dict(draft, feedback=True)
+
+
+def list_drafts(services, *, page: int = 1, per_page: int = 20, account: str | None = None) -> tuple[list[dict], int]:
+    """Most recent first."""
+    with services.db.session() as session:
+        query = select(Draft)
+        if account:
+            query = query.where(Draft.account == account)
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = session.scalars(query.order_by(Draft.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+        return [draft_dict(d) for d in rows], total
+
+
+def normalize_rating(rating) -> str:
+    if isinstance(rating, bool):
+        raise DraftInputError('rating must be "up", "down" or a whole number from 1 to 5')
+    if isinstance(rating, str) and rating.strip().lower() in ("up", "down"):
+        return rating.strip().lower()
+    if isinstance(rating, (int, str)) and str(rating).strip() in ("1", "2", "3", "4", "5"):
+        return str(rating).strip()
+    raise DraftInputError('rating must be "up", "down" or a whole number from 1 to 5')
+
+
+def save_feedback(services, draft_id, rating, edited_text=None, comment=None) -> dict:
+    rating = normalize_rating(rating)
+    for name, value in (("edited_text", edited_text), ("comment", comment)):
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_FEEDBACK_CHARS):
+            raise DraftInputError(f"{name} must be a string of at most {MAX_FEEDBACK_CHARS:,} characters")
+    with services.db.transaction() as session:
+        if session.get(Draft, _int_id(draft_id)) is None:
+            raise DraftNotFound(f"no draft with id {draft_id!r}")
+        row = DraftFeedback(draft_id=_int_id(draft_id), rating=rating, edited_text=edited_text or None,
+                            comment=comment or None)
+        session.add(row)
+        session.flush()
+        return feedback_dict(row)
+
+
+def _int_id(draft_id) -> int:
+    try:
+        return int(str(draft_id))
+    except ValueError:
+        raise DraftNotFound(f"no draft with id {draft_id!r}") from None

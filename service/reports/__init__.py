@@ -1,0 +1,1 @@
+"""Nightly reports: build (structured data) -> render (HTML, Markdown) -> store -> deliver (webhook)."""

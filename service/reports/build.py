@@ -1,0 +1,240 @@
+"""The structured nightly report for a period: theme movement against the previous period, top themes with
+verbatim quotes, roadmap gaps and draft activity. Rendering (HTML, Markdown) and storage live elsewhere.
+
+Theme figures come from the latest theme run: its memberships say which statements belong to which theme, and
+the statements' notes carry the dates, so any period can be compared with the one before it without re-running.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from ..models import Account, Draft, DraftFeedback, Note, Statement, utcnow
+from ..models.reports import PERIODS
+
+log = logging.getLogger(__name__)
+
+PERIOD_DAYS = {"1d": 1, "7d": 7, "30d": 30}
+PERIOD_NAMES = {"1d": "last day", "7d": "last 7 days", "30d": "last 30 days"}
+TOP_THEMES = 8
+QUOTES_PER_THEME = 3
+MOVERS = 10  # at most this many new / growing / fading themes each
+DATA_VERSION = 1
+
+try:  # themes are optional: without them the report still has notes, gaps (none) and drafts
+    from ..models import ThemeMembership
+    from ..themes.measure import parse_arr, trend_of
+    from ..themes.queries import latest_run, latest_themes
+except ImportError:  # pragma: no cover - depends on which features are installed
+    latest_run = latest_themes = None
+
+
+class ReportError(ValueError):
+    """A report cannot be built as asked (unknown period, bad date); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Window:
+    period: str
+    start: date  # inclusive
+    end: date  # exclusive
+
+    @property
+    def days(self) -> int:
+        return PERIOD_DAYS[self.period]
+
+    @property
+    def prev_start(self) -> date:
+        return self.start - timedelta(days=self.days)
+
+    def dt(self, day: date) -> datetime:
+        return datetime(day.year, day.month, day.day)
+
+
+def period_window(period: str, as_of: date | None = None) -> Window:
+    """The `period` days before `as_of` (default: today, UTC). Date-aligned, so a second run the same day
+    covers the same window and replaces the first report."""
+    if period not in PERIODS:
+        raise ReportError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+    end = as_of or utcnow().date()
+    return Window(period, end - timedelta(days=PERIOD_DAYS[period]), end)
+
+
+def build_report(services, period: str = "1d", as_of: date | None = None, *, with_gaps: bool = True) -> dict:
+    window = period_window(period, as_of)
+    messages: list[str] = []
+    with services.db.session() as session:
+        notes = _note_stats(session, window)
+        run, rows = _theme_rows(session, window, messages)
+        drafts = _draft_activity(session, window)
+    gaps, gaps_note = _gaps(services, rows) if with_gaps else ([], "gaps were not computed")
+    active = [r for r in rows if r["mentions"] > 0]
+    top = sorted(active, key=lambda r: (-r["accounts"], -(r["arr"] or 0), -r["mentions"], r["label"]))[:TOP_THEMES]
+    return {
+        "version": DATA_VERSION,
+        "title": f"Feedback report: {PERIOD_NAMES[period]}",
+        "period": period,
+        "period_start": window.start.isoformat(),
+        "period_end": window.end.isoformat(),  # exclusive
+        "last_day": (window.end - timedelta(days=1)).isoformat(),
+        "previous_start": window.prev_start.isoformat(),
+        "generated_at": utcnow().replace(microsecond=0).isoformat(),
+        "theme_run": run,
+        "notes": notes,
+        "new": _movers(rows, "new"),
+        "growing": _movers(rows, "growing"),
+        "fading": _movers(rows, "fading"),
+        "top_themes": top,
+        "themes_mentioned": len(active),
+        "themes_mentioned_previous": sum(1 for r in rows if r["previous_mentions"] > 0),
+        "quiet_themes": len(rows) - len(active),
+        "gaps": gaps,
+        "gaps_note": gaps_note,
+        "drafts": drafts,
+        "messages": messages,
+    }
+
+
+def _note_stats(session, window: Window) -> dict:
+    when = func.coalesce(Note.occurred_at, Note.ingested_at)
+
+    def count(start: date, end: date):
+        cond = (when >= window.dt(start)) & (when < window.dt(end))
+        notes = session.scalar(select(func.count(Note.id)).where(cond)) or 0
+        accounts = session.scalar(select(func.count(func.distinct(Note.account_id))).where(cond)) or 0
+        return notes, accounts
+
+    notes, accounts = count(window.start, window.end)
+    previous, previous_accounts = count(window.prev_start, window.start)
+    return {"count": notes, "accounts": accounts, "previous": previous, "previous_accounts": previous_accounts}
+
+
+def _theme_rows(session, window: Window, messages: list[str]) -> tuple[dict | None, list[dict]]:
+    if latest_run is None:
+        messages.append("themes are not available in this installation")
+        return None, []
+    run = latest_run(session)
+    if run is None:
+        messages.append("no theme run yet: run `feedback themes run` (or `feedback schedule --once`) first")
+        return None, []
+    mentions = _mentions(session, run.id, window)
+    rows = [_theme_row(t, mentions.get(t["id"], []), window) for t in latest_themes(session)]
+    info = {"run_id": run.id, "created_at": run.created_at.isoformat(), "mode": run.mode}
+    return info, rows
+
+
+def _mentions(session, run_id: int, window: Window) -> dict[int, list[dict]]:
+    """theme id -> its member statements dated in this period or the previous one, most central first."""
+    when = func.coalesce(Note.occurred_at, Note.ingested_at)
+    query = (
+        select(ThemeMembership.theme_id, Statement.id, Statement.text, Note.id, Note.external_id, Account.name,
+               when, Note.meta)
+        .join(Statement, Statement.id == ThemeMembership.statement_id)
+        .join(Note, Note.id == Statement.note_id)
+        .outerjoin(Account, Account.id == Note.account_id)
+        .where(ThemeMembership.run_id == run_id, ThemeMembership.theme_id.is_not(None),
+               when >= window.dt(window.prev_start), when < window.dt(window.end))
+        .order_by(ThemeMembership.similarity.desc(), Statement.id)
+    )
+    out: dict[int, list[dict]] = defaultdict(list)
+    for theme_id, sid, text, nid, ext, account, at, meta in session.execute(query):
+        out[theme_id].append({"statement_id": sid, "text": text, "note_id": ext or str(nid), "account": account,
+                              "when": at, "arr": parse_arr(meta), "current": at >= window.dt(window.start)})
+    return out
+
+
+def _theme_row(theme: dict, mentions: list[dict], window: Window) -> dict:
+    current = [m for m in mentions if m["current"]]
+    previous = len(mentions) - len(current)
+    first_seen = datetime.fromisoformat(theme["first_seen"]) if theme.get("first_seen") else window.dt(window.start)
+    arr_by_account: dict[str, float] = {}
+    for m in sorted(current, key=lambda m: m["when"]):  # the latest ARR stated for an account wins
+        if m["account"] and m["arr"] is not None:
+            arr_by_account[m["account"]] = m["arr"]
+    accounts = sorted({m["account"] for m in current if m["account"]})
+    trend = trend_of(len(current), previous, first_seen, window.dt(window.start)) if mentions else "quiet"
+    return {
+        "id": theme["id"], "label": theme["label"], "status": theme["status"], "keywords": theme["keywords"][:6],
+        "mentions": len(current), "previous_mentions": previous, "accounts": len(accounts),
+        "account_names": accounts, "arr": float(sum(arr_by_account.values())) if arr_by_account else None,
+        "trend": trend, "total_mentions": theme["mentions"], "total_accounts": theme["accounts"],
+        "total_arr": theme.get("arr"), "timeline": list(theme.get("timeline") or []),
+        "quotes": _quotes(current, theme),
+    }
+
+
+def _quotes(current: list[dict], theme: dict) -> list[dict]:
+    """Verbatim statements from this period, one per note and different accounts first; the theme's own
+    representative quotes when the period has none."""
+    picked, seen_notes, seen_accounts = [], set(), set()
+    for fresh_account_only in (True, False):
+        for m in current:
+            if len(picked) == QUOTES_PER_THEME:
+                break
+            if m["note_id"] in seen_notes or (fresh_account_only and m["account"] in seen_accounts):
+                continue
+            picked.append({"note_id": m["note_id"], "account": m["account"], "text": m["text"],
+                           "date": m["when"].date().isoformat()})
+            seen_notes.add(m["note_id"])
+            seen_accounts.add(m["account"])
+    if not picked:
+        picked = [{**q, "date": None} for q in (theme.get("quotes") or [])[:QUOTES_PER_THEME]]
+    return picked
+
+
+def _movers(rows: list[dict], trend: str) -> list[dict]:
+    chosen = [r for r in rows if r["trend"] == trend and (trend != "fading" or r["previous_mentions"] > 0)]
+    chosen.sort(key=lambda r: (-abs(r["mentions"] - r["previous_mentions"]), -r["accounts"], r["label"]))
+    keep = ("id", "label", "status", "mentions", "previous_mentions", "accounts", "trend", "timeline")
+    return [{k: r[k] for k in keep} for r in chosen[:MOVERS]]
+
+
+def _gaps(services, rows: list[dict]) -> tuple[list[dict], str | None]:
+    """Recurring themes that no roadmap item addresses, from the roadmap's own coverage."""
+    try:
+        from ..roadmap.service import coverage
+    except ImportError:
+        return [], "the roadmap is not available in this installation"
+    try:
+        cov = coverage(services)
+    except Exception:  # a failing matcher must not cost the whole report
+        log.exception("roadmap coverage failed while building a report")
+        return [], "roadmap coverage could not be computed; see the server log"
+    by_id = {r["id"]: r for r in rows}
+    gaps = []
+    for gap in cov.get("gaps") or []:
+        row = by_id.get(gap.get("theme_id"), {})
+        gaps.append({"theme_id": gap.get("theme_id"), "label": gap.get("label"), "accounts": gap.get("accounts") or 0,
+                     "mentions": gap.get("size") or 0, "trend": gap.get("trend"), "arr": gap.get("arr"),
+                     "period_mentions": row.get("mentions", 0)})
+    note = cov.get("note")
+    if not gaps and note is None and not cov.get("items"):
+        note = "no roadmap imported yet: `feedback roadmap import FILE`"
+    return gaps, note
+
+
+def _draft_activity(session, window: Window) -> dict:
+    start, end = window.dt(window.start), window.dt(window.end)
+    verdicts = dict(session.execute(
+        select(Draft.verdict, func.count(Draft.id)).where(Draft.created_at >= start, Draft.created_at < end)
+        .group_by(Draft.verdict)
+    ).all())
+    feedback = session.execute(
+        select(DraftFeedback.rating, DraftFeedback.edited_text)
+        .where(DraftFeedback.created_at >= start, DraftFeedback.created_at < end)
+    ).all()
+    ratings = Counter(rating for rating, _ in feedback)
+    stars = [int(r) for r in ratings.elements() if r.isdigit()]
+    return {
+        "count": sum(verdicts.values()),
+        "by_verdict": dict(sorted(verdicts.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "feedback": len(feedback),
+        "thumbs_up": ratings.get("up", 0),
+        "thumbs_down": ratings.get("down", 0),
+        "average_stars": round(sum(stars) / len(stars), 2) if stars else None,
+        "edits_saved": sum(1 for _, edited in feedback if edited),
+    }

@@ -1,0 +1,125 @@
+"""Render report data as a self-contained HTML file (inline CSS, inline SVG charts, no script) and as Markdown
+for chat tools ("markdown": standard; "slack": Slack mrkdwn, used by the webhook payload)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ..web import charts
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "web" / "templates"
+FLAVORS = ("markdown", "slack")
+_env: Environment | None = None
+
+
+def environment() -> Environment:
+    """Its own Jinja environment (autoescaped), so reports render from the CLI and the scheduler without a
+    request; the body template is the same one the Reports page includes."""
+    global _env
+    if _env is None:
+        env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True),
+                          trim_blocks=False, lstrip_blocks=False)
+        env.globals.update(bar_chart=charts.bar_chart, sparkline=charts.sparkline,
+                           trend_badge=charts.trend_badge, status_badge=charts.status_badge)
+        _env = env
+    return _env
+
+
+def render_html(data: dict) -> str:
+    return environment().get_template("reports/standalone.html").render(r=data, links=False)
+
+
+# ---- Markdown -------------------------------------------------------------------------------------------------
+def money(x) -> str:
+    if x is None:
+        return "—"
+    if x >= 1_000_000:
+        return f"${x / 1_000_000:,.1f}M"
+    if x >= 1000:
+        return f"${x / 1000:,.0f}k"
+    return f"${x:,.0f}"
+
+
+def _text(value, flavor: str) -> str:
+    """Untrusted text (labels, quotes, account names) on one line. Slack needs &, < and > escaped or `<!channel>`
+    in a note would ping a whole channel; standard Markdown gets < escaped so no raw HTML passes through."""
+    text = re.sub(r"\s+", " ", str(value or "")).strip()
+    if flavor == "slack":
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("<", "&lt;")
+
+
+def _bold(text: str, flavor: str) -> str:
+    return f"*{text}*" if flavor == "slack" else f"**{text}**"
+
+
+def header(data: dict) -> str:
+    run = data.get("theme_run")
+    suffix = f"; themes from run {run['run_id']}" if run else ""
+    return f"{data['period_start']} to {data['last_day']} (UTC){suffix}"
+
+
+def markdown_sections(data: dict, flavor: str = "markdown") -> list[tuple[str, str]]:
+    """(heading, body) pairs: the Markdown file joins them, the webhook turns each into a Block Kit section."""
+    if flavor not in FLAVORS:
+        raise ValueError(f"unknown flavor {flavor!r}")
+    notes = data["notes"]
+    summary = (f"{notes['count']} notes from {notes['accounts']} accounts "
+               f"(previous period: {notes['previous']} notes from {notes['previous_accounts']} accounts).")
+    sections = [("Summary", "\n".join([summary] + [f"Note: {_text(m, flavor)}" for m in data.get("messages") or []]))]
+    sections.append(("Top themes by accounts", _top(data, flavor)))
+    movers = [_movers(data, key, title, flavor) for key, title in
+              (("new", "New"), ("growing", "Growing"), ("fading", "Fading"))]
+    sections.append(("Compared with the previous period", "\n".join(movers)))
+    sections.append(("Gaps: recurring themes no roadmap item addresses", _gaps(data, flavor)))
+    sections.append(("Draft answers", _drafts(data["drafts"])))
+    return sections
+
+
+def _top(data: dict, flavor: str) -> str:
+    if not data.get("top_themes"):
+        return "No theme was mentioned in this period." if data.get("theme_run") else "No themes yet."
+    lines = []
+    for n, t in enumerate(data["top_themes"], start=1):
+        arr = f", ARR {money(t['arr'])}" if t.get("arr") else ""
+        lines.append(f"{n}. {_bold(_text(t['label'], flavor), flavor)}: {t['accounts']} accounts, "
+                     f"{t['mentions']} mentions (was {t['previous_mentions']}){arr}, {t['trend']}")
+        for q in t.get("quotes") or []:
+            who = _text(q.get("account") or "no account", flavor)
+            lines.append(f"   > \u201c{_text(q['text'], flavor)}\u201d: {who}, note {_text(q['note_id'], flavor)}")
+    return "\n".join(lines)
+
+
+def _movers(data: dict, key: str, title: str, flavor: str) -> str:
+    rows = data.get(key) or []
+    if not rows:
+        return f"{_bold(title, flavor)}: none"
+    items = "; ".join(f"{_text(t['label'], flavor)} ({t['mentions']}, was {t['previous_mentions']})" for t in rows)
+    return f"{_bold(title, flavor)}: {items}"
+
+
+def _gaps(data: dict, flavor: str) -> str:
+    if not data.get("gaps"):
+        return _text(data.get("gaps_note") or "Every recurring theme is addressed by a roadmap item.", flavor)
+    return "\n".join(f"- {_text(g['label'], flavor)}: {g['accounts']} accounts, {g['mentions']} mentions"
+                     f"{', ARR ' + money(g['arr']) if g.get('arr') else ''}" for g in data["gaps"])
+
+
+def _drafts(d: dict) -> str:
+    if not d.get("count") and not d.get("feedback"):
+        return "No drafts or ratings in this period."
+    verdicts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in d["by_verdict"].items())
+    stars = f", {d['average_stars']} stars on average" if d.get("average_stars") is not None else ""
+    return (f"{d['count']} drafts{': ' + verdicts if verdicts else ''}. Feedback: {d['thumbs_up']} thumbs up, "
+            f"{d['thumbs_down']} thumbs down{stars}; {d['edits_saved']} edited versions saved.")
+
+
+def render_markdown(data: dict, flavor: str = "markdown") -> str:
+    title = _bold(data["title"], flavor) if flavor == "slack" else f"# {data['title']}"
+    parts = [title, header(data)]
+    for heading, body in markdown_sections(data, flavor):
+        parts.append(_bold(heading, flavor) if flavor == "slack" else f"## {heading}")
+        parts.append(body)
+    return "\n\n".join(parts) + "\n"

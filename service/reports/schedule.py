@@ -1,0 +1,96 @@
+"""The nightly job (refresh themes incrementally -> build and store the report -> deliver) and its scheduler.
+
+`feedback schedule` runs a long-lived APScheduler BlockingScheduler with a cron trigger (UTC, like the report
+periods); `--once` runs the job now and exits, for system cron, CI and tests.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import date, datetime, timezone
+
+from .deliver import deliver_report
+from .store import create_report, summary_dict, write_files
+
+log = logging.getLogger(__name__)
+JOB_ID = "nightly-report"
+
+
+class ScheduleError(ValueError):
+    pass
+
+
+def parse_cron(expr: str):
+    """A five-field crontab expression ("0 6 * * *") as an APScheduler trigger, evaluated in UTC."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        return CronTrigger.from_crontab((expr or "").strip(), timezone="UTC")
+    except (ValueError, TypeError) as exc:
+        raise ScheduleError(
+            f"invalid cron expression {expr!r}: {exc}. Use five fields, minute hour day month weekday, "
+            "e.g. '0 6 * * *' for 06:00 UTC every day"
+        ) from None
+
+
+def refresh_themes(services) -> tuple[dict | None, str | None]:
+    """Run themes incrementally with the latest run's selection (all statements or pains only, account and
+    source filters, thresholds), so the nightly run continues what people already look at.
+    Returns (run summary, None) or (None, why the themes were not refreshed)."""
+    try:
+        from ..themes.queries import latest_run
+        from ..themes.run import RunOptions, ThemeRunError, run_themes
+    except ImportError:
+        return None, "themes are not available in this installation"
+    with services.db.session() as session:
+        prev = latest_run(session)
+        filters, params = (prev.filters or {}, prev.params or {}) if prev else ({}, {})
+    opts = RunOptions(incremental=True, account=filters.get("account"), source=filters.get("source"),
+                      include_all=bool(filters.get("all")), min_mentions=int(params.get("min_mentions", 3)),
+                      min_accounts=int(params.get("min_accounts", 2)))
+    try:
+        result = run_themes(services, opts)
+    except ThemeRunError as exc:
+        return None, f"themes were not refreshed: {exc}"
+    except Exception as exc:  # a stale theme run is better than no report at all
+        log.exception("theme run failed in the nightly job")
+        return None, f"themes were not refreshed ({type(exc).__name__}); this report uses the previous theme run"
+    return {"run_id": result["run_id"], "mode": result["mode"], "themes": len(result["themes"])}, None
+
+
+def nightly_job(services, period: str = "1d", webhook: str | None = None, as_of: date | None = None) -> dict:
+    themes, problem = refresh_themes(services)
+    report = create_report(services, period, as_of, messages=[problem] if problem else None)
+    path = write_files(services, report)
+    delivery = None
+    if webhook:
+        result = deliver_report(services, report.id, webhook)
+        delivery = {"ok": result.ok, "attempts": result.attempts, "error": result.error}
+    log.info("nightly report %s stored (%s), themes: %s", report.id, path, themes or problem)
+    return {"themes": themes, "themes_problem": problem, "report": summary_dict(report), "path": str(path),
+            "delivery": delivery}
+
+
+def run_forever(app, cron: str, period: str = "1d", webhook: str | None = None, echo=print) -> None:
+    """Block, running the job on the cron schedule until SIGINT/SIGTERM. Overlapping runs are skipped and
+    missed runs (machine asleep) are run once, up to an hour late."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    trigger = parse_cron(cron)
+    services = app.extensions["feedback"]
+    scheduler = BlockingScheduler(timezone="UTC")
+
+    def job():
+        with app.app_context():
+            try:
+                outcome = nightly_job(services, period, webhook)
+                echo(f"report {outcome['report']['id']} stored: {outcome['path']}")
+            except Exception:
+                log.exception("the nightly report job failed")
+
+    scheduler.add_job(job, trigger, id=JOB_ID, max_instances=1, coalesce=True, misfire_grace_time=3600)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    first = trigger.get_next_fire_time(None, datetime.now(timezone.utc))
+    echo(f"scheduler started: cron '{cron}' (UTC), next run {first:%Y-%m-%d %H:%M} UTC; Ctrl+C stops")
+    scheduler.start()  # blocks until shutdown
+    echo("scheduler stopped")

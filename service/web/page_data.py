@@ -1,0 +1,162 @@
+"""What the pages show, shaped from the themes, roadmap and drafts services. Each feature is optional: when its
+package is missing the module attribute is None and the page says the feature is not available."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time
+
+from sqlalchemy import select
+
+from ..models import Draft
+
+log = logging.getLogger(__name__)
+
+try:
+    from ..themes import queries as theme_queries
+    from ..themes.run import RunOptions, ThemeRunError, run_themes
+except ImportError:  # pragma: no cover - depends on which features are installed
+    theme_queries = None
+try:
+    from ..roadmap import service as roadmap
+except ImportError:  # pragma: no cover
+    roadmap = None
+try:
+    from ..drafts import pipeline as drafts
+except ImportError:  # pragma: no cover
+    drafts = None
+
+STATEMENTS_SHOWN = 30
+
+
+# ---- themes ---------------------------------------------------------------------------------------------------
+def theme_list(svc, form=None) -> tuple[dict | None, list[dict]]:
+    """The latest run's themes, filtered by window overlap, source and account when a valid form is given."""
+    with svc.db.session() as session:
+        run = theme_queries.latest_run(session)
+        items = theme_queries.latest_themes(session) if run else []
+    info = {"run_id": run.id, "created_at": run.created_at, "mode": run.mode, "filters": run.filters or {},
+            "since": run.since, "until": run.until} if run else None
+    for t in items:
+        t.pop("centroid", None)
+    if form is not None:
+        items = [t for t in items if _keep(t, form)]
+    return info, items
+
+
+def _keep(theme: dict, form) -> bool:
+    since = datetime.combine(form.since.data, time.min) if form.since.data else None
+    until = datetime.combine(form.until.data, time.max) if form.until.data else None
+    first = datetime.fromisoformat(theme["first_seen"]) if theme.get("first_seen") else None
+    last = datetime.fromisoformat(theme["last_seen"]) if theme.get("last_seen") else None
+    if since and last and last < since:
+        return False
+    if until and first and first > until:
+        return False
+    if form.source.data and not (theme.get("sources") or {}).get(form.source.data):
+        return False
+    account = (form.account.data or "").casefold()
+    return not account or account in {a.casefold() for a in theme.get("account_names") or []}
+
+
+def run_window(svc, since, until) -> tuple[bool, str | None]:
+    try:
+        result = run_themes(svc, RunOptions(since=since, until=until))
+    except ThemeRunError as exc:
+        return False, str(exc)
+    except Exception:
+        log.exception("theme run from the themes page failed")
+        return False, "The theme run failed because a service is unavailable. Please try again in a moment."
+    return True, f"run {result['run_id']}"
+
+
+def theme_page(svc, theme_id: int) -> dict | None:
+    with svc.db.session() as session:
+        try:
+            detail = theme_queries.theme_detail(session, theme_id)
+        except theme_queries.ThemeNotFound:
+            return None
+        detail["statements"] = theme_queries.theme_statements(session, theme_id, limit=STATEMENTS_SHOWN)
+    detail["items"], detail["items_note"] = addressing_items(svc, theme_id)
+    return detail
+
+
+def addressing_items(svc, theme_id: int) -> tuple[list[dict], str | None]:
+    """Roadmap items that address a theme (linked by a person, or picked by the matcher), from coverage."""
+    if roadmap is None:
+        return [], "The roadmap is not available in this installation."
+    try:
+        cov = roadmap.coverage(svc)
+        with svc.db.session() as session:
+            releases = {i.id: i.release for i in roadmap.load_items(session)}
+    except Exception:
+        log.exception("roadmap coverage failed on a theme page")
+        return [], "Roadmap coverage could not be computed right now."
+    row = next((t for t in cov.get("themes") or [] if t.get("theme_id") == theme_id), None)
+    if row is None:
+        return [], cov.get("note") or "This theme is not in the latest theme run, so coverage is not computed."
+    items = [{**i, "release": releases.get(i["item_id"])} for i in row.get("items") or []]
+    if not items and not releases:
+        return [], "No roadmap imported yet."
+    return items, None
+
+
+def themes_of_note(svc, public_id: str) -> list[dict]:
+    if theme_queries is None:
+        return []
+    with svc.db.session() as session:
+        return [{k: t[k] for k in ("id", "label", "status", "trend")}
+                for t in theme_queries.latest_themes(session) if public_id in (t.get("note_ids") or [])]
+
+
+# ---- drafts ---------------------------------------------------------------------------------------------------
+def recent_drafts(svc, limit: int = 8) -> list[dict]:
+    with svc.db.session() as session:
+        rows = session.scalars(select(Draft).order_by(Draft.id.desc()).limit(limit)).all()
+        return [{"id": d.id, "question": d.question, "account": d.account, "verdict": d.verdict,
+                 "created_at": d.created_at} for d in rows]
+
+
+def draft_page(svc, draft_id: int) -> dict | None:
+    try:
+        found = drafts.get_draft(svc, draft_id)
+    except drafts.DraftNotFound:
+        return None
+    found["items"] = cited_items(svc, found.get("cited_item_ids") or [])
+    return found
+
+
+def cited_items(svc, item_ids: list[str]) -> list[dict]:
+    """Title, status and release of each cited item, in citation order; an item deleted since stays listed."""
+    if not item_ids:
+        return []
+    known = {}
+    if roadmap is not None:
+        with svc.db.session() as session:
+            known = {i.id: roadmap.item_dict(i) for i in roadmap.load_items(session, include_archived=True)
+                     if i.id in item_ids}
+    return [known.get(i) or {"id": i, "title": i, "status": None, "release": None, "missing": True} for i in item_ids]
+
+
+# ---- roadmap --------------------------------------------------------------------------------------------------
+def roadmap_page(svc) -> dict:
+    """Items best score first, with release, demand and reason; and the gaps. Coverage failing (a matcher
+    problem) still shows the items and scores."""
+    with svc.db.session() as session:
+        items = {i.id: roadmap.item_dict(i) for i in roadmap.load_items(session)}
+    ranked = roadmap.scores(svc) if items else {"items": [], "method": None}
+    note, demand, gaps = None, {}, []
+    if items:
+        try:
+            cov = roadmap.coverage(svc)
+            demand = {r["item_id"]: r for r in cov["items"]}
+            gaps, note = cov["gaps"], cov.get("note")
+        except Exception:
+            log.exception("roadmap coverage failed on the roadmap page")
+            note = "Demand and gaps could not be computed right now; scores are shown without them."
+    rows = []
+    for r in ranked["items"]:
+        item = items.get(r["item_id"], {})
+        cov_row = demand.get(r["item_id"], {})
+        rows.append({**r, "release": item.get("release"), "url": item.get("url"), "goal": item.get("goal"),
+                     "demand": cov_row.get("demand") or {}, "theme_ids": cov_row.get("theme_ids") or []})
+    return {"items": rows, "gaps": gaps, "note": note, "method": ranked.get("method")}

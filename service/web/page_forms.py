@@ -1,0 +1,76 @@
+"""Forms for the themes, ask, roadmap and reports pages (Flask-WTF: CSRF token included when CSRF is enabled)."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
+
+from ..models.notes import SOURCE_KINDS
+from ..models.reports import PERIODS
+from .forms import SOURCE_LABELS, IsoDateField, _strip
+
+MAX_QUESTION_CHARS = 4000
+MAX_EDIT_CHARS = 20_000
+PERIOD_LABELS = {"1d": "Last day", "7d": "Last 7 days", "30d": "Last 30 days"}
+
+
+class ThemeFilterForm(FlaskForm):
+    """GET filters for /themes: no state changes, so no CSRF token (and shareable URLs)."""
+
+    class Meta:
+        csrf = False
+
+    since = IsoDateField("From", validators=[Optional()], description="Themes seen on or after this day.")
+    until = IsoDateField("To", validators=[Optional()], description="Themes seen on or before this day.")
+    source = SelectField("Source", choices=[("", "Any source")] + [(k, SOURCE_LABELS.get(k, k)) for k in SOURCE_KINDS],
+                         default="", validate_choice=True)
+    account = StringField("Account", filters=[_strip], validators=[Optional(), Length(max=200)])
+    submit = SubmitField("Filter")
+
+    def validate_until(self, field):
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("The end date is before the start date.")
+
+
+class RunThemesForm(FlaskForm):
+    """POST: re-run themes on the notes of a window (or all notes when both dates are empty)."""
+
+    since = IsoDateField("From", validators=[Optional()])
+    until = IsoDateField("To", validators=[Optional()])
+    submit = SubmitField("Run themes for this window")
+
+    def validate_until(self, field):
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("The end date is before the start date.")
+
+
+class AskForm(FlaskForm):
+    question = TextAreaField(
+        "Customer question",
+        filters=[_strip],
+        validators=[DataRequired("Type the customer's question."),
+                    Length(max=MAX_QUESTION_CHARS, message=f"Use at most {MAX_QUESTION_CHARS:,} characters.")],
+        description="What did the customer ask? For example: Can we export more than a million rows to Excel?",
+    )
+    account = StringField("Account", filters=[_strip], validators=[Optional(), Length(max=200)],
+                          description="Optional: the customer, so the draft can cite their own notes first.")
+    audience = SelectField("Audience", default="customer", validate_choice=True,
+                           choices=[("customer", "Customer (send as is)"), ("internal", "Internal (for the team)")])
+    submit = SubmitField("Draft an answer")
+
+
+class FeedbackForm(FlaskForm):
+    """Thumbs up/down, or the rep's own version of the answer (with how useful the draft was)."""
+
+    rating = RadioField("Was the draft useful?", choices=[("up", "Yes, useful"), ("down", "No, not useful")],
+                        default="up", validators=[AnyOf(("up", "down"), message="Choose up or down.")])
+    edited_text = TextAreaField("Your version", validators=[Optional(), Length(max=MAX_EDIT_CHARS)],
+                                description="Edit the draft into what you actually sent; it helps improve the drafts.")
+    comment = StringField("Comment", filters=[_strip], validators=[Optional(), Length(max=2000)])
+    kind = HiddenField(default="edit")  # "thumb" forms send a rating only
+    submit = SubmitField("Save my version")
+
+
+class BuildReportForm(FlaskForm):
+    period = SelectField("Period", choices=[(p, PERIOD_LABELS[p]) for p in PERIODS], default="7d", validate_choice=True)
+    submit = SubmitField("Build report now")

@@ -1,0 +1,203 @@
+"""Pages beyond "paste notes": themes, notes, ask (drafts for sales), roadmap and reports. Blueprint "pages".
+
+Every page is server-rendered and works without JavaScript. Features that are not installed (themes, roadmap,
+drafts) give a "not available" page instead of an error; data shaping lives in page_data.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from ..notes import NotFound, find_note, note_dict
+from ..reports.build import ReportError
+from ..reports.store import ReportNotFound, create_report, get_report, list_reports
+from ..services import services
+from . import page_data as data
+from .page_forms import AskForm, BuildReportForm, FeedbackForm, RunThemesForm, ThemeFilterForm
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("pages", __name__, template_folder="templates")
+
+# The standalone report file carries its own <style>; served for download only, with no script allowed at all.
+STANDALONE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+                  "form-action 'none'; frame-ancestors 'none'; sandbox")
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def init_pages(app) -> None:
+    app.register_blueprint(bp)
+
+
+def unavailable(feature: str, status: int = 200):
+    return render_template("pages/unavailable.html", feature=feature), status
+
+
+# ---- themes ---------------------------------------------------------------------------------------------------
+@bp.get("/themes")
+def themes():
+    if data.theme_queries is None:
+        return unavailable("Themes")
+    form = ThemeFilterForm(request.args)
+    valid = form.validate() if request.args else True
+    run, items = data.theme_list(services(), form if valid else None)
+    window = {"since": form.since.data, "until": form.until.data} if valid else {}
+    filtered = valid and any(request.args.get(k) for k in ("since", "until", "source", "account"))
+    page = render_template("pages/themes.html", form=form, run=run, themes=items, filtered=filtered,
+                           run_form=RunThemesForm(formdata=None, data=window, prefix="run"),
+                           ran=request.args.get("ran"))
+    return page, 200 if valid else 422
+
+
+@bp.post("/themes/run")
+def run_themes():
+    if data.theme_queries is None:
+        return unavailable("Themes")
+    form = RunThemesForm(prefix="run")  # the filter form on the same page has since/until fields too
+    message = None
+    if form.validate():
+        since = datetime.combine(form.since.data, time.min) if form.since.data else None
+        until = datetime.combine(form.until.data, time.max) if form.until.data else None
+        ok, message = data.run_window(services(), since, until)
+        if ok:
+            return redirect(url_for("pages.themes", ran=1), 303)
+    run, items = data.theme_list(services(), None)
+    return render_template("pages/themes.html", form=ThemeFilterForm(formdata=None), run_form=form, run=run,
+                           themes=items, filtered=False, run_error=message or "Please correct the dates."), 422
+
+
+@bp.get("/themes/<int:theme_id>")
+def theme(theme_id: int):
+    if data.theme_queries is None:
+        return unavailable("Themes")
+    detail = data.theme_page(services(), theme_id)
+    if detail is None:
+        abort(404)
+    return render_template("pages/theme.html", t=detail)
+
+
+# ---- notes ----------------------------------------------------------------------------------------------------
+@bp.get("/notes/<path:note_id>")
+def note(note_id: str):
+    svc = services()
+    with svc.db.session() as session:
+        try:
+            found = note_dict(find_note(session, note_id), statements=True)
+        except NotFound:
+            abort(404)
+    return render_template("pages/note.html", note=found, themes=data.themes_of_note(svc, found["id"]))
+
+
+# ---- ask ------------------------------------------------------------------------------------------------------
+@bp.route("/ask", methods=["GET", "POST"])
+def ask():
+    if data.drafts is None:
+        return unavailable("Drafting answers")
+    form = AskForm()
+    if request.method == "GET" or not form.validate():
+        status = 200 if request.method == "GET" else 422
+        return render_template("pages/ask.html", form=form, recent=data.recent_drafts(services())), status
+    try:
+        draft = data.drafts.create_draft(services(), form.question.data, account=form.account.data or None,
+                                         audience=form.audience.data)
+    except data.drafts.DraftInputError as exc:
+        form.question.errors = list(form.question.errors) + [str(exc)]
+        return render_template("pages/ask.html", form=form, recent=[]), 422
+    except Exception:  # the roadmap matcher or the LLM failed: keep the question, say what happened
+        log.exception("drafting an answer failed")
+        return render_template("pages/ask.html", form=form, recent=[], page_error=(
+            "The draft could not be made because a service is unavailable. Please try again in a moment.")), 503
+    return redirect(url_for("pages.draft", draft_id=draft["id"]), 303)
+
+
+@bp.get("/ask/<int:draft_id>")
+def draft(draft_id: int):
+    if data.drafts is None:
+        return unavailable("Drafting answers")
+    found = data.draft_page(services(), draft_id)
+    if found is None:
+        abort(404)
+    # The edit box starts from the rep's latest saved version, so saving twice builds on the first edit.
+    latest = next((f["edited_text"] for f in reversed(found.get("feedback") or []) if f["edited_text"]), found["text"])
+    form = FeedbackForm(formdata=None, data={"edited_text": latest})
+    return render_template("pages/draft.html", d=found, form=form, saved=request.args.get("saved")), 200, NO_STORE
+
+
+@bp.post("/ask/<int:draft_id>/feedback")
+def draft_feedback(draft_id: int):
+    if data.drafts is None:
+        return unavailable("Drafting answers")
+    found = data.draft_page(services(), draft_id)
+    if found is None:
+        abort(404)
+    form = FeedbackForm()
+    if not form.validate():
+        return render_template("pages/draft.html", d=found, form=form, saved=None,
+                               page_error="Please correct the highlighted fields. Nothing was saved."), 422
+    thumb = form.kind.data == "thumb"
+    edited = None if thumb or (form.edited_text.data or "").strip() == found["text"].strip() else form.edited_text.data
+    try:
+        data.drafts.save_feedback(services(), draft_id, form.rating.data, edited_text=edited,
+                                  comment=None if thumb else (form.comment.data or None))
+    except data.drafts.DraftInputError as exc:
+        return render_template("pages/draft.html", d=found, form=form, saved=None, page_error=str(exc)), 422
+    saved = "thumb" if thumb else ("edit" if edited else "rating")
+    return redirect(url_for("pages.draft", draft_id=draft_id, saved=saved, _anchor="feedback"), 303)
+
+
+# ---- roadmap --------------------------------------------------------------------------------------------------
+@bp.get("/roadmap")
+def roadmap():
+    if data.roadmap is None:
+        return unavailable("The roadmap")
+    return render_template("pages/roadmap.html", **data.roadmap_page(services()))
+
+
+# ---- reports --------------------------------------------------------------------------------------------------
+@bp.get("/reports")
+def reports():
+    return render_template("pages/reports.html", reports=list_reports(services(), limit=200), form=BuildReportForm())
+
+
+@bp.post("/reports")
+def build_report():
+    form = BuildReportForm()
+    if not form.validate():
+        return render_template("pages/reports.html", reports=list_reports(services(), limit=200), form=form), 422
+    try:
+        row = create_report(services(), form.period.data)
+    except ReportError as exc:
+        form.period.errors = [str(exc)]
+        return render_template("pages/reports.html", reports=list_reports(services(), limit=200), form=form), 422
+    return redirect(url_for("pages.report", report_id=row.id), 303)
+
+
+@bp.get("/reports/<int:report_id>")
+def report(report_id: int):
+    row = _report_or_404(report_id)
+    return render_template("pages/report.html", report=row, r=row.data, links=True)
+
+
+@bp.get("/reports/<int:report_id>/report.html")
+def report_file(report_id: int):
+    """The stored standalone file, as an attachment: its inline <style> needs a CSP of its own, which still
+    allows no script, no network and no form (sandbox); the in-app page above needs none of that."""
+    row = _report_or_404(report_id)
+    name = f"feedback-report-{row.period}-{row.period_end.isoformat()}.html"
+    return row.html, 200, {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": STANDALONE_CSP,
+                           "Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@bp.get("/reports/<int:report_id>/report.md")
+def report_markdown(report_id: int):
+    row = _report_or_404(report_id)
+    return row.markdown, 200, {"Content-Type": "text/markdown; charset=utf-8"}
+
+
+def _report_or_404(report_id: int):
+    try:
+        return get_report(services(), report_id)
+    except ReportNotFound:
+        abort(404)

@@ -1,0 +1,79 @@
+"""`feedback demo` end to end in a subprocess, and every page in server mode (gunicorn -w 2 + `chroma run`)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from ..conftest import ROOT, free_port, port_open
+from .test_chroma_server import _wait, chroma_server  # noqa: F401  (the fixture)
+
+BIN = Path(sys.executable).parent
+PAGES = ["/", "/themes", "/roadmap", "/ask", "/reports"]
+
+
+def _env(home: Path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEEDBACK_", "OPENAI_"))}
+    env.update(FEEDBACK_HOME=str(home), FEEDBACK_EMBEDDING_MODEL="hashing", **extra)
+    return env
+
+
+def _demo(env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "feedback"), "demo", "--no-serve"], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_demo_builds_everything_and_says_where_to_look(tmp_path):
+    env = _env(tmp_path)
+    first = _demo(env)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    for step in ("[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"):
+        assert step in out
+    for page in PAGES[1:]:
+        assert f"http://127.0.0.1:5000{page}" in out
+    report = tmp_path / "reports" / "latest.html"
+    assert f"Report file: {report}" in out
+    html = report.read_text()
+    assert html.startswith("<!doctype html>") and 'class="chart bar-chart"' in html and "<blockquote>" in html
+    assert "feedback report --since 7d" in out and "feedback schedule --once" in out
+    assert "created 257" in out and "25 items: created 25" in out and "4 drafts" in out
+    # idempotent: nothing is loaded, run or drafted twice, and the report is replaced, not added
+    second = _demo(env)
+    assert second.returncode == 0, second.stderr
+    assert "created 0, already stored 257" in second.stdout and "unchanged 25" in second.stdout
+    assert "up to date" in second.stdout and "already made" in second.stdout
+    listed = subprocess.run([str(BIN / "feedback"), "reports", "list", "--json"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and '"total": 1' in listed.stdout
+
+
+@pytest.mark.chroma_server
+def test_pages_in_server_mode_with_gunicorn_and_chroma(tmp_path, chroma_server):  # noqa: F811
+    if shutil.which("gunicorn", path=str(BIN)) is None:
+        pytest.skip("gunicorn is not installed in this environment")
+    env = _env(tmp_path, FEEDBACK_CHROMA_URL=chroma_server, FEEDBACK_CHROMA_PREFIX=f"t{os.getpid()}demo")
+    demo = _demo(env)
+    assert demo.returncode == 0, demo.stderr
+    port = free_port()
+    proc = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait(f"{base}/healthz")
+        for _ in range(2):  # both workers answer
+            for page in PAGES + ["/reports/1", "/ask/1", "/notes/n-0001", "/themes/1"]:
+                resp = requests.get(base + page, timeout=60)
+                assert resp.status_code == 200, (page, resp.status_code)
+                assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+        assert "<svg" in requests.get(f"{base}/reports/1", timeout=60).text
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert not port_open("127.0.0.1", port)
