@@ -68,7 +68,9 @@ def run_match(svc, questions: list[dict]) -> dict:
     from service.roadmap.service import match_requests
 
     started = time.perf_counter()
-    results = match_requests(svc, [{"id": q["id"], "text": q["question"]} for q in questions])
+    # min_score 0: the ranking is scored even where the matcher abstains (top-1 is a ranking metric; the abstention
+    # is scored by verdict accuracy and out-of-scope recall).
+    results = match_requests(svc, [{"id": q["id"], "text": q["question"]} for q in questions], min_score=0.0)
     seconds = time.perf_counter() - started
     by_id = {r["id"]: r for r in results}
     gold = [{"id": q["id"], "gold_item_ids": q["gold_item_ids"], "gold_verdict": q["gold_verdict"]} for q in questions]

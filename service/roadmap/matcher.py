@@ -3,7 +3,7 @@
 Pure and DB-free: items and requests in, ranked matches and an abstention decision out.
 
 - Similarity stream: best cosine to an item's views (title, title with glued words split, title+description+tags,
-  each confirmed evidence statement) plus saturated BM25, because exact product terms (SCIM, BAA) decide matches.
+  each sentence of the description, each confirmed evidence statement) plus saturated BM25, because exact product terms (SCIM, BAA) decide matches.
 - With an unlabeled pool of customer statements (pool_vectors at fit(), or a large request batch): requests are
   smoothed toward their pool neighbours, item vectors are re-centred on the statements they attract (pseudo-relevance
   feedback), and a graph stream adds label-propagation mass from the items over the pool's kNN graph.
@@ -13,6 +13,7 @@ Pure and DB-free: items and requests in, ranked matches and an abstention decisi
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -30,6 +31,7 @@ VERDICTS = {
     "not_planned": "not_planned",
 }
 NOT_ON_ROADMAP = "not_on_roadmap"
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 
 # Small talk from customer calls that asks for no feature. Used only when there is no pool of real statements, so a
 # small roadmap still has a background of "about nothing on it" to calibrate against.
@@ -125,10 +127,18 @@ class RoadmapMatcher:
     (target_oos_recall is the share of requests about topics missing from the roadmap that should be declined).
     """
 
-    def __init__(self, *, lexical_weight: float = 0.3, neighbours: int = 10, temperature: float = 0.05,
+    def __init__(self, *, lexical_weight: float = 0.5, neighbours: int = 10, temperature: float = 0.05,
                  iterations: int = 5, graph_bandwidth: float = 0.3, target_oos_recall: float = 0.9,
-                 min_pool: int = 50):
-        self.lexical_weight = lexical_weight  # a matched rare term (SCIM, BAA) is worth ~0.15 of cosine
+                 min_pool: int = 50, sentence_views: bool = True, graph_weight: float = 0.5):
+        self.sentence_views = sentence_views
+        # The graph stream votes with half the weight of direct similarity: it knows only the pool's structure, and
+        # a topic the pool rarely mentions (a new connector) must still match on what the request and item say.
+        self.graph_weight = graph_weight
+        # Item texts share their domain's words (security, exports) far more than requests do; with lexical scores
+        # in the background the threshold rose with every shared tag. The background is dense-only, so an exact
+        # term in a request (HubSpot, BAA) is evidence on top of it.
+        self.lexical_in_calibration = False
+        self.lexical_weight = lexical_weight  # a matched rare term (SCIM, BAA, HubSpot) is worth ~0.25 of cosine
         self.neighbours = neighbours
         self.temperature = temperature
         self.iterations = iterations
@@ -156,6 +166,8 @@ class RoadmapMatcher:
             defs = [item.title, expand_compounds(item.title, vocab)]
             if item.description or item.tags:
                 defs.append(". ".join(filter(None, [item.title, item.description, ", ".join(item.tags)])))
+            if self.sentence_views:  # an item has facets; a request usually asks about one of them
+                defs.extend(s for s in _SENTENCE_END.split(item.description) if len(s.split()) >= 4)
             for text in dict.fromkeys(d for d in defs if d.strip()):
                 texts.append(text), owner.append(j), is_evidence.append(False)
             for text in item.evidence:
@@ -266,7 +278,8 @@ class RoadmapMatcher:
 
     def _relevance(self, streams: list[np.ndarray], state: dict) -> np.ndarray:
         """Sum of per-item centred streams: each in units of its own spread, so neither dominates by scale."""
-        return sum((s - loc) / scale for s, loc, scale in zip(streams, state["location"], state["scale"]))
+        weights = (1.0, self.graph_weight)
+        return sum(w * (s - loc) / scale for w, s, loc, scale in zip(weights, streams, state["location"], state["scale"]))
 
     def _calibrate(self, state: dict) -> None:
         """Per-item locations and an acceptance threshold from texts known NOT to be about the item they are scored on.
@@ -277,7 +290,7 @@ class RoadmapMatcher:
         out-of-roadmap requests is expected to be declined.
         """
         own = (np.arange(len(self.view_owner)), self.view_owner)
-        streams = self._streams(self.view_texts, self.view_vectors, state)
+        streams = self._streams(self.view_texts if self.lexical_in_calibration else None, self.view_vectors, state)
         if len(state["pool"]):
             extra = self._streams(None, state["pool"], state, state["pool_near"])
         else:
