@@ -246,7 +246,7 @@ def check_thresholds(results: dict, thresholds: dict) -> list[dict]:
     failed = []
     for suite, limits in thresholds.items():
         got = results.get(suite)
-        if not isinstance(got, dict) or "skipped" in got:
+        if not isinstance(limits, dict) or not isinstance(got, dict) or "skipped" in got:
             continue
         for metric, bound in limits.items():
             value = got.get(metric)

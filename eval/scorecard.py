@@ -23,6 +23,16 @@ def _limit(thresholds: dict, suite: str, metric: str) -> str:
     return f">= {bound['min']}" if "min" in bound else f"<= {bound['max']}"
 
 
+def _target(thresholds: dict, suite: str, metric: str, value) -> str:
+    """The goal the project set (eval/thresholds.json "target"), shown apart from the gate, with whether it is met."""
+    bound = thresholds.get(suite, {}).get(metric) or {}
+    if "target" not in bound:
+        return ""
+    goal, higher = bound["target"], "min" in bound or METRIC_DIRECTIONS.get(metric) == "higher"
+    met = value is not None and (value >= goal if higher else value <= goal)
+    return f"{'>=' if higher else '<='} {goal} ({'met' if met else 'not met'})"
+
+
 def rows(results: dict, thresholds: dict):
     failed = {(f["suite"], f["metric"]) for f in results.get("failed", [])}
     for suite in ("match", "drafts", "themes", "judge"):
@@ -30,14 +40,14 @@ def rows(results: dict, thresholds: dict):
         if not isinstance(data, dict):
             continue
         if "skipped" in data:
-            yield suite, "skipped", data["skipped"], "", ""
+            yield suite, "skipped", data["skipped"], "", "", ""
             continue
         for metric, value in data.items():
             if metric in HIDDEN or isinstance(value, (list, dict)):
                 continue
             limit = _limit(thresholds, suite, metric)
             status = "FAIL" if (suite, metric) in failed else ("pass" if limit else "")
-            yield suite, metric, _fmt(value), limit, status
+            yield suite, metric, _fmt(value), limit, status, _target(thresholds, suite, metric, value)
 
 
 def markdown(results: dict, thresholds: dict) -> str:
@@ -47,8 +57,9 @@ def markdown(results: dict, thresholds: dict) -> str:
     for suite in ("match", "drafts", "themes", "judge"):
         if isinstance(results.get(suite), dict) and "n_cases" in results[suite]:
             lines.append(f"- {suite}: {results[suite]['n_cases']} cases")
-    lines += ["", "| suite | metric | value | threshold | status |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {s} | {m} | {v} | {l} | {st} |" for s, m, v, l, st in rows(results, thresholds)]
+    lines += ["", "The gate (threshold) fails the run on a regression; the target is the goal still to reach.", "",
+              "| suite | metric | value | gate | status | target |", "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {s} | {m} | {v} | {l} | {st} | {t} |" for s, m, v, l, st, t in rows(results, thresholds)]
     for suite in ("match", "drafts"):
         fails = (results.get(suite) or {}).get("failures") or []
         if fails:
@@ -62,8 +73,8 @@ def markdown(results: dict, thresholds: dict) -> str:
 def html_page(results: dict, thresholds: dict) -> str:
     body = "".join(
         f"<tr class='{st.lower()}'><td>{html.escape(s)}</td><td>{html.escape(m)}</td><td>{html.escape(v)}</td>"
-        f"<td>{html.escape(l)}</td><td>{html.escape(st)}</td></tr>"
-        for s, m, v, l, st in rows(results, thresholds)
+        f"<td>{html.escape(l)}</td><td>{html.escape(st)}</td><td>{html.escape(t)}</td></tr>"
+        for s, m, v, l, st, t in rows(results, thresholds)
     )
     verdict = "PASSED" if results.get("passed") else "FAILED"
     return (
@@ -71,7 +82,7 @@ def html_page(results: dict, thresholds: dict) -> str:
         "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}"
         "td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:left}.fail{background:#fde2e1}.pass{background:#e6f4ea}"
         f"</style></head><body><h1>Eval scorecard: {verdict}</h1>"
-        "<table><tr><th>suite</th><th>metric</th><th>value</th><th>threshold</th><th>status</th></tr>"
+        "<table><tr><th>suite</th><th>metric</th><th>value</th><th>gate</th><th>status</th><th>target</th></tr>"
         f"{body}</table></body></html>"
     )
 

@@ -21,7 +21,9 @@ def register(cli: click.Group) -> None:
 @click.option("--compare", nargs=2, type=click.Path(exists=True, dir_okay=False), metavar="OLD.json NEW.json",
               help="Print what got better or worse between two result files; runs nothing.")
 @click.option("--thresholds", type=click.Path(exists=True, dir_okay=False), help="Another thresholds file.")
-def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds):
+@click.option("--planted", metavar="NAME", help="Score a deliberately bad drafter from eval/planted.py instead of the "
+                                                "default one (drafts suite); the run should fail on its metric.")
+def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds, planted):
     """Run the eval suites offline; exit 1 when any metric is below its threshold."""
     try:
         from eval import runner, scorecard
@@ -44,7 +46,18 @@ def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds):
         raise SystemExit(1 if any(c["change"] == "worse" for c in changes) else 0)
     limits = runner.load_thresholds(Path(thresholds) if thresholds else None)
     suites = runner.SUITES if suite == "all" else (suite,)
-    results = runner.run_eval(suites, judge=judge, thresholds=limits)
+    transform = None
+    if planted:
+        from eval.planted import PLANTED
+
+        if planted not in PLANTED:
+            fail(f"unknown planted drafter {planted!r}; choose from {', '.join(PLANTED)}", code=2)
+        if "drafts" not in suites:
+            fail("--planted changes the drafts suite only; use --suite drafts or all", code=2)
+        transform = PLANTED[planted].transform
+    results = runner.run_eval(suites, judge=judge, thresholds=limits, transform=transform)
+    if planted:
+        results["planted"] = {"name": planted, "metric": PLANTED[planted].metric}
     if out_dir:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -407,9 +407,23 @@ def test_thresholds_use_known_metrics_with_consistent_directions():
     thresholds = json.loads((ROOT / "eval" / "thresholds.json").read_text())
     assert {"drafts", "match", "themes"} <= set(thresholds)
     for suite, metrics in thresholds.items():
+        if suite.startswith("_"):  # a comment
+            continue
         for name, bound in metrics.items():
             assert name in METRIC_DIRECTIONS, (suite, name)
-            assert set(bound) <= {"min", "max"} and bound, (suite, name)
+            assert set(bound) <= {"min", "max", "target"} and {"min", "max"} & set(bound), (suite, name)
             expected = "higher" if "min" in bound else "lower"
             assert METRIC_DIRECTIONS[name] == expected, (suite, name)
+            if "target" in bound:  # a gate below its target, never above: the gate catches regressions only
+                assert (bound["target"] >= bound["min"]) if "min" in bound else (bound["target"] <= bound["max"])
+
+
+def test_scorecard_shows_gate_and_target_apart():
+    from eval.scorecard import markdown
+
+    thresholds = {"match": {"top1": {"min": 0.85, "target": 0.9}, "auroc": {"min": 0.9}}}
+    results = {"suites": ["match"], "passed": True, "failed": [], "match": {"n_cases": 3, "top1": 0.88, "auroc": 0.95}}
+    card = markdown(results, thresholds)
+    assert "| match | top1 | 0.880 | >= 0.85 | pass | >= 0.9 (not met) |" in card
+    assert "| match | auroc | 0.950 | >= 0.9 | pass |  |" in card
     assert set(METRIC_DIRECTIONS.values()) == {"higher", "lower"}
