@@ -31,6 +31,9 @@ class Config:
         self.MAX_NOTE_CHARS = 100_000
         self.REPORT_CRON = _env("FEEDBACK_REPORT_CRON", "0 6 * * *")
         self.REPORT_WEBHOOK_URL = _env("FEEDBACK_REPORT_WEBHOOK_URL")
+        # Hosts a webhook named in an API request may point at (comma-separated). The API must not become a way to
+        # make this server POST to internal addresses; the configured webhook's host is always allowed.
+        self.WEBHOOK_ALLOWED_HOSTS = _env("FEEDBACK_WEBHOOK_ALLOWED_HOSTS", "hooks.slack.com")
         self.TESTING = False
         self.WTF_CSRF_ENABLED = True
         for key, value in overrides.items():

@@ -9,7 +9,7 @@ from flask import request
 from ..models.reports import PERIODS
 from ..notes import parse_filter_date
 from ..reports.build import ReportError
-from ..reports.deliver import WebhookURLError, check_url, deliver_report
+from ..reports.deliver import WebhookURLError, api_allowed_hosts, check_url, deliver_report
 from ..reports.store import ReportNotFound, create_report, get_report, list_reports, report_dict, summary_dict
 from ..services import services
 from .errors import APIError
@@ -59,7 +59,7 @@ def create(body: dict):
     try:
         as_of = parse_filter_date(body.get("as_of"), "as_of")
         if body.get("webhook"):
-            check_url(body["webhook"])
+            check_url(body["webhook"], api_allowed_hosts(svc.config))
         row = create_report(svc, body.get("since") or "1d", as_of.date() if as_of else None)
     except (ReportError, WebhookURLError, ValueError) as exc:
         raise APIError(422, str(exc)) from None

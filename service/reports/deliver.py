@@ -39,11 +39,27 @@ class Delivery:
     error: str | None = None
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, allowed_hosts: str | list[str] | None = None) -> str:
+    """An http(s) URL; with allowed_hosts (an API caller's URL), its host must be one of them."""
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise WebhookURLError("the webhook URL must be an http:// or https:// address")
+    if allowed_hosts is not None:
+        hosts = allowed_hosts.split(",") if isinstance(allowed_hosts, str) else allowed_hosts
+        hosts = {h.strip().lower() for h in hosts if h and h.strip()}
+        if (parts.hostname or "").lower() not in hosts:
+            raise WebhookURLError(f"webhook host {parts.hostname!r} is not allowed; allowed hosts: "
+                                  f"{', '.join(sorted(hosts)) or 'none'} (set FEEDBACK_WEBHOOK_ALLOWED_HOSTS)")
     return url
+
+
+def api_allowed_hosts(config) -> list[str]:
+    """FEEDBACK_WEBHOOK_ALLOWED_HOSTS plus the host of the configured FEEDBACK_REPORT_WEBHOOK_URL."""
+    hosts = [h for h in str(getattr(config, "WEBHOOK_ALLOWED_HOSTS", "") or "").split(",") if h.strip()]
+    configured = getattr(config, "REPORT_WEBHOOK_URL", None)
+    if configured and urlsplit(configured).hostname:
+        hosts.append(urlsplit(configured).hostname)
+    return hosts
 
 
 def build_payload(data: dict) -> dict:

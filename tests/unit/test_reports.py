@@ -387,6 +387,24 @@ def test_reports_api_records_a_failed_delivery(seeded, monkeypatch):
     app, _, _ = seeded
     monkeypatch.setenv("FEEDBACK_REPORT_WEBHOOK_BACKOFF", "0")
     responses.post(HOOK, status=400, body="invalid_payload")
+    app.extensions["feedback"].config.WEBHOOK_ALLOWED_HOSTS = "hooks.example.com"
     resp = app.test_client().post("/api/v1/reports", json={"since": "1d", "webhook": HOOK})
     assert resp.status_code == 201
     assert resp.get_json()["delivery"]["status"] == "failed" and len(responses.calls) == 1
+
+
+@responses.activate
+def test_reports_api_refuses_webhooks_to_hosts_not_allowed(seeded):
+    """An API caller must not make the server POST to internal addresses (SSRF); nothing is sent or stored."""
+    app, _, _ = seeded
+    client = app.test_client()
+    for url in ("http://127.0.0.1:6379/", "http://169.254.169.254/latest/meta-data", HOOK):
+        resp = client.post("/api/v1/reports", json={"since": "1d", "webhook": url})
+        assert resp.status_code == 422, url
+        assert "not allowed" in resp.get_json()["error"]["message"]
+    assert len(responses.calls) == 0
+    assert client.get("/api/v1/reports").get_json()["reports"] == []
+    app.extensions["feedback"].config.REPORT_WEBHOOK_URL = HOOK  # the configured webhook's host is allowed
+    responses.post(HOOK, status=200, body="ok")
+    assert client.post("/api/v1/reports", json={"since": "1d", "webhook": HOOK}).status_code == 201
+    assert len(responses.calls) == 1
