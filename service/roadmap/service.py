@@ -289,11 +289,25 @@ def _addresses(services, items, themes: list[dict]) -> dict[int, dict[str, dict]
     if not texts or not items:
         return out
     votes: dict[tuple, list[float]] = {}
-    for owner, res in zip(owners, get_matcher(services).match(texts, top_k=1, transductive=False)):
-        if res.in_scope:
-            votes.setdefault((owner, res.item_id), []).append(res.confidence)
+    for owner, (in_scope, item_id, confidence) in zip(owners, _theme_matches(services, texts)):
+        if in_scope:
+            votes.setdefault((owner, item_id), []).append(confidence)
     for (theme_id, item_id), hits in votes.items():
         needed = max(1, math.ceil(owners.count(theme_id) / 3))
         if len(hits) >= needed and item_id not in out[theme_id]:
             out[theme_id][item_id] = {"via": "match", "score": round(sum(hits) / len(hits), 4)}
     return out
+
+
+def _theme_matches(services, texts: list[str]) -> list[tuple[bool, str | None, float]]:
+    """The matcher's decision per theme text, cached until the matcher or the texts change: the roadmap and
+    reports pages ask for coverage on every view, and embedding the same labels and quotes each time is most of it."""
+    fitted = get_matcher(services)
+    fit_key = services._roadmap_matcher[0]  # the hash of items, evidence and corpus the matcher was fitted on
+    key = (fit_key, hashlib.sha256("\x1f".join(texts).encode()).hexdigest())
+    cached = getattr(services, "_theme_matches", None)
+    if cached and cached[0] == key:
+        return cached[1]
+    found = [(r.in_scope, r.item_id, r.confidence) for r in fitted.match(texts, top_k=1, transductive=False)]
+    services._theme_matches = (key, found)
+    return found
