@@ -29,6 +29,21 @@ FILLER = [
 ]
 
 
+WHO = ["Their admin", "The finance team", "Our champion", "The CTO", "Two analysts", "Support", "The ops lead",
+       "Their IT director", "The data team", "Procurement"]
+WHEN = ["since {m}", "about {n} times last month", "for {n} of their users", "on {n} dashboards",
+        "across {n} workspaces", "after the {m} release", "in {n} of the last calls"]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October"]
+
+
+def _sentence(rng: random.Random) -> str:
+    """Mostly distinct sentences, as in real notes: a pain or a filler, with who said it and a detail."""
+    if rng.random() < 0.6:
+        when = rng.choice(WHEN).format(n=rng.randint(2, 400), m=rng.choice(MONTHS))
+        return f"{rng.choice(WHO)} says {rng.choice(PAINS)} {when}."
+    return rng.choice(FILLER)
+
+
 def make_notes(n: int, seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
     notes = []
@@ -36,8 +51,7 @@ def make_notes(n: int, seed: int = 7) -> list[dict]:
         words: list[str] = []
         target = rng.randint(12, 40)
         while len(words) < target:
-            part = rng.choice(PAINS).capitalize() + "." if rng.random() < 0.5 else rng.choice(FILLER)
-            words += part.split()
+            words += _sentence(rng).split()
         text = " ".join(words[:target]).rstrip(".,") + "."
         notes.append({"id": f"b-{i}", "text": text, "account": f"Account {rng.randint(1, 120)}",
                       "source": rng.choice(["call", "interview"]), "date": f"2026-{rng.randint(6, 11):02d}-{rng.randint(1, 28):02d}"})
@@ -65,6 +79,13 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
     raw = time.perf_counter() - t0
+    # The service stores one vector per statement: the model's own time on those texts is the fairer baseline.
+    from service.ingest.split import split_statements
+
+    pieces = [note["text"][seg.start:seg.end] for note in notes for seg in split_statements(note["text"])]
+    t0 = time.perf_counter()
+    model.encode(sorted(set(pieces), key=len), batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+    raw_statements = time.perf_counter() - t0
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "notes.jsonl"
@@ -84,6 +105,8 @@ def main(argv=None) -> dict:
         "notes": args.notes, "statements": counts["statements"], "vectors": counts["vectors"],
         "created": report.created, "end_to_end_s": round(end_to_end, 3), "raw_encode_s": round(raw, 3),
         "raw_over_end_to_end": round(raw / end_to_end, 3), "target": ">= 0.80", "peak_rss_mb": round(peak_mb, 1),
+        "distinct_statements": len(set(pieces)), "raw_encode_statements_s": round(raw_statements, 3),
+        "raw_statements_over_end_to_end": round(raw_statements / end_to_end, 3),
     }
     if args.json:
         print(json.dumps(result))
@@ -92,6 +115,9 @@ def main(argv=None) -> dict:
         print(f"  end-to-end ingest   {end_to_end:7.2f} s  (parse, store, embed, index)")
         print(f"  raw model encode    {raw:7.2f} s  (SentenceTransformer.encode, same note texts)")
         print(f"  raw / end-to-end    {raw / end_to_end:7.2f}    (target >= 0.80)")
+        print(f"  raw model encode    {raw_statements:7.2f} s  (the {len(set(pieces))} distinct statement texts the "
+              "service embeds)")
+        print(f"  that / end-to-end   {raw_statements / end_to_end:7.2f}")
         print(f"  peak memory         {peak_mb:7.0f} MB (max RSS)")
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)

@@ -13,6 +13,7 @@ from .base import NOT_ON_ROADMAP, DraftItem
 
 MAX_ITEMS = 2  # a draft that cites more than two items stops being an answer
 ALTERNATIVE_MIN = 0.3  # calibrated matcher score (0.5 = accepted) for a near miss worth naming internally
+ACCEPTED = 0.5  # the matcher's acceptance point
 
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b[^.?!]{0,40}\b(?:instructions?|guidelines|rules|roadmap|prompt|above|context)\b"
@@ -52,15 +53,18 @@ def looks_like_instructions(text: str) -> bool:
 
 def match_question(services, text: str) -> dict:
     """{"verdict", "items": [DraftItem] (cited, best first), "alternatives": [DraftItem], "score_context", "matches"}."""
-    result = roadmap.match_requests(services, [{"id": "q", "text": text}])[0]
-    verdict, matches = result["verdict"], result["matches"]
+    # One matcher call gives the decision and the near misses (scores between ALTERNATIVE_MIN and the 0.5 cut).
+    result = roadmap.match_requests(services, [{"id": "q", "text": text}], min_score=ALTERNATIVE_MIN)[0]
+    verdict = result["verdict"]
+    matches = [m for m in result["matches"] if m["score"] >= ACCEPTED]
     scored = _scores(services)
     rows = _item_rows(services)
     chosen = _cited(text, matches, rows) if verdict != NOT_ON_ROADMAP else []
     items = [_draft_item(rows[m["item_id"]], scored, m["score"]) for m in chosen if m["item_id"] in rows]
     alternatives = []
     if verdict == NOT_ON_ROADMAP:
-        alternatives = [_draft_item(rows[i], scored, s) for i, s in _near_misses(services, text) if i in rows]
+        near = [(m["item_id"], m["score"]) for m in result["matches"]][:2]
+        alternatives = [_draft_item(rows[i], scored, s) for i, s in near if i in rows]
     return {"verdict": verdict, "items": items, "alternatives": alternatives,
             "score_context": _score_context(scored), "matches": matches}
 
@@ -96,14 +100,6 @@ def _terms(text: str) -> set[str]:
 
 def _item_text(row) -> str:
     return f"{row.title} {row.description or ''} {' '.join(row.tags or [])}"
-
-
-def _near_misses(services, text: str) -> list[tuple[str, float]]:
-    fitted = roadmap.get_matcher(services)
-    if fitted is None:
-        return []
-    res = fitted.match([text], top_k=3, transductive=False)[0]
-    return [(m["item_id"], m["score"]) for m in res.matches if m["score"] >= ALTERNATIVE_MIN][:2]
 
 
 def _item_rows(services) -> dict:

@@ -5,6 +5,8 @@ and a failure on either side leaves what was stored before untouched.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -214,7 +216,11 @@ def write_vectors(services, texts, ids, metas, progress: Progress | None = None,
         try:
             for start in range(0, len(order), chunk):
                 idx = order[start : start + chunk]
-                vectors = services.embedder.embed([texts[i] for i in idx])
+                # Call notes repeat themselves ("Thanks for the time today."): each distinct text is embedded once.
+                # Length order puts equal texts next to each other, so one chunk holds all copies of a text.
+                distinct = list(dict.fromkeys(texts[i] for i in idx))
+                found = dict(zip(distinct, services.embedder.embed(distinct)))
+                vectors = np.stack([found[texts[i]] for i in idx])
                 if pending is not None:
                     written += pending.result()
                 pending = pool.submit(_add, services.store, [ids[i] for i in idx], vectors, [metas[i] for i in idx])

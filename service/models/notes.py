@@ -27,6 +27,7 @@ class Note(Base):
         UniqueConstraint("external_id"),
         Index("ix_notes_account_norm", "account_id", "norm_hash"),
         Index("ix_notes_occurred_at", "occurred_at"),
+        Index("ix_notes_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,6 +1,7 @@
 """Roadmap orchestration shared by the CLI, the API and drafts: import, links, matching, scores and coverage."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -135,18 +136,27 @@ def _check_theme(session: Session, theme_id) -> int:
 
 # ---- matching -------------------------------------------------------------------------------------------------
 def get_matcher(services):
-    """The matcher fitted on the current items and their evidence; refitted only when either changed."""
+    """The matcher fitted on the current items and their evidence; refitted only when either changed.
+
+    A few counts decide whether anything changed (items, links, notes, statements, the theme run); only then are
+    the items and their evidence loaded and hashed, so an unchanged roadmap costs a draft a few small queries."""
+    with services.db.session() as session:
+        state = (_state_key(session), services.embedder.name)
+    cached = getattr(services, "_roadmap_matcher", None)
+    if cached and cached[2] == state:
+        return cached[1]
     with services.db.session() as session:
         items = load_items(session)
         evidence = {i.id: _raw_evidence(session, i) for i in items}
-        corpus = session.execute(select(func.count(Statement.id), func.max(Statement.id))).one()
     if not items:
         return None
     data = [[i.id, i.title, i.description, i.tags, i.status] for i in items]
-    key = hashlib.sha256(json.dumps([data, evidence, list(corpus), services.embedder.name]).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([data, evidence, list(state[0][6:8]), services.embedder.name],
+                                    default=str).encode()).hexdigest()
     with _fit_lock:
         cached = getattr(services, "_roadmap_matcher", None)
         if cached and cached[0] == key:
+            services._roadmap_matcher = (key, cached[1], state)
             return cached[1]
         specs = [_spec(i, evidence[i.id], services.embedder) for i in items]
         with services.db.session() as session:  # an even sample of customer statements as unlabeled background
@@ -156,7 +166,7 @@ def get_matcher(services):
         if pool is not None and (pool.ndim != 2 or pool.shape[1] != services.embedder.dim):
             pool = None  # an index built by another model: no background rather than a crash
         fitted = matcher_mod.RoadmapMatcher().fit(specs, services.embedder, pool_vectors=pool)
-        services._roadmap_matcher = (key, fitted)
+        services._roadmap_matcher = (key, fitted, state)
         return fitted
 
 
@@ -232,17 +242,39 @@ def _arr_by_account(session: Session) -> dict[str, float]:
     return out
 
 
+def _state_key(session: Session) -> tuple:
+    """Changes whenever notes, roadmap items, links or the latest theme run change: the inputs of scores()."""
+    # One round trip: every draft asks this two or three times.
+    parts = [func.count(Note.id), func.max(Note.updated_at), func.count(RoadmapItem.id),
+             func.max(RoadmapItem.updated_at), func.count(RoadmapLink.id), func.max(RoadmapLink.id),
+             func.count(Statement.id), func.max(Statement.id)]
+    if theme_queries is not None:
+        from ..models import ThemeRun
+
+        parts.append(func.max(ThemeRun.id))
+    return tuple(session.execute(select(*(select(p).scalar_subquery() for p in parts))).one())
+
+
 def scores(services) -> dict:
-    """Every current item's score with its inputs and reason, best first (unscored items last)."""
+    """Every current item's score with its inputs and reason, best first (unscored items last).
+
+    Cached until its inputs change: a draft asks for the scores on every request, and ARR per account reads every
+    note's metadata (half a second at 100,000 statements)."""
     settings = scoring.settings_from(services.config)
     with services.db.session() as session:
+        key = (_state_key(session), repr(settings))
+        cached = getattr(services, "_roadmap_scores", None)
+        if cached and cached[0] == key:
+            return copy.deepcopy(cached[1])
         items, arr = load_items(session), _arr_by_account(session)
         themes = {t["id"]: t for t in (theme_queries.latest_themes(session) if theme_queries else [])}
         demand = {i.id: _demand(i, [themes[ln.theme_id] for ln in i.links if ln.theme_id in themes], arr)
                   for i in items}
     out = scoring.score_items(items, demand, settings)
     out.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), r["item_id"]))
-    return {"method": settings.method, "weights": settings.weights, "items": out}
+    result = {"method": settings.method, "weights": settings.weights, "items": out}
+    services._roadmap_scores = (key, result)
+    return copy.deepcopy(result)
 
 
 def item_detail(services, item_id: str) -> dict:

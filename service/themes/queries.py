@@ -22,11 +22,26 @@ def latest_run_json(session: Session) -> dict | None:
     return run_json(session, run) if run else None
 
 
+_LATEST: dict = {}  # (database, run id, status) -> themes: a finished run never changes, so its themes can be kept
+
+
 def latest_themes(session: Session, *, status: str | None = None) -> list[dict]:
-    """The themes of the latest run as dicts (see snapshot_json), plus their centroid as a numpy vector."""
+    """The themes of the latest run as dicts (see snapshot_json), plus their centroid as a numpy vector.
+
+    Kept per run (drafts, scores and pages ask on every request; decoding hundreds of snapshots each time was a
+    large part of a draft's latency); callers get their own copies of the dicts."""
     run = latest_run(session)
     if run is None:
         return []
+    key = (str(session.get_bind().url), run.id, run.seconds, run.n_assigned, status)
+    if key not in _LATEST:
+        if len(_LATEST) > 8:
+            _LATEST.clear()
+        _LATEST[key] = _load_latest(session, run, status)
+    return [dict(t) for t in _LATEST[key]]
+
+
+def _load_latest(session: Session, run: ThemeRun, status: str | None) -> list[dict]:
     rows = session.execute(
         select(ThemeSnapshot, Theme.centroid).join(Theme, Theme.id == ThemeSnapshot.theme_id)
         .where(ThemeSnapshot.run_id == run.id)
