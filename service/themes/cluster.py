@@ -6,24 +6,33 @@ Method (all steps deterministic, memory O(n * k)):
    k = ceil(log2 n): the usual size at which a kNN graph is connected, so it grows with the data.
 2. Shared-nearest-neighbour (Jaccard) edge weights. They suppress the chance edges between two
    themes that happen to sit close together, which plain cosine weights keep.
-3. Louvain modularity on that graph at a grid of resolutions. The finest is derived from the graph
-   and `min_size` (see `finest_resolution`), the grid spans four octaves below it. Louvain runs once
-   at the finest resolution; the coarser candidates are computed on the graph aggregated over that
-   first level, so the sweep is nearly free.
+3. Louvain modularity on that graph at a grid of resolutions. The finest is bounded by the graph
+   and `min_size` (see `finest_resolution`), the grid spans four octaves below it on a fixed lattice
+   (`resolution_grid`). Louvain runs once at the finest resolution; the coarser candidates are
+   computed on the graph aggregated over that first level, so the sweep is nearly free. Nodes are
+   visited in an order drawn from a hash of their vectors (`node_keys`), not a shuffle of all n.
 4. Each candidate partition is tidied (communities under `min_size` dissolved, two spherical
    k-means steps to fix ragged graph borders); the cosine silhouette on a fixed sample picks one
-   (the coarsest within one standard error of the best): the data chooses the granularity.
+   (the coarsest within one paired standard error of the best): the data chooses the granularity.
 5. Points far below their theme's typical similarity (robust z-score) are left unassigned (-1).
+
+Re-runs: given the previous run's themes (`prior`), step 3 also runs from them instead of from
+singletons (`local_moving`, the warm start of dynamic Louvain), and that answer is kept unless the
+fresh one has a significantly higher silhouette (`significantly_better`). Together with the fixed
+lattice and key order this keeps theme ids through a re-run after more notes arrive.
 
 `assign` puts new statements into existing themes; `choose_threshold` reads its cut-off from the
 clustered data (see there) instead of a constant.
 
-Corpora above `max_graph_points` are clustered on a fixed random sample and the rest is assigned
-to the nearest centroid, which keeps 100k statements within minutes and a few hundred MB.
+Corpora above `max_graph_points` are clustered on a fixed sample (the smallest `node_keys`) and the
+rest is assigned to the nearest centroid, which keeps 100k statements within minutes and a few
+hundred MB.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import random
 
 import networkx as nx
 import numpy as np
@@ -37,6 +46,10 @@ _MAD_TO_SIGMA = 1.4826
 # Only when there is nothing to learn a threshold from (no themes yet): about what choose_threshold
 # yields for all-MiniLM-L6-v2 on short statements (0.50-0.55 on the dev data).
 DEFAULT_ASSIGN_THRESHOLD = 0.5
+# A re-run replaces the previous themes only when the fresh partition's silhouette is higher beyond chance:
+# a paired z-test at the conventional 5% level. The two-sided critical value (not the one-sided 1.645)
+# because the test is repeated at every re-run and each false alarm renumbers themes.
+CHANGE_Z = 1.96
 
 
 def default_k(n: int) -> int:
@@ -109,22 +122,121 @@ def _nx_graph(w: sp.csr_matrix) -> nx.Graph:
     return g
 
 
-def multi_resolution_louvain(w: sp.csr_matrix, resolutions, seed: int = 0) -> list[np.ndarray]:
-    """One Louvain partition per resolution, sharing the expensive first level at the finest one."""
+class _KeyedOrder(random.Random):
+    """Louvain's random node order, drawn from per-node keys instead of one shuffle of all nodes.
+
+    networkx visits nodes in `seed.shuffle(list(G.nodes))` order, and a shuffle of n items is a different
+    permutation altogether for n + 1 items: appending a few statements reordered every visit and moved
+    themes that had nothing to do with the new data. Sorting by a key fixed per node (`node_keys`) is just
+    as arbitrary with respect to content, but the old nodes keep their relative order. Only the first
+    shuffle (over the graph's own nodes) is replaced; networkx's internal aggregated levels keep the seeded
+    shuffle."""
+
+    def __init__(self, keys: dict[int, int], seed: int):
+        super().__init__(seed)
+        self.keys = keys
+        self.used = False
+
+    def shuffle(self, x, *args, **kwargs):
+        if not self.used and len(x) == len(self.keys):
+            self.used = True
+            x.sort(key=lambda u: (self.keys[u], u))
+        else:
+            super().shuffle(x)
+
+
+def node_keys(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A pseudo-random 64-bit key per vector that depends on that vector (rounded, so float noise in
+    stored embeddings does not change it) and the seed only. Orders and samples drawn from these keys are
+    as arbitrary as a shuffle, but survive appended data: the old points keep their relative order."""
+    rounded = np.round(np.asarray(vectors, dtype=np.float32), 4) + 0.0  # + 0.0 folds -0.0 into 0.0
+    salt = int(seed).to_bytes(16, "little", signed=True)
+    return np.array([int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8, salt=salt).digest(), "little")
+                     for row in rounded], dtype=np.uint64)
+
+
+def multi_resolution_louvain(w: sp.csr_matrix, resolutions, seed: int = 0, keys: np.ndarray | None = None,
+                             start: np.ndarray | None = None) -> list[np.ndarray]:
+    """One Louvain partition per resolution, sharing the expensive first level at the finest one.
+
+    `keys` (one per node, see `node_keys`) set the node visit order in place of a seeded shuffle. With
+    `start` (a label per node, -1 for none) the first level moves nodes from that partition instead of
+    from singletons (`local_moving`)."""
     n = w.shape[0]
     finest = max(resolutions)
-    level1 = next(iter(nx.community.louvain_partitions(_nx_graph(w), resolution=finest, seed=seed)))
-    base = _to_labels(level1, n)
+    if start is not None:
+        visit = np.arange(n) if keys is None else np.lexsort((np.arange(n), keys))
+        base = _to_labels(_communities(local_moving(w, start, finest, visit)), n)
+    else:
+        order = seed if keys is None else _KeyedOrder({i: int(k) for i, k in enumerate(keys)}, seed)
+        base = _to_labels(next(iter(nx.community.louvain_partitions(_nx_graph(w), resolution=finest, seed=order))), n)
     p = sp.csr_matrix((np.ones(n), (np.arange(n), base)), shape=(n, base.max() + 1))
     agg = (p.T @ w @ p).tocsr()
     # networkx stores a reduced community as a self-loop holding its internal weight once.
     agg.setdiag(agg.diagonal() / 2)
     g = _nx_graph(agg)
+    community_keys = None
+    if keys is not None:  # a community's key: its smallest member's
+        smallest = np.full(agg.shape[0], np.iinfo(np.uint64).max, dtype=np.uint64)
+        np.minimum.at(smallest, base, np.asarray(keys, dtype=np.uint64))
+        community_keys = {c: int(k) for c, k in enumerate(smallest)}
     out = []
     for res in resolutions:
-        coarse = _to_labels(nx.community.louvain_communities(g, resolution=res, seed=seed), agg.shape[0])
+        order = seed if community_keys is None else _KeyedOrder(community_keys, seed)
+        coarse = _to_labels(nx.community.louvain_communities(g, resolution=res, seed=order), agg.shape[0])
         out.append(coarse[base])
     return out
+
+
+def _communities(labels: np.ndarray) -> list[list[int]]:
+    order = np.argsort(labels, kind="stable")
+    return [list(map(int, g)) for g in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)]
+
+
+def local_moving(w: sp.csr_matrix, start: np.ndarray, resolution: float, order: np.ndarray | None = None) -> np.ndarray:
+    """Louvain's first phase from a given partition instead of from singletons: each node in turn moves to
+    the neighbouring community with the best modularity gain until no move helps.
+
+    Started from the previous run's themes (new statements as singletons), it finds a partition as good
+    locally as a cold start but next to the old one: the warm start of dynamic Louvain (Aynaud & Guillaume,
+    "Static community detection algorithms for evolving networks", 2010). `start` labels < 0 are singletons."""
+    w = sp.csr_matrix(w)
+    n = w.shape[0]
+    start = np.asarray(start, dtype=np.int64)
+    comm = np.where(start >= 0, start, start.max(initial=-1) + 1 + np.arange(n))
+    _, comm = np.unique(comm, return_inverse=True)
+    degree = np.asarray(w.sum(axis=1)).ravel()
+    two_m = float(degree.sum())
+    if two_m <= 0:
+        return comm
+    total = np.bincount(comm, weights=degree, minlength=n).astype(np.float64)
+    indptr, indices, data = w.indptr, w.indices, w.data
+    order = np.arange(n) if order is None else np.asarray(order)
+    scale = resolution / two_m
+    for _ in range(100):  # converges in a handful of sweeps; the cap only guards against cycling
+        moved = 0
+        for u in order.tolist():
+            lo, hi = indptr[u], indptr[u + 1]
+            if lo == hi:
+                continue
+            nbr, wt = indices[lo:hi], data[lo:hi]
+            mine = nbr != u
+            here = comm[u]
+            total[here] -= degree[u]
+            cands, inv = np.unique(comm[nbr[mine]], return_inverse=True)
+            links = np.bincount(inv, weights=wt[mine])
+            gains = links - scale * total[cands] * degree[u]
+            own = np.flatnonzero(cands == here)
+            stay = (gains[own[0]] if len(own) else -scale * total[here] * degree[u])
+            best = int(np.argmax(gains))
+            target = int(cands[best]) if gains[best] > stay + 1e-12 else here
+            total[target] += degree[u]
+            if target != here:
+                comm[u] = target
+                moved += 1
+        if not moved:
+            break
+    return np.unique(comm, return_inverse=True)[1]
 
 
 def centroids(vectors: np.ndarray, labels: np.ndarray, n_clusters: int | None = None) -> np.ndarray:
@@ -249,18 +361,39 @@ def silhouette_samples(dist: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def select_partition(vectors: np.ndarray, candidates: list[np.ndarray], sample_size: int, seed: int) -> int:
     """Index of the chosen candidate: the one with the fewest clusters whose mean silhouette is within
     one standard error of the best (the one-standard-error rule: cosine silhouette drifts upwards as
-    clusters shrink, so among statistically equal partitions the simplest wins)."""
+    clusters shrink, so among statistically equal partitions the simplest wins).
+
+    Every candidate is scored on the same points, so the standard error is that of the paired
+    per-point difference to the best. The spread of the best's own silhouettes is mostly the spread
+    between points, shared by all candidates; on a small corpus it would call clearly worse
+    partitions (two real themes merged) "equal"."""
+    return _one_se_choice(sample_silhouettes(vectors, candidates, sample_size, seed), candidates)
+
+
+def sample_silhouettes(vectors: np.ndarray, candidates: list[np.ndarray], sample_size: int, seed: int) -> list[np.ndarray]:
+    """Per-point cosine silhouettes of each candidate on one fixed sample (one distance matrix for all)."""
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(len(vectors), size=min(len(vectors), sample_size), replace=False))
     dist = np.clip(1.0 - vectors[sample] @ vectors[sample].T, 0.0, 2.0)
     np.fill_diagonal(dist, 0.0)
-    per_point = [silhouette_samples(dist, lab[sample]) for lab in candidates]
+    return [silhouette_samples(dist, lab[sample]) for lab in candidates]
+
+
+def _one_se_choice(per_point: list[np.ndarray], candidates: list[np.ndarray]) -> int:
     means = np.array([s.mean() for s in per_point])
     best = int(np.argmax(means))
-    se = per_point[best].std() / math.sqrt(len(sample))
+    se = np.array([(per_point[best] - s).std() for s in per_point]) / math.sqrt(len(per_point[best]))
     ok = np.flatnonzero(means >= means[best] - se)
     n_clusters = [len(np.unique(candidates[i])) for i in ok]
     return int(ok[int(np.argmin(n_clusters))])  # argmin: the coarser resolution wins a tie
+
+
+def significantly_better(challenger: np.ndarray, incumbent: np.ndarray, z: float = CHANGE_Z) -> bool:
+    """Paired z-test on per-point silhouettes (same sample points): is the challenger's mean higher by
+    more than `z` standard errors of the difference?"""
+    d = np.asarray(challenger, dtype=np.float64) - np.asarray(incumbent, dtype=np.float64)
+    se = d.std() / math.sqrt(len(d)) if len(d) else 0.0
+    return bool(d.mean() > z * se)
 
 
 def finest_resolution(w: sp.csr_matrix, min_size: int) -> float:
@@ -279,33 +412,57 @@ def finest_resolution(w: sp.csr_matrix, min_size: int) -> float:
 
 
 def resolution_grid(finest: float, steps: int = GRID_STEPS) -> tuple[float, ...]:
-    return tuple(float(finest * 2 ** (-i / 2)) for i in reversed(range(steps)))
+    """`steps` resolutions sqrt(2) apart, the finest at most `finest`, on a fixed lattice (powers of sqrt 2).
+
+    The lattice does not move with the data: `finest` grows with the corpus, and a grid hanging from it
+    would offer a re-run after a few more notes a slightly different set of resolutions, so the chosen
+    partition (and with it theme ids) would shift even where nothing changed. On the lattice the next run
+    tries the same resolutions unless the bound crossed a lattice point."""
+    top = math.floor(2 * math.log2(finest) + 1e-9)
+    return tuple(float(2 ** ((top - i) / 2)) for i in reversed(range(steps)))
 
 
-def _fit_graph(v: np.ndarray, k: int, min_size: int, resolutions, seed: int, sample_size: int) -> np.ndarray:
+def _fit_graph(v: np.ndarray, k: int, min_size: int, resolutions, seed: int, sample_size: int,
+               keys: np.ndarray, prior: np.ndarray | None = None) -> np.ndarray:
     w = snn_graph(knn(v, k)[0])
     resolutions = resolutions or resolution_grid(finest_resolution(w, min_size))
-    candidates = [tidy(v, lab, min_size) for lab in multi_resolution_louvain(w, resolutions, seed)]
-    return candidates[select_partition(v, candidates, sample_size, seed)]
+    cold = [tidy(v, lab, min_size) for lab in multi_resolution_louvain(w, resolutions, seed, keys)]
+    if prior is None or not (np.asarray(prior) >= 0).any():
+        return cold[select_partition(v, cold, sample_size, seed)]
+    # A re-run: also search from the previous themes and keep that answer unless the fresh one is
+    # significantly better, so themes change when the data says so and not with every reshuffle.
+    warm = [tidy(v, lab, min_size) for lab in multi_resolution_louvain(w, resolutions, seed, keys, start=prior)]
+    per_point = sample_silhouettes(v, cold + warm, sample_size, seed)
+    fresh = _one_se_choice(per_point[:len(cold)], cold)
+    kept = _one_se_choice(per_point[len(cold):], warm)
+    return cold[fresh] if significantly_better(per_point[fresh], per_point[len(cold) + kept]) else warm[kept]
 
 
 def cluster(vectors: np.ndarray, *, min_size: int | None = None, k: int | None = None,
             resolutions=None, max_graph_points: int = 20000,
-            silhouette_sample: int = 4000, outlier_z: float = OUTLIER_Z, seed: int = 0) -> np.ndarray:
-    """Theme labels for unit vectors (n, d): 0..K-1 by decreasing size, -1 for outliers."""
+            silhouette_sample: int = 4000, outlier_z: float = OUTLIER_Z, seed: int = 0,
+            prior: np.ndarray | None = None) -> np.ndarray:
+    """Theme labels for unit vectors (n, d): 0..K-1 by decreasing size, -1 for outliers.
+
+    `prior` (optional, one label per vector, -1 for none) is the previous run's themes: the graph search
+    then also starts from them (see `_fit_graph`)."""
     v = np.ascontiguousarray(vectors, dtype=np.float32)
     n = len(v)
     min_size = default_min_size(n) if min_size is None else int(min_size)
     if n < max(2 * min_size, 3):
         return np.zeros(n, dtype=np.int64) if n >= min_size else np.full(n, -1, dtype=np.int64)
+    keys = node_keys(v, seed)
     if n > max_graph_points:
-        # Fit on a fixed sample; min_size scales down with it so small themes survive the sampling.
-        fit_idx = np.sort(np.random.default_rng(seed).choice(n, size=max_graph_points, replace=False))
+        # Fit on a fixed sample; min_size scales down with it so small themes survive the sampling. The
+        # sample is the points with the smallest keys: as random as any, and a re-run with more data
+        # keeps most of the same points (bottom-k sampling) instead of drawing a new sample.
+        fit_idx = np.sort(np.lexsort((np.arange(n), keys))[:max_graph_points])
         fit_min = max(3, round(min_size * max_graph_points / n))
     else:
         fit_idx, fit_min = np.arange(n), min_size
     k = default_k(len(fit_idx)) if k is None else int(k)
-    labels = _fit_graph(v[fit_idx], k, fit_min, resolutions, seed, silhouette_sample)
+    fit_prior = None if prior is None else np.asarray(prior, dtype=np.int64)[fit_idx]
+    labels = _fit_graph(v[fit_idx], k, fit_min, resolutions, seed, silhouette_sample, keys[fit_idx], fit_prior)
     cents = centroids(v[fit_idx], labels)
     labels, _ = _nearest(v, cents)
     labels = tidy(v, labels, min_size, iters=1)

@@ -91,11 +91,10 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
         if not sel.statements:
             raise ThemeRunError("no statements match this selection; ingest notes first or widen the window")
         vectors = load_vectors(services, sel.statements)
-        kinds = stages.classify([s.text for s in sel.statements], vectors, services.embedder)
-        for st, kind in zip(sel.statements, kinds):
-            if st.kind != kind:
-                st.kind = kind
+        scores = stages.class_scores([s.text for s in sel.statements], vectors, services.embedder)
+        kinds = stages.decide(scores)
         keep = [i for i, k in enumerate(kinds) if opts.include_all or k == "pain"]
+        _set_kinds(sel.statements, kinds)
         if not keep:
             session.commit()
             raise ThemeRunError(
@@ -109,7 +108,11 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
         if opts.incremental and prev_run is not None:
             labels, fixed = _incremental_labels(stmts, vecs, previous, prev_centroids, prev_threshold)
         else:
-            labels, fixed = stages.cluster(vecs), {}
+            prior = np.array([previous.get(s.id, -1) for s in stmts], dtype=np.int64) if previous else None
+            labels, fixed = stages.cluster(vecs, prior=prior), {}
+        if not opts.include_all:
+            keep, labels = _adopt_close_calls(sel.statements, kinds, scores, vectors, keep, labels)
+            stmts, vecs = [sel.statements[i] for i in keep], vectors[keep]
         run = ThemeRun(mode="incremental" if opts.incremental and prev_run else "full", since=opts.since,
                        until=opts.until, filters=opts.filters(),
                        params={"min_mentions": opts.min_mentions, "min_accounts": opts.min_accounts})
@@ -120,6 +123,26 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
         session.commit()
         result["seconds"] = run.seconds
         return result
+
+
+def _adopt_close_calls(statements, kinds, scores, vectors, keep, labels) -> tuple[list[int], np.ndarray]:
+    """Non-pain statements that sit inside a pain theme and were a close call become pains in that theme
+    (`stages.adopt`); returns the grown `keep` (indices into `statements`) and its labels."""
+    rest = [i for i, k in enumerate(kinds) if k != "pain"]
+    adopted = stages.adopt(scores[rest], vectors[rest], vectors[keep], labels)
+    label_of = dict(zip(keep, labels.tolist()))
+    for i, lab in zip(rest, adopted.tolist()):
+        if lab >= 0:
+            kinds[i], label_of[i] = "pain", lab
+    _set_kinds(statements, kinds)
+    keep = sorted(label_of)
+    return keep, np.array([label_of[i] for i in keep], dtype=np.int64)
+
+
+def _set_kinds(statements: list[Statement], kinds: list[str]) -> None:
+    for st, kind in zip(statements, kinds):
+        if st.kind != kind:
+            st.kind = kind
 
 
 def _previous_run(session: Session) -> ThemeRun | None:

@@ -143,10 +143,15 @@ _NEG = (r"(?:can'?t|cannot|can not|couldn'?t|unable to|not able to|no way to|no 
 CUES: dict[str, tuple[re.Pattern, ...]] = {
     "pain": tuple(re.compile(p, re.I) for p in (
         rf"\b{_NEG}\b",
-        r"\b(?:need|needs|needed|must|require[sd]?|wish|want|missing|lack(?:s|ing)?|please add|would (?:be|love|like)"
+        r"\b(?:need|needs|needed|must|require[sd]?|wish|wants?|wanted|missing|lack(?:s|ing)?|please add"
+        r"|(?:would|['’]d) (?:be|love|like)"
         r"|should|(?:can|could) (?:we|you) (?:get|have|add|support)|any plans? to|any chance|is there (?:a|an|any)"
         r"|(?:do|does|will|can) you (?:support|have|offer|sign|provide)|would (?:help|save|make|let|allow)"
-        r"|wish ?list)\b",
+        r"|you['’]ll (?:support|have|offer|sign|provide|add)|on the (?:roadmap|way)|wish ?list)\b",
+        # a commitment that hangs on something missing: "we'd sign a 3-year deal if there were an EU region"
+        r"\b(?:would|['’]d) (?:\w+ ){0,2}(?:sign|buy|expand|renew|upgrade|roll|move|switch|commit|pay|add|use)\b.*\bif\b",
+        # asking whether something exists: "is a BAA available on the enterprise plan?"
+        r"\b(?:is|are) (?:there |a |an |the )?(?:\w+ ){0,3}(?:available|possible|supported)\b.*\?",
         r"\b(?:error|errors|bug|bugs|broken|break[s]?|crash\w*|fail\w*|slow\w*|time[sd]? out|timing out|timeout\w*"
         r"|stuck|freez\w*|lag\w*|confus\w*|hard to|difficult|painful|annoying|frustrat\w*|expensive|wrong|lost|losing"
         r"|blocked|blocker|issue[s]?|problem[s]?|workaround|outdated|late|too (?:slow|long|many|much|low|high)"
@@ -167,7 +172,13 @@ CUES: dict[str, tuple[re.Pattern, ...]] = {
     )),
 }
 # "would be great if", "it'd be great to" are requests, not praise.
-_REQUEST_NOT_PRAISE = re.compile(r"\b(?:would|'d|will) be (?:great|nice|awesome|amazing|helpful|useful)\b", re.I)
+_REQUEST_NOT_PRAISE = re.compile(r"\b(?:would|['’]d|will) be (?:great|nice|awesome|amazing|helpful|useful)\b", re.I)
+# Negated praise words are complaints: "not great", "just not reliable", "wasn't very intuitive".
+_NEGATED_PRAISE = re.compile(
+    r"\b(?:not|never|hardly|(?:is|are|was|were|do|does|did|has|have|had)n['’]?t)\s+"
+    r"(?:(?:very|that|so|too|really|quite|always|particularly|exactly|fully|entirely|as)\s+)?"
+    r"(?:great|good|reliable|stable|happy|satisfied|intuitive|smooth|helpful|useful|solid|impressed|pleased"
+    r"|perfect|ideal|usable|fast|quick|easy)\b", re.I)
 
 _cache: dict[tuple, dict[str, np.ndarray]] = {}
 _cache_lock = threading.Lock()
@@ -205,21 +216,45 @@ def prototype_scores(vectors: np.ndarray, protos: dict[str, np.ndarray],
 def cue_counts(text: str) -> np.ndarray:
     """How many cue families of each class fire on the text (requests phrased as praise count as pain)."""
     counts = np.array([sum(bool(p.search(text)) for p in CUES[c]) for c in CLASSES], dtype=np.float32)
-    if _REQUEST_NOT_PRAISE.search(text):
+    if _REQUEST_NOT_PRAISE.search(text) or _NEGATED_PRAISE.search(text):
         counts[CLASSES.index("pain")] += 1
         counts[CLASSES.index("praise")] = 0
     return counts
 
 
-def classify(texts: Sequence[str], vectors: np.ndarray, embedder) -> list[str]:
-    """One of 'pain', 'praise', 'other' per text; `vectors` are the texts' unit embeddings."""
+def class_scores(texts: Sequence[str], vectors: np.ndarray, embedder) -> np.ndarray:
+    """(n, 3) evidence per class (columns in CLASSES order): prototype vote plus cue bonuses."""
     texts = list(texts)
     if not texts:
-        return []
+        return np.zeros((0, len(CLASSES)), dtype=np.float32)
     vectors = np.asarray(vectors, dtype=np.float32)
     if len(vectors) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
     scores = prototype_scores(vectors, prototype_vectors(embedder))
     scores += CUE_BONUS * np.stack([cue_counts(t) for t in texts])
+    return scores
+
+
+def decide(scores: np.ndarray) -> list[str]:
     # argmax picks the first class on an exact tie, so pain (the useful class) wins ties.
-    return [CLASSES[i] for i in scores.argmax(axis=1)]
+    return [CLASSES[i] for i in np.asarray(scores).argmax(axis=1)]
+
+
+def classify(texts: Sequence[str], vectors: np.ndarray, embedder) -> list[str]:
+    """One of 'pain', 'praise', 'other' per text; `vectors` are the texts' unit embeddings."""
+    return decide(class_scores(texts, vectors, embedder))
+
+
+def theme_evidence(scores: np.ndarray, near_theme: np.ndarray) -> np.ndarray:
+    """Which non-pain statements turn out to be pains once the corpus' pain themes are known.
+
+    A statement that sits inside a pain theme (as close to its centroid as the theme's own members, see
+    `cluster.choose_threshold`) is one more piece of evidence for pain, weighted like one lexical cue: it
+    tips a close call ("An app for the drivers is on our wish list" read as praise by a hair) but cannot
+    overrule a clear praise or small-talk reading."""
+    scores = np.asarray(scores, dtype=np.float32).copy()
+    near = np.asarray(near_theme, dtype=bool)
+    pain = CLASSES.index("pain")
+    was_pain = scores.argmax(axis=1) == pain
+    scores[near, pain] += CUE_BONUS
+    return near & ~was_pain & (scores.argmax(axis=1) == pain)

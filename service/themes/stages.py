@@ -28,7 +28,41 @@ def classify(texts: list[str], vectors: np.ndarray, embedder) -> list[str]:
     return list(_classify(texts, vectors, embedder))
 
 
-def cluster(vectors: np.ndarray, min_size: int | None = None) -> np.ndarray:
+def class_scores(texts: list[str], vectors: np.ndarray, embedder) -> np.ndarray:
+    from .select import class_scores as _scores
+
+    return np.asarray(_scores(texts, vectors, embedder))
+
+
+def decide(scores: np.ndarray) -> list[str]:
+    from .select import decide as _decide
+
+    return list(_decide(scores))
+
+
+def adopt(scores: np.ndarray, vectors: np.ndarray, theme_vectors: np.ndarray, theme_labels: np.ndarray) -> np.ndarray:
+    """Theme label for each non-pain statement that the themes show to be a pain after all, else -1.
+
+    `theme_vectors`/`theme_labels` are the clustered pains. A statement counts as inside a theme when it is as
+    close to the nearest centroid as members are to their own (`choose_threshold`, the same bar a new statement
+    meets to join a theme in an incremental run); that is one more cue for pain (`select.theme_evidence`)."""
+    from .cluster import _nearest, centroids, choose_threshold
+    from .select import theme_evidence
+
+    out = np.full(len(vectors), -1, dtype=np.int64)
+    theme_labels = np.asarray(theme_labels)
+    if not len(vectors) or not (theme_labels >= 0).any():
+        return out
+    cents = centroids(theme_vectors, theme_labels)
+    threshold = choose_threshold(theme_vectors, theme_labels, cents)
+    best, sim = _nearest(np.asarray(vectors, dtype=np.float32), cents)
+    turn = theme_evidence(scores, sim >= threshold)
+    out[turn] = best[turn]
+    return out
+
+
+def cluster(vectors: np.ndarray, min_size: int | None = None, prior: np.ndarray | None = None) -> np.ndarray:
+    """`prior`: the previous run's theme per statement (-1 for none), so a re-run can start from it."""
     from .cluster import cluster as _cluster
 
     if len(vectors) == 0:
@@ -36,6 +70,8 @@ def cluster(vectors: np.ndarray, min_size: int | None = None) -> np.ndarray:
     if len(vectors) == 1:
         return np.zeros(1, dtype=np.int64) if (min_size or 2) <= 1 else np.full(1, -1, dtype=np.int64)
     kwargs = {"min_size": min_size} if min_size is not None else {}
+    if prior is not None:
+        kwargs["prior"] = prior
     return np.asarray(_cluster(vectors, **kwargs), dtype=np.int64)
 
 

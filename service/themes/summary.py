@@ -31,15 +31,21 @@ def summarize_texts(services, texts: list[str], *, account: str | None = None, s
     if not pieces:
         return _empty(stored_ids, "no sentences found in the pasted text")
     vecs = services.embedder.embed([t for _, t in pieces])
-    kinds = stages.classify([t for _, t in pieces], vecs, services.embedder)
-    pains = [i for i, k in enumerate(kinds) if k == "pain"]
-    if not pains:
-        return _empty(stored_ids, "no pains or requests found in the pasted text", len(pieces))
+    scores = stages.class_scores([t for _, t in pieces], vecs, services.embedder)
+    is_pain = np.array([k == "pain" for k in stages.decide(scores)], dtype=bool)
     with services.db.session() as session:
         corpus = [t for t in latest_themes(session) if t["centroid"] is not None]
         run = latest_run(session)
         threshold = (run.params or {}).get("assign_threshold") if run else None
     threshold = threshold if threshold is not None else stages.default_assign_threshold()
+    if corpus:  # as in a theme run: a close call inside a corpus theme is a pain
+        from .select import theme_evidence
+
+        near = (vecs @ np.stack([t["centroid"] for t in corpus]).T).max(axis=1) >= threshold
+        is_pain |= theme_evidence(scores, near)
+    pains = [int(i) for i in np.flatnonzero(is_pain)]
+    if not pains:
+        return _empty(stored_ids, "no pains or requests found in the pasted text", len(pieces))
     groups: dict[object, list[int]] = {}
     unmatched: list[int] = []
     if corpus:

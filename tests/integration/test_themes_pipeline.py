@@ -78,10 +78,11 @@ def test_same_data_gives_identical_themes(sample_app):
     assert _membership(svc, a["run_id"]) == _membership(svc, b["run_id"])
 
 
-def test_ids_survive_appending_ten_percent_more_notes(tmp_path):
+@pytest.mark.parametrize("offset", [0, 5])  # two different tenths held back: not one lucky split
+def test_ids_survive_appending_ten_percent_more_notes(tmp_path, offset):
     rows = _sample_rows()
-    held = rows[::10]
-    base = [r for i, r in enumerate(rows) if i % 10]
+    held = rows[offset::10]
+    base = [r for i, r in enumerate(rows) if i % 10 != offset]
     app = create_app(TestConfig(tmp_path, EMBEDDING_MODEL=None))
     svc = app.extensions["feedback"]
     to_inputs = lambda rs: [NoteInput(text=r["text"], external_id=r["id"], account=r["account"], source=r["source"])

@@ -98,6 +98,69 @@ def test_silhouette_samples_matches_sklearn():
     assert ours == pytest.approx(silhouette_score(vectors, truth, metric="cosine"), abs=1e-5)
 
 
+# --- re-runs: stable order, fixed resolution lattice, warm start ---------------------------------------
+
+def _kept_share(before: np.ndarray, after: np.ndarray) -> float:
+    """Share of `before`'s assigned points whose cluster keeps its id after lineage matching."""
+    from service.themes.lineage import match_previous
+
+    previous = {i: int(t) for i, t in enumerate(before) if t >= 0}
+    lineage = match_previous(after[:len(before)], list(range(len(before))), previous, {}, {})
+    return float(np.mean([lineage.cluster_to_theme.get(int(after[i])) == t for i, t in previous.items()]))
+
+
+def test_node_keys_depend_on_the_vector_alone():
+    vectors, _, _ = blobs([30, 30], seed=1)
+    keys = C.node_keys(vectors)
+    np.testing.assert_array_equal(C.node_keys(np.vstack([vectors, vectors[:5] * -1]))[:60], keys)
+    assert (C.node_keys(vectors + 1e-7) == keys).mean() >= 0.9  # float noise rarely changes a key
+    assert len(set(keys.tolist())) == 60 and not (C.node_keys(vectors, seed=1) == keys).any()
+
+
+def test_resolution_grid_sits_on_a_fixed_lattice():
+    grid = C.resolution_grid(3.0)
+    assert len(grid) == C.GRID_STEPS and max(grid) <= 3.0 and max(grid) == pytest.approx(2 ** 1.5)
+    assert np.allclose(np.diff(np.log2(grid)), 0.5)
+    assert C.resolution_grid(3.2) == grid  # a slightly larger corpus is offered the same resolutions
+    assert all(abs(2 * np.log2(r) - round(2 * np.log2(r))) < 1e-9 for r in C.resolution_grid(1.0))
+
+
+def test_local_moving_finds_blobs_and_keeps_a_good_start():
+    vectors, truth, _ = blobs([40, 30, 50], seed=8)
+    w = C.snn_graph(C.knn(vectors, C.default_k(len(vectors)))[0])
+    cold = C.local_moving(w, np.full(len(vectors), -1), 1.0)  # one Louvain phase: a refinement of the blobs
+    assert all(len(set(truth[cold == c])) == 1 for c in np.unique(cold)) and len(np.unique(cold)) < 30
+    warm = C.local_moving(w, truth + 7, 1.0)  # any label values; a good partition is a fixed point
+    assert adjusted_rand_score(truth, warm) == 1.0
+
+
+def test_rerun_with_prior_keeps_themes_of_the_points_already_there():
+    vectors, truth, _ = blobs([40, 35, 30, 45, 25, 30], spread=1.3, seed=6)
+    order = np.random.default_rng(0).permutation(len(vectors))
+    vectors, truth = vectors[order], truth[order]
+    base = len(vectors) * 10 // 11
+    first = C.cluster(vectors[:base])
+    prior = np.concatenate([first, np.full(len(vectors) - base, -1)])
+    again = C.cluster(vectors, prior=prior)
+    assert _kept_share(first, again) >= 0.95
+    assert adjusted_rand_score(truth, again) >= adjusted_rand_score(truth, C.cluster(vectors)) - 0.05
+
+
+def test_rerun_drops_a_prior_that_is_significantly_worse():
+    vectors, truth, _ = blobs([50, 50, 50], seed=9)
+    wrong = np.arange(len(vectors)) % 3  # themes unrelated to the data
+    labels = C.cluster(vectors, prior=wrong)
+    assert adjusted_rand_score(truth, labels) > 0.95
+
+
+def test_significantly_better_is_a_paired_test():
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.2, 0.3, 400)  # between-point spread, shared by both partitions
+    assert C.significantly_better(base + 0.01 + rng.normal(0, 0.01, 400), base)
+    assert not C.significantly_better(base + rng.normal(0, 0.05, 400), base)
+    assert not C.significantly_better(base - 0.01, base)
+
+
 # --- assign / threshold ------------------------------------------------------------------------------
 
 def test_assign_nearest_centroid_above_threshold_else_unassigned():
@@ -195,6 +258,51 @@ def test_lexical_cues_read_requests_as_pain_not_praise():
     assert S.cue_counts("it would be great if exports were faster")[S.CLASSES.index("praise")] == 0
     assert S.cue_counts("we can't log in")[S.CLASSES.index("pain")] >= 1
     assert S.cue_counts("let's sync next week")[S.CLASSES.index("other")] >= 1
+
+
+@pytest.mark.parametrize("text", [
+    "We'd like directory groups to decide the workspace",  # contracted "would like"
+    "Their VP wants to check the pipeline on mobile",  # third-person "wants"
+    "Big data dumps from the UI are just not reliable",  # negated praise word
+    "The new editor wasn't very intuitive",
+    "They'd sign a three-year deal if there were an EU region",  # a commitment that hangs on a gap
+    "Is a BAA available on the enterprise plan?",
+    "Is a native Snowflake integration on the roadmap?",
+    "Compliance asked whether you'll sign our agreement template",
+])
+def test_lexical_cues_catch_requests_and_complaints_in_other_words(text):
+    counts = S.cue_counts(text)
+    assert counts[S.CLASSES.index("pain")] >= 1 and counts[S.CLASSES.index("praise")] == 0, counts
+
+
+def test_negated_praise_does_not_fire_on_praise():
+    for text in ("the new search is great", "not only fast but reliable", "support was really helpful"):
+        assert not S._NEGATED_PRAISE.search(text), text
+
+
+def test_theme_evidence_tips_close_calls_only():
+    pain, praise, other = (S.CLASSES.index(c) for c in ("pain", "praise", "other"))
+    scores = np.zeros((5, 3), dtype=np.float32)
+    scores[0, [pain, praise]] = 0.30, 0.33  # a close call, inside a theme
+    scores[1, [pain, praise]] = 0.20, 0.40  # clear praise, inside a theme
+    scores[2, [pain, other]] = 0.30, 0.32  # a close call, but far from every theme
+    scores[3, [pain, other]] = 0.30, 0.34  # a close call, inside a theme
+    scores[4, [pain, praise]] = 0.40, 0.10  # already a pain
+    near = np.array([True, True, False, True, True])
+    assert S.theme_evidence(scores, near).tolist() == [True, False, False, True, False]
+    assert S.decide(scores) == ["praise", "praise", "other", "other", "pain"]
+
+
+def test_adopt_puts_close_calls_into_the_nearest_theme():
+    from service.themes import stages
+
+    vectors, truth, centres = blobs([30, 30], seed=12)
+    pain, praise = S.CLASSES.index("pain"), S.CLASSES.index("praise")
+    guests = np.vstack([centres[1], -centres[0]])  # one inside theme 1, one far from both
+    scores = np.zeros((2, 3), dtype=np.float32)
+    scores[:, pain], scores[:, praise] = 0.30, 0.32
+    assert stages.adopt(scores, guests, vectors, truth).tolist() == [1, -1]
+    assert stages.adopt(scores, guests, vectors, np.full(60, -1)).tolist() == [-1, -1]
 
 
 # --- label -------------------------------------------------------------------------------------------
