@@ -65,6 +65,8 @@ def _secret_from(home: Path) -> str:
 class TestConfig(Config):
     """Isolated data folder, the fast fake embedder unless a test asks for the real one."""
 
+    __test__ = False  # a configuration, not a test class, whatever pytest makes of its name
+
     def __init__(self, home: str | Path, **overrides):
         overrides.setdefault("EMBEDDING_MODEL", "hashing")
         overrides.setdefault("CHROMA_URL", None)

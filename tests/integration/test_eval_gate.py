@@ -101,6 +101,16 @@ def test_gate_default_drafter_meets_the_thresholds(evaluated):
         f"  {f['suite']}.{f['metric']} = {f['value']:.4g} (gate {_bound(f)})" for f in failed)
 
 
+def test_gate_themes_suite_meets_the_thresholds():
+    """CI gate for themes: the gold-labelled notes give real themes, keep noise out and leave at most 10% out."""
+    themes = runner.run_themes_suite()
+    assert themes["n_cases"] == len(runner.read_jsonl(runner.DATASETS / "theme_notes.jsonl"))
+    failed = runner.check_thresholds({"themes": themes}, runner.load_thresholds())
+    assert failed == [], "below the eval thresholds:\n" + "\n".join(
+        f"  {f['suite']}.{f['metric']} = {f['value']:.4g} (gate {_bound(f)})" for f in failed)
+    assert themes["noise_rejection"] >= 0.8  # a theme for everything would pass unassigned_rate trivially
+
+
 def _bound(failure: dict) -> str:
     return f">= {failure['min']}" if "min" in failure else f"<= {failure['max']}"
 
