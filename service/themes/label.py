@@ -35,10 +35,13 @@ _SUBJECT = re.compile(
     r"(?:whether|if|about|for|when)\s+|(?:said|says|mentioned|noted|told us)\s+(?:that\s+)?)?", re.I)
 _SEGMENT = re.compile(r"\s*(?:;|:\s|\s[-\u2013\u2014]\s)\s*")
 _SUBORDINATE = re.compile(r",\s|\s\(|\s(?:but|because|which|so that|since|although|while|unless|until)\s", re.I)
+_CONTRAST = re.compile(r",?\s(?:but|though|although|except that|except)\s", re.I)
 _DANGLING = {"and", "or", "but", "with", "to", "of", "for", "the", "a", "an", "in", "on", "at", "that", "when", "if",
              "my", "our", "your", "their", "this", "these", "from", "by", "about", "please", "is", "are", "so",
              "who", "which", "where", "than", "as", "since", "plus", "can", "could", "would", "will"}
-MAX_LABEL_WORDS = 8
+MAX_LABEL_WORDS = 8  # preferred: longer phrases lose score, shorter central ones win
+KEYWORD_WEIGHT = 0.08  # per top-5 keyword named: a label should say what sets the theme apart, not just be central
+HARD_MAX_WORDS = 12  # cut only beyond this: a complete 10-word sentence reads better than a cut 8-word one
 CANDIDATES = 10  # most central statements considered for the label
 
 
@@ -94,7 +97,7 @@ def _centre(vectors: np.ndarray, centroid: np.ndarray | None) -> np.ndarray:
     return c / n if n else c
 
 
-def tidy_phrase(text: str, max_words: int = MAX_LABEL_WORDS) -> str:
+def tidy_phrase(text: str, max_words: int = HARD_MAX_WORDS) -> str:
     """Trim a statement into a label: no lead-in, no trailing clause, no end punctuation, capitalised."""
     s = re.sub(r"\s+", " ", text).strip().strip("\"'\u201c\u201d")
     s = _LEAD_IN.sub("", s)
@@ -119,7 +122,10 @@ def _phrases(text: str) -> list[str]:
     while subordinate clauses on their own read as fragments."""
     out = [text.strip()]
     for segment in _SEGMENT.split(text):
-        for phrase in (segment, _SUBORDINATE.split(segment)[0]):
+        # After "but" is where a complaint usually is: "The API is nice to work with, but the limits kill us".
+        contrast = _CONTRAST.split(segment)
+        after = _SUBORDINATE.split(contrast[-1])[0] if len(contrast) > 1 else ""
+        for phrase in (segment, _SUBORDINATE.split(segment)[0], after):
             phrase = phrase.strip()
             if len(phrase.split()) >= 3 and phrase not in out:
                 out.append(phrase)
@@ -141,7 +147,7 @@ def label(texts: Sequence[str], vectors: np.ndarray, centroid: np.ndarray | None
             covered = sum(k in terms(phrase) for k in top_terms)
             # Centrality first; the theme's keywords and brevity decide among near-equally central
             # phrases, and a phrase that would need cutting mid-sentence is a last resort.
-            score = (float(sims[i]) + 0.05 * covered - 0.005 * words - 0.05 * max(0, words - MAX_LABEL_WORDS)
+            score = (float(sims[i]) + KEYWORD_WEIGHT * covered - 0.005 * words - 0.05 * max(0, words - MAX_LABEL_WORDS)
                      - 0.1 * (words < 2))
             if score > best_score:  # strict: the earlier (more central) phrase wins a tie
                 best, best_score = phrase, score
