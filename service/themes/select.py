@@ -131,6 +131,20 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
         "the champion is their director of finance",
         "they moved the review to next month",
         "quick recap of today's call below",
+        # Account context a rep writes down: growth, people, team size, current tools, strategy, paperwork,
+        # mood of the call, deal risk, follow-up status. Useful to sales, but not a pain to build a theme on.
+        "the company is growing quickly and hiring",
+        "they hired a new head of engineering who is reviewing all vendors",
+        "their analytics team is only three people",
+        "today most of their reporting is done in spreadsheets",
+        "they have a cloud-first strategy this year",
+        "waiting on their legal team to return the contract redlines",
+        "we owe them answers to the security questionnaire by Monday",
+        "great energy on the call, they want to move quickly",
+        "the deal could slip if procurement takes too long",
+        "shared a workaround with them and will check in next week",
+        "they are consolidating several tools into one platform",
+        "budget was approved for next year",
     ),
 }
 
