@@ -61,7 +61,10 @@ def demo(ctx, no_serve, host, port, as_json):
     svc = ctx.services
     notes, errors = load_paths([str(notes_file)], svc.config.MAX_NOTE_CHARS)
     ingested = ingest(svc, notes, errors, skip_invalid=False)
-    progress.done(t, f"created {ingested.created}, already stored {ingested.unchanged}")
+    now = stats(svc)
+    progress.done(t, f"created {ingested.created}, already stored {ingested.unchanged}; the store holds "
+                     f"{now['notes']} notes, {now['statements']} statements, {now['vectors']} vectors, "
+                     f"{now['accounts']} accounts")
     summary = {"ingest": ingested.as_dict() | {"note_ids": len(ingested.note_ids)},
                "roadmap": _load_roadmap(svc, roadmap_file, progress),
                "themes": _run_themes(svc, progress, fresh_notes=ingested.created > 0),

@@ -48,6 +48,7 @@ def test_demo_builds_everything_and_says_where_to_look(tmp_path):
     second = _demo(env)
     assert second.returncode == 0, second.stderr
     assert "created 0, already stored 257" in second.stdout and "unchanged 25" in second.stdout
+    assert "the store holds 257 notes" in second.stdout  # the stats a new user sees, unchanged by a re-run
     assert "up to date" in second.stdout and "already made" in second.stdout
     listed = subprocess.run([str(BIN / "feedback"), "reports", "list", "--json"], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
