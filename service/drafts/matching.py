@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ..roadmap import service as roadmap
-from .base import NOT_ON_ROADMAP, DraftItem
+from .base import NOT_ON_ROADMAP, VERDICT_OF_STATUS, DraftItem
 
 MAX_ITEMS = 2  # a draft that cites more than two items stops being an answer
 ALTERNATIVE_MIN = 0.3  # calibrated matcher score (0.5 = accepted) for a near miss worth naming internally
@@ -26,7 +26,8 @@ _INJECTION = re.compile(
 _BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 _SENTENCE = re.compile(r"(?<=[.?!])\s+|\s+(?=###)|\s*(?=</?[a-z_]+>)", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset("the and for with from into our your their this that are was can does has have not all any "
+_STOP = frozenset("support supported supports yet feature available option possible anything something "
+                  "the and for with from into our your their this that are was can does has have not all any "
                   "to of in on at by a an is it be as or large new".split())
 
 
@@ -59,8 +60,10 @@ def match_question(services, text: str) -> dict:
     matches = [m for m in result["matches"] if m["score"] >= ACCEPTED]
     scored = _scores(services)
     rows = _item_rows(services)
-    chosen = _cited(text, matches, rows) if verdict != NOT_ON_ROADMAP else []
+    chosen = _in_asked_order(text, _cited(text, matches, rows), rows) if verdict != NOT_ON_ROADMAP else []
     items = [_draft_item(rows[m["item_id"]], scored, m["score"]) for m in chosen if m["item_id"] in rows]
+    if items:  # the answer leads with what the rep asked about first
+        verdict = VERDICT_OF_STATUS.get(items[0].status, verdict)
     alternatives = []
     if verdict == NOT_ON_ROADMAP:
         near = [(m["item_id"], m["score"]) for m in result["matches"]][:2]
@@ -91,10 +94,29 @@ def _cited(question: str, matches: list[dict], rows: dict) -> list[dict]:
     return chosen
 
 
+def _in_asked_order(question: str, chosen: list[dict], rows: dict) -> list[dict]:
+    """Two cited items in the order the question names them ("CSV and Excel": CSV first), by where each item's
+    own terms (title and tags, minus the other's) first occur; the matcher's order when that says nothing."""
+    if len(chosen) < 2 or any(m["item_id"] not in rows for m in chosen):
+        return chosen
+    words = [_stem_s(w) for w in _WORD.findall(question.lower())]
+    own = [_terms(f"{rows[m['item_id']].title} {' '.join(rows[m['item_id']].tags or [])}") for m in chosen]
+    positions = []
+    for i, terms in enumerate(own):
+        distinct = terms - set().union(*(t for j, t in enumerate(own) if j != i))
+        positions.append(min((k for k, w in enumerate(words) if w in distinct), default=None))
+    if any(p is None for p in positions):
+        return chosen
+    return [m for _, m in sorted(zip(positions, chosen), key=lambda pair: pair[0])]
+
+
+def _stem_s(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 def _terms(text: str) -> set[str]:
     """Content words, plural "s" dropped so "export" and "exports" count as one term."""
-    words = (w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-             for w in _WORD.findall((text or "").lower()))
+    words = (_stem_s(w) for w in _WORD.findall((text or "").lower()))
     return {w for w in words if len(w) > 2 and w not in _STOP}
 
 

@@ -181,3 +181,26 @@ def test_theme_gives_demand_and_quotes(svc):
     customer = create_draft(svc, SNOWFLAKE, None, "customer")
     assert "You are not alone here" in customer["text"]  # five accounts behind the theme, in plain words
     assert "5 accounts" not in customer["text"] and "12 mentions" not in customer["text"]
+
+
+def test_two_cited_items_follow_the_order_the_question_names_them():
+    from types import SimpleNamespace
+
+    from service.drafts.matching import _cited, _in_asked_order
+
+    rows = {
+        "RM-101": SimpleNamespace(title="Background CSV exports for large datasets", tags=["exports", "CSV"],
+                                  description="Exports run as background jobs."),
+        "RM-102": SimpleNamespace(title="Large-volume Excel (XLSX) export", tags=["exports", "Excel", "XLSX"],
+                                  description="Native XLSX output."),
+        "RM-123": SimpleNamespace(title="Internet Explorer 11 support", tags=["browser"], description=""),
+    }
+    ranked = [{"item_id": "RM-102", "score": 0.9}, {"item_id": "RM-101", "score": 0.8}]
+    question = "They export huge tables both to CSV and to Excel. What's the story for each format?"
+    chosen = _cited(question, ranked, rows)
+    assert [m["item_id"] for m in _in_asked_order(question, chosen, rows)] == ["RM-101", "RM-102"]
+    one_named = "They export huge tables to Excel and want it faster."  # the other item is not named: keep rank
+    assert [m["item_id"] for m in _in_asked_order(one_named, ranked, rows)] == ["RM-102", "RM-101"]
+    # "support" asks nothing about the IE11 item: a generic word never makes a runner-up a second citation
+    scim = [{"item_id": "RM-102", "score": 0.9}, {"item_id": "RM-123", "score": 0.6}]
+    assert [m["item_id"] for m in _cited("Do we support Excel exports yet?", scim, rows)] == ["RM-102"]
