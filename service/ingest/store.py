@@ -209,21 +209,25 @@ def write_vectors(services, texts, ids, metas, progress: Progress | None = None,
 
     if not texts:
         return []
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    # Call notes repeat themselves ("Thanks for the time today."): each distinct text is embedded once, in length
+    # order (little padding per batch), and its vector goes to every statement with that text.
+    copies: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        copies.setdefault(text, []).append(i)
+    distinct = sorted(copies, key=len)
     written: list[str] = []
     pending = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         try:
-            for start in range(0, len(order), chunk):
-                idx = order[start : start + chunk]
-                # Call notes repeat themselves ("Thanks for the time today."): each distinct text is embedded once.
-                # Length order puts equal texts next to each other, so one chunk holds all copies of a text.
-                distinct = list(dict.fromkeys(texts[i] for i in idx))
-                found = dict(zip(distinct, services.embedder.embed(distinct)))
-                vectors = np.stack([found[texts[i]] for i in idx])
+            for start in range(0, len(distinct), chunk):
+                part = distinct[start : start + chunk]
+                vectors = services.embedder.embed(part)
+                idx = [i for text in part for i in copies[text]]
+                rows = np.repeat(np.arange(len(part)), [len(copies[text]) for text in part])
                 if pending is not None:
                     written += pending.result()
-                pending = pool.submit(_add, services.store, [ids[i] for i in idx], vectors, [metas[i] for i in idx])
+                pending = pool.submit(_add, services.store, [ids[i] for i in idx], vectors[rows],
+                                      [metas[i] for i in idx])
                 if progress:
                     progress(len(idx))
             written += pending.result()
