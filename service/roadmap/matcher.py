@@ -3,7 +3,7 @@
 Pure and DB-free: items and requests in, ranked matches and an abstention decision out.
 
 - Similarity stream: best cosine to an item's views (title, title with glued words split, title+description+tags,
-  each sentence of the description, each confirmed evidence statement) plus saturated BM25, because exact product terms (SCIM, BAA) decide matches.
+  title with tags, each sentence of the description, each confirmed evidence statement) plus saturated BM25, because exact product terms (SCIM, BAA) decide matches.
 - With an unlabeled pool of customer statements (pool_vectors at fit(), or a large request batch): requests are
   smoothed toward their pool neighbours, item vectors are re-centred on the statements they attract (pseudo-relevance
   feedback), and a graph stream adds label-propagation mass from the items over the pool's kNN graph.
@@ -166,6 +166,8 @@ class RoadmapMatcher:
             defs = [item.title, expand_compounds(item.title, vocab)]
             if item.description or item.tags:
                 defs.append(". ".join(filter(None, [item.title, item.description, ", ".join(item.tags)])))
+            if item.tags:  # the PM's own keywords, undiluted by the description: "BigQuery: GCP, Google Cloud"
+                defs.append(f"{item.title}: {', '.join(item.tags)}")
             if self.sentence_views:  # an item has facets; a request usually asks about one of them
                 defs.extend(s for s in _SENTENCE_END.split(item.description) if len(s.split()) >= 4)
             for text in dict.fromkeys(d for d in defs if d.strip()):
