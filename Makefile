@@ -23,6 +23,7 @@ test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m eval.bench_ingest
 	-$(BIN)/python -m eval.bench_themes --dataset both
 	-$(BIN)/python -m eval.bench_match

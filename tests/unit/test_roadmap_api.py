@@ -135,6 +135,7 @@ def test_link_errors(loaded):
     _error(loaded.post("/api/v1/roadmap/items/EXP/links", json={"note_id": "n-1", "theme_id": 1}), 422)
     _error(loaded.post("/api/v1/roadmap/items/EXP/links", json={"theme_id": "abc"}), 422)
     _error(loaded.post("/api/v1/roadmap/items/EXP/links", json={"theme_id": 999}), 404)
+    assert loaded.get("/api/v1/roadmap/items/EXP").get_json()["links"] == []  # no rejected link was half-stored
 
 
 def test_scores_use_linked_accounts_for_reach(loaded):
