@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..roadmap import service as roadmap
+from ..roadmap import asked, service as roadmap
 from .base import NOT_ON_ROADMAP, VERDICT_OF_STATUS, DraftItem
 
 MAX_ITEMS = 2  # a draft that cites more than two items stops being an answer
@@ -25,10 +25,6 @@ _INJECTION = re.compile(
     re.IGNORECASE)
 _BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 _SENTENCE = re.compile(r"(?<=[.?!])\s+|\s+(?=###)|\s*(?=</?[a-z_]+>)", re.IGNORECASE)
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset("support supported supports yet feature available option possible anything something "
-                  "the and for with from into our your their this that are was can does has have not all any "
-                  "to of in on at by a an is it be as or large new".split())
 
 
 def sanitize_question(question: str) -> tuple[str, list[str]]:
@@ -95,29 +91,16 @@ def _cited(question: str, matches: list[dict], rows: dict) -> list[dict]:
 
 
 def _in_asked_order(question: str, chosen: list[dict], rows: dict) -> list[dict]:
-    """Two cited items in the order the question names them ("CSV and Excel": CSV first), by where each item's
-    own terms (title and tags, minus the other's) first occur; the matcher's order when that says nothing."""
+    """Two cited items in the order the question names them ("CSV and Excel": CSV first); the matcher's order when
+    the question does not name each of them."""
     if len(chosen) < 2 or any(m["item_id"] not in rows for m in chosen):
         return chosen
-    words = [_stem_s(w) for w in _WORD.findall(question.lower())]
-    own = [_terms(f"{rows[m['item_id']].title} {' '.join(rows[m['item_id']].tags or [])}") for m in chosen]
-    positions = []
-    for i, terms in enumerate(own):
-        distinct = terms - set().union(*(t for j, t in enumerate(own) if j != i))
-        positions.append(min((k for k, w in enumerate(words) if w in distinct), default=None))
-    if any(p is None for p in positions):
-        return chosen
-    return [m for _, m in sorted(zip(positions, chosen), key=lambda pair: pair[0])]
+    order = asked.in_asked_order(question, [asked.own_terms(rows[m["item_id"]].title, rows[m["item_id"]].tags)
+                                            for m in chosen])
+    return chosen if order is None else [chosen[i] for i in order]
 
 
-def _stem_s(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-
-
-def _terms(text: str) -> set[str]:
-    """Content words, plural "s" dropped so "export" and "exports" count as one term."""
-    words = (_stem_s(w) for w in _WORD.findall((text or "").lower()))
-    return {w for w in words if len(w) > 2 and w not in _STOP}
+_terms = asked.terms
 
 
 def _item_text(row) -> str:

@@ -20,14 +20,23 @@ STOPWORDS = frozenset(
     me my mine i we our us you your yours it its this that these those there here what whats which who
     how when where why can could would should will shall may might must please thanks thank hi hello
     any some all not no yes if so than then just also very too about into out up down over as get got
-    have has had having need needs want wants like would im ive id dont cant wont""".split()
+    have has had having need needs want wants like would im ive id dont cant wont"""
+    # The usual English function words (NLTK's list): pronouns and quantifiers ("their own", "every") matched
+    # items whose descriptions happen to use them.
+    """ myself ours ourselves yourself yourselves he him his himself she her hers herself itself they them
+    their theirs themselves whom being but because until while against between through during before after
+    above below under again further once both each every few many much more most other others another such
+    either neither nor only own same now
+    s t d ll m o re ve y""".split()
 )
 
 
-def stem(word: str) -> str:
+def stem(word: str, vocabulary: frozenset[str] = frozenset()) -> str:
     """Crude suffix stripping so "exports"/"exporting"/"exported" and "update"/"updates" meet, with no dependency.
 
-    The trailing "e" goes too, so "share", "shared" and "sharing" all become "shar".
+    The trailing "e" goes too, so "share", "shared" and "sharing" all become "shar". A doubled final consonant is
+    undoubled ("embedded", "shipping" -> "embed", "ship"). With a vocabulary, "-ed"/"-ing" is stripped from a short
+    word only when what is left is a word, so "embed" and "speed" stay whole.
     """
     if len(word) <= 3 or word.isdigit():
         return word
@@ -39,9 +48,32 @@ def stem(word: str) -> str:
         word = word[:-1]
     for suffix in ("ing", "ed"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
+            base = word[: -len(suffix)]
+            single = base[:-1] if _doubled(base) else base
+            if vocabulary and len(word) < 7 and not {base, base + "e", single} & vocabulary:
+                break  # "embed", "speed", "bleed": not an inflection
+            word = single
             break
     return word[:-1] if word.endswith("e") and len(word) > 3 else word
+
+
+def _doubled(word: str) -> bool:
+    """Ends in a doubled consonant that inflection adds ("shipp", "embedd"), not one the word has ("call", "pass")."""
+    return len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "aeiouylsz"
+
+
+_INFLECTIONS = ("iest", "ier", "est", "er", "ily", "ly", "ness")
+
+
+def _inflected(token: str, vocabulary: frozenset[str]) -> bool:
+    """An inflected word the dictionary lacks ("snappier", "quickest"), not a compound to split ("snap pier")."""
+    for suffix in _INFLECTIONS:
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+            base = token[: -len(suffix)]
+            forms = {base, base + "e", base + "y", base[:-1] if _doubled(base) else base}
+            if forms & vocabulary:
+                return True
+    return False
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,8 +100,9 @@ def split_compound(token: str, vocabulary: frozenset[str]) -> list[str]:
     """
     if not vocabulary or len(token) < 6 or not token.isalpha():
         return [token]
-    if token in vocabulary or stem(token) in vocabulary or stem(token) + "e" in vocabulary:
-        return [token]  # an inflected word ("provisioning"), not a compound
+    if token in vocabulary or stem(token) in vocabulary or stem(token) + "e" in vocabulary \
+            or _inflected(token, vocabulary):
+        return [token]  # an inflected word ("provisioning", "snappier"), not a compound
 
     @functools.lru_cache(maxsize=None)
     def best(start: int) -> tuple[int, tuple[str, ...]] | None:
@@ -98,7 +131,8 @@ def expand_compounds(text: str, vocabulary: frozenset[str]) -> str:
 def _word_terms(word: str, vocabulary: frozenset[str]) -> tuple[str, ...]:
     parts = split_compound(word, vocabulary)
     # Keep the whole token too: "hubspot" must still hit "hubspot" when it also splits into "hub spot".
-    return tuple(stem(p) for p in (([word] + parts) if len(parts) > 1 else parts) if p not in STOPWORDS)
+    return tuple(stem(p, vocabulary) for p in (([word] + parts) if len(parts) > 1 else parts)
+                 if p not in STOPWORDS and len(p) > 1)
 
 
 def tokenize(text: str, vocabulary: frozenset[str] = frozenset()) -> list[str]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..models import Account, Note, RoadmapItem, RoadmapLink, Statement
 from ..notes import NotFound, find_note
 from ..vectorstore import STATEMENTS
-from . import importer, matcher as matcher_mod, scoring
+from . import asked, importer, matcher as matcher_mod, scoring
 
 try:  # themes are optional: without them theme links add no evidence and coverage lists no themes
     from ..themes import queries as theme_queries
@@ -206,11 +206,27 @@ def match_requests(services, requests: list[dict], top_k: int = 5, min_score: fl
         return [{"id": r["id"], "verdict": matcher_mod.NOT_ON_ROADMAP, "matches": []} for r in requests]
     by_id = {i.id: i for i in fitted.items}
     results = fitted.match([r["text"] for r in requests], top_k=top_k, transductive=False)
-    return [{"id": req["id"], "verdict": res.verdict,
-             "matches": [{"item_id": m["item_id"], "title": by_id[m["item_id"]].title,
-                          "status": by_id[m["item_id"]].status, "score": round(m["score"], 4)}
-                         for m in res.matches if m["score"] >= min_score]}
-            for req, res in zip(requests, results)]
+    out = []
+    for req, res in zip(requests, results):
+        ranked, verdict = _asked_first(req["text"], res.matches, by_id), res.verdict
+        if res.in_scope and ranked[0]["item_id"] != res.item_id:
+            verdict = matcher_mod.verdict(by_id[ranked[0]["item_id"]].status)
+        out.append({"id": req["id"], "verdict": verdict,
+                    "matches": [{"item_id": m["item_id"], "title": by_id[m["item_id"]].title,
+                                 "status": by_id[m["item_id"]].status, "score": round(m["score"], 4)}
+                                for m in ranked if m["score"] >= min_score]})
+    return out
+
+
+def _asked_first(text: str, matches: list[dict], by_id: dict) -> list[dict]:
+    """The two best matches, when both are accepted and the request names each, in the order it names them: "CSV
+    and Excel" is answered about CSV first, whichever of the pair scores higher."""
+    top = [m for m in matches[:2] if m["score"] >= 0.5]
+    if len(top) < 2:
+        return matches
+    order = asked.in_asked_order(text, [asked.own_terms(by_id[m["item_id"]].title, by_id[m["item_id"]].tags)
+                                        for m in top])
+    return matches if order is None or order == [0, 1] else [top[1], top[0], *matches[2:]]
 
 
 # ---- demand, scores, coverage ---------------------------------------------------------------------------------

@@ -178,6 +178,23 @@ def test_lexical_helpers():
     assert scores[0, 0] > 0.3 and scores[0, 1] == 0 and not scores[1].any()
 
 
+def test_lexical_morphology_and_function_words():
+    vocab = frozenset({"embedded", "share", "ship", "snap", "pier", "speed", "add"})
+    # A doubled consonant is undoubled, and a short word is not mistaken for a past tense: the request's "embed"
+    # meets the item's "embedded"/"embedding"; "speed" and "added" keep their stems.
+    assert {stem(w, vocab) for w in ("embed", "embedded", "embedding")} == {"embed"}
+    assert {stem(w, vocab) for w in ("ship", "shipped", "shipping")} == {"ship"}
+    assert stem("speed", vocab) == "speed" and stem("added", vocab) == "add"
+    assert stem("shared", vocab) == stem("share", vocab)
+    # An inflected word the dictionary lacks is not a glued compound: "snappier" must not match "snap grid".
+    assert expand_compounds("snappier", vocab) == "snappier"
+    assert expand_compounds("snappier", vocab | {"snappy"}) == "snappier"
+    # Pronouns and quantifiers ("their own", "every") say nothing about a topic.
+    scores = BM25(["Portal resold under their own name", "Sync every 15 minutes"], vocabulary=vocab).saturated(
+        ["can their team see it every day on their own"])
+    assert not scores.any()
+
+
 @pytest.mark.model
 def test_real_model_matches_customer_wording_and_declines_off_topic():
     from service.embedding import get_embedder

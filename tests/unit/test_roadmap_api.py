@@ -208,3 +208,23 @@ def test_openapi_lists_the_roadmap_routes(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert {"/api/v1/roadmap/items", "/api/v1/roadmap/items/{item_id}", "/api/v1/roadmap/items/{item_id}/links",
             "/api/v1/roadmap/coverage", "/api/v1/roadmap/scores", "/api/v1/match"} <= set(paths)
+
+
+def test_match_answers_two_named_items_in_the_order_asked(monkeypatch, svc):
+    """"CSV and Excel": both accepted, the Excel item scored higher; the answer leads with CSV, and its verdict."""
+    from types import SimpleNamespace
+
+    from service.roadmap.matcher import MatchResult, RoadmapItem
+
+    items = [RoadmapItem("CSV", "Background CSV exports", tags=["exports", "CSV"], status="shipped"),
+             RoadmapItem("XLSX", "Large-volume Excel (XLSX) export", tags=["exports", "Excel"], status="in_progress")]
+
+    def match(texts, top_k, transductive):
+        ranked = [{"item_id": "XLSX", "score": 0.9}, {"item_id": "CSV", "score": 0.8}]
+        return [MatchResult(t, ranked, True, 0.9, "XLSX", "in_progress") for t in texts]
+
+    monkeypatch.setattr(service, "get_matcher", lambda services: SimpleNamespace(items=items, match=match))
+    both, one = service.match_requests(svc, [{"id": "a", "text": "They export to CSV and to Excel. Story for each?"},
+                                             {"id": "b", "text": "Excel exports of big tables time out."}])
+    assert both["verdict"] == "available" and [m["item_id"] for m in both["matches"]] == ["CSV", "XLSX"]
+    assert one["verdict"] == "in_progress" and [m["item_id"] for m in one["matches"]] == ["XLSX", "CSV"]
