@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from .. import names as names_mod
 from ..models import Note, RoadmapLink, Statement
 from ..roadmap import service as roadmap
 from ..vectorstore import STATEMENTS
@@ -28,7 +29,6 @@ MIN_SIMILARITY = {"hashing": 0.25}
 DEFAULT_MIN_SIMILARITY = 0.5
 RELATIVE_WINDOW = 0.15  # well below the best hit is a different topic, whatever the absolute similarity
 THEME_MIN_SIMILARITY = 0.5
-NAME_KEYS = re.compile(r"(?:^|_)(?:name|contact|author|person|rep|owner|email|phone)(?:_|$)", re.I)
 
 
 def gather(services, question: str, account: str | None, items: list[DraftItem]) -> dict:
@@ -81,19 +81,7 @@ def known_names(services, session) -> set[str]:
 
     Any of them may turn up in a question or a quote, whichever account it belongs to, so redaction needs all.
     """
-    key = tuple(session.execute(select(func.count(Note.id), func.max(Note.updated_at))).one())
-    cached = getattr(services, "_draft_names", None)
-    if cached and cached[0] == key:
-        return cached[1]
-    names: set[str] = set()
-    for author, meta in session.execute(select(Note.author, Note.meta)):
-        for name in _names(author, meta):
-            names.add(name)
-            first = name.split()[0]
-            if len(name.split()) > 1 and len(first) >= 3 and first[0].isupper():
-                names.add(first)  # "Marco said..." names Marco Rossi as surely as his full name
-    services._draft_names = (key, names)
-    return names
+    return names_mod.person_names(services, session)
 
 
 def names_in(text: str, registry: set[str]) -> list[str]:
@@ -169,10 +157,7 @@ def _load(session, sims: dict[int, float], hits: dict) -> list[dict]:
     return out
 
 
-def _names(author: str | None, meta: dict | None) -> list[str]:
-    """Contact and author names from a note's metadata: these must never leave in a quote or a prompt."""
-    values = [author] + [v for k, v in (meta or {}).items() if NAME_KEYS.search(str(k)) and isinstance(v, str)]
-    return [v.strip() for v in values if v and v.strip() and not EMAIL_RE.search(v) and not re.search(r"\d{3}", v)]
+_names = names_mod.note_names
 
 
 def _quotable(text: str, names: list[str]) -> bool:

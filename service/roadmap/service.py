@@ -5,13 +5,16 @@ import copy
 import hashlib
 import json
 import math
+import re
 import threading
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import names
 from ..models import Account, Note, RoadmapItem, RoadmapLink, Statement
 from ..notes import NotFound, find_note
+from ..untrusted import sanitize_question
 from ..vectorstore import STATEMENTS
 from . import asked, importer, matcher as matcher_mod, scoring
 
@@ -205,7 +208,7 @@ def match_requests(services, requests: list[dict], top_k: int = 5, min_score: fl
     if fitted is None or not requests:
         return [{"id": r["id"], "verdict": matcher_mod.NOT_ON_ROADMAP, "matches": []} for r in requests]
     by_id = {i.id: i for i in fitted.items}
-    results = fitted.match([r["text"] for r in requests], top_k=top_k, transductive=False)
+    results = fitted.match(_topics(services, fitted, [r["text"] for r in requests]), top_k=top_k, transductive=False)
     out = []
     for req, res in zip(requests, results):
         ranked, verdict = _asked_first(req["text"], res.matches, by_id), res.verdict
@@ -216,6 +219,21 @@ def match_requests(services, requests: list[dict], top_k: int = 5, min_score: fl
                                  "status": by_id[m["item_id"]].status, "score": round(m["score"], 4)}
                                 for m in ranked if m["score"] >= min_score]})
     return out
+
+
+def _topics(services, fitted, texts: list[str]) -> list[str]:
+    """The requests without instruction-like sentences and without the names of known contacts and accounts.
+
+    "Tessa at Harbor & Pine loved the new editor preview" is about the editor, yet the names pulled it toward every
+    note that mentions that account and below the cut."""
+    keep = getattr(fitted, "_item_words", None)
+    if keep is None:  # the roadmap's own words are never taken out as a name
+        keep = fitted._item_words = frozenset(w for i in fitted.items
+                                              for w in re.findall(r"\w+", f"{i.title} {' '.join(i.tags)}".lower()))
+    with services.db.session() as session:
+        pattern = names.name_pattern(services, session, keep)
+    # Instruction-like sentences are not part of a request's topic either (the drafts drop them the same way).
+    return [names.without_names(sanitize_question(t)[0], pattern) for t in texts]
 
 
 def _asked_first(text: str, matches: list[dict], by_id: dict) -> list[dict]:
