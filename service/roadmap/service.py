@@ -16,7 +16,7 @@ from ..models import Account, Note, RoadmapItem, RoadmapLink, Statement
 from ..notes import NotFound, find_note
 from ..untrusted import sanitize_question
 from ..vectorstore import STATEMENTS
-from . import asked, importer, matcher as matcher_mod, scoring
+from . import asked, importer, lexical, matcher as matcher_mod, scoring
 
 try:  # themes are optional: without them theme links add no evidence and coverage lists no themes
     from ..themes import queries as theme_queries
@@ -231,9 +231,9 @@ def _topics(services, fitted, texts: list[str]) -> list[str]:
         keep = fitted._item_words = frozenset(w for i in fitted.items
                                               for w in re.findall(r"\w+", f"{i.title} {' '.join(i.tags)}".lower()))
     with services.db.session() as session:
-        pattern = names.name_pattern(services, session, keep)
+        finder = names.name_finder(services, session, keep, lexical.packaged_vocabulary())
     # Instruction-like sentences are not part of a request's topic either (the drafts drop them the same way).
-    return [names.without_names(sanitize_question(t)[0], pattern) for t in texts]
+    return [names.without_names(sanitize_question(t)[0], finder) for t in texts]
 
 
 def _asked_first(text: str, matches: list[dict], by_id: dict) -> list[dict]:

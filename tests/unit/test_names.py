@@ -20,8 +20,8 @@ def _load(svc):
 def test_names_of_contacts_and_accounts_leave_the_request(svc):
     _load(svc)
     with svc.db.session() as session:
-        pattern = names.name_pattern(svc, session, frozenset({"snowflake", "connector"}))
-    strip = lambda text: names.without_names(text, pattern)  # noqa: E731
+        finder = names.name_finder(svc, session, frozenset({"snowflake", "connector"}), frozenset({"harbor"}))
+    strip = lambda text: names.without_names(text, finder)  # noqa: E731
     assert strip("Tessa at Harbor & Pine loved the new editor preview.") == "at loved the new editor preview."
     assert strip("Parallax's team wants to rebrand dashboards; Priya asked.") == "team wants to rebrand dashboards; asked."
     # A roadmap term is never a name, even when an account starts with it; the whole account name still goes.
@@ -29,6 +29,8 @@ def test_names_of_contacts_and_accounts_leave_the_request(svc):
     # Case matters and words are whole: "pine" and "Parallaxes" are not names; a request of names only is kept.
     assert strip("A pine-green theme for Parallaxes") == "A pine-green theme for Parallaxes"
     assert strip("Tessa Lindgren") == "Tessa Lindgren"
+    # A common word alone is not an account's name ("Harbor" for Harbor & Pine); its longer prefix is.
+    assert strip("Harbor views for Harbor & Pine staff") == "Harbor views for staff"
 
 
 def test_match_ignores_names_in_the_request(svc):
