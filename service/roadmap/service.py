@@ -227,9 +227,9 @@ def _topics(services, fitted, texts: list[str]) -> list[str]:
     "Tessa at Harbor & Pine loved the new editor preview" is about the editor, yet the names pulled it toward every
     note that mentions that account and below the cut."""
     keep = getattr(fitted, "_item_words", None)
-    if keep is None:  # the roadmap's own words are never taken out as a name
-        keep = fitted._item_words = frozenset(w for i in fitted.items
-                                              for w in re.findall(r"\w+", f"{i.title} {' '.join(i.tags)}".lower()))
+    if keep is None:  # the roadmap's own words ("Okta", "Salesforce") are never taken out as a name
+        keep = fitted._item_words = frozenset(
+            w for i in fitted.items for w in re.findall(r"\w+", f"{i.title} {i.description} {' '.join(i.tags)}".lower()))
     with services.db.session() as session:
         finder = names.name_finder(services, session, keep, lexical.packaged_vocabulary())
     # Instruction-like sentences are not part of a request's topic either (the drafts drop them the same way).
