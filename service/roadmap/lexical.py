@@ -127,11 +127,23 @@ def expand_compounds(text: str, vocabulary: frozenset[str]) -> str:
     return " ".join(part for word in words for part in split_compound(word.lower(), vocabulary))
 
 
+def _repeated_action(word: str, vocabulary: frozenset[str]) -> str | None:
+    """The verb inside a "re-" word the dictionary lacks: "resell" -> "sell", "resync" -> "sync", "rebrand" ->
+    "brand", so a request to "sell them on" meets an item about a "resell" portal. Dictionary words ("report",
+    "remove") are never taken apart."""
+    if not vocabulary or not word.startswith("re") or len(word) < 6 or word in vocabulary:
+        return None
+    rest = word[2:]
+    return rest if rest in vocabulary or stem(rest, vocabulary) in vocabulary else None
+
+
 @functools.lru_cache(maxsize=100_000)
 def _word_terms(word: str, vocabulary: frozenset[str]) -> tuple[str, ...]:
     parts = split_compound(word, vocabulary)
+    if len(parts) == 1 and (verb := _repeated_action(word, vocabulary)):
+        parts = [verb]
     # Keep the whole token too: "hubspot" must still hit "hubspot" when it also splits into "hub spot".
-    return tuple(stem(p, vocabulary) for p in (([word] + parts) if len(parts) > 1 else parts)
+    return tuple(stem(p, vocabulary) for p in (([word] + parts) if parts != [word] else parts)
                  if p not in STOPWORDS and len(p) > 1)
 
 

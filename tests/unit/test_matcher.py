@@ -189,6 +189,12 @@ def test_lexical_morphology_and_function_words():
     # An inflected word the dictionary lacks is not a glued compound: "snappier" must not match "snap grid".
     assert expand_compounds("snappier", vocab) == "snappier"
     assert expand_compounds("snappier", vocab | {"snappy"}) == "snappier"
+    # A "re-" word the dictionary lacks also carries its verb ("resell" meets "sell"); dictionary words stay whole.
+    from service.roadmap.lexical import tokenize
+
+    words = vocab | {"sell", "sync", "report", "port"}
+    assert tokenize("resell resync", words) == ["resell", "sell", "resync", "sync"]
+    assert tokenize("report", words) == ["report"]
     # Pronouns and quantifiers ("their own", "every") say nothing about a topic.
     scores = BM25(["Portal resold under their own name", "Sync every 15 minutes"], vocabulary=vocab).saturated(
         ["can their team see it every day on their own"])
