@@ -200,6 +200,8 @@ class RoadmapMatcher:
         """Everything that does not depend on one request: item centroids, graph mass of the pool, calibration."""
         state = {"pool": pool if len(pool) >= self.min_pool else pool[:0]}
         if len(state["pool"]):
+            # Notes repeat sentences (a template line, a pasted recap): copies of one statement share one vote.
+            state["pool_copies"] = np.unique(state["pool"], axis=0, return_inverse=True)[1].ravel()
             # The pool's own neighbourhoods (each statement is its own nearest) serve smoothing, graph and background.
             state["pool_near"] = self._neighbourhood(state["pool"], state)
             state["centroids"] = self._recentre(state)
@@ -215,16 +217,30 @@ class RoadmapMatcher:
         return _neighbours(vectors, state["pool"], min(self.neighbours + 1, len(state["pool"])))
 
     @staticmethod
-    def _smooth(vectors: np.ndarray, idx: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    def _shares(idx: np.ndarray, state: dict) -> np.ndarray:
+        """(n, k) weight of each neighbour: 1 over the number of copies of the same statement among the k.
+
+        Without it, eight copies of "Said the new dashboard editor is a big step up" outvoted the one neighbour that
+        was about the request (reselling dashboards under an agency's brand)."""
+        copies = state["pool_copies"][idx]
+        return 1.0 / (copies[:, :, None] == copies[:, None, :]).sum(axis=2)
+
+    @staticmethod
+    def _smooth(vectors: np.ndarray, idx: np.ndarray, pool: np.ndarray, shares: np.ndarray | None = None) -> np.ndarray:
         """Pull a request halfway toward its pool neighbours: one short utterance is a noisy sample of its topic."""
-        return _normalise(vectors + pool[idx].mean(axis=1))
+        if shares is None:
+            return _normalise(vectors + pool[idx].mean(axis=1))
+        neighbours = np.einsum("nk,nkd->nd", shares, pool[idx]) / shares.sum(axis=1, keepdims=True)
+        return _normalise(vectors + neighbours)
 
     def _recentre(self, state: dict) -> np.ndarray:
         """Pseudo-relevance feedback: soft-assign the smoothed pool to items and move each item toward its share.
 
         The anchor keeps equal weight at every step, so an item never drifts away from what it says.
         """
-        pool = self._smooth(state["pool"], state["pool_near"][0], state["pool"])
+        idx = state["pool_near"][0]
+        # Plain means here: copies of a pool statement are each other's neighbours, so its smoothed self stays itself.
+        pool = self._smooth(state["pool"], idx, state["pool"])
         centroids = self.anchors
         for _ in range(self.iterations):
             resp = _softmax((pool @ centroids.T) / self.temperature)
@@ -272,9 +288,10 @@ class RoadmapMatcher:
         if not len(state["pool"]):
             return [dense]
         idx, near_sims = near if near is not None else self._neighbourhood(vectors, state)
-        smoothed = self._smooth(vectors, idx, state["pool"]) @ state["centroids"].T
+        shares = self._shares(idx, state)
+        smoothed = self._smooth(vectors, idx, state["pool"], shares) @ state["centroids"].T
         # Graph mass of a request = similarity-weighted mass of its pool neighbours (itself, when in the pool).
-        weights = np.exp((near_sims - 1.0) / self.graph_bandwidth)
+        weights = np.exp((near_sims - 1.0) / self.graph_bandwidth) * shares
         mass = np.einsum("nk,nkm->nm", weights, state["pool_mass"][idx]) / weights.sum(axis=1, keepdims=True)
         return [np.maximum(dense, smoothed), np.log(mass + state["mass_floor"])]
 

@@ -225,3 +225,21 @@ def test_real_model_matches_customer_wording_and_declines_off_topic():
         assert result.item_id == item and result.in_scope, (request, result.matches)
     assert [r.verdict for r in results[len(cases):]] == [NOT_ON_ROADMAP] * len(off_topic)
     assert min(r.confidence for r in results[:len(cases)]) > max(r.confidence for r in results[len(cases):])
+
+
+def test_copies_of_a_pool_statement_share_one_vote_among_a_requests_neighbours():
+    """Notes repeat lines; eight copies of one statement must not outvote the one neighbour that is about the request."""
+    embedder = HashingEmbedder()
+    repeated = "said the new dashboard editor is a big step up"
+    words = sorted(packaged_vocabulary())[1000:1060]  # 60 distinct other statements
+    pool_texts = [repeated] * 8 + [f"they asked about {w} and okta logins" for w in words]
+    matcher = RoadmapMatcher().fit(ITEMS, embedder, pool_vectors=embedder.embed(pool_texts))
+    state = matcher.state
+    copies = state["pool_copies"]
+    assert len(set(copies[:8])) == 1 and copies[0] not in copies[8:]  # the 8 copies are one statement, and only they
+    idx, _ = matcher._neighbourhood(embedder.embed([repeated]), state)
+    shares = matcher._shares(idx, state)
+    is_copy = np.isin(idx, np.arange(8))
+    assert is_copy.sum() == 8 and np.allclose(shares[is_copy], 1 / 8) and np.allclose(shares[~is_copy], 1.0)
+    # Together the copies weigh what one statement weighs: the same as when the pool holds the line once.
+    assert np.isclose(shares[is_copy].sum(), 1.0)
