@@ -31,6 +31,14 @@ STOPWORDS = frozenset(
 )
 
 
+# Words that ask for the opposite of each other. A request to "import" Tableau workbooks is not served by an item
+# about exporting, however close their vectors are: sentence embeddings barely separate such pairs.
+OPPOSITES = (("import", "export"), ("upload", "download"), ("add", "remove"), ("enable", "disable"),
+             ("increase", "decrease"), ("show", "hide"), ("lock", "unlock"), ("include", "exclude"),
+             ("inbound", "outbound"), ("allow", "deny"), ("start", "stop"), ("create", "delete"),
+             ("connect", "disconnect"), ("subscribe", "unsubscribe"), ("mute", "unmute"), ("encrypt", "decrypt"))
+
+
 def stem(word: str, vocabulary: frozenset[str] = frozenset()) -> str:
     """Crude suffix stripping so "exports"/"exporting"/"exported" and "update"/"updates" meet, with no dependency.
 
@@ -178,6 +186,18 @@ class BM25:
         weight = self.idf[tf.col] * tf.data * (k1 + 1) / (tf.data + norm[tf.row])
         self.weights = sparse.csr_matrix((weight, (tf.row, tf.col)), shape=shape)
         self.mean_idf = float(self.idf.mean()) if len(self.idf) else 1.0
+        # Per (asked term, opposite term): each item's weight for the opposite, where the item lacks the asked term.
+        self.against: dict[str, list[tuple[str, np.ndarray]]] = {}
+        dense = self.weights.tocsc()
+        for a, b in OPPOSITES:
+            for asked, other in ((stem(a, vocabulary), stem(b, vocabulary)), (stem(b, vocabulary), stem(a, vocabulary))):
+                if other not in self.terms:
+                    continue
+                says = dense[:, self.terms[other]].toarray().ravel()
+                if asked in self.terms:  # an item about both ("import and export") contradicts neither
+                    says = np.where(dense[:, self.terms[asked]].toarray().ravel() > 0, 0.0, says)
+                if says.any():
+                    self.against.setdefault(asked, []).append((other, says.astype(np.float32)))
 
     def query_matrix(self, queries: Iterable[str]) -> sparse.csr_matrix:
         rows, cols = [], []
@@ -198,3 +218,18 @@ class BM25:
         """BM25 squashed into [0, 1): one matched term of average rarity gives about 0.5, more terms approach 1."""
         raw = self.score(queries)
         return raw / (raw + self.mean_idf)
+
+    def contradicted(self, queries: Iterable[str]) -> np.ndarray:
+        """(n_queries, n_docs) in [0, 1): how strongly an item names the opposite of what a request asks for
+        ("import" vs an item about "export"), on the scale of saturated(); 0 where the request names both words."""
+        queries = list(queries)
+        out = np.zeros((len(queries), self.weights.shape[0]), np.float32)
+        if not self.against:
+            return out
+        for row, query in enumerate(queries):
+            terms = set(tokenize(query, self.vocabulary))
+            for asked in terms & self.against.keys():
+                for other, says in self.against[asked]:
+                    if other not in terms:
+                        out[row] += says
+        return out / (out + self.mean_idf)

@@ -3,7 +3,8 @@
 Pure and DB-free: items and requests in, ranked matches and an abstention decision out.
 
 - Similarity stream: best cosine to an item's views (title, title with glued words split, title+description+tags,
-  title with tags, each sentence of the description, each confirmed evidence statement) plus saturated BM25, because exact product terms (SCIM, BAA) decide matches.
+  title with tags, each sentence of the description, each confirmed evidence statement) plus saturated BM25, because exact product terms (SCIM, BAA) decide matches,
+  minus the same for words that ask the opposite of what an item names (import vs export).
 - With an unlabeled pool of customer statements (pool_vectors at fit(), or a large request batch): requests are
   smoothed toward their pool neighbours, item vectors are re-centred on the statements they attract (pseudo-relevance
   feedback), and a graph stream adds label-propagation mass from the items over the pool's kNN graph.
@@ -283,17 +284,20 @@ class RoadmapMatcher:
         # Views are grouped by item, so a per-item max is one reduceat over the group starts.
         starts = np.flatnonzero(np.r_[True, self.view_owner[1:] != self.view_owner[:-1]])
         dense[:, self.view_owner[starts]] = np.maximum.reduceat(sims, starts, axis=1)
+        against = 0.0
         if texts is not None:
             dense = dense + self.lexical_weight * self.bm25.saturated(texts)
+            # Counted after the pool's smoothing below, which knows no words and would otherwise undo it.
+            against = self.lexical_weight * self.bm25.contradicted(texts)
         if not len(state["pool"]):
-            return [dense]
+            return [dense - against]
         idx, near_sims = near if near is not None else self._neighbourhood(vectors, state)
         shares = self._shares(idx, state)
         smoothed = self._smooth(vectors, idx, state["pool"], shares) @ state["centroids"].T
         # Graph mass of a request = similarity-weighted mass of its pool neighbours (itself, when in the pool).
         weights = np.exp((near_sims - 1.0) / self.graph_bandwidth) * shares
         mass = np.einsum("nk,nkm->nm", weights, state["pool_mass"][idx]) / weights.sum(axis=1, keepdims=True)
-        return [np.maximum(dense, smoothed), np.log(mass + state["mass_floor"])]
+        return [np.maximum(dense, smoothed) - against, np.log(mass + state["mass_floor"])]
 
     def _relevance(self, streams: list[np.ndarray], state: dict) -> np.ndarray:
         """Sum of the centred streams: each in units of its own spread, so neither dominates by scale."""

@@ -243,3 +243,21 @@ def test_copies_of_a_pool_statement_share_one_vote_among_a_requests_neighbours()
     assert is_copy.sum() == 8 and np.allclose(shares[is_copy], 1 / 8) and np.allclose(shares[~is_copy], 1.0)
     # Together the copies weigh what one statement weighs: the same as when the pool holds the line once.
     assert np.isclose(shares[is_copy].sum(), 1.0)
+
+
+def test_a_request_for_the_opposite_action_counts_against_an_item():
+    vocab = packaged_vocabulary()
+    bm25 = BM25(["Large-volume Excel export", "Import and export of dashboards", "Remove users in bulk"],
+                vocabulary=vocab)
+    against = bm25.contradicted(["Can we import their Tableau workbooks?", "Can we export to Excel?",
+                                 "We need to import and export dashboards", "add users in bulk"])
+    assert against[0, 0] > 0.3 and against[0, 1] == 0  # an item about both directions contradicts neither
+    assert not against[1].any() and not against[2].any()  # the asked word itself, or both words: no contradiction
+    assert against[3, 2] > 0.3 and against[3, :2].sum() == 0
+    assert (against >= 0).all() and (against < 1).all()
+    # Through the matcher: with no dense signal at all, "import" lowers the export item below the same request
+    # that asks to export.
+    matcher = RoadmapMatcher().fit(ITEMS, NoiseEmbedder())
+    imported, exported = matcher.match(["can we import large csv files", "can we export large csv files"])
+    assert score_of(imported, "csv") < score_of(exported, "csv")
+    assert exported.item_id == "csv" and imported.item_id != "csv"
