@@ -1,8 +1,10 @@
 """Untrusted text: notes and questions are data, never instructions.
 
-Sentences that address an assistant instead of asking something ("ignore previous instructions...", "[admin note:
-...]", "### assistant: ...") are dropped before a request is matched or drafted, so they can neither move a verdict
-nor reach a model. Nothing downstream reads instructions from them; this only keeps their words out of the topic.
+The defence is structural: a question is matched as written (code decides the verdict), the template drafter never
+executes anything it reads, and any LLM prompt fences the question and the quotes inside a data block the system
+prompt tells the model not to obey. This phrase check only *notices* instruction-like text so a draft can carry a
+warning and a quote is not chosen as evidence; it is measured on phrasings it was not written for
+(eval/datasets/injections.jsonl, `feedback eval --suite injection`) and is not relied on to stop anything.
 """
 from __future__ import annotations
 
@@ -16,26 +18,7 @@ _INJECTION = re.compile(
     r"|\b(?:reply|respond|answer)\s+(?:only\s+)?(?:with|that)\b|\bconfirm\s+the\s+above\b"
     r"|(?:^|\s)(?:system|assistant|user)\s*:|###|</?[a-z_]+>|\bdo\s+not\s+check\b",
     re.IGNORECASE)
-_BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
-_SENTENCE = re.compile(r"(?<=[.?!])\s+|\s+(?=###)|\s*(?=</?[a-z_]+>)", re.IGNORECASE)
-
-
-def sanitize_question(question: str) -> tuple[str, list[str]]:
-    """(the question without instruction-like sentences, the removed parts). Falls back to the original when
-    nothing is left, so a question made only of noise still gets a (declining) answer instead of an error."""
-    removed = [m.group(0) for m in _BRACKETED.finditer(question) if _INJECTION.search(m.group(0))]
-    text = question
-    for part in removed:
-        text = text.replace(part, " ")
-    kept = []
-    for sentence in _SENTENCE.split(text):
-        if sentence.strip() and _INJECTION.search(sentence):
-            removed.append(sentence.strip())
-        elif sentence.strip():
-            kept.append(sentence.strip())
-    clean = " ".join(kept).strip()
-    return (clean or " ".join(question.split())), removed
 
 
 def looks_like_instructions(text: str) -> bool:
-    return bool(_INJECTION.search(text))
+    return bool(_INJECTION.search(text or ""))

@@ -51,7 +51,7 @@ class Evidence:
 
 @dataclass
 class DraftContext:
-    question: str  # with injection sentences removed; the original is stored, never obeyed
+    question: str  # as asked: data, fenced in any prompt, never obeyed
     account: str | None
     audience: str
     tone: str | None

@@ -14,11 +14,11 @@ from sqlalchemy.orm import selectinload
 
 from .. import names as names_mod
 from ..models import Note, RoadmapLink, Statement
-from ..roadmap import service as roadmap
+from ..roadmap import decision as decisions
 from ..vectorstore import STATEMENTS
 from .base import DraftItem, Evidence
 from .checks import EMAIL_RE, PHONE_RE
-from .matching import looks_like_instructions
+from ..untrusted import looks_like_instructions
 
 MAX_QUOTES = 3
 MAX_OWN = 2  # leave room for one other voice, so a draft shows the need is not one account's
@@ -62,7 +62,7 @@ def gather(services, question: str, account: str | None, items: list[DraftItem])
 def _on_topic(services, candidates: list[dict], item_ids: list[str]) -> list[dict]:
     """Keep statements the roadmap matcher files where the draft's decision is: under a cited item, or (for a
     question no item addresses) under no item at all. Similar wording alone lets in neighbouring topics."""
-    fitted = roadmap.get_matcher(services) if candidates else None
+    fitted = decisions.get_matcher(services) if candidates else None
     if fitted is None:
         return candidates
     ids, vectors, _ = services.store.get(STATEMENTS, [f"s{c['statement_id']}" for c in candidates])

@@ -1,6 +1,6 @@
 """The LLM drafter: the model phrases a decision code already made, from data that has been redacted first.
 
-What leaves the process: the (sanitised) question, the verdict and its wording, the chosen items and the quotes,
+What leaves the process: the question (fenced as data), the verdict and its wording, the chosen items and the quotes,
 each with emails, phone numbers and known contact names replaced by placeholders. Other accounts are never named
 to the model. The reply is checked (ids, quotes, dates, promises, internal details); one repair turn is allowed,
 then the template draft is used with a warning. Endpoint failures never surface as errors.

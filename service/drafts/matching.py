@@ -1,76 +1,28 @@
-"""From a question to the decision a draft phrases: the verdict and the items, decided by the roadmap matcher.
+"""From the roadmap's Decision to the items a draft phrases: nothing here ranks items or decides a verdict.
 
-The question is untrusted. Sentences that address the assistant instead of asking something ("ignore previous
-instructions...", "[admin note: ...]", "### assistant: ...") are dropped before matching, so they can neither move
-the verdict nor reach a model. They are never obeyed: nothing downstream reads instructions from the question.
+The question is untrusted data: it is matched as written, fenced as data in any LLM prompt and never obeyed. Text
+that looks like instructions only adds a warning to the draft.
 """
 from __future__ import annotations
 
-from ..roadmap import asked, service as roadmap
-from ..untrusted import looks_like_instructions, sanitize_question  # noqa: F401 (re-exported)
-from .base import NOT_ON_ROADMAP, VERDICT_OF_STATUS, DraftItem
+from ..roadmap import decision as decisions, service as roadmap
+from .base import DraftItem
 
-MAX_ITEMS = 2  # a draft that cites more than two items stops being an answer
 ALTERNATIVE_MIN = 0.3  # calibrated matcher score (0.5 = accepted) for a near miss worth naming internally
-ACCEPTED = 0.5  # the matcher's acceptance point
+
 
 def match_question(services, text: str) -> dict:
-    """{"verdict", "items": [DraftItem] (cited, best first), "alternatives": [DraftItem], "score_context", "matches"}."""
-    # One matcher call gives the decision and the near misses (scores between ALTERNATIVE_MIN and the 0.5 cut).
-    result = roadmap.match_requests(services, [{"id": "q", "text": text}], min_score=ALTERNATIVE_MIN)[0]
-    verdict = result["verdict"]
-    matches = [m for m in result["matches"] if m["score"] >= ACCEPTED]
+    """{"decision", "verdict", "items": [DraftItem] (cited, best first), "alternatives", "score_context", "matches"}."""
+    decision = decisions.decide(services, [{"id": "q", "text": text}])[0]
     scored = _scores(services)
     rows = _item_rows(services)
-    chosen = _in_asked_order(text, _cited(text, matches, rows), rows) if verdict != NOT_ON_ROADMAP else []
-    items = [_draft_item(rows[m["item_id"]], scored, m["score"]) for m in chosen if m["item_id"] in rows]
-    if items:  # the answer leads with what the rep asked about first
-        verdict = VERDICT_OF_STATUS.get(items[0].status, verdict)
-    alternatives = []
-    if verdict == NOT_ON_ROADMAP:
-        near = [(m["item_id"], m["score"]) for m in result["matches"]][:2]
-        alternatives = [_draft_item(rows[i], scored, s) for i, s in near if i in rows]
-    return {"verdict": verdict, "items": items, "alternatives": alternatives,
-            "score_context": _score_context(scored), "matches": matches}
-
-
-def _cited(question: str, matches: list[dict], rows: dict) -> list[dict]:
-    """The best match, plus a runner-up only when the question names something only the runner-up covers.
-
-    Accepted runners-up are often near-duplicates of the best item (the Excel export next to the CSV one); citing
-    them would put claims in the draft that nobody asked about. A term the question shares with the runner-up and
-    not with the best item is a sign the rep really asked about both.
-    """
-    if not matches:
-        return []
-    chosen = [matches[0]]
-    asked = _terms(question)
-    best = rows.get(matches[0]["item_id"])
-    best_terms = _terms(_item_text(best)) if best else set()
-    for m in matches[1:]:
-        row = rows.get(m["item_id"])
-        if len(chosen) >= MAX_ITEMS or row is None:
-            break
-        if (_terms(f"{row.title} {' '.join(row.tags or [])}") - best_terms) & asked:
-            chosen.append(m)
-    return chosen
-
-
-def _in_asked_order(question: str, chosen: list[dict], rows: dict) -> list[dict]:
-    """Two cited items in the order the question names them ("CSV and Excel": CSV first); the matcher's order when
-    the question does not name each of them."""
-    if len(chosen) < 2 or any(m["item_id"] not in rows for m in chosen):
-        return chosen
-    order = asked.in_asked_order(question, [asked.own_terms(rows[m["item_id"]].title, rows[m["item_id"]].tags)
-                                            for m in chosen])
-    return chosen if order is None else [chosen[i] for i in order]
-
-
-_terms = asked.terms
-
-
-def _item_text(row) -> str:
-    return f"{row.title} {row.description or ''} {' '.join(row.tags or [])}"
+    items = [_draft_item(rows[r.item_id], scored, r.score) for r in decision.cited if r.item_id in rows]
+    alternatives = ([_draft_item(rows[r.item_id], scored, r.score)
+                     for r in decision.near_misses(ALTERNATIVE_MIN) if r.item_id in rows]
+                    if decision.abstained else [])
+    return {"decision": decision, "verdict": decision.verdict, "items": items, "alternatives": alternatives,
+            "score_context": _score_context(scored),
+            "matches": [r.to_dict() for r in decision.ranked if r.score >= decisions.ACCEPTED]}
 
 
 def _item_rows(services) -> dict:

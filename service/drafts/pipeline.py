@@ -1,7 +1,7 @@
 """Question in, stored draft out: match (code decides) -> evidence -> compose (a drafter phrases) -> check -> store.
 
-Questions and notes are untrusted data. Instruction-like parts of a question are removed before matching and never
-obeyed; whatever a drafter writes is checked against the decision before it is stored, and a draft that fails the
+Questions and notes are untrusted data: a question is matched as written, fenced as data in any LLM prompt and never
+obeyed (instruction-like text only adds a warning); whatever a drafter writes is checked against the decision before it is stored, and a draft that fails the
 checks is replaced by the template draft rather than shown.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..models import Draft, DraftFeedback
 from . import checks
 from .base import AUDIENCES, TONES, DraftContext, DraftResult
 from .evidence import gather
-from .matching import match_question, sanitize_question
+from .matching import match_question
 from .template import TemplateDrafter
 
 log = logging.getLogger(__name__)
@@ -64,15 +64,14 @@ def default_drafter(services):
     return LLMDrafter(services.llm)
 
 
-def build_context(services, question: str, account, audience: str, tone) -> tuple[DraftContext, list[str], dict]:
-    clean, removed = sanitize_question(question)
-    decision = match_question(services, clean)
-    found = gather(services, clean, account, decision["items"])
-    ctx = DraftContext(question=clean, account=account, audience=audience, tone=tone, verdict=decision["verdict"],
+def build_context(services, question: str, account, audience: str, tone) -> tuple[DraftContext, dict]:
+    decision = match_question(services, question)
+    found = gather(services, question, account, decision["items"])
+    ctx = DraftContext(question=question, account=account, audience=audience, tone=tone, verdict=decision["verdict"],
                        items=decision["items"], evidence=found["evidence"], demand=found["demand"],
                        alternatives=decision["alternatives"], score_context=decision["score_context"],
                        names=found["names"])
-    return ctx, removed, decision
+    return ctx, decision
 
 
 def compose(drafter, ctx: DraftContext) -> tuple[DraftResult, list[str]]:
@@ -99,12 +98,9 @@ def create_draft(services, question, account=None, audience="customer", tone=Non
                  request_id=None) -> dict:
     question, account, audience, tone = validate_input(question, account, audience, tone)
     start = time.monotonic()
-    ctx, removed, decision = build_context(services, question, account, audience, tone)
+    ctx, decision = build_context(services, question, account, audience, tone)
     result, problems = compose(drafter or default_drafter(services), ctx)
-    warnings = list(result.warnings)
-    if removed:
-        warnings.insert(0, f"ignored {len(removed)} instruction-like part(s) of the question; "
-                           "they are data, not instructions")
+    warnings = decision["decision"].warnings + list(result.warnings)
     latency_ms = round((time.monotonic() - start) * 1000, 1)
     draft = Draft(
         request_id=None if request_id is None else str(request_id)[:200], question=question, account=account,
@@ -113,7 +109,7 @@ def create_draft(services, question, account=None, audience="customer", tone=Non
         prompt_version=result.prompt_version, model=result.model, latency_ms=latency_ms, warnings=warnings,
         checks=checks.report(result.text, problems),
         extra={"matches": decision["matches"], "alternatives": [a.id for a in ctx.alternatives],
-               "demand": ctx.demand, "removed_from_question": len(removed), "llm_latency_ms": result.latency_ms})
+               "demand": ctx.demand, "instruction_like": bool(decision["decision"].warnings), "llm_latency_ms": result.latency_ms})
     with services.db.transaction() as session:
         session.add(draft)
         session.flush()

@@ -2,27 +2,28 @@
 
 Pure and DB-free: items and requests in, ranked matches and an abstention decision out.
 
-- Similarity stream: best cosine to an item's views (title, title with glued words split, title+description+tags,
-  title with tags, each sentence of the description, each confirmed evidence statement) plus saturated BM25, because exact product terms (SCIM, BAA) decide matches,
-  minus the same for words that ask the opposite of what an item names (import vs export).
-- With an unlabeled pool of customer statements (pool_vectors at fit(), or a large request batch): requests are
-  smoothed toward their pool neighbours, item vectors are re-centred on the statements they attract (pseudo-relevance
-  feedback), and a graph stream adds label-propagation mass from the items over the pool's kNN graph.
-- Calibration: each stream is centred on texts that are not about the item they are scored on and put in units of
-  its spread; the acceptance threshold is a quantile of leave-the-item-out negatives, and scores are a logistic of the
+- Similarity stream: best cosine to an item's views (title, title+description+tags, title with tags, each sentence
+  of the description, each confirmed evidence statement) plus saturated BM25, because exact product terms (SCIM,
+  BAA) decide matches.
+- With an unlabeled pool of customer statements (pool_vectors at fit(), or a large request batch): a request is also
+  read together with its nearest pool statements (smoothing), since one short utterance is a noisy sample of its topic.
+- Calibration: scores are centred on texts that are not about the item they are scored on and put in units of their
+  spread; the acceptance threshold is a quantile of leave-the-item-out negatives, and scores are a logistic of the
   distance to it, so 0.5 means "at the threshold" for every request and every item.
+
+Every stream and rule here was measured with and without on hwu64, the three HINT3 sets and the gold dev half
+(eval/README.md, "Ablation"); what did not help on at least two of them was deleted.
 """
 from __future__ import annotations
 
-import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from scipy import sparse
 from scipy.special import expit
 
-from service.roadmap.lexical import BM25, expand_compounds, packaged_vocabulary
+from service.text import BM25, terms
 
 VERDICTS = {
     "shipped": "available",
@@ -32,22 +33,6 @@ VERDICTS = {
     "not_planned": "not_planned",
 }
 NOT_ON_ROADMAP = "not_on_roadmap"
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
-
-# Small talk from customer calls that asks for no feature. Used only when there is no pool of real statements, so a
-# small roadmap still has a background of "about nothing on it" to calibrate against.
-SMALL_TALK = (
-    "Thanks for taking the time to meet with us today.", "Let's schedule a follow-up call next week.",
-    "Can you send me the slides from the presentation?", "Our fiscal year ends in March.",
-    "I'll loop in my manager on the next call.", "The weather has been terrible here lately.",
-    "We are headquartered in Chicago with about 200 employees.", "Sorry, I was on mute.",
-    "Who else from your team will join?", "Can we move the meeting to Thursday afternoon?",
-    "Please send the invoice to our accounts payable address.", "Happy holidays to you and your team.",
-    "I need to drop off in five minutes.", "Could you repeat that last part?", "Our CEO is travelling this week.",
-    "Let me check my calendar and get back to you.", "We just hired a new marketing director.",
-    "Is there parking near your office?",
-)
-
 
 def verdict(status: str | None) -> str:
     """The answer for sales: the matched item's status, or not_on_roadmap when the matcher abstained (None)."""
@@ -103,6 +88,12 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms == 0, 1.0, norms)
 
 
+def _positive(*candidates: float) -> float:
+    """The first usable spread: a background of identical values (a tiny roadmap whose items share no words) has
+    none, and dividing by ~0 would make every score 0 or 1."""
+    return next((float(c) for c in candidates if np.isfinite(c) and c > 1e-3), 1.0)
+
+
 def _neighbours(queries: np.ndarray, pool: np.ndarray, k: int, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Indices and cosines of each query's k nearest pool vectors, in row chunks: never an n x N matrix in memory."""
     idx = np.empty((len(queries), k), dtype=np.int64)
@@ -114,45 +105,32 @@ def _neighbours(queries: np.ndarray, pool: np.ndarray, k: int, chunk: int = 2048
     return idx, sims
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    x = x - x.max(axis=1, keepdims=True)
-    e = np.exp(x)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 class RoadmapMatcher:
     """fit() once per roadmap version; match() for single requests or batches of thousands.
 
-    Defaults are generic, not tuned to one data set: 10 neighbours is a local neighbourhood, 0.05 is the usual
-    softmax temperature for cosine similarities, and the acceptance threshold comes from the data at fit time
-    (target_oos_recall is the share of requests about topics missing from the roadmap that should be declined).
+    Defaults are generic, not tuned to one data set: 10 neighbours is a local neighbourhood, and the acceptance
+    threshold comes from the data at fit time (target_oos_recall is the share of requests about topics missing
+    from the roadmap that should be declined).
     """
 
-    def __init__(self, *, lexical_weight: float = 0.5, neighbours: int = 10, temperature: float = 0.05,
-                 iterations: int = 5, graph_bandwidth: float = 0.3, target_oos_recall: float = 0.9,
-                 min_pool: int = 50, sentence_views: bool = True, graph_weight: float = 0.5):
-        self.sentence_views = sentence_views
-        # The graph stream votes with half the weight of direct similarity: it knows only the pool's structure, and
-        # a topic the pool rarely mentions (a new connector) must still match on what the request and item say.
-        self.graph_weight = graph_weight
-        # Item texts share their domain's words (security, exports) far more than requests do; with lexical scores
-        # in the background the threshold rose with every shared tag. The background is dense-only, so an exact
-        # term in a request (HubSpot, BAA) is evidence on top of it.
-        self.lexical_in_calibration = False
+    def __init__(self, *, lexical_weight: float = 0.5, neighbours: int = 10, target_oos_recall: float = 0.8,
+                 min_pool: int = 50, smoothing: bool = True, lexical_background: bool = True):
+        # Switches for the ablation (eval/ablation.py); the defaults are what earned its place there.
         self.lexical_weight = lexical_weight  # a matched rare term (SCIM, BAA, HubSpot) is worth ~0.25 of cosine
         self.neighbours = neighbours
-        self.temperature = temperature
-        self.iterations = iterations
-        self.graph_bandwidth = graph_bandwidth  # wide: edge weights barely differ among near neighbours
         self.target_oos_recall = target_oos_recall
         self.min_pool = min_pool  # below this a pool is too small to say where the neighbours of a request are
+        self.smoothing = smoothing
+        self.lexical_background = lexical_background  # score pool statements with their words, as requests are
 
     # ---- fit -------------------------------------------------------------------------------------------------
-    def fit(self, items: Iterable[Any], embedder, pool_vectors: np.ndarray | None = None) -> "RoadmapMatcher":
-        """Embed the items' views in one call and build the index, the pool's structure and the calibration.
+    def fit(self, items: Iterable[Any], embedder, pool_vectors: np.ndarray | None = None,
+            pool_texts: Sequence[str] | None = None) -> "RoadmapMatcher":
+        """Embed the items' views in one call and build the index and the calibration.
 
         pool_vectors: optional unlabeled customer statements (e.g. all stored statements), so that single requests
-        get the same transductive help a large batch gets from itself.
+        get the same help a large batch gets from itself. pool_texts: their texts, so the background is scored
+        exactly as requests are (exact terms included).
         """
         self.items = [RoadmapItem.coerce(i) for i in items]
         if not self.items:
@@ -160,35 +138,29 @@ class RoadmapMatcher:
         if len({i.id for i in self.items}) != len(self.items):
             raise ValueError("roadmap item ids must be unique")
         self.embedder = embedder
-        vocab = packaged_vocabulary()
-        texts, owner, is_evidence = [], [], []
+        texts, owner, kinds = [], [], []
         for j, item in enumerate(self.items):
-            # Definition views first, evidence after, so per-item maxima are contiguous slices (reduceat).
-            defs = [item.title, expand_compounds(item.title, vocab)]
-            if item.description or item.tags:
-                defs.append(". ".join(filter(None, [item.title, item.description, ", ".join(item.tags)])))
-            if item.tags:  # the PM's own keywords, undiluted by the description: "BigQuery: GCP, Google Cloud"
-                defs.append(f"{item.title}: {', '.join(item.tags)}")
-            if self.sentence_views:  # an item has facets; a request usually asks about one of them
-                defs.extend(s for s in _SENTENCE_END.split(item.description) if len(s.split()) >= 4)
-            for text in dict.fromkeys(d for d in defs if d.strip()):
-                texts.append(text), owner.append(j), is_evidence.append(False)
-            for text in item.evidence:
-                texts.append(text), owner.append(j), is_evidence.append(True)
-        self.view_texts, self.view_owner = texts, np.array(owner)
-        self.view_evidence = np.array(is_evidence)
-        vectors = _normalise(embedder.embed(texts + list(SMALL_TALK)))  # one embedder call for everything
-        self.view_vectors, self.small_talk = vectors[: len(texts)], vectors[len(texts):]
+            # Per item: its title, its whole text, then each confirmed evidence statement (contiguous per item).
+            full = ". ".join(filter(None, [item.title, item.description, ", ".join(item.tags)]))
+            views = [(item.title, "title")] + ([(full, "description")] if full != item.title else [])
+            for text, kind in views + [(e, "evidence") for e in dict.fromkeys(item.evidence)]:
+                texts.append(text), owner.append(j), kinds.append(kind)
+        self.view_texts, self.view_owner, self.view_kinds = texts, np.array(owner), kinds
+        self.view_evidence = np.array([k == "evidence" for k in kinds])
+        self.view_vectors = _normalise(embedder.embed(texts))  # one embedder call for every view
         self.bm25 = BM25([" ".join([i.title, i.description, " ".join(i.tags), " ".join(i.evidence)])
-                          for i in self.items], vocabulary=vocab)
+                          for i in self.items])
         self.anchors = self._anchors()
         self.pool = (_normalise(pool_vectors) if pool_vectors is not None and len(pool_vectors)
                      else np.zeros((0, self.view_vectors.shape[1]), np.float32))
-        self.state = self._prepare(self.pool)
+        if pool_texts is not None and len(pool_texts) != len(self.pool):
+            raise ValueError(f"{len(pool_texts)} pool texts for {len(self.pool)} pool vectors")
+        self.pool_texts = list(pool_texts) if pool_texts is not None and self.lexical_background else None
+        self.state = self._prepare(self.pool, self.pool_texts)
         return self
 
     def _anchors(self) -> np.ndarray:
-        """One vector per item: the mean of its definition views plus, equally weighted, the mean of its evidence."""
+        """One vector per item: the mean of its own views plus, equally weighted, the mean of its evidence."""
         anchors = np.zeros((len(self.items), self.view_vectors.shape[1]), np.float32)
         for j in range(len(self.items)):
             mine = self.view_owner == j
@@ -197,19 +169,13 @@ class RoadmapMatcher:
                 anchors[j] += self.view_vectors[mine & self.view_evidence].mean(axis=0)
         return _normalise(anchors)
 
-    def _prepare(self, pool: np.ndarray) -> dict:
-        """Everything that does not depend on one request: item centroids, graph mass of the pool, calibration."""
-        state = {"pool": pool if len(pool) >= self.min_pool else pool[:0]}
+    def _prepare(self, pool: np.ndarray, texts: list[str] | None = None) -> dict:
+        """Everything that does not depend on one request: the pool's neighbourhoods and the calibration."""
+        state = {"pool": pool if len(pool) >= self.min_pool else pool[:0],
+                 "pool_texts": texts if texts is not None and len(pool) >= self.min_pool else None}
         if len(state["pool"]):
-            # Notes repeat sentences (a template line, a pasted recap): copies of one statement share one vote.
-            state["pool_copies"] = np.unique(state["pool"], axis=0, return_inverse=True)[1].ravel()
-            # The pool's own neighbourhoods (each statement is its own nearest) serve smoothing, graph and background.
+            # Each pool statement's own neighbourhood (it is its own nearest) serves the background in calibration.
             state["pool_near"] = self._neighbourhood(state["pool"], state)
-            state["centroids"] = self._recentre(state)
-            state["pool_mass"] = self._propagate(state)
-            state["mass_floor"] = float(np.median(state["pool_mass"])) + 1e-12
-        else:
-            state["centroids"] = self.anchors
         self._calibrate(state)
         return state
 
@@ -217,127 +183,63 @@ class RoadmapMatcher:
         # One more than `neighbours`: a pool statement finds itself first and still gets `neighbours` others.
         return _neighbours(vectors, state["pool"], min(self.neighbours + 1, len(state["pool"])))
 
-    @staticmethod
-    def _shares(idx: np.ndarray, state: dict) -> np.ndarray:
-        """(n, k) weight of each neighbour: 1 over the number of copies of the same statement among the k.
-
-        Without it, eight copies of "Said the new dashboard editor is a big step up" outvoted the one neighbour that
-        was about the request (reselling dashboards under an agency's brand)."""
-        copies = state["pool_copies"][idx]
-        return 1.0 / (copies[:, :, None] == copies[:, None, :]).sum(axis=2)
-
-    @staticmethod
-    def _smooth(vectors: np.ndarray, idx: np.ndarray, pool: np.ndarray, shares: np.ndarray | None = None) -> np.ndarray:
-        """Pull a request halfway toward its pool neighbours: one short utterance is a noisy sample of its topic."""
-        if shares is None:
-            return _normalise(vectors + pool[idx].mean(axis=1))
-        neighbours = np.einsum("nk,nkd->nd", shares, pool[idx]) / shares.sum(axis=1, keepdims=True)
-        return _normalise(vectors + neighbours)
-
-    def _recentre(self, state: dict) -> np.ndarray:
-        """Pseudo-relevance feedback: soft-assign the smoothed pool to items and move each item toward its share.
-
-        The anchor keeps equal weight at every step, so an item never drifts away from what it says.
-        """
-        idx = state["pool_near"][0]
-        # Plain means here: copies of a pool statement are each other's neighbours, so its smoothed self stays itself.
-        pool = self._smooth(state["pool"], idx, state["pool"])
-        centroids = self.anchors
-        for _ in range(self.iterations):
-            resp = _softmax((pool @ centroids.T) / self.temperature)
-            mass = np.maximum(resp.sum(axis=0)[:, None], 1e-9)
-            centroids = _normalise(self.anchors + (resp.T @ pool) / mass)
-        return centroids
-
-    def _propagate(self, state: dict) -> np.ndarray:
-        """Label propagation (Zhou et al. 2004) from the item anchors over a kNN graph of the pool.
-
-        An item links to its own nearest statements, so a cluster of statements that is merely *near* an item, while
-        another cluster is nearer, receives little mass: this is what separates "not on the roadmap" topics that
-        share vocabulary with an item from the item's own requests.
-        """
-        m, pool = len(self.anchors), state["pool"]
-        anchor_idx, anchor_sims = self._neighbourhood(self.anchors, state)
-        idx = np.vstack([anchor_idx, state["pool_near"][0]])
-        sims = np.vstack([anchor_sims, state["pool_near"][1]])
-        nodes = len(idx)
-        own = idx == (np.arange(nodes) - m)[:, None]  # a statement is not its own neighbour in the graph
-        weights = np.where(own, 0.0, np.exp((sims - 1.0) / self.graph_bandwidth))
-        graph = sparse.csr_matrix((weights.ravel(), (np.repeat(np.arange(nodes), idx.shape[1]), idx.ravel() + m)),
-                                  shape=(nodes, nodes))
-        graph = graph.maximum(graph.T)
-        inv = sparse.diags(1.0 / np.sqrt(np.maximum(np.asarray(graph.sum(axis=1)).ravel(), 1e-12)))
-        graph = (inv @ graph @ inv).astype(np.float32)
-        seeds = np.zeros((nodes, m), np.float32)
-        seeds[np.arange(m), np.arange(m)] = 1.0
-        mass = seeds
-        for _ in range(30):  # 0.9 ** 30 < 0.05: later iterations barely move the result
-            mass = 0.9 * (graph @ mass) + 0.1 * seeds
-        return np.asarray(mass[m:], dtype=np.float32)
-
     # ---- scoring ---------------------------------------------------------------------------------------------
-    def _streams(self, texts: Sequence[str] | None, vectors: np.ndarray, state: dict,
-                 near: tuple[np.ndarray, np.ndarray] | None = None) -> list[np.ndarray]:
-        """(n, items) raw relevance per evidence stream: similarity (dense + lexical), and graph mass with a pool."""
+    def _similarity(self, texts: Sequence[str] | None, vectors: np.ndarray, state: dict,
+                    near: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """(n, items) raw relevance: best cosine to an item's views plus saturated BM25 when texts are given, or,
+        where higher, the cosine of the request read with its pool neighbours to the item's anchor."""
         sims = vectors @ self.view_vectors.T
         dense = np.full((len(vectors), len(self.items)), -1.0, np.float32)
         # Views are grouped by item, so a per-item max is one reduceat over the group starts.
         starts = np.flatnonzero(np.r_[True, self.view_owner[1:] != self.view_owner[:-1]])
         dense[:, self.view_owner[starts]] = np.maximum.reduceat(sims, starts, axis=1)
-        against = 0.0
-        if texts is not None:
+        if texts is not None and self.lexical_weight:
             dense = dense + self.lexical_weight * self.bm25.saturated(texts)
-            # Counted after the pool's smoothing below, which knows no words and would otherwise undo it.
-            against = self.lexical_weight * self.bm25.contradicted(texts)
-        if not len(state["pool"]):
-            return [dense - against]
-        idx, near_sims = near if near is not None else self._neighbourhood(vectors, state)
-        shares = self._shares(idx, state)
-        smoothed = self._smooth(vectors, idx, state["pool"], shares) @ state["centroids"].T
-        # Graph mass of a request = similarity-weighted mass of its pool neighbours (itself, when in the pool).
-        weights = np.exp((near_sims - 1.0) / self.graph_bandwidth) * shares
-        mass = np.einsum("nk,nkm->nm", weights, state["pool_mass"][idx]) / weights.sum(axis=1, keepdims=True)
-        return [np.maximum(dense, smoothed) - against, np.log(mass + state["mass_floor"])]
-
-    def _relevance(self, streams: list[np.ndarray], state: dict) -> np.ndarray:
-        """Sum of the centred streams: each in units of its own spread, so neither dominates by scale."""
-        weights = (1.0, self.graph_weight)
-        return sum(w * (s - loc) / scale for w, s, loc, scale in zip(weights, streams, state["location"], state["scale"]))
+        if self.smoothing and len(state["pool"]):
+            # Lexical evidence lifts the request's own similarity; the smoothed reading is an alternative to it, not
+            # a base to add terms to (adding them there too lowered every HINT3 figure: eval/README.md).
+            idx = (near if near is not None else self._neighbourhood(vectors, state))[0]
+            smoothed = _normalise(vectors + state["pool"][idx].mean(axis=1))
+            dense = np.maximum(dense, smoothed @ self.anchors.T)
+        return dense
 
     def _calibrate(self, state: dict) -> None:
-        """Stream locations and an acceptance threshold from texts known NOT to be about the item they are scored on.
+        """A location, a scale and an acceptance threshold from texts known NOT to be about the item they are
+        scored on.
 
         Negatives: each item's own views scored with that item left out (a request about a topic missing from the
-        roadmap looks like that), and pool statements with their best item left out (or, with no pool, small talk
-        that is about no item). The threshold is their target_oos_recall quantile, so about that share of
-        out-of-roadmap requests is expected to be declined.
+        roadmap looks like that), and pool statements with their best item left out. The threshold is their target_oos_recall quantile, so about that share of
+        out-of-roadmap requests is expected to be declined. The background is dense only: item texts share their
+        domain's words far more than requests do, so an exact term in a request is evidence on top of it.
         """
         own = (np.arange(len(self.view_owner)), self.view_owner)
-        streams = self._streams(self.view_texts if self.lexical_in_calibration else None, self.view_vectors, state)
+        stream = self._similarity(None, self.view_vectors, state)
         if len(state["pool"]):
-            extra = self._streams(None, state["pool"], state, state["pool_near"])
-        else:
-            extra = self._streams(list(SMALL_TALK), self.small_talk, state)
-        streams = [np.vstack([v, p]) for v, p in zip(streams, extra)]
-        state["location"], state["scale"] = [], []
-        for stream in streams:
-            stream[own] = np.nan  # a view says nothing about its own item's background
-            # One location per stream, not per item: per-item centring lifted items with few, short views ("Dashboard
-            # editor v2") over the item a request names (its SDK), and cost top-1 on hwu64 as well as on the B2B set.
-            location = float(np.nanmedian(stream))
+            stream = np.vstack([stream, self._similarity(state["pool_texts"], state["pool"], state, state["pool_near"])])
+        stream[own] = np.nan  # a view says nothing about its own item's background
+        if np.isfinite(stream).any():
+            # One location for all items: per-item centring lifted items with few, short views over the item a
+            # request names.
+            state["location"] = float(np.nanmedian(stream))
             spread = np.nanmedian(np.abs(stream - np.nanmedian(stream, axis=0)), axis=0)
-            state["location"].append(location)
-            state["scale"].append(float(max(np.median(spread), 1e-6)))  # per-item scales overreact to few views
-        relevance = self._relevance(streams, state)
+            state["scale"] = _positive(np.nanmedian(spread), np.nanstd(stream))
+        else:  # a lone item with nothing else to compare with
+            state["location"], state["scale"] = 0.0, 1.0
+        relevance = (stream - state["location"]) / state["scale"]
         n_views = len(self.view_owner)
-        negatives = np.nanmax(relevance[:n_views], axis=1)
-        if not len(state["pool"]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a lone item's views: nothing else to score them on
+            negatives = np.nanmax(relevance[:n_views], axis=1)
+        if relevance.shape[1] == 1:
             negatives = np.r_[negatives, relevance[n_views:].max(axis=1)]
-        elif relevance.shape[1] > 1:
+        else:  # a pool statement may be about its best item, hardly about its second best
             negatives = np.r_[negatives, np.sort(relevance[n_views:], axis=1)[:, -2]]
-        negatives = negatives[np.isfinite(negatives)]  # a lone item's views have no other item to be scored on
-        state["threshold"] = float(np.quantile(negatives, self.target_oos_recall))
-        state["spread"] = float(max(np.std(negatives), 1e-6))
+        negatives = negatives[np.isfinite(negatives)]
+        if not len(negatives):  # a lone item and no pool: the location marks the line
+            negatives = np.zeros(1)
+        # A request exactly at the line is not accepted: ties there are texts with nothing in common with any item.
+        state["threshold"] = float(np.quantile(negatives, self.target_oos_recall)) + 1e-6
+        state["spread"] = _positive(np.std(negatives))
 
     def scores(self, requests: Sequence[str], vectors: np.ndarray | None = None,
                transductive: bool | None = None) -> np.ndarray:
@@ -352,10 +254,11 @@ class RoadmapMatcher:
         if transductive is None:  # a batch big enough to have structure of its own joins the pool
             transductive = len(requests) >= self.min_pool
         if transductive and len(requests):
-            state = self._prepare(np.vstack([self.pool, vectors]))
+            texts = self.pool_texts + requests if self.pool_texts is not None else None
+            state = self._prepare(np.vstack([self.pool, vectors]), texts)
             if len(state["pool"]):  # the requests are the pool's tail: their neighbourhoods are already known
                 near = tuple(a[len(self.pool):] for a in state["pool_near"])
-        z = self._relevance(self._streams(requests, vectors, state, near), state)
+        z = (self._similarity(requests, vectors, state, near) - state["location"]) / state["scale"]
         return expit((z - state["threshold"]) / state["spread"])
 
     def match(self, requests: Sequence[str], top_k: int = 5, vectors: np.ndarray | None = None,
@@ -381,3 +284,17 @@ class RoadmapMatcher:
                 in_scope=accepted, confidence=confidence, item_id=item.id if accepted else None,
                 verdict=verdict(item.status if accepted else None)))
         return results
+
+    def explain(self, requests: Sequence[str], vectors: np.ndarray, item_ids: Sequence[str]) -> list[dict]:
+        """Why a request points at an item: the item's text it is closest to, and the terms they share."""
+        vectors = _normalise(vectors)
+        index = {item.id: j for j, item in enumerate(self.items)}
+        out = []
+        for request, vector, item_id in zip(requests, vectors, item_ids):
+            views = np.flatnonzero(self.view_owner == index[item_id])
+            best = int(views[np.argmax(self.view_vectors[views] @ vector)])
+            item = self.items[index[item_id]]
+            shared = sorted(set(terms(request)) & set(terms(" ".join([item.title, item.description, *item.tags]))))
+            out.append({"item_id": item_id, "closest_text": self.view_texts[best], "kind": self.view_kinds[best],
+                        "cosine": round(float(self.view_vectors[best] @ vector), 4), "shared_terms": shared})
+        return out

@@ -2,21 +2,14 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
-import re
-import threading
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from .. import names
 from ..models import Account, Note, RoadmapItem, RoadmapLink, Statement
 from ..notes import NotFound, find_note
-from ..untrusted import sanitize_question
-from ..vectorstore import STATEMENTS
-from . import asked, importer, lexical, matcher as matcher_mod, scoring
+from . import decision as decision_mod, importer, scoring
 
 try:  # themes are optional: without them theme links add no evidence and coverage lists no themes
     from ..themes import queries as theme_queries
@@ -26,12 +19,8 @@ except ImportError:  # pragma: no cover - depends on which features are installe
 
 ITEM_FIELDS = ("title", "description", "status", "release", "goal", "reach", "impact", "confidence", "effort",
                "score", "tags", "url", "workaround", "extra")
-EVIDENCE_MARGIN = 0.1  # a linked note's statements within this cosine of its best one count as evidence
-THEME_EVIDENCE = 20  # most central statements of a linked theme used as evidence
-POOL_MAX = 5000  # customer statements given to the matcher as its unlabeled background
 QUOTES_PER_THEME = 5
 TREND_ORDER = ("growing", "new", "stable", "fading")
-_fit_lock = threading.Lock()
 
 
 class LinkError(ValueError):
@@ -138,113 +127,11 @@ def _check_theme(session: Session, theme_id) -> int:
 
 
 # ---- matching -------------------------------------------------------------------------------------------------
-def get_matcher(services):
-    """The matcher fitted on the current items and their evidence; refitted only when either changed.
-
-    A few counts decide whether anything changed (items, links, notes, statements, the theme run); only then are
-    the items and their evidence loaded and hashed, so an unchanged roadmap costs a draft a few small queries."""
-    with services.db.session() as session:
-        state = (_state_key(session), services.embedder.name)
-    cached = getattr(services, "_roadmap_matcher", None)
-    if cached and cached[2] == state:
-        return cached[1]
-    with services.db.session() as session:
-        items = load_items(session)
-        evidence = {i.id: _raw_evidence(session, i) for i in items}
-    if not items:
-        return None
-    data = [[i.id, i.title, i.description, i.tags, i.status] for i in items]
-    key = hashlib.sha256(json.dumps([data, evidence, list(state[0][6:8]), services.embedder.name],
-                                    default=str).encode()).hexdigest()
-    with _fit_lock:
-        cached = getattr(services, "_roadmap_matcher", None)
-        if cached and cached[0] == key:
-            services._roadmap_matcher = (key, cached[1], state)
-            return cached[1]
-        specs = [_spec(i, evidence[i.id], services.embedder) for i in items]
-        with services.db.session() as session:  # an even sample of customer statements as unlabeled background
-            ids = list(session.scalars(select(Statement.id).order_by(Statement.id)))
-        ids = ids[:: max(1, math.ceil(len(ids) / POOL_MAX))]
-        pool = services.store.get(STATEMENTS, [f"s{i}" for i in ids])[1] if ids else None
-        if pool is not None and (pool.ndim != 2 or pool.shape[1] != services.embedder.dim):
-            pool = None  # an index built by another model: no background rather than a crash
-        fitted = matcher_mod.RoadmapMatcher().fit(specs, services.embedder, pool_vectors=pool)
-        services._roadmap_matcher = (key, fitted, state)
-        return fitted
-
-
-def _raw_evidence(session: Session, item: RoadmapItem) -> list[tuple[str, list[str]]]:
-    """Per link, its candidate texts: a note's statements, or a theme's most central statements."""
-    groups = []
-    for ln in item.links:
-        if ln.kind == "note":
-            groups.append(("note", [s.text for s in ln.note.statements]))
-        elif theme_queries is not None:
-            groups.append(("theme", theme_queries.theme_texts(session, ln.theme_id, limit=THEME_EVIDENCE)))
-    return groups
-
-
-def _spec(item: RoadmapItem, groups: list[tuple[str, list[str]]], embedder) -> dict:
-    # A theme's member statements are all about it; a note's only where they are closest to the item.
-    evidence = [t for kind, texts in groups
-                for t in (texts if kind == "theme" else _note_evidence(embedder, item, texts))]
-    return {"id": item.id, "title": item.title, "description": item.description, "tags": item.tags or [],
-            "status": item.status, "evidence": list(dict.fromkeys(evidence))}
-
-
-def _note_evidence(embedder, item: RoadmapItem, texts: list[str]) -> list[str]:
-    """A note often covers several topics; only its statements closest to the item are evidence for it."""
-    if len(texts) <= 1:
-        return texts
-    vectors = embedder.embed([f"{item.title}. {item.description}"] + texts)
-    sims = vectors[1:] @ vectors[0]
-    return [t for t, s in zip(texts, sims) if s >= sims.max() - EVIDENCE_MARGIN]
-
-
-def match_requests(services, requests: list[dict], top_k: int = 5, min_score: float = 0.5) -> list[dict]:
+def match_requests(services, requests: list[dict], min_score: float = decision_mod.ACCEPTED) -> list[dict]:
     """[{"id", "verdict", "matches": [{"item_id", "title", "status", "score"}]}] per request, in input order.
-    Matches below min_score (the matcher accepts at 0.5) are left out: a not_on_roadmap answer cites no item."""
-    fitted = get_matcher(services)
-    if fitted is None or not requests:
-        return [{"id": r["id"], "verdict": matcher_mod.NOT_ON_ROADMAP, "matches": []} for r in requests]
-    by_id = {i.id: i for i in fitted.items}
-    results = fitted.match(_topics(services, fitted, [r["text"] for r in requests]), top_k=top_k, transductive=False)
-    out = []
-    for req, res in zip(requests, results):
-        ranked, verdict = _asked_first(req["text"], res.matches, by_id), res.verdict
-        if res.in_scope and ranked[0]["item_id"] != res.item_id:
-            verdict = matcher_mod.verdict(by_id[ranked[0]["item_id"]].status)
-        out.append({"id": req["id"], "verdict": verdict,
-                    "matches": [{"item_id": m["item_id"], "title": by_id[m["item_id"]].title,
-                                 "status": by_id[m["item_id"]].status, "score": round(m["score"], 4)}
-                                for m in ranked if m["score"] >= min_score]})
-    return out
-
-
-def _topics(services, fitted, texts: list[str]) -> list[str]:
-    """The requests without instruction-like sentences and without the names of known contacts and accounts.
-
-    "Tessa at Harbor & Pine loved the new editor preview" is about the editor, yet the names pulled it toward every
-    note that mentions that account and below the cut."""
-    keep = getattr(fitted, "_item_words", None)
-    if keep is None:  # the roadmap's own words ("Okta", "Salesforce") are never taken out as a name
-        keep = fitted._item_words = frozenset(
-            w for i in fitted.items for w in re.findall(r"\w+", f"{i.title} {i.description} {' '.join(i.tags)}".lower()))
-    with services.db.session() as session:
-        finder = names.name_finder(services, session, keep, lexical.packaged_vocabulary())
-    # Instruction-like sentences are not part of a request's topic either (the drafts drop them the same way).
-    return [names.without_names(sanitize_question(t)[0], finder) for t in texts]
-
-
-def _asked_first(text: str, matches: list[dict], by_id: dict) -> list[dict]:
-    """The two best matches, when both are accepted and the request names each, in the order it names them: "CSV
-    and Excel" is answered about CSV first, whichever of the pair scores higher."""
-    top = [m for m in matches[:2] if m["score"] >= 0.5]
-    if len(top) < 2:
-        return matches
-    order = asked.in_asked_order(text, [asked.own_terms(by_id[m["item_id"]].title, by_id[m["item_id"]].tags)
-                                        for m in top])
-    return matches if order is None or order == [0, 1] else [top[1], top[0], *matches[2:]]
+    Matches below min_score (the matcher accepts at 0.5) are left out: a not_on_roadmap answer cites no item;
+    with min_score 0 every item is listed, best first."""
+    return [d.match_dict(min_score) for d in decision_mod.decide(services, requests)]
 
 
 # ---- demand, scores, coverage ---------------------------------------------------------------------------------
@@ -276,7 +163,7 @@ def _arr_by_account(session: Session) -> dict[str, float]:
     return out
 
 
-def _state_key(session: Session) -> tuple:
+def state_key(session: Session) -> tuple:
     """Changes whenever notes, roadmap items, links or the latest theme run change: the inputs of scores()."""
     # One round trip: every draft asks this two or three times.
     parts = [func.count(Note.id), func.max(Note.updated_at), func.count(RoadmapItem.id),
@@ -296,7 +183,7 @@ def scores(services) -> dict:
     note's metadata (half a second at 100,000 statements)."""
     settings = scoring.settings_from(services.config)
     with services.db.session() as session:
-        key = (_state_key(session), repr(settings))
+        key = (state_key(session), repr(settings))
         cached = getattr(services, "_roadmap_scores", None)
         if cached and cached[0] == key:
             return copy.deepcopy(cached[1])
@@ -355,25 +242,12 @@ def _addresses(services, items, themes: list[dict]) -> dict[int, dict[str, dict]
     if not texts or not items:
         return out
     votes: dict[tuple, list[float]] = {}
-    for owner, (in_scope, item_id, confidence) in zip(owners, _theme_matches(services, texts)):
-        if in_scope:
-            votes.setdefault((owner, item_id), []).append(confidence)
+    for owner, found in zip(owners, decision_mod.decide_texts(services, texts)):
+        if found.best is not None:
+            votes.setdefault((owner, found.best.item_id), []).append(found.best.score)
     for (theme_id, item_id), hits in votes.items():
         needed = max(1, math.ceil(owners.count(theme_id) / 3))
         if len(hits) >= needed and item_id not in out[theme_id]:
             out[theme_id][item_id] = {"via": "match", "score": round(sum(hits) / len(hits), 4)}
     return out
 
-
-def _theme_matches(services, texts: list[str]) -> list[tuple[bool, str | None, float]]:
-    """The matcher's decision per theme text, cached until the matcher or the texts change: the roadmap and
-    reports pages ask for coverage on every view, and embedding the same labels and quotes each time is most of it."""
-    fitted = get_matcher(services)
-    fit_key = services._roadmap_matcher[0]  # the hash of items, evidence and corpus the matcher was fitted on
-    key = (fit_key, hashlib.sha256("\x1f".join(texts).encode()).hexdigest())
-    cached = getattr(services, "_theme_matches", None)
-    if cached and cached[0] == key:
-        return cached[1]
-    found = [(r.in_scope, r.item_id, r.confidence) for r in fitted.match(texts, top_k=1, transductive=False)]
-    services._theme_matches = (key, found)
-    return found

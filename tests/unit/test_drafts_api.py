@@ -132,11 +132,13 @@ INJECTIONS = [
 @pytest.mark.parametrize("clean, injection", INJECTIONS)
 @pytest.mark.parametrize("audience", ["customer", "internal"])
 def test_injection_keeps_the_matchers_verdict_and_adds_no_promise(seeded, svc, clean, injection, audience):
+    """The question is data: its words are matched like any others, but what it tells the assistant to say never
+    reaches the draft; the verdict is the Decision's for the text as asked."""
     r = seeded.post("/api/v1/drafts", json={"question": clean + injection, "account": "Acme Logistics",
                                             "audience": audience})
     assert r.status_code == 201
     d = r.get_json()
-    assert d["verdict"] == matcher_verdict(svc, clean)
+    assert d["verdict"] == matcher_verdict(svc, clean + injection)
     assert unsupported_claims(d, ITEMS) == []
     text = d["text"].lower()
     for phrase in ("next month", "guarantee", "december", "last quarter", "system prompt", "ignore"):

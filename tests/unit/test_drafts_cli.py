@@ -31,7 +31,7 @@ def test_draft_one_question_as_json_and_text(cli):
 def test_draft_file_jsonl_and_plain_lines(cli, tmp_path):
     rows = tmp_path / "questions.jsonl"
     rows.write_text(json.dumps({"id": "q-1", "question": SNOWFLAKE, "account": "Acme Logistics"}) + "\n"
-                    + json.dumps({"id": "q-2", "text": "Is there a native iPhone app?", "audience": "internal"}) + "\n"
+                    + json.dumps({"id": "q-2", "text": "Can you cater our offsite lunch next week?", "audience": "internal"}) + "\n"
                     + json.dumps({"id": "q-3", "question": ""}) + "\n")
     result = cli("draft", "--file", str(rows), "--json", "--no-llm")
     assert result.exit_code == 1  # one row had no question; the others were still drafted

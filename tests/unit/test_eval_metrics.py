@@ -424,6 +424,24 @@ def test_scorecard_shows_gate_and_target_apart():
     thresholds = {"match": {"top1": {"min": 0.85, "target": 0.9}, "auroc": {"min": 0.9}}}
     results = {"suites": ["match"], "passed": True, "failed": [], "match": {"n_cases": 3, "top1": 0.88, "auroc": 0.95}}
     card = markdown(results, thresholds)
-    assert "| match | top1 | 0.880 | >= 0.85 | pass | >= 0.9 (not met) |" in card
-    assert "| match | auroc | 0.950 | >= 0.9 | pass |  |" in card
+    assert "| match | top1 | 0.880 |  | >= 0.85 | pass | >= 0.9 (not met) |  |" in card
+    assert "| match | auroc | 0.950 |  | >= 0.9 | pass |  |  |" in card
     assert set(METRIC_DIRECTIONS.values()) == {"higher", "lower"}
+
+
+def test_scorecard_shows_the_dev_half_and_flags_overfitting():
+    from eval.runner import on_both_halves
+    from eval.scorecard import markdown
+
+    questions = [{"id": f"q{i}", "split": "dev" if i < 4 else "test", "good": i < 6} for i in range(8)]
+
+    def run(_svc, qs):  # a stand-in suite: the share of "good" questions, and one failure per bad one
+        return {"n_cases": len(qs), "top1": sum(q["good"] for q in qs) / len(qs),
+                "failures": [{"id": q["id"]} for q in qs if not q["good"]]}
+
+    result = on_both_halves(run, None, questions)
+    assert (result["n_cases"], result["top1"], result["dev"]["top1"]) == (4, 0.5, 1.0)
+    assert result["overfitting"] == {"top1": 0.5} and result["failures_count"] == 2
+    assert "failures" not in result and result["dev_failures"] == []  # test cases are counted, never listed
+    card = markdown({"suites": ["match"], "passed": True, "failed": [], "match": result}, {})
+    assert "| match | top1 | 0.500 | 1.000 |  |  |  | overfitting: dev - test = 0.500 |" in card

@@ -1,4 +1,4 @@
-"""Roadmap matcher: lexical exact terms, evidence, abstention, determinism, batch == single, verdicts.
+"""Roadmap matcher and text handling: exact terms, evidence, abstention, determinism, batch == single, verdicts.
 
 Fast tests use the hashing embedder or a noise embedder (no dense signal at all); one test uses the real model.
 """
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from service.embedding import HashingEmbedder
-from service.roadmap.lexical import BM25, expand_compounds, packaged_vocabulary, stem
+from service.text import BM25, STOP_WORDS, sentence_spans, sentences, stem, terms
 from service.roadmap.matcher import NOT_ON_ROADMAP, MatchResult, RoadmapItem, RoadmapMatcher, verdict
 
 ITEMS = [
@@ -168,37 +168,46 @@ def test_verdict_mapping_and_item_validation():
     assert (item.id, item.tags, item.evidence) == ("7", ["security", "compliance"], ["who did it"])
 
 
-def test_lexical_helpers():
+def test_text_module_stems_stops_and_scores_with_libraries():
     assert {stem(w) for w in ("exports", "exporting", "exported", "export")} == {"export"}
     assert stem("provisioning") == stem("provisioned")
-    if packaged_vocabulary():  # the packaged model ships the vocabulary used to split glued identifiers
-        assert expand_compounds("email_querycontact", packaged_vocabulary()) == "email query contact"
-        assert expand_compounds("general_negate", packaged_vocabulary()) == "general negate"
+    # Function words (pronouns, quantifiers, auxiliaries) carry no topic; "_" separates words in intent labels.
+    assert terms("Can their team see it on their own?") == ["team", "see"]
+    assert terms("ORDER_STATUS") == ["order", "status"]
+    assert {"their", "own", "the", "is"} <= STOP_WORDS and "export" not in STOP_WORDS
     scores = BM25(["SCIM provisioning", "Snowflake connector"]).saturated(["scim please", "nothing relevant"])
     assert scores[0, 0] > 0.3 and scores[0, 1] == 0 and not scores[1].any()
+    assert (scores >= 0).all() and (scores < 1).all()
+    empty_doc = BM25(["", "Snowflake"]).score(["snowflake"])  # an item with no words scores nothing, and breaks nothing
+    assert empty_doc[0, 0] == 0 and empty_doc[0, 1] > 0
 
 
-def test_lexical_morphology_and_function_words():
-    vocab = frozenset({"embedded", "share", "ship", "snap", "pier", "speed", "add"})
-    # A doubled consonant is undoubled, and a short word is not mistaken for a past tense: the request's "embed"
-    # meets the item's "embedded"/"embedding"; "speed" and "added" keep their stems.
-    assert {stem(w, vocab) for w in ("embed", "embedded", "embedding")} == {"embed"}
-    assert {stem(w, vocab) for w in ("ship", "shipped", "shipping")} == {"ship"}
-    assert stem("speed", vocab) == "speed" and stem("added", vocab) == "add"
-    assert stem("shared", vocab) == stem("share", vocab)
-    # An inflected word the dictionary lacks is not a glued compound: "snappier" must not match "snap grid".
-    assert expand_compounds("snappier", vocab) == "snappier"
-    assert expand_compounds("snappier", vocab | {"snappy"}) == "snappier"
-    # A "re-" word the dictionary lacks also carries its verb ("resell" meets "sell"); dictionary words stay whole.
-    from service.roadmap.lexical import tokenize
+def test_one_sentence_splitter_with_exact_offsets():
+    text = "Exports time out, e.g. on Mondays. Q1 is fine!\nThey want SCIM?  Yes"
+    spans = sentence_spans(text)
+    assert [s.text for s in spans] == ["Exports time out, e.g. on Mondays.", "Q1 is fine!", "They want SCIM?", "Yes"]
+    assert all(text[s.start:s.end] == s.text for s in spans)
+    assert sentences("") == [] and sentences("   ") == []
 
-    words = vocab | {"sell", "sync", "report", "port"}
-    assert tokenize("resell resync", words) == ["resell", "sell", "resync", "sync"]
-    assert tokenize("report", words) == ["report"]
-    # Pronouns and quantifiers ("their own", "every") say nothing about a topic.
-    scores = BM25(["Portal resold under their own name", "Sync every 15 minutes"], vocabulary=vocab).saturated(
-        ["can their team see it every day on their own"])
-    assert not scores.any()
+
+@pytest.mark.parametrize("with_pool", [False, True])
+def test_a_one_item_roadmap_matches_and_declines_without_errors(with_pool):
+    embedder = HashingEmbedder()
+    pool = embedder.embed([f"statement {i} about csv exports" for i in range(60)]) if with_pool else None
+    for lexical in (0.5, 0.0):
+        matcher = RoadmapMatcher(lexical_weight=lexical).fit([ITEMS[3]], embedder, pool_vectors=pool)
+        results = matcher.match(["csv exports are slow", "can you cater our offsite lunch"], transductive=False)
+        assert [r.matches[0]["item_id"] for r in results] == ["csv", "csv"]
+        assert all(0.0 <= r.confidence <= 1.0 for r in results)
+        assert results[0].confidence > results[1].confidence
+
+
+def test_explain_names_the_closest_item_text_and_shared_terms(hashing_matcher):
+    request = "csv exports are really slow"
+    vectors = HashingEmbedder().embed([request])
+    why = hashing_matcher.explain([request], vectors, ["csv"])[0]
+    assert why["item_id"] == "csv" and why["kind"] in ("title", "description")
+    assert why["closest_text"] in hashing_matcher.view_texts and {"csv", "export"} <= set(why["shared_terms"])
 
 
 @pytest.mark.model
@@ -225,41 +234,3 @@ def test_real_model_matches_customer_wording_and_declines_off_topic():
         assert result.item_id == item and result.in_scope, (request, result.matches)
     assert [r.verdict for r in results[len(cases):]] == [NOT_ON_ROADMAP] * len(off_topic)
     assert min(r.confidence for r in results[:len(cases)]) > max(r.confidence for r in results[len(cases):])
-
-
-def test_copies_of_a_pool_statement_share_one_vote_among_a_requests_neighbours():
-    """Notes repeat lines; eight copies of one statement must not outvote the one neighbour that is about the request."""
-    embedder = HashingEmbedder()
-    repeated = "said the new dashboard editor is a big step up"
-    words = sorted(packaged_vocabulary())[1000:1060]  # 60 distinct other statements
-    pool_texts = [repeated] * 8 + [f"they asked about {w} and okta logins" for w in words]
-    matcher = RoadmapMatcher().fit(ITEMS, embedder, pool_vectors=embedder.embed(pool_texts))
-    state = matcher.state
-    copies = state["pool_copies"]
-    assert len(set(copies[:8])) == 1 and copies[0] not in copies[8:]  # the 8 copies are one statement, and only they
-    idx, _ = matcher._neighbourhood(embedder.embed([repeated]), state)
-    shares = matcher._shares(idx, state)
-    is_copy = np.isin(idx, np.arange(8))
-    assert is_copy.sum() == 8 and np.allclose(shares[is_copy], 1 / 8) and np.allclose(shares[~is_copy], 1.0)
-    # Together the copies weigh what one statement weighs: the same as when the pool holds the line once.
-    assert np.isclose(shares[is_copy].sum(), 1.0)
-
-
-def test_a_request_for_the_opposite_action_counts_against_an_item():
-    vocab = packaged_vocabulary()
-    bm25 = BM25(["Large-volume Excel export", "Import and export of dashboards", "Disable users in bulk"],
-                vocabulary=vocab)
-    against = bm25.contradicted(["Can we import their Tableau workbooks?", "Can we export to Excel?",
-                                 "We need to import and export dashboards", "enable users in bulk"])
-    assert against[0, 0] > 0.3 and against[0, 1] == 0  # an item about both directions contradicts neither
-    assert not against[1].any() and not against[2].any()  # the asked word itself, or both words: no contradiction
-    assert against[3, 2] > 0.3 and against[3, :2].sum() == 0
-    assert (against >= 0).all() and (against < 1).all()
-    # Everyday verbs are not directions: "stop them from downloading" says nothing against an item that starts jobs.
-    assert not BM25(["Start scheduled jobs"], vocabulary=vocab).contradicted(["stop them from downloading"]).any()
-    # Through the matcher: with no dense signal at all, "import" lowers the export item below the same request
-    # that asks to export.
-    matcher = RoadmapMatcher().fit(ITEMS, NoiseEmbedder())
-    imported, exported = matcher.match(["can we import large csv files", "can we export large csv files"])
-    assert score_of(imported, "csv") < score_of(exported, "csv")
-    assert exported.item_id == "csv" and imported.item_id != "csv"

@@ -60,13 +60,13 @@ def test_pages_render_with_data(seeded):
     client = app.test_client()
     report = create_report(app.extensions["feedback"], "7d", AS_OF)
     themes = main_html(client.get("/themes"))
-    assert themes.count('class="chart sparkline"') == 3 and "SSO setup is slow" in themes
-    assert f'href="/themes/{ids["SSO setup is slow"]}"' in themes and "trend-fading" in themes
+    assert themes.count('class="chart sparkline"') == 3 and "SSO setup takes too long" in themes
+    assert f'href="/themes/{ids["SSO setup takes too long"]}"' in themes and "trend-fading" in themes
     roadmap = main_html(client.get("/roadmap"))
     assert "Background CSV exports for large reports" in roadmap and "2026.08" in roadmap
     assert "status-shipped" in roadmap
     gaps = roadmap[roadmap.index('id="gaps-h"'):]
-    assert "SSO setup is slow" in gaps and "CSV export times out" not in gaps
+    assert "SSO setup takes too long" in gaps and "CSV export times out" not in gaps
     listing = main_html(client.get("/reports"))
     assert f'href="/reports/{report.id}"' in listing
     page = client.get(f"/reports/{report.id}")
@@ -84,7 +84,7 @@ def test_theme_detail_shows_quotes_items_accounts_and_history(seeded):
     assert 'href="/notes/e1"' in body and "The CSV export times out on large reports." in body
     assert "Background CSV exports for large reports" in body and "2026.08" in body  # linked item
     assert "Initech" in body and "Run 1:" in body and "csv, export, times" in body
-    gap = main_html(client.get(f"/themes/{ids['SSO setup is slow']}"))
+    gap = main_html(client.get(f"/themes/{ids['SSO setup takes too long']}"))
     assert "it is a gap" in gap
     assert client.get("/themes/9999").status_code == 404
 
@@ -113,14 +113,14 @@ def test_note_page_lists_statements_account_source_and_themes(seeded):
 def test_theme_filters(seeded_client):
     def labels(query):
         body = main_html(seeded_client.get("/themes?" + query))
-        return {label for label in ("CSV export times out", "SSO setup is slow", "Need a Snowflake connector")
+        return {label for label in ("CSV export times out", "SSO setup takes too long", "Need a Snowflake connector")
                 if label in body}
 
-    assert labels("account=umbrella") == {"SSO setup is slow"}
+    assert labels("account=umbrella") == {"SSO setup takes too long"}
     assert labels("source=interview") == {"Need a Snowflake connector"}
     assert labels("since=2026-11-20") == {"CSV export times out", "Need a Snowflake connector"}
-    assert labels("until=2026-11-15") == {"CSV export times out", "SSO setup is slow"}
-    assert labels("until=2026-11-14") == {"SSO setup is slow"}
+    assert labels("until=2026-11-15") == {"CSV export times out", "SSO setup takes too long"}
+    assert labels("until=2026-11-14") == {"SSO setup takes too long"}
     bad = seeded_client.get("/themes?since=2026-11-20&until=2026-11-01")
     assert bad.status_code == 422 and "before the start date" in main_html(bad)
 

@@ -43,9 +43,9 @@ THEMES = {
         _note("e3", "Our finance export keeps timing out.", "Initech", "2026-11-24", arr="80k"),
         _note("e4", "Exports time out for the big workspace.", "Acme", "2026-11-15"),
     ],
-    "SSO setup is slow": [  # nothing this period, 3 before: fading, and no roadmap item: a gap
+    "SSO setup takes too long": [  # nothing this period, 3 before: fading, and no roadmap item: a gap
         _note("s1", "SSO setup took two weeks.", "Umbrella", "2026-11-14"),
-        _note("s2", "Setting up single sign-on was painful.", "Hooli", "2026-11-16"),
+        _note("s2", "SSO rollout was painful.", "Hooli", "2026-11-16"),
         _note("s3", "SSO configuration needed three calls.", "Umbrella", "2026-11-18"),
     ],
     "Need a Snowflake connector": [  # first seen this period: new (emerging: two mentions only)
@@ -138,7 +138,7 @@ def test_build_compares_with_the_previous_period(seeded):
     data = build_report(svc, "7d", AS_OF)
     assert data["notes"] == {"count": 5, "accounts": 4, "previous": 4, "previous_accounts": 3}
     assert [t["label"] for t in data["growing"]] == ["CSV export times out"]
-    assert [t["label"] for t in data["fading"]] == ["SSO setup is slow"]
+    assert [t["label"] for t in data["fading"]] == ["SSO setup takes too long"]
     assert [t["label"] for t in data["new"]] == ["Need a Snowflake connector"]
     top = data["top_themes"]
     assert [t["label"] for t in top] == ["CSV export times out", "Need a Snowflake connector"]  # by accounts
@@ -165,7 +165,7 @@ def test_gaps_come_from_roadmap_coverage_and_drafts_from_the_period(seeded):
     _, svc, ids = seeded
     data = build_report(svc, "7d", AS_OF)
     gap_ids = [g["theme_id"] for g in data["gaps"]]
-    assert ids["SSO setup is slow"] in gap_ids
+    assert ids["SSO setup takes too long"] in gap_ids
     assert ids["CSV export times out"] not in gap_ids  # linked to EXP
     assert ids["Need a Snowflake connector"] not in gap_ids  # emerging themes are not gaps
     d = data["drafts"]
@@ -193,7 +193,7 @@ def test_html_is_self_contained_with_svg_charts_and_escaped_quotes(seeded):
     assert html.count('class="chart sparkline"') == 2  # one per top theme
     assert "The CSV export times out on large reports." in html
     assert "Acme" in html and "note e1" in html
-    assert "SSO setup is slow" in html  # fading and a gap
+    assert "SSO setup takes too long" in html  # fading and a gap
     assert 'href="/' not in html  # a file on disk has no app to link to
 
 

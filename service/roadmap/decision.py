@@ -1,0 +1,195 @@
+"""The only place a request becomes a verdict: one `Decision` per request, read by every consumer.
+
+`feedback match`, `POST /api/v1/match`, drafts, coverage and the pages all call `decide()` (or `decide_texts()` for
+texts that are not requests, such as theme labels) and read the value it returns; none of them re-ranks items or
+re-derives a verdict. The matcher behind it is fitted once per roadmap, evidence and corpus state and cached here.
+
+A request is untrusted data: it is matched as written. Instruction-like text in it ("ignore previous
+instructions...") is noted as a warning, never obeyed; nothing downstream reads instructions from it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import RoadmapItem, Statement
+from ..untrusted import looks_like_instructions
+from ..vectorstore import STATEMENTS
+from . import matcher as matcher_mod
+
+ACCEPTED = 0.5  # calibrated scores: 0.5 is the acceptance threshold for every request and item
+EVIDENCE_MARGIN = 0.1  # a linked note's statements within this cosine of its best one count as evidence
+THEME_EVIDENCE = 20  # most central statements of a linked theme used as evidence
+POOL_MAX = 5000  # customer statements given to the matcher as its unlabeled background
+_fit_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Ranked:
+    item_id: str
+    title: str
+    status: str
+    score: float  # calibrated, in [0, 1]; >= 0.5 means the matcher accepts the item for the request
+
+    def to_dict(self) -> dict:
+        return {"item_id": self.item_id, "title": self.title, "status": self.status, "score": round(self.score, 4)}
+
+
+@dataclass
+class Decision:
+    request_id: str | None
+    text: str
+    verdict: str
+    abstained: bool  # True: no item addresses the request (verdict not_on_roadmap, nothing cited)
+    ranked: list[Ranked]  # every item, best first
+    cited: list[Ranked]  # what a draft may cite: the accepted best item, or nothing
+    why: dict = field(default_factory=dict)  # for the cited item: the view of it the request is closest to
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def best(self) -> Ranked | None:
+        return self.cited[0] if self.cited else None
+
+    def near_misses(self, floor: float = 0.3, limit: int = 2) -> list[Ranked]:
+        """Items below acceptance but above floor: worth naming internally next to a 'no'."""
+        return [r for r in self.ranked if floor <= r.score < ACCEPTED][:limit]
+
+    def match_dict(self, min_score: float = ACCEPTED) -> dict:
+        """The `feedback match` / API shape: {"id", "verdict", "matches": [...]} with matches >= min_score."""
+        return {"id": self.request_id, "verdict": self.verdict,
+                "matches": [r.to_dict() for r in self.ranked if r.score >= min_score]}
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["ranked"] = [r.to_dict() for r in self.ranked]
+        out["cited"] = [r.to_dict() for r in self.cited]
+        return out
+
+
+def decide(services, requests: list[dict]) -> list[Decision]:
+    """One Decision per {"id", "text"}, in input order; single-request semantics (no batch effects)."""
+    texts = [r["text"] for r in requests]
+    fitted = get_matcher(services)
+    if fitted is None or not requests:
+        return [_empty(r) for r in requests]
+    by_id = {i.id: i for i in fitted.items}
+    vectors = services.embedder.embed(texts)
+    results = fitted.match(texts, top_k=len(fitted.items), vectors=vectors, transductive=False)
+    explained = fitted.explain(texts, vectors, [r.matches[0]["item_id"] for r in results])
+    out = []
+    for req, res, why in zip(requests, results, explained):
+        ranked = [Ranked(m["item_id"], by_id[m["item_id"]].title, by_id[m["item_id"]].status, float(m["score"]))
+                  for m in res.matches]
+        cited = ranked[:1] if res.in_scope else []
+        warnings = (["the request contains instruction-like text; it was treated as data, not obeyed"]
+                    if looks_like_instructions(req["text"]) else [])
+        out.append(Decision(request_id=req.get("id"), text=req["text"], verdict=res.verdict,
+                            abstained=not res.in_scope, ranked=ranked, cited=cited,
+                            why=why if res.in_scope else {}, warnings=warnings))
+    return out
+
+
+def decide_texts(services, texts: list[str]) -> list[Decision]:
+    """Decisions for texts that are not requests (theme labels, quotes), cached until the matcher or texts change:
+    coverage asks for the same labels on every page view."""
+    if not texts:
+        return []
+    fitted = get_matcher(services)
+    if fitted is None:
+        return [_empty({"id": None, "text": t}) for t in texts]
+    key = (services._roadmap_matcher[0], hashlib.sha256("\x1f".join(texts).encode()).hexdigest())
+    cached = getattr(services, "_decided_texts", None)
+    if cached and cached[0] == key:
+        return cached[1]
+    found = decide(services, [{"id": None, "text": t} for t in texts])
+    services._decided_texts = (key, found)
+    return found
+
+
+def _empty(request: dict) -> Decision:
+    return Decision(request_id=request.get("id"), text=request["text"], verdict=matcher_mod.NOT_ON_ROADMAP,
+                    abstained=True, ranked=[], cited=[])
+
+
+# ---- the fitted matcher, cached per roadmap, evidence and corpus state -----------------------------------------
+def get_matcher(services):
+    """The matcher fitted on the current items and their evidence; refitted only when either changed.
+
+    A few counts decide whether anything changed (items, links, notes, statements, the theme run); only then are
+    the items and their evidence loaded and hashed, so an unchanged roadmap costs a draft a few small queries."""
+    from . import service as roadmap
+
+    with services.db.session() as session:
+        state = (roadmap.state_key(session), services.embedder.name)
+    cached = getattr(services, "_roadmap_matcher", None)
+    if cached and cached[2] == state:
+        return cached[1]
+    with services.db.session() as session:
+        items = roadmap.load_items(session)
+        evidence = {i.id: _raw_evidence(session, i) for i in items}
+    if not items:
+        return None
+    data = [[i.id, i.title, i.description, i.tags, i.status] for i in items]
+    key = hashlib.sha256(json.dumps([data, evidence, list(state[0][6:8]), services.embedder.name],
+                                    default=str).encode()).hexdigest()
+    with _fit_lock:
+        cached = getattr(services, "_roadmap_matcher", None)
+        if cached and cached[0] == key:
+            services._roadmap_matcher = (key, cached[1], state)
+            return cached[1]
+        specs = [_spec(i, evidence[i.id], services.embedder) for i in items]
+        vectors, texts = _pool(services)
+        fitted = matcher_mod.RoadmapMatcher().fit(specs, services.embedder, pool_vectors=vectors, pool_texts=texts)
+        services._roadmap_matcher = (key, fitted, state)
+        return fitted
+
+
+def _pool(services) -> tuple[np.ndarray | None, list[str] | None]:
+    """An even sample of stored customer statements (vectors and texts): the matcher's unlabeled background."""
+    with services.db.session() as session:
+        rows = session.execute(select(Statement.id, Statement.text).order_by(Statement.id)).all()
+    rows = rows[:: max(1, math.ceil(len(rows) / POOL_MAX))]
+    if not rows:
+        return None, None
+    found, vectors, _ = services.store.get(STATEMENTS, [f"s{i}" for i, _ in rows])
+    if vectors is None or vectors.ndim != 2 or vectors.shape[1] != services.embedder.dim:
+        return None, None  # an index built by another model: no background rather than a crash
+    text_of = {f"s{i}": t for i, t in rows}
+    return vectors, [text_of[i] for i in found]
+
+
+def _raw_evidence(session: Session, item: RoadmapItem) -> list[tuple[str, list[str]]]:
+    """Per link, its candidate texts: a note's statements, or a theme's most central statements."""
+    from .service import theme_queries
+
+    groups = []
+    for ln in item.links:
+        if ln.kind == "note":
+            groups.append(("note", [s.text for s in ln.note.statements]))
+        elif theme_queries is not None:
+            groups.append(("theme", theme_queries.theme_texts(session, ln.theme_id, limit=THEME_EVIDENCE)))
+    return groups
+
+
+def _spec(item: RoadmapItem, groups: list[tuple[str, list[str]]], embedder) -> dict:
+    # A theme's member statements are all about it; a note's only where they are closest to the item.
+    evidence = [t for kind, texts in groups
+                for t in (texts if kind == "theme" else _note_evidence(embedder, item, texts))]
+    return {"id": item.id, "title": item.title, "description": item.description, "tags": item.tags or [],
+            "status": item.status, "evidence": list(dict.fromkeys(evidence))}
+
+
+def _note_evidence(embedder, item: RoadmapItem, texts: list[str]) -> list[str]:
+    """A note often covers several topics; only its statements closest to the item are evidence for it."""
+    if len(texts) <= 1:
+        return texts
+    vectors = embedder.embed([f"{item.title}. {item.description}"] + texts)
+    sims = vectors[1:] @ vectors[0]
+    return [t for t, s in zip(texts, sims) if s >= sims.max() - EVIDENCE_MARGIN]
