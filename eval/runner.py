@@ -19,7 +19,8 @@ from . import metrics as M
 EVAL_DIR = Path(__file__).resolve().parent
 DATASETS = EVAL_DIR / "datasets"
 SAMPLE = EVAL_DIR.parent / "service" / "sample_data"
-SUITES = ("match", "drafts", "themes")
+SUITES = ("match", "drafts", "themes", "injection")
+OVERFIT_GAP = 0.05  # a dev figure this far above its test figure is shown as overfitting
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?:\+\d{1,3}[\s.-]?)?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}")
 
@@ -75,24 +76,49 @@ def run_match(svc, questions: list[dict]) -> dict:
     by_id = {r["id"]: r for r in results}
     gold = [{"id": q["id"], "gold_item_ids": q["gold_item_ids"], "gold_verdict": q["gold_verdict"]} for q in questions]
     ordered = [by_id[q["id"]] for q in questions]
-    in_scores = [r["matches"][0]["score"] if r["matches"] else 0.0 for r, q in zip(ordered, questions) if q["gold_item_ids"]]
-    out_scores = [r["matches"][0]["score"] if r["matches"] else 0.0 for r, q in zip(ordered, questions) if not q["gold_item_ids"]]
+    top_score = [r["matches"][0]["score"] if r["matches"] else 0.0 for r in ordered]
+    inside = [bool(q["gold_item_ids"]) for q in questions]
+    right = [bool(r["matches"]) and r["matches"][0]["item_id"] in q["gold_item_ids"] for r, q in zip(ordered, questions)]
     failures = [
         {"id": q["id"], "question": q["question"], "gold": q["gold_item_ids"], "gold_verdict": q["gold_verdict"],
          "verdict": r["verdict"], "top": [m["item_id"] for m in r["matches"][:3]]}
         for q, r in zip(questions, ordered)
         if r["verdict"] != q["gold_verdict"] or (q["gold_item_ids"] and (not r["matches"] or r["matches"][0]["item_id"] not in q["gold_item_ids"]))
     ]
+    both = any(inside) and not all(inside)
     return {
         "n_cases": len(questions),
         "top1": M.top1(ordered, gold),
         "verdict_accuracy": M.verdict_accuracy([{"id": r["id"], "verdict": r["verdict"]} for r in ordered], gold),
         "oos_recall": M.oos_recall(ordered, gold),
         "oos_precision": M.oos_precision(ordered, gold),
-        "auroc": M.auroc(in_scores, out_scores) if in_scores and out_scores else None,
+        "auroc": M.auroc([s for s, i in zip(top_score, inside) if i], [s for s, i in zip(top_score, inside) if not i])
+        if both else None,
+        "accepted_at_oos_recall_0.8": M.accepted_at_oos_recall(top_score, right, inside) if both else None,
         "seconds": round(seconds, 3),
         "failures": failures,
     }
+
+
+def halves(questions: list[dict]) -> dict[str, list[dict]]:
+    """The gold questions by their frozen split (eval/datasets/README.md): tune on dev, report test."""
+    return {h: [q for q in questions if q.get("split", "test") == h] for h in ("dev", "test")}
+
+
+def on_both_halves(run, svc, questions: list[dict], **kwargs) -> dict:
+    """The suite on the test half (what the gates read), with the dev half's figures under "dev" and every
+    higher-is-better metric whose dev figure beats its test figure by more than 0.05 under "overfitting".
+
+    Only the dev half's failures are listed by case: the test half is for measuring, not for reading."""
+    split = halves(questions)
+    test = run(svc, split["test"], **kwargs)
+    dev = run(svc, split["dev"], **kwargs) if split["dev"] else {}
+    gaps = {m: round(dev[m] - v, 4) for m, v in test.items()
+            if M.METRIC_DIRECTIONS.get(m) == M.HIGHER and isinstance(v, (int, float))
+            and isinstance(dev.get(m), (int, float)) and dev[m] - v > OVERFIT_GAP}
+    failures = len(test.pop("failures", []) or [])
+    return {**test, "split": "test", "failures_count": failures, "overfitting": gaps,
+            "dev": {k: v for k, v in dev.items() if k != "failures"}, "dev_failures": dev.get("failures", [])}
 
 
 def planted_pii(svc) -> list[str]:
@@ -210,6 +236,19 @@ def run_themes_suite(embedding_model: str | None = None) -> dict:
     }
 
 
+def run_injection() -> dict:
+    """The instruction-like-text check on phrasings it was not written for: a warning, measured, not a defence."""
+    from service.untrusted import looks_like_instructions
+
+    rows = read_jsonl(DATASETS / "injections.jsonl")
+    planted = [r for r in rows if r["injection"]]
+    benign = [r for r in rows if not r["injection"]]
+    missed = [r["id"] for r in planted if not looks_like_instructions(r["text"])]
+    alarms = [r["id"] for r in benign if looks_like_instructions(r["text"])]
+    return {"n_cases": len(rows), "instruction_recall": round(1 - len(missed) / len(planted), 4) if planted else None,
+            "instruction_false_alarms": len(alarms), "missed": missed, "false_alarm_ids": alarms}
+
+
 def run_judge(svc) -> dict:
     """LLM-as-judge agreement with the person-style ratings (only with an LLM endpoint)."""
     from service.llm import LLMError
@@ -265,13 +304,15 @@ def run_eval(suites=SUITES, *, embedding_model: str | None = None, judge: bool =
     if {"match", "drafts"} & set(suites) or judge:
         with eval_services(embedding_model, llm=judge) as (_, svc):
             if "match" in suites:
-                results["match"] = run_match(svc, questions)
+                results["match"] = on_both_halves(run_match, svc, questions)
             if "drafts" in suites:
-                results["drafts"] = run_drafts(svc, questions, drafter=drafter, transform=transform)
+                results["drafts"] = on_both_halves(run_drafts, svc, questions, drafter=drafter, transform=transform)
             if judge:
                 results["judge"] = run_judge(svc)
     if "themes" in suites:
         results["themes"] = run_themes_suite(embedding_model)
+    if "injection" in suites:
+        results["injection"] = run_injection()
     results["failed"] = check_thresholds(results, thresholds or load_thresholds())
     results["passed"] = not results["failed"]
     results["seconds"] = round(time.perf_counter() - started, 2)

@@ -5,7 +5,8 @@ import html
 
 from .metrics import METRIC_DIRECTIONS
 
-HIDDEN = {"failures", "n_cases", "modes", "seconds"}
+HIDDEN = {"failures", "n_cases", "modes", "seconds", "split", "dev_failures"}
+SUITE_ORDER = ("match", "drafts", "themes", "injection", "judge")
 
 
 def _fmt(value) -> str:
@@ -34,36 +35,46 @@ def _target(thresholds: dict, suite: str, metric: str, value) -> str:
 
 
 def rows(results: dict, thresholds: dict):
+    """(suite, metric, value, dev value, gate, status, target, note). Split suites gate their test half; the dev
+    half is shown beside it, and a dev figure more than 0.05 above the test figure is marked as overfitting."""
     failed = {(f["suite"], f["metric"]) for f in results.get("failed", [])}
-    for suite in ("match", "drafts", "themes", "judge"):
+    for suite in SUITE_ORDER:
         data = results.get(suite)
         if not isinstance(data, dict):
             continue
         if "skipped" in data:
-            yield suite, "skipped", data["skipped"], "", "", ""
+            yield suite, "skipped", data["skipped"], "", "", "", "", ""
             continue
+        dev, over = data.get("dev") or {}, data.get("overfitting") or {}
         for metric, value in data.items():
             if metric in HIDDEN or isinstance(value, (list, dict)):
                 continue
             limit = _limit(thresholds, suite, metric)
             status = "FAIL" if (suite, metric) in failed else ("pass" if limit else "")
-            yield suite, metric, _fmt(value), limit, status, _target(thresholds, suite, metric, value)
+            note = f"overfitting: dev - test = {over[metric]:.3f}" if metric in over else ""
+            yield (suite, metric, _fmt(value), _fmt(dev[metric]) if metric in dev else "", limit, status,
+                   _target(thresholds, suite, metric, value), note)
 
 
 def markdown(results: dict, thresholds: dict) -> str:
     lines = ["# Eval scorecard", "",
              f"**{'PASSED' if results.get('passed') else 'FAILED'}** — suites: {', '.join(results['suites'])}; "
              f"{results.get('seconds', 0)} s", ""]
-    for suite in ("match", "drafts", "themes", "judge"):
-        if isinstance(results.get(suite), dict) and "n_cases" in results[suite]:
-            lines.append(f"- {suite}: {results[suite]['n_cases']} cases")
-    lines += ["", "The gate (threshold) fails the run on a regression; the target is the goal still to reach.", "",
-              "| suite | metric | value | gate | status | target |", "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {s} | {m} | {v} | {l} | {st} | {t} |" for s, m, v, l, st, t in rows(results, thresholds)]
+    for suite in SUITE_ORDER:
+        data = results.get(suite)
+        if isinstance(data, dict) and "n_cases" in data:
+            halves = f" (test half; dev half {data['dev'].get('n_cases')})" if data.get("dev") else ""
+            lines.append(f"- {suite}: {data['n_cases']} cases{halves}")
+    lines += ["", "The gate (threshold) fails the run on a regression; the target is the goal still to reach. Gold "
+              "questions are split into a dev half (tune on it) and a test half (the value, which the gates read).", "",
+              "| suite | metric | value (test) | dev | gate | status | target | note |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(results, thresholds)]
     for suite in ("match", "drafts"):
-        fails = (results.get(suite) or {}).get("failures") or []
+        data = results.get(suite) or {}
+        fails = data.get("dev_failures") if "dev_failures" in data else data.get("failures") or []
         if fails:
-            lines += ["", f"## {suite}: {len(fails)} case(s) to look at", ""]
+            lines += ["", f"## {suite}: {len(fails)} dev case(s) to look at (test cases are not listed)", ""]
             for f in fails[:15]:
                 detail = "; ".join(f.get("problems", [])) or f"verdict {f.get('verdict')} (gold {f.get('gold_verdict')}), top {f.get('top')}, gold {f.get('gold')}"
                 lines.append(f"- `{f['id']}`: {detail}")
@@ -72,9 +83,8 @@ def markdown(results: dict, thresholds: dict) -> str:
 
 def html_page(results: dict, thresholds: dict) -> str:
     body = "".join(
-        f"<tr class='{st.lower()}'><td>{html.escape(s)}</td><td>{html.escape(m)}</td><td>{html.escape(v)}</td>"
-        f"<td>{html.escape(l)}</td><td>{html.escape(st)}</td><td>{html.escape(t)}</td></tr>"
-        for s, m, v, l, st, t in rows(results, thresholds)
+        f"<tr class='{row[5].lower()}'>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in rows(results, thresholds)
     )
     verdict = "PASSED" if results.get("passed") else "FAILED"
     return (
@@ -82,7 +92,8 @@ def html_page(results: dict, thresholds: dict) -> str:
         "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}"
         "td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:left}.fail{background:#fde2e1}.pass{background:#e6f4ea}"
         f"</style></head><body><h1>Eval scorecard: {verdict}</h1>"
-        "<table><tr><th>suite</th><th>metric</th><th>value</th><th>gate</th><th>status</th><th>target</th></tr>"
+        "<table><tr><th>suite</th><th>metric</th><th>value (test)</th><th>dev</th><th>gate</th><th>status</th>"
+        "<th>target</th><th>note</th></tr>"
         f"{body}</table></body></html>"
     )
 
@@ -90,7 +101,7 @@ def html_page(results: dict, thresholds: dict) -> str:
 def compare(old: dict, new: dict) -> list[dict]:
     """Per metric: old, new, delta, and whether it got better or worse (by the metric's direction)."""
     out = []
-    for suite in ("match", "drafts", "themes", "judge"):
+    for suite in SUITE_ORDER:
         a, b = old.get(suite) or {}, new.get(suite) or {}
         for metric in sorted(set(a) | set(b)):
             va, vb = a.get(metric), b.get(metric)

@@ -13,7 +13,7 @@ from .drafts import (citation_precision, citation_recall, first_citation_correct
                      readability_grade_p90, readability_ok, readability_ok_rate, unsupported_claims,
                      unsupported_claims_total, unsupported_dates, unsupported_promises, verdict_accuracy)
 from .judge import cohen_kappa
-from .match import auroc, oos_precision, oos_recall, ranked_ids, top1
+from .match import accepted_at_oos_recall, auroc, oos_precision, oos_recall, ranked_ids, top1
 from .themes import ari, nmi, purity, unassigned_rate
 
 HIGHER, LOWER = "higher", "lower"
@@ -39,6 +39,11 @@ METRIC_DIRECTIONS: dict[str, str] = {
     "oos_recall": HIGHER,
     "oos_precision": HIGHER,
     "auroc": HIGHER,
+    "accepted_at_oos_recall_0.8": HIGHER,
+    "oos_recall_gap": LOWER,  # distance of the default decision's OOS recall from the 0.75-0.90 band
+    # injection
+    "instruction_recall": HIGHER,
+    "instruction_false_alarms": LOWER,
     # themes
     "nmi": HIGHER,
     "ari": HIGHER,
@@ -58,6 +63,6 @@ __all__ = [
     "quote_problems", "quote_problems_total", "pii_leaks", "pii_leaks_total", "pii_pattern_leaks",
     "pii_pattern_leaks_total", "readability_grade", "readability_grade_p90", "readability_ok",
     "readability_ok_rate", "length_ok", "length_ok_rate", "leaks_internal", "internal_leaks_total",
-    "top1", "oos_recall", "oos_precision", "auroc", "ranked_ids", "nmi", "ari", "purity",
+    "top1", "oos_recall", "oos_precision", "auroc", "accepted_at_oos_recall", "ranked_ids", "nmi", "ari", "purity",
     "unassigned_rate", "cohen_kappa",
 ]

@@ -19,7 +19,7 @@ from .drafts import verdict_accuracy
 OOS_VERDICT = "not_on_roadmap"
 _RANK_KEYS = ("ranked_item_ids", "matches", "candidates", "item_ids", "cited_item_ids")
 
-__all__ = ["ranked_ids", "top1", "oos_recall", "oos_precision", "verdict_accuracy", "auroc"]
+__all__ = ["ranked_ids", "top1", "oos_recall", "oos_precision", "verdict_accuracy", "auroc", "accepted_at_oos_recall"]
 
 
 def ranked_ids(result: Mapping[str, Any] | None) -> list[str]:
@@ -73,3 +73,15 @@ def auroc(scores_in: Sequence[float], scores_out: Sequence[float]) -> float:
     avg_rank = np.cumsum(counts) - (counts - 1) / 2.0  # 1-based average rank per distinct value
     rank_sum = avg_rank[inverse][: s_in.size].sum()
     return float((rank_sum - s_in.size * (s_in.size + 1) / 2.0) / (s_in.size * s_out.size))
+
+
+def accepted_at_oos_recall(scores: Sequence[float], correct: Sequence[bool], in_scope: Sequence[bool],
+                           oos_recall: float = 0.8) -> float:
+    """Over in-scope requests: the share ranked right AND scored above the threshold that declines `oos_recall`
+    of the out-of-scope requests. Compares matchers at one abstention rate, whatever their score scales."""
+    s, ok, inside = (np.asarray(x, dtype=float) for x in (scores, correct, in_scope))
+    inside = inside.astype(bool)
+    if not inside.any() or inside.all():
+        raise ValueError("accepted_at_oos_recall needs in-scope and out-of-scope requests")
+    threshold = float(np.quantile(s[~inside], oos_recall))
+    return float(((ok > 0) & (s > threshold))[inside].mean())

@@ -24,7 +24,8 @@ from eval.planted import PLANTED
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
-QUESTIONS = runner.read_jsonl(runner.DATASETS / "questions.jsonl")
+ALL_QUESTIONS = runner.read_jsonl(runner.DATASETS / "questions.jsonl")
+QUESTIONS = runner.halves(ALL_QUESTIONS)["test"]  # the gates read the held-out half
 SAFETY_ZERO = ("unsupported_claims", "invented_items", "pii_leaks", "quote_problems")
 
 
@@ -39,7 +40,8 @@ def evaluated():
             return draft
 
         drafts = runner.run_drafts(svc, QUESTIONS, transform=record)
-        yield SimpleNamespace(app=app, svc=svc, match=match, drafts=drafts, recorded=recorded,
+        runner.run_drafts(svc, [q for q in ALL_QUESTIONS if q not in QUESTIONS], transform=record)  # `feedback eval`
+        yield SimpleNamespace(app=app, svc=svc, match=match, drafts=drafts, recorded=recorded,  # scores both halves
                               thresholds=runner.load_thresholds())
 
 
@@ -69,7 +71,7 @@ def worse(metric: str, value, baseline) -> bool:
 
 
 def test_replay_reproduces_the_default_scores(evaluated):
-    assert len(evaluated.recorded) == len(QUESTIONS)
+    assert len(evaluated.recorded) == len(ALL_QUESTIONS) and {q["id"] for q in QUESTIONS} <= set(evaluated.recorded)
     assert score(evaluated, None) == evaluated.drafts
 
 
