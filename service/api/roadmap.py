@@ -36,6 +36,7 @@ class ItemIn(Schema):
 class LinkIn(Schema):
     note_id = String(metadata={"description": "a note id as returned by /notes"})
     theme_id = Integer()
+    draft_id = Integer(metadata={"description": "a draft whose question a rep confirmed as about the item"})
 
 
 class MatchIn(Schema):
@@ -84,18 +85,19 @@ def post_items(body):
 
 @bp.post("/roadmap/items/<item_id>/links")
 @bp.input(LinkIn, location="json", validation=False, arg_name="body")
-@bp.doc(summary="Link a note or a theme to an item (idempotent)",
+@bp.doc(summary="Link a note, a theme or a confirmed draft to an item (idempotent)",
         responses={201: "linked", 200: "already linked", 404: "no such item, note or theme", 422: "bad body"})
 def post_link(item_id: str, body):
     if not isinstance(body, dict):
-        raise APIError(422, 'expected {"note_id": ...} or {"theme_id": ...}')
-    unknown = set(body) - {"note_id", "theme_id", "created_by"}
+        raise APIError(422, 'expected {"note_id": ...}, {"theme_id": ...} or {"draft_id": ...}')
+    unknown = set(body) - {"note_id", "theme_id", "draft_id", "created_by"}
     if unknown:
         raise APIError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
     note_id = body.get("note_id")
     try:
         result = service.link(services(), item_id, note_id=None if note_id is None else str(note_id),
-                              theme_id=body.get("theme_id"), created_by=body.get("created_by"))
+                              theme_id=body.get("theme_id"), draft_id=body.get("draft_id"),
+                              created_by=body.get("created_by"))
     except NotFound as exc:
         raise APIError(404, str(exc))
     except service.LinkError as exc:

@@ -80,7 +80,7 @@ def _read_requests(path: str, account, audience, tone) -> list[dict]:
                 fail(f"{path}:{n}: each line must be a JSON object", code=2)
         else:
             row = {"question": line.strip()}
-        row.setdefault("id", n)
+        row.setdefault("request_id", row.get("id") if row.get("id") not in (None, "") else n)  # else the line
         for key, value in (("account", account), ("audience", audience), ("tone", tone)):
             if row.get(key) in (None, "") and value is not None:
                 row[key] = value
@@ -106,7 +106,7 @@ def _echo_brief(row: dict) -> None:
         click.echo(f"{row['request_id']}: error: {row['error']}", err=True)
         return
     cited = ",".join(row["cited_item_ids"]) or "-"
-    click.echo(f"{row['request_id']}: draft {row['id']} {row['verdict']} [{cited}] {row['mode']}")
+    click.echo(f"{row['request_id']}: draft {row['draft_id']} {row['verdict']} [{cited}] {row['mode']}")
 
 
 @click.group()

@@ -86,28 +86,30 @@ def roadmap_show(ctx, item_id, as_json):
         click.echo(data["description"])
     click.echo(f"score: {data['scoring']['reason']}")
     for ln in data["links"]:
-        click.echo(f"  linked {ln['kind']} {ln['note_id'] or ln['theme_id']}")
+        click.echo(f"  linked {ln['kind']} {ln['note_id'] or ln['theme_id'] or ln['draft_id']}")
 
 
 @roadmap.command("link")
 @click.argument("item_id")
 @click.option("--note", "note_id", help="A note id (as shown by `feedback notes list`).")
 @click.option("--theme", "theme_id", type=int, help="A theme id (as shown by `feedback themes list`).")
+@click.option("--draft", "draft_id", type=int, help="A draft id whose question is about the item (a confirmed answer).")
 @click.option("--by", "created_by", help="Who made the link.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def roadmap_link(ctx, item_id, note_id, theme_id, created_by, as_json):
-    """Link a note or a theme to an item: its wording then counts as evidence for that item."""
-    if (note_id is None) == (theme_id is None):
-        fail("give exactly one of --note ID or --theme ID", code=2)
+def roadmap_link(ctx, item_id, note_id, theme_id, draft_id, created_by, as_json):
+    """Link a note, a theme or a draft to an item: its wording then counts as evidence for that item."""
+    if sum(x is not None for x in (note_id, theme_id, draft_id)) != 1:
+        fail("give exactly one of --note ID, --theme ID or --draft ID", code=2)
     try:
-        result = service.link(ctx.services, item_id, note_id=note_id, theme_id=theme_id, created_by=created_by)
+        result = service.link(ctx.services, item_id, note_id=note_id, theme_id=theme_id, draft_id=draft_id,
+                              created_by=created_by)
     except (NotFound, service.LinkError) as exc:
         fail(str(exc))
     if as_json:
         emit_json(result)
     else:
-        what = f"note {result['note_id']}" if result["kind"] == "note" else f"theme {result['theme_id']}"
+        what = f"{result['kind']} {result['note_id'] or result['theme_id'] or result['draft_id']}"
         click.echo(f"{'linked' if result['created'] else 'already linked'} {what} to {item_id}")
 
 

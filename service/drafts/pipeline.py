@@ -117,24 +117,28 @@ def create_draft(services, question, account=None, audience="customer", tone=Non
 
 
 def draft_many(services, requests: list[dict], drafter=None) -> list[dict]:
-    """One result per request, in order; a bad row yields {"id", "error"} instead of stopping the batch."""
+    """One result per request, in order; a bad row yields {"id", "request_id", "error"} instead of stopping the batch.
+
+    A request's own "id" (a line of a .jsonl file) comes back as "id" and "request_id"; the stored draft's row id
+    is "draft_id". Without an id of its own, "request_id" is the line or position and "id" the draft's row id."""
     out = []
     for n, req in enumerate(requests, start=1):
-        rid = req.get("id", n) if isinstance(req, dict) else n
+        own = isinstance(req, dict) and req.get("id") not in (None, "")
+        rid = req.get("request_id", req["id"] if own else n) if isinstance(req, dict) else n
         try:
             if not isinstance(req, dict):
                 raise DraftInputError("each request must be an object with a question")
-            out.append(create_draft(services, req.get("question") or req.get("text"), req.get("account"),
-                                    req.get("audience") or "customer", req.get("tone"), drafter=drafter,
-                                    request_id=rid))
+            row = create_draft(services, req.get("question") or req.get("text"), req.get("account"),
+                               req.get("audience") or "customer", req.get("tone"), drafter=drafter, request_id=rid)
+            out.append({**row, "id": req["id"]} if own else row)
         except DraftInputError as exc:
-            out.append({"request_id": rid, "error": str(exc)})
+            out.append({"id": req["id"] if own else None, "request_id": rid, "error": str(exc)})
     return out
 
 
 def draft_dict(d: Draft, *, feedback: bool = False) -> dict:
     out = {
-        "id": d.id, "request_id": d.request_id, "created_at": d.created_at.isoformat() if d.created_at else None,
+        "id": d.id, "draft_id": d.id, "request_id": d.request_id, "created_at": d.created_at.isoformat() if d.created_at else None,
         "question": d.question, "account": d.account, "audience": d.audience, "tone": d.tone,
         "verdict": d.verdict, "cited_item_ids": list(d.item_ids or []), "text": d.text,
         "evidence": list(d.evidence or []), "mode": d.mode, "prompt_version": d.prompt_version, "model": d.model,

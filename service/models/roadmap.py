@@ -10,7 +10,7 @@ from .base import Base, utcnow
 from .notes import Note
 
 ROADMAP_STATUSES = ("shipped", "in_progress", "planned", "considering", "not_planned")
-LINK_KINDS = ("note", "theme")
+LINK_KINDS = ("note", "theme", "draft")
 
 
 class RoadmapItem(Base):
@@ -41,13 +41,15 @@ class RoadmapItem(Base):
 
 
 class RoadmapLink(Base):
-    """A person saying "this note / this theme is about that item". theme_id has no FK: themes are rebuilt by runs."""
+    """A person saying "this note / theme / draft's question is about that item". theme_id and draft_id have no FK:
+    themes are rebuilt by runs, and a deleted draft's link simply adds no evidence."""
 
     __tablename__ = "roadmap_links"
     __table_args__ = (
         CheckConstraint(
-            "(kind = 'note' AND note_id IS NOT NULL AND theme_id IS NULL)"
-            " OR (kind = 'theme' AND theme_id IS NOT NULL AND note_id IS NULL)",
+            "(kind = 'note' AND note_id IS NOT NULL AND theme_id IS NULL AND draft_id IS NULL)"
+            " OR (kind = 'theme' AND theme_id IS NOT NULL AND note_id IS NULL AND draft_id IS NULL)"
+            " OR (kind = 'draft' AND draft_id IS NOT NULL AND note_id IS NULL AND theme_id IS NULL)",
             name="one_target",
         ),
         # Partial unique indexes: a plain unique constraint would let NULL targets repeat.
@@ -55,6 +57,8 @@ class RoadmapLink(Base):
               sqlite_where=text("note_id IS NOT NULL"), postgresql_where=text("note_id IS NOT NULL")),
         Index("uq_roadmap_links_item_theme", "item_id", "theme_id", unique=True,
               sqlite_where=text("theme_id IS NOT NULL"), postgresql_where=text("theme_id IS NOT NULL")),
+        Index("uq_roadmap_links_item_draft", "item_id", "draft_id", unique=True,
+              sqlite_where=text("draft_id IS NOT NULL"), postgresql_where=text("draft_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,6 +66,7 @@ class RoadmapLink(Base):
     kind: Mapped[str] = mapped_column(String(10))
     note_id: Mapped[int | None] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"), index=True)
     theme_id: Mapped[int | None] = mapped_column(index=True)
+    draft_id: Mapped[int | None] = mapped_column(index=True)  # a draft a rep confirmed ("the right item"); no FK
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(200))
 

@@ -166,22 +166,27 @@ def _pool(services) -> tuple[np.ndarray | None, list[str] | None]:
 
 
 def _raw_evidence(session: Session, item: RoadmapItem) -> list[tuple[str, list[str]]]:
-    """Per link, its candidate texts: a note's statements, or a theme's most central statements."""
+    """Per link, its candidate texts: a note's statements, a theme's most central statements, or the question of a
+    draft a rep confirmed as about the item."""
+    from ..models import Draft
     from .service import theme_queries
 
     groups = []
     for ln in item.links:
         if ln.kind == "note":
             groups.append(("note", [s.text for s in ln.note.statements]))
+        elif ln.kind == "draft":
+            draft = session.get(Draft, ln.draft_id)
+            groups.append(("draft", [draft.question] if draft is not None else []))
         elif theme_queries is not None:
             groups.append(("theme", theme_queries.theme_texts(session, ln.theme_id, limit=THEME_EVIDENCE)))
     return groups
 
 
 def _spec(item: RoadmapItem, groups: list[tuple[str, list[str]]], embedder) -> dict:
-    # A theme's member statements are all about it; a note's only where they are closest to the item.
+    # A theme's member statements and a confirmed question are all about it; a note's only where closest to the item.
     evidence = [t for kind, texts in groups
-                for t in (texts if kind == "theme" else _note_evidence(embedder, item, texts))]
+                for t in (_note_evidence(embedder, item, texts) if kind == "note" else texts)]
     return {"id": item.id, "title": item.title, "description": item.description, "tags": item.tags or [],
             "status": item.status, "evidence": list(dict.fromkeys(evidence))}
 

@@ -37,7 +37,8 @@ def item_dict(item: RoadmapItem, *, links: bool = False) -> dict:
 
 def link_dict(link: RoadmapLink) -> dict:
     return {"item_id": link.item_id, "kind": link.kind, "note_id": link.note.public_id if link.note else None,
-            "theme_id": link.theme_id, "created_at": link.created_at.isoformat(), "created_by": link.created_by}
+            "theme_id": link.theme_id, "draft_id": link.draft_id, "created_at": link.created_at.isoformat(),
+            "created_by": link.created_by}
 
 
 def load_items(session: Session, include_archived: bool = False, status: str | None = None) -> list[RoadmapItem]:
@@ -95,24 +96,39 @@ def _upsert(session: Session, item: RoadmapItem | None, data: dict) -> str:
 
 # ---- links ----------------------------------------------------------------------------------------------------
 def link(services, item_id: str, note_id: str | None = None, theme_id: int | None = None,
-         created_by: str | None = None) -> dict:
-    """Say that a note (public id) or a theme is about an item. Idempotent: an existing link is returned as is."""
-    if (note_id is None) == (theme_id is None):
-        raise LinkError("give exactly one of a note id or a theme id")
+         created_by: str | None = None, draft_id: int | None = None) -> dict:
+    """Say that a note (public id), a theme or a draft's question is about an item. Idempotent: an existing link is
+    returned as is. A linked text becomes evidence for the item the next time the matcher is fitted."""
+    if sum(x is not None for x in (note_id, theme_id, draft_id)) != 1:
+        raise LinkError("give exactly one of a note id, a theme id or a draft id")
     with services.db.transaction() as session:
         get_item(session, item_id)
         note = find_note(session, str(note_id)) if note_id is not None else None
         if theme_id is not None:
             theme_id = _check_theme(session, theme_id)
-        target = (RoadmapLink.note_id == note.id) if note else (RoadmapLink.theme_id == theme_id)
+        if draft_id is not None:
+            draft_id = _check_draft(session, draft_id)
+        target = (RoadmapLink.note_id == note.id if note else RoadmapLink.theme_id == theme_id
+                  if theme_id is not None else RoadmapLink.draft_id == draft_id)
         row = session.scalars(select(RoadmapLink).where(RoadmapLink.item_id == item_id, target)).first()
         created = row is None
         if created:
-            row = RoadmapLink(item_id=item_id, kind="note" if note else "theme", note=note, theme_id=theme_id,
+            kind = "note" if note else "theme" if theme_id is not None else "draft"
+            row = RoadmapLink(item_id=item_id, kind=kind, note=note, theme_id=theme_id, draft_id=draft_id,
                               created_by=created_by)
             session.add(row)
             session.flush()
         return {**link_dict(row), "created": created}
+
+
+def _check_draft(session: Session, draft_id) -> int:
+    from ..models import Draft
+
+    if isinstance(draft_id, bool) or not str(draft_id).strip().isdigit() or len(str(draft_id).strip()) > 18:
+        raise LinkError(f"a draft id is a whole number, not {draft_id!r}")
+    if session.get(Draft, int(draft_id)) is None:
+        raise NotFound(f"no draft with id {draft_id!r}")
+    return int(draft_id)
 
 
 def _check_theme(session: Session, theme_id) -> int:

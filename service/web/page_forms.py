@@ -71,6 +71,14 @@ class FeedbackForm(FlaskForm):
     submit = SubmitField("Save my version")
 
 
+class ConfirmItemForm(FlaskForm):
+    """"Is this the right item?" on a match shown to a person: yes stores a link, so the draft's question (or the
+    theme's statements) become evidence the matcher learns from."""
+
+    item_id = HiddenField(validators=[DataRequired(), Length(max=200)])
+    answer = HiddenField(validators=[AnyOf(("yes", "no"), message="Answer yes or no.")])
+
+
 class BuildReportForm(FlaskForm):
     period = SelectField("Period", choices=[(p, PERIOD_LABELS[p]) for p in PERIODS], default="7d", validate_choice=True)
     submit = SubmitField("Build report now")

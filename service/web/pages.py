@@ -15,7 +15,7 @@ from ..reports.build import ReportError
 from ..reports.store import ReportNotFound, create_report, get_report, list_reports
 from ..services import services
 from . import page_data as data
-from .page_forms import AskForm, BuildReportForm, FeedbackForm, RunThemesForm, ThemeFilterForm
+from .page_forms import AskForm, BuildReportForm, ConfirmItemForm, FeedbackForm, RunThemesForm, ThemeFilterForm
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,23 @@ def theme(theme_id: int):
     return render_template("pages/theme.html", t=detail)
 
 
+@bp.post("/themes/<int:theme_id>/confirm")
+def confirm_theme_item(theme_id: int):
+    """Yes to "is this the right item?" for an item the matcher picked for a theme: the theme is linked to it."""
+    if data.theme_queries is None or data.roadmap is None:
+        return unavailable("Themes")
+    detail = data.theme_page(services(), theme_id)
+    if detail is None:
+        abort(404)
+    form = ConfirmItemForm()
+    shown = {i["item_id"] for i in detail["items"]}
+    if not form.validate() or form.item_id.data not in shown or form.answer.data != "yes":
+        return render_template("pages/theme.html", t=detail,
+                               page_error="That item is not shown for this theme; nothing was saved."), 422
+    data.roadmap.link(services(), form.item_id.data, theme_id=theme_id, created_by="theme page")
+    return redirect(url_for("pages.theme", theme_id=theme_id, confirmed=form.item_id.data, _anchor="items-h"), 303)
+
+
 # ---- notes ----------------------------------------------------------------------------------------------------
 @bp.get("/notes/<path:note_id>")
 def note(note_id: str):
@@ -123,6 +140,27 @@ def draft(draft_id: int):
     latest = next((f["edited_text"] for f in reversed(found.get("feedback") or []) if f["edited_text"]), found["text"])
     form = FeedbackForm(formdata=None, data={"edited_text": latest})
     return render_template("pages/draft.html", d=found, form=form, saved=request.args.get("saved")), 200, NO_STORE
+
+
+@bp.post("/ask/<int:draft_id>/confirm")
+def confirm_draft_item(draft_id: int):
+    """"Is this the right item?" for an item a draft cites: yes links the draft to it (its question becomes evidence
+    for the item); no is kept as feedback on the draft."""
+    if data.drafts is None or data.roadmap is None:
+        return unavailable("Drafting answers")
+    found = data.draft_page(services(), draft_id)
+    if found is None:
+        abort(404)
+    form = ConfirmItemForm()
+    if not form.validate() or form.item_id.data not in {i["id"] for i in found["items"]}:
+        return render_template("pages/draft.html", d=found, form=FeedbackForm(formdata=None), saved=None,
+                               page_error="That item is not cited by this draft; nothing was saved."), 422
+    if form.answer.data == "yes":
+        data.roadmap.link(services(), form.item_id.data, draft_id=draft_id, created_by="ask page")
+    else:
+        data.drafts.save_feedback(services(), draft_id, "down", comment=f"not the right item: {form.item_id.data}")
+    saved = "confirmed" if form.answer.data == "yes" else "rejected"
+    return redirect(url_for("pages.draft", draft_id=draft_id, saved=saved, _anchor="cited-h"), 303)
 
 
 @bp.post("/ask/<int:draft_id>/feedback")

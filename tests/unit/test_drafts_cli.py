@@ -36,7 +36,8 @@ def test_draft_file_jsonl_and_plain_lines(cli, tmp_path):
     result = cli("draft", "--file", str(rows), "--json", "--no-llm")
     assert result.exit_code == 1  # one row had no question; the others were still drafted
     out = json.loads(result.output)
-    assert [r["request_id"] for r in out] == ["q-1", "q-2", "q-3"]
+    assert [r["request_id"] for r in out] == [r["id"] for r in out] == ["q-1", "q-2", "q-3"]
+    assert isinstance(out[0]["draft_id"], int) and out[0]["draft_id"] != out[1]["draft_id"]  # the stored rows
     assert out[0]["verdict"] == "in_progress" and out[1]["audience"] == "internal" and out[1]["cited_item_ids"] == []
     assert "question is required" in out[2]["error"]
     plain = tmp_path / "questions.txt"

@@ -183,8 +183,13 @@ def test_feedback_form_is_csrf_protected_when_enabled(make_app):
     assert client.post(url, data={"kind": "thumb", "rating": "up"}).status_code == 400
     page = client.get(f"/ask/{draft['id']}").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    assert page.count('name="csrf_token"') == 3  # both thumbs forms and the edit form
+    # both thumbs forms, the edit form, and "is this the right item?" yes / no per cited item
+    assert page.count('name="csrf_token"') == 3 + 2 * len(draft["cited_item_ids"])
     assert client.post(url, data={"kind": "thumb", "rating": "up", "csrf_token": token}).status_code == 303
+    if draft["cited_item_ids"]:
+        confirm = {"item_id": draft["cited_item_ids"][0], "answer": "yes"}
+        assert client.post(f"/ask/{draft['id']}/confirm", data=confirm).status_code == 400
+        assert client.post(f"/ask/{draft['id']}/confirm", data={**confirm, "csrf_token": token}).status_code == 303
     assert client.post("/ask", data={"question": "SCIM?"}).status_code == 400
     assert client.post("/reports", data={"period": "7d"}).status_code == 400
 
