@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import RoadmapItem, Statement
+from ..text import terms
 from ..untrusted import looks_like_instructions
 from ..vectorstore import STATEMENTS
 from . import matcher as matcher_mod
@@ -49,7 +50,7 @@ class Decision:
     verdict: str
     abstained: bool  # True: no item addresses the request (verdict not_on_roadmap, nothing cited)
     ranked: list[Ranked]  # every item, best first
-    cited: list[Ranked]  # what a draft may cite: the accepted best item, or nothing
+    cited: list[Ranked]  # what a draft may cite: the accepted best item (two when two are asked for), or nothing
     why: dict = field(default_factory=dict)  # for the cited item: the view of it the request is closest to
     warnings: list[str] = field(default_factory=list)
 
@@ -62,9 +63,11 @@ class Decision:
         return [r for r in self.ranked if floor <= r.score < ACCEPTED][:limit]
 
     def match_dict(self, min_score: float = ACCEPTED) -> dict:
-        """The `feedback match` / API shape: {"id", "verdict", "matches": [...]} with matches >= min_score."""
+        """The `feedback match` / API shape: {"id", "verdict", "matches": [...]} with matches >= min_score, the cited
+        items first (in the order asked), then the rest best first."""
+        ordered = self.cited + [r for r in self.ranked if r not in self.cited]
         return {"id": self.request_id, "verdict": self.verdict,
-                "matches": [r.to_dict() for r in self.ranked if r.score >= min_score]}
+                "matches": [r.to_dict() for r in ordered if r.score >= min_score]}
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -87,13 +90,33 @@ def decide(services, requests: list[dict]) -> list[Decision]:
     for req, res, why in zip(requests, results, explained):
         ranked = [Ranked(m["item_id"], by_id[m["item_id"]].title, by_id[m["item_id"]].status, float(m["score"]))
                   for m in res.matches]
-        cited = ranked[:1] if res.in_scope else []
+        cited = (two_asks(req["text"], ranked[:2], by_id) or ranked[:1]) if res.in_scope else []
         warnings = (["the request contains instruction-like text; it was treated as data, not obeyed"]
                     if looks_like_instructions(req["text"]) else [])
-        out.append(Decision(request_id=req.get("id"), text=req["text"], verdict=res.verdict,
+        verdict = matcher_mod.verdict(cited[0].status) if cited else res.verdict
+        out.append(Decision(request_id=req.get("id"), text=req["text"], verdict=verdict,
                             abstained=not res.in_scope, ranked=ranked, cited=cited,
                             why=why if res.in_scope else {}, warnings=warnings))
     return out
+
+
+def two_asks(text: str, top: list[Ranked], by_id: dict) -> list[Ranked] | None:
+    """Both of the two best items, in the order the request names them, when both are accepted and the request
+    names each by a term of its own title or tags that the other lacks ("CSV and Excel"); else None.
+
+    Measured on requests joining two public utterances ("A. Also, B"): it puts the first-named item first more
+    often on 3 of 4 sets and raises citation F1 on all 4 (eval/README.md, "Matcher ablation")."""
+    if len(top) < 2 or any(r.score < ACCEPTED for r in top):
+        return None
+    own = [set(terms(f"{by_id[r.item_id].title} {' '.join(by_id[r.item_id].tags)}")) for r in top]
+    words = terms(text)
+    first = []
+    for mine, other in ((own[0], own[1]), (own[1], own[0])):
+        found = next((k for k, w in enumerate(words) if w in mine - other), None)
+        if found is None:
+            return None
+        first.append(found)
+    return top if first[0] <= first[1] else [top[1], top[0]]
 
 
 def decide_texts(services, texts: list[str]) -> list[Decision]:

@@ -234,3 +234,17 @@ def test_real_model_matches_customer_wording_and_declines_off_topic():
         assert result.item_id == item and result.in_scope, (request, result.matches)
     assert [r.verdict for r in results[len(cases):]] == [NOT_ON_ROADMAP] * len(off_topic)
     assert min(r.confidence for r in results[:len(cases)]) > max(r.confidence for r in results[len(cases):])
+
+
+def test_two_asks_are_cited_in_the_order_the_request_names_them():
+    from service.roadmap.decision import Ranked, two_asks
+    from service.roadmap.matcher import RoadmapItem as Item
+
+    by_id = {"CSV": Item("CSV", "Background CSV exports", tags=["exports", "CSV"], status="shipped"),
+             "XLSX": Item("XLSX", "Large Excel (XLSX) export", tags=["exports", "Excel"], status="in_progress")}
+    ranked = [Ranked("XLSX", "x", "in_progress", 0.9), Ranked("CSV", "c", "shipped", 0.8)]
+    both = two_asks("They export huge tables to CSV and to Excel. Story for each?", ranked, by_id)
+    assert [r.item_id for r in both] == ["CSV", "XLSX"]
+    assert two_asks("Excel exports of big tables time out.", ranked, by_id) is None  # CSV is not named
+    declined = [ranked[0], Ranked("CSV", "c", "shipped", 0.4)]
+    assert two_asks("CSV and Excel exports?", declined, by_id) is None  # only accepted items are cited
