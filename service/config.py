@@ -34,6 +34,9 @@ class Config:
         # Hosts a webhook named in an API request may point at (comma-separated). The API must not become a way to
         # make this server POST to internal addresses; the configured webhook's host is always allowed.
         self.WEBHOOK_ALLOWED_HOSTS = _env("FEEDBACK_WEBHOOK_ALLOWED_HOSTS", "hooks.slack.com")
+        # The operator's own webhook (CLI, schedule) may be on the local network when this is set; an API caller's
+        # never may.
+        self.WEBHOOK_ALLOW_PRIVATE = _env("FEEDBACK_WEBHOOK_ALLOW_PRIVATE", "0").lower() in ("1", "true", "yes")
         self.TESTING = False
         self.WTF_CSRF_ENABLED = True
         for key, value in overrides.items():

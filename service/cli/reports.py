@@ -73,7 +73,8 @@ def report(ctx, period, fmt, out, webhook, as_of):
     except (ReportError, WebhookURLError) as exc:
         fail(str(exc), code=2)
     if webhook:
-        result = deliver_report(ctx.services, row.id, webhook)
+        result = deliver_report(ctx.services, row.id, webhook,
+                                allow_private=ctx.services.config.WEBHOOK_ALLOW_PRIVATE)
         row = get_report(ctx.services, row.id)
     _output(row, fmt, out)
     if webhook and not result.ok:

@@ -64,7 +64,8 @@ def nightly_job(services, period: str = "1d", webhook: str | None = None, as_of:
     path = write_files(services, report)
     delivery = None
     if webhook:
-        result = deliver_report(services, report.id, webhook)
+        result = deliver_report(services, report.id, webhook,
+                                allow_private=getattr(services.config, "WEBHOOK_ALLOW_PRIVATE", False))
         delivery = {"ok": result.ok, "attempts": result.attempts, "error": result.error}
     log.info("nightly report %s stored (%s), themes: %s", report.id, path, themes or problem)
     return {"themes": themes, "themes_problem": problem, "report": summary_dict(report), "path": str(path),
