@@ -106,7 +106,7 @@ def reports_list(ctx, limit, as_json):
 
 
 @reports.command("show")
-@click.argument("report_id")
+@click.argument("report_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True))
 @pass_ctx

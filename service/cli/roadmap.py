@@ -104,7 +104,7 @@ def roadmap_show(ctx, item_id, as_json):
 @roadmap.command("link")
 @click.argument("item_id")
 @click.option("--note", "note_id", help="A note id (as shown by `feedback notes list`).")
-@click.option("--theme", "theme_id", type=int, help="A theme id (as shown by `feedback themes list`).")
+@click.option("--theme", "theme_id", type=click.IntRange(1, 2**63 - 1), help="A theme id (as shown by `feedback themes list`).")
 @click.option("--by", "created_by", help="Who made the link.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
