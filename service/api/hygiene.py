@@ -94,7 +94,19 @@ def query_int(name: str, default: int, low: int, high: int) -> int:
 
 
 def init_app(app) -> None:
+    from sqlalchemy.exc import OperationalError
+
     app.url_map.converters["int"] = BoundedIntegerConverter
+
+    @app.errorhandler(OperationalError)
+    def _busy(exc):
+        """A writer held the database longer than the busy timeout: try again soon (not a server error)."""
+        if "locked" not in str(exc.orig if hasattr(exc, "orig") else exc).lower():
+            raise exc
+        body = error_body(503, "the database is busy with another write; try again in a few seconds")
+        if request.path.startswith("/api/"):
+            return jsonify(body), 503, {"Retry-After": "5"}
+        return body["error"]["message"], 503, {"Retry-After": "5", "Content-Type": "text/plain; charset=utf-8"}
 
     @app.before_request
     def _strict_json():

@@ -13,6 +13,7 @@ from typing import Callable, Iterable
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from .. import locks
 from ..models import Account, Note, Statement
 from ..vectorstore import STATEMENTS
 from .errors import IngestError, RowError
@@ -125,6 +126,7 @@ def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = N
     report = IngestReport()
     with services.db.session() as session:
         try:
+            locks.hold(session, "ingest")  # racing ingests take turns: one note per text or id, never an error
             fresh, stale_ids = _plan(session, notes, report)
             texts, ids, metas = _insert_statements(session, fresh)
             written = write_vectors(services, texts, ids, metas, progress)

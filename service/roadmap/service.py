@@ -11,6 +11,7 @@ import threading
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import locks
 from .. import names
 from ..models import Account, Note, RoadmapItem, RoadmapLink, Statement
 from ..notes import NotFound, find_note
@@ -81,6 +82,7 @@ def import_items(services, rows, prune: bool = False, source: str = "request", c
     report = {"created": 0, "updated": 0, "unchanged": 0, "archived": 0, "deleted": 0, "item_ids": [],
               "would_archive": []}
     with services.db.transaction() as session:
+        locks.hold(session, "roadmap")  # racing imports take turns instead of colliding on new ids
         existing = {i.id: i for i in session.scalars(select(RoadmapItem))}
         for data in items:
             report[_upsert(session, existing.pop(data["id"], None), data)] += 1

@@ -1,4 +1,4 @@
-"""users, hashed API tokens, one-time sign-in codes, audit log
+"""users, hashed API tokens, one-time sign-in codes, audit log, write locks
 
 Revision ID: 0015_auth
 Revises: 0001_notes
@@ -60,9 +60,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
     op.create_index(op.f("ix_audit_log_at"), "audit_log", ["at"], unique=False)
+    # Named write locks (service/locks.py): racing ingests and imports take turns.
+    locks = op.create_table(
+        "write_locks",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("turns", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_write_locks")),
+    )
+    op.bulk_insert(locks, [{"name": "ingest", "turns": 0}, {"name": "roadmap", "turns": 0}])
 
 
 def downgrade() -> None:
+    op.drop_table("write_locks")
     op.drop_index(op.f("ix_audit_log_at"), table_name="audit_log")
     op.drop_table("audit_log")
     op.drop_table("sign_in_codes")
