@@ -14,25 +14,9 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.generation.modes import GenerationMode  # noqa: E402
 
 from tests.conftest import api_token  # noqa: E402
+from tests.unit.test_bad_input import seeded_app as fuzz_app  # noqa: E402,F401  (a module fixture)
 
 FUZZ_EXAMPLES = 30  # per operation and mode (valid, invalid): about a minute for the whole API on 2 cores
-
-
-@pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory):
-    from service import create_app
-    from service.config import TestConfig
-
-    app = create_app(TestConfig(tmp_path_factory.mktemp("fuzz")))
-    client = app.test_client()
-    notes = [{"id": f"n{i}", "text": f"Exports time out for team {i}. We need SSO.", "account": f"Acme {i % 3}"}
-             for i in range(6)]
-    assert client.post("/api/v1/notes", json=notes).status_code == 201
-    items = [{"id": f"RM-{i}", "title": title, "status": "planned"}
-             for i, title in enumerate(["CSV export", "SCIM provisioning", "Snowflake connector"])]
-    assert client.post("/api/v1/roadmap/items", json=items).status_code == 201
-    yield app
-    app.extensions["feedback"].close()
 
 
 def _operations(app):
