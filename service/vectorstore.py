@@ -166,6 +166,19 @@ class ChromaStore:
             pass  # nothing to delete: a fresh store
         self._collections.pop(collection, None)
 
+    def collection_names(self) -> list[str]:
+        """Our collections (the prefix removed), e.g. ["statements"]."""
+        start = f"{self._prefix}_"
+        names = [getattr(c, "name", c) for c in self._client.list_collections()]
+        return [n[len(start):] for n in names if n.startswith(start)]
+
+    def close(self) -> None:
+        """Release the files (embedded mode): the erasure swaps the folder underneath."""
+        self._collections.clear()
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+
     def heartbeat(self) -> bool:
         try:
             self._client.heartbeat()

@@ -22,8 +22,8 @@ AUDITED = {  # endpoint -> action written to the audit log when the request succ
     "notes.post_notes": "ingest", "web.paste": "ingest", "themes.post_summarize": "paste_summarize",
     "notes.delete_note": "note_delete", "roadmap.post_items": "roadmap_import", "roadmap.post_link": "roadmap_link",
     "themes.post_run": "themes_run", "pages.run_themes": "themes_run", "reports.create": "report_build",
-    "pages.build_report": "report_build", "accounts.erase": "account_erase", "drafts.delete_one": "draft_delete",
-    "reports.delete_one": "report_delete", "auth.sign_in": "sign_in", "auth.sign_in_link": "sign_in",
+    "pages.build_report": "report_build", "admin.erase": "account_erase", "admin.delete_one_draft": "draft_delete",
+    "admin.delete_one_report": "report_delete", "auth.sign_in": "sign_in", "auth.sign_in_link": "sign_in",
 }
 
 login_manager = LoginManager()
@@ -94,8 +94,14 @@ def audit(response):
     action = AUDITED.get(request.endpoint or "")
     if action and request.method in UNSAFE and response.status_code < 400:
         who = principal() or (current_user._get_current_object() if current_user.is_authenticated else None)
-        target = ",".join(f"{k}={v}" for k, v in (request.view_args or {}).items()) or None
-        details = {"status": response.status_code, "path": request.path}
+        from ..erase import fingerprint
+
+        args = dict(request.view_args or {})
+        if "name" in args:  # an erased account is never named in the log
+            args["name"] = fingerprint(str(args["name"]))
+        target = ",".join(f"{k}={v}" for k, v in args.items()) or None
+        route = request.url_rule.rule if request.url_rule else None  # the template: never an erased name
+        details = {"status": response.status_code, "route": route}
         details.update({k: v for k, v in request.args.items() if k in ("sync", "prune", "store")})
         record(services().db, who.actor if who else "anonymous", action, target, details)
     return response

@@ -31,6 +31,8 @@ REQUIRED_ROLE = {
     "roadmap.get_scores": VIEWER, "roadmap.post_items": PM, "roadmap.post_link": PM, "roadmap.post_match": SALES,
     # drafts (they quote customers)
     "drafts.post_draft": SALES, "drafts.get_drafts": SALES, "drafts.get_one": SALES, "drafts.post_feedback": SALES,
+    # administration
+    "admin.erase": ADMIN, "admin.delete_one_draft": ADMIN, "admin.delete_one_report": ADMIN, "admin.audit_log": ADMIN,
     # reports
     "reports.list_all": VIEWER, "reports.get_one": VIEWER, "reports.create": PM,
 }
