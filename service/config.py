@@ -37,6 +37,12 @@ class Config:
         # The operator's own webhook (CLI, schedule) may be on the local network when this is set; an API caller's
         # never may.
         self.WEBHOOK_ALLOW_PRIVATE = _env("FEEDBACK_WEBHOOK_ALLOW_PRIVATE", "0").lower() in ("1", "true", "yes")
+        # Requests per caller (token, session or address): FEEDBACK_RATE_LIMIT for every route, the _HEAVY one
+        # for routes that hold a worker. Counters in Redis when FEEDBACK_REDIS_URL is set, else in memory.
+        self.RATE_LIMIT = _env("FEEDBACK_RATE_LIMIT", "600 per minute")
+        self.RATE_LIMIT_HEAVY = _env("FEEDBACK_RATE_LIMIT_HEAVY", "60 per minute")
+        self.RATE_LIMIT_ENABLED = _env("FEEDBACK_RATE_LIMIT_ENABLED", "1").lower() not in ("0", "false", "no")
+        self.REDIS_URL = _env("FEEDBACK_REDIS_URL")
         self.TESTING = False
         self.WTF_CSRF_ENABLED = True
         for key, value in overrides.items():
@@ -80,3 +86,5 @@ class TestConfig(Config):
         super().__init__(FEEDBACK_HOME=str(home), **overrides)
         self.TESTING = True
         self.WTF_CSRF_ENABLED = overrides.get("WTF_CSRF_ENABLED", False)
+        # Suites send thousands of requests a minute with one token; tests/unit/test_limits.py turns limits on.
+        self.RATE_LIMIT_ENABLED = overrides.get("RATE_LIMIT_ENABLED", False)
