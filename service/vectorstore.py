@@ -166,6 +166,22 @@ class ChromaStore:
             pass  # nothing to delete: a fresh store
         self._collections.pop(collection, None)
 
+    def ids(self, collection) -> list[str]:
+        """Every id in the collection, without vectors (cheap: the orphan check reads only these)."""
+        col = self._collection(collection)
+        out: list[str] = []
+        total, step = col.count(), 5000
+        for offset in range(0, total, step):
+            out += col.get(include=[], limit=step, offset=offset)["ids"]
+        return out
+
+    def rename(self, collection: str, new: str) -> None:
+        """Give a collection another name (replacing any collection of that name): reindex builds aside, then swaps."""
+        self.reset(new)
+        self._collection(collection).modify(name=self._name(new))
+        self._collections.pop(collection, None)
+        self._collections.pop(new, None)
+
     def collection_names(self) -> list[str]:
         """Our collections (the prefix removed), e.g. ["statements"]."""
         start = f"{self._prefix}_"
