@@ -43,6 +43,8 @@ class Config:
         self.RATE_LIMIT_HEAVY = _env("FEEDBACK_RATE_LIMIT_HEAVY", "60 per minute")
         self.RATE_LIMIT_ENABLED = _env("FEEDBACK_RATE_LIMIT_ENABLED", "1").lower() not in ("0", "false", "no")
         self.REDIS_URL = _env("FEEDBACK_REDIS_URL")
+        retention = _env("FEEDBACK_RETENTION_DAYS")  # the nightly job erases notes older than this many days
+        self.RETENTION_DAYS = int(retention) if retention and retention.isdigit() and int(retention) > 0 else None
         self.TESTING = False
         self.WTF_CSRF_ENABLED = True
         for key, value in overrides.items():

@@ -36,7 +36,7 @@ class EraseError(LookupError):
 class Erased:
     """What one account's erasure removes, and the test for a derived copy of it."""
 
-    name: str
+    name: str | None  # the erased account's name; None when notes are erased by age
     note_ids: set[str] = field(default_factory=set)  # public and internal ids, as text
     texts: list[str] = field(default_factory=list)  # statements and notes, lower-cased
     words: set[str] = field(default_factory=set)  # words only the erased data used
@@ -50,7 +50,7 @@ class Erased:
             return any(self.touches(v) for v in value)
         if isinstance(value, str):
             low = value.lower()
-            return (self.name.lower() in low or any(t in low for t in self.texts)
+            return ((self.name is not None and self.name.lower() in low) or any(t in low for t in self.texts)
                     or bool(self.words.intersection(WORD.findall(low))))
         return False
 
@@ -74,20 +74,22 @@ def _words(*texts) -> set[str]:
     return {w for t in texts if t for w in WORD.findall(str(t).lower())}
 
 
-def _collect(session, account: Account) -> tuple[Erased, list[int], list[int]]:
-    notes = list(session.scalars(select(Note).where(Note.account_id == account.id)))
+def _collect(session, notes: list[Note], account: Account | None) -> tuple[Erased, list[int], list[int]]:
     note_pks = [n.id for n in notes]
-    statements = list(session.scalars(select(Statement).where(Statement.note_id.in_(note_pks)))) if note_pks else []
-    erased = Erased(account.name)
+    statements = []
+    for part in range(0, len(note_pks), 500):
+        statements += session.scalars(select(Statement).where(Statement.note_id.in_(note_pks[part:part + 500])))
+    erased = Erased(account.name if account else None)
     erased.note_ids = {n.public_id for n in notes} | {str(n.id) for n in notes}
     erased.texts = sorted({s.text.lower() for s in statements if len(s.text) >= 12}, key=len, reverse=True)
-    own = _words(account.name, *(n.text for n in notes), *(n.author for n in notes),
+    own = _words(account.name if account else "", *(n.text for n in notes), *(n.author for n in notes),
                  *(json.dumps(n.meta or {}, ensure_ascii=False) for n in notes))
     others = set()
-    for row in session.execute(select(Note.text, Note.author, Note.meta).where(Note.account_id.is_not(account.id)
-                                                                              | Note.account_id.is_(None))):
-        others |= _words(row.text, row.author, json.dumps(row.meta or {}, ensure_ascii=False))
-    others |= _words(*session.scalars(select(Account.name).where(Account.id != account.id)))
+    gone = set(note_pks)
+    for row in session.execute(select(Note.id, Note.text, Note.author, Note.meta)):
+        if row.id not in gone:
+            others |= _words(row.text, row.author, json.dumps(row.meta or {}, ensure_ascii=False))
+    others |= _words(*session.scalars(select(Account.name).where(Account.id != (account.id if account else -1))))
     erased.words = own - others
     return erased, note_pks, [s.id for s in statements]
 
@@ -95,7 +97,7 @@ def _collect(session, account: Account) -> tuple[Erased, list[int], list[int]]:
 def _redact_derived(session, erased: Erased) -> dict:
     counts = {"drafts_deleted": 0, "theme_snapshots_redacted": 0, "themes_redacted": 0, "reports_redacted": 0}
     for draft in session.scalars(select(Draft)):
-        if (draft.account or "") == erased.name or erased.touches(
+        if (erased.name is not None and (draft.account or "") == erased.name) or erased.touches(
                 [draft.question, draft.text, draft.evidence, draft.extra, draft.checks, draft.warnings]
                 + [[f.edited_text, f.comment] for f in draft.feedback]):
             session.delete(draft)
@@ -136,17 +138,44 @@ def erase_account(services, name: str, *, compact_files: bool = True) -> dict:
         account = session.scalar(select(Account).where(Account.name == name))
         if account is None:
             raise EraseError(f"no account named {name!r}")
-        erased, note_pks, statement_ids = _collect(session, account)
-        result = {"account": fingerprint(name), "notes": len(note_pks), "statements": len(statement_ids)}
-        result |= _redact_derived(session, erased)
-        for part in range(0, len(note_pks), 500):
-            session.execute(delete(Note).where(Note.id.in_(note_pks[part:part + 500])))
+        notes = list(session.scalars(select(Note).where(Note.account_id == account.id)))
+        result = {"account": fingerprint(name)} | _erase_notes(services, session, notes, account)
         session.delete(account)
-        session.flush()
-        services.store.delete(STATEMENTS, [f"s{i}" for i in statement_ids])
     result["report_files"] = refresh_report_files(services)
     if compact_files:
         result["compacted"] = compact(services)
+    return result
+
+
+def erase_older_than(services, days: int, *, now=None, compact_files: bool = True) -> dict:
+    """Retention (FEEDBACK_RETENTION_DAYS): erase notes whose date (else ingest time) is older than `days` days,
+    with every derived copy, as an account erasure does."""
+    from datetime import timedelta
+
+    from sqlalchemy import func
+
+    from .models import utcnow
+
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    with services.db.transaction() as session:
+        locks.hold(session, "ingest")
+        notes = list(session.scalars(select(Note).where(func.coalesce(Note.occurred_at, Note.ingested_at) < cutoff)))
+        if not notes:
+            return {"notes": 0, "cutoff": cutoff.isoformat(timespec="seconds")}
+        result = {"cutoff": cutoff.isoformat(timespec="seconds")} | _erase_notes(services, session, notes, None)
+    result["report_files"] = refresh_report_files(services)
+    if compact_files:
+        result["compacted"] = compact(services)
+    return result
+
+
+def _erase_notes(services, session, notes: list[Note], account: Account | None) -> dict:
+    erased, note_pks, statement_ids = _collect(session, notes, account)
+    result = {"notes": len(note_pks), "statements": len(statement_ids)} | _redact_derived(session, erased)
+    for part in range(0, len(note_pks), 500):
+        session.execute(delete(Note).where(Note.id.in_(note_pks[part:part + 500])))
+    session.flush()
+    services.store.delete(STATEMENTS, [f"s{i}" for i in statement_ids])
     return result
 
 
@@ -200,8 +229,12 @@ def compact(services) -> dict:
 
 
 def rebuild_vector_folder(services) -> str:
-    """Copy every live vector into a fresh Chroma folder and swap it in; a server keeps its own files."""
-    from .vectorstore import ChromaStore
+    """Copy every live vector into a fresh Chroma folder, built by a child process, and swap it in; a Chroma
+    server keeps its own files."""
+    import subprocess
+    import sys
+
+    import numpy as np
 
     config = services.config
     if config.CHROMA_URL:
@@ -209,14 +242,20 @@ def rebuild_vector_folder(services) -> str:
     old = services.store
     names = old.collection_names()
     path = Path(config.CHROMA_PATH)
-    fresh_path = path.with_name(path.name + ".rebuild")
-    shutil.rmtree(fresh_path, ignore_errors=True)
-    fresh = ChromaStore.embedded(str(fresh_path), config.CHROMA_COLLECTION_PREFIX)
-    for name in names:
-        ids, vectors, metas = old.get(name)
-        fresh.add(name, ids, vectors, metas)
-        fresh.count(name)  # create the collection even when it is empty
-    fresh.close()
+    fresh_path, export = path.with_name(path.name + ".rebuild"), path.with_name(path.name + ".export")
+    for folder in (fresh_path, export):
+        shutil.rmtree(folder, ignore_errors=True)
+    export.mkdir(parents=True)
+    try:
+        for name in names:
+            ids, vectors, metas = old.get(name)
+            np.save(export / f"{name}.npy", np.asarray(vectors, dtype=np.float32))
+            (export / f"{name}.json").write_text(json.dumps({"ids": ids, "metadatas": metas}), encoding="utf-8")
+        subprocess.run([sys.executable, "-m", "service.vector_rebuild", str(export), str(fresh_path),
+                        config.CHROMA_COLLECTION_PREFIX], check=True, capture_output=True, timeout=3600,
+                       cwd=str(Path(__file__).resolve().parents[1]))
+    finally:
+        shutil.rmtree(export, ignore_errors=True)
     old.close()
     services.drop_store()
     retired = path.with_name(path.name + ".retired")

@@ -96,3 +96,24 @@ def test_report_and_draft_delete_from_the_cli(run_cli, cli_env):
     assert not (cli_env / "reports" / "latest.html").exists()  # no report left: no latest file
     assert run_cli("reports", "delete", str(report_id)).exit_code == 1
     assert run_cli("drafts", "delete", "1").exit_code == 1
+
+
+def test_retention_erases_older_notes_and_their_copies(run_cli, cli_env, monkeypatch):
+    rows = [{"id": "old1", "account": "Oldco", "date": "2020-01-05", "text": f"Old {MARKER} export pain one."},
+            {"id": "old2", "account": "Newco", "date": "2020-02-05", "text": f"Old {MARKER} export pain two."},
+            {"id": "new1", "account": "Newco", "date": "2026-11-20", "text": "CSV export times out on big tables."},
+            {"id": "new2", "account": "Newco", "date": "2026-11-21", "text": "CSV export is slow for large files."}]
+    path = cli_env.parent / "notes.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    assert run_cli("ingest", str(path), "-q").exit_code == 0
+    assert run_cli("themes", "run", "--all", "--min-mentions", "2").exit_code == 0
+    assert _marker_files(cli_env)
+    monkeypatch.setenv("FEEDBACK_RETENTION_DAYS", "365")
+    result = run_cli("schedule", "--once", "--since", "30d")
+    assert result.exit_code == 0, result.output
+    listed = json.loads(run_cli("notes", "list", "--json").stdout)
+    ids = sorted(n["id"] for n in (listed["items"] if isinstance(listed, dict) else listed))
+    assert ids == ["new1", "new2"]
+    assert _marker_files(cli_env) == []
+    audit = json.loads(run_cli("audit", "--json", "--action", "retention_erase").stdout)["entries"]
+    assert audit and audit[0]["details"]["notes"] == 2
