@@ -34,3 +34,26 @@ def test_anonymous_callers_are_counted_by_address(limited):
     statuses = [client.get("/api/v1/stats", environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code
                 for _ in range(7)]
     assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429]
+
+
+def test_redis_counters_are_shared_by_every_worker(make_app):
+    from tests.conftest import port_open
+
+    if not port_open("127.0.0.1", 6379):
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    import uuid
+
+    limit = "4 per minute"  # a fresh key space per run: the token differs every time
+    first = make_app(RATE_LIMIT_ENABLED=True, RATE_LIMIT=limit, REDIS_URL="redis://127.0.0.1:6379/0")
+    token = first.test_client(role="viewer").environ_base["HTTP_AUTHORIZATION"]
+    second = make_app(RATE_LIMIT_ENABLED=True, RATE_LIMIT=limit, REDIS_URL="redis://127.0.0.1:6379/0")
+    # the second "worker" has its own database: give it the same token value so the counter key is the same
+    from service.auth.store import digest
+    from service.models import ApiToken
+
+    with second.extensions["feedback"].db.transaction() as session:
+        session.add(ApiToken(name=str(uuid.uuid4()), role="viewer", token_hash=digest(token.split()[1]), prefix="x"))
+    headers = {"Authorization": token}
+    statuses = [app.test_client(anonymous=True).get("/api/v1/stats", headers=headers).status_code
+                for app in (first, second, first, second, first, second)]
+    assert statuses == [200, 200, 200, 200, 429, 429]
