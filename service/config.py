@@ -34,6 +34,17 @@ class Config:
         # Hosts a webhook named in an API request may point at (comma-separated). The API must not become a way to
         # make this server POST to internal addresses; the configured webhook's host is always allowed.
         self.WEBHOOK_ALLOWED_HOSTS = _env("FEEDBACK_WEBHOOK_ALLOWED_HOSTS", "hooks.slack.com")
+        # The operator's own webhook (CLI, schedule) may be on the local network when this is set; an API caller's
+        # never may.
+        self.WEBHOOK_ALLOW_PRIVATE = _env("FEEDBACK_WEBHOOK_ALLOW_PRIVATE", "0").lower() in ("1", "true", "yes")
+        # Requests per caller (token, session or address): FEEDBACK_RATE_LIMIT for every route, the _HEAVY one
+        # for routes that hold a worker. Counters in Redis when FEEDBACK_REDIS_URL is set, else in memory.
+        self.RATE_LIMIT = _env("FEEDBACK_RATE_LIMIT", "600 per minute")
+        self.RATE_LIMIT_HEAVY = _env("FEEDBACK_RATE_LIMIT_HEAVY", "60 per minute")
+        self.RATE_LIMIT_ENABLED = _env("FEEDBACK_RATE_LIMIT_ENABLED", "1").lower() not in ("0", "false", "no")
+        self.REDIS_URL = _env("FEEDBACK_REDIS_URL")
+        retention = _env("FEEDBACK_RETENTION_DAYS")  # the nightly job erases notes older than this many days
+        self.RETENTION_DAYS = int(retention) if retention and retention.isdigit() and int(retention) > 0 else None
         self.TESTING = False
         self.WTF_CSRF_ENABLED = True
         for key, value in overrides.items():
@@ -77,3 +88,5 @@ class TestConfig(Config):
         super().__init__(FEEDBACK_HOME=str(home), **overrides)
         self.TESTING = True
         self.WTF_CSRF_ENABLED = overrides.get("WTF_CSRF_ENABLED", False)
+        # Suites send thousands of requests a minute with one token; tests/unit/test_limits.py turns limits on.
+        self.RATE_LIMIT_ENABLED = overrides.get("RATE_LIMIT_ENABLED", False)

@@ -37,6 +37,11 @@ class Services:
                     self._store = make_store(self.config)
         return self._store
 
+    def drop_store(self) -> None:
+        """Forget the vector store client; the next use opens it again (after its folder was rebuilt)."""
+        with self._lock:
+            self._store = None
+
     @property
     def llm(self):
         """An OpenAI-compatible client when configured, else None (every caller degrades cleanly)."""

@@ -166,6 +166,35 @@ class ChromaStore:
             pass  # nothing to delete: a fresh store
         self._collections.pop(collection, None)
 
+    def ids(self, collection) -> list[str]:
+        """Every id in the collection, without vectors (cheap: the orphan check reads only these)."""
+        col = self._collection(collection)
+        out: list[str] = []
+        total, step = col.count(), 5000
+        for offset in range(0, total, step):
+            out += col.get(include=[], limit=step, offset=offset)["ids"]
+        return out
+
+    def rename(self, collection: str, new: str) -> None:
+        """Give a collection another name (replacing any collection of that name): reindex builds aside, then swaps."""
+        self.reset(new)
+        self._collection(collection).modify(name=self._name(new))
+        self._collections.pop(collection, None)
+        self._collections.pop(new, None)
+
+    def collection_names(self) -> list[str]:
+        """Our collections (the prefix removed), e.g. ["statements"]."""
+        start = f"{self._prefix}_"
+        names = [getattr(c, "name", c) for c in self._client.list_collections()]
+        return [n[len(start):] for n in names if n.startswith(start)]
+
+    def close(self) -> None:
+        """Release the files (embedded mode): the erasure swaps the folder underneath."""
+        self._collections.clear()
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+
     def heartbeat(self) -> bool:
         try:
             self._client.heartbeat()

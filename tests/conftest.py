@@ -6,6 +6,8 @@ import socket
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -13,6 +15,29 @@ pytest_plugins = [p for p in ("tests.fakes.openai_server",) if (Path(__file__).p
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
+
+
+class AuthedClient(FlaskClient):
+    """The test client sends an admin API token unless made with `anonymous=True` (or another `role=`), so tests
+    exercise the real guard instead of a switched-off one."""
+
+    def __init__(self, *args, role: str = "admin", anonymous: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not anonymous:
+            self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token(self.application, role)}"
+
+
+def api_token(app, role: str = "admin") -> str:
+    """A token of this role for this app (made once per app and role)."""
+    from service.auth.store import create_token
+
+    tokens = app.extensions.setdefault("test_tokens", {})
+    if role not in tokens:
+        tokens[role] = create_token(app.extensions["feedback"].db, f"test-{role}", role)[1]
+    return tokens[role]
+
+
+Flask.test_client_class = AuthedClient
 
 
 @pytest.fixture

@@ -11,7 +11,10 @@ from .errors import error_body, init_errors
 def register_api(app) -> None:
     from .notes import bp as notes_bp
 
+    from .hygiene import init_app as init_hygiene
+
     init_errors(app)
+    init_hygiene(app)
     app.register_blueprint(notes_bp)
 
     @app.get("/healthz")

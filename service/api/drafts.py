@@ -10,6 +10,7 @@ from ..drafts.pipeline import (MAX_QUESTION_CHARS, DraftInputError, DraftNotFoun
                                list_drafts, save_feedback)
 from ..services import services
 from .errors import APIError
+from .hygiene import MAX_PAGE, query_int
 
 bp = APIBlueprint("drafts", __name__, url_prefix="/api/v1", tag="Drafts")
 
@@ -59,13 +60,8 @@ def post_draft(body):
 @bp.get("/drafts")
 @bp.doc(summary="Recent drafts, newest first. Filters: account; page, per_page (<= 200)")
 def get_drafts():
-    try:
-        page = int(request.args.get("page", 1))
-        per_page = int(request.args.get("per_page", 20))
-    except ValueError:
-        raise APIError(400, "page and per_page must be whole numbers")
-    if page < 1 or not 1 <= per_page <= 200:
-        raise APIError(400, "page must be >= 1 and per_page between 1 and 200")
+    page = query_int("page", 1, 1, MAX_PAGE)
+    per_page = query_int("per_page", 20, 1, 200)
     items, total = list_drafts(services(), page=page, per_page=per_page, account=request.args.get("account"))
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 

@@ -11,6 +11,7 @@ from ..models.notes import SOURCE_KINDS
 from ..notes import NotFound, delete_note_by_id, find_note, list_notes, note_dict, parse_filter_date, stats
 from ..services import services
 from .errors import APIError
+from .hygiene import MAX_PAGE, query_int
 
 bp = APIBlueprint("notes", __name__, url_prefix="/api/v1", tag="Notes")
 
@@ -63,13 +64,8 @@ def post_notes(body):
 @bp.get("/notes")
 @bp.doc(summary="List notes, newest first. Filters: account, source, since, until; page, per_page (<= 200)")
 def get_notes():
-    try:
-        page = int(request.args.get("page", 1))
-        per_page = int(request.args.get("per_page", 50))
-    except ValueError:
-        raise APIError(400, "page and per_page must be whole numbers")
-    if page < 1 or not 1 <= per_page <= 200:
-        raise APIError(400, "page must be >= 1 and per_page between 1 and 200")
+    page = query_int("page", 1, 1, MAX_PAGE)
+    per_page = query_int("per_page", 50, 1, 200)
     source = request.args.get("source")
     if source and source not in SOURCE_KINDS:
         raise APIError(400, f"unknown source {source!r}", {"allowed": list(SOURCE_KINDS)})

@@ -13,6 +13,7 @@ from ..reports.deliver import WebhookURLError, api_allowed_hosts, check_url, del
 from ..reports.store import ReportNotFound, create_report, get_report, list_reports, report_dict, summary_dict
 from ..services import services
 from .errors import APIError
+from .hygiene import MAX_PAGE, query_int
 
 bp = APIBlueprint("reports", __name__, url_prefix="/api/v1", tag="Reports")
 
@@ -30,11 +31,8 @@ class ReportIn(Schema):
 @bp.get("/reports")
 @bp.doc(summary="Stored reports, newest first (?limit=, ?offset=)")
 def list_all():
-    try:
-        limit = min(max(int(request.args.get("limit", 50)), 1), 500)
-        offset = max(int(request.args.get("offset", 0)), 0)
-    except ValueError:
-        raise APIError(400, "limit and offset must be whole numbers") from None
+    limit = query_int("limit", 50, 1, 500)
+    offset = query_int("offset", 0, 0, MAX_PAGE * 500)
     rows = [summary_dict(r) for r in list_reports(services(), limit=limit, offset=offset)]
     return {"reports": rows, "total": len(rows), "limit": limit, "offset": offset}
 

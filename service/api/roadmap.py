@@ -47,6 +47,7 @@ class MatchIn(Schema):
 class ImportOut(Schema):
     created, updated, unchanged, archived, deleted = Integer(), Integer(), Integer(), Integer(), Integer()
     item_ids = List(String())
+    would_archive = List(String(), metadata={"description": "items missing from the input, kept (sync=true archives)"})
 
 
 @bp.get("/roadmap/items")
@@ -72,12 +73,16 @@ def get_item(item_id: str):
 @bp.post("/roadmap/items")
 @bp.input(ItemIn(many=True), location="json", validation=False, arg_name="body")
 @bp.output(ImportOut, status_code=201)
-@bp.doc(summary='Import items: a list or {"items": [...]}; atomic; items left out are archived (?prune=true deletes)',
+@bp.doc(summary='Import items: a list or {"items": [...]}; atomic upsert. Items left out are only listed '
+                '(would_archive); ?sync=true archives them, ?sync=true&prune=true deletes them',
         responses={201: "stored", 400: "malformed JSON", 422: "invalid items (nothing stored)"})
 def post_items(body):
+    sync, prune = bool_arg("sync"), bool_arg("prune")
+    if prune and not sync:
+        raise APIError(422, "prune=true deletes the items missing from the input; it needs sync=true as well")
     try:
         rows = importer.json_rows(body, "request")
-        return service.import_items(services(), rows, prune=bool_arg("prune"), source="request"), 201
+        return service.import_items(services(), rows, prune=prune, source="request", sync=sync), 201
     except IngestError as exc:
         raise APIError(422, f"{len(exc.errors)} error(s); nothing was stored",
                        {"errors": [e.as_dict() for e in exc.errors]})

@@ -46,6 +46,13 @@ def get_theme(theme_id: int):
 def _run_options(body: dict) -> RunOptions:
     if not isinstance(body, dict):
         raise APIError(400, "the body must be a JSON object")
+    for name in ("source", "account", "since", "until"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise APIError(422, f"{name} must be a string", {"field": name})
+    for name in ("min_mentions", "min_accounts"):
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000):
+            raise APIError(422, f"{name} must be a whole number from 1 to 1,000,000", {"field": name})
     source = body.get("source")
     if source and source not in SOURCE_KINDS:
         raise APIError(422, f"unknown source {source!r}", {"field": "source", "allowed": list(SOURCE_KINDS)})
@@ -82,7 +89,7 @@ def post_summarize():
     texts = body.get("texts")
     if texts is None:
         texts = [text] if isinstance(text, str) else None
-    if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
         raise APIError(422, "give 'text' (a string) or 'texts' (a list of strings) with the pasted notes", {"field": "text"})
     if sum(len(t) for t in texts) > MAX_SUMMARIZE_CHARS:
         raise APIError(413, f"pasted text is over {MAX_SUMMARIZE_CHARS:,} characters")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 
 import click
@@ -12,10 +13,28 @@ from .common import AppContext, emit_json, fail, pass_ctx  # noqa: F401
 FEATURE_MODULES = (
     "service.cli.notes", "service.cli.themes", "service.cli.roadmap", "service.cli.drafts",
     "service.cli.eval", "service.cli.reports", "service.cli.demo",
+    "service.cli.auth", "service.cli.erase",
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class SafeGroup(click.Group):
+    """An unexpected error ends the command with one line and exit code 1, not a traceback
+    (FEEDBACK_DEBUG=1 shows the traceback)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("FEEDBACK_DEBUG"):
+                raise
+            click.echo(f"error: {type(exc).__name__}: {str(exc)[:500]} (FEEDBACK_DEBUG=1 shows the traceback)",
+                       err=True)
+            sys.exit(1)
+
+
+@click.group(cls=SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="feedback-service", prog_name="feedback")
 @click.pass_context
 def cli(ctx: click.Context) -> None:

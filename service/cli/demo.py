@@ -25,6 +25,9 @@ QUESTIONS = (
 )
 
 
+DEMO_ADMIN = "admin@localhost"
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(demo)
 
@@ -71,6 +74,7 @@ def demo(ctx, no_serve, host, port, as_json):
                "drafts": _drafts(svc, progress)}
     summary["report"] = _report(svc, progress)
     summary["stats"] = stats(svc)
+    summary["sign_in_url"] = _sign_in_url(svc, host, port) if not no_serve else None
     if as_json:
         emit_json(summary)
     else:
@@ -162,9 +166,20 @@ def _report_day(svc) -> date:
     return newest.date() + timedelta(days=1)
 
 
+def _base_url(host: str, port: int) -> str:
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+
+
+def _sign_in_url(svc, host: str, port: int) -> str:
+    """The demo's admin (made once) and a one-time sign-in link for it, as Jupyter prints one."""
+    from ..auth.store import create_sign_in_code, ensure_user
+
+    ensure_user(svc.db, DEMO_ADMIN, "admin")
+    return f"{_base_url(host, port)}/sign-in/{create_sign_in_code(svc.db, DEMO_ADMIN)}"
+
+
 def _where_to_look(summary: dict, host: str, port: int) -> None:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = f"http://{shown}:{port}"
+    base = _base_url(host, port)
     report = summary["report"]
     first_draft = (summary["drafts"] or [{}])[0].get("id")
     click.echo("\nWhere to look:")
@@ -175,6 +190,9 @@ def _where_to_look(summary: dict, host: str, port: int) -> None:
     click.echo(f"  {base}/reports/{report['id']}   the report for {report['period_start']} to {report['last_day']}")
     click.echo(f"  {base}/            paste more notes")
     click.echo(f"\nReport file: {report['path']}")
+    if summary.get("sign_in_url"):
+        click.echo(f"\nSign in as {DEMO_ADMIN} (admin) with this one-time link (15 minutes; "
+                   f"`feedback users link {DEMO_ADMIN}` makes another):\n  {summary['sign_in_url']}")
     click.echo("\nTry on the command line:")
     for cmd in ("feedback themes list", 'feedback match "Do you support SCIM provisioning?"',
                 "feedback report --since 7d --format md", "feedback schedule --once", "feedback reports list"):

@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from ..auth.audit import cli_actor, record
 from ..ingest.errors import IngestError
 from ..ingest.store import ingest, load_paths, reindex
 from ..notes import NotFound, delete_note_by_id, find_note, list_accounts, list_notes, note_dict, parse_filter_date, stats
@@ -55,6 +56,8 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json):
     finally:
         if bar is not None:
             bar.close()
+    record(svc.db, cli_actor(), "ingest", None, {"created": report.created, "updated": report.updated,
+                                                 "sources": [str(p) for p in paths][:20]})
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -148,6 +151,7 @@ def notes_delete(ctx, note_id):
         delete_note_by_id(ctx.services, note_id)
     except NotFound as exc:
         fail(str(exc))
+    record(ctx.services.db, cli_actor(), "note_delete", f"note_id={note_id}")
     click.echo(f"deleted {note_id}")
 
 

@@ -73,7 +73,8 @@ def report(ctx, period, fmt, out, webhook, as_of):
     except (ReportError, WebhookURLError) as exc:
         fail(str(exc), code=2)
     if webhook:
-        result = deliver_report(ctx.services, row.id, webhook)
+        result = deliver_report(ctx.services, row.id, webhook,
+                                allow_private=ctx.services.config.WEBHOOK_ALLOW_PRIVATE)
         row = get_report(ctx.services, row.id)
     _output(row, fmt, out)
     if webhook and not result.ok:
@@ -105,7 +106,7 @@ def reports_list(ctx, limit, as_json):
 
 
 @reports.command("show")
-@click.argument("report_id")
+@click.argument("report_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True))
 @pass_ctx

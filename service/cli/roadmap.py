@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..auth.audit import cli_actor, record
 from ..ingest.errors import IngestError
 from ..models.roadmap import ROADMAP_STATUSES
 from ..notes import NotFound
@@ -27,27 +28,38 @@ def roadmap():
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--map", "column_map", metavar="FIELD=COLUMN,...",
               help="Our field = their column, e.g. title=Name,status=Stage,id=Key (Aha!, Jira, Productboard).")
-@click.option("--prune", is_flag=True, help="Delete items missing from FILE (and their links) instead of archiving.")
+@click.option("--sync", is_flag=True, help="FILE is the whole roadmap: archive items missing from it.")
+@click.option("--prune", is_flag=True, help="With --sync: delete missing items (and their links) instead.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def roadmap_import(ctx, file, column_map, prune, as_json):
-    """Import a roadmap from CSV or a JSON list. Re-importing updates items by id; all or nothing."""
+def roadmap_import(ctx, file, column_map, sync, prune, as_json):
+    """Import a roadmap from CSV or a JSON list. Re-importing updates items by id; all or nothing.
+
+    Without --sync nothing is archived: items missing from FILE are listed as "would archive"."""
+    if prune and not sync:
+        fail("--prune deletes items missing from FILE; it needs --sync as well", code=2)
     try:
         mapping = importer.parse_column_map(column_map)
     except ValueError as exc:
         fail(str(exc), code=2)
     try:
         rows, source = importer.read_file(file)
-        report = service.import_items(ctx.services, rows, prune=prune, source=source, column_map=mapping)
+        report = service.import_items(ctx.services, rows, prune=prune, source=source, column_map=mapping, sync=sync)
     except IngestError as exc:
         for err in exc.errors:
             click.echo(f"error: {err}", err=True)
         fail(f"{len(exc.errors)} error(s); nothing was stored")
+    record(ctx.services.db, cli_actor(), "roadmap_import", file,
+           {k: report[k] for k in ("created", "updated", "archived", "deleted")} | {"sync": sync})
     if as_json:
         emit_json(report)
         return
     click.echo(f"created {report['created']}, updated {report['updated']}, unchanged {report['unchanged']}, "
                f"archived {report['archived']}, deleted {report['deleted']}")
+    if report["would_archive"]:
+        shown = ", ".join(report["would_archive"][:10]) + (" …" if len(report["would_archive"]) > 10 else "")
+        click.echo(f"{len(report['would_archive'])} item(s) are not in {file} and were kept: {shown} "
+                   f"(--sync archives them)")
 
 
 @roadmap.command("list")
@@ -92,8 +104,9 @@ def roadmap_show(ctx, item_id, as_json):
 @roadmap.command("link")
 @click.argument("item_id")
 @click.option("--note", "note_id", help="A note id (as shown by `feedback notes list`).")
-@click.option("--theme", "theme_id", type=int, help="A theme id (as shown by `feedback themes list`).")
-@click.option("--draft", "draft_id", type=int, help="A draft id whose question is about the item (a confirmed answer).")
+@click.option("--theme", "theme_id", type=click.IntRange(1, 2**63 - 1), help="A theme id (as shown by `feedback themes list`).")
+@click.option("--draft", "draft_id", type=click.IntRange(1, 2**63 - 1),
+              help="A draft id whose question is about the item (a confirmed answer).")
 @click.option("--by", "created_by", help="Who made the link.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx

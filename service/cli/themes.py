@@ -26,8 +26,8 @@ def themes():
 @click.option("--source", type=click.Choice(SOURCE_KINDS))
 @click.option("--all", "include_all", is_flag=True, help="Cluster every statement, not only pains and requests.")
 @click.option("--incremental", is_flag=True, help="Assign new statements to existing themes; cluster only the rest.")
-@click.option("--min-mentions", default=3, show_default=True, type=click.IntRange(1))
-@click.option("--min-accounts", default=2, show_default=True, type=click.IntRange(1))
+@click.option("--min-mentions", default=3, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--min-accounts", default=2, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--no-llm", is_flag=True, help="Use the offline labeller even when an LLM endpoint is configured.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
@@ -78,7 +78,7 @@ def themes_list(ctx, status, as_json):
 
 
 @themes.command("show")
-@click.argument("theme_id", type=int)
+@click.argument("theme_id", type=click.IntRange(1, 2**63 - 1))
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def themes_show(ctx, theme_id, as_json):

@@ -200,7 +200,7 @@ def save_feedback(services, draft_id, rating, edited_text=None, comment=None) ->
 
 
 def _int_id(draft_id) -> int:
-    try:
-        return int(str(draft_id))
-    except ValueError:
-        raise DraftNotFound(f"no draft with id {draft_id!r}") from None
+    text = str(draft_id)
+    if not text.isascii() or not text.isdigit() or len(text) > 18:  # beyond 64 bits: no such draft
+        raise DraftNotFound(f"no draft with id {draft_id!r}")
+    return int(text)

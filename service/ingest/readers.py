@@ -87,6 +87,9 @@ def read_jsonl(text: str, source: str) -> tuple[list[RawRow], list[RowError]]:
             continue
         try:
             data = json.loads(line)
+        except RecursionError:
+            errors.append(RowError(source, number, None, "the JSON is nested too deeply"))
+            continue
         except json.JSONDecodeError as exc:
             errors.append(RowError(source, number, None, f"malformed JSON: {exc.msg} at column {exc.colno}"))
             continue

@@ -5,6 +5,9 @@ and a failure on either side leaves what was stored before untouched.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from dataclasses import dataclass, field
@@ -13,6 +16,7 @@ from typing import Callable, Iterable
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from .. import locks
 from ..models import Account, Note, Statement
 from ..vectorstore import STATEMENTS
 from .errors import IngestError, RowError
@@ -21,6 +25,7 @@ from .split import split_statements, split_with_speakers
 from .validate import NoteInput, validate_row
 
 Progress = Callable[[int], None]
+INTENT_FILE = "ingest.intent"  # in FEEDBACK_HOME while an ingest writes vectors it has not committed
 
 
 @dataclass
@@ -123,10 +128,14 @@ def statement_metadata(note: Note, account_name: str | None) -> dict:
 def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = None) -> IngestReport:
     """Store validated notes; dedupe by external id, then by normalised text within an account."""
     report = IngestReport()
+    intent = Path(services.config.FEEDBACK_HOME) / INTENT_FILE
     with services.db.session() as session:
         try:
+            locks.hold(session, "ingest")  # racing ingests take turns: one note per text or id, never an error
+            repair_if_needed(services, session, crashed=intent.exists())
             fresh, stale_ids = _plan(session, notes, report)
             texts, ids, metas = _insert_statements(session, fresh)
+            _write_intent(intent)  # a kill -9 from here to the commit leaves it: the next ingest repairs
             written = write_vectors(services, texts, ids, metas, progress)
             services.store.delete(STATEMENTS, stale_ids)
             try:
@@ -138,7 +147,17 @@ def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = N
         except BaseException:
             session.rollback()
             raise
+        finally:
+            intent.unlink(missing_ok=True)
     return report
+
+
+def _write_intent(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(str(os.getpid()))
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _plan(session: Session, notes: list[NoteInput], report: IngestReport):
@@ -244,7 +263,9 @@ def write_vectors(services, texts, ids, metas, progress: Progress | None = None,
 
 
 def _add(store, ids, vectors, metas) -> list[str]:
-    store.add(STATEMENTS, ids, vectors, metas)
+    # upsert, not add: a killed ingest can leave vectors under ids that SQL hands out again after its rollback,
+    # and add() would silently keep those stale vectors (other text, other account)
+    store.upsert(STATEMENTS, ids, vectors, metas)
     return ids
 
 
@@ -277,10 +298,38 @@ def ingest(services, notes: list[NoteInput], errors: list[RowError], *, skip_inv
 
 
 
+def repair_if_needed(services, session: Session, crashed: bool = False) -> dict | None:
+    """After a crash (an ingest's intent file left behind, or vectors and statements differing in number): remove
+    the orphan vectors and embed what is missing. Two counts when nothing is wrong; run under the ingest lock."""
+    from sqlalchemy import func
+
+    if not crashed and services.store.count(STATEMENTS) == (session.scalar(select(func.count(Statement.id))) or 0):
+        return None
+    return repair(services, session)
+
+
+def repair(services, session: Session) -> dict:
+    """Make the index match SQL: delete vectors of no statement, embed statements without a vector."""
+    known = {f"s{i}" for i in session.scalars(select(Statement.id))}
+    indexed = set(services.store.ids(STATEMENTS))
+    orphans = sorted(indexed - known)
+    services.store.delete(STATEMENTS, orphans)
+    missing = sorted(int(i[1:]) for i in known - indexed)
+    for part in _chunks(missing, 2048):
+        rows = session.execute(select(Statement, Note, Account.name).join(Note, Statement.note_id == Note.id)
+                               .outerjoin(Account, Note.account_id == Account.id).where(Statement.id.in_(part))).all()
+        services.store.upsert(STATEMENTS, [f"s{st.id}" for st, _, _ in rows],
+                              services.embedder.embed([st.text for st, _, _ in rows]),
+                              [statement_metadata(note, name) for _, note, name in rows])
+    return {"orphans_removed": len(orphans), "embedded": len(missing)}
+
+
 def reindex(services, progress: Progress | None = None, batch: int = 4096) -> int:
-    """Rebuild the statement collection from SQL, the source of truth."""
+    """Rebuild the statement collection from SQL, the source of truth, into a new collection that replaces the old
+    one only when complete: a killed reindex leaves the old index in place."""
     store = services.store
-    store.reset(STATEMENTS)
+    building = f"{STATEMENTS}_rebuild"
+    store.reset(building)
     total = 0
     with services.db.session() as session:
         last_id = 0
@@ -297,11 +346,13 @@ def reindex(services, progress: Progress | None = None, batch: int = 4096) -> in
                 break
             vectors = services.embedder.embed([st.text for st, _, _ in rows])
             store.add(
-                STATEMENTS, [f"s{st.id}" for st, _, _ in rows], vectors,
+                building, [f"s{st.id}" for st, _, _ in rows], vectors,
                 [statement_metadata(note, name) for _, note, name in rows],
             )
             total += len(rows)
             last_id = rows[-1][0].id
             if progress:
                 progress(len(rows))
+    store.count(building)  # exists even when SQL holds no statement
+    store.rename(building, STATEMENTS)
     return total

@@ -12,6 +12,8 @@ from ..models.notes import SOURCE_KINDS
 from .errors import RowError
 
 MAX_NOTE_CHARS = 100_000
+MIN_YEAR, MAX_YEAR = 1900, 2200
+SURROGATE = re.compile("[\ud800-\udfff]")
 KNOWN_FIELDS = {"id", "text", "account", "source", "author", "date"}
 SOURCE_SYNONYMS = {
     "sales call": "call", "sales_call": "call", "phone": "call", "meeting": "call", "demo": "call",
@@ -55,7 +57,10 @@ def parse_date(value: Any) -> datetime:
     elif isinstance(value, date):
         dt = datetime(value.year, value.month, value.day)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        dt = datetime.fromtimestamp(value, tz=timezone.utc)
+        try:  # a Unix timestamp; 1e20, Infinity and NaN are not dates
+            dt = datetime.fromtimestamp(value, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"{value!r} is not a date; use ISO 8601 such as 2026-11-27") from None
     elif isinstance(value, str):
         raw = value.strip()
         if raw.endswith("Z"):
@@ -75,7 +80,12 @@ def parse_date(value: Any) -> datetime:
     else:
         raise ValueError(f"unparseable date {value!r}; use ISO 8601 such as 2026-11-27")
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:
+            raise ValueError(f"{value!r} is out of range") from None
+    if not MIN_YEAR <= dt.year <= MAX_YEAR:
+        raise ValueError(f"{value!r} is not a plausible date (years {MIN_YEAR} to {MAX_YEAR})")
     return dt
 
 
@@ -84,6 +94,31 @@ def _clean_str(value: Any) -> str | None:
         return None
     value = str(value).strip()
     return value or None
+
+
+def _has_surrogate(value, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return SURROGATE.search(value) is not None
+    if depth > 50:
+        return False
+    if isinstance(value, dict):
+        return any(_has_surrogate(k, depth + 1) or _has_surrogate(v, depth + 1) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_surrogate(v, depth + 1) for v in value)
+    return False
+
+
+def _text_field(row: dict, name: str, err) -> str | None:
+    """A string field (a whole number is accepted for ids); any other type is an error, never stored as its repr."""
+    value = row.get(name)
+    if value is None or isinstance(value, str) or (name == "id" and isinstance(value, int) and not isinstance(value, bool)):
+        value = _clean_str(value)
+        if value is not None and "\x00" in value:
+            err(name, f"{name} contains a NUL byte")
+            return None
+        return value
+    err(name, f"{name} must be a string, got {type(value).__name__}")
+    return None
 
 
 def validate_row(
@@ -98,6 +133,9 @@ def validate_row(
     if not isinstance(row, dict):
         err(None, f"expected an object with a 'text' field, got {type(row).__name__}")
         return None, errors
+    if _has_surrogate(row):
+        err(None, "the row holds a lone surrogate (\\ud800-\\udfff), which is not text; send valid Unicode")
+        return None, errors
     text = row.get("text")
     if text is None or (isinstance(text, str) and not text.strip()):
         err("text", "missing text")
@@ -108,7 +146,7 @@ def validate_row(
     elif "\x00" in text:
         err("text", "text contains a NUL byte")
 
-    kind = (_clean_str(row.get("source")) or default_source).lower()
+    kind = (_text_field(row, "source", err) or default_source).lower()
     kind = SOURCE_SYNONYMS.get(kind, kind)
     if kind not in SOURCE_KINDS:
         err("source", f"unknown source {row.get('source')!r}; expected one of {', '.join(SOURCE_KINDS)}")
@@ -120,13 +158,13 @@ def validate_row(
         except ValueError as exc:
             err("date", str(exc))
 
-    ext_id = _clean_str(row.get("id"))
+    ext_id = _text_field(row, "id", err)
     if ext_id is not None and len(ext_id) > 200:
         err("id", "id longer than 200 characters")
-    account = _clean_str(row.get("account"))
+    account = _text_field(row, "account", err)
     if account is not None and len(account) > 200:
         err("account", "account longer than 200 characters")
-    author = _clean_str(row.get("author"))
+    author = _text_field(row, "author", err)
     if author is not None and len(author) > 200:
         author = author[:200]
 

@@ -2,7 +2,9 @@
 
 Retried with exponential backoff on 5xx, 429, timeouts and connection errors; any other 4xx is final (retrying a
 bad URL or a revoked hook cannot help). The outcome is recorded on the stored report, which is never lost.
-The webhook URL is a secret (it is the credential): it is never logged or stored, only its host.
+The webhook URL is a secret (it is the credential): it is never logged or stored, only its host. The remote
+answer's body is never read or recorded (it could be anything the remote chose to say), redirects are not followed,
+and every attempt together must finish within TOTAL_TIMEOUT. URL rules and address pinning: webhook_url.py.
 """
 from __future__ import annotations
 
@@ -16,19 +18,20 @@ import requests
 
 from ..models import Report, utcnow
 from .render import header, markdown_sections, render_markdown
+from .webhook_url import PinnedAdapter, WebhookURLError, check_allowed, parse_webhook_url, resolve_target
+
+__all__ = ["WebhookURLError", "check_url", "api_allowed_hosts", "build_payload", "post", "deliver_report"]
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 3
 BASE_DELAY = 1.0  # seconds before the 2nd attempt; doubles each time
 MAX_DELAY = 30.0
-TIMEOUT = 10.0
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 5.0
+TOTAL_TIMEOUT = 12.0  # all attempts and waits together: a slow webhook must not hold a worker for long
 SECTION_LIMIT = 2900  # Slack rejects section text over 3,000 characters
 TEXT_LIMIT = 39_000  # and a message over 40,000
-
-
-class WebhookURLError(ValueError):
-    pass
 
 
 @dataclass
@@ -40,16 +43,11 @@ class Delivery:
 
 
 def check_url(url: str, allowed_hosts: str | list[str] | None = None) -> str:
-    """An http(s) URL; with allowed_hosts (an API caller's URL), its host must be one of them."""
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise WebhookURLError("the webhook URL must be an http:// or https:// address")
+    """A strictly parsed http(s) URL (webhook_url.parse_webhook_url); with allowed_hosts (an API caller's URL),
+    its host must be one of them. DNS is checked when the report is posted."""
+    _, host, _ = parse_webhook_url(url)
     if allowed_hosts is not None:
-        hosts = allowed_hosts.split(",") if isinstance(allowed_hosts, str) else allowed_hosts
-        hosts = {h.strip().lower() for h in hosts if h and h.strip()}
-        if (parts.hostname or "").lower() not in hosts:
-            raise WebhookURLError(f"webhook host {parts.hostname!r} is not allowed; allowed hosts: "
-                                  f"{', '.join(sorted(hosts)) or 'none'} (set FEEDBACK_WEBHOOK_ALLOWED_HOSTS)")
+        check_allowed(host, allowed_hosts)
     return url
 
 
@@ -86,29 +84,46 @@ def backoff_delay() -> float:
 
 
 def post(url: str, payload: dict, *, attempts: int = ATTEMPTS, base_delay: float | None = None,
-         timeout: float = TIMEOUT, sleep=time.sleep) -> Delivery:
-    check_url(url)
+         total_timeout: float = TOTAL_TIMEOUT, allow_private: bool = False, resolver=None,
+         sleep=time.sleep, clock=time.monotonic) -> Delivery:
+    try:
+        target = resolve_target(url, allow_private=allow_private, resolver=resolver)
+    except WebhookURLError as exc:
+        return Delivery(False, 0, None, f"not sent: {exc}")
     base_delay = backoff_delay() if base_delay is None else base_delay
-    host = urlsplit(url).hostname or "the webhook"
+    host, deadline = target.host, clock() + total_timeout
     error, status = None, None
-    for attempt in range(1, attempts + 1):
-        retry_after = None
-        try:
-            resp = requests.post(url, json=payload, timeout=timeout)
-            status = resp.status_code
-            if 200 <= status < 300:
-                return Delivery(True, attempt, status)
-            error = f"HTTP {status} from {host}: {_short(resp.text)}"
-            if status != 429 and status < 500:
-                return Delivery(False, attempt, status, error)  # the request itself is wrong: retrying cannot help
-            retry_after = _retry_after(resp)
-        except requests.Timeout:
-            error, status = f"{host} did not answer within {timeout:g} s", None
-        except requests.ConnectionError as exc:
-            error, status = f"could not connect to {host} ({type(exc).__name__})", None
-        if attempt < attempts:
-            delay = min(MAX_DELAY, base_delay * 2 ** (attempt - 1))
-            sleep(max(delay, min(retry_after or 0, MAX_DELAY)))
+    with requests.Session() as session:
+        session.trust_env = False  # no proxy from the environment: the connection goes to the checked address
+        session.mount(f"{target.scheme}://", PinnedAdapter(target))
+        for attempt in range(1, attempts + 1):
+            remaining = deadline - clock()
+            if remaining <= 0.05:
+                return Delivery(False, attempt - 1, status, f"{error} (gave up after {total_timeout:g} s)")
+            retry_after = None
+            try:
+                with session.post(url, json=payload, headers={"Host": target.host_header}, allow_redirects=False,
+                                  stream=True, timeout=(min(CONNECT_TIMEOUT, remaining),
+                                                        min(READ_TIMEOUT, remaining))) as resp:
+                    status = resp.status_code  # the body is never read: nothing the remote says is stored
+                    headers = resp.headers
+                if 200 <= status < 300:
+                    return Delivery(True, attempt, status)
+                error = f"HTTP {status} from {host}"
+                if 300 <= status < 400:
+                    return Delivery(False, attempt, status, f"{error} (a redirect; redirects are not followed)")
+                if status != 429 and status < 500:
+                    return Delivery(False, attempt, status, error)  # the request itself is wrong: retrying cannot help
+                retry_after = _retry_after(headers)
+            except requests.Timeout:
+                error, status = f"{host} did not answer in time", None
+            except requests.RequestException as exc:
+                error, status = f"could not connect to {host} ({type(exc).__name__})", None
+            if attempt < attempts:
+                delay = max(min(MAX_DELAY, base_delay * 2 ** (attempt - 1)), min(retry_after or 0, MAX_DELAY))
+                if clock() + delay >= deadline:
+                    return Delivery(False, attempt, status, f"{error} (gave up after {total_timeout:g} s)")
+                sleep(delay)
     return Delivery(False, attempts, status, f"{error} (gave up after {attempts} attempts)")
 
 
@@ -132,13 +147,8 @@ def deliver_report(services, report_id: int, url: str, **kwargs) -> Delivery:
     return result
 
 
-def _retry_after(resp) -> float | None:
+def _retry_after(headers) -> float | None:
     try:
-        return float(resp.headers.get("Retry-After", ""))
+        return float(headers.get("Retry-After", ""))
     except ValueError:
         return None
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[:limit] + "…"

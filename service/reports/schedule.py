@@ -59,16 +59,32 @@ def refresh_themes(services) -> tuple[dict | None, str | None]:
 
 
 def nightly_job(services, period: str = "1d", webhook: str | None = None, as_of: date | None = None) -> dict:
+    retention = _apply_retention(services)
     themes, problem = refresh_themes(services)
     report = create_report(services, period, as_of, messages=[problem] if problem else None)
     path = write_files(services, report)
     delivery = None
     if webhook:
-        result = deliver_report(services, report.id, webhook)
+        result = deliver_report(services, report.id, webhook,
+                                allow_private=getattr(services.config, "WEBHOOK_ALLOW_PRIVATE", False))
         delivery = {"ok": result.ok, "attempts": result.attempts, "error": result.error}
     log.info("nightly report %s stored (%s), themes: %s", report.id, path, themes or problem)
     return {"themes": themes, "themes_problem": problem, "report": summary_dict(report), "path": str(path),
-            "delivery": delivery}
+            "delivery": delivery, "retention": retention}
+
+
+def _apply_retention(services) -> dict | None:
+    """FEEDBACK_RETENTION_DAYS: erase older notes (and their derived copies) before the night's themes and report."""
+    days = getattr(services.config, "RETENTION_DAYS", None)
+    if not days:
+        return None
+    from ..auth.audit import record
+    from ..erase import erase_older_than
+
+    result = erase_older_than(services, int(days))
+    if result["notes"]:
+        record(services.db, "schedule", "retention_erase", None, {"notes": result["notes"], "days": int(days)})
+    return result
 
 
 def run_forever(app, cron: str, period: str = "1d", webhook: str | None = None, echo=print) -> None:

@@ -94,6 +94,8 @@ def read_json(text: str, source: str) -> list[tuple[int, dict]]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise IngestError([RowError(source, exc.lineno, None, f"invalid JSON: {exc.msg}")])
+    except RecursionError:
+        raise IngestError([RowError(source, None, None, "invalid JSON: nested too deeply")]) from None
     return json_rows(data, source)
 
 
@@ -226,7 +228,7 @@ def _tags(value) -> tuple[list[str], str | None]:
     if isinstance(value, str) and value.strip().startswith("["):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return [], f"tags look like a JSON list but do not parse: {value!r}"
     if isinstance(value, str):
         value = re.split(r"[;,]", value)

@@ -7,6 +7,7 @@ import math
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import locks
 from ..models import Account, Note, RoadmapItem, RoadmapLink, Statement
 from ..notes import NotFound, find_note
 from . import decision as decision_mod, importer, scoring
@@ -61,13 +62,17 @@ def get_item(session: Session, item_id: str) -> RoadmapItem:
 
 
 # ---- import ---------------------------------------------------------------------------------------------------
-def import_items(services, rows, prune: bool = False, source: str = "request", column_map: dict | None = None) -> dict:
+def import_items(services, rows, prune: bool = False, source: str = "request", column_map: dict | None = None,
+                 sync: bool = False) -> dict:
     """Validate every row, then upsert all in one transaction. Raises IngestError (nothing stored) on any bad row.
-    rows: (line, dict) pairs or plain dicts. Items missing from the input are archived, or deleted with prune."""
+    rows: (line, dict) pairs or plain dicts. Items missing from the input are only listed in `would_archive`;
+    with sync they are archived, with prune (a sync that deletes) deleted with their links."""
     rows = [r if isinstance(r, tuple) else (i, r) for i, r in enumerate(rows, start=1)]
     items = importer.validate(rows, source, column_map)
-    report = {"created": 0, "updated": 0, "unchanged": 0, "archived": 0, "deleted": 0, "item_ids": []}
+    report = {"created": 0, "updated": 0, "unchanged": 0, "archived": 0, "deleted": 0, "item_ids": [],
+              "would_archive": []}
     with services.db.transaction() as session:
+        locks.hold(session, "roadmap")  # racing imports take turns instead of colliding on new ids
         existing = {i.id: i for i in session.scalars(select(RoadmapItem))}
         for data in items:
             report[_upsert(session, existing.pop(data["id"], None), data)] += 1
@@ -76,9 +81,13 @@ def import_items(services, rows, prune: bool = False, source: str = "request", c
             if prune:
                 session.delete(stale)  # its links go with it (cascade)
                 report["deleted"] += 1
-            elif not stale.archived:
+            elif stale.archived:
+                continue
+            elif sync:
                 stale.archived = True
                 report["archived"] += 1
+            else:
+                report["would_archive"].append(stale.id)  # a partial file never archives by surprise
     return report
 
 

@@ -65,9 +65,17 @@ class PageWatch:
         dialog.dismiss()
 
 
+@pytest.fixture(scope="module")
+def auth_headers(live_app):
+    """The browser sends an admin API token: the pages are signed-in only (test_sign_in covers the sign-in page)."""
+    from tests.conftest import api_token
+
+    return {"Authorization": f"Bearer {api_token(live_app, 'admin')}"}
+
+
 @pytest.fixture
-def context(browser):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+def context(browser, auth_headers):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, extra_http_headers=auth_headers)
     yield ctx
     ctx.close()
 

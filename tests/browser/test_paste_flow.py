@@ -148,8 +148,9 @@ def test_validation_errors_are_shown_next_to_the_fields(page, live_server, scree
     assert_clean(page, expected_status=422)  # the form comes back with 422 Unprocessable Entity
 
 
-def test_paste_works_without_javascript(browser, live_server, screenshot_dir: Path):
-    context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+def test_paste_works_without_javascript(browser, live_server, auth_headers, screenshot_dir: Path):
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900},
+                                  extra_http_headers=auth_headers)
     try:
         page = context.new_page()
         page.goto(f"{live_server}/")

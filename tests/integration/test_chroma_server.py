@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import shutil
 import subprocess
@@ -65,6 +66,9 @@ def test_gunicorn_two_workers_share_the_server(tmp_path, chroma_server):
     env.update(FEEDBACK_HOME=str(tmp_path), FEEDBACK_CHROMA_URL=chroma_server, FEEDBACK_EMBEDDING_MODEL="hashing",
                FEEDBACK_CHROMA_PREFIX=f"t{os.getpid()}b")
     subprocess.run([str(BIN / "feedback"), "init"], env=env, check=True, capture_output=True, cwd=ROOT)
+    made = subprocess.run([str(BIN / "feedback"), "tokens", "create", "--name", "t", "--role", "pm", "--json"],
+                          env=env, check=True, capture_output=True, cwd=ROOT, text=True)
+    headers = {"Authorization": f"Bearer {json.loads(made.stdout)['token']}"}
     proc = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -72,13 +76,14 @@ def test_gunicorn_two_workers_share_the_server(tmp_path, chroma_server):
         base = f"http://127.0.0.1:{port}/api/v1"
 
         def post(i):
-            return requests.post(f"{base}/notes", json={"id": f"g{i}", "text": f"Note {i}. Exports time out for team {i}."}, timeout=30)
+            return requests.post(f"{base}/notes", json={"id": f"g{i}", "text": f"Note {i}. Exports time out for team {i}."},
+                                 headers=headers, timeout=30)
 
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             results = list(pool.map(post, range(12)))
         assert [r.status_code for r in results] == [201] * 12
         for _ in range(10):
-            stats = requests.get(f"{base}/stats", timeout=10).json()
+            stats = requests.get(f"{base}/stats", headers=headers, timeout=10).json()
             assert stats["notes"] == 12 and stats["vectors"] == 24
     finally:
         proc.terminate()

@@ -1,6 +1,7 @@
 """`feedback demo` end to end in a subprocess, and every page in server mode (gunicorn -w 2 + `chroma run`)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -26,6 +27,12 @@ def _env(home: Path, **extra) -> dict:
 def _demo(env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "feedback"), "demo", "--no-serve"], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def _token_headers(env: dict, role: str) -> dict:
+    made = subprocess.run([str(BIN / "feedback"), "tokens", "create", "--name", "test", "--role", role, "--json"],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    return {"Authorization": f"Bearer {json.loads(made.stdout)['token']}"}
 
 
 @pytest.mark.slow
@@ -62,6 +69,7 @@ def test_pages_in_server_mode_with_gunicorn_and_chroma(tmp_path, chroma_server):
     env = _env(tmp_path, FEEDBACK_CHROMA_URL=chroma_server, FEEDBACK_CHROMA_PREFIX=f"t{os.getpid()}demo")
     demo = _demo(env)
     assert demo.returncode == 0, demo.stderr
+    headers = _token_headers(env, "pm")  # pages up to raw notes
     port = free_port()
     proc = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -70,10 +78,11 @@ def test_pages_in_server_mode_with_gunicorn_and_chroma(tmp_path, chroma_server):
         _wait(f"{base}/healthz")
         for _ in range(2):  # both workers answer
             for page in PAGES + ["/reports/1", "/ask/1", "/notes/n-0001", "/themes/1"]:
-                resp = requests.get(base + page, timeout=60)
+                resp = requests.get(base + page, headers=headers, timeout=60)
                 assert resp.status_code == 200, (page, resp.status_code)
                 assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
-        assert "<svg" in requests.get(f"{base}/reports/1", timeout=60).text
+        assert "<svg" in requests.get(f"{base}/reports/1", headers=headers, timeout=60).text
+        assert requests.get(f"{base}/themes", timeout=60, allow_redirects=False).status_code == 302  # signed out
     finally:
         proc.terminate()
         proc.wait(10)

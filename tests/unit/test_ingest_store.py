@@ -80,6 +80,7 @@ def test_vector_store_failure_leaves_sql_untouched(svc, monkeypatch):
         raise RuntimeError("index down")
 
     monkeypatch.setattr(svc.store, "add", boom)
+    monkeypatch.setattr(svc.store, "upsert", boom)  # ingest writes with upsert (see _add)
     try:
         ingest(svc, [NoteInput(text="A brand new note about audit logs.", external_id="z-1")], [], skip_invalid=False)
     except RuntimeError:

@@ -81,10 +81,15 @@ def test_invalid_items_are_rejected_whole_and_prune(client):
     assert client.get("/api/v1/roadmap/items").get_json()["total"] == 10
     _error(client.post("/api/v1/roadmap/items", json=[]), 422)
     _error(client.post("/api/v1/roadmap/items", json={"id": "A"}), 422)
-    assert client.post("/api/v1/roadmap/items", json=ITEMS[:2]).get_json()["archived"] == 8
+    plain = client.post("/api/v1/roadmap/items", json=ITEMS[:2]).get_json()  # a partial file archives nothing
+    assert plain["archived"] == 0 and len(plain["would_archive"]) == 8
+    assert client.get("/api/v1/roadmap/items").get_json()["total"] == 10
+    assert client.post("/api/v1/roadmap/items?sync=true", json=ITEMS[:2]).get_json()["archived"] == 8
     assert client.get("/api/v1/roadmap/items").get_json()["total"] == 2
     assert client.get("/api/v1/roadmap/items?include_archived=true").get_json()["total"] == 10
-    assert client.post("/api/v1/roadmap/items?prune=true", json=ITEMS[:2]).get_json()["deleted"] == 8
+    _error(client.post("/api/v1/roadmap/items?prune=true", json=ITEMS[:2]), 422)  # prune needs sync
+    assert client.get("/api/v1/roadmap/items?include_archived=true").get_json()["total"] == 10
+    assert client.post("/api/v1/roadmap/items?sync=true&prune=true", json=ITEMS[:2]).get_json()["deleted"] == 8
     assert client.get("/api/v1/roadmap/items?include_archived=true").get_json()["total"] == 2
 
 

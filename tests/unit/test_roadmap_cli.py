@@ -29,10 +29,14 @@ def test_import_list_and_archive(loaded, roadmap_file, tmp_path):
     assert [i["id"] for i in listed["items"]] == ["SCIM", "SNOW"]
     smaller = tmp_path / "smaller.json"
     smaller.write_text(json.dumps(ROADMAP[:2]))
-    assert "archived 8" in loaded("roadmap", "import", str(smaller)).stdout
+    plain = loaded("roadmap", "import", str(smaller)).stdout
+    assert "archived 0" in plain and "8 item(s) are not in" in plain and "--sync archives them" in plain
+    assert "LIN" in loaded("roadmap", "list").stdout
+    assert loaded("roadmap", "import", str(smaller), "--prune").exit_code == 2  # prune needs --sync
+    assert "archived 8" in loaded("roadmap", "import", str(smaller), "--sync").stdout
     assert "LIN" not in loaded("roadmap", "list").stdout
     assert "(archived)" in loaded("roadmap", "list", "--all").stdout
-    assert "deleted 8" in loaded("roadmap", "import", str(smaller), "--prune").stdout
+    assert "deleted 8" in loaded("roadmap", "import", str(smaller), "--sync", "--prune").stdout
     assert "LIN" not in loaded("roadmap", "list", "--all").stdout
 
 

@@ -116,8 +116,11 @@ def test_reimport_upserts_archives_then_prunes_with_links(svc, client):
     assert service.import_items(svc, first)["created"] == 3
     service.link(svc, "C", note_id="n1")
     second = [{"id": "A", "title": "Item A renamed", "status": "shipped"}, {"id": "B", "title": "Item B", "status": "planned"}]
-    report = service.import_items(svc, second)
-    assert (report["created"], report["updated"], report["unchanged"], report["archived"]) == (0, 1, 1, 1)
+    report = service.import_items(svc, second)  # a plain import never archives: it says what sync would
+    assert (report["created"], report["updated"], report["unchanged"], report["archived"]) == (0, 1, 1, 0)
+    assert report["would_archive"] == ["C"] and set(_items(svc)) == {"A", "B", "C"}
+    report = service.import_items(svc, second, sync=True)
+    assert (report["updated"], report["unchanged"], report["archived"]) == (0, 2, 1)
     assert set(_items(svc)) == {"A", "B"} and _items(svc)["A"]["title"] == "Item A renamed"
     archived = _items(svc, include_archived=True)["C"]
     assert archived["archived"] is True

@@ -1,0 +1,55 @@
+"""Administration API: erase an account, delete a draft or a report, read the audit log (admin only)."""
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+
+from ..auth.audit import entries
+from ..erase import EraseError, delete_draft, delete_report, erase_account
+from ..services import services
+from .errors import APIError
+from .hygiene import query_int
+
+bp = APIBlueprint("admin", __name__, url_prefix="/api/v1", tag="Administration")
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+@bp.delete("/accounts/<path:name>")
+@bp.doc(summary="Erase an account: notes, statements, vectors, drafts quoting it, its traces in themes and "
+                "reports; then compact the files", responses={404: "no such account"})
+def erase(name: str):
+    try:
+        return erase_account(services(), name)
+    except EraseError as exc:
+        raise APIError(404, str(exc)) from None
+
+
+@bp.delete("/drafts/<int:draft_id>")
+@bp.doc(summary="Delete a stored draft and its ratings", responses={404: "no such draft"})
+def delete_one_draft(draft_id: int):
+    try:
+        delete_draft(services(), draft_id)
+    except EraseError as exc:
+        raise APIError(404, str(exc)) from None
+    return {"deleted": draft_id}
+
+
+@bp.delete("/reports/<int:report_id>")
+@bp.doc(summary="Delete a stored report", responses={404: "no such report"})
+def delete_one_report(report_id: int):
+    try:
+        delete_report(services(), report_id)
+    except EraseError as exc:
+        raise APIError(404, str(exc)) from None
+    return {"deleted": report_id}
+
+
+@bp.get("/audit")
+@bp.doc(summary="The audit log, newest first (?limit=, ?action=)")
+def audit_log():
+    from flask import request
+
+    return {"entries": entries(services().db, limit=query_int("limit", 100, 1, 10_000),
+                               action=request.args.get("action"))}

@@ -1,0 +1,130 @@
+"""Who may do what: API tokens (Bearer) and signed-in sessions (Flask-Login), checked against one table.
+
+`init_app` installs the one guard every request passes (policy.REQUIRED_ROLE keyed by endpoint), the sign-in
+pages and the audit of changes. API calls authenticated by the session cookie need the CSRF token (header
+X-CSRFToken), like forms; Bearer calls do not (a browser never adds that header by itself).
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_login import LoginManager, current_user
+
+from ..api.errors import error_body
+from ..services import services
+from .audit import record
+from .policy import PUBLIC, allows
+from .store import Principal, load_principal, token_principal
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+AUDITED = {  # endpoint -> action written to the audit log when the request succeeds
+    "notes.post_notes": "ingest", "web.paste": "ingest", "themes.post_summarize": "paste_summarize",
+    "notes.delete_note": "note_delete", "roadmap.post_items": "roadmap_import", "roadmap.post_link": "roadmap_link",
+    "themes.post_run": "themes_run", "pages.run_themes": "themes_run", "reports.create": "report_build",
+    "pages.build_report": "report_build", "admin.erase": "account_erase", "admin.delete_one_draft": "draft_delete",
+    "admin.delete_one_report": "report_delete", "auth.sign_in": "sign_in", "auth.sign_in_link": "sign_in",
+}
+
+login_manager = LoginManager()
+login_manager.session_protection = "strong"
+
+
+@login_manager.user_loader
+def _load(ident: str):
+    return load_principal(services().db, ident)
+
+
+def is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def principal() -> Principal | None:
+    """The caller of this request, once the guard has run (None for a public endpoint called anonymously)."""
+    return g.get("principal")
+
+
+def _refuse(status: int, message: str):
+    if is_api() or request.authorization is not None:
+        headers = {"WWW-Authenticate": 'Bearer realm="feedback"'} if status == 401 else {}
+        return jsonify(error_body(status, message)), status, headers
+    if status == 401:
+        return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+    return render_template("error.html", status=status, message=message), status
+
+
+def _authenticate():
+    """(principal, via_session) from the Bearer header or the session; (None, False) when neither."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, secret = header.partition(" ")
+        found = token_principal(services().db, secret.strip()) if scheme.lower() == "bearer" else None
+        return (found, False) if found else (False, False)
+    if current_user.is_authenticated:
+        return current_user._get_current_object(), True
+    return None, False
+
+
+def guard():
+    endpoint = request.endpoint
+    if endpoint is None:  # no such route: let routing answer 404/405
+        return None
+    who, via_session = _authenticate()
+    if endpoint in PUBLIC:
+        g.principal = who or None
+        return None
+    if who is False:
+        return _refuse(401, "the API token is invalid or revoked")
+    g.principal = who
+    if who is None:
+        return _refuse(401, "sign in, or send an API token as 'Authorization: Bearer TOKEN'")
+    if not allows(who.role, endpoint):
+        return _refuse(403, f"the role {who.role!r} may not do this")
+    if via_session and is_api() and request.method in UNSAFE and current_app.config.get("WTF_CSRF_ENABLED", True):
+        from flask_wtf.csrf import ValidationError, validate_csrf
+
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
+        except ValidationError as exc:
+            return jsonify(error_body(400, f"CSRF check failed: {exc}; send the page's token as X-CSRFToken")), 400
+    return None
+
+
+def audit(response):
+    action = AUDITED.get(request.endpoint or "")
+    if action and request.method in UNSAFE and response.status_code < 400:
+        who = principal() or (current_user._get_current_object() if current_user.is_authenticated else None)
+        from ..erase import fingerprint
+
+        args = dict(request.view_args or {})
+        if "name" in args:  # an erased account is never named in the log
+            args["name"] = fingerprint(str(args["name"]))
+        target = ",".join(f"{k}={v}" for k, v in args.items()) or None
+        route = request.url_rule.rule if request.url_rule else None  # the template: never an erased name
+        details = {"status": response.status_code, "route": route}
+        details.update({k: v for k, v in request.args.items() if k in ("sync", "prune", "store")})
+        record(services().db, who.actor if who else "anonymous", action, target, details)
+    return response
+
+
+def safe_next(target: str | None) -> str:
+    """Only a local path: the sign-in page must not become an open redirect."""
+    parts = urlsplit(target or "")
+    if not target or parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return "/"
+    return target
+
+
+def init_app(app) -> None:
+    from .views import bp
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    app.before_request(guard)
+    app.after_request(audit)
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def _who():
+        return {"signed_in": principal() or (current_user if current_user.is_authenticated else None)}

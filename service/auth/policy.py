@@ -1,0 +1,46 @@
+"""The one authorization table: which role an endpoint needs. Enforced in one place (service.auth.guard).
+
+Roles are ordered: each may do everything the ones before it may. An endpoint missing from this table is
+refused to everyone (a test checks that every route of the app is listed).
+"""
+from __future__ import annotations
+
+from ..models.auth import ROLES
+
+PUBLIC = frozenset({"healthz", "openapi.spec", "static", "auth.sign_in", "auth.sign_in_link", "auth.sign_out"})
+
+VIEWER, SALES, PM, ADMIN = ROLES
+
+REQUIRED_ROLE = {
+    # pages
+    "web.index": VIEWER, "web.paste": PM,
+    "pages.themes": VIEWER, "pages.theme": VIEWER, "pages.run_themes": PM, "pages.confirm_theme_item": PM,
+    "pages.note": PM,  # raw notes: only those who may ingest them
+    "pages.ask": SALES, "pages.draft": SALES, "pages.draft_feedback": SALES,
+    "pages.confirm_draft_item": SALES,  # a rep saying "this is the right item" for their draft links it
+    "pages.roadmap": VIEWER,
+    "pages.reports": VIEWER, "pages.report": VIEWER, "pages.report_file": VIEWER, "pages.report_markdown": VIEWER,
+    "pages.build_report": PM,
+    # notes
+    "notes.post_notes": PM, "notes.get_notes": PM, "notes.get_note": PM, "notes.delete_note": PM,
+    "notes.get_stats": VIEWER,
+    # themes
+    "themes.list_themes": VIEWER, "themes.get_theme": VIEWER, "themes.post_run": PM,
+    "themes.post_summarize": PM,  # it can store the pasted text
+    # roadmap and match
+    "roadmap.list_items": VIEWER, "roadmap.get_item": VIEWER, "roadmap.get_coverage": VIEWER,
+    "roadmap.get_scores": VIEWER, "roadmap.post_items": PM, "roadmap.post_link": PM, "roadmap.post_match": SALES,
+    # drafts (they quote customers)
+    "drafts.post_draft": SALES, "drafts.get_drafts": SALES, "drafts.get_one": SALES, "drafts.post_feedback": SALES,
+    # administration
+    "admin.erase": ADMIN, "admin.delete_one_draft": ADMIN, "admin.delete_one_report": ADMIN, "admin.audit_log": ADMIN,
+    # reports
+    "reports.list_all": VIEWER, "reports.get_one": VIEWER, "reports.create": PM,
+}
+
+
+def allows(role: str | None, endpoint: str | None) -> bool:
+    required = REQUIRED_ROLE.get(endpoint or "")
+    if role not in ROLES or required is None:
+        return False
+    return ROLES.index(role) >= ROLES.index(required)

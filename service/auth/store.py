@@ -1,0 +1,182 @@
+"""Users, API tokens and one-time sign-in codes: created, listed, disabled or revoked, and checked.
+
+Secrets are 256 random bits shown once; only their SHA-256 is stored, so a copy of the database signs no one in.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from ..models import ROLES, ApiToken, SignInCode, User, utcnow
+
+TOKEN_PREFIX = "fbk_"
+SIGN_IN_MINUTES = 15
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+
+
+class AuthError(ValueError):
+    """Bad input to an auth command: the message names what is wrong."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a signed-in user ("user:ID") or an API token ("token:ID")."""
+
+    kind: str
+    id: int
+    name: str
+    role: str
+
+    # Flask-Login's user interface
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    return role
+
+
+def add_user(db, email: str, role: str) -> User:
+    email = (email or "").strip().lower()
+    if not EMAIL.match(email):
+        raise AuthError(f"{email!r} is not an email address")
+    check_role(role)
+    with db.transaction() as session:
+        if session.scalar(select(User).where(User.email == email)) is not None:
+            raise AuthError(f"a user {email} already exists")
+        user = User(email=email, role=role)
+        session.add(user)
+        session.flush()
+        return user
+
+
+def list_users(db) -> list[User]:
+    with db.session() as session:
+        return list(session.scalars(select(User).order_by(User.id)))
+
+
+def set_disabled(db, email: str, disabled: bool = True) -> User:
+    with db.transaction() as session:
+        user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+        if user is None:
+            raise AuthError(f"no user {email}")
+        user.disabled = disabled
+        return user
+
+
+def create_token(db, name: str, role: str) -> tuple[ApiToken, str]:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise AuthError("a token needs a name of 1 to 200 characters")
+    check_role(role)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with db.transaction() as session:
+        row = ApiToken(name=name, role=role, token_hash=digest(secret), prefix=secret[:10])
+        session.add(row)
+        session.flush()
+        return row, secret
+
+
+def list_tokens(db) -> list[ApiToken]:
+    with db.session() as session:
+        return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def revoke_token(db, token_id: int) -> ApiToken:
+    with db.transaction() as session:
+        row = session.get(ApiToken, token_id)
+        if row is None:
+            raise AuthError(f"no token with id {token_id}")
+        row.revoked_at = row.revoked_at or utcnow()
+        return row
+
+
+def token_principal(db, secret: str) -> Principal | None:
+    if not secret or len(secret) > 200:
+        return None
+    with db.transaction() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(secret)))
+        if row is None or row.revoked_at is not None:
+            return None
+        now = utcnow()
+        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+            row.last_used_at = now  # at most one write a minute per token
+        return Principal("token", row.id, row.name, row.role)
+
+
+def user_principal(db, user_id: int) -> Principal | None:
+    with db.session() as session:
+        user = session.get(User, user_id)
+        if user is None or user.disabled:
+            return None
+        return Principal("user", user.id, user.email, user.role)
+
+
+def load_principal(db, ident: str) -> Principal | None:
+    """The inverse of Principal.get_id (Flask-Login's user loader); a revoked token or disabled user is None."""
+    kind, _, raw = (ident or "").partition(":")
+    if not raw.isdigit() or len(raw) > 18:
+        return None
+    if kind == "user":
+        return user_principal(db, int(raw))
+    if kind == "token":
+        with db.session() as session:
+            row = session.get(ApiToken, int(raw))
+            if row is None or row.revoked_at is not None:
+                return None
+            return Principal("token", row.id, row.name, row.role)
+    return None
+
+
+def create_sign_in_code(db, email: str) -> str:
+    with db.transaction() as session:
+        user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+        if user is None:
+            raise AuthError(f"no user {email}")
+        if user.disabled:
+            raise AuthError(f"user {email} is disabled")
+        code = secrets.token_urlsafe(32)
+        session.add(SignInCode(user_id=user.id, code_hash=digest(code),
+                               expires_at=utcnow() + timedelta(minutes=SIGN_IN_MINUTES)))
+        return code
+
+
+def redeem_sign_in_code(db, code: str) -> Principal | None:
+    """The user of an unused, unexpired code, marking it used (a second use signs no one in)."""
+    if not code or len(code) > 200:
+        return None
+    with db.transaction() as session:
+        row = session.scalar(select(SignInCode).where(SignInCode.code_hash == digest(code)))
+        if row is None or row.used_at is not None or row.expires_at < utcnow():
+            return None
+        row.used_at = utcnow()
+        user = session.get(User, row.user_id)
+        if user is None or user.disabled:
+            return None
+        return Principal("user", user.id, user.email, user.role)
+
+
+def ensure_user(db, email: str, role: str) -> User:
+    """The user with this email, created with role if missing (feedback demo's admin)."""
+    with db.session() as session:
+        user = session.scalar(select(User).where(User.email == email))
+    return user or add_user(db, email, role)

@@ -1,0 +1,158 @@
+"""feedback users add|list|disable|link, tokens create|list|revoke, audit: who may do what, and what was done."""
+from __future__ import annotations
+
+import click
+
+from ..auth.audit import cli_actor, entries, record
+from ..auth.store import (AuthError, add_user, create_sign_in_code, create_token, list_tokens, list_users,
+                          revoke_token, set_disabled)
+from ..models import ROLES
+from .common import emit_json, fail, pass_ctx
+
+ROLE = click.Choice(ROLES)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(users)
+    cli.add_command(tokens)
+    cli.add_command(audit)
+
+
+def _sign_in_url(base_url: str, code: str) -> str:
+    return f"{base_url.rstrip('/')}/sign-in/{code}"
+
+
+@click.group()
+def users():
+    """People who sign in to the pages: add, list, disable, link (a one-time sign-in link)."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--role", type=ROLE, required=True)
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True, help="Where the pages are served.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def users_add(ctx, email, role, base_url, as_json):
+    """Add a user and print a one-time sign-in link (valid 15 minutes; `feedback users link` makes another)."""
+    db = ctx.services.db
+    try:
+        user = add_user(db, email, role)
+        url = _sign_in_url(base_url, create_sign_in_code(db, user.email))
+    except AuthError as exc:
+        fail(str(exc))
+    record(db, cli_actor(), "user_add", user.email, {"role": role})
+    if as_json:
+        emit_json({"id": user.id, "email": user.email, "role": user.role, "sign_in_url": url})
+    else:
+        click.echo(f"user {user.email} ({user.role}) added; one-time sign-in link (15 minutes):\n  {url}")
+
+
+@users.command("link")
+@click.argument("email")
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
+@pass_ctx
+def users_link(ctx, email, base_url):
+    """Print a new one-time sign-in link for a user."""
+    try:
+        click.echo(_sign_in_url(base_url, create_sign_in_code(ctx.services.db, email)))
+    except AuthError as exc:
+        fail(str(exc))
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def users_list(ctx, as_json):
+    rows = [{"id": u.id, "email": u.email, "role": u.role, "disabled": u.disabled,
+             "created_at": u.created_at.isoformat(timespec="seconds")} for u in list_users(ctx.services.db)]
+    if as_json:
+        emit_json({"users": rows})
+        return
+    for r in rows:
+        click.echo(f"{r['id']:>4}  {r['email']}  {r['role']}{'  (disabled)' if r['disabled'] else ''}")
+    if not rows:
+        click.echo("no users yet: feedback users add EMAIL --role ROLE")
+
+
+@users.command("disable")
+@click.argument("email")
+@pass_ctx
+def users_disable(ctx, email):
+    """Disable a user: their sessions stop working at once."""
+    try:
+        user = set_disabled(ctx.services.db, email, True)
+    except AuthError as exc:
+        fail(str(exc))
+    record(ctx.services.db, cli_actor(), "user_disable", user.email)
+    click.echo(f"user {user.email} disabled")
+
+
+@click.group()
+def tokens():
+    """API tokens (Authorization: Bearer TOKEN): create, list, revoke."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help="What the token is for (shown in lists and the audit log).")
+@click.option("--role", type=ROLE, required=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tokens_create(ctx, name, role, as_json):
+    """Create a token and print it once: only its hash is stored."""
+    try:
+        row, secret = create_token(ctx.services.db, name, role)
+    except AuthError as exc:
+        fail(str(exc))
+    record(ctx.services.db, cli_actor(), "token_create", f"token={row.id}", {"name": row.name, "role": role})
+    if as_json:
+        emit_json({"id": row.id, "name": row.name, "role": row.role, "token": secret})
+    else:
+        click.echo(secret)
+        click.echo(f"token {row.id} ({row.name}, {row.role}): shown once, store it now", err=True)
+
+
+@tokens.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tokens_list(ctx, as_json):
+    rows = [{"id": t.id, "name": t.name, "role": t.role, "prefix": t.prefix,
+             "created_at": t.created_at.isoformat(timespec="seconds"),
+             "last_used_at": t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else None,
+             "revoked": t.revoked_at is not None} for t in list_tokens(ctx.services.db)]
+    if as_json:
+        emit_json({"tokens": rows})
+        return
+    for r in rows:
+        click.echo(f"{r['id']:>4}  {r['prefix']}…  {r['name']}  {r['role']}{'  (revoked)' if r['revoked'] else ''}")
+    if not rows:
+        click.echo("no tokens yet: feedback tokens create --name NAME --role ROLE")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=click.IntRange(1, 2**62))
+@pass_ctx
+def tokens_revoke(ctx, token_id):
+    try:
+        row = revoke_token(ctx.services.db, token_id)
+    except AuthError as exc:
+        fail(str(exc))
+    record(ctx.services.db, cli_actor(), "token_revoke", f"token={row.id}", {"name": row.name})
+    click.echo(f"token {row.id} ({row.name}) revoked")
+
+
+@click.command()
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--action", help="Only this action (ingest, note_delete, account_erase, roadmap_import, ...).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def audit(ctx, limit, action, as_json):
+    """The audit log, newest first: who did what, when."""
+    rows = entries(ctx.services.db, limit=limit, action=action)
+    if as_json:
+        emit_json({"entries": rows})
+        return
+    for r in rows:
+        click.echo(f"{r['at']}  {r['actor']}  {r['action']}  {r['target'] or ''}")
+    if not rows:
+        click.echo("the audit log is empty")

@@ -1,0 +1,66 @@
+"""feedback accounts erase NAME --yes, drafts delete ID, reports delete ID: erasure from the command line."""
+from __future__ import annotations
+
+import click
+
+from ..auth.audit import cli_actor, record
+from ..erase import EraseError, delete_draft, delete_report, erase_account, fingerprint
+from .common import emit_json, fail, pass_ctx
+
+ROW_ID = click.IntRange(1, 2**63 - 1)
+
+
+def register(cli: click.Group) -> None:
+    from .drafts import drafts
+    from .notes import accounts
+    from .reports import reports
+
+    accounts.add_command(accounts_erase)
+    drafts.add_command(drafts_delete)
+    reports.add_command(reports_delete)
+
+
+@click.command("erase")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Really erase: there is no undo.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def accounts_erase(ctx, name, yes, as_json):
+    """Erase an account: its notes, statements, vectors, the drafts quoting it, and its traces in themes and
+    reports; then compact the database and rebuild the vector folder so the bytes are gone too."""
+    if not yes:
+        fail("erasure cannot be undone: add --yes", code=2)
+    try:
+        result = erase_account(ctx.services, name)
+    except EraseError as exc:
+        fail(str(exc))
+    record(ctx.services.db, cli_actor(), "account_erase", fingerprint(name),
+           {k: v for k, v in result.items() if isinstance(v, int)})
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"erased {result['notes']} note(s), {result['statements']} statement(s); deleted "
+                   f"{result['drafts_deleted']} draft(s); redacted {result['theme_snapshots_redacted']} theme "
+                   f"snapshot(s) and {result['reports_redacted']} report(s); files compacted")
+
+
+def _delete_command(kind: str, delete, help_text: str) -> click.Command:
+    """`drafts delete ID` and `reports delete ID`: one shape, one audit action each."""
+
+    @click.command("delete", help=help_text)
+    @click.argument("row_id", metavar="ID", type=ROW_ID)
+    @pass_ctx
+    def command(ctx, row_id):
+        try:
+            delete(ctx.services, row_id)
+        except EraseError as exc:
+            fail(str(exc))
+        record(ctx.services.db, cli_actor(), f"{kind}_delete", f"{kind}_id={row_id}")
+        click.echo(f"deleted {kind} {row_id}")
+
+    return command
+
+
+drafts_delete = _delete_command("draft", delete_draft, "Delete a stored draft and its ratings.")
+reports_delete = _delete_command("report", delete_report,
+                                 "Delete a stored report (reports/latest.* then show the newest one left).")

@@ -1,0 +1,266 @@
+"""Erasure: an account's notes and every derived copy go, and then the bytes go.
+
+`erase_account` removes the account's notes, statements, vectors and the account row; deletes the drafts that
+quote or concern it; redacts theme snapshots, themes and stored reports (re-rendered from the redacted data) and
+rewrites or removes `reports/latest.*`. `compact` then makes deleted rows unrecoverable from the files: SQLite
+VACUUM and a WAL checkpoint, and the embedded Chroma index rebuilt into a fresh folder that replaces the old one
+(Chroma keeps deleted vectors in its write-ahead log and index files).
+
+What counts as a copy: a dict carrying an erased note id, or any text holding the account name, an erased
+statement, or a word that only the erased notes (or their authors and metadata) ever used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import delete, select, text
+
+from . import locks
+from .models import Account, Draft, Note, Report, Statement, Theme, ThemeEvent, ThemeRun, ThemeSnapshot
+from .vectorstore import STATEMENTS
+
+REDACTED = "[erased]"
+WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
+
+
+class EraseError(LookupError):
+    pass
+
+
+@dataclass
+class Erased:
+    """What one account's erasure removes, and the test for a derived copy of it."""
+
+    name: str | None  # the erased account's name; None when notes are erased by age
+    note_ids: set[str] = field(default_factory=set)  # public and internal ids, as text
+    texts: list[str] = field(default_factory=list)  # statements and notes, lower-cased
+    words: set[str] = field(default_factory=set)  # words only the erased data used
+
+    def touches(self, value) -> bool:
+        if isinstance(value, dict):
+            if str(value.get("note_id", "")) in self.note_ids:
+                return True
+            return any(self.touches(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return any(self.touches(v) for v in value)
+        if isinstance(value, str):
+            low = value.lower()
+            return ((self.name is not None and self.name.lower() in low) or any(t in low for t in self.texts)
+                    or bool(self.words.intersection(WORD.findall(low))))
+        return False
+
+    def scrub(self, value):
+        """value without the parts that touch the erased data (list items dropped, texts replaced)."""
+        if isinstance(value, dict):
+            return {k: self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub(v) for v in value if not (isinstance(v, (dict, str)) and self.touches(v))]
+        if isinstance(value, str) and self.touches(value):
+            return REDACTED
+        return value
+
+
+def fingerprint(name: str) -> str:
+    """How the audit log names an erased account: never the name itself."""
+    return "sha256:" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+
+
+def _words(*texts) -> set[str]:
+    return {w for t in texts if t for w in WORD.findall(str(t).lower())}
+
+
+def _collect(session, notes: list[Note], account: Account | None) -> tuple[Erased, list[int], list[int]]:
+    note_pks = [n.id for n in notes]
+    statements = []
+    for part in range(0, len(note_pks), 500):
+        statements += session.scalars(select(Statement).where(Statement.note_id.in_(note_pks[part:part + 500])))
+    erased = Erased(account.name if account else None)
+    erased.note_ids = {n.public_id for n in notes} | {str(n.id) for n in notes}
+    erased.texts = sorted({s.text.lower() for s in statements if len(s.text) >= 12}, key=len, reverse=True)
+    own = _words(account.name if account else "", *(n.text for n in notes), *(n.author for n in notes),
+                 *(json.dumps(n.meta or {}, ensure_ascii=False) for n in notes))
+    others = set()
+    gone = set(note_pks)
+    for row in session.execute(select(Note.id, Note.text, Note.author, Note.meta)):
+        if row.id not in gone:
+            others |= _words(row.text, row.author, json.dumps(row.meta or {}, ensure_ascii=False))
+    others |= _words(*session.scalars(select(Account.name).where(Account.id != (account.id if account else -1))))
+    erased.words = own - others
+    return erased, note_pks, [s.id for s in statements]
+
+
+def _redact_derived(session, erased: Erased) -> dict:
+    counts = {"drafts_deleted": 0, "theme_snapshots_redacted": 0, "themes_redacted": 0, "reports_redacted": 0}
+    for draft in session.scalars(select(Draft)):
+        if (erased.name is not None and (draft.account or "") == erased.name) or erased.touches(
+                [draft.question, draft.text, draft.evidence, draft.extra, draft.checks, draft.warnings]
+                + [[f.edited_text, f.comment] for f in draft.feedback]):
+            session.delete(draft)
+            counts["drafts_deleted"] += 1
+    for snap in session.scalars(select(ThemeSnapshot)):
+        fields = ("label", "keywords", "account_names", "quotes", "note_ids")
+        if any(erased.touches(getattr(snap, f)) for f in fields):
+            for f in fields:
+                setattr(snap, f, erased.scrub(getattr(snap, f)))
+            counts["theme_snapshots_redacted"] += 1
+    for theme in session.scalars(select(Theme)):
+        if erased.touches(theme.label):
+            theme.label = REDACTED
+            counts["themes_redacted"] += 1
+    for event in session.scalars(select(ThemeEvent)):
+        if erased.touches(event.detail or ""):
+            event.detail = REDACTED
+    for run in session.scalars(select(ThemeRun)):
+        if erased.touches(run.filters):
+            run.filters = erased.scrub(run.filters)
+    for report in session.scalars(select(Report)):
+        if erased.touches([report.data, report.html, report.markdown]):
+            _rerender(report, erased.scrub(report.data))
+            counts["reports_redacted"] += 1
+    return counts
+
+
+def _rerender(report: Report, data: dict) -> None:
+    from .reports.render import render_html, render_markdown
+
+    report.data, report.html, report.markdown = data, render_html(data), render_markdown(data)
+
+
+def erase_account(services, name: str, *, compact_files: bool = True) -> dict:
+    """Erase an account by its exact name. EraseError when there is no such account."""
+    with services.db.transaction() as session:
+        locks.hold(session, "ingest")  # no ingest may add to the account while it is erased
+        account = session.scalar(select(Account).where(Account.name == name))
+        if account is None:
+            raise EraseError(f"no account named {name!r}")
+        notes = list(session.scalars(select(Note).where(Note.account_id == account.id)))
+        result = {"account": fingerprint(name)} | _erase_notes(services, session, notes, account)
+        session.delete(account)
+    result["report_files"] = refresh_report_files(services)
+    if compact_files:
+        result["compacted"] = compact(services)
+    return result
+
+
+def erase_older_than(services, days: int, *, now=None, compact_files: bool = True) -> dict:
+    """Retention (FEEDBACK_RETENTION_DAYS): erase notes whose date (else ingest time) is older than `days` days,
+    with every derived copy, as an account erasure does."""
+    from datetime import timedelta
+
+    from sqlalchemy import func
+
+    from .models import utcnow
+
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    with services.db.transaction() as session:
+        locks.hold(session, "ingest")
+        notes = list(session.scalars(select(Note).where(func.coalesce(Note.occurred_at, Note.ingested_at) < cutoff)))
+        if not notes:
+            return {"notes": 0, "cutoff": cutoff.isoformat(timespec="seconds")}
+        result = {"cutoff": cutoff.isoformat(timespec="seconds")} | _erase_notes(services, session, notes, None)
+    result["report_files"] = refresh_report_files(services)
+    if compact_files:
+        result["compacted"] = compact(services)
+    return result
+
+
+def _erase_notes(services, session, notes: list[Note], account: Account | None) -> dict:
+    erased, note_pks, statement_ids = _collect(session, notes, account)
+    result = {"notes": len(note_pks), "statements": len(statement_ids)} | _redact_derived(session, erased)
+    for part in range(0, len(note_pks), 500):
+        session.execute(delete(Note).where(Note.id.in_(note_pks[part:part + 500])))
+    session.flush()
+    services.store.delete(STATEMENTS, [f"s{i}" for i in statement_ids])
+    return result
+
+
+def _delete_row(services, model, row_id: int, what: str) -> None:
+    with services.db.transaction() as session:
+        row = session.get(model, row_id)
+        if row is None:
+            raise EraseError(f"no {what} with id {row_id}")
+        session.delete(row)
+
+
+def delete_draft(services, draft_id: int) -> None:
+    _delete_row(services, Draft, draft_id, "draft")  # its ratings go with it (cascade)
+
+
+def delete_report(services, report_id: int) -> None:
+    _delete_row(services, Report, report_id, "report")
+    refresh_report_files(services)
+
+
+def refresh_report_files(services) -> str:
+    """reports/latest.* show the newest stored report, or are removed when none is left."""
+    from .reports.store import write_files
+
+    folder = Path(services.config.FEEDBACK_HOME) / "reports"
+    with services.db.session() as session:
+        newest = session.scalars(select(Report).order_by(Report.updated_at.desc(), Report.id.desc())).first()
+    if newest is not None:
+        write_files(services, newest, folder)
+        return "rewritten"
+    for path in folder.glob("latest.*"):
+        path.unlink()
+    return "removed"
+
+
+def compact(services) -> dict:
+    """Make deleted rows unrecoverable: VACUUM and checkpoint SQLite, rebuild the embedded Chroma folder."""
+    done = {}
+    engine = services.db.engine
+    if engine.dialect.name == "sqlite":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM"))
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        done["sqlite"] = "vacuumed"
+    elif engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM FULL"))
+        done["postgresql"] = "vacuum full"
+    done["vectors"] = rebuild_vector_folder(services)
+    return done
+
+
+def rebuild_vector_folder(services) -> str:
+    """Copy every live vector into a fresh Chroma folder, built by a child process, and swap it in; a Chroma
+    server keeps its own files."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    config = services.config
+    if config.CHROMA_URL:
+        return "server: deleted vectors are left to the server's own compaction"
+    old = services.store
+    names = old.collection_names()
+    path = Path(config.CHROMA_PATH)
+    fresh_path, export = path.with_name(path.name + ".rebuild"), path.with_name(path.name + ".export")
+    for folder in (fresh_path, export):
+        shutil.rmtree(folder, ignore_errors=True)
+    export.mkdir(parents=True)
+    try:
+        for name in names:
+            ids, vectors, metas = old.get(name)
+            np.save(export / f"{name}.npy", np.asarray(vectors, dtype=np.float32))
+            (export / f"{name}.json").write_text(json.dumps({"ids": ids, "metadatas": metas}), encoding="utf-8")
+        subprocess.run([sys.executable, "-m", "service.vector_rebuild", str(export), str(fresh_path),
+                        config.CHROMA_COLLECTION_PREFIX], check=True, capture_output=True, timeout=3600,
+                       cwd=str(Path(__file__).resolve().parents[1]))
+    finally:
+        shutil.rmtree(export, ignore_errors=True)
+    old.close()
+    services.drop_store()
+    retired = path.with_name(path.name + ".retired")
+    shutil.rmtree(retired, ignore_errors=True)
+    path.rename(retired)
+    fresh_path.rename(path)
+    shutil.rmtree(retired)
+    return f"rebuilt {len(names)} collection(s) in a fresh folder"

@@ -1,0 +1,18 @@
+"""Named write locks held until the transaction ends, so racing writers (threads, gunicorn workers, CLI runs)
+take turns: the second ingest of the same text sees the first one's note instead of adding a copy.
+
+One row per name in `write_locks`; updating it takes SQLite's write lock (waiting up to the busy timeout) and
+PostgreSQL's row lock. It must be the first statement of the transaction: in SQLite's WAL mode a transaction
+that read before it writes cannot wait for another writer.
+"""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+NAMES = ("ingest", "roadmap")
+
+
+def hold(session, name: str) -> None:
+    if name not in NAMES:
+        raise ValueError(f"unknown write lock {name!r}")
+    session.execute(text("UPDATE write_locks SET turns = turns + 1 WHERE name = :name"), {"name": name})

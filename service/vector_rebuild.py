@@ -1,0 +1,35 @@
+"""Build a fresh embedded Chroma folder from exported vectors, in a process of its own.
+
+The erasure runs this as a child process on purpose: the index files Chroma writes can carry leftover bytes of
+the writing process's memory, and a fresh process has never held the erased text. Usage:
+`python -m service.vector_rebuild EXPORT_DIR NEW_FOLDER PREFIX` where EXPORT_DIR holds NAME.npy (vectors) and
+NAME.json ({"ids": [...], "metadatas": [...]}) per collection.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def build(export_dir: Path, folder: Path, prefix: str) -> int:
+    from .vectorstore import ChromaStore
+
+    store = ChromaStore.embedded(str(folder), prefix)
+    total = 0
+    for meta_path in sorted(export_dir.glob("*.json")):
+        name = meta_path.stem
+        data = json.loads(meta_path.read_text(encoding="utf-8"))
+        vectors = np.load(export_dir / f"{name}.npy")
+        store.add(name, data["ids"], vectors, data["metadatas"])
+        store.count(name)  # the collection exists even when empty
+        total += len(data["ids"])
+    store.close()
+    return total
+
+
+if __name__ == "__main__":
+    export, target, prefix = sys.argv[1:4]
+    print(build(Path(export), Path(target), prefix))

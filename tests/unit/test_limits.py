@@ -1,0 +1,59 @@
+"""Rate limits: 429 with Retry-After past the limit, per token (one caller's burst does not stop another),
+a tighter limit for routes that hold a worker, /healthz never limited."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def limited(make_app):
+    return make_app(RATE_LIMIT_ENABLED=True, RATE_LIMIT="5 per minute", RATE_LIMIT_HEAVY="2 per minute")
+
+
+def test_past_the_limit_is_429_with_retry_after(limited):
+    client = limited.test_client(role="viewer")
+    statuses = [client.get("/api/v1/stats").status_code for _ in range(7)]
+    assert statuses == [200] * 5 + [429] * 2
+    resp = client.get("/api/v1/stats")
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+    assert resp.get_json()["error"]["code"] == "too_many_requests"
+    other = limited.test_client(role="sales")  # another token has its own budget
+    assert other.get("/api/v1/stats").status_code == 200
+    for _ in range(10):
+        assert client.get("/healthz").status_code == 200
+
+
+def test_work_that_holds_a_worker_has_a_tighter_limit(limited):
+    client = limited.test_client(role="sales")
+    statuses = [client.post("/api/v1/match", json=["Do you export CSV?"]).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_anonymous_callers_are_counted_by_address(limited):
+    client = limited.test_client(anonymous=True)
+    statuses = [client.get("/api/v1/stats", environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code
+                for _ in range(7)]
+    assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429]
+
+
+def test_redis_counters_are_shared_by_every_worker(make_app):
+    from tests.conftest import port_open
+
+    if not port_open("127.0.0.1", 6379):
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    import uuid
+
+    limit = "4 per minute"  # a fresh key space per run: the token differs every time
+    first = make_app(RATE_LIMIT_ENABLED=True, RATE_LIMIT=limit, REDIS_URL="redis://127.0.0.1:6379/0")
+    token = first.test_client(role="viewer").environ_base["HTTP_AUTHORIZATION"]
+    second = make_app(RATE_LIMIT_ENABLED=True, RATE_LIMIT=limit, REDIS_URL="redis://127.0.0.1:6379/0")
+    # the second "worker" has its own database: give it the same token value so the counter key is the same
+    from service.auth.store import digest
+    from service.models import ApiToken
+
+    with second.extensions["feedback"].db.transaction() as session:
+        session.add(ApiToken(name=str(uuid.uuid4()), role="viewer", token_hash=digest(token.split()[1]), prefix="x"))
+    headers = {"Authorization": token}
+    statuses = [app.test_client(anonymous=True).get("/api/v1/stats", headers=headers).status_code
+                for app in (first, second, first, second, first, second)]
+    assert statuses == [200, 200, 200, 200, 429, 429]
