@@ -73,3 +73,20 @@ def test_theme_page_confirms_a_matched_item(app):
     assert r.status_code == 303
     after = {t["theme_id"]: t["items"] for t in service.coverage(svc)["themes"]}[picked[0]]
     assert {"item_id": picked[1], "via": "link"}.items() <= next(i for i in after if i["item_id"] == picked[1]).items()
+
+
+def test_a_one_item_roadmap_answers_match_drafts_and_coverage(app, svc):
+    """A roadmap of one item once made match, drafts and coverage answer 500 (an empty calibration background)."""
+    from service.ingest.store import ingest
+    from service.ingest.validate import NoteInput
+
+    ingest(svc, [NoteInput(text=f"Statement {n} about csv exports and dashboards.", account=f"A{n % 7}")
+                 for n in range(80)], [], skip_invalid=False)
+    client = app.test_client()
+    assert client.post("/api/v1/roadmap/items", json=[{"id": "RM-1", "title": "CSV export", "status": "planned"}]
+                       ).status_code == 201
+    assert client.post("/api/v1/themes/run", json={"all": True}).status_code in (200, 201)
+    match = client.post("/api/v1/match", json=["csv export please", "catering for the offsite"])
+    assert match.status_code == 200 and len(match.get_json()["results"]) == 2
+    assert client.post("/api/v1/drafts", json={"question": "Can we export to CSV?"}).status_code == 201
+    assert client.get("/api/v1/roadmap/coverage").status_code == 200
