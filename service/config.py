@@ -21,6 +21,9 @@ class Config:
         self.CHROMA_PATH = _env("FEEDBACK_CHROMA_PATH", str(home / "chroma"))
         self.CHROMA_COLLECTION_PREFIX = _env("FEEDBACK_CHROMA_PREFIX", "feedback")
         self.EMBEDDING_MODEL = _env("FEEDBACK_EMBEDDING_MODEL")  # None: the packaged all-MiniLM-L6-v2
+        # onnx (default: int8 where the CPU has VNNI, else fp32), onnx-int8, onnx-fp32 or torch
+        self.EMBEDDER = _env("FEEDBACK_EMBEDDER", "onnx")
+        self.MODEL_CACHE = _env("FEEDBACK_MODEL_CACHE")  # None: ~/.cache/feedback-service (the ONNX export)
         self.OPENAI_BASE_URL = _env("OPENAI_BASE_URL")
         self.OPENAI_API_KEY = _env("OPENAI_API_KEY")
         self.LLM_MODEL = _env("FEEDBACK_LLM_MODEL")

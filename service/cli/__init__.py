@@ -34,10 +34,15 @@ for _name in FEATURE_MODULES:
 
 
 def main() -> None:  # console script entry point
+    from ..vectorstore import VectorStoreError
+
     try:
         cli.main(prog_name="feedback", standalone_mode=True)
     except KeyboardInterrupt:
         sys.exit(130)
+    except VectorStoreError as exc:  # e.g. an index built by another embedder: the message says what to run
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 __all__ = ["cli", "main", "json"]
