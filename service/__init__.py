@@ -40,7 +40,8 @@ def _register_optional(app) -> None:
     """Feature blueprints register themselves here as they land (pages, themes, roadmap, drafts...)."""
     import importlib
 
-    for module in ("service.web", "service.api.themes", "service.api.roadmap", "service.api.drafts", "service.api.reports"):
+    for module in ("service.web", "service.api.themes", "service.api.roadmap", "service.api.drafts", "service.api.reports",
+                   "service.api.jobs"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -21,7 +21,7 @@ class Config:
         self.CHROMA_PATH = _env("FEEDBACK_CHROMA_PATH", str(home / "chroma"))
         self.CHROMA_COLLECTION_PREFIX = _env("FEEDBACK_CHROMA_PREFIX", "feedback")
         self.EMBEDDING_MODEL = _env("FEEDBACK_EMBEDDING_MODEL")  # None: the packaged all-MiniLM-L6-v2
-        # onnx (default: int8 where the CPU has VNNI, else fp32), onnx-int8, onnx-fp32 or torch
+        # onnx (default: fp32, torch's vectors), onnx-int8 (faster where the CPU has VNNI, slightly other vectors), torch
         self.EMBEDDER = _env("FEEDBACK_EMBEDDER", "onnx")
         self.MODEL_CACHE = _env("FEEDBACK_MODEL_CACHE")  # None: ~/.cache/feedback-service (the ONNX export)
         self.OPENAI_BASE_URL = _env("OPENAI_BASE_URL")
@@ -37,6 +37,13 @@ class Config:
         # Hosts a webhook named in an API request may point at (comma-separated). The API must not become a way to
         # make this server POST to internal addresses; the configured webhook's host is always allowed.
         self.WEBHOOK_ALLOWED_HOSTS = _env("FEEDBACK_WEBHOOK_ALLOWED_HOSTS", "hooks.slack.com")
+        self.REDIS_URL = _env("FEEDBACK_REDIS_URL")  # None: jobs run on a thread pool in the process
+        self.REDIS_QUEUE = _env("FEEDBACK_REDIS_QUEUE", "feedback")  # several installs can share one Redis
+        self.JOB_THREADS = int(_env("FEEDBACK_JOB_THREADS", "2"))
+        # An API ingest above either size is queued as a job and answered 202 (a 100,000-character note takes
+        # seconds to embed; a web worker must not hold the request that long).
+        self.ASYNC_INGEST_NOTES = int(_env("FEEDBACK_ASYNC_INGEST_NOTES", "200"))
+        self.ASYNC_INGEST_CHARS = int(_env("FEEDBACK_ASYNC_INGEST_CHARS", "200000"))
         self.TESTING = False
         self.WTF_CSRF_ENABLED = True
         for key, value in overrides.items():
@@ -77,6 +84,7 @@ class TestConfig(Config):
         overrides.setdefault("CHROMA_PATH", str(Path(home) / "chroma"))
         overrides.setdefault("OPENAI_BASE_URL", None)
         overrides.setdefault("LLM_MODEL", None)
+        overrides.setdefault("REDIS_URL", None)
         super().__init__(FEEDBACK_HOME=str(home), **overrides)
         self.TESTING = True
         self.WTF_CSRF_ENABLED = overrides.get("WTF_CSRF_ENABLED", False)

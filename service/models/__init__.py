@@ -5,3 +5,4 @@ from .themes import Theme, ThemeEvent, ThemeMembership, ThemeRun, ThemeSnapshot 
 from .roadmap import LINK_KINDS, ROADMAP_STATUSES, RoadmapItem, RoadmapLink  # noqa: F401
 from .drafts import AUDIENCES, RATINGS, Draft, DraftFeedback  # noqa: F401
 from .reports import DELIVERY_STATUSES, PERIODS, Report  # noqa: F401
+from .jobs import JOB_STATUSES, Job  # noqa: F401
