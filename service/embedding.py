@@ -161,7 +161,8 @@ _shared_lock = threading.Lock()
 
 
 def embedder_kind(kind: str | None = None) -> str:
-    """FEEDBACK_EMBEDDER: onnx (default; int8 where the CPU has VNNI, else fp32), onnx-int8, onnx-fp32 or torch."""
+    """FEEDBACK_EMBEDDER: onnx (default, fp32: torch's vectors, faster), onnx-int8 (where the CPU has VNNI),
+    onnx-fp32 (= onnx) or torch."""
     kind = (kind or os.environ.get("FEEDBACK_EMBEDDER") or "onnx").strip().lower()
     if kind not in EMBEDDERS:
         raise EmbeddingModelError(f"FEEDBACK_EMBEDDER={kind!r} is not one of {', '.join(EMBEDDERS)}")
@@ -190,7 +191,7 @@ def embedder_name(model: str | None = None, kind: str | None = None) -> str:
         return name
     from .onnx_embedder import choose_variant, onnx_name
 
-    return onnx_name(name, choose_variant(kind.partition("-")[2] or "auto"))
+    return onnx_name(name, choose_variant(kind.partition("-")[2] or "fp32"))
 
 
 def get_embedder(model: str | None = None, kind: str | None = None, cache_dir: str | None = None) -> Embedder:
@@ -207,7 +208,7 @@ def get_embedder(model: str | None = None, kind: str | None = None, cache_dir: s
                 from .onnx_embedder import OnnxEmbedder
 
                 folder, name, sha = model_folder(model)
-                variant = kind.partition("-")[2] or "auto"
+                variant = kind.partition("-")[2] or "fp32"
                 _shared[key] = OnnxEmbedder(folder, name=name, expected_sha256=sha, variant=variant,
                                             cache_dir=Path(cache_dir) if cache_dir else None)
         return _shared[key]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from service.embedding import get_embedder
-from service.onnx_embedder import OnnxExport
+from service.onnx_embedder import OnnxExport, cpu_has_vnni
 
 pytestmark = pytest.mark.model
 
@@ -30,6 +30,7 @@ def test_fp32_matches_torch(torch_vectors):
     assert emb.name == "all-MiniLM-L6-v2"  # the same space as torch: no reindex needed between them
 
 
+@pytest.mark.skipif(not cpu_has_vnni(), reason="onnx-int8 runs fp32 on a CPU without VNNI")
 def test_int8_is_close_to_torch_and_named_apart(torch_vectors):
     emb = get_embedder(kind="onnx-int8")
     vecs = emb.embed(SENTENCES)

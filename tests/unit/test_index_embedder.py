@@ -60,8 +60,10 @@ def test_an_empty_index_adopts_the_new_embedder(tmp_path):
 def test_the_name_is_known_without_loading_the_model():
     assert embedder_name("hashing") == "hashing-384"
     assert embedder_name(None, "torch") == "all-MiniLM-L6-v2"
-    assert embedder_name(None, "onnx-fp32") == "all-MiniLM-L6-v2"
-    assert embedder_name(None, "onnx-int8") == "all-MiniLM-L6-v2-int8"
+    assert embedder_name(None, "onnx-fp32") == embedder_name(None, "onnx") == "all-MiniLM-L6-v2"
+    from service.onnx_embedder import cpu_has_vnni
+
+    assert embedder_name(None, "onnx-int8") == ("all-MiniLM-L6-v2-int8" if cpu_has_vnni() else "all-MiniLM-L6-v2")
 
 
 def test_the_onnx_variant_follows_cpu_features():
@@ -70,6 +72,7 @@ def test_the_onnx_variant_follows_cpu_features():
 
     assert cpu_has_vnni("processor\t: 0\nflags\t\t: fpu sse avx2 avx512_vnni\n")
     assert not cpu_has_vnni("flags\t\t: fpu sse avx2\n")  # avx2-only int8 was measured no faster than fp32
-    assert choose_variant("auto") == ("int8" if cpu_has_vnni() else "fp32")
+    assert choose_variant("int8") == ("int8" if cpu_has_vnni() else "fp32")
+    assert choose_variant(None) == "fp32"  # the default keeps torch's vectors
     with pytest.raises(EmbeddingModelError, match="unknown ONNX variant"):
         choose_variant("int4")
