@@ -159,3 +159,18 @@ def test_the_nightly_report_runs_once_per_fire_time_across_schedulers(make_app, 
             results.append(run_once_per_fire(app.extensions["feedback"], trigger,
                                              lambda s, *_: runs.append(1) or {"report": "stored"}, now=late))
     assert runs == [1] and results[0]["status"] == "done" and results[1] is None
+
+
+def test_a_background_theme_run_ends_like_the_request_would(make_app):
+    app = make_app()
+    client = app.test_client()
+    assert client.post("/api/v1/notes", json=NOTES).status_code == 201
+    body = {"all": True, "min_mentions": 1, "min_accounts": 1, "since": "2020-01-01"}
+    response = client.post("/api/v1/themes/run?background=true", json=body)
+    assert response.status_code == 202
+    job = _wait(client, response.get_json()["job"]["id"])
+    direct = client.post("/api/v1/themes/run", json=body)
+    if direct.status_code == 201:
+        assert job["status"] == "done" and job["result"]["themes"] == len(direct.get_json()["themes"])
+    else:  # the same refusal, recorded on the job instead of answered
+        assert job["status"] == "failed" and job["error"] == direct.get_json()["error"]["message"]
