@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -212,16 +213,23 @@ class OnnxEmbedder:
         export = OnnxExport(model_dir, weights_sha, Path(cache_dir or default_cache_dir()))
         self.model_path = export.ensure(self.variant)
         self._tokenizer = _load_tokenizer(model_dir)
-        threads = threads or max(1, min(4, os.cpu_count() or 1))
-        self._wide = _session(self.model_path, threads)
-        self._narrow = _session(self.model_path, 1) if threads > 1 else self._wide
-        self.dim = int(self._wide.get_outputs()[0].shape[1])
+        self.threads = threads or max(1, min(4, os.cpu_count() or 1))
+        self._sessions: dict[int, object] = {}
+        self._sessions_lock = threading.Lock()
+        self.dim = int(self._session(1).get_outputs()[0].shape[1])
+
+    def _session(self, threads: int):
+        """One session per thread count, made on first use (a CLI query never pays for the wide one)."""
+        with self._sessions_lock:
+            if threads not in self._sessions:
+                self._sessions[threads] = _session(self.model_path, threads)
+            return self._sessions[threads]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        session = self._narrow if len(texts) <= SMALL_BATCH else self._wide
+        session = self._session(1 if len(texts) <= SMALL_BATCH else self.threads)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # little padding per batch
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):

@@ -26,8 +26,14 @@ class Services:
         if self._embedder is None:
             with self._lock:
                 if self._embedder is None:
-                    self._embedder = get_embedder(self.config.EMBEDDING_MODEL, self.config.EMBEDDER,
-                                                  self.config.MODEL_CACHE)
+                    embedder = get_embedder(self.config.EMBEDDING_MODEL, self.config.EMBEDDER, self.config.MODEL_CACHE)
+                    if self.config.EMBEDDING_MODEL != "hashing":  # the fake is faster than any cache
+                        from pathlib import Path
+
+                        from .embed_cache import CachedEmbedder
+
+                        embedder = CachedEmbedder(embedder, Path(self.config.FEEDBACK_HOME) / "embedding-cache.sqlite3")
+                    self._embedder = embedder
         return self._embedder
 
     @property
