@@ -24,6 +24,7 @@ test: install
 
 bench: install
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m eval.bench_embedder
 	$(BIN)/python -m eval.bench_ingest
 	-$(BIN)/python -m eval.bench_themes --dataset both
 	-$(BIN)/python -m eval.bench_match
@@ -35,8 +36,10 @@ bench-drafts: install
 eval: install
 	$(BIN)/feedback eval --suite all
 
+PORT ?= 5000
+HOST ?= 127.0.0.1
 serve: install
-	$(BIN)/gunicorn -w 1 -b 127.0.0.1:5000 wsgi:app
+	$(BIN)/gunicorn -w 1 -b $(HOST):$(PORT) wsgi:app
 
 clean:
 	rm -rf instance test-artifacts eval/out .pytest_cache

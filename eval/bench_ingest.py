@@ -2,12 +2,14 @@
 
     python -m eval.bench_ingest [--notes 2000] [--json]
 
-Prints end-to-end ingest seconds (parse, store, embed, index), raw SentenceTransformer.encode seconds for the
-same note texts in the same run, their ratio (target raw / end-to-end >= 0.80) and peak memory.
+Prints end-to-end ingest seconds (parse, store, embed, index) with the service's embedder (FEEDBACK_EMBEDDER,
+default onnx), raw torch SentenceTransformer.encode seconds for the same note texts in the same run, their ratio
+(issue 16 target: raw torch / end-to-end >= 1.5) and peak memory.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import random
 import resource
@@ -71,10 +73,11 @@ def main(argv=None) -> dict:
     from service.notes import stats
 
     notes = make_notes(args.notes)
-    embedder = get_embedder()
-    model = embedder._model  # the raw SentenceTransformer, for the baseline
+    embedder = get_embedder()  # the service's default (FEEDBACK_EMBEDDER): what the end-to-end ingest uses
+    model = get_embedder(kind="torch")._model  # the raw SentenceTransformer, for the baseline
     texts = [n["text"] for n in notes]
     model.encode(texts[:64], batch_size=64)  # warm up both paths equally
+    embedder.embed(texts[:64])
 
     t0 = time.perf_counter()
     model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
@@ -104,7 +107,9 @@ def main(argv=None) -> dict:
     result = {
         "notes": args.notes, "statements": counts["statements"], "vectors": counts["vectors"],
         "created": report.created, "end_to_end_s": round(end_to_end, 3), "raw_encode_s": round(raw, 3),
-        "raw_over_end_to_end": round(raw / end_to_end, 3), "target": ">= 0.80", "peak_rss_mb": round(peak_mb, 1),
+        "raw_over_end_to_end": round(raw / end_to_end, 3), "target": ">= 1.5 (issue 16; was >= 0.80 on torch)",
+        "embedder": embedder.name, "embedder_kind": os.environ.get("FEEDBACK_EMBEDDER", "onnx"),
+        "peak_rss_mb": round(peak_mb, 1),
         "distinct_statements": len(set(pieces)), "raw_encode_statements_s": round(raw_statements, 3),
         "raw_statements_over_end_to_end": round(raw_statements / end_to_end, 3),
     }
@@ -114,7 +119,8 @@ def main(argv=None) -> dict:
         print(f"ingest benchmark: {args.notes} notes ({counts['statements']} statements, {counts['vectors']} vectors)")
         print(f"  end-to-end ingest   {end_to_end:7.2f} s  (parse, store, embed, index)")
         print(f"  raw model encode    {raw:7.2f} s  (SentenceTransformer.encode, same note texts)")
-        print(f"  raw / end-to-end    {raw / end_to_end:7.2f}    (target >= 0.80)")
+        print(f"  raw / end-to-end    {raw / end_to_end:7.2f}    (target >= 1.5 with the default embedder "
+              f"{result['embedder_kind']}: {embedder.name})")
         print(f"  raw model encode    {raw_statements:7.2f} s  (the {len(set(pieces))} distinct statement texts the "
               "service embeds)")
         print(f"  that / end-to-end   {raw_statements / end_to_end:7.2f}")

@@ -21,6 +21,9 @@ class Config:
         self.CHROMA_PATH = _env("FEEDBACK_CHROMA_PATH", str(home / "chroma"))
         self.CHROMA_COLLECTION_PREFIX = _env("FEEDBACK_CHROMA_PREFIX", "feedback")
         self.EMBEDDING_MODEL = _env("FEEDBACK_EMBEDDING_MODEL")  # None: the packaged all-MiniLM-L6-v2
+        # onnx (default: fp32, torch's vectors), onnx-int8 (faster where the CPU has VNNI, slightly other vectors), torch
+        self.EMBEDDER = _env("FEEDBACK_EMBEDDER", "onnx")
+        self.MODEL_CACHE = _env("FEEDBACK_MODEL_CACHE")  # None: ~/.cache/feedback-service (the ONNX export)
         self.OPENAI_BASE_URL = _env("OPENAI_BASE_URL")
         self.OPENAI_API_KEY = _env("OPENAI_API_KEY")
         self.LLM_MODEL = _env("FEEDBACK_LLM_MODEL")
@@ -42,9 +45,15 @@ class Config:
         self.RATE_LIMIT = _env("FEEDBACK_RATE_LIMIT", "600 per minute")
         self.RATE_LIMIT_HEAVY = _env("FEEDBACK_RATE_LIMIT_HEAVY", "60 per minute")
         self.RATE_LIMIT_ENABLED = _env("FEEDBACK_RATE_LIMIT_ENABLED", "1").lower() not in ("0", "false", "no")
-        self.REDIS_URL = _env("FEEDBACK_REDIS_URL")
+        self.REDIS_URL = _env("FEEDBACK_REDIS_URL")  # None: jobs run on a thread pool in the process
         retention = _env("FEEDBACK_RETENTION_DAYS")  # the nightly job erases notes older than this many days
         self.RETENTION_DAYS = int(retention) if retention and retention.isdigit() and int(retention) > 0 else None
+        self.REDIS_QUEUE = _env("FEEDBACK_REDIS_QUEUE", "feedback")  # several installs can share one Redis
+        self.JOB_THREADS = int(_env("FEEDBACK_JOB_THREADS", "2"))
+        # An API ingest above either size is queued as a job and answered 202 (a 100,000-character note takes
+        # seconds to embed; a web worker must not hold the request that long).
+        self.ASYNC_INGEST_NOTES = int(_env("FEEDBACK_ASYNC_INGEST_NOTES", "200"))
+        self.ASYNC_INGEST_CHARS = int(_env("FEEDBACK_ASYNC_INGEST_CHARS", "50000"))
         self.TESTING = False
         self.WTF_CSRF_ENABLED = True
         for key, value in overrides.items():
@@ -85,6 +94,10 @@ class TestConfig(Config):
         overrides.setdefault("CHROMA_PATH", str(Path(home) / "chroma"))
         overrides.setdefault("OPENAI_BASE_URL", None)
         overrides.setdefault("LLM_MODEL", None)
+        overrides.setdefault("REDIS_URL", None)
+        # Tests post the sample notes and expect 201; the tests of the 202 path lower these themselves.
+        overrides.setdefault("ASYNC_INGEST_NOTES", 10**9)
+        overrides.setdefault("ASYNC_INGEST_CHARS", 10**12)
         super().__init__(FEEDBACK_HOME=str(home), **overrides)
         self.TESTING = True
         self.WTF_CSRF_ENABLED = overrides.get("WTF_CSRF_ENABLED", False)

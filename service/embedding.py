@@ -74,17 +74,8 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        if not model or model == PACKAGED_MODEL_NAME:
-            model_dir = packaged_model_dir()
-            expected_sha256 = expected_sha256 or PACKAGED_MODEL_SHA256
-            self.name = PACKAGED_MODEL_NAME
-        else:
-            model_dir = Path(model)
-            if not model_dir.is_dir():
-                raise EmbeddingModelError(
-                    f"FEEDBACK_EMBEDDING_MODEL={model!r} is not a local model folder; nothing is downloaded at run time"
-                )
-            self.name = model_dir.name
+        model_dir, self.name, packaged_sha = model_folder(model)
+        expected_sha256 = expected_sha256 or packaged_sha
         verify_weights(model_dir, expected_sha256)
         _quiet_transformers()
         from sentence_transformers import SentenceTransformer
@@ -163,16 +154,61 @@ def _quiet_transformers() -> None:
         pass
 
 
-_shared: dict[tuple, SentenceTransformerEmbedder] = {}
+EMBEDDERS = ("onnx", "onnx-int8", "onnx-fp32", "torch")
+
+_shared: dict[tuple, Embedder] = {}
 _shared_lock = threading.Lock()
 
 
-def get_embedder(model: str | None = None) -> Embedder:
+def embedder_kind(kind: str | None = None) -> str:
+    """FEEDBACK_EMBEDDER: onnx (default, fp32: torch's vectors, faster), onnx-int8 (where the CPU has VNNI),
+    onnx-fp32 (= onnx) or torch."""
+    kind = (kind or os.environ.get("FEEDBACK_EMBEDDER") or "onnx").strip().lower()
+    if kind not in EMBEDDERS:
+        raise EmbeddingModelError(f"FEEDBACK_EMBEDDER={kind!r} is not one of {', '.join(EMBEDDERS)}")
+    return kind
+
+
+def model_folder(model: str | None) -> tuple[Path, str, str | None]:
+    """(folder, name, expected sha256) of the packaged model or of a local folder; nothing is downloaded."""
+    if not model or model == PACKAGED_MODEL_NAME:
+        return packaged_model_dir(), PACKAGED_MODEL_NAME, PACKAGED_MODEL_SHA256
+    model_dir = Path(model)
+    if not model_dir.is_dir():
+        raise EmbeddingModelError(
+            f"FEEDBACK_EMBEDDING_MODEL={model!r} is not a local model folder; nothing is downloaded at run time"
+        )
+    return model_dir, model_dir.name, None
+
+
+def embedder_name(model: str | None = None, kind: str | None = None) -> str:
+    """The name the embedder for this configuration will have, without loading it (the index records it)."""
+    if model == "hashing":
+        return HashingEmbedder().name
+    kind = embedder_kind(kind)
+    name = model_folder(model)[1] if model else PACKAGED_MODEL_NAME
+    if kind == "torch":
+        return name
+    from .onnx_embedder import choose_variant, onnx_name
+
+    return onnx_name(name, choose_variant(kind.partition("-")[2] or "fp32"))
+
+
+def get_embedder(model: str | None = None, kind: str | None = None, cache_dir: str | None = None) -> Embedder:
     """Process-wide model cache: the model is loaded once per process, whatever asks for it."""
     if model == "hashing":
         return HashingEmbedder()
-    key = (model or PACKAGED_MODEL_NAME,)
+    kind = embedder_kind(kind)
+    key = (model or PACKAGED_MODEL_NAME, kind, str(cache_dir or ""))
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = SentenceTransformerEmbedder(model)
+            if kind == "torch":
+                _shared[key] = SentenceTransformerEmbedder(model)
+            else:
+                from .onnx_embedder import OnnxEmbedder
+
+                folder, name, sha = model_folder(model)
+                variant = kind.partition("-")[2] or "fp32"
+                _shared[key] = OnnxEmbedder(folder, name=name, expected_sha256=sha, variant=variant,
+                                            cache_dir=Path(cache_dir) if cache_dir else None)
         return _shared[key]

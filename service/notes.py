@@ -92,6 +92,7 @@ def stats(services, *, with_vectors: bool = True) -> dict:
         out["vectors"] = services.store.count(STATEMENTS)
     out["vector_store"] = "server" if services.config.CHROMA_URL else "embedded"
     out["embedding_model"] = services.config.EMBEDDING_MODEL or "all-MiniLM-L6-v2"
+    out["embedder"] = services.embedder_name
     return out
 
 

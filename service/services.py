@@ -7,7 +7,7 @@ from flask import current_app
 
 from .config import Config
 from .db import Database
-from .embedding import get_embedder
+from .embedding import embedder_name, get_embedder
 from .vectorstore import make_store
 
 
@@ -26,15 +26,29 @@ class Services:
         if self._embedder is None:
             with self._lock:
                 if self._embedder is None:
-                    self._embedder = get_embedder(self.config.EMBEDDING_MODEL)
+                    embedder = get_embedder(self.config.EMBEDDING_MODEL, self.config.EMBEDDER, self.config.MODEL_CACHE)
+                    if self.config.EMBEDDING_MODEL != "hashing":  # the fake is faster than any cache
+                        from pathlib import Path
+
+                        from .embed_cache import CachedEmbedder
+
+                        embedder = CachedEmbedder(embedder, Path(self.config.FEEDBACK_HOME) / "embedding-cache.sqlite3")
+                    self._embedder = embedder
         return self._embedder
+
+    @property
+    def embedder_name(self) -> str:
+        """Known without loading the model: the vector index records it and refuses vectors of another."""
+        if self._embedder is not None:
+            return self._embedder.name
+        return embedder_name(self.config.EMBEDDING_MODEL, self.config.EMBEDDER)
 
     @property
     def store(self):
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    self._store = make_store(self.config)
+                    self._store = make_store(self.config, self.embedder_name)
         return self._store
 
     def drop_store(self) -> None:

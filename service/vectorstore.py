@@ -20,6 +20,14 @@ class VectorStoreError(RuntimeError):
     """The vector store is unreachable or refused an operation."""
 
 
+class IndexMismatchError(VectorStoreError):
+    """The index was built by another embedder: its vectors and ours live in different spaces."""
+
+
+# Indexes from before the embedder was recorded were all built by the packaged model on torch.
+LEGACY_EMBEDDER = "all-MiniLM-L6-v2"
+
+
 class VectorStore(Protocol):
     def upsert(self, collection: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict]) -> None: ...
     def add(self, collection: str, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict]) -> None: ...
@@ -33,24 +41,25 @@ class VectorStore(Protocol):
 class ChromaStore:
     """One Chroma client per app; collection names are prefixed so several installs can share a server."""
 
-    def __init__(self, client, prefix: str = "feedback", dim: int | None = None):
+    def __init__(self, client, prefix: str = "feedback", dim: int | None = None, embedder_name: str | None = None):
         self._client = client
+        self.embedder_name = embedder_name  # recorded on each collection; a different one is refused
         self._prefix = prefix
         self._collections: dict[str, object] = {}
         self._max_batch = None
         self.dim = dim
 
     @classmethod
-    def embedded(cls, path: str, prefix: str = "feedback") -> "ChromaStore":
+    def embedded(cls, path: str, prefix: str = "feedback", embedder_name: str | None = None) -> "ChromaStore":
         import chromadb
         from chromadb.config import Settings
 
         os.makedirs(path, exist_ok=True)
         client = chromadb.PersistentClient(path=path, settings=Settings(anonymized_telemetry=False))
-        return cls(client, prefix)
+        return cls(client, prefix, embedder_name=embedder_name)
 
     @classmethod
-    def server(cls, url: str, prefix: str = "feedback") -> "ChromaStore":
+    def server(cls, url: str, prefix: str = "feedback", embedder_name: str | None = None) -> "ChromaStore":
         import chromadb
         from chromadb.config import Settings
 
@@ -66,7 +75,7 @@ class ChromaStore:
             )
         except Exception as exc:  # chromadb raises plain exceptions when the server is down
             raise VectorStoreError(f"cannot reach the Chroma server at {url}: {exc}") from exc
-        return cls(client, prefix)
+        return cls(client, prefix, embedder_name=embedder_name)
 
     def _name(self, collection: str) -> str:
         name = f"{self._prefix}_{collection}"
@@ -75,10 +84,33 @@ class ChromaStore:
 
     def _collection(self, collection: str):
         if collection not in self._collections:
-            self._collections[collection] = self._client.get_or_create_collection(
-                self._name(collection), embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            metadata = {"embedder": self.embedder_name} if self.embedder_name else None
+            col = self._client.get_or_create_collection(
+                self._name(collection), embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                metadata=metadata,
             )
+            self._check_embedder(col)
+            self._collections[collection] = col
         return self._collections[collection]
+
+    def _check_embedder(self, col) -> None:
+        """Never mix vector spaces: an empty collection adopts our embedder, a filled one must match it."""
+        if not self.embedder_name:
+            return
+        built = (col.metadata or {}).get("embedder")
+        if built == self.embedder_name:
+            return
+        if col.count() == 0:
+            col.modify(metadata={**(col.metadata or {}), "embedder": self.embedder_name})
+            return
+        built = built or LEGACY_EMBEDDER
+        if built != self.embedder_name:
+            raise IndexMismatchError(
+                f"the vector index {col.name!r} was built with the {built!r} embedder, but this process embeds with "
+                f"{self.embedder_name!r}; run `feedback reindex` to rebuild it from the database (or set "
+                "FEEDBACK_EMBEDDER to the embedder that built it)"
+            )
+        col.modify(metadata={**(col.metadata or {}), "embedder": built})
 
     def _batches(self, n: int) -> Iterable[slice]:
         if self._max_batch is None:
@@ -203,7 +235,7 @@ class ChromaStore:
             return False
 
 
-def make_store(config) -> ChromaStore:
+def make_store(config, embedder_name: str | None = None) -> ChromaStore:
     if config.CHROMA_URL:
-        return ChromaStore.server(config.CHROMA_URL, config.CHROMA_COLLECTION_PREFIX)
-    return ChromaStore.embedded(config.CHROMA_PATH, config.CHROMA_COLLECTION_PREFIX)
+        return ChromaStore.server(config.CHROMA_URL, config.CHROMA_COLLECTION_PREFIX, embedder_name)
+    return ChromaStore.embedded(config.CHROMA_PATH, config.CHROMA_COLLECTION_PREFIX, embedder_name)

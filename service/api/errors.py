@@ -48,6 +48,16 @@ def init_errors(app) -> None:
             return jsonify(error_body(exc.code or 500, exc.description or exc.name)), exc.code
         return _page_error(exc.code or 500, exc.name)
 
+    from ..vectorstore import VectorStoreError
+
+    @app.errorhandler(VectorStoreError)
+    def _index_unavailable(exc: VectorStoreError):
+        """An unreachable Chroma server or an index built by another embedder: a dependency, not a bug."""
+        body = error_body(503, str(exc))
+        if request.path.startswith("/api/"):
+            return jsonify(body), 503
+        return _page_error(503, str(exc))
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         if isinstance(exc, HTTPException):

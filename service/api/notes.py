@@ -41,7 +41,8 @@ def bool_arg(name: str) -> bool:
 @bp.post("/notes")
 @bp.input(NoteIn(many=True), location="json", validation=False, arg_name="body")
 @bp.doc(summary="Ingest one note or a list of notes (atomic unless ?skip_invalid=true)",
-        responses={201: "stored", 400: "malformed JSON", 413: "too large", 422: "invalid rows (nothing stored)"})
+        responses={201: "stored", 202: "large: queued as a job (poll /api/v1/jobs/<id>)", 400: "malformed JSON",
+                   413: "too large", 422: "invalid rows (nothing stored)"})
 def post_notes(body):
     if isinstance(body, dict) and isinstance(body.get("notes"), list):
         body = body["notes"]
@@ -53,12 +54,27 @@ def post_notes(body):
         raise APIError(422, "no notes given", {"errors": []})
     rows = [RawRow(item, i) for i, item in enumerate(items, start=1)]
     notes, errors = validate_rows(rows, "request", current_app.config["MAX_NOTE_CHARS"])
+    if notes and _large(notes) and (not errors or bool_arg("skip_invalid")):
+        return _queued_ingest(notes, errors)
     try:
         report = ingest(services(), notes, errors, skip_invalid=bool_arg("skip_invalid"))
     except IngestError as exc:
         raise APIError(422, f"{len(exc.errors)} invalid note(s); nothing was stored",
                        {"errors": [e.as_dict() for e in exc.errors]})
     return report.as_dict(), 201
+
+
+def _large(notes) -> bool:
+    config = current_app.config
+    return len(notes) > config["ASYNC_INGEST_NOTES"] or sum(len(n.text) for n in notes) > config["ASYNC_INGEST_CHARS"]
+
+
+def _queued_ingest(notes, errors):
+    """Validated now (a bad row is still an immediate 422), embedded by a job: 202 with the job to poll."""
+    from ..jobs import enqueue, notes_payload
+
+    job = enqueue(services(), "ingest", notes_payload(notes, errors))
+    return {"job": job, "status_url": f"/api/v1/jobs/{job['id']}"}, 202, {"Location": f"/api/v1/jobs/{job['id']}"}
 
 
 @bp.get("/notes")

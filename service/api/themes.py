@@ -68,13 +68,27 @@ def _run_options(body: dict) -> RunOptions:
 
 
 @bp.post("/themes/run")
-@bp.doc(summary="Run theme discovery: {since, until, account, source, all, incremental, min_mentions, min_accounts}")
+@bp.doc(summary="Run theme discovery: {since, until, account, source, all, incremental, min_mentions, min_accounts}; "
+                "?background=true queues it as a job (202)")
 def post_run():
     opts = _run_options(request.get_json(silent=True) or {})
+    if request.args.get("background", "").lower() in ("1", "true", "yes", "on"):
+        return _queued_run(opts)
     try:
         return run_themes(services(), opts), 201
     except ThemeRunError as exc:
         raise APIError(422, str(exc))
+
+
+def _queued_run(opts: RunOptions):
+    """?background=true: the same run as a job (a theme run over many statements outlives a web request)."""
+    import dataclasses
+
+    from ..jobs import enqueue
+
+    payload = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dataclasses.asdict(opts).items()}
+    job = enqueue(services(), "themes", payload)
+    return {"job": job, "status_url": f"/api/v1/jobs/{job['id']}"}, 202, {"Location": f"/api/v1/jobs/{job['id']}"}
 
 
 @bp.post("/themes/summarize")

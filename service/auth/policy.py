@@ -32,6 +32,8 @@ REQUIRED_ROLE = {
     "roadmap.get_scores": VIEWER, "roadmap.post_items": PM, "roadmap.post_link": PM, "roadmap.post_match": SALES,
     # drafts (they quote customers)
     "drafts.post_draft": SALES, "drafts.get_drafts": SALES, "drafts.get_one": SALES, "drafts.post_feedback": SALES,
+    # background jobs (ingests, theme runs, reports): those who may start them
+    "jobs.get_one": PM, "jobs.get_many": PM,
     # administration
     "admin.erase": ADMIN, "admin.delete_one_draft": ADMIN, "admin.delete_one_report": ADMIN, "admin.audit_log": ADMIN,
     # reports

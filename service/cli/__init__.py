@@ -12,7 +12,7 @@ from .common import AppContext, emit_json, fail, pass_ctx  # noqa: F401
 
 FEATURE_MODULES = (
     "service.cli.notes", "service.cli.themes", "service.cli.roadmap", "service.cli.drafts",
-    "service.cli.eval", "service.cli.reports", "service.cli.demo",
+    "service.cli.eval", "service.cli.reports", "service.cli.demo", "service.cli.jobs",
     "service.cli.auth", "service.cli.erase",
 )
 
@@ -53,10 +53,15 @@ for _name in FEATURE_MODULES:
 
 
 def main() -> None:  # console script entry point
+    from ..vectorstore import VectorStoreError
+
     try:
         cli.main(prog_name="feedback", standalone_mode=True)
     except KeyboardInterrupt:
         sys.exit(130)
+    except VectorStoreError as exc:  # e.g. an index built by another embedder: the message says what to run
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 __all__ = ["cli", "main", "json"]

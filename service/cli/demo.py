@@ -194,9 +194,28 @@ def _where_to_look(summary: dict, host: str, port: int) -> None:
         click.echo(f"\nSign in as {DEMO_ADMIN} (admin) with this one-time link (15 minutes; "
                    f"`feedback users link {DEMO_ADMIN}` makes another):\n  {summary['sign_in_url']}")
     click.echo("\nTry on the command line:")
+    exe = _feedback_command()
     for cmd in ("feedback themes list", 'feedback match "Do you support SCIM provisioning?"',
                 "feedback report --since 7d --format md", "feedback schedule --once", "feedback reports list"):
-        click.echo(f"  {cmd}")
+        click.echo(f"  {exe}{cmd[len('feedback'):]}")
+
+
+def _feedback_command() -> str:
+    """`feedback` when that is on PATH, else the path of this one (e.g. .venv/bin/feedback), so the printed
+    commands run as printed."""
+    import os
+    import shutil
+    import sys
+    from pathlib import Path
+
+    ours = Path(sys.executable).with_name("feedback")
+    found = shutil.which("feedback")
+    if found and Path(found).resolve() == ours.resolve():
+        return "feedback"
+    try:
+        return os.path.relpath(ours)
+    except ValueError:
+        return str(ours)
 
 
 def _serve(app, host: str, port: int) -> None:

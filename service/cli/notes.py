@@ -8,6 +8,7 @@ import click
 from ..auth.audit import cli_actor, record
 from ..ingest.errors import IngestError
 from ..ingest.store import ingest, load_paths, reindex
+from ..jobs.functions import notes_payload
 from ..notes import NotFound, delete_note_by_id, find_note, list_accounts, list_notes, note_dict, parse_filter_date, stats
 from .common import emit_json, fail, pass_ctx, progress_bar
 
@@ -32,8 +33,9 @@ def init(ctx):
 @click.option("--skip-invalid", is_flag=True, help="Store the valid rows and list the rejected ones.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--background", is_flag=True, help="Validate now, store as a job; prints the job id.")
 @pass_ctx
-def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json):
+def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background):
     """Ingest notes from files (.txt .md .csv .jsonl .vtt .srt), folders, or - for standard input."""
     svc = ctx.services
     notes, errors = load_paths(list(paths), svc.config.MAX_NOTE_CHARS, stdin=sys.stdin.buffer if "-" in paths else None)
@@ -41,6 +43,8 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json):
         for err in errors:
             click.echo(f"error: {err}", err=True)
         fail(f"{len(errors)} invalid row(s); nothing was stored (use --skip-invalid to store the valid rows)")
+    if background:
+        return _enqueue(ctx, "ingest", notes_payload(notes, errors), as_json)
     total_statements = sum(1 for _ in notes)  # rough bar size; refined as statements are embedded
     bar = None
     def progress(n):
@@ -81,11 +85,29 @@ def stats_cmd(ctx, as_json):
         click.echo(f"  by source: " + ", ".join(f"{k} {v}" for k, v in sorted(data["by_source"].items())))
 
 
+def _enqueue(ctx, kind: str, payload: dict, as_json: bool) -> None:
+    """Queue a job; without Redis it waits in the database for `feedback worker` (this process exits now)."""
+    from ..jobs import enqueue
+
+    app = ctx.app
+    with app.app_context():
+        job = enqueue(ctx.services, kind, payload, app=app, submit=False)
+    if as_json:
+        emit_json({"job_id": job["id"], "status": job["status"]})
+        return
+    click.echo(f"queued job {job['id']} ({kind}); run `feedback worker --burst` (or a running worker picks it up), "
+               f"then `feedback jobs show {job['id']}`")
+
+
 @click.command("reindex")
 @click.option("--quiet", "-q", is_flag=True)
+@click.option("--background", is_flag=True, help="Queue the rebuild as a job; prints the job id.")
+@click.option("--json", "as_json", is_flag=True, help="With --background: print the job as JSON.")
 @pass_ctx
-def reindex_cmd(ctx, quiet):
-    """Rebuild the vector index from SQL (after losing or moving the Chroma folder)."""
+def reindex_cmd(ctx, quiet, background, as_json):
+    """Rebuild the vector index from SQL (after losing the Chroma folder or switching FEEDBACK_EMBEDDER)."""
+    if background:
+        return _enqueue(ctx, "reindex", {}, as_json)
     svc = ctx.services
     bar = progress_bar(stats(svc, with_vectors=False)["statements"], "reindex", quiet)
     total = reindex(svc, progress=bar.update if bar else None)

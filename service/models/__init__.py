@@ -6,3 +6,4 @@ from .roadmap import LINK_KINDS, ROADMAP_STATUSES, RoadmapItem, RoadmapLink  # n
 from .drafts import AUDIENCES, RATINGS, Draft, DraftFeedback  # noqa: F401
 from .reports import DELIVERY_STATUSES, PERIODS, Report  # noqa: F401
 from .auth import ROLES, ApiToken, AuditEntry, SignInCode, User  # noqa: F401
+from .jobs import JOB_STATUSES, Job  # noqa: F401

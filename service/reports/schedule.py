@@ -87,6 +87,33 @@ def _apply_retention(services) -> dict | None:
     return result
 
 
+def latest_fire(trigger, now: datetime) -> datetime:
+    """The last fire time at or before now (within a day; a run later than that uses now's minute)."""
+    from datetime import timedelta
+
+    fire, probe = None, trigger.get_next_fire_time(None, now - timedelta(days=1))
+    for _ in range(2000):
+        if probe is None or probe > now:
+            break
+        fire, probe = probe, trigger.get_next_fire_time(probe, probe + timedelta(seconds=1))
+    return fire or now.replace(second=0, microsecond=0)
+
+
+def run_once_per_fire(services, trigger, function, period: str = "1d", now: datetime | None = None):
+    """Run the nightly job for the current fire time unless another scheduler (another web process or machine on
+    the same database) has it already: the job row's unique key is the lock. Returns the job, or None."""
+    from ..jobs import create, execute
+
+    now = now or datetime.now(timezone.utc)
+    fire = latest_fire(trigger, now)  # this run's slot, even when it started late
+    key = f"{JOB_ID}:{period}:{fire:%Y-%m-%dT%H:%M}"
+    job, created = create(services, "report", {"period": period, "scheduled_for": fire.isoformat()}, key=key,
+                          backend="local")
+    if not created:
+        return None
+    return execute(services, job["id"], function)
+
+
 def run_forever(app, cron: str, period: str = "1d", webhook: str | None = None, echo=print) -> None:
     """Block, running the job on the cron schedule until SIGINT/SIGTERM. Overlapping runs are skipped and
     missed runs (machine asleep) are run once, up to an hour late."""
@@ -99,8 +126,13 @@ def run_forever(app, cron: str, period: str = "1d", webhook: str | None = None, 
     def job():
         with app.app_context():
             try:
-                outcome = nightly_job(services, period, webhook)
-                echo(f"report {outcome['report']['id']} stored: {outcome['path']}")
+                outcome = run_once_per_fire(services, trigger, lambda s, *_: nightly_job(s, period, webhook), period)
+                if outcome is None:
+                    echo("nightly report: another scheduler has this run already")
+                elif outcome["status"] == "done":
+                    echo(f"report {outcome['result']['report']['id']} stored: {outcome['result']['path']}")
+                else:
+                    echo(f"the nightly report job failed: {outcome['error']}")
             except Exception:
                 log.exception("the nightly report job failed")
 

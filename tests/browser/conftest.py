@@ -41,7 +41,12 @@ def live_server(live_app):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
+    if not CHROMIUM.is_file():
+        pytest.skip(f"no chromium at {CHROMIUM}: `apt-get install chromium` (as .ci/run does) to run the page tests")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed: `make install` installs the dev extras")
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,9 @@ def test_demo_builds_everything_and_says_where_to_look(tmp_path):
     html = report.read_text()
     assert html.startswith("<!doctype html>") and 'class="chart bar-chart"' in html and "<blockquote>" in html
     assert "feedback report --since 7d" in out and "feedback schedule --once" in out
+    printed = [line.strip() for line in out.splitlines() if line.strip().endswith("feedback reports list")][0]
+    runnable = subprocess.run(shlex.split(printed), env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert runnable.returncode == 0, (printed, runnable.stderr)  # the printed commands run as printed
     assert "created 257" in out and "25 items: created 25" in out and "4 drafts" in out
     # idempotent: nothing is loaded, run or drafted twice, and the report is replaced, not added
     second = _demo(env)

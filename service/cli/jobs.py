@@ -1,0 +1,89 @@
+"""worker and jobs commands: run queued jobs, list them, show one."""
+from __future__ import annotations
+
+import time
+
+import click
+
+from .common import emit_json, fail, pass_ctx
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(worker)
+    cli.add_command(jobs)
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Run what is queued now, then exit.")
+@pass_ctx
+def worker(ctx, burst):
+    """Run background jobs: from Redis (FEEDBACK_REDIS_URL) or, without it, those queued in the database."""
+    from ..jobs import run_worker
+    from ..jobs.guard import SharedStoreError, hold_embedded_store
+
+    app = ctx.app
+    try:
+        hold_embedded_store(app.config["FEEDBACK_CONFIG"], "`feedback worker`")
+    except SharedStoreError as exc:
+        fail(str(exc))
+    try:
+        count = run_worker(app, burst=burst, echo=click.echo)
+    except KeyboardInterrupt:
+        count = None
+    if burst:
+        click.echo(f"worker: {count} job(s) run; nothing left queued")
+
+
+@click.group()
+def jobs():
+    """List and show background jobs."""
+
+
+@jobs.command("list")
+@click.option("--status", type=click.Choice(["queued", "running", "done", "failed"]))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def jobs_list(ctx, status, limit, as_json):
+    from ..jobs import list_jobs
+
+    rows = list_jobs(ctx.services, status=status, limit=limit)
+    if as_json:
+        emit_json({"items": rows})
+        return
+    if not rows:
+        click.echo("no jobs")
+    for job in rows:
+        click.echo(f"{job['id']}  {job['kind']:<8} {job['status']:<8} {_progress(job):>13}  {job['created_at'][:19]}")
+
+
+@jobs.command("show")
+@click.argument("job_id")
+@click.option("--wait", is_flag=True, help="Wait until the job is done or failed.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def jobs_show(ctx, job_id, wait, as_json):
+    from ..jobs import JobNotFound, get_job
+
+    try:
+        job = get_job(ctx.services, job_id)
+        while wait and job["status"] in ("queued", "running"):
+            time.sleep(0.5)
+            job = get_job(ctx.services, job_id)
+    except JobNotFound as exc:
+        fail(str(exc), code=2)
+    if as_json:
+        emit_json(job)
+        return
+    click.echo(f"job {job['id']}: {job['kind']}, {job['status']}, progress {_progress(job)}, attempts {job['attempts']}")
+    if job["error"]:
+        click.echo(f"error: {job['error']}")
+    if job["result"] is not None:
+        emit_json(job["result"])
+    if job["status"] == "failed":
+        raise SystemExit(1)
+
+
+def _progress(job: dict) -> str:
+    done, total = job["progress"]["done"], job["progress"]["total"]
+    return f"{done}/{total}" if total else "-"

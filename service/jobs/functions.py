@@ -1,0 +1,96 @@
+"""The job functions: each takes (services, payload, progress) and returns a JSON-able result.
+
+Each is safe to run again after a failure part way (a retry): ingest dedupes by id and normalised text and
+commits atomically, reindex rebuilds from SQL, a report replaces the one stored for its window, a theme run
+commits at its end. Long work reports progress through `progress.total(n)` and `progress(n)`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime
+
+from ..ingest.validate import NoteInput
+
+
+class JobFailed(RuntimeError):
+    """A final failure with a message for the user: retrying cannot help."""
+
+
+def notes_payload(notes: list[NoteInput], rejected=()) -> dict:
+    """Validated notes as JSON for the job row (the input is validated before it is queued, so a bad row is an
+    immediate 422 or CLI error, never a failed job later)."""
+    def row(note: NoteInput) -> dict:
+        data = dataclasses.asdict(note)
+        data["occurred_at"] = note.occurred_at.isoformat() if note.occurred_at else None
+        return data
+
+    return {"notes": [row(n) for n in notes], "rejected": [e.as_dict() for e in rejected]}
+
+
+def _notes_from(payload: dict) -> list[NoteInput]:
+    out = []
+    for data in payload["notes"]:
+        data = dict(data)
+        if data.get("occurred_at"):
+            data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
+        out.append(NoteInput(**data))
+    return out
+
+
+def ingest_job(services, payload: dict, progress) -> dict:
+    from ..ingest.split import split_statements
+    from ..ingest.store import ingest_notes
+
+    notes = _notes_from(payload)
+    progress.total(sum(len(split_statements(n.text)) for n in notes))  # the bar's size; speakers may split finer
+    report = ingest_notes(services, notes, progress)
+    return {**report.as_dict(), "rejected": payload.get("rejected", [])}
+
+
+def reindex_job(services, payload: dict, progress) -> dict:
+    from ..ingest.store import reindex
+    from ..notes import stats
+
+    progress.total(stats(services, with_vectors=False)["statements"])
+    return {"reindexed": reindex(services, progress=progress)}
+
+
+def themes_job(services, payload: dict, progress) -> dict:
+    from ..themes.run import RunOptions, ThemeRunError, run_themes
+
+    fields = {f.name for f in dataclasses.fields(RunOptions)}
+    options = {k: v for k, v in payload.items() if k in fields}
+    for key in ("since", "until"):
+        if options.get(key):
+            options[key] = datetime.fromisoformat(options[key])
+    try:
+        result = run_themes(services, RunOptions(**options))
+    except ThemeRunError as exc:
+        raise JobFailed(str(exc)) from None
+    return {"run_id": result["run_id"], "mode": result.get("mode"), "themes": len(result["themes"])}
+
+
+def report_job(services, payload: dict, progress) -> dict:
+    """The nightly job (themes, report, then the configured webhook if `deliver`), as `feedback schedule` runs it.
+    A webhook URL is a credential: jobs never store one, they use FEEDBACK_REPORT_WEBHOOK_URL."""
+    from ..reports.schedule import nightly_job
+
+    as_of = date.fromisoformat(payload["as_of"]) if payload.get("as_of") else None
+    webhook = services.config.REPORT_WEBHOOK_URL if payload.get("deliver") else None
+    return nightly_job(services, payload.get("period", "1d"), webhook, as_of)
+
+
+def deliver_job(services, payload: dict, progress) -> dict:
+    from ..reports.deliver import deliver_report
+
+    url = services.config.REPORT_WEBHOOK_URL
+    if not url:
+        raise JobFailed("no webhook configured: set FEEDBACK_REPORT_WEBHOOK_URL")
+    result = deliver_report(services, int(payload["report_id"]), url)  # retries with backoff itself
+    if not result.ok:
+        raise JobFailed(f"webhook delivery failed after {result.attempts} attempt(s): {result.error}")
+    return {"ok": True, "attempts": result.attempts, "status_code": result.status_code}
+
+
+JOBS = {"ingest": ingest_job, "reindex": reindex_job, "themes": themes_job, "report": report_job,
+        "deliver": deliver_job}

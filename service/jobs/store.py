@@ -1,0 +1,156 @@
+"""Job rows in SQL: create (once per key), claim (once per attempt), progress, finish. Both queues use these."""
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from ..models import Job, utcnow
+
+
+class JobNotFound(LookupError):
+    pass
+
+
+def job_dict(job: Job) -> dict:
+    return {
+        "id": job.id, "kind": job.kind, "status": job.status,
+        "progress": {"done": job.progress_done, "total": job.progress_total},
+        "result": job.result, "error": job.error, "attempts": job.attempts, "backend": job.backend,
+        "created_at": _iso(job.created_at), "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at),
+    }
+
+
+def _iso(when):
+    return when.isoformat() + "Z" if when else None
+
+
+def create(services, kind: str, payload: dict, *, key: str | None, backend: str) -> tuple[dict, bool]:
+    """Insert a queued job; with a key already taken by a job that has not failed, return that job instead.
+
+    Returns (job, created). A failed job's key is released, so the same work can be asked for again."""
+    with services.db.transaction() as session:
+        if key:
+            old = session.scalars(select(Job).where(Job.key == key)).one_or_none()
+            if old is not None and old.status != "failed":
+                return job_dict(old), False
+            if old is not None:
+                old.key = None  # the failed attempt keeps its record; the new job takes the key
+                session.flush()
+    try:
+        with services.db.transaction() as session:
+            job = Job(id=uuid.uuid4().hex, kind=kind, key=key, payload=payload, backend=backend, status="queued")
+            session.add(job)
+            session.flush()
+            return job_dict(job), True
+    except IntegrityError:  # another process inserted the same key between our check and insert
+        with services.db.session() as session:
+            return job_dict(session.scalars(select(Job).where(Job.key == key)).one()), False
+
+
+def get(services, job_id: str) -> dict:
+    with services.db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        return job_dict(job)
+
+
+def payload_of(services, job_id: str) -> tuple[str, dict]:
+    with services.db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        return job.kind, job.payload
+
+
+def list_recent(services, *, status: str | None = None, limit: int = 50) -> list[dict]:
+    with services.db.session() as session:
+        query = select(Job).order_by(Job.created_at.desc()).limit(limit)
+        if status:
+            query = query.where(Job.status == status)
+        return [job_dict(j) for j in session.scalars(query)]
+
+
+def queued_ids(services, limit: int = 100) -> list[str]:
+    with services.db.session() as session:
+        return list(session.scalars(select(Job.id).where(Job.status == "queued").order_by(Job.created_at).limit(limit)))
+
+
+def claim(services, job_id: str) -> bool:
+    """queued -> running, by exactly one caller (an UPDATE ... WHERE status = 'queued' on any database)."""
+    with services.db.transaction() as session:
+        result = session.execute(
+            update(Job).where(Job.id == job_id, Job.status == "queued")
+            .values(status="running", started_at=utcnow(), attempts=Job.attempts + 1, error=None)
+        )
+        return result.rowcount == 1
+
+
+def note_attempt(services, job_id: str, error: str) -> None:
+    """A transient failure about to be retried in place: count the attempt, keep the error visible."""
+    with services.db.transaction() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(attempts=Job.attempts + 1, error=error))
+
+
+def finish(services, job_id: str, result: dict) -> None:
+    _set(services, job_id, status="done", result=result, finished_at=utcnow())
+
+
+def fail(services, job_id: str, error: str) -> None:
+    _set(services, job_id, status="failed", error=error, finished_at=utcnow())
+
+
+def _set(services, job_id: str, **values) -> None:
+    with services.db.transaction() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(**values))
+
+
+_engines: dict[str, object] = {}
+
+
+def _progress_engine(db):
+    """The app's engine, except on SQLite: there a second engine that gives up on a lock after 0.2 s."""
+    if not db.url.startswith("sqlite"):
+        return db.engine
+    if db.url not in _engines:
+        from sqlalchemy import create_engine
+
+        _engines[db.url] = create_engine(db.url, connect_args={"timeout": 0.2})
+    return _engines[db.url]
+
+
+class Progress:
+    """A callback for job functions: progress(n) adds n done; total(n) sets the total. Written at most every
+    `every` seconds (a row update per embedded chunk would cost more than the chunk on SQLite)."""
+
+    def __init__(self, services, job_id: str, every: float = 1.0):
+        self.services, self.job_id, self.every = services, job_id, every
+        self.done, self.total_n, self._written = 0, 0, 0.0
+
+    def total(self, n: int) -> None:
+        self.total_n = int(n)
+        self._write(force=True)
+
+    def __call__(self, n: int) -> None:
+        self.done += int(n)
+        self._write()
+
+    def _write(self, force: bool = False) -> None:
+        """Best effort: on SQLite the job's own write transaction (an ingest) holds the lock until it commits,
+        so a progress write waits a moment at most and is skipped rather than stalling or failing the job."""
+        now = time.monotonic()
+        if not (force or now - self._written >= self.every):
+            return
+        self._written = now
+        values = {"progress_done": self.done, "progress_total": max(self.total_n, self.done)}
+        try:
+            with _progress_engine(self.services.db).begin() as conn:
+                conn.execute(update(Job).where(Job.id == self.job_id).values(**values))
+        except OperationalError:
+            pass  # the next write, or the finish, records it
+
+    def flush(self) -> None:
+        self._write(force=True)

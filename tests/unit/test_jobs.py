@@ -1,0 +1,176 @@
+"""Background jobs: CLI and API paths, retries, idempotent keys, RQ on a real Redis (skipped without one)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from service.jobs import JOBS, JobFailed, enqueue, execute, get_job, run_worker
+from service.notes import stats
+
+from ..conftest import DATA, port_open
+
+NOTES = [json.loads(line) for line in (DATA / "notes.jsonl").read_text().splitlines()]
+
+
+def _wait(client, job_id, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/jobs/{job_id}").get_json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s")
+
+
+def test_cli_background_ingest_then_burst_worker(run_cli):
+    out = run_cli("ingest", str(DATA / "notes.jsonl"), "--background", "--json")
+    job_id = json.loads(out.output)["job_id"]
+    assert json.loads(run_cli("jobs", "show", job_id, "--json").output)["status"] == "queued"
+    assert "1 job(s) run" in run_cli("worker", "--burst").output
+    job = json.loads(run_cli("jobs", "show", job_id, "--json").output)
+    assert job["status"] == "done" and job["result"]["created"] == 3
+    assert job["progress"]["done"] == job["progress"]["total"] == job["result"]["statements_embedded"]
+    assert json.loads(run_cli("stats", "--json").output)["notes"] == 3
+    assert job_id in run_cli("jobs", "list").output
+
+
+def test_cli_background_rejects_bad_input_before_queueing(run_cli, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "fine"}\n{"id": "b"}\n')
+    from click.testing import CliRunner
+
+    from service.cli import cli
+
+    result = CliRunner().invoke(cli, ["ingest", str(bad), "--background"])
+    assert result.exit_code == 1 and "bad.jsonl" in result.output and "nothing was stored" in result.output
+    assert "no jobs" in run_cli("jobs", "list").output
+
+
+def test_large_api_ingest_answers_202_and_the_job_stores_the_notes(make_app):
+    app = make_app(ASYNC_INGEST_NOTES=2)
+    client = app.test_client()
+    response = client.post("/api/v1/notes", json=NOTES)
+    assert response.status_code == 202
+    job_id = response.get_json()["job"]["id"]
+    assert response.headers["Location"] == f"/api/v1/jobs/{job_id}"
+    job = _wait(client, job_id)
+    assert job["status"] == "done" and job["result"]["created"] == 3
+    assert stats(app.extensions["feedback"])["notes"] == 3
+    assert client.post("/api/v1/notes", json=NOTES[:1]).status_code == 201  # small: answered in the request
+    assert client.get("/api/v1/jobs/nope").status_code == 404
+    assert client.get("/api/v1/jobs?status=weird").status_code == 400
+    assert [j["id"] for j in client.get("/api/v1/jobs").get_json()["items"]] == [job_id]
+
+
+def test_an_invalid_large_ingest_is_still_422_and_queues_nothing(make_app):
+    app = make_app(ASYNC_INGEST_NOTES=1)
+    client = app.test_client()
+    response = client.post("/api/v1/notes", json=NOTES + [{"id": "x"}])
+    assert response.status_code == 422
+    assert client.get("/api/v1/jobs").get_json()["items"] == []
+
+
+def test_a_key_is_enqueued_once_even_from_two_apps_on_one_database(make_app, tmp_path):
+    """Two web processes' schedulers firing the same nightly report: the unique key lets one job through."""
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = make_app(DATABASE_URL=db), make_app(DATABASE_URL=db)
+    jobs = []
+    for app in (first, second):
+        with app.app_context():
+            jobs.append(enqueue(app.extensions["feedback"], "reindex", {}, key="nightly-report:2026-11-29T06:00",
+                                submit=False))
+    assert jobs[0]["id"] == jobs[1]["id"]
+
+
+def test_transient_errors_are_retried_and_final_ones_recorded(app, svc, monkeypatch):
+    monkeypatch.setenv("FEEDBACK_JOB_BACKOFF", "0.001")
+    calls = []
+
+    def flaky(services, payload, progress):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE", {}, Exception("database is locked"))
+        return {"ok": True}
+
+    def broken(services, payload, progress):
+        raise JobFailed("the theme run needs statements; ingest notes first")
+
+    monkeypatch.setitem(JOBS, "flaky", flaky)
+    monkeypatch.setitem(JOBS, "broken", broken)
+    with app.app_context():
+        ok = enqueue(svc, "flaky", {}, submit=False)
+        bad = enqueue(svc, "broken", {}, submit=False)
+        assert execute(svc, ok["id"])["status"] == "done"
+        assert execute(svc, ok["id"]) is None  # already done: a second delivery of the same job does nothing
+        failed = execute(svc, bad["id"])
+    done = get_job(svc, ok["id"])
+    assert done["attempts"] == 2 and done["result"] == {"ok": True} and "database is locked" in done["error"]
+    assert failed["status"] == "failed" and failed["error"].startswith("the theme run needs statements")
+
+
+def test_a_worker_refuses_an_embedded_store_another_process_serves(app, tmp_path):
+    from service.jobs.guard import hold_embedded_store
+
+    config = app.config["FEEDBACK_CONFIG"]
+    hold_embedded_store(config, "the web server")
+    env = {"FEEDBACK_HOME": config.FEEDBACK_HOME, "FEEDBACK_DATABASE_URL": config.DATABASE_URL,
+           "FEEDBACK_CHROMA_PATH": config.CHROMA_PATH, "FEEDBACK_EMBEDDING_MODEL": "hashing", "PATH": "/usr/bin:/bin"}
+    feedback = str(Path(sys.executable).with_name("feedback"))
+    out = subprocess.run([feedback, "worker", "--burst"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 1
+    assert "already served by the web server" in out.stderr and "FEEDBACK_CHROMA_URL" in out.stderr
+
+
+@pytest.mark.skipif(not port_open("127.0.0.1", 6379), reason="needs Redis on 127.0.0.1:6379 (.ci/run starts it)")
+def test_rq_queue_runs_jobs_in_a_burst_worker(make_app):
+    queue = f"feedback-test-{uuid.uuid4().hex[:8]}"
+    app = make_app(REDIS_URL="redis://127.0.0.1:6379/15", REDIS_QUEUE=queue, ASYNC_INGEST_NOTES=1)
+    client = app.test_client()
+    response = client.post("/api/v1/notes", json=NOTES)
+    assert response.status_code == 202 and response.get_json()["job"]["backend"] == "rq"
+    job_id = response.get_json()["job"]["id"]
+    assert client.get(f"/api/v1/jobs/{job_id}").get_json()["status"] == "queued"  # nobody works it yet
+    assert run_worker(app, burst=True, echo=lambda *_: None) == 1
+    job = client.get(f"/api/v1/jobs/{job_id}").get_json()
+    assert job["status"] == "done" and job["result"]["created"] == 3
+
+
+def test_the_nightly_report_runs_once_per_fire_time_across_schedulers(make_app, tmp_path):
+    from datetime import datetime, timezone
+
+    from service.reports.schedule import latest_fire, parse_cron, run_once_per_fire
+
+    trigger = parse_cron("0 6 * * *")
+    late = datetime(2026, 11, 29, 6, 40, tzinfo=timezone.utc)
+    assert latest_fire(trigger, late) == datetime(2026, 11, 29, 6, 0, tzinfo=timezone.utc)
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    runs = []
+    results = []
+    for app in (make_app(DATABASE_URL=db), make_app(DATABASE_URL=db)):
+        with app.app_context():
+            results.append(run_once_per_fire(app.extensions["feedback"], trigger,
+                                             lambda s, *_: runs.append(1) or {"report": "stored"}, now=late))
+    assert runs == [1] and results[0]["status"] == "done" and results[1] is None
+
+
+def test_a_background_theme_run_ends_like_the_request_would(make_app):
+    app = make_app()
+    client = app.test_client()
+    assert client.post("/api/v1/notes", json=NOTES).status_code == 201
+    body = {"all": True, "min_mentions": 1, "min_accounts": 1, "since": "2020-01-01"}
+    response = client.post("/api/v1/themes/run?background=true", json=body)
+    assert response.status_code == 202
+    job = _wait(client, response.get_json()["job"]["id"])
+    direct = client.post("/api/v1/themes/run", json=body)
+    if direct.status_code == 201:
+        assert job["status"] == "done" and job["result"]["themes"] == len(direct.get_json()["themes"])
+    else:  # the same refusal, recorded on the job instead of answered
+        assert job["status"] == "failed" and job["error"] == direct.get_json()["error"]["message"]
