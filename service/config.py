@@ -47,7 +47,7 @@ class Config:
         self.RATE_LIMIT_ENABLED = _env("FEEDBACK_RATE_LIMIT_ENABLED", "1").lower() not in ("0", "false", "no")
         self.REDIS_URL = _env("FEEDBACK_REDIS_URL")  # None: jobs run on a thread pool in the process
         retention = _env("FEEDBACK_RETENTION_DAYS")  # the nightly job erases notes older than this many days
-        self.RETENTION_DAYS = int(retention) if retention and retention.isdigit() and int(retention) > 0 else None
+        self.RETENTION_DAYS = int(retention) if retention and retention.isascii() and retention.isdigit() and int(retention) > 0 else None
         self.REDIS_QUEUE = _env("FEEDBACK_REDIS_QUEUE", "feedback")  # several installs can share one Redis
         self.JOB_THREADS = int(_env("FEEDBACK_JOB_THREADS", "2"))
         # An API ingest above either size is queued as a job and answered 202 (a 100,000-character note takes

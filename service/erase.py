@@ -252,7 +252,8 @@ def rebuild_vector_folder(services) -> str:
             np.save(export / f"{name}.npy", np.asarray(vectors, dtype=np.float32))
             (export / f"{name}.json").write_text(json.dumps({"ids": ids, "metadatas": metas}), encoding="utf-8")
         subprocess.run([sys.executable, "-m", "service.vector_rebuild", str(export), str(fresh_path),
-                        config.CHROMA_COLLECTION_PREFIX], check=True, capture_output=True, timeout=3600,
+                        config.CHROMA_COLLECTION_PREFIX, *([old.embedder_name] if old.embedder_name else [])],
+                       check=True, capture_output=True, timeout=3600,
                        cwd=str(Path(__file__).resolve().parents[1]))
     finally:
         shutil.rmtree(export, ignore_errors=True)

@@ -42,7 +42,7 @@ def find_note(session: Session, note_id: str) -> Note:
     note = session.scalars(
         select(Note).options(selectinload(Note.statements), selectinload(Note.account)).where(Note.external_id == note_id)
     ).first()
-    if note is None and note_id.isdigit() and len(note_id) <= 18:
+    if note is None and note_id.isascii() and note_id.isdigit() and len(note_id) <= 18:
         note = session.get(Note, int(note_id))
         if note is not None and note.external_id and note.external_id != note_id:
             note = None  # an internal id only names notes that have no external id

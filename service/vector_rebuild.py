@@ -2,8 +2,9 @@
 
 The erasure runs this as a child process on purpose: the index files Chroma writes can carry leftover bytes of
 the writing process's memory, and a fresh process has never held the erased text. Usage:
-`python -m service.vector_rebuild EXPORT_DIR NEW_FOLDER PREFIX` where EXPORT_DIR holds NAME.npy (vectors) and
-NAME.json ({"ids": [...], "metadatas": [...]}) per collection.
+`python -m service.vector_rebuild EXPORT_DIR NEW_FOLDER PREFIX [EMBEDDER]` where EXPORT_DIR holds NAME.npy
+(vectors) and NAME.json ({"ids": [...], "metadatas": [...]}) per collection; EMBEDDER is recorded on each
+collection, as the service records which embedder made its vectors.
 """
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 
-def build(export_dir: Path, folder: Path, prefix: str) -> int:
+def build(export_dir: Path, folder: Path, prefix: str, embedder_name: str | None = None) -> int:
     from .vectorstore import ChromaStore
 
-    store = ChromaStore.embedded(str(folder), prefix)
+    store = ChromaStore.embedded(str(folder), prefix, embedder_name=embedder_name)
     total = 0
     for meta_path in sorted(export_dir.glob("*.json")):
         name = meta_path.stem
@@ -32,4 +33,4 @@ def build(export_dir: Path, folder: Path, prefix: str) -> int:
 
 if __name__ == "__main__":
     export, target, prefix = sys.argv[1:4]
-    print(build(Path(export), Path(target), prefix))
+    print(build(Path(export), Path(target), prefix, sys.argv[4] if len(sys.argv) > 4 else None))

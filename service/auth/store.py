@@ -134,7 +134,7 @@ def user_principal(db, user_id: int) -> Principal | None:
 def load_principal(db, ident: str) -> Principal | None:
     """The inverse of Principal.get_id (Flask-Login's user loader); a revoked token or disabled user is None."""
     kind, _, raw = (ident or "").partition(":")
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         return None
     if kind == "user":
         return user_principal(db, int(raw))

@@ -133,7 +133,7 @@ def link(services, item_id: str, note_id: str | None = None, theme_id: int | Non
 def _check_draft(session: Session, draft_id) -> int:
     from ..models import Draft
 
-    if isinstance(draft_id, bool) or not str(draft_id).strip().isdigit() or len(str(draft_id).strip()) > 18:
+    if isinstance(draft_id, bool) or not (str(draft_id).strip().isascii() and str(draft_id).strip().isdigit()) or len(str(draft_id).strip()) > 18:
         raise LinkError(f"a draft id is a whole number, not {draft_id!r}")
     if session.get(Draft, int(draft_id)) is None:
         raise NotFound(f"no draft with id {draft_id!r}")
@@ -141,7 +141,7 @@ def _check_draft(session: Session, draft_id) -> int:
 
 
 def _check_theme(session: Session, theme_id) -> int:
-    if isinstance(theme_id, bool) or not str(theme_id).strip().isdigit():
+    if isinstance(theme_id, bool) or not (str(theme_id).strip().isascii() and str(theme_id).strip().isdigit()):
         raise LinkError(f"a theme id is a whole number, not {theme_id!r}")
     if theme_queries is None:  # nothing to check against; the link has no foreign key anyway
         return int(theme_id)

@@ -258,7 +258,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _natural(note_id: str):
-    return (0, int(note_id), "") if note_id.isdigit() else (1, 0, note_id)
+    return (0, int(note_id), "") if note_id.isascii() and note_id.isdigit() else (1, 0, note_id)
 
 
 def _mention(sel: Selected, st: Statement) -> Mention:

@@ -11,7 +11,7 @@ from service.models import ROLES
 from tests.conftest import api_token
 
 SAMPLE_ARGS = {"note_id": "n-1", "theme_id": "1", "item_id": "RM-1", "report_id": "1", "draft_id": "1",
-               "name": "Acme", "filename": "app.css", "code": "nope"}
+               "name": "Acme", "filename": "app.css", "code": "nope", "job_id": "1"}
 
 
 def _fill(rule: str) -> str:
