@@ -99,7 +99,7 @@ def test_themes_roadmap_and_theme_detail(page, data, screenshot_dir: Path):
     assert page.locator("table.themes-table tbody tr").count() == 1
     with page.expect_navigation():
         page.click("table.themes-table a")
-    assert page.locator("h1").inner_text() == "SSO setup is slow"
+    assert page.locator("h1").inner_text() == "SSO setup takes too long"
     with page.expect_navigation():
         page.locator("ul.quotes a.quote-source").first.click()
     assert "/notes/" in page.url and page.locator("ol.statements li").count() >= 1
@@ -108,6 +108,6 @@ def test_themes_roadmap_and_theme_detail(page, data, screenshot_dir: Path):
     assert page.locator("ol.statements li", has_text="<script>alert(1)</script>").count() == 1
     page.screenshot(path=str(screenshot_dir / "theme-detail.png"), full_page=True)
     page.goto(f"{base}/roadmap")
-    assert "SSO setup is slow" in page.locator("section[aria-labelledby=gaps-h]").inner_text()
+    assert "SSO setup takes too long" in page.locator("section[aria-labelledby=gaps-h]").inner_text()
     page.screenshot(path=str(screenshot_dir / "roadmap.png"), full_page=True)
     assert_clean(page)
