@@ -104,7 +104,7 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
         stmts = [sel.statements[i] for i in keep]
         vecs = vectors[keep]
         prev_run = _previous_run(session)
-        previous, prev_centroids, prev_threshold = _previous_state(session, prev_run)
+        previous, prev_centroids, prev_threshold, prev_labels = _previous_state(session, prev_run)
         if opts.incremental and prev_run is not None:
             labels, fixed = _incremental_labels(stmts, vecs, previous, prev_centroids, prev_threshold)
         else:
@@ -118,7 +118,8 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
                        params={"min_mentions": opts.min_mentions, "min_accounts": opts.min_accounts})
         session.add(run)
         session.flush()
-        result = _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts)
+        result = _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts,
+                            prev_labels)
         run.seconds = round(time.perf_counter() - started, 3)
         session.commit()
         result["seconds"] = run.seconds
@@ -151,7 +152,7 @@ def _previous_run(session: Session) -> ThemeRun | None:
 
 def _previous_state(session: Session, run: ThemeRun | None):
     if run is None:
-        return {}, {}, None
+        return {}, {}, None, {}
     previous = dict(session.execute(
         select(ThemeMembership.statement_id, ThemeMembership.theme_id)
         .where(ThemeMembership.run_id == run.id, ThemeMembership.theme_id.is_not(None))
@@ -160,7 +161,9 @@ def _previous_state(session: Session, run: ThemeRun | None):
         select(Theme).join(ThemeSnapshot, ThemeSnapshot.theme_id == Theme.id).where(ThemeSnapshot.run_id == run.id)
     ).all()
     centroids = {t.id: np.asarray(t.centroid, dtype=np.float32) for t in themes if t.centroid}
-    return previous, centroids, (run.params or {}).get("assign_threshold")
+    snaps = session.scalars(select(ThemeSnapshot).where(ThemeSnapshot.run_id == run.id)).all()
+    labels = {s.theme_id: stages.Labelled(s.label, list(s.keywords or []), [], s.label_source) for s in snaps}
+    return previous, centroids, (run.params or {}).get("assign_threshold"), labels
 
 
 def _incremental_labels(stmts, vecs, previous, prev_centroids, threshold):
@@ -189,7 +192,22 @@ def _incremental_labels(stmts, vecs, previous, prev_centroids, threshold):
     return labels, fixed
 
 
-def _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts) -> dict:
+def _kept_labels(clusters, members, stmts, theme_of, previous, prev_labels) -> dict[int, stages.Labelled]:
+    """Clusters that continue a theme with exactly the same statements keep its label and keywords: a label
+    must not change because other themes moved (c-TF-IDF weighs a theme against its neighbours)."""
+    before: dict[int, set[int]] = {}
+    for sid, theme_id in previous.items():
+        before.setdefault(theme_id, set()).add(sid)
+    kept = {}
+    for c in clusters:
+        theme_id = theme_of.get(c)
+        if theme_id in prev_labels and before.get(theme_id) == {stmts[i].id for i in members[c]}:
+            kept[c] = prev_labels[theme_id]
+    return kept
+
+
+def _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts,
+               prev_labels=None) -> dict:
     clusters = sorted({int(l) for l in labels if l >= 0})
     members = {c: [i for i, l in enumerate(labels) if l == c] for c in clusters}
     centroids = {c: _unit(vecs[members[c]].mean(axis=0)) for c in clusters}
@@ -207,6 +225,9 @@ def _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous
     snapshots = []
     all_labels = stages.label_clusters([[texts[i] for i in members[c]] for c in clusters],
                                        [vecs[members[c]] for c in clusters], services=services, use_llm=opts.use_llm)
+    for c, old in _kept_labels(clusters, members, stmts, theme_of, previous, prev_labels or {}).items():
+        fresh = all_labels[clusters.index(c)]
+        fresh.label, fresh.keywords, fresh.source = old.label, old.keywords, old.source
     for c, labelled in zip(clusters, all_labels):
         idx = members[c]
         theme_id = theme_of.get(c)
