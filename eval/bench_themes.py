@@ -1,11 +1,16 @@
 """Theme discovery benchmark on hwu64 (a dev proxy: real utterances, intents labelled outside this project).
 
     .venv/bin/python -m eval.bench_themes [--dataset fold1|all|both|none] [--synthetic 100000] [--no-bertopic]
+                                          [--stability]
 
-For each dataset: embed the texts (cached under eval/out/cache), cluster with service.themes.cluster (the
-number of intents is NOT given), label every cluster offline, and report NMI and ARI against the hidden
-intents (unassigned points scored as singletons, each -1 its own label), the unassigned rate, the number of
-clusters and the fit time (clustering + labelling, on the stored vectors). BERTopic 0.17 with default
+For each dataset every utterance becomes a note and goes through the product path (eval/theme_path.py:
+ingest, then `run_themes` as `feedback themes run` calls it: selection, pain filter, clustering, outliers,
+labels; the number of intents is NOT given). Reported: NMI and ARI against the hidden intents (a note's theme
+is its first assigned statement's; notes left out, by the pain filter or as outliers, are scored as
+singletons), the unassigned and dropped-as-not-a-pain rates, the number of themes, the run time, and the label
+hit@3 (does a theme's label retrieve its majority intent's name among all intent names, by cosine).
+`--stability` also re-runs on unchanged data (ARI and ids between the two runs) and after appending 10% more
+notes (share of statements that keep their theme id). BERTopic 0.17 with default
 settings (UMAP + HDBSCAN) runs on the same vectors for the time comparison, after an untimed warm-up so
 numba compilation is not counted against it. `--synthetic N` clusters N synthetic vectors (mixtures around
 a few hundred random centres on the unit sphere) in a fresh process and reports time and peak RSS.
@@ -27,8 +32,9 @@ from pathlib import Path
 import numpy as np
 
 OUT = Path(__file__).resolve().parent / "out"
-TARGETS = {"fold1": {"nmi": 0.78, "ari": 0.45, "unassigned": 0.10},
-           "all": {"nmi": 0.76, "ari": 0.45, "unassigned": 0.10}}
+# Issue 14: the product path on hwu64 all, NMI >= 0.78 and ARI >= 0.50; labels hit@3 >= 0.80.
+TARGETS = {"fold1": {"nmi": 0.78, "ari": 0.45, "unassigned": 0.10, "label_hit@3": 0.80},
+           "all": {"nmi": 0.78, "ari": 0.50, "unassigned": 0.10, "label_hit@3": 0.80}}
 # shared/datasets/README.md, BERTopic defaults with outliers as their own label.
 BERTOPIC_REFERENCE = {"fold1": {"nmi": 0.747, "ari": 0.296}, "all": {"nmi": 0.702, "ari": 0.185, "fit_seconds": 80.7}}
 
@@ -80,18 +86,48 @@ def scores(truth: list[str], labels: np.ndarray) -> dict:
             "clusters": int(len(np.unique(labels[labels >= 0])))}
 
 
-def run_ours(texts: list[str], vectors: np.ndarray) -> tuple[dict, list[dict]]:
-    from service.themes.cluster import cluster
-    from service.themes.label import describe
+def as_notes(texts: list[str]) -> list[dict]:
+    """One note per utterance, spread over 17 accounts and 90 days (so trends and accounts are defined)."""
+    from datetime import date, timedelta
 
-    start = time.perf_counter()
-    labels = cluster(vectors)
-    cluster_s = time.perf_counter() - start
-    groups = [np.flatnonzero(labels == c) for c in range(int(labels.max(initial=-1)) + 1)]
-    described = describe([[texts[i] for i in g] for g in groups], [vectors[g] for g in groups])
-    total_s = time.perf_counter() - start
-    timing = {"cluster_seconds": round(cluster_s, 2), "fit_seconds": round(total_s, 2)}
-    return {"labels": labels, **timing}, described
+    start = date(2026, 1, 1)
+    return [{"id": f"u{i}", "text": t, "account": f"Account {i % 17}",
+             "date": (start + timedelta(days=i * 7919 % 90)).isoformat()} for i, t in enumerate(texts)]
+
+
+def note_themes(run) -> dict[str, int]:
+    """A note's theme: its first assigned statement's (as the eval suite scores theme_notes.jsonl)."""
+    out = {}
+    for ext, stmts in run.statements.items():
+        theme = next((th for _, th in stmts if th is not None), None)
+        if theme is not None:
+            out[ext] = theme
+    return out
+
+
+def run_ours(texts: list[str], truth: list[str], tag: str) -> tuple[dict, list[dict]]:
+    from eval.metrics.themes import label_hits, majority_gold
+    from eval.theme_path import ProductPath
+
+    path = ProductPath()
+    try:
+        path.embedder.preload(texts, tag)
+        rows = as_notes(texts)
+        path.ingest(rows)
+        start = time.perf_counter()
+        run = path.run()
+        seconds = time.perf_counter() - start
+        theme_of = note_themes(run)
+        labels = np.array([theme_of.get(r["id"], -1) for r in rows])
+        gold = majority_gold([(theme_of.get(r["id"]), t) for r, t in zip(rows, truth)])
+        hits = label_hits(path.embedder, run.labels, gold, sorted(set(truth)))
+    finally:
+        path.close()
+    described = [{"label": t["label"], "keywords": t["keywords"], "gold": gold.get(t["id"])}
+                 for t in run.result["themes"]]
+    kept = run.result["statements"] / max(sum(len(v) for v in run.statements.values()), 1)
+    return {"labels": labels, "fit_seconds": round(seconds, 2), "dropped_as_not_pain": round(1 - kept, 4),
+            **hits}, described
 
 
 def run_bertopic(texts: list[str], vectors: np.ndarray) -> dict | None:
@@ -112,15 +148,14 @@ def bench_dataset(name: str, folder: Path, with_bertopic: bool) -> dict | None:
         print(f"bench_themes: skipped {name}, no {path} (set FEEDBACK_DATASETS to the datasets folder)")
         return None
     texts, truth = read_csv(path)
-    vectors = cached_embed(texts, f"hwu64-{name}")
-    ours, described = run_ours(texts, vectors)
+    ours, described = run_ours(texts, truth, f"hwu64-{name}-texts")
     result = {"n": len(texts), "true_intents": len(set(truth)),
               "ours": {**scores(truth, ours.pop("labels")), **ours},
-              "label_examples": [{k: d[k] for k in ("label", "keywords")} for d in described[:5]]}
+              "label_examples": described[:8]}
     print(f"\n{name}: {len(texts)} statements, {len(set(truth))} hidden intents")
     _print_row("ours", result["ours"])
     if with_bertopic:
-        bt = run_bertopic(texts, vectors)
+        bt = run_bertopic(texts, cached_embed(texts, f"hwu64-{name}"))
         if bt is not None:
             topics = bt.pop("labels")
             outliers_own = scores(truth, np.where(topics < 0, topics.max() + 1, topics))
@@ -137,13 +172,15 @@ def bench_dataset(name: str, folder: Path, with_bertopic: bool) -> dict | None:
     result["targets"] = {"target": target, "met": ok}
     print("  targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in ok.items()))
     for ex in result["label_examples"]:
-        print(f"    {ex['label']!r:50} {', '.join(ex['keywords'][:5])}")
+        print(f"    {ex['label']!r:50} gold {ex['gold']}; {', '.join(ex['keywords'][:4])}")
     return result
 
 
 def _print_row(who: str, r: dict) -> None:
+    extra = (f"  dropped as not a pain {r['dropped_as_not_pain']:.1%}  label hit@3 {r['label_hit@3']}"
+             if "label_hit@3" in r else "")
     print(f"  {who:18} NMI {r['nmi']:.3f}  ARI {r['ari']:.3f}  unassigned {r['unassigned']:.1%}  "
-          f"clusters {r['clusters']}  fit {r['fit_seconds']} s")
+          f"clusters {r['clusters']}  fit {r['fit_seconds']} s{extra}")
 
 
 def synthetic(n: int, d: int = 384, centres: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
