@@ -176,6 +176,82 @@ def bench_dataset(name: str, folder: Path, with_bertopic: bool) -> dict | None:
     return result
 
 
+def bench_stability(name: str, folder: Path) -> dict | None:
+    """Product path: a re-run on unchanged data (ARI between the runs, same ids and labels?) and a run after
+    appending 10% more notes (share of the earlier statements in a theme that keep their theme id)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from eval.theme_path import ProductPath
+
+    path = folder / f"hwu64_{name}.csv"
+    if not path.exists():
+        return None
+    texts, _ = read_csv(path)
+    rows = as_notes(texts)
+    first_part = rows[:round(len(rows) / 1.1)]
+    product = ProductPath()
+    try:
+        product.embedder.preload(texts, f"hwu64-{name}-texts")
+        product.ingest(first_part)
+        a, b = product.run(), product.run()
+        product.ingest(rows[len(first_part):])
+        c = product.run()
+    finally:
+        product.close()
+    flat = lambda run: [th if th is not None else -1 for ext in sorted(run.statements) for _, th in run.statements[ext]]
+    before = {(ext, i): th for ext, st in a.statements.items() for i, (_, th) in enumerate(st) if th is not None}
+    kept = sum(1 for (ext, i), th in before.items() if c.statements[ext][i][1] == th)
+    result = {"rerun_ari": round(float(adjusted_rand_score(flat(a), flat(b))), 4),
+              "rerun_same_ids": flat(a) == flat(b), "rerun_same_labels": a.labels == b.labels,
+              "appended_notes": len(rows) - len(first_part),
+              "append_keep_rate": round(kept / max(len(before), 1), 4),
+              "labels_kept_after_append": sum(c.labels.get(t) == lab for t, lab in a.labels.items()),
+              "themes_before_append": len(a.labels)}
+    print(f"\nstability ({name}): re-run ARI {result['rerun_ari']} (same ids {result['rerun_same_ids']}, same labels "
+          f"{result['rerun_same_labels']}); +10% notes: {result['append_keep_rate']:.1%} of statements keep their "
+          f"theme id (target >= 95%), {result['labels_kept_after_append']} of {len(a.labels)} labels unchanged")
+    return result
+
+
+SMALL_TALK = Path(__file__).resolve().parent / "datasets" / "small_talk.jsonl"
+
+
+def bench_small_talk(folder: Path) -> dict | None:
+    """hwu64 fold1 utterances mixed with our small-talk lines (each in three notes of different accounts, as
+    a rep repeats them): how many themes are mostly small talk (target 0), and how much of it is kept out."""
+    from eval.metrics.themes import majority_gold
+    from eval.theme_path import ProductPath
+
+    path = folder / "hwu64_fold1.csv"
+    if not path.exists():
+        print(f"bench_themes: skipped small talk, no {path}")
+        return None
+    texts, truth = read_csv(path)
+    talk = [json.loads(line)["text"] for line in SMALL_TALK.read_text().splitlines() if line.strip()]
+    rows = as_notes(texts) + [{"id": f"st{k}-{i}", "text": t, "account": f"Account {(i + 5 * k) % 17}",
+                               "date": "2026-02-01"} for k in range(3) for i, t in enumerate(talk)]
+    gold_of = {r["id"]: ("small_talk" if r["id"].startswith("st") else "request") for r in rows}
+    product = ProductPath()
+    try:
+        product.embedder.preload([r["text"] for r in rows], "small-talk-mix")
+        product.ingest(rows)
+        run = product.run()
+    finally:
+        product.close()
+    theme_of = note_themes(run)
+    majority = majority_gold([(theme_of.get(r["id"]), gold_of[r["id"]]) for r in rows])
+    talk_themes = sorted(t for t, g in majority.items() if g == "small_talk")
+    in_themes = sum(1 for r in rows if gold_of[r["id"]] == "small_talk" and r["id"] in theme_of)
+    result = {"notes": len(rows), "small_talk_lines": len(talk), "themes": len(run.result["themes"]),
+              "small_talk_themes": len(talk_themes),
+              "small_talk_theme_labels": [run.labels[t] for t in talk_themes],
+              "small_talk_in_any_theme": round(in_themes / (3 * len(talk)), 4)}
+    print(f"\nsmall talk: {len(talk)} distinct lines x 3 notes + hwu64 fold1; {result['themes']} themes, "
+          f"{len(talk_themes)} mostly small talk (target 0) {result['small_talk_theme_labels']}; "
+          f"{result['small_talk_in_any_theme']:.1%} of small-talk statements inside some theme")
+    return result
+
+
 def _print_row(who: str, r: dict) -> None:
     extra = (f"  dropped as not a pain {r['dropped_as_not_pain']:.1%}  label hit@3 {r['label_hit@3']}"
              if "label_hit@3" in r else "")
@@ -242,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", choices=("fold1", "all", "both", "none"), default="both")
     ap.add_argument("--synthetic", type=int, default=0, metavar="N", help="also cluster N synthetic vectors")
     ap.add_argument("--no-bertopic", action="store_true", help="skip the BERTopic comparison")
+    ap.add_argument("--small-talk", action="store_true", help="also count small-talk themes on the mixed set")
+    ap.add_argument("--stability", action="store_true", help="also re-run and append 10%% (product path)")
     args = ap.parse_args(argv)
     folder = datasets_dir()
     report: dict = {"datasets_dir": str(folder), "bertopic_reference": BERTOPIC_REFERENCE}
@@ -250,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
         result = bench_dataset(name, folder, not args.no_bertopic)
         if result is not None:
             report[name] = result
+    if args.small_talk:
+        report["small_talk"] = bench_small_talk(folder)
+    if args.stability:
+        for name in names:
+            report.setdefault(name, {})["stability"] = bench_stability(name, folder)
     if args.synthetic:
         report["synthetic"] = bench_synthetic(args.synthetic)
     OUT.mkdir(parents=True, exist_ok=True)
