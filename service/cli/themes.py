@@ -54,6 +54,8 @@ def _print_run(result: dict) -> None:
     click.echo(f"run {result['run_id']} ({result['mode']}): {len(recurring)} recurring themes, "
                f"{len(result['themes']) - len(recurring)} emerging; {result['assigned']} of {result['statements']} "
                f"statements assigned")
+    if result.get("trend_window"):
+        click.echo(f"trend compares {result['trend_window']}")
     for t in result["themes"]:
         marker = " " if t["status"] == "recurring" else "~"
         click.echo(f"{marker}{t['id']:>5}  {t['label'][:60]:<60} {t['mentions']:>4} mentions {t['accounts']:>3} accounts  {t['trend']}")
@@ -93,6 +95,8 @@ def themes_show(ctx, theme_id, as_json):
         emit_json(data)
         return
     click.echo(f"theme {data['id']}: {data['label']}  [{data['status']}, {data['trend']}]")
+    if data.get("trend_window"):
+        click.echo(f"  trend compares {data['trend_window']}")
     click.echo(f"  {data['mentions']} mentions from {data['accounts']} accounts; sources {data['sources']}")
     click.echo(f"  keywords: {', '.join(data['keywords'])}")
     if data["arr"]:

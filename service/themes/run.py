@@ -304,12 +304,23 @@ def snapshot_json(snap: ThemeSnapshot) -> dict:
         "id": snap.theme_id, "label": snap.label, "keywords": snap.keywords, "status": snap.status,
         "size": snap.mentions, "mentions": snap.mentions, "accounts": snap.accounts,
         "account_names": snap.account_names, "trend": snap.trend, "trend_counts": snap.trend_counts,
+        "trend_window": _trend_window(snap.trend_counts),
         "sources": snap.sources, "first_seen": snap.first_seen.isoformat() if snap.first_seen else None,
         "last_seen": snap.last_seen.isoformat() if snap.last_seen else None, "arr": snap.arr,
         "timeline": snap.timeline, "label_source": snap.label_source,
         "quotes": [{k: q[k] for k in ("note_id", "account", "text")} for q in snap.quotes],
         "note_ids": snap.note_ids,
     }
+
+
+def _trend_window(counts: dict | None) -> str | None:
+    from datetime import date
+
+    from .measure import window_text
+
+    if not counts or not counts.get("window_end"):
+        return None  # a snapshot stored before windows were recorded
+    return window_text(date.fromisoformat(counts["window_end"]), counts["window_days"])
 
 
 def run_json(session: Session, run: ThemeRun) -> dict:
@@ -323,8 +334,10 @@ def run_json(session: Session, run: ThemeRun) -> dict:
     ).all()
     unassigned_ids = sorted({ext or str(i) for i, ext in unassigned} - assigned_notes, key=_natural)
     events = session.scalars(select(ThemeEvent).where(ThemeEvent.run_id == run.id, ThemeEvent.kind.in_(("split", "merged", "retired")))).all()
+    windows = sorted({t["trend_window"] for t in (snapshot_json(s) for s in snaps[:1]) if t["trend_window"]})
     return {
         "run_id": run.id, "created_at": run.created_at.isoformat(), "mode": run.mode,
+        "trend_window": windows[0] if windows else None,
         "statements": run.n_statements, "assigned": run.n_assigned,
         "unassigned_rate": round(1 - run.n_assigned / run.n_statements, 4) if run.n_statements else 0.0,
         "themes": [snapshot_json(s) for s in snaps],
