@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ..models import Account, Note, Statement, Theme, ThemeEvent, ThemeMembership, ThemeRun, ThemeSnapshot
 from ..vectorstore import STATEMENTS
 from . import stages
+from .edits import EditState, apply_to_clusters, load_state
 from .lineage import match_previous
 from .measure import Mention, measure, parse_arr
 
@@ -93,6 +94,10 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
         vectors = load_vectors(services, sel.statements)
         scores = stages.class_scores([s.text for s in sel.statements], vectors, services.embedder)
         kinds = stages.decide(scores)
+        edits = load_state(session)
+        for i, st in enumerate(sel.statements):  # a PM's move decides the statement's kind
+            if st.id in edits.moved:
+                kinds[i] = "pain" if edits.resolve(edits.moved[st.id]) is not None else "other"
         keep = [i for i, k in enumerate(kinds) if opts.include_all or k == "pain"]
         _set_kinds(sel.statements, kinds)
         if not keep:
@@ -113,13 +118,14 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
         if not opts.include_all:
             keep, labels = _adopt_close_calls(sel.statements, kinds, scores, vectors, keep, labels)
             stmts, vecs = [sel.statements[i] for i in keep], vectors[keep]
+        labels = labels.copy()
         run = ThemeRun(mode="incremental" if opts.incremental and prev_run else "full", since=opts.since,
                        until=opts.until, filters=opts.filters(),
                        params={"min_mentions": opts.min_mentions, "min_accounts": opts.min_accounts})
         session.add(run)
         session.flush()
         result = _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts,
-                            prev_labels)
+                            prev_labels, edits)
         run.seconds = round(time.perf_counter() - started, 3)
         session.commit()
         result["seconds"] = run.seconds
@@ -207,7 +213,7 @@ def _kept_labels(clusters, members, stmts, theme_of, previous, prev_labels) -> d
 
 
 def _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts,
-               prev_labels=None) -> dict:
+               prev_labels=None, edits: EditState | None = None) -> dict:
     clusters = sorted({int(l) for l in labels if l >= 0})
     members = {c: [i for i, l in enumerate(labels) if l == c] for c in clusters}
     centroids = {c: _unit(vecs[members[c]].mean(axis=0)) for c in clusters}
@@ -219,6 +225,12 @@ def _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous
         theme_of = dict(lineage.cluster_to_theme)
         lineage_events = [("merged", old, [into]) for old, into in sorted(lineage.merged.items())]
         lineage_events += [("retired", old, []) for old in lineage.retired]
+    if edits:  # a PM's merges and moves, then the clusters as they now stand
+        apply_to_clusters(edits, labels, theme_of, [s.id for s in stmts])
+        clusters = sorted({int(l) for l in labels if l >= 0})
+        members = {c: [i for i, l in enumerate(labels) if l == c] for c in clusters}
+        centroids = {c: _unit(vecs[members[c]].mean(axis=0)) for c in clusters}
+        theme_of = {c: theme_of.get(c) for c in clusters}
     window_end, window_days = _window(sel, stmts, opts)
     mention_of = [_mention(sel, st) for st in stmts]
     texts = [s.text for s in stmts]
@@ -228,6 +240,9 @@ def _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous
     for c, old in _kept_labels(clusters, members, stmts, theme_of, previous, prev_labels or {}).items():
         fresh = all_labels[clusters.index(c)]
         fresh.label, fresh.keywords, fresh.source = old.label, old.keywords, old.source
+    for c, labelled in zip(clusters, all_labels):
+        if edits and theme_of.get(c) in edits.pinned:
+            labelled.label, labelled.source = edits.pinned[theme_of[c]], "pinned"
     for c, labelled in zip(clusters, all_labels):
         idx = members[c]
         theme_id = theme_of.get(c)
@@ -252,7 +267,8 @@ def _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous
         note_ids = sorted({mention_of[i].note_id for i in idx}, key=_natural)
         snapshots.append(ThemeSnapshot(
             run_id=run.id, theme_id=theme_id, label=labelled.label, keywords=labelled.keywords,
-            status="recurring" if recurring else "emerging", quotes=quotes, note_ids=note_ids,
+            status="hidden" if edits and theme_id in edits.hidden else "recurring" if recurring else "emerging",
+            quotes=quotes, note_ids=note_ids,
             label_source=labelled.source, **{k: v for k, v in figures.items()},
         ))
     for kind, old, others in lineage_events:
@@ -325,7 +341,9 @@ def _trend_window(counts: dict | None) -> str | None:
 
 def run_json(session: Session, run: ThemeRun) -> dict:
     snaps = session.scalars(select(ThemeSnapshot).where(ThemeSnapshot.run_id == run.id)).all()
-    snaps = sorted(snaps, key=lambda s: (s.status != "recurring", -s.accounts, -s.mentions, s.theme_id))
+    hidden = [{"id": s.theme_id, "label": s.label} for s in sorted(snaps, key=lambda s: s.theme_id) if s.status == "hidden"]
+    snaps = sorted((s for s in snaps if s.status != "hidden"),
+                   key=lambda s: (s.status != "recurring", -s.accounts, -s.mentions, s.theme_id))
     assigned_notes = {n for s in snaps for n in s.note_ids}
     unassigned = session.execute(
         select(Note.id, Note.external_id).join(Statement, Statement.note_id == Note.id)
@@ -341,6 +359,7 @@ def run_json(session: Session, run: ThemeRun) -> dict:
         "statements": run.n_statements, "assigned": run.n_assigned,
         "unassigned_rate": round(1 - run.n_assigned / run.n_statements, 4) if run.n_statements else 0.0,
         "themes": [snapshot_json(s) for s in snaps],
+        "hidden_themes": hidden,
         "unassigned_note_ids": unassigned_ids,
         "lineage": [{"kind": e.kind, "theme_id": e.theme_id, "other_ids": e.other_ids} for e in events],
     }
