@@ -118,3 +118,21 @@ def label_hits(embedder, labels: dict, gold_of_theme: dict, gold_names: Sequence
     gold = [names.index(str(gold_of_theme[t])) for t in themes]
     return {f"label_hit@{k}": round(label_hit_at_k(label_vecs, gold, name_vecs, k), 4), "labelled_themes": len(themes),
             "gold_names": len(names)}
+
+
+def best_match_f1(gold: dict[Hashable, set], predicted: dict[Hashable, set]) -> float:
+    """Mean over gold themes of the best F1 any predicted theme reaches on the items (e.g. notes) they hold.
+
+    For multi-label data (a note can carry several pains): a gold theme is found when some theme holds
+    about the same notes; notes outside every theme cost recall."""
+    if not gold:
+        raise ValueError("no gold themes")
+    scores = []
+    for members in gold.values():
+        best = 0.0
+        for found in predicted.values():
+            shared = len(members & found)
+            if shared:
+                best = max(best, 2 * shared / (len(members) + len(found)))
+        scores.append(best)
+    return sum(scores) / len(scores)

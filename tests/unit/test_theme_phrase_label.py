@@ -63,3 +63,24 @@ def test_label_hit_at_k_ranks_the_gold_name():
 
 def test_majority_gold_ignores_unassigned_and_breaks_ties_by_name():
     assert majority_gold([(1, "b"), (1, "a"), (2, "x"), (2, "x"), (-1, "z"), (None, "z")]) == {1: "a", 2: "x"}
+
+
+def test_best_match_f1_takes_the_best_theme_per_gold_theme():
+    from eval.metrics.themes import best_match_f1
+
+    gold = {"export": {1, 2, 3, 4}, "sso": {4, 5}}
+    assert best_match_f1(gold, {7: {1, 2, 3, 4}, 8: {5}}) == pytest.approx((1.0 + 2 / 3) / 2)
+    assert best_match_f1(gold, {}) == 0.0
+    with pytest.raises(ValueError):
+        best_match_f1({}, {1: {1}})
+
+
+def test_multi_pain_notes_mix_one_to_three_intents_with_small_talk():
+    from eval.bench_themes import multi_pain_notes
+
+    texts = [f"utterance {i}" for i in range(40)]
+    truth = [f"intent_{i % 8}" for i in range(40)]
+    notes = multi_pain_notes(texts, truth, n=30)
+    assert notes == multi_pain_notes(texts, truth, n=30)  # deterministic
+    assert all(1 <= len(n["gold"]) <= 3 and len(set(n["gold"])) == len(n["gold"]) for n in notes)
+    assert all(sum(t in n["text"].lower() for t in texts if f"{t}." in n["text"].lower()) >= 1 for n in notes)
