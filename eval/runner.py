@@ -206,6 +206,7 @@ def run_themes_suite(embedding_model: str | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="feedback-eval-themes-") as tmp:
         app = create_app(TestConfig(Path(tmp), EMBEDDING_MODEL=embedding_model))
         svc = app.extensions["feedback"]
+        embedder = svc.embedder
         ingest(svc, [NoteInput(text=r["text"], external_id=r["id"], account=r.get("account"), source=r.get("source", "call"))
                      for r in rows], [], skip_invalid=False)
         started = time.perf_counter()
@@ -227,12 +228,16 @@ def run_themes_suite(embedding_model: str | None = None) -> dict:
     noise = [r for r in rows if r["gold_theme"] == "noise"]
     pred = [theme_of.get(r["id"], -1) for r in real]
     gold = [r["gold_theme"] for r in real]
+    labels = {t["id"]: t["label"] for t in result["themes"]}
+    gold_of_theme = M.majority_gold([(theme_of.get(r["id"]), r["gold_theme"]) for r in real])
+    hits = M.label_hits(embedder, labels, gold_of_theme, sorted(set(gold)))
     return {
         "n_cases": len(rows),
         "nmi": M.nmi(gold, pred), "ari": M.ari(gold, pred), "purity": M.purity(gold, pred),
         "unassigned_rate": M.unassigned_rate(pred),
         "noise_rejection": sum(1 for r in noise if r["id"] not in theme_of) / len(noise) if noise else None,
         "themes_found": len(result["themes"]), "gold_themes": len(set(gold)), "seconds": round(seconds, 3),
+        "label_hit_at_3": hits["label_hit@3"], "labelled_themes": hits["labelled_themes"],
     }
 
 

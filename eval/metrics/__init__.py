@@ -14,7 +14,7 @@ from .drafts import (citation_precision, citation_recall, first_citation_correct
                      unsupported_claims_total, unsupported_dates, unsupported_promises, verdict_accuracy)
 from .judge import cohen_kappa
 from .match import accepted_at_oos_recall, auroc, oos_precision, oos_recall, ranked_ids, top1
-from .themes import ari, nmi, purity, unassigned_rate
+from .themes import ari, label_hit_at_k, label_hits, majority_gold, nmi, purity, unassigned_rate
 
 HIGHER, LOWER = "higher", "lower"
 
@@ -48,6 +48,7 @@ METRIC_DIRECTIONS: dict[str, str] = {
     "nmi": HIGHER,
     "ari": HIGHER,
     "purity": HIGHER,
+    "label_hit_at_3": HIGHER,
     "unassigned_rate": LOWER,
     # judge
     "cohen_kappa": HIGHER,
@@ -64,5 +65,5 @@ __all__ = [
     "pii_pattern_leaks_total", "readability_grade", "readability_grade_p90", "readability_ok",
     "readability_ok_rate", "length_ok", "length_ok_rate", "leaks_internal", "internal_leaks_total",
     "top1", "oos_recall", "oos_precision", "auroc", "accepted_at_oos_recall", "ranked_ids", "nmi", "ari", "purity",
-    "unassigned_rate", "cohen_kappa",
+    "unassigned_rate", "cohen_kappa", "label_hit_at_k", "label_hits", "majority_gold",
 ]

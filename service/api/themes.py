@@ -91,6 +91,51 @@ def _queued_run(opts: RunOptions):
     return {"job": job, "status_url": f"/api/v1/jobs/{job['id']}"}, 202, {"Location": f"/api/v1/jobs/{job['id']}"}
 
 
+def _edit(kind: str, body, **fields):
+    from ..themes.edits import ThemeEditError, edit_and_rerun
+
+    if not isinstance(body, dict):
+        raise APIError(400, "the body must be a JSON object")
+    try:
+        return edit_and_rerun(services(), kind, body.get("by"), **fields), 201
+    except ThemeEditError as exc:
+        raise APIError(exc.status, str(exc), {"field": exc.field} if exc.field else None)
+    except ThemeRunError as exc:
+        raise APIError(422, str(exc))
+
+
+@bp.post("/themes/<int:theme_id>/rename")
+@bp.doc(summary="Rename a theme (the label is pinned across runs): {label, by}", responses={404: "no such theme"})
+def rename_theme(theme_id: int):
+    body = request.get_json(silent=True)
+    return _edit("rename", body, theme_id=theme_id, label=(body or {}).get("label") if isinstance(body, dict) else None)
+
+
+@bp.post("/themes/<int:theme_id>/merge")
+@bp.doc(summary="Merge a theme into another: {into, by}", responses={404: "no such theme", 409: "already merged"})
+def merge_theme(theme_id: int):
+    body = request.get_json(silent=True)
+    return _edit("merge", body, theme_id=theme_id, target_id=(body or {}).get("into") if isinstance(body, dict) else None)
+
+
+@bp.post("/themes/<int:theme_id>/hide")
+@bp.doc(summary="Hide a theme ({hidden: false} shows it again): {by, hidden?}", responses={404: "no such theme"})
+def hide_theme(theme_id: int):
+    body = request.get_json(silent=True)
+    show = isinstance(body, dict) and body.get("hidden") is False
+    return _edit("unhide" if show else "hide", body, theme_id=theme_id)
+
+
+@bp.post("/themes/move")
+@bp.doc(summary="Move statements to a theme or out of themes: {statement_ids, to (a theme id or null), by}")
+def move_statements():
+    body = request.get_json(silent=True)
+    if isinstance(body, dict) and "to" not in body:
+        raise APIError(422, "say where the statements go: 'to' is a theme id, or null for 'not a pain'", {"field": "to"})
+    return _edit("move", body, statement_ids=(body or {}).get("statement_ids") if isinstance(body, dict) else None,
+                 target_id=(body or {}).get("to") if isinstance(body, dict) else None)
+
+
 @bp.post("/themes/summarize")
 @bp.doc(summary="Themes in pasted text, each matched to the corpus: {text, account?, source?, date?, store?}")
 def post_summarize():

@@ -27,6 +27,7 @@ REQUIRED_ROLE = {
     # themes
     "themes.list_themes": VIEWER, "themes.get_theme": VIEWER, "themes.post_run": PM,
     "themes.post_summarize": PM,  # it can store the pasted text
+    "themes.rename_theme": PM, "themes.merge_theme": PM, "themes.hide_theme": PM, "themes.move_statements": PM,
     # roadmap and match
     "roadmap.list_items": VIEWER, "roadmap.get_item": VIEWER, "roadmap.get_coverage": VIEWER,
     "roadmap.get_scores": VIEWER, "roadmap.post_items": PM, "roadmap.post_link": PM, "roadmap.post_match": SALES,

@@ -50,8 +50,9 @@ def _output(row, fmt: str, out: str | None) -> None:
 
 
 @click.command()
-@click.option("--since", "period", type=click.Choice(PERIODS), default="1d", show_default=True,
-              help="The period the report covers, compared with the same length before it.")
+@click.option("--since", "period", type=click.Choice(PERIODS), default="30d", show_default=True,
+              help="The period the report covers (the last 30 days by default, the window the themes pages use), "
+                   "compared with the same length before it. The nightly schedule uses 1d.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Output format (default: from the --out suffix, else md).")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")

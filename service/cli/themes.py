@@ -54,6 +54,8 @@ def _print_run(result: dict) -> None:
     click.echo(f"run {result['run_id']} ({result['mode']}): {len(recurring)} recurring themes, "
                f"{len(result['themes']) - len(recurring)} emerging; {result['assigned']} of {result['statements']} "
                f"statements assigned")
+    if result.get("trend_window"):
+        click.echo(f"trend compares {result['trend_window']}")
     for t in result["themes"]:
         marker = " " if t["status"] == "recurring" else "~"
         click.echo(f"{marker}{t['id']:>5}  {t['label'][:60]:<60} {t['mentions']:>4} mentions {t['accounts']:>3} accounts  {t['trend']}")
@@ -93,9 +95,90 @@ def themes_show(ctx, theme_id, as_json):
         emit_json(data)
         return
     click.echo(f"theme {data['id']}: {data['label']}  [{data['status']}, {data['trend']}]")
+    if data.get("trend_window"):
+        click.echo(f"  trend compares {data['trend_window']}")
     click.echo(f"  {data['mentions']} mentions from {data['accounts']} accounts; sources {data['sources']}")
     click.echo(f"  keywords: {', '.join(data['keywords'])}")
     if data["arr"]:
         click.echo(f"  ARR behind it: ${data['arr']:,.0f}")
     for q in data["quotes"]:
         click.echo(f"  \"{q['text']}\" — {q['account'] or 'unknown account'} (note {q['note_id']})")
+
+
+def _by(by: str | None) -> str:
+    import getpass
+
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (a container): still say where the edit came from
+        return "cli"
+
+
+def _edit(ctx, kind: str, by: str | None, as_json: bool, **fields) -> None:
+    from ..themes.edits import ThemeEditError, edit_and_rerun
+
+    try:
+        result = edit_and_rerun(ctx.services, kind, _by(by), **fields)
+    except ThemeEditError as exc:
+        fail(f"{exc.field}: {exc}" if exc.field else str(exc))
+    except ThemeRunError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(result)
+        return
+    e = result["edit"]
+    click.echo(f"edit {e['id']} ({e['kind']}) by {e['by']} at {e['at']}; themes re-ran as run {result['run']['run_id']}")
+    _print_run(result["run"])
+
+
+_BY = click.option("--by", help="Who makes the edit (default: your login name).")
+_JSON = click.option("--json", "as_json", is_flag=True)
+
+
+@themes.command("rename")
+@click.argument("theme_id", type=int)
+@click.argument("label")
+@_BY
+@_JSON
+@pass_ctx
+def themes_rename(ctx, theme_id, label, by, as_json):
+    """Rename a theme; the label is pinned and survives re-runs."""
+    _edit(ctx, "rename", by, as_json, theme_id=theme_id, label=label)
+
+
+@themes.command("merge")
+@click.argument("theme_id", type=int)
+@click.option("--into", "into", type=int, required=True, help="The theme that absorbs THEME_ID.")
+@_BY
+@_JSON
+@pass_ctx
+def themes_merge(ctx, theme_id, into, by, as_json):
+    """Merge THEME_ID into another theme; later runs keep them together."""
+    _edit(ctx, "merge", by, as_json, theme_id=theme_id, target_id=into)
+
+
+@themes.command("move")
+@click.argument("statement_ids", type=int, nargs=-1, required=True)
+@click.option("--to", "to", type=int, help="The theme the statements belong to.")
+@click.option("--not-a-pain", is_flag=True, help="The statements are no pain or request: keep them out of themes.")
+@_BY
+@_JSON
+@pass_ctx
+def themes_move(ctx, statement_ids, to, not_a_pain, by, as_json):
+    """Move statements to another theme (--to ID) or out of all themes (--not-a-pain)."""
+    if (to is None) == (not not_a_pain):
+        fail("give exactly one of --to THEME_ID or --not-a-pain", code=2)
+    _edit(ctx, "move", by, as_json, statement_ids=list(statement_ids), target_id=to)
+
+
+@themes.command("hide")
+@click.argument("theme_id", type=int)
+@click.option("--undo", is_flag=True, help="Show the theme again.")
+@_BY
+@_JSON
+@pass_ctx
+def themes_hide(ctx, theme_id, undo, by, as_json):
+    """Hide a theme from lists, pages and reports (its statements stay in it); --undo shows it again."""
+    _edit(ctx, "unhide" if undo else "hide", by, as_json, theme_id=theme_id)

@@ -86,3 +86,18 @@ class ThemeEvent(Base):
     theme_id: Mapped[int] = mapped_column(ForeignKey("themes.id", ondelete="CASCADE"))
     other_ids: Mapped[list] = mapped_column(default=list)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ThemeEdit(Base):
+    """A PM's edit of the themes, replayed by every later run: rename (pins the label), merge, move, hide."""
+
+    __tablename__ = "theme_edits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    author: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # rename | merge | move | hide | unhide
+    theme_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id", ondelete="CASCADE"))  # merge into / move to
+    statement_ids: Mapped[list] = mapped_column(default=list)  # move
+    label: Mapped[str | None] = mapped_column(String(200))  # rename

@@ -27,10 +27,10 @@ DATA_VERSION = 1
 
 try:  # themes are optional: without them the report still has notes, gaps (none) and drafts
     from ..models import ThemeMembership
-    from ..themes.measure import parse_arr, trend_of
+    from ..themes.measure import parse_arr, trend_of, window_text
     from ..themes.queries import latest_run, latest_themes
 except ImportError:  # pragma: no cover - depends on which features are installed
-    latest_run = latest_themes = None
+    latest_run = latest_themes = window_text = None
 
 
 class ReportError(ValueError):
@@ -72,6 +72,11 @@ def build_report(services, period: str = "1d", as_of: date | None = None, *, wit
         run, rows = _theme_rows(session, window, messages)
         drafts = _draft_activity(session, window)
     gaps, gaps_note = _gaps(services, rows) if with_gaps else ([], "gaps were not computed")
+    last_day = window.end - timedelta(days=1)
+    # The themes' pages, API and CLI name their window in the same words.
+    trend_window = window_text(last_day, window.days) if window_text else f"{window.start} to {last_day}"
+    if not notes["count"]:
+        messages.insert(0, f"No notes in this window ({trend_window}): nothing was heard from customers in it.")
     active = [r for r in rows if r["mentions"] > 0]
     top = sorted(active, key=lambda r: (-r["accounts"], -(r["arr"] or 0), -r["mentions"], r["label"]))[:TOP_THEMES]
     return {
@@ -82,6 +87,7 @@ def build_report(services, period: str = "1d", as_of: date | None = None, *, wit
         "period_end": window.end.isoformat(),  # exclusive
         "last_day": (window.end - timedelta(days=1)).isoformat(),
         "previous_start": window.prev_start.isoformat(),
+        "trend_window": trend_window,
         "generated_at": utcnow().replace(microsecond=0).isoformat(),
         "theme_run": run,
         "notes": notes,

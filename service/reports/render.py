@@ -68,6 +68,8 @@ def markdown_sections(data: dict, flavor: str = "markdown") -> list[tuple[str, s
     notes = data["notes"]
     summary = (f"{notes['count']} notes from {notes['accounts']} accounts "
                f"(previous period: {notes['previous']} notes from {notes['previous_accounts']} accounts).")
+    if data.get("trend_window"):
+        summary += f" Trends compare {data['trend_window']}."
     sections = [("Summary", "\n".join([summary] + [f"Note: {_text(m, flavor)}" for m in data.get("messages") or []]))]
     sections.append(("Top themes by accounts", _top(data, flavor)))
     movers = [_movers(data, key, title, flavor) for key, title in

@@ -18,7 +18,8 @@ Method (all steps deterministic, memory O(n * k)):
 
 Re-runs: given the previous run's themes (`prior`), step 3 also runs from them instead of from
 singletons (`local_moving`, the warm start of dynamic Louvain), and that answer is kept unless the
-fresh one has a significantly higher silhouette (`significantly_better`). Together with the fixed
+fresh one has a significantly higher silhouette (`significantly_better`) or agrees at least as well
+with the previous themes (so unchanged data gives the identical partition). Together with the fixed
 lattice and key order this keeps theme ids through a re-run after more notes arrive.
 
 `assign` puts new statements into existing themes; `choose_threshold` reads its cut-off from the
@@ -423,19 +424,44 @@ def resolution_grid(finest: float, steps: int = GRID_STEPS) -> tuple[float, ...]
 
 
 def _fit_graph(v: np.ndarray, k: int, min_size: int, resolutions, seed: int, sample_size: int,
-               keys: np.ndarray, prior: np.ndarray | None = None) -> np.ndarray:
+               keys: np.ndarray, prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The graph partition from singletons and, on a re-run, the one grown from the previous themes (None
+    when the fresh one is significantly better or there is no prior)."""
     w = snn_graph(knn(v, k)[0])
     resolutions = resolutions or resolution_grid(finest_resolution(w, min_size))
     cold = [tidy(v, lab, min_size) for lab in multi_resolution_louvain(w, resolutions, seed, keys)]
     if prior is None or not (np.asarray(prior) >= 0).any():
-        return cold[select_partition(v, cold, sample_size, seed)]
+        return cold[select_partition(v, cold, sample_size, seed)], None
     # A re-run: also search from the previous themes and keep that answer unless the fresh one is
     # significantly better, so themes change when the data says so and not with every reshuffle.
     warm = [tidy(v, lab, min_size) for lab in multi_resolution_louvain(w, resolutions, seed, keys, start=prior)]
     per_point = sample_silhouettes(v, cold + warm, sample_size, seed)
     fresh = _one_se_choice(per_point[:len(cold)], cold)
     kept = _one_se_choice(per_point[len(cold):], warm)
-    return cold[fresh] if significantly_better(per_point[fresh], per_point[len(cold) + kept]) else warm[kept]
+    if significantly_better(per_point[fresh], per_point[len(cold) + kept]):
+        return cold[fresh], None
+    return cold[fresh], warm[kept]
+
+
+def agreement(labels: np.ndarray, prior: np.ndarray) -> float:
+    """ARI between a partition and the previous run's themes, on the points that had a theme then."""
+    from sklearn.metrics import adjusted_rand_score
+
+    known = np.asarray(prior) >= 0
+    if known.sum() < 2:
+        return 0.0
+    return float(adjusted_rand_score(np.asarray(prior)[known], np.asarray(labels)[known]))
+
+
+def _finish(v: np.ndarray, fit_idx: np.ndarray, fit_labels: np.ndarray, min_size: int, outlier_z: float) -> np.ndarray:
+    """From the graph partition of the fitted points to labels for all: nearest centroid, small themes
+    dissolved, outliers unassigned, ids by size."""
+    cents = centroids(v[fit_idx], fit_labels)
+    labels, _ = _nearest(v, cents)
+    labels = tidy(v, labels, min_size, iters=1)
+    cents = centroids(v, labels)
+    threshold = outlier_threshold(v, labels, cents, z=outlier_z)
+    return _relabel_by_size(assign(v, cents, threshold))
 
 
 def cluster(vectors: np.ndarray, *, min_size: int | None = None, k: int | None = None,
@@ -462,10 +488,13 @@ def cluster(vectors: np.ndarray, *, min_size: int | None = None, k: int | None =
         fit_idx, fit_min = np.arange(n), min_size
     k = default_k(len(fit_idx)) if k is None else int(k)
     fit_prior = None if prior is None else np.asarray(prior, dtype=np.int64)[fit_idx]
-    labels = _fit_graph(v[fit_idx], k, fit_min, resolutions, seed, silhouette_sample, keys[fit_idx], fit_prior)
-    cents = centroids(v[fit_idx], labels)
-    labels, _ = _nearest(v, cents)
-    labels = tidy(v, labels, min_size, iters=1)
-    cents = centroids(v, labels)
-    threshold = outlier_threshold(v, labels, cents, z=outlier_z)
-    return _relabel_by_size(assign(v, cents, threshold))
+    cold, warm = _fit_graph(v[fit_idx], k, fit_min, resolutions, seed, silhouette_sample, keys[fit_idx], fit_prior)
+    fresh = _finish(v, fit_idx, cold, min_size, outlier_z)
+    if warm is None:
+        return fresh
+    kept = _finish(v, fit_idx, warm, min_size, outlier_z)
+    # The fresh answer is a pure function of the data, so on unchanged data it reproduces the previous run
+    # exactly (agreement 1.0); the warm one need not (it moves nodes from the previous *final* themes,
+    # outliers included). Whichever agrees more with the previous themes is kept: identical re-runs are
+    # identical, and after new notes the warm start still keeps ids where it stays closer.
+    return fresh if agreement(fresh, prior) >= agreement(kept, prior) else kept

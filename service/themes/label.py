@@ -63,8 +63,8 @@ def _counts(texts: Sequence[str]) -> Counter:
     return c
 
 
-def keywords_for_clusters(clusters: Sequence[Sequence[str]], top: int = 10) -> list[list[str]]:
-    """c-TF-IDF (BERTopic's class-based TF-IDF) keywords for every cluster against all the others."""
+def ctfidf_weights(clusters: Sequence[Sequence[str]]) -> list[dict[str, float]]:
+    """c-TF-IDF (BERTopic's class-based TF-IDF) weight of every term of every cluster against all the others."""
     counts = [_counts(texts) for texts in clusters]
     total: Counter = Counter()
     for c in counts:
@@ -75,10 +75,13 @@ def keywords_for_clusters(clusters: Sequence[Sequence[str]], top: int = 10) -> l
         size = sum(c.values()) or 1
         # A keyword should recur: in clusters of 4+ statements, a term seen once is an anecdote.
         min_df = 2 if len(texts) >= 4 else 1
-        scored = [(c[t] / size * math.log(1 + avg / total[t]), t) for t in c if c[t] >= min_df]
-        scored.sort(key=lambda x: (-x[0], x[1]))
-        out.append([t for _, t in scored[:top]])
+        out.append({t: c[t] / size * math.log(1 + avg / total[t]) for t in c if c[t] >= min_df})
     return out
+
+
+def keywords_for_clusters(clusters: Sequence[Sequence[str]], top: int = 10) -> list[list[str]]:
+    """The top c-TF-IDF terms of every cluster against all the others."""
+    return [[t for t, _ in sorted(w.items(), key=lambda x: (-x[1], x[0]))[:top]] for w in ctfidf_weights(clusters)]
 
 
 def keywords(texts: Sequence[str], others: Sequence = (), top: int = 10) -> list[str]:

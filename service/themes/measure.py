@@ -27,6 +27,16 @@ def trend_of(current: int, previous: int, first_seen: datetime, window_start: da
     return "stable"
 
 
+def window_text(last_day, days: float) -> str:
+    """How every place (theme pages, API, CLI, report) names the window a trend compares: the last `days`
+    days up to and including `last_day`, against the same number of days before them."""
+    n = int(days) if float(days).is_integer() else round(days, 1)
+    span = "the last day" if n == 1 else f"the last {n} days"
+    before = "the day before" if n == 1 else f"the {n} before"
+    day = last_day.date() if isinstance(last_day, datetime) else last_day
+    return f"{span} to {day.isoformat()} vs {before}"
+
+
 def measure(mentions: list[Mention], window_end: datetime, window_days: float, weeks: int = 12) -> dict:
     length = timedelta(days=window_days)
     start = window_end - length
@@ -53,7 +63,8 @@ def measure(mentions: list[Mention], window_end: datetime, window_days: float, w
         "first_seen": first,
         "last_seen": last,
         "trend": trend_of(current, previous, first, start),
-        "trend_counts": {"current": current, "previous": previous, "window_days": window_days},
+        "trend_counts": {"current": current, "previous": previous, "window_days": window_days,
+                         "window_end": window_end.date().isoformat()},
         "timeline": timeline,
         "arr": float(sum(arr_by_account.values())) if arr_by_account else None,
     }

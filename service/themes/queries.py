@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Note, Statement, Theme, ThemeMembership, ThemeRun, ThemeSnapshot
+from .edits import history as edit_history
 from .run import run_json, snapshot_json
 
 
@@ -48,7 +49,7 @@ def _load_latest(session: Session, run: ThemeRun, status: str | None) -> list[di
     ).all()
     out = []
     for snap, centroid in rows:
-        if status and snap.status != status:
+        if (status is None and snap.status == "hidden") or (status and snap.status != status):
             continue
         item = snapshot_json(snap)
         item["centroid"] = np.asarray(centroid, dtype=np.float32) if centroid else None
@@ -72,6 +73,8 @@ def theme_detail(session: Session, theme_id: int) -> dict:
     out["run_id"] = snaps[-1].run_id
     out["current"] = snaps[-1].run_id == (latest_run(session).id if latest_run(session) else None)
     out["history"] = [{"run_id": s.run_id, "mentions": s.mentions, "accounts": s.accounts, "trend": s.trend} for s in snaps]
+    out["edits"] = edit_history(session, theme_id)
+    out["hidden"] = snaps[-1].status == "hidden"
     out["parent_id"] = theme.parent_id
     out["merged_into_id"] = theme.merged_into_id
     return out

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ..models import Account, Note, Statement, Theme, ThemeEvent, ThemeMembership, ThemeRun, ThemeSnapshot
 from ..vectorstore import STATEMENTS
 from . import stages
+from .edits import EditState, apply_to_clusters, load_state
 from .lineage import match_previous
 from .measure import Mention, measure, parse_arr
 
@@ -93,6 +94,10 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
         vectors = load_vectors(services, sel.statements)
         scores = stages.class_scores([s.text for s in sel.statements], vectors, services.embedder)
         kinds = stages.decide(scores)
+        edits = load_state(session)
+        for i, st in enumerate(sel.statements):  # a PM's move decides the statement's kind
+            if st.id in edits.moved:
+                kinds[i] = "pain" if edits.resolve(edits.moved[st.id]) is not None else "other"
         keep = [i for i, k in enumerate(kinds) if opts.include_all or k == "pain"]
         _set_kinds(sel.statements, kinds)
         if not keep:
@@ -104,7 +109,7 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
         stmts = [sel.statements[i] for i in keep]
         vecs = vectors[keep]
         prev_run = _previous_run(session)
-        previous, prev_centroids, prev_threshold = _previous_state(session, prev_run)
+        previous, prev_centroids, prev_threshold, prev_labels = _previous_state(session, prev_run)
         if opts.incremental and prev_run is not None:
             labels, fixed = _incremental_labels(stmts, vecs, previous, prev_centroids, prev_threshold)
         else:
@@ -113,12 +118,14 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
         if not opts.include_all:
             keep, labels = _adopt_close_calls(sel.statements, kinds, scores, vectors, keep, labels)
             stmts, vecs = [sel.statements[i] for i in keep], vectors[keep]
+        labels = labels.copy()
         run = ThemeRun(mode="incremental" if opts.incremental and prev_run else "full", since=opts.since,
                        until=opts.until, filters=opts.filters(),
                        params={"min_mentions": opts.min_mentions, "min_accounts": opts.min_accounts})
         session.add(run)
         session.flush()
-        result = _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts)
+        result = _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts,
+                            prev_labels, edits)
         run.seconds = round(time.perf_counter() - started, 3)
         session.commit()
         result["seconds"] = run.seconds
@@ -151,7 +158,7 @@ def _previous_run(session: Session) -> ThemeRun | None:
 
 def _previous_state(session: Session, run: ThemeRun | None):
     if run is None:
-        return {}, {}, None
+        return {}, {}, None, {}
     previous = dict(session.execute(
         select(ThemeMembership.statement_id, ThemeMembership.theme_id)
         .where(ThemeMembership.run_id == run.id, ThemeMembership.theme_id.is_not(None))
@@ -160,7 +167,9 @@ def _previous_state(session: Session, run: ThemeRun | None):
         select(Theme).join(ThemeSnapshot, ThemeSnapshot.theme_id == Theme.id).where(ThemeSnapshot.run_id == run.id)
     ).all()
     centroids = {t.id: np.asarray(t.centroid, dtype=np.float32) for t in themes if t.centroid}
-    return previous, centroids, (run.params or {}).get("assign_threshold")
+    snaps = session.scalars(select(ThemeSnapshot).where(ThemeSnapshot.run_id == run.id)).all()
+    labels = {s.theme_id: stages.Labelled(s.label, list(s.keywords or []), [], s.label_source) for s in snaps}
+    return previous, centroids, (run.params or {}).get("assign_threshold"), labels
 
 
 def _incremental_labels(stmts, vecs, previous, prev_centroids, threshold):
@@ -189,7 +198,22 @@ def _incremental_labels(stmts, vecs, previous, prev_centroids, threshold):
     return labels, fixed
 
 
-def _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts) -> dict:
+def _kept_labels(clusters, members, stmts, theme_of, previous, prev_labels) -> dict[int, stages.Labelled]:
+    """Clusters that continue a theme with exactly the same statements keep its label and keywords: a label
+    must not change because other themes moved (c-TF-IDF weighs a theme against its neighbours)."""
+    before: dict[int, set[int]] = {}
+    for sid, theme_id in previous.items():
+        before.setdefault(theme_id, set()).add(sid)
+    kept = {}
+    for c in clusters:
+        theme_id = theme_of.get(c)
+        if theme_id in prev_labels and before.get(theme_id) == {stmts[i].id for i in members[c]}:
+            kept[c] = prev_labels[theme_id]
+    return kept
+
+
+def _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts,
+               prev_labels=None, edits: EditState | None = None) -> dict:
     clusters = sorted({int(l) for l in labels if l >= 0})
     members = {c: [i for i, l in enumerate(labels) if l == c] for c in clusters}
     centroids = {c: _unit(vecs[members[c]].mean(axis=0)) for c in clusters}
@@ -201,12 +225,24 @@ def _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous
         theme_of = dict(lineage.cluster_to_theme)
         lineage_events = [("merged", old, [into]) for old, into in sorted(lineage.merged.items())]
         lineage_events += [("retired", old, []) for old in lineage.retired]
+    if edits:  # a PM's merges and moves, then the clusters as they now stand
+        apply_to_clusters(edits, labels, theme_of, [s.id for s in stmts])
+        clusters = sorted({int(l) for l in labels if l >= 0})
+        members = {c: [i for i, l in enumerate(labels) if l == c] for c in clusters}
+        centroids = {c: _unit(vecs[members[c]].mean(axis=0)) for c in clusters}
+        theme_of = {c: theme_of.get(c) for c in clusters}
     window_end, window_days = _window(sel, stmts, opts)
     mention_of = [_mention(sel, st) for st in stmts]
     texts = [s.text for s in stmts]
     snapshots = []
     all_labels = stages.label_clusters([[texts[i] for i in members[c]] for c in clusters],
                                        [vecs[members[c]] for c in clusters], services=services, use_llm=opts.use_llm)
+    for c, old in _kept_labels(clusters, members, stmts, theme_of, previous, prev_labels or {}).items():
+        fresh = all_labels[clusters.index(c)]
+        fresh.label, fresh.keywords, fresh.source = old.label, old.keywords, old.source
+    for c, labelled in zip(clusters, all_labels):
+        if edits and theme_of.get(c) in edits.pinned:
+            labelled.label, labelled.source = edits.pinned[theme_of[c]], "pinned"
     for c, labelled in zip(clusters, all_labels):
         idx = members[c]
         theme_id = theme_of.get(c)
@@ -231,7 +267,8 @@ def _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous
         note_ids = sorted({mention_of[i].note_id for i in idx}, key=_natural)
         snapshots.append(ThemeSnapshot(
             run_id=run.id, theme_id=theme_id, label=labelled.label, keywords=labelled.keywords,
-            status="recurring" if recurring else "emerging", quotes=quotes, note_ids=note_ids,
+            status="hidden" if edits and theme_id in edits.hidden else "recurring" if recurring else "emerging",
+            quotes=quotes, note_ids=note_ids,
             label_source=labelled.source, **{k: v for k, v in figures.items()},
         ))
     for kind, old, others in lineage_events:
@@ -283,6 +320,7 @@ def snapshot_json(snap: ThemeSnapshot) -> dict:
         "id": snap.theme_id, "label": snap.label, "keywords": snap.keywords, "status": snap.status,
         "size": snap.mentions, "mentions": snap.mentions, "accounts": snap.accounts,
         "account_names": snap.account_names, "trend": snap.trend, "trend_counts": snap.trend_counts,
+        "trend_window": _trend_window(snap.trend_counts),
         "sources": snap.sources, "first_seen": snap.first_seen.isoformat() if snap.first_seen else None,
         "last_seen": snap.last_seen.isoformat() if snap.last_seen else None, "arr": snap.arr,
         "timeline": snap.timeline, "label_source": snap.label_source,
@@ -291,9 +329,21 @@ def snapshot_json(snap: ThemeSnapshot) -> dict:
     }
 
 
+def _trend_window(counts: dict | None) -> str | None:
+    from datetime import date
+
+    from .measure import window_text
+
+    if not counts or not counts.get("window_end"):
+        return None  # a snapshot stored before windows were recorded
+    return window_text(date.fromisoformat(counts["window_end"]), counts["window_days"])
+
+
 def run_json(session: Session, run: ThemeRun) -> dict:
     snaps = session.scalars(select(ThemeSnapshot).where(ThemeSnapshot.run_id == run.id)).all()
-    snaps = sorted(snaps, key=lambda s: (s.status != "recurring", -s.accounts, -s.mentions, s.theme_id))
+    hidden = [{"id": s.theme_id, "label": s.label} for s in sorted(snaps, key=lambda s: s.theme_id) if s.status == "hidden"]
+    snaps = sorted((s for s in snaps if s.status != "hidden"),
+                   key=lambda s: (s.status != "recurring", -s.accounts, -s.mentions, s.theme_id))
     assigned_notes = {n for s in snaps for n in s.note_ids}
     unassigned = session.execute(
         select(Note.id, Note.external_id).join(Statement, Statement.note_id == Note.id)
@@ -302,11 +352,14 @@ def run_json(session: Session, run: ThemeRun) -> dict:
     ).all()
     unassigned_ids = sorted({ext or str(i) for i, ext in unassigned} - assigned_notes, key=_natural)
     events = session.scalars(select(ThemeEvent).where(ThemeEvent.run_id == run.id, ThemeEvent.kind.in_(("split", "merged", "retired")))).all()
+    windows = sorted({t["trend_window"] for t in (snapshot_json(s) for s in snaps[:1]) if t["trend_window"]})
     return {
         "run_id": run.id, "created_at": run.created_at.isoformat(), "mode": run.mode,
+        "trend_window": windows[0] if windows else None,
         "statements": run.n_statements, "assigned": run.n_assigned,
         "unassigned_rate": round(1 - run.n_assigned / run.n_statements, 4) if run.n_statements else 0.0,
         "themes": [snapshot_json(s) for s in snaps],
+        "hidden_themes": hidden,
         "unassigned_note_ids": unassigned_ids,
         "lineage": [{"kind": e.kind, "theme_id": e.theme_id, "other_ids": e.other_ids} for e in events],
     }

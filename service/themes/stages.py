@@ -19,7 +19,8 @@ class Labelled:
     label: str
     keywords: list[str] = field(default_factory=list)
     representatives: list[int] = field(default_factory=list)  # indices into the cluster's texts
-    source: str = "offline"  # offline | llm
+    source: str = "offline"  # offline | llm | pinned
+    candidates: list[str] = field(default_factory=list)  # offline label phrases, best first
 
 
 def classify(texts: list[str], vectors: np.ndarray, embedder) -> list[str]:
@@ -95,15 +96,19 @@ def default_assign_threshold() -> float:
 
 
 def label_clusters(texts: list[list[str]], vectors: list[np.ndarray], services=None, use_llm: bool = True) -> list[Labelled]:
+    """A noun-phrase label per cluster (`phrase.phrase_label`), else its most central statement tidied;
+    c-TF-IDF keywords against the other clusters; representative quotes, the best one first."""
     from . import label as offline
+    from .phrase import phrase_label
 
+    weights = offline.ctfidf_weights(texts)
     results = []
-    for i, (cluster_texts, cluster_vecs) in enumerate(zip(texts, vectors)):
-        others = [t for j, ts in enumerate(texts) if j != i for t in ts]
-        lab = offline.label(cluster_texts, cluster_vecs)
-        kws = offline.keywords(cluster_texts, others)
+    for cluster_texts, cluster_vecs, w in zip(texts, vectors, weights):
+        kws = [t for t, _ in sorted(w.items(), key=lambda x: (-x[1], x[0]))[:10]]
+        phrase = phrase_label(cluster_texts, cluster_vecs, w, kws, services.embedder) if services is not None else None
+        lab = phrase.label if phrase else offline.label(cluster_texts, cluster_vecs, keywords_=kws)
         reps = offline.representatives(cluster_texts, cluster_vecs, k=3)
-        results.append(Labelled(lab, list(kws), [int(r) for r in reps]))
+        results.append(Labelled(lab, kws, [int(r) for r in reps], candidates=phrase.candidates[:5] if phrase else [lab]))
     if use_llm and services is not None and services.llm is not None:
         from .llm_label import relabel
 

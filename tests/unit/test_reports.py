@@ -417,3 +417,13 @@ def test_reports_api_refuses_webhooks_to_hosts_not_allowed(seeded):
     responses.post(HOOK, status=200, body="ok")
     assert client.post("/api/v1/reports", json={"since": "1d", "webhook": HOOK}).status_code == 201
     assert len(responses.calls) == 1
+
+
+def test_report_names_its_window_and_says_plainly_when_it_holds_no_notes(seeded, run_cli):
+    from service.themes.measure import window_text
+
+    _, svc, _ = seeded
+    data = build_report(svc, "7d", date(2030, 1, 1))
+    assert data["trend_window"] == window_text(date(2029, 12, 31), 7)
+    assert data["messages"][0].startswith("No notes in this window (the last 7 days to 2029-12-31")
+    assert "30d" in run_cli("report", "--help").output

@@ -362,3 +362,4 @@ def test_describe_bundles_label_keywords_and_representatives():
     assert [set(d) for d in out] == [{"label", "keywords", "representatives"}] * 2
     assert "okta" in out[1]["label"].lower() or "login" in out[1]["label"].lower()
     assert out[0]["keywords"] == L.keywords(EXPORTS, OKTA)
+

@@ -66,7 +66,7 @@ def test_measure_counts_accounts_sources_and_arr():
     assert fig["mentions"] == 4 and fig["accounts"] == 2 and fig["account_names"] == ["A", "B"]
     assert fig["sources"] == {"call": 3, "interview": 1}
     assert fig["arr"] == 150.0  # the latest ARR per account (A: 100 a day ago), summed over accounts
-    assert fig["trend_counts"] == {"current": 3, "previous": 1, "window_days": 30}
+    assert fig["trend_counts"] == {"current": 3, "previous": 1, "window_days": 30, "window_end": "2026-11-25"}
     assert sum(fig["timeline"]) == 4 and len(fig["timeline"]) == 12
 
 
@@ -84,3 +84,12 @@ def test_parse_arr_formats():
     assert parse_arr({"arr": "$120,000"}) == 120000.0
     assert parse_arr({"arr": "85k"}) == 85000.0
     assert parse_arr({"arr": "n/a"}) is None and parse_arr({}) is None
+
+
+def test_window_text_names_the_last_day_inclusive_and_the_span_before():
+    from datetime import date
+
+    from service.themes.measure import window_text
+
+    assert window_text(date(2026, 11, 25), 30) == "the last 30 days to 2026-11-25 vs the 30 before"
+    assert window_text(datetime(2026, 11, 25, 13), 1.0) == "the last day to 2026-11-25 vs the day before"

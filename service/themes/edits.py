@@ -1,0 +1,187 @@
+"""A PM's edits of the themes: rename (the label is pinned), merge, move statements, hide.
+
+Edits are stored (who and when) and replayed by every theme run after clustering and lineage, so they
+survive re-runs: the run is the one place where themes are decided, and an edit is one more input to it.
+Recording an edit re-runs the themes with the latest run's options; on unchanged data the partition is
+identical (see cluster.cluster), so the edit is the only change a PM sees.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Statement, Theme, ThemeEdit, ThemeMembership, ThemeRun
+
+EDIT_KINDS = ("rename", "merge", "move", "hide", "unhide")
+MAX_LABEL_CHARS = 120
+
+
+class ThemeEditError(ValueError):
+    """An edit that cannot be made; `field` names the input at fault, `status` the HTTP status to answer."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 422):
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+@dataclass
+class EditState:
+    """All edits replayed in order: what a run must apply."""
+
+    pinned: dict[int, str] = field(default_factory=dict)  # theme -> label
+    merged: dict[int, int] = field(default_factory=dict)  # theme -> theme it was merged into
+    merged_statements: list[tuple[frozenset, int]] = field(default_factory=list)  # (members then, into)
+    moved: dict[int, int | None] = field(default_factory=dict)  # statement -> theme, None: not a pain
+    hidden: set[int] = field(default_factory=set)
+
+    def resolve(self, theme_id: int | None) -> int | None:
+        """The theme a theme now lives in, following merges (a chain a -> b -> c ends at c)."""
+        seen = set()
+        while theme_id in self.merged and theme_id not in seen:
+            seen.add(theme_id)
+            theme_id = self.merged[theme_id]
+        return theme_id
+
+    def __bool__(self) -> bool:
+        return bool(self.pinned or self.merged or self.moved or self.hidden)
+
+
+def load_state(session: Session) -> EditState:
+    state = EditState()
+    for e in session.scalars(select(ThemeEdit).order_by(ThemeEdit.id)):
+        if e.kind == "rename":
+            state.pinned[e.theme_id] = e.label
+        elif e.kind == "merge":
+            state.merged[e.theme_id] = e.target_id
+            state.merged_statements.append((frozenset(e.statement_ids or []), e.target_id))
+        elif e.kind == "move":
+            for sid in e.statement_ids:
+                state.moved[int(sid)] = e.target_id
+        elif e.kind == "hide":
+            state.hidden.add(e.theme_id)
+        elif e.kind == "unhide":
+            state.hidden.discard(e.theme_id)
+    return state
+
+
+def edit_json(e: ThemeEdit) -> dict:
+    return {"id": e.id, "kind": e.kind, "by": e.author, "at": e.created_at.isoformat(), "theme_id": e.theme_id,
+            "target_id": e.target_id, "statement_ids": list(e.statement_ids or []), "label": e.label}
+
+
+def history(session: Session, theme_id: int) -> list[dict]:
+    """Edits that name a theme, oldest first."""
+    rows = session.scalars(select(ThemeEdit).where((ThemeEdit.theme_id == theme_id) | (ThemeEdit.target_id == theme_id))
+                           .order_by(ThemeEdit.id))
+    return [edit_json(e) for e in rows]
+
+
+def _theme(session: Session, theme_id, name: str) -> int:
+    if isinstance(theme_id, bool) or not isinstance(theme_id, int):
+        raise ThemeEditError(f"{name} must be a theme id (an integer), got {theme_id!r}", name)
+    if session.get(Theme, theme_id) is None:
+        raise ThemeEditError(f"no theme with id {theme_id}", name, status=404)
+    return theme_id
+
+
+def record(session: Session, kind: str, by: str, *, theme_id=None, target_id=None, statement_ids=(),
+           label: str | None = None) -> ThemeEdit:
+    """Validate and store one edit (not committed)."""
+    if kind not in EDIT_KINDS:
+        raise ThemeEditError(f"unknown edit {kind!r}; use one of {', '.join(EDIT_KINDS)}", "kind")
+    by = (by or "").strip()
+    if not by:
+        raise ThemeEditError("say who makes the edit ('by')", "by")
+    edit = ThemeEdit(kind=kind, author=by[:200], statement_ids=[])
+    if kind == "move":
+        ids = list(statement_ids or [])
+        if not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise ThemeEditError("give the ids of the statements to move (integers)", "statement_ids")
+        found = set(session.scalars(select(Statement.id).where(Statement.id.in_(ids))))
+        missing = sorted(set(ids) - found)
+        if missing:
+            raise ThemeEditError(f"no statement with id {', '.join(map(str, missing))}", "statement_ids", status=404)
+        edit.statement_ids = sorted(set(ids))
+        edit.target_id = None if target_id is None else _theme(session, target_id, "to")
+    else:
+        edit.theme_id = _theme(session, theme_id, "theme_id")
+    if kind == "rename":
+        text = " ".join(str(label or "").split())
+        if not text or len(text) > MAX_LABEL_CHARS:
+            raise ThemeEditError(f"the label must be 1 to {MAX_LABEL_CHARS} characters on one line", "label")
+        edit.label = text
+    if kind == "merge":
+        edit.target_id = _theme(session, target_id, "into")
+        state = load_state(session)
+        if state.resolve(edit.target_id) == state.resolve(edit.theme_id):
+            raise ThemeEditError(f"theme {theme_id} is already part of theme {target_id}", "into", status=409)
+        # The merged theme's statements as of now: a later run that finds them as a cluster of its own (which
+        # lineage may then call a new theme) still puts them into the target.
+        last = session.scalar(select(ThemeMembership.run_id).order_by(ThemeMembership.run_id.desc()).limit(1))
+        edit.statement_ids = sorted(session.scalars(select(ThemeMembership.statement_id).where(
+            ThemeMembership.run_id == last, ThemeMembership.theme_id == theme_id)))
+    session.add(edit)
+    session.flush()
+    return edit
+
+
+def edit_and_rerun(services, kind: str, by: str, **fields) -> dict:
+    """Record an edit, then re-run the themes with the latest run's options so every page shows it."""
+    from .run import RunOptions, run_themes
+
+    with services.db.session() as session:
+        last = session.scalars(select(ThemeRun).order_by(ThemeRun.id.desc()).limit(1)).first()
+        if last is None:
+            raise ThemeEditError("no theme run yet: run `feedback themes run` first", status=409)
+        edit = record(session, kind, by, **fields)
+        session.commit()
+        out = edit_json(edit)
+        filters, params = dict(last.filters or {}), dict(last.params or {})
+        opts = RunOptions(since=last.since, until=last.until, account=filters.get("account"),
+                          source=filters.get("source"), include_all=bool(filters.get("all")),
+                          min_mentions=params.get("min_mentions", 3), min_accounts=params.get("min_accounts", 2),
+                          use_llm=last.labeller == "llm")
+    return {"edit": out, "run": run_themes(services, opts)}
+
+
+def apply_to_clusters(state: EditState, labels, theme_of: dict[int, int | None], statement_ids: list[int]):
+    """Merges and moves on one run's cluster labels, in place; returns the clusters merged away.
+
+    `labels[i]` is the cluster of `statement_ids[i]`, `theme_of` maps cluster -> theme id (None: new)."""
+    cluster_of = {}
+    for c, t in sorted(theme_of.items()):
+        if t is not None:
+            cluster_of.setdefault(t, c)
+    gone = []
+    for c, t in sorted(theme_of.items()):
+        home = state.resolve(t) if t is not None else _merged_home(state, labels, c, statement_ids)
+        if home is None or home == t:
+            continue
+        if home in cluster_of and cluster_of[home] != c:
+            labels[labels == c] = cluster_of[home]
+            gone.append(c)
+        else:
+            theme_of[c] = home
+            cluster_of[home] = c
+    for i, sid in enumerate(statement_ids):
+        if sid in state.moved:
+            target = state.resolve(state.moved[sid])
+            labels[i] = -1 if target is None else cluster_of.get(target, labels[i])
+    return gone
+
+
+def _merged_home(state: EditState, labels, c: int, statement_ids: list[int]) -> int | None:
+    """The theme a new cluster belongs in when most of its statements were once merged into it."""
+    members = {statement_ids[i] for i in range(len(statement_ids)) if labels[i] == c}
+    for sids, into in state.merged_statements:
+        if members and len(members & sids) * 2 > len(members):
+            return state.resolve(into)
+    return None
+
+
+def stamp(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None

@@ -1,0 +1,128 @@
+"""Noun-phrase theme labels: a 3-8 word phrase cut from the theme's own statements that names what sets the
+theme apart.
+
+Candidates are the word n-grams (3 to 8 words) of the theme's most central statements that neither start
+with a pronoun, article or conjunction nor end on a dangling word, and that name at least one of the theme's
+c-TF-IDF keywords (a phrase without any is context-free: "Today we can't tell them"). Each is scored by how
+distinctive its words are for this theme against the others (c-TF-IDF, `label.ctfidf_weights`) plus how
+close its embedding is to the theme's centroid. The closeness is KeyBERT's (given our embedder: no model is
+downloaded), on the lexically best few candidates only, so a theme costs a few dozen short encodes.
+Deterministic: ties are broken by the phrase.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+MIN_WORDS, MAX_WORDS = 3, 8
+SHORTLIST = 30  # candidates embedded per theme, the lexically best
+LEXICAL_WEIGHT = 0.5  # c-TF-IDF share of the score (normalised to the theme's best phrase), beside cosine 0..1
+LENGTH_COST = 0.01  # per word: among equals, the shorter phrase
+CENTRAL_STATEMENTS = 10
+_TOKENS = r"(?u)\b\w[\w']*\b"
+# A label does not start with a word that needs the sentence around it.
+_BAD_FIRST = {
+    "i", "we", "you", "they", "he", "she", "it", "this", "that", "these", "those", "there", "their", "our", "my",
+    "your", "its", "his", "her", "them", "us", "me", "and", "but", "or", "so", "because", "if", "when", "then",
+    "the", "a", "an", "to", "of", "for", "with", "in", "on", "at", "by", "as", "is", "are", "was", "were", "be",
+    "today", "also", "just", "still", "really", "um", "uh", "yeah", "ok", "okay", "well", "hi", "hey", "please",
+    "which", "who", "what", "than", "not", "no", "can't", "don't", "doesn't", "it's", "we're", "they're", "i'm",
+    "whose", "where", "how", "why", "since", "plus", "though", "although", "anyone", "someone", "nobody",
+    "everyone", "some", "any", "all", "every", "each", "most", "aside", "alongside", "instead", "twice", "too",
+    "they'd", "we'd", "i'd", "you'd", "they've", "we've", "i've", "you're", "there's", "that's", "let", "let's",
+    "need", "needs", "want", "wants", "asked", "said", "says", "would", "could", "should", "will", "can",
+}
+# Candidates never cross a clause boundary: punctuation, a dash, or a conjunction that starts a new clause.
+_CLAUSE = re.compile(r"[,;:.!?()\[\]\"]|\s[-\u2013\u2014]\s|\b(?:but|because|so that|so|which|while|although|though"
+                     r"|since|unless|until|whereas|and then)\b", re.I)
+
+
+@dataclass
+class PhraseLabel:
+    label: str
+    candidates: list[str]  # best first, surface forms
+
+
+def _keybert(embedder):
+    from keybert import KeyBERT
+    from keybert.backend import BaseEmbedder
+
+    class Backend(BaseEmbedder):
+        def __init__(self):
+            super().__init__()
+
+        def embed(self, documents, verbose: bool = False) -> np.ndarray:
+            return np.asarray(embedder.embed(list(documents)), dtype=np.float32)
+
+    return KeyBERT(model=Backend())
+
+
+def _vectorizer(vocabulary=None):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(ngram_range=(MIN_WORDS, MAX_WORDS), token_pattern=_TOKENS, lowercase=True,
+                           vocabulary=vocabulary)
+
+
+def _normal(text: str) -> str:
+    return text.replace("\u2019", "'")
+
+
+def _surface(gram: str, texts: Sequence[str]) -> str:
+    """The phrase as written in the first statement that holds it (case, hyphens and punctuation kept)."""
+    pattern = re.compile(r"\b" + r"[^\w']+".join(map(re.escape, gram.split())) + r"\b", re.I)
+    for t in texts:
+        m = pattern.search(_normal(t))
+        if m:
+            s = m.group(0)
+            return s[:1].upper() + s[1:]
+    return gram[:1].upper() + gram[1:]
+
+
+def candidates(texts: Sequence[str], weights: dict[str, float], keywords: Sequence[str]) -> dict[str, float]:
+    """n-gram -> lexical score (sum of its terms' c-TF-IDF weights) for the admissible phrases of `texts`."""
+    from .label import _DANGLING, terms
+
+    analyzer = _vectorizer().build_analyzer()
+    top = set(keywords)
+    out: dict[str, float] = {}
+    for text in texts:
+        for gram in (g for clause in _CLAUSE.split(_normal(text)) for g in analyzer(clause)):
+            if gram in out:
+                continue
+            words = gram.split()
+            if words[0] in _BAD_FIRST or words[-1] in _DANGLING or words[-1] in _BAD_FIRST:
+                continue
+            phrase_terms = set(terms(gram))
+            if not phrase_terms & top:
+                continue
+            out[gram] = sum(weights.get(t, 0.0) for t in phrase_terms)
+    return out
+
+
+def phrase_label(texts: Sequence[str], vectors: np.ndarray, weights: dict[str, float], keywords: Sequence[str],
+                 embedder) -> PhraseLabel | None:
+    """The best phrase for a theme, or None when its statements hold no admissible phrase (e.g. two-word ones)."""
+    v = np.asarray(vectors, dtype=np.float32)
+    centre = v.mean(axis=0)
+    centre /= np.linalg.norm(centre) or 1.0
+    order = np.lexsort((np.arange(len(texts)), -(v @ centre)))[:CENTRAL_STATEMENTS]
+    central = [texts[i] for i in order.tolist()]
+    lexical = candidates(central, weights, keywords)
+    if not lexical:
+        return None
+    shortlist = sorted(lexical, key=lambda g: (-lexical[g], len(g.split()), g))[:SHORTLIST]
+    doc = " . ".join(_normal(t) for t in central)
+    found = _keybert(embedder).extract_keywords(
+        doc, candidates=shortlist, top_n=len(shortlist), doc_embeddings=centre[None, :],
+        vectorizer=_vectorizer(vocabulary=shortlist))
+    best_lex = max(lexical[g] for g in shortlist) or 1.0
+    scored = sorted(((cos + LEXICAL_WEIGHT * lexical[g] / best_lex - LENGTH_COST * len(g.split()), g)
+                     for g, cos in found), key=lambda x: (-x[0], x[1]))
+    if not scored:
+        return None
+    surfaces = [_surface(g, central) for _, g in scored]
+    return PhraseLabel(surfaces[0], surfaces)
