@@ -25,7 +25,6 @@ _KEYS = ("question_id", "request_id", "id")
 _TYPOGRAPHY = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'",
                              "\u2019": "'", "\u2013": "-", "\u2014": " - ", "\u00a0": " ",
                              "\u2026": "..."})
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
 
 
 def normalize_text(text: str | None) -> str:
@@ -39,8 +38,11 @@ def collapse_ws(text: str | None) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split on sentence-final punctuation followed by whitespace, and on line breaks."""
-    return [s.strip() for s in _SENTENCE_SPLIT.split(text or "") if s and s.strip()]
+    """The service's one sentence splitter (service/text.py): sentence-final punctuation before white space, or
+    a line break; abbreviations ("e.g.") do not end a sentence."""
+    from service.text import sentences
+
+    return sentences(text or "")
 
 
 def find_item_ids(text: str | None) -> list[str]:

@@ -71,7 +71,6 @@ def pii_pattern_leaks(text: str | None) -> list[str]:
 
 # --- readability -----------------------------------------------------------------------------
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['.\-][A-Za-z0-9]+)*")
-_SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"')\]]|$)|\n+")
 
 
 def count_syllables(word: str) -> int:
@@ -100,15 +99,17 @@ def _words(text: str) -> list[str]:
 def readability_grade(text: str | None) -> float:
     """Flesch-Kincaid grade level: 0.39 * words/sentence + 11.8 * syllables/word - 15.59.
 
-    Sentences end at ``.``/``!``/``?`` followed by whitespace, a quote or the end, or at a line
-    break (so bullet lines count as sentences).  Empty text scores 0.0; very easy text can score
+    Sentences come from the service's one splitter (service/text.py): ``.``/``!``/``?`` before white space
+    (closing quotes allowed), or a line break (so bullet lines count as sentences).  Empty text scores 0.0; very easy text can score
     below zero (the formula is not clipped).
     """
     text = normalize_text(text)
     words = _words(text)
     if not words:
         return 0.0
-    sentences = [s for s in _SENTENCE_END.split(text) if _WORD_RE.search(s)]
+    from service.text import sentences as split
+
+    sentences = [s for s in split(text) if _WORD_RE.search(s)]
     syllables = sum(count_syllables(w) for w in words)
     return 0.39 * len(words) / max(1, len(sentences)) + 11.8 * syllables / len(words) - 15.59
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 
+from ..text import sentences
 from .base import HONEST_VERDICTS, NOT_ON_ROADMAP, UNCOMMITTED_STATUSES, DraftContext, DraftItem
 from .dates import ITEM_ID_RE, find_dates, normalize, release_fields
 
 STANDARD_PREFIXES = frozenset({"ISO", "IEC", "RFC", "CVE", "SOC", "PCI", "UTF", "SHA", "AES", "TLS", "SSL",
                                "WCAG", "HTTP", "ANSI", "IEEE", "NIST", "FIPS", "GDPR", "CCPA", "HIPAA", "FY"})
 _QUOTED = re.compile(r'"([^"\n]+)"')
-_SENTENCES = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
 
 
 # ---- dates ---------------------------------------------------------------------------------------------------
@@ -190,7 +190,6 @@ def report(text: str, problems: list[str]) -> dict:
 
 # ---- readability -------------------------------------------------------------------------------------------
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['.\-][A-Za-z0-9]+)*")
-_SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"')\]]|$)|\n+")
 
 
 def syllables(word: str) -> int:
@@ -211,7 +210,7 @@ def readability_grade(text: str) -> float:
     words = _WORD.findall(text)
     if not words:
         return 0.0
-    sentences = [s for s in _SENTENCE_END.split(text) if _WORD.search(s)]
+    sentences = [s for s in split_sentences(text) if _WORD.search(s)]
     return 0.39 * len(words) / max(1, len(sentences)) + 11.8 * sum(map(syllables, words)) / len(words) - 15.59
 
 
@@ -220,7 +219,8 @@ def word_count(text: str) -> int:
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCES.split(text or "") if s and s.strip()]
+    """The service's one sentence splitter (service/text.py): line breaks end sentences too."""
+    return sentences(text or "")
 
 
 def _unique(values) -> list:
