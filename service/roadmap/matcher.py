@@ -7,6 +7,9 @@ Pure and DB-free: items and requests in, ranked matches and an abstention decisi
   BAA) decide matches.
 - With an unlabeled pool of customer statements (pool_vectors at fit(), or a large request batch): a request is also
   read together with its nearest pool statements (smoothing), since one short utterance is a noisy sample of its topic.
+- Self-training (with a pool): the pool's statements, labelled by the matcher itself (an equal share of the most
+  confident per item), train a linear classifier on the vectors; its log-probability is mixed into the score, so the
+  roadmap's own customers' wording decides what an item covers, not only its title.
 - Calibration: scores are centred on texts that are not about the item they are scored on and put in units of their
   spread; the acceptance threshold is a quantile of leave-the-item-out negatives, and scores are a logistic of the
   distance to it, so 0.5 means "at the threshold" for every request and every item.
@@ -21,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, logit
 
 from service.text import BM25, terms
 
@@ -114,7 +117,8 @@ class RoadmapMatcher:
     """
 
     def __init__(self, *, lexical_weight: float = 0.5, neighbours: int = 10, target_oos_recall: float = 0.8,
-                 min_pool: int = 50, smoothing: bool = True, lexical_background: bool = True):
+                 min_pool: int = 50, smoothing: bool = True, lexical_background: bool = True,
+                 self_training: float = 0.3):
         # Switches for the ablation (eval/ablation.py); the defaults are what earned its place there.
         self.lexical_weight = lexical_weight  # a matched rare term (SCIM, BAA, HubSpot) is worth ~0.25 of cosine
         self.neighbours = neighbours
@@ -122,6 +126,7 @@ class RoadmapMatcher:
         self.min_pool = min_pool  # below this a pool is too small to say where the neighbours of a request are
         self.smoothing = smoothing
         self.lexical_background = lexical_background  # score pool statements with their words, as requests are
+        self.self_training = self_training  # weight of the pool-trained classifier's log-probability (0: off)
 
     # ---- fit -------------------------------------------------------------------------------------------------
     def fit(self, items: Iterable[Any], embedder, pool_vectors: np.ndarray | None = None,
@@ -157,6 +162,7 @@ class RoadmapMatcher:
             raise ValueError(f"{len(pool_texts)} pool texts for {len(self.pool)} pool vectors")
         self.pool_texts = list(pool_texts) if pool_texts is not None and self.lexical_background else None
         self.state = self._prepare(self.pool, self.pool_texts)
+        self.classifier = self._self_train()
         return self
 
     def _anchors(self) -> np.ndarray:
@@ -250,11 +256,68 @@ class RoadmapMatcher:
         vectors = _normalise(vectors)
         if len(vectors) != len(requests):
             raise ValueError(f"{len(vectors)} vectors for {len(requests)} requests")
+        probs = self._base_scores(requests, vectors, transductive)
+        if self.classifier is None or not len(requests):
+            return probs
+        model, threshold, spread = self.classifier
+        return expit((self._mixed(probs, self._class_probs(model, vectors)) - threshold) / spread)
+
+    # ---- self-training on the pool -------------------------------------------------------------------------------
+    def _self_train(self):
+        """A linear classifier trained on the pool, labelled by the matcher itself; None without a usable pool.
+
+        Per item, at most an equal share of the pool (pool size / items): the statements the matcher scores most
+        confidently as that item, so a broad item cannot claim the whole pool. The mixed score is put back on the
+        0.5-is-the-line scale by mapping the similarity streams' own line through the pool, with out-of-fold
+        classifier probabilities (a classifier scores its own training rows too high). Measured on five dev sets in
+        eval/README.md ("Matcher ablation").
+        """
+        pool, n_items = self.state["pool"], len(self.items)
+        if not self.self_training or not len(pool) or n_items < 2:
+            return None
+        texts = self.state["pool_texts"]
+        probs = self._base_scores(texts if texts is not None else None, pool, False)
+        best, confidence = probs.argmax(axis=1), probs.max(axis=1)
+        accepted = float((confidence >= 0.5).mean())
+        if not 0 < accepted < 1:  # a pool the matcher wholly accepts (or declines) says nothing about the line
+            return None
+        share = max(3, len(pool) // n_items)
+        chosen = np.concatenate([mine[np.argsort(-confidence[mine], kind="stable")[:share]]
+                                 for mine in (np.flatnonzero(best == j) for j in range(n_items))])
+        if not _trainable(best[chosen]):
+            return None
+        model = _fit_classifier(pool[chosen], best[chosen])
+        folds = np.arange(len(pool)) % 2
+        out_of_fold = np.full(probs.shape, 1.0 / n_items, np.float32)
+        for fold in (0, 1):
+            train = chosen[folds[chosen] != fold]
+            if _trainable(best[train]):
+                out_of_fold[folds == fold] = self._class_probs(_fit_classifier(pool[train], best[train]),
+                                                               pool[folds == fold])
+        # Where the similarity streams' line (logit 0) falls on the mixed scale: a least-squares line through the
+        # pool's (base, mixed) pairs, read at 0. It maps the line, and assumes nothing about how many requests are
+        # about the roadmap (matching the pool's acceptance rate did, and broke on a pool of near-copies).
+        mixed = self._mixed(probs, out_of_fold).max(axis=1)
+        slope, threshold = np.polyfit(logit(np.clip(confidence, 1e-6, 1 - 1e-6)), mixed, 1)
+        return model, float(threshold), _positive(np.std(mixed))
+
+    def _class_probs(self, model, vectors: np.ndarray) -> np.ndarray:
+        """(n, items) classifier probabilities; an item the pool never spoke of gets the uninformed 1/items."""
+        out = np.full((len(vectors), len(self.items)), 1.0 / len(self.items), np.float32)
+        out[:, model.classes_] = model.predict_proba(vectors) * (len(model.classes_) / len(self.items))
+        return out
+
+    def _mixed(self, probs: np.ndarray, class_probs: np.ndarray) -> np.ndarray:
+        w = self.self_training
+        return (1 - w) * logit(np.clip(probs, 1e-6, 1 - 1e-6)) + w * np.log(np.maximum(class_probs, 1e-6))
+
+    def _base_scores(self, requests: list[str] | None, vectors: np.ndarray, transductive: bool | None) -> np.ndarray:
+        """The calibrated scores of the similarity streams alone (before the self-trained classifier)."""
         state, near = self.state, None
         if transductive is None:  # a batch big enough to have structure of its own joins the pool
-            transductive = len(requests) >= self.min_pool
-        if transductive and len(requests):
-            texts = self.pool_texts + requests if self.pool_texts is not None else None
+            transductive = len(vectors) >= self.min_pool
+        if transductive and len(vectors):
+            texts = self.pool_texts + list(requests) if self.pool_texts is not None and requests is not None else None
             state = self._prepare(np.vstack([self.pool, vectors]), texts)
             if len(state["pool"]):  # the requests are the pool's tail: their neighbourhoods are already known
                 near = tuple(a[len(self.pool):] for a in state["pool_near"])
@@ -298,3 +361,19 @@ class RoadmapMatcher:
             out.append({"item_id": item_id, "closest_text": self.view_texts[best], "kind": self.view_kinds[best],
                         "cosine": round(float(self.view_vectors[best] @ vector), 4), "shared_terms": shared})
         return out
+
+
+def _trainable(labels: np.ndarray) -> bool:
+    """At least two classes and on average two rows per class: fewer is a lookup table, not a classifier."""
+    classes = len(np.unique(labels))
+    return classes >= 2 and len(labels) >= 2 * classes
+
+
+def _fit_classifier(vectors: np.ndarray, labels: np.ndarray):
+    """Multinomial logistic regression with scikit-learn's defaults (C=1): deterministic for the same rows."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 500 iterations: close enough for a ranking signal
+        return LogisticRegression(max_iter=500).fit(vectors, labels)

@@ -248,3 +248,31 @@ def test_two_asks_are_cited_in_the_order_the_request_names_them():
     assert two_asks("Excel exports of big tables time out.", ranked, by_id) is None  # CSV is not named
     declined = [ranked[0], Ranked("CSV", "c", "shipped", 0.4)]
     assert two_asks("CSV and Excel exports?", declined, by_id) is None  # only accepted items are cited
+
+
+def test_self_training_learns_the_pools_wording_and_stays_off_where_the_pool_says_nothing():
+    """The pool, labelled by the matcher itself, trains a classifier; a pool it wholly accepts gives no line."""
+    items = [{"id": "sso", "title": "SSO login"}, {"id": "gantt", "title": "Gantt chart"},
+             {"id": "pdf", "title": "PDF reports"}]
+    embedder = HashingEmbedder()
+    about = [f"okta sign in for sso login {n}" for n in range(30)] + \
+            [f"timeline view gantt chart {n}" for n in range(30)] + [f"printable pdf reports {n}" for n in range(30)]
+    small_talk = [f"catering lunch order for the offsite number {n}" for n in range(30)]
+    pool = about + small_talk
+    matcher = RoadmapMatcher().fit(items, embedder, pool_vectors=embedder.embed(pool), pool_texts=pool)
+    assert matcher.classifier is not None
+    probs = matcher._class_probs(matcher.classifier[0], embedder.embed(["okta sign in is broken", "timeline view"]))
+    assert probs.argmax(axis=1).tolist() == [0, 1]  # customer words, not the title's, point at the item
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    results = matcher.match(["okta sign in is broken", "timeline view please", "lunch order for the offsite"])
+    assert [r.matches[0]["item_id"] for r in results[:2]] == ["sso", "gantt"]
+    assert results[0].in_scope and results[1].in_scope
+    # Off: the classifier is not trained and the scores are the similarity streams' own.
+    plain = RoadmapMatcher(self_training=0).fit(items, embedder, pool_vectors=embedder.embed(pool), pool_texts=pool)
+    assert plain.classifier is None
+    vectors = embedder.embed(["okta sign in is broken"])
+    assert np.allclose(plain.scores(["okta sign in is broken"], vectors, transductive=False),
+                       plain._base_scores(["okta sign in is broken"], vectors, False))
+    # A pool the similarity streams accept entirely says nothing about where the line is: no classifier.
+    only_about = RoadmapMatcher().fit(items, embedder, pool_vectors=embedder.embed(about), pool_texts=about)
+    assert only_about.classifier is None
