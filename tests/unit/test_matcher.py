@@ -139,13 +139,15 @@ def test_one_embedder_call_per_batch_and_none_with_precomputed_vectors():
         matcher.match(requests, vectors=vectors[:3])
 
 
+BRIDGE_ITEMS = [{"id": "sso", "title": "SSO login"}, {"id": "gantt", "title": "Gantt chart"},
+                {"id": "pdf", "title": "PDF reports"}]
+BRIDGE_POOL = [f"okta sign in for sso login {n}" for n in range(30)] + \
+              [f"timeline view gantt chart {n}" for n in range(30)] + [f"printable pdf reports {n}" for n in range(30)]
+
+
 def test_a_pool_of_statements_bridges_customer_words_to_a_title():
     """A single request with no word in common with a title still finds it through stored statements that use both."""
-    items = [{"id": "sso", "title": "SSO login"}, {"id": "gantt", "title": "Gantt chart"},
-             {"id": "pdf", "title": "PDF reports"}]
-    embedder = HashingEmbedder()
-    pool_texts = [f"okta sign in for sso login {n}" for n in range(30)] + \
-                 [f"timeline view gantt chart {n}" for n in range(30)] + [f"printable pdf reports {n}" for n in range(30)]
+    items, embedder, pool_texts = BRIDGE_ITEMS, HashingEmbedder(), BRIDGE_POOL
     request = "okta sign in is broken"
     cold = RoadmapMatcher().fit(items, embedder).match([request], top_k=3)[0]
     warm = RoadmapMatcher().fit(items, embedder, pool_vectors=embedder.embed(pool_texts)).match([request], top_k=3)[0]
@@ -252,11 +254,7 @@ def test_two_asks_are_cited_in_the_order_the_request_names_them():
 
 def test_self_training_learns_the_pools_wording_and_stays_off_where_the_pool_says_nothing():
     """The pool, labelled by the matcher itself, trains a classifier; a pool it wholly accepts gives no line."""
-    items = [{"id": "sso", "title": "SSO login"}, {"id": "gantt", "title": "Gantt chart"},
-             {"id": "pdf", "title": "PDF reports"}]
-    embedder = HashingEmbedder()
-    about = [f"okta sign in for sso login {n}" for n in range(30)] + \
-            [f"timeline view gantt chart {n}" for n in range(30)] + [f"printable pdf reports {n}" for n in range(30)]
+    items, embedder, about = BRIDGE_ITEMS, HashingEmbedder(), BRIDGE_POOL
     small_talk = [f"catering lunch order for the offsite number {n}" for n in range(30)]
     pool = about + small_talk
     matcher = RoadmapMatcher().fit(items, embedder, pool_vectors=embedder.embed(pool), pool_texts=pool)
