@@ -49,9 +49,8 @@ def _body(body) -> dict:
 @bp.input(DraftIn, location="json", validation=False, arg_name="body")
 @bp.doc(summary="Draft a grounded answer: the verdict comes from the roadmap matcher, the wording from a drafter",
         responses={201: "the stored draft", 400: "malformed JSON",
-                   422: "missing or oversized question, bad audience, tone or drafter",
-                   429: "drafter llm: the caller's daily LLM budget is spent (Retry-After)",
-                   503: "drafter llm: no LLM endpoint configured"})
+                   422: "missing or oversized question, bad audience, tone or drafter (llm without an endpoint)",
+                   429: "drafter llm: the caller's daily LLM budget is spent (Retry-After)"})
 def post_draft(body):
     body = _body(body)
     for key in ("question", "account", "audience", "tone", "drafter"):
@@ -72,8 +71,8 @@ def _drafter(choice: str):
         return TemplateDrafter()
     llm = services().llm
     if choice == "llm" and llm is None:
-        raise APIError(503, "no LLM endpoint is configured (OPENAI_BASE_URL and FEEDBACK_LLM_MODEL)",
-                       {"field": "drafter"})
+        raise APIError(422, "drafter llm needs an LLM endpoint and none is configured (OPENAI_BASE_URL and "
+                            "FEEDBACK_LLM_MODEL); use auto or template", {"field": "drafter"})
     budget = getattr(llm, "budget", None)
     if choice == "llm" and budget is not None and budget.spent():
         error = APIError(429, budget.message(), {"field": "drafter", "budget": budget.daily})

@@ -62,7 +62,7 @@ def test_drafter_field_is_validated(budgeted, make_app):
     assert resp.status_code == 422 and "drafter must be one of" in resp.get_json()["error"]["message"]
     offline = make_app().test_client()  # no endpoint configured
     resp = draft(offline, drafter="llm")
-    assert resp.status_code == 503 and "no LLM endpoint" in resp.get_json()["error"]["message"]
+    assert resp.status_code == 422 and "none is configured" in resp.get_json()["error"]["message"]
 
 
 def test_the_count_is_in_the_database_shared_by_every_worker(budgeted, make_app, fake_openai):
