@@ -137,15 +137,16 @@ def quote_claim_problems(quotes: list[str], items: list[DraftItem], verdict: str
     for an item not committed (or beyond its release), and any quote addressed to the drafter."""
     problems = []
     first = items[0] if items else None
+    status = first.status if first else verdict
     for quote in quotes:
-        for kind, phrase in status_claims(quote):
+        claims = status_claims(quote)
+        for kind, phrase in claims:
             if kind == "instruction":
                 problems.append(f"quote gives instructions: '{phrase}'")
-            elif kind == "available" and (first is None or first.status != "shipped"):
-                problems.append(f"quote claims '{phrase}' but the item is {first.status if first else verdict}")
-            elif kind == "planned" and (first is None or first.status not in ("planned", "in_progress")):
-                problems.append(f"quote claims '{phrase}' but the item is {first.status if first else verdict}")
-        if first is not None and any(k == "planned" for k, _ in status_claims(quote)):
+            elif (kind == "available" and status != "shipped") or (
+                    kind == "planned" and status not in ("planned", "in_progress")):
+                problems.append(f"quote claims '{phrase}' but the item is {status}")
+        if first is not None and any(kind == "planned" for kind, _ in claims):
             problems += [f"quote {p}" for p in date_problems(quote, items)]
     return _unique(problems)
 
