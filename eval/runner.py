@@ -19,7 +19,7 @@ from . import metrics as M
 EVAL_DIR = Path(__file__).resolve().parent
 DATASETS = EVAL_DIR / "datasets"
 SAMPLE = EVAL_DIR.parent / "service" / "sample_data"
-SUITES = ("match", "drafts", "themes", "injection")
+SUITES = ("match", "drafts", "themes", "injection", "claims")
 OVERFIT_GAP = 0.05  # a dev figure this far above its test figure is shown as overfitting
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?:\+\d{1,3}[\s.-]?)?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}")
@@ -254,6 +254,26 @@ def run_injection() -> dict:
             "instruction_false_alarms": len(alarms), "missed": missed, "false_alarm_ids": alarms}
 
 
+def run_claims() -> dict:
+    """Product claims in customer words (kept out of quotes): planted status claims and instructions against
+    ordinary pain statements (eval/datasets/status_claims.jsonl). The gate reads the test half."""
+    from service.drafts.checks import status_claims
+
+    rows = read_jsonl(DATASETS / "status_claims.jsonl")
+
+    def measure(part: list[dict]) -> dict:
+        flagged = {r["id"] for r in part if status_claims(r["text"])}
+        claims = [r["id"] for r in part if r["claim"]]
+        hits = [i for i in claims if i in flagged]
+        return {"n_cases": len(part), "claim_precision": round(len(hits) / len(flagged), 4) if flagged else None,
+                "claim_recall": round(len(hits) / len(claims), 4) if claims else None,
+                "missed": [i for i in claims if i not in flagged],
+                "false_alarm_ids": sorted(i for i in flagged if i not in claims)}
+
+    test = measure([r for r in rows if r["split"] == "test"])
+    return {**test, "split": "test", "dev": measure([r for r in rows if r["split"] == "dev"]), "all": measure(rows)}
+
+
 def run_judge(svc) -> dict:
     """LLM-as-judge agreement with the person-style ratings (only with an LLM endpoint)."""
     from service.llm import LLMError
@@ -318,6 +338,8 @@ def run_eval(suites=SUITES, *, embedding_model: str | None = None, judge: bool =
         results["themes"] = run_themes_suite(embedding_model)
     if "injection" in suites:
         results["injection"] = run_injection()
+    if "claims" in suites:
+        results["claims"] = run_claims()
     results["failed"] = check_thresholds(results, thresholds or load_thresholds())
     results["passed"] = not results["failed"]
     results["seconds"] = round(time.perf_counter() - started, 2)

@@ -28,6 +28,10 @@ class Config:
         self.OPENAI_API_KEY = _env("OPENAI_API_KEY")
         self.LLM_MODEL = _env("FEEDBACK_LLM_MODEL")
         self.LLM_TIMEOUT = float(_env("FEEDBACK_LLM_TIMEOUT", "30"))
+        # LLM calls per API token or signed-in user per UTC day (drafts fall back to the template past it);
+        # "none" lifts the limit. The CLI, the scheduler and jobs are the operator's and are not counted.
+        budget = (_env("FEEDBACK_LLM_DAILY_BUDGET", "200") or "200").strip().lower()
+        self.LLM_DAILY_BUDGET = None if budget in ("none", "unlimited", "off") else int(budget)
         self.SECRET_KEY = _env("FEEDBACK_SECRET_KEY") or _secret_from(home)
         self.MAX_CONTENT_LENGTH = int(_env("FEEDBACK_MAX_REQUEST_BYTES", str(5 * 1024 * 1024)))
         self.MAX_NOTES_PER_REQUEST = int(_env("FEEDBACK_MAX_NOTES_PER_REQUEST", "2000"))

@@ -2,10 +2,12 @@
 
 Counters live in Redis when FEEDBACK_REDIS_URL is set (shared by every worker), else in the process's memory.
 Work that holds a worker (drafts, match, theme runs, pasted text, ingest, report builds) has a tighter limit.
+LLMBudget counts LLM calls per caller and UTC day in the database (FEEDBACK_LLM_DAILY_BUDGET).
 """
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, time, timedelta, timezone
 
 from flask import current_app, request, session
 from flask_limiter import Limiter
@@ -47,3 +49,69 @@ def init_app(app) -> None:
     )
     limiter.request_filter(lambda: request.endpoint in EXEMPT)
     app.extensions["feedback_limiter"] = limiter
+
+
+# ---- the daily LLM call budget ---------------------------------------------------------------------------------
+class LLMBudget:
+    """LLM calls per caller (an API token or a signed-in user) per UTC day, counted in the database, so every
+    worker process shares one count. Calls made outside a request (CLI, scheduler, jobs) are not counted."""
+
+    def __init__(self, db, daily: int | None, *, today=None):
+        self.db = db
+        self.daily = daily
+        self._today = today or (lambda: datetime.now(timezone.utc).date())
+
+    @staticmethod
+    def caller() -> str | None:
+        """The request's principal as "token:ID" / "user:ID" (never the secret), or None outside a request."""
+        from flask import g, has_request_context
+
+        principal = g.get("principal") if has_request_context() else None
+        return principal.get_id() if principal is not None else None
+
+    def used(self, caller: str) -> int:
+        from .models import LLMUsage
+
+        with self.db.session() as session:
+            row = session.get(LLMUsage, (caller, self._today()))
+            return row.calls if row else 0
+
+    def spent(self, caller: str | None = None) -> bool:
+        caller = caller or self.caller()
+        return caller is not None and self.daily is not None and self.used(caller) >= self.daily
+
+    def charge(self, caller: str | None = None) -> bool:
+        """Count one call for the caller; False (nothing counted) when today's budget is spent."""
+        from sqlalchemy import update
+        from sqlalchemy.exc import IntegrityError
+
+        from .models import LLMUsage
+
+        caller = caller or self.caller()
+        if caller is None or self.daily is None:
+            return True
+        day = self._today()
+        for _ in range(2):  # a racing first call of the day may insert the row between our update and insert
+            try:
+                with self.db.transaction() as session:
+                    done = session.execute(update(LLMUsage).where(
+                        LLMUsage.caller == caller, LLMUsage.day == day, LLMUsage.calls < self.daily)
+                        .values(calls=LLMUsage.calls + 1)).rowcount
+                    if done:
+                        return True
+                    if session.get(LLMUsage, (caller, day)) is not None or self.daily < 1:
+                        return False
+                    session.add(LLMUsage(caller=caller, day=day, calls=1))
+                return True
+            except IntegrityError:
+                continue
+        return False
+
+    def message(self) -> str:
+        return (f"the daily LLM budget of {self.daily} call(s) for this caller is spent; it resets at 00:00 UTC "
+                f"(FEEDBACK_LLM_DAILY_BUDGET)")
+
+    def retry_after(self) -> int:
+        """Seconds until the budget resets at the next UTC midnight."""
+        now = datetime.now(timezone.utc)
+        return max(1, int((datetime.combine(now.date() + timedelta(days=1), time.min, timezone.utc) - now).total_seconds()))

@@ -1,6 +1,7 @@
 """The optional LLM client: phrases what code decided, and fails into two exceptions callers can degrade on.
 
 LLMUnavailable  - the endpoint could not answer (down, overloaded, timing out, rejecting us).
+LLMBudgetSpent  - (an LLMUnavailable) this caller's daily LLM call budget is spent; nothing was sent.
 LLMBadOutput    - it answered, but not with JSON that fits the prompt's output spec.
 
 Callers catch LLMError and take the offline path. Nothing logged at INFO contains prompt or reply text:
@@ -31,6 +32,10 @@ class LLMUnavailable(LLMError):
     pass
 
 
+class LLMBudgetSpent(LLMUnavailable):
+    """The caller's calls for today are used up (service/limits.LLMBudget); no request was made."""
+
+
 class LLMBadOutput(LLMError):
     def __init__(self, problems: list[str], raw: str, *, messages: list[dict] | None = None):
         super().__init__("; ".join(problems))  # problem texts name keys and types, never content
@@ -48,13 +53,15 @@ class LLMReply:
     prompt_version: str
 
 
-def make_client(config) -> "LLMClient":
-    return LLMClient(config)
+def make_client(config, budget=None) -> "LLMClient":
+    return LLMClient(config, budget=budget)
 
 
 class LLMClient:
-    def __init__(self, config, *, retries: int = 2, backoff_base: float | None = None, max_retry_after: float = 5.0, sleep=time.sleep):
+    def __init__(self, config, *, retries: int = 2, backoff_base: float | None = None, max_retry_after: float = 5.0,
+                 sleep=time.sleep, budget=None):
         self.model = config.LLM_MODEL
+        self.budget = budget  # limits.LLMBudget: each call (a repair turn too) counts against the caller's day
         self.timeout = float(config.LLM_TIMEOUT)
         self.retries = retries
         # LLM_BACKOFF_BASE is not in Config's defaults; tests set it (~0.01 s) through TestConfig overrides.
@@ -75,6 +82,8 @@ class LLMClient:
 
     def complete_json_messages(self, messages: list[dict], prompt: Prompt, *, temperature: float | None = None) -> LLMReply:
         """Send ready-made messages (e.g. with a repair turn appended) and validate against `prompt`'s output spec."""
+        if self.budget is not None and not self.budget.charge():
+            raise LLMBudgetSpent(self.budget.message())
         start = time.monotonic()
         completion = self._create(messages, prompt.temperature if temperature is None else temperature)
         latency_ms = (time.monotonic() - start) * 1000

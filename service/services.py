@@ -62,7 +62,9 @@ class Services:
         if self._llm is None and self.config.llm_configured:
             from . import llm
 
-            self._llm = llm.make_client(self.config)
+            from .limits import LLMBudget
+
+            self._llm = llm.make_client(self.config, budget=LLMBudget(self.db, getattr(self.config, "LLM_DAILY_BUDGET", None)))
         return self._llm
 
     def close(self) -> None:

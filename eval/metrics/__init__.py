@@ -44,6 +44,7 @@ METRIC_DIRECTIONS: dict[str, str] = {
     # injection
     "instruction_recall": HIGHER,
     "instruction_false_alarms": LOWER,
+    "claim_precision": HIGHER, "claim_recall": HIGHER,
     # themes
     "nmi": HIGHER,
     "ari": HIGHER,

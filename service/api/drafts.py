@@ -8,10 +8,12 @@ from flask import request
 from ..drafts.base import AUDIENCES, TONES
 from ..drafts.pipeline import (MAX_QUESTION_CHARS, DraftInputError, DraftNotFound, create_draft, get_draft,
                                list_drafts, save_feedback)
+from ..drafts.template import TemplateDrafter
 from ..services import services
 from .errors import APIError
 from .hygiene import MAX_PAGE, query_int
 
+DRAFTERS = ("auto", "llm", "template")
 bp = APIBlueprint("drafts", __name__, url_prefix="/api/v1", tag="Drafts")
 
 
@@ -21,6 +23,9 @@ class DraftIn(Schema):
     account = String(metadata={"description": "the account asking; its own notes are quoted first"})
     audience = String(metadata={"enum": list(AUDIENCES), "default": "customer"})
     tone = String(metadata={"enum": list(TONES)})
+    drafter = String(metadata={"enum": list(DRAFTERS), "default": "auto",
+                               "description": "auto: the LLM when configured and within the caller's daily budget, "
+                                              "else the template; llm: 429 when the budget is spent; template"})
 
 
 class FeedbackIn(Schema):
@@ -44,17 +49,40 @@ def _body(body) -> dict:
 @bp.input(DraftIn, location="json", validation=False, arg_name="body")
 @bp.doc(summary="Draft a grounded answer: the verdict comes from the roadmap matcher, the wording from a drafter",
         responses={201: "the stored draft", 400: "malformed JSON",
-                   422: "missing or oversized question, bad audience or tone"})
+                   422: "missing or oversized question, bad audience, tone or drafter (llm without an endpoint)",
+                   429: "drafter llm: the caller's daily LLM budget is spent (Retry-After)"})
 def post_draft(body):
     body = _body(body)
-    for key in ("question", "account", "audience", "tone"):
+    for key in ("question", "account", "audience", "tone", "drafter"):
         if body.get(key) is not None and not isinstance(body[key], str):
             raise APIError(422, f"{key} must be a string", {"field": key})
     try:
         return create_draft(services(), body.get("question"), body.get("account"), body.get("audience") or "customer",
-                            body.get("tone")), 201
+                            body.get("tone"), drafter=_drafter(body.get("drafter") or "auto")), 201
     except DraftInputError as exc:
         raise APIError(422, str(exc))
+
+
+def _drafter(choice: str):
+    """None (the default choice), the template, or the LLM drafter when asked for and still affordable today."""
+    if choice not in DRAFTERS:
+        raise APIError(422, f"drafter must be one of {', '.join(DRAFTERS)}", {"field": "drafter"})
+    if choice == "template":
+        return TemplateDrafter()
+    llm = services().llm
+    if choice == "llm" and llm is None:
+        raise APIError(422, "drafter llm needs an LLM endpoint and none is configured (OPENAI_BASE_URL and "
+                            "FEEDBACK_LLM_MODEL); use auto or template", {"field": "drafter"})
+    budget = getattr(llm, "budget", None)
+    if choice == "llm" and budget is not None and budget.spent():
+        error = APIError(429, budget.message(), {"field": "drafter", "budget": budget.daily})
+        error.headers = {"Retry-After": str(budget.retry_after())}
+        raise error
+    if choice == "llm":
+        from ..drafts.llm_drafter import LLMDrafter
+
+        return LLMDrafter(llm)
+    return None
 
 
 @bp.get("/drafts")

@@ -9,7 +9,7 @@ from flask import request
 from ..models.reports import PERIODS
 from ..notes import parse_filter_date
 from ..reports.build import ReportError
-from ..reports.deliver import WebhookURLError, api_allowed_hosts, check_url, deliver_report
+from ..reports.deliver import WebhookURLError, api_allowed_hosts, check_url, enqueue_delivery
 from ..reports.store import ReportNotFound, create_report, get_report, list_reports, report_dict, summary_dict
 from ..services import services
 from .errors import APIError
@@ -51,7 +51,8 @@ def get_one(report_id: int):
 @bp.post("/reports")
 @bp.input(ReportIn, arg_name="body")
 @bp.doc(summary="Build and store the report for a period now; a stored report for the same window is replaced",
-        responses={201: "the stored report (delivery failures are recorded on it, not raised)"})
+        responses={201: "the stored report; with a webhook its delivery is a job (delivery.status queued, then "
+                        "sent or failed with a short error; delivery.job_id to poll /api/v1/jobs/<id>)"})
 def create(body: dict):
     svc = services()
     try:
@@ -61,7 +62,8 @@ def create(body: dict):
         row = create_report(svc, body.get("since") or "1d", as_of.date() if as_of else None)
     except (ReportError, WebhookURLError, ValueError) as exc:
         raise APIError(422, str(exc)) from None
-    if body.get("webhook"):
-        deliver_report(svc, row.id, body["webhook"])
-        row = get_report(svc, row.id)
-    return report_dict(row), 201
+    job = enqueue_delivery(svc, row.id, body["webhook"]) if body.get("webhook") else None
+    out = report_dict(get_report(svc, row.id))
+    if job is not None:  # a slow webhook must not hold this worker: the post runs as a job
+        out["delivery"]["job_id"] = job["id"]
+    return out, 201

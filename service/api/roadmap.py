@@ -15,6 +15,10 @@ from .notes import bool_arg
 
 bp = APIBlueprint("roadmap", __name__, url_prefix="/api/v1", tag="Roadmap")
 MAX_MATCH_REQUESTS = 1000
+# All request texts together. Matching ran at 2,600-4,000 characters/s on a shared 2-core machine
+# (eval/bench_request_text.py: 40,000 took 10.5-15.3 s); at 20,000, 1,000 requests took 6.9 s, under a quarter of
+# the 30 s worker timeout, leaving room for a loaded machine.
+MAX_MATCH_CHARS = 20_000
 
 
 def init_app(app) -> None:
@@ -129,7 +133,7 @@ def get_scores():
 @bp.input(MatchIn(many=True), location="json", validation=False, arg_name="body")
 @bp.doc(summary="Match customer requests (strings or {id, text}, up to 1,000) to roadmap items",
         responses={200: '{"results": [{"id", "verdict", "matches": [{"item_id", "title", "status", "score"}]}]}',
-                   413: "more than 1,000 requests", 422: "empty or invalid requests"})
+                   413: "more than 1,000 requests, or more than 20,000 characters of text together", 422: "empty or invalid requests"})
 def post_match(body):
     if isinstance(body, dict) and "requests" in body:
         body = body["requests"]
@@ -148,6 +152,11 @@ def post_match(body):
         requests.append({"id": str(rid) if rid not in (None, "") else str(n), "text": text})
     if errors:
         raise APIError(422, f"{len(errors)} invalid request(s)", {"errors": errors})
+    total = sum(len(r["text"]) for r in requests)
+    if total > MAX_MATCH_CHARS:
+        raise APIError(413, f"the requests' text fields hold {total:,} characters together; the limit is "
+                            f"{MAX_MATCH_CHARS:,} per call (split them over several calls)",
+                       {"field": "text", "limit": MAX_MATCH_CHARS, "chars": total})
     try:
         min_score = float(request.args.get("min_score", 0.5))
     except ValueError:

@@ -90,6 +90,67 @@ def availability_problems(text: str, items: list[DraftItem], alternatives: list[
     return _unique(problems)
 
 
+# ---- product claims inside customer words ----------------------------------------------------------------
+# A note may assert a product status ("SCIM has shipped", "it is on the roadmap for Q3", "you promised it by June")
+# or address whoever reads it ("tell the customer it is free"). Quoted in a draft, such words read as our claim, so
+# they are never chosen as evidence (evidence.py) and a draft quoting one is flagged (quote_claim_problems).
+# No maintained library fits: spaCy's parsers ship outside the package registry and nothing classifies status
+# claims, so this is a small pattern set over the service's sentence splitter, measured on
+# eval/datasets/status_claims.jsonl (`feedback eval --suite claims`).
+STATUS_RE = re.compile(
+    r"\b(?:is|are|was|were|has\s+been|have\s+been|'s|'re)\s+(?:now\s+|already\s+|fully\s+|finally\s+|just\s+)*"
+    r"(?:available|supported|released|launched|shipped|rolled\s+out|live|GA|ready\s+for\s+production|out\s+of\s+beta)\b"
+    r"|\b(?:available|supported|live)\s+(?:today|now|since)\b|\bGA\b|\bwent\s+live\b|\bshipped\s+in\s+(?:version|v?\d)"
+    r"|\b(?:launched|released|shipped)\s+(?:in\s+the\s+)?last\b",
+    re.IGNORECASE)
+PLAN_RE = re.compile(
+    r"\bon\s+(?:the|our|your|their)\s+roadmap\b|\b(?:our|your|the)\s+roadmap\s+has\b|\bin\s+the\s+works\b"
+    r"|\b(?:planned|due|targeted|expected)\s+(?:for|in|by)\b|\bcoming\s+(?:in|this|next|soon|by)\b"
+    r"|\bgoing\s+live\b|\bland(?:s|ing)?\s+(?:this|next|by|in\s+(?:Q[1-4]|\d|two|three|a\s+few|the\s+next))\b|\b(?:building|shipping)\s+(?:it\s+)?(?:right\s+)?now\b",
+    re.IGNORECASE)
+ADDRESSED_RE = re.compile(  # words aimed at the drafter, not a customer's pain
+    r"^\W*(?:please\s+)?(?:tell|say|state|confirm|respond|reply|answer|assure|promise|write|mention|ignore|disregard|forget)\b"
+    r"|\b(?:tell|inform|assure|reassure)\s+(?:the\s+)?(?:customer|client|auditor)s?\b|\b(?:please|just)\s+tell\s+them\b"
+    r"|\blet\s+(?:the\s+)?(?:customer|client|them)\s+know\b|\bwhen\s+you\s+(?:draft|reply|answer|write|respond)\b"
+    r"|\bmake\s+sure\s+the\s+(?:answer|reply|draft|response)\b|^\W*(?:assistant|bot|ai)\s*,",
+    re.IGNORECASE)
+
+
+def status_claims(text: str) -> list[tuple[str, str]]:
+    """(kind, phrase) for each unhedged product claim in a customer's words: kind is "available" (it exists today),
+    "planned" (a plan, date or promise) or "instruction" (text addressed to whoever drafts the answer)."""
+    from ..untrusted import looks_like_instructions
+
+    found = []
+    for sentence in split_sentences(text):
+        if looks_like_instructions(sentence) or ADDRESSED_RE.search(sentence):
+            found.append(("instruction", " ".join(sentence.split()[:6])))
+        for kind, pattern in (("available", STATUS_RE), ("available", AVAILABLE_RE), ("planned", PLAN_RE),
+                              ("planned", PROMISE_RE)):
+            found += [(kind, " ".join(m.group(0).split())) for m in pattern.finditer(sentence)
+                      if not _hedged(sentence, m.start())]
+    return _unique(found)
+
+
+def quote_claim_problems(quotes: list[str], items: list[DraftItem], verdict: str) -> list[str]:
+    """A quoted claim the cited item's status contradicts: "has shipped" for an item that has not, a plan or date
+    for an item not committed (or beyond its release), and any quote addressed to the drafter."""
+    problems = []
+    first = items[0] if items else None
+    status = first.status if first else verdict
+    for quote in quotes:
+        claims = status_claims(quote)
+        for kind, phrase in claims:
+            if kind == "instruction":
+                problems.append(f"quote gives instructions: '{phrase}'")
+            elif (kind == "available" and status != "shipped") or (
+                    kind == "planned" and status not in ("planned", "in_progress")):
+                problems.append(f"quote claims '{phrase}' but the item is {status}")
+        if first is not None and any(kind == "planned" for kind, _ in claims):
+            problems += [f"quote {p}" for p in date_problems(quote, items)]
+    return _unique(problems)
+
+
 # ---- internal details, personal data, quotes ---------------------------------------------------------------
 INTERNAL_RES = [
     re.compile(r"\bRICE\b"), re.compile(r"\bscor(?:e|es|ed|ing)\b", re.I), re.compile(r"\bARR\b"),
@@ -142,6 +203,11 @@ def quote_problems(text: str, quotes: list[str], evidence_quotes: list[str]) -> 
     return _unique(problems)
 
 
+def quoted_spans(text: str) -> list[str]:
+    """The double-quoted spans of a draft: masked as customer words for our own claims, checked for theirs."""
+    return [m.group(1) for m in _QUOTED.finditer(normalize(text))]
+
+
 def mask_quotes(text: str, evidence_quotes: list[str]) -> str:
     """Blank out quoted customer words, so their own dates and wishes are not read as our claims."""
     sources = [" ".join(normalize(q).split()) for q in evidence_quotes if q]
@@ -177,6 +243,7 @@ def check_draft(text: str, cited_ids: list[str], quotes: list[str], ctx: DraftCo
     if ctx.audience == "customer":
         others = sorted({e.account for e in ctx.evidence if e.account and e.account != ctx.account})
         problems += internal_problems(masked, others)
+        problems += quote_claim_problems(list(quotes) + quoted_spans(text), cited, ctx.verdict)
     if word_count(text) > MAX_WORDS:
         problems.append(f"too long: {word_count(text)} words, at most {MAX_WORDS}")
     return _unique(problems)

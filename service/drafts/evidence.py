@@ -2,7 +2,9 @@
 
 Quotes are statement texts, which are exact slices of their notes, so a quote can always be traced back. The asking
 account's own words come first. Other accounts contribute at most the few short statements chosen here, and never
-a statement carrying an email address, a phone number or a contact's name.
+a statement carrying an email address, a phone number or a contact's name. No quote asserts a product status
+("has shipped", "is on the roadmap for Q3", "you promised it by June") or addresses the drafter: in a draft, a
+customer's claim reads as ours (checks.status_claims).
 """
 from __future__ import annotations
 
@@ -17,8 +19,7 @@ from ..models import Note, RoadmapLink, Statement
 from ..roadmap import decision as decisions
 from ..vectorstore import STATEMENTS
 from .base import DraftItem, Evidence
-from .checks import EMAIL_RE, PHONE_RE
-from ..untrusted import looks_like_instructions
+from .checks import EMAIL_RE, PHONE_RE, status_claims
 
 MAX_QUOTES = 3
 MAX_OWN = 2  # leave room for one other voice, so a draft shows the need is not one account's
@@ -164,7 +165,7 @@ def _quotable(text: str, names: list[str]) -> bool:
     words = len(text.split())
     if not QUOTE_WORDS[0] <= words <= QUOTE_WORDS[1] or '"' in text or EMAIL_RE.search(text) or PHONE_RE.search(text):
         return False
-    if looks_like_instructions(text):  # notes are data too: a planted "ignore your rules" is never quoted
+    if status_claims(text):  # "it has shipped", "on the roadmap for Q3", "ignore your rules": quoted, our claim
         return False
     # Any part of a contact's name (a first name alone too) keeps the statement out of the quotes.
     parts = {p for n in names for p in re.findall(r"[A-Za-z][\w'-]{2,}", n) if p[0].isupper()}

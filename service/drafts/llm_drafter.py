@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 
-from ..llm import LLMBadOutput, LLMError, LLMUnavailable, repair_messages
+from ..llm import LLMBadOutput, LLMBudgetSpent, LLMError, LLMUnavailable, repair_messages
 from ..prompts import load_prompt
 from ..redact import Redactor
 from . import checks
@@ -57,6 +57,8 @@ class LLMDrafter:
                 repaired = True
                 reply = self.client.complete_json_messages(_repair_turn(messages, reply.raw, problems), self.prompt)
                 problems = self._problems(reply.data, ctx)
+        except LLMBudgetSpent as exc:
+            return _fallback(ctx, f"{exc}; this is the template draft")
         except LLMUnavailable as exc:
             return _fallback(ctx, f"the LLM endpoint was unavailable ({exc}); this is the template draft")
         except LLMError as exc:

@@ -81,12 +81,10 @@ def report_job(services, payload: dict, progress) -> dict:
 
 
 def deliver_job(services, payload: dict, progress) -> dict:
-    from ..reports.deliver import deliver_report
+    """Post a stored report to the configured webhook, or to an API caller's (sealed in the payload)."""
+    from ..reports.deliver import run_delivery_job
 
-    url = services.config.REPORT_WEBHOOK_URL
-    if not url:
-        raise JobFailed("no webhook configured: set FEEDBACK_REPORT_WEBHOOK_URL")
-    result = deliver_report(services, int(payload["report_id"]), url)  # retries with backoff itself
+    result = run_delivery_job(services, payload, getattr(progress, "job_id", None))  # retries with backoff itself
     if not result.ok:
         raise JobFailed(f"webhook delivery failed after {result.attempts} attempt(s): {result.error}")
     return {"ok": True, "attempts": result.attempts, "status_code": result.status_code}

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .base import Base, utcnow
 
 PERIODS = ("1d", "7d", "30d")
-DELIVERY_STATUSES = ("not_sent", "sent", "failed")
+DELIVERY_STATUSES = ("not_sent", "queued", "sent", "failed")
 
 
 class Report(Base):

@@ -5,6 +5,10 @@ bad URL or a revoked hook cannot help). The outcome is recorded on the stored re
 The webhook URL is a secret (it is the credential): it is never logged or stored, only its host. The remote
 answer's body is never read or recorded (it could be anything the remote chose to say), redirects are not followed,
 and every attempt together must finish within TOTAL_TIMEOUT. URL rules and address pinning: webhook_url.py.
+
+From the API and the pages, delivery is a job (enqueue_delivery): the request answers at once with the report
+marked "queued", and the job records "sent" or "failed" with a short error. An API caller's URL travels in the job
+row sealed with the app's secret key (Fernet) and is dropped from the row once the job has run.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from ..models import Report, utcnow
 from .render import header, markdown_sections, render_markdown
 from .webhook_url import PinnedAdapter, WebhookURLError, check_allowed, parse_webhook_url, resolve_target
 
-__all__ = ["WebhookURLError", "check_url", "api_allowed_hosts", "build_payload", "post", "deliver_report"]
+__all__ = ["WebhookURLError", "check_url", "api_allowed_hosts", "build_payload", "post", "deliver_report",
+           "enqueue_delivery", "run_delivery_job"]
 
 log = logging.getLogger(__name__)
 
@@ -152,3 +157,79 @@ def _retry_after(headers) -> float | None:
         return float(headers.get("Retry-After", ""))
     except ValueError:
         return None
+
+
+# ---- delivery as a job (API and pages) ---------------------------------------------------------------------
+def _fernet(secret_key: str):
+    import base64
+    import hashlib
+
+    from cryptography.fernet import Fernet
+
+    key = hashlib.sha256(f"feedback webhook url:{secret_key}".encode("utf-8", "surrogatepass")).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal_url(secret_key: str, url: str) -> str:
+    return _fernet(secret_key).encrypt(url.encode("utf-8")).decode("ascii")
+
+
+def open_url(secret_key: str, sealed: str) -> str:
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return _fernet(secret_key).decrypt(sealed.encode("ascii")).decode("utf-8")
+    except (InvalidToken, ValueError):
+        raise ValueError("the webhook URL cannot be read: this worker's FEEDBACK_SECRET_KEY differs from the "
+                         "web process's") from None
+
+
+def _mark(services, report_id: int, status: str, error: str | None = None) -> None:
+    with services.db.transaction() as session:
+        report = session.get(Report, report_id)
+        if report is not None:
+            report.delivery_status, report.delivery_error = status, error
+
+
+def enqueue_delivery(services, report_id: int, url: str | None = None) -> dict:
+    """Mark the report "queued" and hand its delivery to a job; url None means FEEDBACK_REPORT_WEBHOOK_URL."""
+    from ..jobs import enqueue
+
+    payload = {"report_id": int(report_id)}
+    if url:
+        payload["webhook"] = seal_url(services.config.SECRET_KEY, url)
+    _mark(services, report_id, "queued")
+    return enqueue(services, "deliver", payload)
+
+
+def run_delivery_job(services, payload: dict, job_id: str | None = None) -> Delivery:
+    """The deliver job's work: open the sealed URL (or take the configured one), post, record the outcome on the
+    report; the sealed URL is removed from the job row whatever happened."""
+    report_id = int(payload["report_id"])
+    try:
+        if payload.get("webhook"):
+            url, allow_private = open_url(services.config.SECRET_KEY, payload["webhook"]), False  # an API caller's
+        else:
+            url = services.config.REPORT_WEBHOOK_URL
+            allow_private = bool(getattr(services.config, "WEBHOOK_ALLOW_PRIVATE", False))
+            if not url:
+                raise ValueError("no webhook configured: set FEEDBACK_REPORT_WEBHOOK_URL")
+    except ValueError as exc:
+        _mark(services, report_id, "failed", str(exc))
+        _forget_url(services, job_id)
+        return Delivery(False, 0, None, str(exc))
+    try:
+        return deliver_report(services, report_id, url, allow_private=allow_private)
+    finally:
+        _forget_url(services, job_id)
+
+
+def _forget_url(services, job_id: str | None) -> None:
+    from ..models import Job
+
+    if not job_id:
+        return
+    with services.db.transaction() as session:
+        job = session.get(Job, job_id)
+        if job is not None and "webhook" in (job.payload or {}):
+            job.payload = {k: v for k, v in job.payload.items() if k != "webhook"}

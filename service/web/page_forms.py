@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 
 from ..models.notes import SOURCE_KINDS
@@ -81,4 +81,5 @@ class ConfirmItemForm(FlaskForm):
 
 class BuildReportForm(FlaskForm):
     period = SelectField("Period", choices=[(p, PERIOD_LABELS[p]) for p in PERIODS], default="7d", validate_choice=True)
+    deliver = BooleanField("Also post it to the configured webhook")  # shown only when one is configured
     submit = SubmitField("Build report now")

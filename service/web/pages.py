@@ -209,6 +209,10 @@ def build_report():
     except ReportError as exc:
         form.period.errors = [str(exc)]
         return render_template("pages/reports.html", reports=list_reports(services(), limit=200), form=form), 422
+    if form.deliver.data and services().config.REPORT_WEBHOOK_URL:
+        from ..reports.deliver import enqueue_delivery
+
+        enqueue_delivery(services(), row.id)  # a job: a slow webhook must not hold this request
     return redirect(url_for("pages.report", report_id=row.id), 303)
 
 

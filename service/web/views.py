@@ -10,6 +10,7 @@ from flask import Blueprint, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
+from ..api.notes import is_large
 from ..ingest.errors import IngestError
 from ..ingest.readers import RawRow
 from ..ingest.store import ingest, validate_rows
@@ -44,6 +45,13 @@ def paste():
     ]
     svc = services()
     notes, errors = validate_rows(rows, "paste", svc.config.MAX_NOTE_CHARS)
+    if notes and not errors and is_large(notes):  # embedding it would hold this worker too long: a job does it
+        from ..jobs import enqueue, notes_payload
+
+        job = enqueue(svc, "ingest", notes_payload(notes))
+        return render_template("paste.html", form=PasteForm(formdata=None), page_notice=(
+            f"{len(notes):,} note(s), {sum(len(n.text) for n in notes):,} characters, are being stored in the "
+            f"background (job {job['id']}); they appear under Notes when the job is done.")), 202
     try:
         report = ingest(svc, notes, errors, skip_invalid=False)
     except IngestError as exc:
@@ -106,6 +114,11 @@ def _attach_row_errors(form: PasteForm, errors, *, several: bool) -> None:
 def _theme_summary(svc, texts: list[str], **context) -> tuple[list[dict] | None, str | None]:
     """Themes of the pasted texts from the themes stage when it is installed: (themes, message).
     themes is None when the summary is unavailable (stage not installed, or it failed)."""
+    from ..api.themes import MAX_SUMMARIZE_CHARS
+
+    if sum(len(t) for t in texts) > MAX_SUMMARIZE_CHARS:  # the summary would outlast the worker timeout
+        return [], (f"the paste is over {MAX_SUMMARIZE_CHARS:,} characters, too long to summarise at once; "
+                    "run themes to see it in the theme list")
     try:
         from service.themes.summary import summarize_texts
     except ModuleNotFoundError as exc:

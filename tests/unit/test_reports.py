@@ -390,15 +390,76 @@ def test_reports_api(seeded):
     assert client.post("/api/v1/reports", json={"since": "1d", "webhook": "ftp://x"}).status_code == 422
 
 
+def _delivered(client, body: dict, timeout: float = 30.0) -> dict:
+    """The report once its delivery job has finished (the API answers before the webhook is posted)."""
+    from tests.unit.test_jobs import _wait
+
+    job = _wait(client, body["delivery"]["job_id"], timeout)
+    return {"job": job, **client.get(f"/api/v1/reports/{body['id']}").get_json()}
+
+
 @responses.activate
 def test_reports_api_records_a_failed_delivery(seeded, monkeypatch):
     app, _, _ = seeded
     monkeypatch.setenv("FEEDBACK_REPORT_WEBHOOK_BACKOFF", "0")
-    responses.post(HOOK, status=400, body="invalid_payload")
+    responses.post(HOOK, status=400, body="invalid_payload: remote words never stored")
     app.extensions["feedback"].config.WEBHOOK_ALLOWED_HOSTS = "hooks.example.com"
-    resp = app.test_client().post("/api/v1/reports", json={"since": "1d", "webhook": HOOK})
+    client = app.test_client()
+    resp = client.post("/api/v1/reports", json={"since": "1d", "webhook": HOOK})
+    assert resp.status_code == 201 and resp.get_json()["delivery"]["job_id"]
+    after = _delivered(client, resp.get_json())
+    assert after["job"]["status"] == "failed" and len(responses.calls) == 1
+    delivery = after["delivery"]
+    assert delivery["status"] == "failed" and delivery["error"] == "HTTP 400 from hooks.example.com"
+    assert "remote words" not in json.dumps(after) and "secret" not in json.dumps(after)
+
+
+@responses.activate
+def test_reports_api_delivers_off_the_request_thread(seeded, monkeypatch):
+    """The request answers with the report queued while the webhook is still slow; the job records "sent"."""
+    import threading
+
+    app, svc, _ = seeded
+    release = threading.Event()
+    seen_thread = []
+
+    def slow_hook(request):
+        seen_thread.append(threading.current_thread().name)
+        release.wait(10)
+        return (200, {}, "ok")
+
+    responses.add_callback(responses.POST, HOOK, callback=slow_hook)
+    svc.config.WEBHOOK_ALLOWED_HOSTS = "hooks.example.com"
+    client = app.test_client()
+    resp = client.post("/api/v1/reports", json={"since": "1d", "webhook": HOOK})
     assert resp.status_code == 201
-    assert resp.get_json()["delivery"]["status"] == "failed" and len(responses.calls) == 1
+    body = resp.get_json()
+    assert body["delivery"]["status"] == "queued"
+    assert client.get(f"/api/v1/reports/{body['id']}").get_json()["delivery"]["status"] == "queued"
+    release.set()
+    after = _delivered(client, body)
+    assert after["job"]["status"] == "done" and after["delivery"]["status"] == "sent"
+    assert seen_thread and seen_thread[0] != threading.current_thread().name
+    # the caller's URL (a credential) travelled sealed and is gone from the job row once it ran
+    from service.models import Job
+
+    with svc.db.session() as session:
+        payload = session.get(Job, body["delivery"]["job_id"]).payload
+    assert payload == {"report_id": body["id"]} and "secret" not in json.dumps(payload)
+
+
+def test_sealed_webhook_url_needs_the_same_secret_key(seeded):
+    from service.reports.deliver import open_url, run_delivery_job, seal_url
+
+    _, svc, _ = seeded
+    sealed = seal_url("key-one", HOOK)
+    assert "secret" not in sealed and open_url("key-one", sealed) == HOOK
+    with pytest.raises(ValueError, match="FEEDBACK_SECRET_KEY differs"):
+        open_url("key-two", sealed)
+    report = create_report(svc, "7d", AS_OF)
+    result = run_delivery_job(svc, {"report_id": report.id, "webhook": sealed})  # svc has another secret key
+    assert not result.ok and "FEEDBACK_SECRET_KEY" in get_report(svc, report.id).delivery_error
+    assert get_report(svc, report.id).delivery_status == "failed"
 
 
 @responses.activate
@@ -415,8 +476,9 @@ def test_reports_api_refuses_webhooks_to_hosts_not_allowed(seeded):
     assert client.get("/api/v1/reports").get_json()["reports"] == []
     app.extensions["feedback"].config.REPORT_WEBHOOK_URL = HOOK  # the configured webhook's host is allowed
     responses.post(HOOK, status=200, body="ok")
-    assert client.post("/api/v1/reports", json={"since": "1d", "webhook": HOOK}).status_code == 201
-    assert len(responses.calls) == 1
+    resp = client.post("/api/v1/reports", json={"since": "1d", "webhook": HOOK})
+    assert resp.status_code == 201
+    assert _delivered(client, resp.get_json())["delivery"]["status"] == "sent" and len(responses.calls) == 1
 
 
 def test_report_names_its_window_and_says_plainly_when_it_holds_no_notes(seeded, run_cli):
@@ -427,3 +489,26 @@ def test_report_names_its_window_and_says_plainly_when_it_holds_no_notes(seeded,
     assert data["trend_window"] == window_text(date(2029, 12, 31), 7)
     assert data["messages"][0].startswith("No notes in this window (the last 7 days to 2029-12-31")
     assert "30d" in run_cli("report", "--help").output
+
+
+@responses.activate
+def test_reports_page_queues_delivery_to_the_configured_webhook(seeded):
+    import time
+
+    app, svc, _ = seeded
+    responses.post(HOOK, status=200, body="ok")
+    client = app.test_client()
+    assert "configured webhook" not in client.get("/reports").get_data(as_text=True)  # none configured yet
+    svc.config.REPORT_WEBHOOK_URL = HOOK
+    assert "configured webhook" in client.get("/reports").get_data(as_text=True)
+    resp = client.post("/reports", data={"period": "7d", "deliver": "y"})
+    assert resp.status_code == 303
+    report_id = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    deadline = time.monotonic() + 30
+    while get_report(svc, report_id).delivery_status == "queued" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert get_report(svc, report_id).delivery_status == "sent" and len(responses.calls) == 1
+    assert "Delivery: sent" in client.get(f"/reports/{report_id}").get_data(as_text=True)
+    client.post("/reports", data={"period": "1d"})  # without the box ticked nothing is posted
+    time.sleep(0.2)
+    assert len(responses.calls) == 1
