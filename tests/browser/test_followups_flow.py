@@ -6,18 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CHROMIUM
-
-if not CHROMIUM.exists():
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install -y chromium)",
-                allow_module_level=True)
-try:
-    import playwright.sync_api  # noqa: F401
-except ImportError:
-    pytest.skip("browser tests need Playwright for Python (pip install playwright)", allow_module_level=True)
-
-from ..unit.test_followups import seed, ship  # noqa: E402
-from .test_paste_flow import assert_clean  # noqa: E402
+# The `browser` fixture skips when chromium or Playwright is missing.
+from ..unit.test_followups import seed, ship
+from .test_paste_flow import assert_clean
 
 pytestmark = pytest.mark.browser
 
