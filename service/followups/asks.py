@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ..models import Note, RoadmapLink, Statement
+from ..models import Account, Note, RoadmapLink, Statement
 from ..roadmap import decision as decisions
 from ..themes.measure import parse_arr
 
@@ -74,8 +74,6 @@ def account_facts(services) -> dict[str, dict]:
     with services.db.session() as session:
         rows = session.execute(select(Note.meta, Note.occurred_at, Note.ingested_at, Note.id, Note.account_id)
                                .where(Note.account_id.is_not(None))).all()
-        from ..models import Account
-
         names = dict(session.execute(select(Account.id, Account.name)).all())
     out: dict[str, dict] = {}
     for meta, occurred, ingested, _id, account_id in sorted(rows, key=lambda r: (r[1] or r[2], r[3])):
