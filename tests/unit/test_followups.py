@@ -308,3 +308,31 @@ def test_untrusted_text_in_notes_is_escaped_on_the_pages(app, svc):
                         "text": "<script>alert(1)</script> Acme also needs SCIM user provisioning from Okta."}])
     html = app.test_client().get("/accounts/Acme Logistics/brief").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
+
+
+def test_an_llm_follow_up_that_quotes_another_account_is_replaced_by_the_template(make_app, fake_openai):
+    from service.followups.service import followups
+
+    app = make_app(OPENAI_BASE_URL=fake_openai.base_url, LLM_MODEL="fake-model", LLM_TIMEOUT=0.5,
+                   LLM_BACKOFF_BASE=0.01)
+    svc = app.extensions["feedback"]
+    seed(svc)
+    ship(svc)
+    stolen = "Velo procurement requires SCIM 2.0 user and group provisioning from Okta, marker bravo."
+
+    def answer(body):
+        data = json.loads(body["messages"][1]["content"].split("<data>")[1].split("</data>")[0])
+        text = (f'Good news: SCIM 2.0 user and group provisioning is available today. As you said, "{stolen}" '
+                "It has been part of the product since our 2026.11 release, and I can set up a short walkthrough.")
+        return {"content": json.dumps({"text": text, "cited_item_ids": [i["id"] for i in data["items"]],
+                                       "quotes": [stolen]})}
+
+    fake_openai.set_script([answer] * 20)
+    found = followups(svc, "RM-104")
+    acme = next(a for a in found["accounts"] if a["account"] == "Acme Logistics")
+    assert acme["draft"]["mode"] == "grounded-template" and acme["draft"]["checks"]["passed"]
+    assert any("failed the checks" in w for w in acme["draft"]["warnings"])
+    assert _markers(acme["draft"]["text"]) <= MARKERS["Acme Logistics"]
+    prompts = [r["json"]["messages"][-1]["content"] for r in fake_openai.chat_requests]
+    acme_prompts = [p for p in prompts if "marker alpha" in p]
+    assert acme_prompts and not any("marker bravo" in p or "marker delta" in p for p in acme_prompts)
