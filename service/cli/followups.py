@@ -70,7 +70,8 @@ def followups(ctx, item_id, since, told, told_by, no_drafts, as_json):
             marks = []
             for account in told:
                 mark = mark_told(ctx.services, item_id, account, told_by=told_by or cli_actor())
-                record(ctx.services.db, cli_actor(), "followup_told", f"{item_id}/{account}", {"status": mark["status"]})
+                record(ctx.services.db, cli_actor(), "followup_told", f"{item_id}/{account}",
+                       {"status": mark["status"]})
                 marks.append(mark)
             if as_json:
                 emit_json({"item_id": item_id, "told": marks})
@@ -128,7 +129,8 @@ def brief(ctx, account, since, as_json):
                f"{data['first_heard']} to {data['last_heard']}")
     for p in data["pains"]:
         d = p["decision"]
-        what = (f"{d['item_id']} {d['title']}: {d['verdict']}" + (f", release {d['release']}" if d.get("release") else "")
+        release = f", release {d['release']}" if d.get("release") else ""
+        what = (f"{d['item_id']} {d['title']}: {d['verdict']}{release}"
                 if d["item_id"] else "not on the roadmap; nearest: " +
                 ", ".join(f"{n['item_id']} ({n['status']}, match {n['match']:.2f}): {n['scoring_reason'] or '-'}"
                           for n in d["nearest"]))

@@ -180,7 +180,8 @@ def _summary(services, account: str, rows: list[dict], items: dict, scored: dict
                          f"{' (nearest: ' + near + ')' if near else ''}.{said}")
     text = "\n".join(lines) or f"No asks or pains from {account} in the notes yet."
     given = [_draft_item(items[i], scored, None) for i in dict.fromkeys(cited)]
-    near_items = [_draft_item(items[n["item_id"]], scored, None) for r in rows for n in r["decision"].get("nearest", [])]
+    near_items = [_draft_item(items[n["item_id"]], scored, None)
+                  for r in rows for n in r["decision"].get("nearest", [])]
     ctx = DraftContext(question=f"Brief for {account}", account=account, audience="internal", tone=None,
                        verdict=VERDICT_OF_STATUS[given[0].status] if given else NOT_ON_ROADMAP,
                        items=given, evidence=evidence, alternatives=near_items)
@@ -191,4 +192,5 @@ def _summary(services, account: str, rows: list[dict], items: dict, scored: dict
 
 def _words(verdict: str) -> str:
     return {"available": "available today", "in_progress": "in development", "planned": "planned",
-            "under_consideration": "under consideration, with no date", "not_planned": "not planned"}.get(verdict, verdict)
+            "under_consideration": "under consideration, with no date",
+            "not_planned": "not planned"}.get(verdict, verdict)

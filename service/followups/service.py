@@ -68,7 +68,7 @@ def _add(out: dict, st: asks_mod.StatementAsk, score: float, linked: bool) -> No
 
 
 def followups(services, item_id: str, since: date | None = None, drafts: bool = True) -> dict:
-    """The follow-ups JSON: {"item_id", "title", "status", "release", "changed_at", "accounts": [...], "told": [...]}."""
+    """The follow-ups JSON: {"item_id", "title", "status", "release", "changed_at", "accounts", "told", ...}."""
     with services.db.session() as session:
         item = get_item(session, item_id)
         session.expunge(item)
@@ -87,7 +87,8 @@ def followups(services, item_id: str, since: date | None = None, drafts: bool = 
         rows.append(row)
     rows.sort(key=lambda r: (r["arr"] is None, -(r["arr"] or 0), -r["asks"], r["account"]))
     for row in rows:
-        row["draft"] = draft_for(services, item_context(services, item, row["account"], row["quotes"])) if drafts else None
+        ctx = item_context(services, item, row["account"], row["quotes"]) if drafts else None
+        row["draft"] = draft_for(services, ctx) if ctx is not None else None
     return {"item_id": item.id, "title": item.title, "status": item.status, "release": item.release,
             "changed_at": change.changed_at.isoformat() if change else None,
             "change": history.change_dict(change) if change else None,
