@@ -50,7 +50,8 @@ def asking_accounts(services, item_id: str, since: date | None = None) -> dict[s
     for a in out.values():
         a["quotes"].sort(key=lambda q: (-q["score"], q["date"] or "", q["note_id"]))
         a["asks"] = len(a["note_ids"])
-        a["quotes"] = [{k: q[k] for k in ("note_id", "text", "date")} for q in a["quotes"][:MAX_QUOTES]]
+        a["quotes"] = [{"note_id": q["note_id"], "text": q["text"], "date": q["date"], "score": round(q["score"], 4)}
+                       for q in a["quotes"][:MAX_QUOTES]]
     return out
 
 
