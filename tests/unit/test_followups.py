@@ -336,3 +336,16 @@ def test_an_llm_follow_up_that_quotes_another_account_is_replaced_by_the_templat
     prompts = [r["json"]["messages"][-1]["content"] for r in fake_openai.chat_requests]
     acme_prompts = [p for p in prompts if "marker alpha" in p]
     assert acme_prompts and not any("marker bravo" in p or "marker delta" in p for p in acme_prompts)
+
+
+def test_erasing_an_account_removes_its_told_marks(seeded, svc):
+    from sqlalchemy import select
+
+    from service.erase import erase_account
+    from service.models import FollowupTold
+
+    assert seeded.post("/api/v1/roadmap/items/RM-104/followups/told", json={"account": "Acme Logistics"}).status_code == 201
+    erase_account(svc, "Acme Logistics", compact_files=False)
+    with svc.db.session() as session:
+        assert session.scalars(select(FollowupTold.account)).all() == []
+    assert "Acme Logistics" not in json.dumps(seeded.get("/api/v1/roadmap/items/RM-104/followups").get_json())
