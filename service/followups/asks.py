@@ -51,10 +51,12 @@ def statement_asks(services) -> list[StatementAsk]:
                                .order_by(Statement.id)).all()
         facts = [(s.id, s.text, s.note.public_id, s.note.account.name if s.note.account else None,
                   s.note.effective_at, s.kind) for s in rows]
-    found = decisions.decide(services, [{"id": str(f[0]), "text": f[1]} for f in facts]) if fitted else []
+    # Without a roadmap every statement is still listed (a brief shows pains), with nothing cited.
+    requests = [{"id": str(f[0]), "text": f[1]} for f in facts]
+    found = decisions.decide(services, requests) if fitted else [None] * len(facts)
     out = [StatementAsk(statement_id=f[0], text=f[1], note_id=f[2], account=f[3], at=f[4], kind=f[5],
-                        cited=tuple((r.item_id, r.score) for r in d.cited),
-                        ranked={r.item_id: r.score for r in d.ranked})
+                        cited=tuple((r.item_id, r.score) for r in d.cited) if d else (),
+                        ranked={r.item_id: r.score for r in d.ranked} if d else {})
            for f, d in zip(facts, found)]
     with _lock:
         _cache[services] = (key, out)

@@ -349,3 +349,17 @@ def test_erasing_an_account_removes_its_told_marks(seeded, svc):
     with svc.db.session() as session:
         assert session.scalars(select(FollowupTold.account)).all() == []
     assert "Acme Logistics" not in json.dumps(seeded.get("/api/v1/roadmap/items/RM-104/followups").get_json())
+
+
+def test_a_brief_without_a_roadmap_still_lists_the_accounts_words(app, svc):
+    from service.ingest.readers import RawRow
+    from service.ingest.store import ingest, validate_rows
+    from service.themes.run import RunOptions, run_themes
+
+    rows, errors = validate_rows([RawRow(n, i) for i, n in enumerate(NOTES, 1)], "test", 100_000)
+    ingest(svc, rows, errors, skip_invalid=False)
+    run_themes(svc, RunOptions(include_all=True, min_mentions=1, min_accounts=1))
+    b = app.test_client().get("/api/v1/accounts/Velo Commerce/brief").get_json()
+    assert b["account"] == "Velo Commerce" and b["notes"] == 2 and b["checks"]["passed"]
+    assert b["pains"] and all(p["decision"]["verdict"] == "not_on_roadmap" for p in b["pains"])
+    assert "marker bravo" in json.dumps(b)
