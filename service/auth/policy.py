@@ -35,7 +35,8 @@ REQUIRED_ROLE = {
     "drafts.post_draft": SALES, "drafts.get_drafts": SALES, "drafts.get_one": SALES, "drafts.post_feedback": SALES,
     # follow-ups and account briefs (issue 17): sales and above; they quote customers
     "followups.get_history": VIEWER, "followups.get_followups": SALES, "followups.post_told": SALES,
-    "followups.get_brief": SALES, "closeloop.followups": SALES, "closeloop.followup_told": SALES, "closeloop.brief": SALES,
+    "followups.get_brief": SALES,
+    "closeloop.followups": SALES, "closeloop.followup_told": SALES, "closeloop.brief": SALES,
     # background jobs (ingests, theme runs, reports): those who may start them
     "jobs.get_one": PM, "jobs.get_many": PM,
     # administration
