@@ -19,7 +19,7 @@ from . import metrics as M
 EVAL_DIR = Path(__file__).resolve().parent
 DATASETS = EVAL_DIR / "datasets"
 SAMPLE = EVAL_DIR.parent / "service" / "sample_data"
-SUITES = ("match", "drafts", "themes", "injection", "claims")
+SUITES = ("match", "drafts", "themes", "injection", "claims", "followups")
 OVERFIT_GAP = 0.05  # a dev figure this far above its test figure is shown as overfitting
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?:\+\d{1,3}[\s.-]?)?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}")
@@ -241,6 +241,101 @@ def run_themes_suite(embedding_model: str | None = None) -> dict:
     }
 
 
+def run_followups_suite(embedding_model: str | None = None) -> dict:
+    """Follow-ups after one status change on the bundled sample (RM-104 ships in roadmap_update.json): the accounts
+    listed for each gold item against eval/datasets/followups_gold.jsonl (written by reading the notes), and every
+    follow-up draft scored with the drafts suite's metrics, plus quotes from another account and unbacked dates."""
+    from service.followups.service import followups
+    from service.roadmap.service import import_items
+
+    gold = read_jsonl(DATASETS / "followups_gold.jsonl")
+    update = json.loads((SAMPLE / "roadmap_update.json").read_text())
+    items = {i["id"]: i for i in update}
+    with eval_services(embedding_model) as (_, svc):
+        import_items(svc, update, source="roadmap_update.json")
+        notes = _notes_with_accounts(svc)
+        pii = planted_pii(svc)
+        per_item, drafts, golds = [], [], []
+        for g in gold:
+            found = followups(svc, g["item_id"])
+            listed, wanted = {a["account"] for a in found["accounts"]}, set(g["accounts"])
+            hit = len(listed & wanted)
+            per_item.append({"item_id": g["item_id"], "status": found["status"], "gold": len(wanted),
+                             "listed": len(listed), "recall": round(hit / len(wanted), 4) if wanted else None,
+                             "precision": round(hit / len(listed), 4) if listed else None,
+                             "missed": sorted(wanted - listed), "extra": sorted(listed - wanted)})
+            for a in found["accounts"]:
+                d = {**a["draft"], "id": f"{g['item_id']}/{a['account']}", "account": a["account"],
+                     "audience": "customer"}
+                drafts.append(d)
+                golds.append({"id": d["id"], "gold_item_ids": [g["item_id"]],
+                              "gold_verdict": _verdict_of(items[g["item_id"]]["status"])})
+    problems = []
+    for d in drafts:
+        issues = M.unsupported_claims(d, items) + M.quote_problems(d, notes) + M.pii_leaks(d["text"], pii)
+        issues += M.leaks_internal(d["text"]) + _other_account_quotes(d, notes)
+        if issues:
+            problems.append({"id": d["id"], "problems": issues, "text": d["text"]})
+    recalls = [r["recall"] for r in per_item if r["recall"] is not None]
+    precisions = [r["precision"] or 0.0 for r in per_item]
+    return {
+        "n_cases": len(drafts),
+        "items": per_item,
+        "account_recall_min": min(recalls) if recalls else None,
+        "account_precision_min": min(precisions) if precisions else None,
+        "account_recall_mean": round(sum(recalls) / len(recalls), 4) if recalls else None,
+        "account_precision_mean": round(sum(precisions) / len(precisions), 4) if precisions else None,
+        "verdict_accuracy": M.verdict_accuracy(drafts, golds),
+        "first_citation_correct": M.first_citation_correct(drafts, golds),
+        "citation_precision": M.citation_precision(drafts, golds),
+        "citation_recall": M.citation_recall(drafts, golds),
+        "unsupported_claims": M.unsupported_claims_total(drafts, items),
+        "unbacked_dates": sum(len(M.unsupported_dates(d, items)) for d in drafts),
+        "invented_items": M.invented_items_total(drafts, items),
+        "quote_fidelity": M.quote_fidelity_micro(drafts, notes),
+        "quote_problems": M.quote_problems_total(drafts, notes),
+        "other_account_quotes": sum(len(_other_account_quotes(d, notes)) for d in drafts),
+        "pii_leaks": M.pii_leaks_total(drafts, pii),
+        "pii_pattern_leaks": M.pii_pattern_leaks_total(drafts),
+        "internal_leaks": M.internal_leaks_total(drafts),
+        "readability_grade_p90": M.readability_grade_p90(drafts),
+        "length_ok_rate": M.length_ok_rate(drafts),
+        "checks_passed_rate": round(sum(bool(d["checks"].get("passed")) for d in drafts) / len(drafts), 4)
+        if drafts else None,
+        "failures": problems,
+    }
+
+
+def _verdict_of(status: str) -> str:
+    from service.drafts.base import VERDICT_OF_STATUS
+
+    return VERDICT_OF_STATUS[status]
+
+
+def _notes_with_accounts(svc) -> dict[str, dict]:
+    from sqlalchemy import select
+
+    from service.models import Account, Note
+
+    with svc.db.session() as session:
+        rows = session.execute(select(Note.id, Note.external_id, Note.text, Account.name)
+                               .outerjoin(Account, Account.id == Note.account_id)).all()
+    return {ext or str(i): {"text": text, "account": account} for i, ext, text, account in rows}
+
+
+def _other_account_quotes(draft: dict, notes: dict[str, dict]) -> list[str]:
+    """Evidence and double-quoted spans of a follow-up that are not the draft's own account's words."""
+    from .metrics.quotes import text_quotes
+
+    own = [n["text"] for n in notes.values() if n["account"] == draft["account"]]
+    spans = [e["quote"] for e in draft.get("evidence") or []] + text_quotes(draft.get("text"))
+    out = [f"other_account_evidence: {e['note_id']}" for e in draft.get("evidence") or []
+           if (notes.get(e["note_id"]) or {}).get("account") != draft["account"]]
+    out += [f"not_own_words: '{q[:60]}'" for q in spans
+            if not any(" ".join(q.split()) in " ".join(t.split()) for t in own)]
+    return out
+
+
 def run_injection() -> dict:
     """The instruction-like-text check on phrasings it was not written for: a warning, measured, not a defence."""
     from service.untrusted import looks_like_instructions
@@ -340,6 +435,8 @@ def run_eval(suites=SUITES, *, embedding_model: str | None = None, judge: bool =
         results["injection"] = run_injection()
     if "claims" in suites:
         results["claims"] = run_claims()
+    if "followups" in suites:
+        results["followups"] = run_followups_suite(embedding_model)
     results["failed"] = check_thresholds(results, thresholds or load_thresholds())
     results["passed"] = not results["failed"]
     results["seconds"] = round(time.perf_counter() - started, 2)

@@ -6,7 +6,7 @@ import html
 from .metrics import METRIC_DIRECTIONS
 
 HIDDEN = {"failures", "n_cases", "modes", "seconds", "split", "dev_failures"}
-SUITE_ORDER = ("match", "drafts", "themes", "injection", "claims", "judge")
+SUITE_ORDER = ("match", "drafts", "themes", "injection", "claims", "followups", "judge")
 
 
 def _fmt(value) -> str:

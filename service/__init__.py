@@ -41,7 +41,7 @@ def _register_optional(app) -> None:
     import importlib
 
     for module in ("service.limits", "service.auth", "service.web", "service.api.themes", "service.api.roadmap", "service.api.drafts", "service.api.reports",
-                   "service.api.admin", "service.api.jobs"):
+                   "service.api.admin", "service.api.jobs", "service.api.followups"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

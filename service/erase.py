@@ -102,6 +102,10 @@ def _redact_derived(session, erased: Erased) -> dict:
                 + [[f.edited_text, f.comment] for f in draft.feedback]):
             session.delete(draft)
             counts["drafts_deleted"] += 1
+    if erased.name is not None:  # "told about an item" marks name the account (issue 17)
+        from .models import FollowupTold
+
+        session.execute(delete(FollowupTold).where(FollowupTold.account == erased.name))
     for snap in session.scalars(select(ThemeSnapshot)):
         fields = ("label", "keywords", "account_names", "quotes", "note_ids")
         if any(erased.touches(getattr(snap, f)) for f in fields):

@@ -34,6 +34,14 @@ METRIC_DIRECTIONS: dict[str, str] = {
     "readability_grade_p90": LOWER,
     "readability_ok_rate": HIGHER,
     "length_ok_rate": HIGHER,
+    # follow-ups (issue 17): accounts listed for an item against the gold list, and follow-up drafts
+    "account_recall_min": HIGHER,
+    "account_precision_min": HIGHER,
+    "account_recall_mean": HIGHER,
+    "account_precision_mean": HIGHER,
+    "unbacked_dates": LOWER,
+    "other_account_quotes": LOWER,
+    "checks_passed_rate": HIGHER,
     # match
     "top1": HIGHER,
     "oos_recall": HIGHER,

@@ -24,6 +24,7 @@ AUDITED = {  # endpoint -> action written to the audit log when the request succ
     "themes.post_run": "themes_run", "pages.run_themes": "themes_run", "reports.create": "report_build",
     "pages.build_report": "report_build", "admin.erase": "account_erase", "admin.delete_one_draft": "draft_delete",
     "admin.delete_one_report": "report_delete", "auth.sign_in": "sign_in", "auth.sign_in_link": "sign_in",
+    "followups.post_told": "followup_told", "closeloop.followup_told": "followup_told",
 }
 
 login_manager = LoginManager()

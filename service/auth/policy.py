@@ -33,6 +33,10 @@ REQUIRED_ROLE = {
     "roadmap.get_scores": VIEWER, "roadmap.post_items": PM, "roadmap.post_link": PM, "roadmap.post_match": SALES,
     # drafts (they quote customers)
     "drafts.post_draft": SALES, "drafts.get_drafts": SALES, "drafts.get_one": SALES, "drafts.post_feedback": SALES,
+    # follow-ups and account briefs (issue 17): sales and above; they quote customers
+    "followups.get_history": VIEWER, "followups.get_followups": SALES, "followups.post_told": SALES,
+    "followups.get_brief": SALES,
+    "closeloop.followups": SALES, "closeloop.followup_told": SALES, "closeloop.brief": SALES,
     # background jobs (ingests, theme runs, reports): those who may start them
     "jobs.get_one": PM, "jobs.get_many": PM,
     # administration

@@ -13,7 +13,7 @@ from .common import AppContext, emit_json, fail, pass_ctx  # noqa: F401
 FEATURE_MODULES = (
     "service.cli.notes", "service.cli.themes", "service.cli.roadmap", "service.cli.drafts",
     "service.cli.eval", "service.cli.reports", "service.cli.demo", "service.cli.jobs",
-    "service.cli.auth", "service.cli.erase",
+    "service.cli.auth", "service.cli.erase", "service.cli.followups",
 )
 
 

@@ -15,7 +15,7 @@ from ..notes import stats
 from .common import emit_json, fail, pass_ctx
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
-STEPS = 5
+STEPS = 6
 # One answer per verdict a rep meets most: available, in progress, not on the roadmap (and an audit question).
 QUESTIONS = (
     ("demo-1", "Can we export a few million rows to CSV without the export timing out?", "Velo Commerce"),
@@ -26,6 +26,10 @@ QUESTIONS = (
 
 
 DEMO_ADMIN = "admin@localhost"
+# A later snapshot of the sample roadmap: SCIM provisioning (RM-104) moves from in progress to shipped, so the
+# history, the follow-ups page and the report's "moved" section have something to show.
+UPDATE_FILE = "roadmap_update.json"
+MOVED_ITEM = "RM-104"
 
 
 def register(cli: click.Group) -> None:
@@ -72,6 +76,7 @@ def demo(ctx, no_serve, host, port, as_json):
                "roadmap": _load_roadmap(svc, roadmap_file, progress),
                "themes": _run_themes(svc, progress, fresh_notes=ingested.created > 0),
                "drafts": _drafts(svc, progress)}
+    summary["moved"] = _roadmap_update(svc, SAMPLE_DIR / UPDATE_FILE, progress)
     summary["report"] = _report(svc, progress)
     summary["stats"] = stats(svc)
     summary["sign_in_url"] = _sign_in_url(svc, host, port) if not no_serve else None
@@ -91,6 +96,8 @@ def _load_roadmap(svc, path: Path, progress: Progress) -> dict:
     except ImportError:
         progress.done(t, "skipped: the roadmap is not available in this installation")
         return {"skipped": "roadmap not available"}
+    if _update_applied(svc):  # a re-run: the later snapshot is the current roadmap; going back would record a move
+        path = path.with_name(UPDATE_FILE)
     rows, source = importer.read_file(path)
     report = import_items(svc, rows, source=source)  # upsert by item id: importing again changes nothing
     progress.done(t, f"{len(report['item_ids'])} items: created {report['created']}, updated {report['updated']}, "
@@ -145,6 +152,37 @@ def _drafts(svc, progress: Progress) -> list[dict]:
     return out
 
 
+def _update_applied(svc) -> bool:
+    try:
+        from ..models import RoadmapStatusChange
+    except ImportError:  # pragma: no cover - the roadmap is optional
+        return False
+    with svc.db.session() as session:
+        return session.scalar(select(func.count(RoadmapStatusChange.id)).where(
+            RoadmapStatusChange.source == UPDATE_FILE)) > 0
+
+
+def _roadmap_update(svc, path: Path, progress: Progress) -> dict:
+    t = progress.step("Importing a later roadmap snapshot (an item ships) and finding who asked for it")
+    try:
+        from ..followups.service import asking_accounts
+        from ..roadmap import importer
+        from ..roadmap.history import item_history
+        from ..roadmap.service import import_items
+    except ImportError:
+        progress.done(t, "skipped: the roadmap is not available in this installation")
+        return {"skipped": "roadmap not available"}
+    rows, source = importer.read_file(path)
+    import_items(svc, rows, source=source)
+    moved = [c for c in item_history(svc, MOVED_ITEM) if c["kind"] == "changed"]
+    asked = asking_accounts(svc, MOVED_ITEM)
+    last = moved[-1] if moved else None
+    what = (f"{MOVED_ITEM} moved {last['old_status']} -> {last['new_status']} on {last['changed_at'][:10]}"
+            if last else f"{MOVED_ITEM} has no recorded move")
+    progress.done(t, f"{what}; {len(asked)} accounts asked for it")
+    return {"item_id": MOVED_ITEM, "change": last, "accounts": len(asked)}
+
+
 def _report(svc, progress: Progress) -> dict:
     from ..reports.store import create_report, write_files
 
@@ -187,6 +225,9 @@ def _where_to_look(summary: dict, host: str, port: int) -> None:
     click.echo(f"  {base}/roadmap     items with the demand behind them, scores and gaps")
     click.echo(f"  {base}/ask         draft an answer for a customer" +
                (f" (example: {base}/ask/{first_draft})" if first_draft else ""))
+    if summary.get("moved", {}).get("item_id"):
+        click.echo(f"  {base}/roadmap/items/{summary['moved']['item_id']}/followups   who asked for the item that "
+                   f"just shipped, with a draft for each")
     click.echo(f"  {base}/reports/{report['id']}   the report for {report['period_start']} to {report['last_day']}")
     click.echo(f"  {base}/            paste more notes")
     click.echo(f"\nReport file: {report['path']}")
@@ -196,6 +237,8 @@ def _where_to_look(summary: dict, host: str, port: int) -> None:
     click.echo("\nTry on the command line:")
     exe = _feedback_command()
     for cmd in ("feedback themes list", 'feedback match "Do you support SCIM provisioning?"',
+                f"feedback roadmap history {MOVED_ITEM}", f"feedback followups {MOVED_ITEM}",
+                'feedback brief "Velo Commerce"',
                 "feedback report --since 7d --format md", "feedback schedule --once", "feedback reports list"):
         click.echo(f"  {exe}{cmd[len('feedback'):]}")
 

@@ -14,7 +14,7 @@ def register(cli: click.Group) -> None:
 
 
 @click.command("eval")
-@click.option("--suite", type=click.Choice(["drafts", "themes", "match", "injection", "claims", "all"]), default="all", show_default=True)
+@click.option("--suite", type=click.Choice(["drafts", "themes", "match", "injection", "claims", "followups", "all"]), default="all", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write results.json, scorecard.md and scorecard.html here.")
 @click.option("--judge", is_flag=True, help="Also measure the LLM judge against the rated drafts (needs an endpoint).")

@@ -8,3 +8,4 @@ from .reports import DELIVERY_STATUSES, PERIODS, Report  # noqa: F401
 from .auth import ROLES, ApiToken, AuditEntry, SignInCode, User  # noqa: F401
 from .jobs import JOB_STATUSES, Job  # noqa: F401
 from .limits import LLMUsage  # noqa: F401
+from .followups import CHANGE_KINDS, FollowupTold, RoadmapStatusChange  # noqa: F401

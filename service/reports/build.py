@@ -72,6 +72,7 @@ def build_report(services, period: str = "1d", as_of: date | None = None, *, wit
         run, rows = _theme_rows(session, window, messages)
         drafts = _draft_activity(session, window)
     gaps, gaps_note = _gaps(services, rows) if with_gaps else ([], "gaps were not computed")
+    moved, moved_since = _moved(services, window)
     last_day = window.end - timedelta(days=1)
     # The themes' pages, API and CLI name their window in the same words.
     trend_window = window_text(last_day, window.days) if window_text else f"{window.start} to {last_day}"
@@ -101,6 +102,8 @@ def build_report(services, period: str = "1d", as_of: date | None = None, *, wit
         "gaps": gaps,
         "gaps_note": gaps_note,
         "drafts": drafts,
+        "moved": moved,
+        "moved_since": moved_since,
         "messages": messages,
     }
 
@@ -244,3 +247,35 @@ def _draft_activity(session, window: Window) -> dict:
         "average_stars": round(sum(stars) / len(stars), 2) if stars else None,
         "edits_saved": sum(1 for _, edited in feedback if edited),
     }
+
+
+def _moved(services, window: Window) -> tuple[list[dict], str]:
+    """Roadmap items whose status changed since the last stored report (else since the window's start), each with
+    how many accounts asked for it and the path of its follow-ups page."""
+    from ..models import Report
+
+    with services.db.session() as session:
+        last = session.scalars(select(Report).where(~((Report.period == window.period)
+                                                      & (Report.period_start == window.start)
+                                                      & (Report.period_end == window.end)))
+                               .order_by(Report.created_at.desc()).limit(1)).first()
+        since = last.created_at if last is not None else window.dt(window.start)
+        try:
+            from ..roadmap.history import moved_since
+        except ImportError:  # pragma: no cover - the roadmap is optional
+            return [], since.isoformat()
+        rows = moved_since(session, since)
+    for row in rows:
+        row["accounts"] = _asked(services, row["item_id"])
+        row["followups"] = f"/roadmap/items/{row['item_id']}/followups"
+    return rows, since.replace(microsecond=0).isoformat()
+
+
+def _asked(services, item_id: str) -> int | None:
+    try:
+        from ..followups.service import asking_accounts
+
+        return len(asking_accounts(services, item_id))
+    except Exception:  # a failing matcher must not cost the whole report
+        log.exception("counting the accounts behind %s failed while building a report", item_id)
+        return None

@@ -75,6 +75,7 @@ def markdown_sections(data: dict, flavor: str = "markdown") -> list[tuple[str, s
     movers = [_movers(data, key, title, flavor) for key, title in
               (("new", "New"), ("growing", "Growing"), ("fading", "Fading"))]
     sections.append(("Compared with the previous period", "\n".join(movers)))
+    sections.append(("Moved since the last report", moved_text(data, flavor)))
     sections.append(("Gaps: recurring themes no roadmap item addresses", _gaps(data, flavor)))
     sections.append(("Draft answers", _drafts(data["drafts"])))
     return sections
@@ -100,6 +101,19 @@ def _movers(data: dict, key: str, title: str, flavor: str) -> str:
         return f"{_bold(title, flavor)}: none"
     items = "; ".join(f"{_text(t['label'], flavor)} ({t['mentions']}, was {t['previous_mentions']})" for t in rows)
     return f"{_bold(title, flavor)}: {items}"
+
+
+def moved_text(data: dict, flavor: str, base_url: str = "") -> str:
+    """Two lines: which items moved (old -> new status), then how many accounts asked and where their follow-ups
+    are. Reports stored before this section existed have no "moved" key and say nothing moved."""
+    moved = data.get("moved") or []
+    if not moved:
+        return "No roadmap item changed status."
+    items = "; ".join(f"{_text(m.get('title') or m['item_id'], flavor)} ({_text(m['item_id'], flavor)}): "
+                      f"{m['old_status'].replace('_', ' ')} -> {m['new_status'].replace('_', ' ')}" for m in moved)
+    asks = "; ".join(f"{m['item_id']}: {'?' if m.get('accounts') is None else m['accounts']} accounts asked, "
+                     f"follow-ups {base_url}{m['followups']}" for m in moved)
+    return f"{len(moved)} item{'s' if len(moved) != 1 else ''} moved: {items}\n{_text(asks, flavor)}"
 
 
 def _gaps(data: dict, flavor: str) -> str:

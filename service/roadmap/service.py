@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from .. import locks
 from ..models import Account, Note, RoadmapItem, RoadmapLink, Statement
 from ..notes import NotFound, find_note
-from . import decision as decision_mod, importer, scoring
+from . import decision as decision_mod, history, importer, scoring
 
 try:  # themes are optional: without them theme links add no evidence and coverage lists no themes
     from ..themes import queries as theme_queries
@@ -75,15 +75,19 @@ def import_items(services, rows, prune: bool = False, source: str = "request", c
         locks.hold(session, "roadmap")  # racing imports take turns instead of colliding on new ids
         existing = {i.id: i for i in session.scalars(select(RoadmapItem))}
         for data in items:
-            report[_upsert(session, existing.pop(data["id"], None), data)] += 1
+            before = existing.pop(data["id"], None)
+            history.record(session, before, data, source)  # before the upsert changes the row it reads
+            report[_upsert(session, before, data)] += 1
             report["item_ids"].append(data["id"])
         for stale in existing.values():
             if prune:
+                history.record(session, stale, None, source, kind="deleted")
                 session.delete(stale)  # its links go with it (cascade)
                 report["deleted"] += 1
             elif stale.archived:
                 continue
             elif sync:
+                history.record(session, stale, None, source, kind="archived")
                 stale.archived = True
                 report["archived"] += 1
             else:

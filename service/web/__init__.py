@@ -82,3 +82,5 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     from .pages import init_pages  # themes, notes, ask, roadmap and reports pages (blueprint "pages")
     init_pages(app)
+    from .closeloop import init_app as init_closeloop  # follow-ups and account briefs (blueprint "closeloop")
+    init_closeloop(app)

@@ -42,8 +42,11 @@ def test_demo_builds_everything_and_says_where_to_look(tmp_path):
     first = _demo(env)
     assert first.returncode == 0, first.stderr
     out = first.stdout
-    for step in ("[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"):
+    for step in ("[1/6]", "[2/6]", "[3/6]", "[4/6]", "[5/6]", "[6/6]"):
         assert step in out
+    # the sample's history has one item moved to shipped, and its follow-ups page is printed
+    assert "RM-104 moved in_progress -> shipped" in out
+    assert "http://127.0.0.1:5000/roadmap/items/RM-104/followups" in out
     for page in PAGES[1:]:
         assert f"http://127.0.0.1:5000{page}" in out
     report = tmp_path / "reports" / "latest.html"
@@ -61,6 +64,10 @@ def test_demo_builds_everything_and_says_where_to_look(tmp_path):
     assert "created 0, already stored 257" in second.stdout and "unchanged 25" in second.stdout
     assert "the store holds 257 notes" in second.stdout  # the stats a new user sees, unchanged by a re-run
     assert "up to date" in second.stdout and "already made" in second.stdout
+    history = subprocess.run([str(BIN / "feedback"), "roadmap", "history", "RM-104", "--json"], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    changes = json.loads(history.stdout)["changes"]  # a re-run records no move back and forth
+    assert [(c["kind"], c["new_status"]) for c in changes] == [("created", "in_progress"), ("changed", "shipped")]
     listed = subprocess.run([str(BIN / "feedback"), "reports", "list", "--json"], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0 and '"total": 1' in listed.stdout

@@ -158,3 +158,13 @@ def test_cli_eval_rejects_unknown_or_misplaced_planted(run_cli):
     assert unknown.exit_code == 2 and "drop_citations" in unknown.stderr
     misplaced = run_cli("eval", "--suite", "match", "--planted", "drop_citations")
     assert misplaced.exit_code == 2 and "drafts suite only" in misplaced.stderr
+
+
+def test_gate_followups_suite_meets_its_thresholds():
+    """Follow-ups after RM-104 ships on the bundled sample: the account lists and the drafts pass their gates."""
+    results = {"followups": runner.run_followups_suite()}
+    failed = runner.check_thresholds(results, runner.load_thresholds())
+    assert not failed, failed
+    data = results["followups"]
+    assert data["n_cases"] > 0 and data["other_account_quotes"] == 0 and data["unbacked_dates"] == 0
+    assert [i["item_id"] for i in data["items"]] == ["RM-104", "RM-108", "RM-102"]

@@ -1,0 +1,84 @@
+"""Follow-ups and account briefs API: who asked for an item, grounded drafts for them, and a brief per account."""
+from __future__ import annotations
+
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import String
+from flask import request
+
+from ..followups.brief import brief
+from ..followups.service import FollowupInputError, followups, mark_told, parse_since
+from ..notes import NotFound
+from ..roadmap.history import item_history
+from ..services import services
+from .errors import APIError
+
+bp = APIBlueprint("followups", __name__, url_prefix="/api/v1", tag="Follow-ups")
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+class ToldIn(Schema):
+    account = String(required=True, metadata={"description": "the account that was told about the item's status"})
+    by = String(metadata={"description": "who told them"})
+    note = String()
+
+
+def _since():
+    try:
+        return parse_since(request.args.get("since"))
+    except FollowupInputError as exc:
+        raise APIError(400, str(exc), {"field": "since"})
+
+
+@bp.get("/roadmap/items/<item_id>/history")
+@bp.doc(summary="An item's recorded status and release changes, oldest first", responses={404: "no such item"})
+def get_history(item_id: str):
+    try:
+        return {"item_id": item_id, "changes": item_history(services(), item_id)}
+    except NotFound as exc:
+        raise APIError(404, str(exc))
+
+
+@bp.get("/roadmap/items/<item_id>/followups")
+@bp.doc(summary="Accounts that asked for an item, ordered by ARR then asks, each with its own quotes and a checked "
+                "follow-up draft. ?since=YYYY-MM-DD keeps notes on or after it; ?drafts=false lists accounts only",
+        responses={400: "bad since", 404: "no such item"})
+def get_followups(item_id: str):
+    since = _since()
+    try:
+        return followups(services(), item_id, since=since, drafts=request.args.get("drafts", "true") != "false")
+    except NotFound as exc:
+        raise APIError(404, str(exc))
+
+
+@bp.post("/roadmap/items/<item_id>/followups/told")
+@bp.input(ToldIn, location="json", validation=False, arg_name="body")
+@bp.doc(summary="Mark an account as told about the item's current status (stored, shown, left out next time)",
+        responses={201: "marked", 200: "already marked", 404: "no such item, or the account did not ask",
+                   422: "bad account"})
+def post_told(item_id: str, body):
+    if not isinstance(body, dict):
+        raise APIError(422, "the request body must be a JSON object")
+    for key in ("account", "by", "note"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise APIError(422, f"{key} must be a string", {"field": key})
+    try:
+        mark = mark_told(services(), item_id, body.get("account"), told_by=body.get("by"), note=body.get("note"))
+    except FollowupInputError as exc:
+        raise APIError(422, str(exc), {"field": "account"})
+    except NotFound as exc:
+        raise APIError(404, str(exc))
+    return mark, 201 if mark["created"] else 200
+
+
+@bp.get("/accounts/<path:name>/brief")
+@bp.doc(summary="One account's pains by theme with the roadmap's Decision for each, items moved since ?since= "
+                "(default: its last note), open asks and drafts already made", responses={404: "no such account"})
+def get_brief(name: str):
+    since = _since()
+    try:
+        return brief(services(), name, since=since)
+    except NotFound as exc:
+        raise APIError(404, str(exc))

@@ -1,0 +1,146 @@
+"""feedback roadmap history, feedback followups and feedback brief: close the loop with the accounts that asked."""
+from __future__ import annotations
+
+import click
+
+from ..auth.audit import cli_actor, record
+from ..notes import NotFound
+from .common import emit_json, fail, pass_ctx
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(followups)
+    cli.add_command(brief)
+    roadmap = cli.commands.get("roadmap")
+    if isinstance(roadmap, click.Group):
+        roadmap.add_command(history)
+
+
+def _date(value):
+    from ..followups.service import FollowupInputError, parse_since
+
+    try:
+        return parse_since(value)
+    except FollowupInputError as exc:
+        fail(str(exc), code=2)
+
+
+@click.command("history")
+@click.argument("item_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def history(ctx, item_id, as_json):
+    """Every recorded status and release change of an item, oldest first, with time and source."""
+    from ..roadmap.history import item_history
+
+    try:
+        rows = item_history(ctx.services, item_id)
+    except NotFound as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json({"item_id": item_id, "changes": rows})
+        return
+    if not rows:
+        click.echo(f"{item_id}: no recorded changes (imported before history was kept)")
+    for r in rows:
+        old = f"{r['old_status'] or '-'} {('(' + r['old_release'] + ')') if r['old_release'] else ''}".strip()
+        new = f"{r['new_status'] or '-'} {('(' + r['new_release'] + ')') if r['new_release'] else ''}".strip()
+        move = new if r["kind"] == "created" else f"{old} -> {new}"
+        click.echo(f"{r['changed_at'][:19].replace('T', ' ')}  {r['kind']:<9} {move}  [{r['source'] or '?'}]")
+
+
+@click.command()
+@click.argument("item_id")
+@click.option("--since", help="Only notes on or after this day (YYYY-MM-DD).")
+@click.option("--told", "told", metavar="ACCOUNT", multiple=True,
+              help="Mark ACCOUNT as told about the item's current status (stored; left out next time). Repeatable.")
+@click.option("--by", "told_by", help="Who told them (with --told).")
+@click.option("--no-drafts", is_flag=True, help="List the accounts and quotes only.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def followups(ctx, item_id, since, told, told_by, no_drafts, as_json):
+    """Accounts that asked for an item, with their own words and a grounded follow-up draft each.
+
+    Ordered by ARR, then by how many times they asked. --told ACCOUNT marks an account as told."""
+    from ..followups.service import FollowupInputError, followups as build, mark_told
+
+    day = _date(since)
+    try:
+        if told:
+            marks = []
+            for account in told:
+                mark = mark_told(ctx.services, item_id, account, told_by=told_by or cli_actor())
+                record(ctx.services.db, cli_actor(), "followup_told", f"{item_id}/{account}",
+                       {"status": mark["status"]})
+                marks.append(mark)
+            if as_json:
+                emit_json({"item_id": item_id, "told": marks})
+            else:
+                for m in marks:
+                    click.echo(f"{m['account']}: told about {item_id} ({m['status']})"
+                               + ("" if m["created"] else " (already marked)") + f", draft {m['draft_id']} stored")
+            return
+        data = build(ctx.services, item_id, since=day, drafts=not no_drafts)
+    except NotFound as exc:
+        fail(str(exc))
+    except FollowupInputError as exc:
+        fail(str(exc), code=2)
+    if as_json:
+        emit_json(data)
+        return
+    moved = f", since {data['changed_at'][:10]}" if data["changed_at"] else ""
+    release = f" ({data['release']})" if data["release"] else ""
+    click.echo(f"{data['item_id']} {data['title']}: {data['status']}{release}{moved}")
+    click.echo(f"{len(data['accounts'])} account(s) to follow up" +
+               (f"; already told: {', '.join(t['account'] for t in data['told'])}" if data["told"] else ""))
+    for a in data["accounts"]:
+        arr = f"ARR {a['arr']:,.0f}" if a["arr"] is not None else "ARR unknown"
+        click.echo(f"\n== {a['account']} ({arr}, {a['deal_stage'] or 'stage unknown'}; asked {a['asks']}x, "
+                   f"score {a['score']:.2f})")
+        for q in a["quotes"]:
+            click.echo(f"   \u201c{q['text']}\u201d ({q['note_id']}, {q['date']})")
+        if a.get("draft"):
+            status = "checks passed" if a["draft"]["checks"].get("passed") else \
+                "check before sending: " + "; ".join(a["draft"]["checks"].get("problems") or [])
+            click.echo(f"   draft ({a['draft']['verdict']}, {status}):")
+            click.echo("   " + a["draft"]["text"].replace("\n", "\n   "))
+
+
+@click.command()
+@click.argument("account")
+@click.option("--since", help="Items that moved since this day (YYYY-MM-DD); default: the account's last note.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def brief(ctx, account, since, as_json):
+    """One page on an account before a call: its pains by theme with quotes, what the roadmap does about each,
+    items that moved, open asks and drafts already made."""
+    from ..followups.brief import brief as build
+
+    day = _date(since)
+    try:
+        data = build(ctx.services, account, since=day)
+    except NotFound as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(data)
+        return
+    arr = f"ARR {data['arr']:,.0f}" if data["arr"] is not None else "ARR unknown"
+    click.echo(f"{data['account']} ({arr}, {data['deal_stage'] or 'stage unknown'}): {data['notes']} notes, "
+               f"{data['first_heard']} to {data['last_heard']}")
+    for p in data["pains"]:
+        d = p["decision"]
+        release = f", release {d['release']}" if d.get("release") else ""
+        what = (f"{d['item_id']} {d['title']}: {d['verdict']}{release}"
+                if d["item_id"] else "not on the roadmap; nearest: " +
+                ", ".join(f"{n['item_id']} ({n['status']}, match {n['match']:.2f}): {n['scoring_reason'] or '-'}"
+                          for n in d["nearest"]))
+        flag = "" if p["answered"] else "  [open]"
+        click.echo(f"\n* {p['label']} ({p['mentions']} mentions, {p['first_heard']} to {p['last_heard']}){flag}")
+        click.echo(f"  {what}")
+        for q in p["quotes"]:
+            click.echo(f"  \u201c{q['text']}\u201d ({q['note_id']}, {q['date']})")
+    click.echo(f"\nMoved since {data['moved_since']}: " + (", ".join(
+        f"{m['item_id']} {m['old_status']} -> {m['new_status']}" for m in data["moved"]) or "nothing"))
+    click.echo(f"Drafts made for {account}: {len(data['drafts'])}")
+    if not data["checks"].get("passed"):
+        click.echo("check: " + "; ".join(data["checks"]["problems"]))

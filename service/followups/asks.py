@@ -1,0 +1,88 @@
+"""Which customer statements ask for which roadmap item: the Decision of every stored statement, cached.
+
+A statement asks for an item when the roadmap's Decision for it cites the item (score >= 0.5); a note a person
+linked to an item asks for it whatever its statements score. Nothing here ranks items or decides a verdict.
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from ..models import Account, Note, RoadmapLink, Statement
+from ..roadmap import decision as decisions
+from ..themes.measure import parse_arr
+
+_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # services -> (key, [StatementAsk])
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class StatementAsk:
+    statement_id: int
+    text: str
+    note_id: str  # the note's public id
+    account: str | None
+    at: datetime  # when the note was taken (else ingested)
+    kind: str | None  # pain | praise | other (set by theme runs)
+    cited: tuple  # ((item_id, score), ...) the Decision cites for this statement
+    ranked: dict  # item_id -> calibrated score, every item
+
+    def score_for(self, item_id: str) -> float:
+        return float(self.ranked.get(item_id, 0.0))
+
+
+def statement_asks(services) -> list[StatementAsk]:
+    """Every stored statement with its Decision; recomputed only when the notes or the fitted matcher change."""
+    fitted = decisions.get_matcher(services)
+    with services.db.session() as session:
+        state = session.execute(select(func.count(Statement.id), func.max(Statement.id),
+                                       select(func.max(Note.updated_at)).scalar_subquery())).one()
+        key = (getattr(services, "_roadmap_matcher", (None,))[0] if fitted is not None else None, tuple(state))
+        with _lock:
+            cached = _cache.get(services)
+        if cached and cached[0] == key:
+            return cached[1]
+        rows = session.scalars(select(Statement).options(selectinload(Statement.note).selectinload(Note.account))
+                               .order_by(Statement.id)).all()
+        facts = [(s.id, s.text, s.note.public_id, s.note.account.name if s.note.account else None,
+                  s.note.effective_at, s.kind) for s in rows]
+    # Without a roadmap every statement is still listed (a brief shows pains), with nothing cited.
+    requests = [{"id": str(f[0]), "text": f[1]} for f in facts]
+    found = decisions.decide(services, requests) if fitted else [None] * len(facts)
+    out = [StatementAsk(statement_id=f[0], text=f[1], note_id=f[2], account=f[3], at=f[4], kind=f[5],
+                        cited=tuple((r.item_id, r.score) for r in d.cited) if d else (),
+                        ranked={r.item_id: r.score for r in d.ranked} if d else {})
+           for f, d in zip(facts, found)]
+    with _lock:
+        _cache[services] = (key, out)
+    return out
+
+
+def linked_note_ids(services, item_id: str) -> set[str]:
+    """Public ids of the notes a person linked to the item."""
+    with services.db.session() as session:
+        notes = session.scalars(select(Note).join(RoadmapLink, RoadmapLink.note_id == Note.id)
+                                .where(RoadmapLink.item_id == item_id)).all()
+        return {n.public_id for n in notes}
+
+
+def account_facts(services) -> dict[str, dict]:
+    """account -> {"arr", "deal_stage"} as stated by its most recent note that states each (notes' metadata)."""
+    with services.db.session() as session:
+        rows = session.execute(select(Note.meta, Note.occurred_at, Note.ingested_at, Note.id, Note.account_id)
+                               .where(Note.account_id.is_not(None))).all()
+        names = dict(session.execute(select(Account.id, Account.name)).all())
+    out: dict[str, dict] = {}
+    for meta, occurred, ingested, _id, account_id in sorted(rows, key=lambda r: (r[1] or r[2], r[3])):
+        facts = out.setdefault(names[account_id], {"arr": None, "deal_stage": None})
+        if (arr := parse_arr(meta)) is not None:
+            facts["arr"] = arr
+        stage = (meta or {}).get("deal_stage")
+        if isinstance(stage, str) and stage.strip():
+            facts["deal_stage"] = stage.strip()[:100]
+    return out

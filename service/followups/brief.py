@@ -1,0 +1,196 @@
+"""An account brief before a call: the pains the account raised, grouped by theme, each with the roadmap's Decision,
+the items that moved since a date, open asks nobody answered, and the drafts already made for the account.
+
+Grounded like drafts: every group quotes the account's own statements (verbatim, with note ids and dates) and
+either cites the item its Decision names or says "not on the roadmap" with the nearest items and their scoring
+reasons. The summary text is checked with the drafts' checks (items given, quotes verbatim from this account's
+notes only, no unbacked dates or promises). Quotes of other accounts never enter a brief.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from ..drafts import checks
+from ..drafts.base import VERDICT_OF_STATUS, DraftContext, Evidence
+from ..drafts.evidence import _quotable
+from ..drafts.matching import _draft_item, _scores
+from ..models import Account, Draft, FollowupTold, RoadmapItem, ThemeMembership
+from ..notes import NotFound
+from ..roadmap import decision as decisions, history
+from ..themes.queries import latest_run, latest_themes
+from .asks import account_facts, statement_asks
+
+QUOTES_PER_GROUP = 3
+NEAREST = 2
+NOT_ON_ROADMAP = "not_on_roadmap"
+
+
+def brief(services, account: str, since: date | None = None) -> dict:
+    """The brief as a dict; NotFound when no note names the account."""
+    with services.db.session() as session:
+        if session.scalars(select(Account).where(Account.name == account)).first() is None:
+            raise NotFound(f"no account named {account!r}")
+    mine = [s for s in statement_asks(services) if s.account == account]
+    groups = _groups(services, mine)
+    items = _items(services)
+    scored = _scores(services)
+    rows = [_group_row(g, items, scored) for g in groups]
+    rows.sort(key=lambda r: (-r["mentions"], r["label"]))
+    since = since or _last_heard(mine)
+    moved = _moved(services, since, {r["decision"].get("item_id") for r in rows})
+    sent = _drafts(services, account)
+    answered = {i for d in sent for i in d["cited_item_ids"]} | _told(services, account)
+    for r in rows:
+        r["answered"] = bool(r["decision"].get("item_id") in answered) if r["decision"].get("item_id") else bool(
+            any(d["verdict"] == NOT_ON_ROADMAP and d["question"] in r["texts"] for d in sent))
+        del r["quotes_all"], r["texts"]
+    text, problems = _summary(services, account, rows, items, scored)
+    facts = account_facts(services).get(account, {})
+    return {"account": account, "arr": facts.get("arr"), "deal_stage": facts.get("deal_stage"),
+            "notes": len({s.note_id for s in mine}), "first_heard": _first_heard(mine),
+            "last_heard": _last_heard(mine).isoformat() if mine else None,
+            "pains": rows, "moved_since": since.isoformat() if since else None, "moved": moved,
+            "open_asks": [{k: r[k] for k in ("label", "decision", "quotes")} for r in rows if not r["answered"]],
+            "drafts": sent, "text": text, "checks": checks.report(text, problems)}
+
+
+def _groups(services, mine: list) -> list[dict]:
+    """The account's asks by the item their Decision cites; pains no item addresses by theme of the latest run
+    (else "Other pains"). Praise, and statements that are neither an ask nor a pain, are left out."""
+    with services.db.session() as session:
+        run = latest_run(session)
+        theme_of = dict(session.execute(select(ThemeMembership.statement_id, ThemeMembership.theme_id).where(
+            ThemeMembership.run_id == run.id, ThemeMembership.statement_id.in_([s.statement_id for s in mine]),
+            ThemeMembership.theme_id.is_not(None))).all()) if run and mine else {}
+        labels = {t["id"]: t["label"] for t in latest_themes(session)} if run else {}
+    out: dict = defaultdict(list)
+    for s in mine:
+        if s.kind == "praise":
+            continue
+        if s.cited:
+            out[("item", s.cited[0][0])].append(s)
+        elif s.kind == "pain":
+            theme = theme_of.get(s.statement_id)
+            out[("theme", theme if theme in labels else None)].append(s)
+    groups = []
+    for (kind, key), members in out.items():
+        themes = Counter(labels[t] for t in (theme_of.get(m.statement_id) for m in members) if t in labels)
+        label = themes.most_common(1)[0][0] if themes else None
+        groups.append({"kind": kind, "theme_id": key if kind == "theme" else None, "item_key": key if kind == "item"
+                       else None, "label": label if kind == "item" else (labels.get(key) or "Other pains"),
+                       "members": members})
+    return groups
+
+
+def _items(services) -> dict:
+    with services.db.session() as session:
+        rows = session.scalars(select(RoadmapItem)).all()
+        for r in rows:
+            session.expunge(r)
+    return {r.id: r for r in rows}
+
+
+def _group_row(group: dict, items: dict, scored: dict) -> dict:
+    members = sorted(group["members"], key=lambda s: (s.at, s.statement_id))
+    votes = Counter(s.cited[0][0] for s in members if s.cited and s.cited[0][0] in items)
+    quotes = [{"note_id": s.note_id, "text": s.text, "date": s.at.date().isoformat()} for s in members]
+    if votes:
+        item = items[votes.most_common(1)[0][0]]
+        decision = {"verdict": VERDICT_OF_STATUS[item.status], "item_id": item.id, "title": item.title,
+                    "status": item.status, "release": _draft_item(item, scored, None).dated_release,
+                    "statements": votes[item.id]}
+    else:
+        totals = defaultdict(float)
+        for s in members:
+            for item_id, score in s.ranked.items():
+                totals[item_id] += score / len(members)
+        nearest = sorted(totals.items(), key=lambda kv: -kv[1])[:NEAREST]
+        decision = {"verdict": NOT_ON_ROADMAP, "item_id": None, "nearest": [
+            {"item_id": i, "title": items[i].title, "status": items[i].status, "match": round(sc, 4),
+             "accepted_at": decisions.ACCEPTED, "scoring_reason": (scored.get(i) or {}).get("reason")}
+            for i, sc in nearest if i in items]}
+    label = decision.get("title") or group["label"]
+    # The quotes shown: the statements closest to the decided item first (newest first when nothing is decided).
+    best = sorted(members, key=lambda s: (-s.score_for(decision["item_id"]) if decision["item_id"] else 0,
+                                          -s.at.timestamp(), s.statement_id))
+    shown = [{"note_id": s.note_id, "text": s.text, "date": s.at.date().isoformat()} for s in best]
+    return {"label": label, "theme": group["label"], "theme_id": group["theme_id"], "first_heard": quotes[0]["date"],
+            "last_heard": quotes[-1]["date"], "mentions": len(members), "decision": decision,
+            "quotes": _pick(shown), "quotes_all": quotes, "texts": {s.text for s in members}}
+
+
+def _pick(quotes: list[dict]) -> list[dict]:
+    """Up to three quotes in the order given, one per note."""
+    out, seen = [], set()
+    for q in quotes:
+        if q["note_id"] not in seen and len(out) < QUOTES_PER_GROUP:
+            seen.add(q["note_id"])
+            out.append(q)
+    return out
+
+
+def _first_heard(mine: list) -> str | None:
+    return min(s.at for s in mine).date().isoformat() if mine else None
+
+
+def _last_heard(mine: list) -> date | None:
+    return max(s.at for s in mine).date() if mine else None
+
+
+def _moved(services, since: date | None, relevant: set) -> list[dict]:
+    if since is None:
+        return []
+    with services.db.session() as session:
+        rows = history.moved_since(session, datetime(since.year, since.month, since.day))
+    return [{**r, "asked_by_account": r["item_id"] in relevant} for r in rows]
+
+
+def _drafts(services, account: str) -> list[dict]:
+    with services.db.session() as session:
+        rows = session.scalars(select(Draft).where(Draft.account == account).order_by(Draft.id.desc())).all()
+        return [{"id": d.id, "created_at": d.created_at.isoformat(), "question": d.question, "verdict": d.verdict,
+                 "cited_item_ids": list(d.item_ids or []), "followup": bool((d.extra or {}).get("followup"))}
+                for d in rows]
+
+
+def _told(services, account: str) -> set[str]:
+    with services.db.session() as session:
+        return set(session.scalars(select(FollowupTold.item_id).where(FollowupTold.account == account)))
+
+
+def _summary(services, account: str, rows: list[dict], items: dict, scored: dict) -> tuple[str, list[str]]:
+    """One line per pain: a quote of the account's own words and what the roadmap says, checked like a draft."""
+    lines, evidence, cited = [], [], []
+    for r in rows:
+        quote = next((q for q in r["quotes"] if _quotable(q["text"], [])), None)
+        said = f' They said: "{quote["text"].strip()}" (note {quote["note_id"]}).' if quote else ""
+        if quote:
+            evidence.append(Evidence(note_id=quote["note_id"], account=account, quote=quote["text"], own=True))
+        d = r["decision"]
+        if d["item_id"]:
+            release = f", release {d['release']}" if d["release"] else ""
+            cited.append(d["item_id"])
+            lines.append(f"{d['item_id']} {d['title']} is {_words(d['verdict'])}{release}.{said}")
+        else:
+            near = "; ".join(f"{n['item_id']} {n['title']} ({n['status']})" for n in d["nearest"])
+            lines.append(f"{r['label']}: not on the roadmap, no plan or date to share"
+                         f"{' (nearest: ' + near + ')' if near else ''}.{said}")
+    text = "\n".join(lines) or f"No asks or pains from {account} in the notes yet."
+    given = [_draft_item(items[i], scored, None) for i in dict.fromkeys(cited)]
+    near_items = [_draft_item(items[n["item_id"]], scored, None)
+                  for r in rows for n in r["decision"].get("nearest", [])]
+    ctx = DraftContext(question=f"Brief for {account}", account=account, audience="internal", tone=None,
+                       verdict=VERDICT_OF_STATUS[given[0].status] if given else NOT_ON_ROADMAP,
+                       items=given, evidence=evidence, alternatives=near_items)
+    problems = checks.check_draft(text, [i.id for i in given], [e.quote for e in evidence], ctx)
+    problems = [p for p in problems if not p.startswith("too long")]  # a brief is a page, not a message
+    return text, problems
+
+
+def _words(verdict: str) -> str:
+    return {"available": "available today", "in_progress": "in development", "planned": "planned",
+            "under_consideration": "under consideration, with no date",
+            "not_planned": "not planned"}.get(verdict, verdict)

@@ -1,0 +1,154 @@
+"""Follow-ups for one roadmap item: the accounts that asked for it, their own words, and a draft for each.
+
+Accounts come from notes a person linked to the item and from statements whose Decision cites the item. They are
+ordered by ARR (unknown last), then by how many times they asked. An account marked as told about the item's
+current status is listed apart and gets no draft; a later move of the item puts it back in the list.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..models import Draft, FollowupTold
+from ..notes import NotFound
+from ..roadmap import history
+from ..roadmap.service import get_item
+from . import asks as asks_mod
+from .drafting import draft_for, item_context
+
+MAX_QUOTES = 5
+MAX_ACCOUNT_CHARS = 200
+
+
+class FollowupInputError(ValueError):
+    """A follow-up request that cannot be served as given (the API answers 422, the CLI exits 2)."""
+
+
+def asking_accounts(services, item_id: str, since: date | None = None) -> dict[str, dict]:
+    """account -> {"note_ids", "quotes", "score", "asks", "linked"} for every account that asked for the item.
+
+    A statement without an account cannot be followed up, so it is left out. `since` keeps notes on or after it."""
+    linked = asks_mod.linked_note_ids(services, item_id)
+    start = datetime(since.year, since.month, since.day) if since else None
+    out: dict[str, dict] = {}
+    best_linked: dict[str, asks_mod.StatementAsk] = {}
+    for st in asks_mod.statement_asks(services):
+        if st.account is None or (start and st.at < start):
+            continue
+        cited = dict(st.cited)
+        if item_id in cited:
+            _add(out, st, cited[item_id], linked=st.note_id in linked)
+        elif st.note_id in linked:
+            held = best_linked.get(st.note_id)
+            if held is None or st.score_for(item_id) > held.score_for(item_id):
+                best_linked[st.note_id] = st
+    for note_id, st in best_linked.items():  # a linked note none of whose statements the Decision cites
+        if not any(note_id in a["note_ids"] for a in out.values()):
+            _add(out, st, st.score_for(item_id), linked=True)
+    for a in out.values():
+        a["quotes"].sort(key=lambda q: (-q["score"], q["date"] or "", q["note_id"]))
+        a["asks"] = len(a["note_ids"])
+        a["quotes"] = [{"note_id": q["note_id"], "text": q["text"], "date": q["date"], "score": round(q["score"], 4)}
+                       for q in a["quotes"][:MAX_QUOTES]]
+    return out
+
+
+def _add(out: dict, st: asks_mod.StatementAsk, score: float, linked: bool) -> None:
+    a = out.setdefault(st.account, {"note_ids": [], "quotes": [], "score": 0.0, "linked": False,
+                                    "first_asked": None, "last_asked": None})
+    if st.note_id not in a["note_ids"]:
+        a["note_ids"].append(st.note_id)
+    day = st.at.date().isoformat()
+    a["quotes"].append({"note_id": st.note_id, "text": st.text, "date": day, "score": score})
+    a["score"] = round(max(a["score"], score), 4)
+    a["linked"] = a["linked"] or linked
+    a["first_asked"] = min(filter(None, (a["first_asked"], day)))
+    a["last_asked"] = max(filter(None, (a["last_asked"], day)))
+
+
+def followups(services, item_id: str, since: date | None = None, drafts: bool = True) -> dict:
+    """The follow-ups JSON: {"item_id", "title", "status", "release", "changed_at", "accounts", "told", ...}."""
+    with services.db.session() as session:
+        item = get_item(session, item_id)
+        session.expunge(item)
+        change = history.last_status_change(session, item_id)
+        told = {t.account: t for t in session.scalars(select(FollowupTold).where(
+            FollowupTold.item_id == item_id, FollowupTold.status == item.status))}
+        told_rows = [_told_dict(t) for t in told.values()]
+    found = asking_accounts(services, item_id, since)
+    facts = asks_mod.account_facts(services)
+    rows = []
+    for name, a in found.items():
+        if name in told:
+            continue
+        row = {"account": name, "arr": facts.get(name, {}).get("arr"),
+               "deal_stage": facts.get(name, {}).get("deal_stage"), **a}
+        rows.append(row)
+    rows.sort(key=lambda r: (r["arr"] is None, -(r["arr"] or 0), -r["asks"], r["account"]))
+    for row in rows:
+        ctx = item_context(services, item, row["account"], row["quotes"]) if drafts else None
+        row["draft"] = draft_for(services, ctx) if ctx is not None else None
+    return {"item_id": item.id, "title": item.title, "status": item.status, "release": item.release,
+            "changed_at": change.changed_at.isoformat() if change else None,
+            "change": history.change_dict(change) if change else None,
+            "since": since.isoformat() if since else None, "accounts": rows,
+            "told": sorted(told_rows, key=lambda t: t["account"])}
+
+
+def mark_told(services, item_id: str, account: str, told_by: str | None = None, note: str | None = None) -> dict:
+    """Store that `account` was told about the item's current status; its draft is stored as a sent draft.
+
+    Idempotent per (item, account, status): marking twice returns the first mark with "created": false."""
+    if not isinstance(account, str) or not account.strip() or len(account) > MAX_ACCOUNT_CHARS:
+        raise FollowupInputError(f"account must be a name of 1 to {MAX_ACCOUNT_CHARS} characters")
+    account = account.strip()
+    with services.db.session() as session:
+        item = get_item(session, item_id)
+        status = item.status
+        existing = session.scalars(select(FollowupTold).where(
+            FollowupTold.item_id == item_id, FollowupTold.account == account, FollowupTold.status == status)).first()
+        if existing is not None:
+            return {**_told_dict(existing), "created": False}
+        session.expunge(item)
+    found = asking_accounts(services, item_id).get(account)
+    if found is None:
+        raise NotFound(f"account {account!r} has not asked for {item_id}; nothing to mark")
+    draft = draft_for(services, item_context(services, item, account, found["quotes"]))
+    try:
+        with services.db.transaction() as session:
+            row = Draft(request_id=f"followup:{item_id}"[:200], question=f"Follow-up: {item.title}", account=account,
+                        audience="customer", verdict=draft["verdict"], item_ids=draft["cited_item_ids"],
+                        evidence=draft["evidence"], text=draft["text"], mode=draft["mode"],
+                        prompt_version=draft["prompt_version"], model=draft["model"], latency_ms=None,
+                        warnings=draft["warnings"], checks=draft["checks"],
+                        extra={"followup": {"item_id": item_id, "status": status}})
+            session.add(row)
+            session.flush()
+            told = FollowupTold(item_id=item_id, account=account, status=status, told_by=(told_by or None),
+                                draft_id=row.id, note=note)
+            session.add(told)
+            session.flush()
+            out = {**_told_dict(told), "created": True}
+    except IntegrityError:  # a concurrent mark won: return it
+        return mark_told(services, item_id, account, told_by, note)
+    return out
+
+
+def _told_dict(t: FollowupTold) -> dict:
+    return {"item_id": t.item_id, "account": t.account, "status": t.status, "told_at": t.told_at.isoformat(),
+            "told_by": t.told_by, "draft_id": t.draft_id, "note": t.note}
+
+
+def parse_since(value) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value).strip()[:10]) if len(str(value).strip()) == 10 else _bad(value)
+    except ValueError:
+        return _bad(value)
+
+
+def _bad(value):
+    raise FollowupInputError(f"since must be a date like 2026-06-01, not {str(value)[:40]!r}")
