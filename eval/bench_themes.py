@@ -222,7 +222,7 @@ def multi_pain_notes(texts: list[str], truth: list[str], n: int = 1000, seed: in
     import random
 
     rng = random.Random(seed)
-    talk = [json.loads(line)["text"] for line in SMALL_TALK.read_text().splitlines() if line.strip()]
+    talk = [r["text"] for r in small_talk_lines("test")]  # the held-out half: these notes score the classifier
     by_intent: dict[str, list[str]] = {}
     for t, i in zip(texts, truth):
         if not i.startswith("general_"):
@@ -272,9 +272,17 @@ def bench_multi_pain(folder: Path, n: int = 1000) -> dict | None:
     return result
 
 
+def small_talk_lines(split: str | None = None) -> list[dict]:
+    """Our small-talk and account-context lines ({id, text, split}); `split` "dev" or "test" keeps one half."""
+    rows = [json.loads(line) for line in SMALL_TALK.read_text().splitlines() if line.strip()]
+    return [r for r in rows if split is None or r["split"] == split]
+
+
 def bench_small_talk(folder: Path) -> dict | None:
     """hwu64 fold1 utterances mixed with our small-talk lines (each in three notes of different accounts, as
-    a rep repeats them): how many themes are mostly small talk (target 0), and how much of it is kept out."""
+    a rep repeats them): how many themes are mostly small talk (target 0), and how much of it is kept out.
+    Figures per half of the small-talk set: the dev half may be used to build the classifier, the test half
+    is held out."""
     from eval.metrics.themes import majority_gold
     from eval.theme_path import ProductPath
 
@@ -283,10 +291,10 @@ def bench_small_talk(folder: Path) -> dict | None:
         print(f"bench_themes: skipped small talk, no {path}")
         return None
     texts, truth = read_csv(path)
-    talk = [json.loads(line)["text"] for line in SMALL_TALK.read_text().splitlines() if line.strip()]
-    rows = as_notes(texts) + [{"id": f"st{k}-{i}", "text": t, "account": f"Account {(i + 5 * k) % 17}",
-                               "date": "2026-02-01"} for k in range(3) for i, t in enumerate(talk)]
-    gold_of = {r["id"]: ("small_talk" if r["id"].startswith("st") else "request") for r in rows}
+    talk = small_talk_lines()
+    rows = as_notes(texts) + [{"id": f"st{k}-{i}", "text": t["text"], "account": f"Account {(i + 5 * k) % 17}",
+                               "date": "2026-02-01", "split": t["split"]} for k in range(3) for i, t in enumerate(talk)]
+    gold_of = {r["id"]: f"small_talk_{r['split']}" if "split" in r else "request" for r in rows}
     product = ProductPath()
     try:
         product.embedder.preload([r["text"] for r in rows], "small-talk-mix")
@@ -296,15 +304,21 @@ def bench_small_talk(folder: Path) -> dict | None:
         product.close()
     theme_of = note_themes(run)
     majority = majority_gold([(theme_of.get(r["id"]), gold_of[r["id"]]) for r in rows])
-    talk_themes = sorted(t for t, g in majority.items() if g == "small_talk")
-    in_themes = sum(1 for r in rows if gold_of[r["id"]] == "small_talk" and r["id"] in theme_of)
-    result = {"notes": len(rows), "small_talk_lines": len(talk), "themes": len(run.result["themes"]),
-              "small_talk_themes": len(talk_themes),
-              "small_talk_theme_labels": [run.labels[t] for t in talk_themes],
-              "small_talk_in_any_theme": round(in_themes / (3 * len(talk)), 4)}
+    result = {"notes": len(rows), "small_talk_lines": len(talk), "themes": len(run.result["themes"])}
+    for split in ("dev", "test"):
+        gold = f"small_talk_{split}"
+        found = sorted(t for t, g in majority.items() if g == gold)
+        lines = [r for r in rows if gold_of[r["id"]] == gold]
+        result[split] = {"lines": len(lines) // 3, "small_talk_themes": len(found),
+                         "theme_labels": [run.labels[t] for t in found],
+                         "in_any_theme": round(sum(r["id"] in theme_of for r in lines) / max(len(lines), 1), 4)}
+    result["small_talk_themes"] = result["dev"]["small_talk_themes"] + result["test"]["small_talk_themes"]
     print(f"\nsmall talk: {len(talk)} distinct lines x 3 notes + hwu64 fold1; {result['themes']} themes, "
-          f"{len(talk_themes)} mostly small talk (target 0) {result['small_talk_theme_labels']}; "
-          f"{result['small_talk_in_any_theme']:.1%} of small-talk statements inside some theme")
+          f"{result['small_talk_themes']} mostly small talk (target 0)")
+    for split in ("dev", "test"):
+        r = result[split]
+        print(f"  {split} half ({r['lines']} lines): {r['small_talk_themes']} small-talk themes {r['theme_labels']}; "
+              f"{r['in_any_theme']:.1%} of its statements inside some theme")
     return result
 
 

@@ -203,7 +203,10 @@ def prototype_vectors(embedder) -> dict[str, np.ndarray]:
     key = (getattr(embedder, "name", type(embedder).__name__), getattr(embedder, "dim", None))
     with _cache_lock:
         if key not in _cache:
+            from .context import REQUEST_LINES
+
             _cache[key] = {c: np.asarray(embedder.embed(list(PROTOTYPES[c])), dtype=np.float32) for c in CLASSES}
+            _cache[key]["request"] = np.asarray(embedder.embed(list(REQUEST_LINES)), dtype=np.float32)
         return _cache[key]
 
 
@@ -219,11 +222,16 @@ def prototype_scores(vectors: np.ndarray, protos: dict[str, np.ndarray],
     cosine and hides the polarity and intent that tell the classes apart."""
     mean = np.vstack([protos[c] for c in CLASSES]).mean(axis=0)
     v = _unit(vectors - mean)
-    out = np.empty((len(vectors), len(CLASSES)), dtype=np.float32)
-    for j, c in enumerate(CLASSES):
+
+    def vote(c):
         sims = v @ _unit(protos[c] - mean).T
         m = max(1, round(sims.shape[1] * top_fraction))
-        out[:, j] = -np.sort(-sims, axis=1)[:, :m].mean(axis=1)
+        return -np.sort(-sims, axis=1)[:, :m].mean(axis=1)
+
+    out = np.stack([vote(c) for c in CLASSES], axis=1).astype(np.float32)
+    if "request" in protos:  # a request or a question about the product is demand: the better of the two votes
+        pain = CLASSES.index("pain")
+        out[:, pain] = np.maximum(out[:, pain], vote("request"))
     return out
 
 

@@ -1,0 +1,48 @@
+"""The theme-level small-talk check: trained on the dev half of the small-talk set only, deterministic."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from service.themes import context
+from service.themes.select import PROTOTYPES
+
+SMALL_TALK = Path(__file__).resolve().parents[2] / "eval" / "datasets" / "small_talk.jsonl"
+
+
+def _rows():
+    return [json.loads(line) for line in SMALL_TALK.read_text().splitlines() if line.strip()]
+
+
+def test_the_small_talk_set_is_big_varied_and_split():
+    rows = _rows()
+    texts = [r["text"] for r in rows]
+    assert len(set(texts)) == len(texts) >= 100
+    assert {r["split"] for r in rows} == {"dev", "test"}
+    assert min(sum(r["split"] == s for r in rows) for s in ("dev", "test")) >= 50
+
+
+def test_the_check_learns_from_the_dev_half_only():
+    rows = _rows()
+    assert list(context.CONTEXT_LINES) == [r["text"] for r in rows if r["split"] == "dev"]
+    held_out = {r["text"] for r in rows if r["split"] == "test"}
+    assert not held_out & (set(context.CONTEXT_LINES) | set(context.REQUEST_LINES))
+
+
+def test_a_cluster_is_context_when_most_of_it_reads_as_context(monkeypatch):
+    class Split:  # context lines on one axis, product lines on the other: a model that can tell them apart
+        name, dim = "split-test", 2
+
+        def embed(self, texts):
+            ctx = set(context.CONTEXT_LINES) | set(PROTOTYPES["other"])
+            return np.array([[1.0, 0.0] if t in ctx else [0.0, 1.0] for t in texts], dtype=np.float32)
+
+    monkeypatch.setattr(context, "_cache", {})
+    vectors = np.array([[1, 0], [1, 0], [0.9, 0.1], [0, 1], [0, 1], [0.1, 0.9], [1, 0]], dtype=np.float32)
+    labels = np.array([0, 0, 0, 1, 1, 1, -1])
+    assert context.context_clusters(vectors, labels, Split()) == [0]
+    assert context.context_clusters(vectors, np.full(7, -1), Split()) == []
+    first = context.context_probability(vectors, Split())
+    assert np.array_equal(first, context.context_probability(vectors, Split()))  # cached and deterministic
