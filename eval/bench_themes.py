@@ -383,10 +383,71 @@ def bench_synthetic(n: int) -> dict:
     return result
 
 
+def job_notes(n: int, folder: Path) -> tuple[list[dict], np.ndarray]:
+    """n notes of one statement each for the theme-job benchmark: hwu64 all utterances, each reused with a
+    different account and tail ("(visit 3)") and a vector jittered around the utterance's (noise of norm about
+    0.3, cosine about 0.96 to the original), so no two statements are copies and no model runs."""
+    from datetime import date, timedelta
+
+    texts, _ = read_csv(folder / "hwu64_all.csv")
+    base = cached_embed(texts, "hwu64-all")
+    rng = np.random.default_rng(0)
+    rows, vectors = [], np.empty((n, base.shape[1]), dtype=np.float32)
+    for i in range(n):
+        j, rep = i % len(texts), i // len(texts)
+        day = date(2026, 1, 1) + timedelta(days=i * 7919 % 90)
+        rows.append({"id": f"j{i}", "text": texts[j].strip().rstrip(".?!") + (f" (visit {rep})" if rep else ""),
+                     "account": f"Account {i % 97}", "date": day.isoformat()})
+        v = base[j] + rng.normal(0, 0.3 / np.sqrt(base.shape[1]), base.shape[1]) if rep else base[j]
+        vectors[i] = v / np.linalg.norm(v)
+    return rows, vectors
+
+
+def job_child(home: str, n: int, stage: str) -> dict:
+    """One stage in a fresh interpreter: "ingest" stores the notes with their vectors (not timed), "run" times
+    `run_themes` exactly as `feedback themes run` calls it and reports the process's peak RSS."""
+    from eval.theme_path import ProductPath
+
+    folder = datasets_dir()
+    product = ProductPath(home=Path(home))
+    try:
+        if stage == "ingest":
+            rows, vectors = job_notes(n, folder)
+            product.embedder._memo.update(zip([r["text"] for r in rows], vectors))
+            product.ingest(rows)
+            return {"ingested": n}
+        start = time.perf_counter()
+        run = product.run()
+        seconds = time.perf_counter() - start
+    finally:
+        product.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"n": n, "seconds": round(seconds, 1), "peak_rss_mb": round(peak, 1),
+            "themes": len(run.result["themes"]), "clustered": run.result["statements"]}
+
+
+def bench_job(n: int) -> dict:
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="bench-job-") as home:
+        out = {}
+        for stage in ("ingest", "run"):
+            code = (f"import json; from eval.bench_themes import job_child; "
+                    f"print(json.dumps(job_child({home!r}, {n}, {stage!r})))")
+            proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+            out.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+    print(f"\ntheme job: {n} statements (ingested beforehand), `run_themes` {out['seconds']} s (target <= 60), "
+          f"peak RSS {out['peak_rss_mb']} MB (target <= 2048), {out['themes']} themes")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", choices=("fold1", "all", "both", "none"), default="both")
     ap.add_argument("--synthetic", type=int, default=0, metavar="N", help="also cluster N synthetic vectors")
+    ap.add_argument("--job", type=int, default=0, metavar="N",
+                    help="also time the whole theme job (run_themes) on N stored statements built from hwu64 all")
     ap.add_argument("--no-bertopic", action="store_true", help="skip the BERTopic comparison")
     ap.add_argument("--small-talk", action="store_true", help="also count small-talk themes on the mixed set")
     ap.add_argument("--stability", action="store_true", help="also re-run and append 10%% (product path)")
@@ -409,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             report.setdefault(name, {})["stability"] = bench_stability(name, folder)
     if args.synthetic:
         report["synthetic"] = bench_synthetic(args.synthetic)
+    if args.job:
+        report["job"] = bench_job(args.job)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bench_themes.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nfigures written to {OUT / 'bench_themes.json'}")

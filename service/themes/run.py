@@ -94,6 +94,9 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
         vectors = load_vectors(services, sel.statements)
         scores = stages.class_scores([s.text for s in sel.statements], vectors, services.embedder)
         kinds = stages.decide(scores)
+        if not opts.include_all:
+            for i in stages.pasted_context([s.text for s in sel.statements], vectors, services.embedder):
+                kinds[i] = "other"
         edits = load_state(session)
         prev_run = _previous_run(session)
         previous, prev_centroids, prev_threshold, prev_labels = _previous_state(session, prev_run)

@@ -70,6 +70,13 @@ def context_clusters(vectors: np.ndarray, labels: np.ndarray, embedder) -> list[
     return _context(vectors, labels, embedder)
 
 
+def pasted_context(texts: list[str], vectors: np.ndarray, embedder) -> list[int]:
+    """Statements that are a sentence pasted into many notes and read as context (`context.pasted_context`)."""
+    from .context import pasted_context as _pasted
+
+    return _pasted(texts, vectors, embedder)
+
+
 def copy_clusters(texts: list[str], labels: np.ndarray) -> dict[int, str]:
     """Clusters that are mostly one sentence pasted again and again, with that sentence (`context.copy_clusters`)."""
     from .context import copy_clusters as _copies

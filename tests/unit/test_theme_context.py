@@ -31,14 +31,15 @@ def test_the_check_learns_from_the_dev_half_only():
     assert not held_out & (set(context.CONTEXT_LINES) | set(context.REQUEST_LINES))
 
 
+class Split:  # context lines on one axis, product lines on the other: a model that can tell them apart
+    name, dim = "split-test", 2
+
+    def embed(self, texts):
+        ctx = set(context.CONTEXT_LINES) | set(PROTOTYPES["other"])
+        return np.array([[1.0, 0.0] if t in ctx else [0.0, 1.0] for t in texts], dtype=np.float32)
+
+
 def test_a_cluster_is_context_when_most_of_it_reads_as_context(monkeypatch):
-    class Split:  # context lines on one axis, product lines on the other: a model that can tell them apart
-        name, dim = "split-test", 2
-
-        def embed(self, texts):
-            ctx = set(context.CONTEXT_LINES) | set(PROTOTYPES["other"])
-            return np.array([[1.0, 0.0] if t in ctx else [0.0, 1.0] for t in texts], dtype=np.float32)
-
     monkeypatch.setattr(context, "_cache", {})
     vectors = np.array([[1, 0], [1, 0], [0.9, 0.1], [0, 1], [0, 1], [0.1, 0.9], [1, 0]], dtype=np.float32)
     labels = np.array([0, 0, 0, 1, 1, 1, -1])
@@ -46,3 +47,20 @@ def test_a_cluster_is_context_when_most_of_it_reads_as_context(monkeypatch):
     assert context.context_clusters(vectors, np.full(7, -1), Split()) == []
     first = context.context_probability(vectors, Split())
     assert np.array_equal(first, context.context_probability(vectors, Split()))  # cached and deterministic
+
+
+def test_pasted_context_needs_both_repetition_and_context(monkeypatch):
+    monkeypatch.setattr(context, "_cache", {})
+    texts = ["Pinging legal.", "pinging  legal.", "Pinging legal.", "Exports fail.", "Exports fail.", "Exports fail.",
+             "Lunch is booked."]
+    vectors = np.array([[1, 0]] * 3 + [[0, 1]] * 3 + [[1, 0]], dtype=np.float32)
+    # the pasted context line goes; the repeated pain and the one-off context line stay for the other checks
+    assert context.pasted_context(texts, vectors, Split()) == [0, 1, 2]
+
+
+def test_copy_clusters_name_the_sentence_that_fills_more_than_half():
+    texts = ["Renewal risk if this drags on.", "renewal risk if this drags on.", "Renewal risk if this drags on.",
+             "Exports time out.", "CSV exports fail.", "Exports are slow.", "Export jobs die."]
+    labels = np.array([0, 0, 0, 0, 1, 1, 1])
+    assert context.copy_clusters(texts, labels) == {0: "renewal risk if this drags on."}
+    assert context.copy_clusters(texts, np.array([0, 0, 0, 0, 0, 0, -1])) == {}  # 3 of 6: not more than half
