@@ -125,6 +125,11 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
             keep, labels = _adopt_close_calls(sel.statements, kinds, scores, vectors, keep, labels)
             keep, labels = _drop_context_themes(services, sel.statements, kinds, vectors, keep, labels, edits,
                                                 set(fixed))
+            if not keep:
+                session.commit()
+                raise ThemeRunError(f"none of the {len(sel.statements)} selected statements reads as a pain or request "
+                                    "(what there is reads as small talk or account context); use --all to cluster "
+                                    "every statement")
             stmts, vecs = [sel.statements[i] for i in keep], vectors[keep]
         labels = labels.copy()
         run = ThemeRun(mode="incremental" if opts.incremental and prev_run else "full", since=opts.since,

@@ -64,3 +64,19 @@ def test_copy_clusters_name_the_sentence_that_fills_more_than_half():
     labels = np.array([0, 0, 0, 0, 1, 1, 1])
     assert context.copy_clusters(texts, labels) == {0: "renewal risk if this drags on."}
     assert context.copy_clusters(texts, np.array([0, 0, 0, 0, 0, 0, -1])) == {}  # 3 of 6: not more than half
+
+
+def test_a_run_whose_every_cluster_is_context_says_so_instead_of_failing(svc, monkeypatch):
+    import pytest
+
+    from service.ingest.store import ingest_notes
+    from service.themes import stages
+    from service.themes.run import RunOptions, ThemeRunError, run_themes
+
+    from .test_theme_determinism import TOPICS, _notes
+
+    ingest_notes(svc, _notes(TOPICS))
+    monkeypatch.setattr(stages, "decide", lambda scores: ["pain"] * len(scores))
+    monkeypatch.setattr(stages, "context_clusters", lambda vectors, labels, embedder: sorted(set(labels.tolist()) - {-1}))
+    with pytest.raises(ThemeRunError, match="small talk or account context"):
+        run_themes(svc, RunOptions(use_llm=False))
