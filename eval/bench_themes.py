@@ -222,7 +222,7 @@ def multi_pain_notes(texts: list[str], truth: list[str], n: int = 1000, seed: in
     import random
 
     rng = random.Random(seed)
-    talk = [json.loads(line)["text"] for line in SMALL_TALK.read_text().splitlines() if line.strip()]
+    talk = [r["text"] for r in small_talk_lines("test")]  # the held-out half: these notes score the classifier
     by_intent: dict[str, list[str]] = {}
     for t, i in zip(texts, truth):
         if not i.startswith("general_"):
@@ -272,9 +272,17 @@ def bench_multi_pain(folder: Path, n: int = 1000) -> dict | None:
     return result
 
 
+def small_talk_lines(split: str | None = None) -> list[dict]:
+    """Our small-talk and account-context lines ({id, text, split}); `split` "dev" or "test" keeps one half."""
+    rows = [json.loads(line) for line in SMALL_TALK.read_text().splitlines() if line.strip()]
+    return [r for r in rows if split is None or r["split"] == split]
+
+
 def bench_small_talk(folder: Path) -> dict | None:
     """hwu64 fold1 utterances mixed with our small-talk lines (each in three notes of different accounts, as
-    a rep repeats them): how many themes are mostly small talk (target 0), and how much of it is kept out."""
+    a rep repeats them): how many themes are mostly small talk (target 0), and how much of it is kept out.
+    Figures per half of the small-talk set: the dev half may be used to build the classifier, the test half
+    is held out."""
     from eval.metrics.themes import majority_gold
     from eval.theme_path import ProductPath
 
@@ -283,10 +291,10 @@ def bench_small_talk(folder: Path) -> dict | None:
         print(f"bench_themes: skipped small talk, no {path}")
         return None
     texts, truth = read_csv(path)
-    talk = [json.loads(line)["text"] for line in SMALL_TALK.read_text().splitlines() if line.strip()]
-    rows = as_notes(texts) + [{"id": f"st{k}-{i}", "text": t, "account": f"Account {(i + 5 * k) % 17}",
-                               "date": "2026-02-01"} for k in range(3) for i, t in enumerate(talk)]
-    gold_of = {r["id"]: ("small_talk" if r["id"].startswith("st") else "request") for r in rows}
+    talk = small_talk_lines()
+    rows = as_notes(texts) + [{"id": f"st{k}-{i}", "text": t["text"], "account": f"Account {(i + 5 * k) % 17}",
+                               "date": "2026-02-01", "split": t["split"]} for k in range(3) for i, t in enumerate(talk)]
+    gold_of = {r["id"]: f"small_talk_{r['split']}" if "split" in r else "request" for r in rows}
     product = ProductPath()
     try:
         product.embedder.preload([r["text"] for r in rows], "small-talk-mix")
@@ -296,15 +304,21 @@ def bench_small_talk(folder: Path) -> dict | None:
         product.close()
     theme_of = note_themes(run)
     majority = majority_gold([(theme_of.get(r["id"]), gold_of[r["id"]]) for r in rows])
-    talk_themes = sorted(t for t, g in majority.items() if g == "small_talk")
-    in_themes = sum(1 for r in rows if gold_of[r["id"]] == "small_talk" and r["id"] in theme_of)
-    result = {"notes": len(rows), "small_talk_lines": len(talk), "themes": len(run.result["themes"]),
-              "small_talk_themes": len(talk_themes),
-              "small_talk_theme_labels": [run.labels[t] for t in talk_themes],
-              "small_talk_in_any_theme": round(in_themes / (3 * len(talk)), 4)}
+    result = {"notes": len(rows), "small_talk_lines": len(talk), "themes": len(run.result["themes"])}
+    for split in ("dev", "test"):
+        gold = f"small_talk_{split}"
+        found = sorted(t for t, g in majority.items() if g == gold)
+        lines = [r for r in rows if gold_of[r["id"]] == gold]
+        result[split] = {"lines": len(lines) // 3, "small_talk_themes": len(found),
+                         "theme_labels": [run.labels[t] for t in found],
+                         "in_any_theme": round(sum(r["id"] in theme_of for r in lines) / max(len(lines), 1), 4)}
+    result["small_talk_themes"] = result["dev"]["small_talk_themes"] + result["test"]["small_talk_themes"]
     print(f"\nsmall talk: {len(talk)} distinct lines x 3 notes + hwu64 fold1; {result['themes']} themes, "
-          f"{len(talk_themes)} mostly small talk (target 0) {result['small_talk_theme_labels']}; "
-          f"{result['small_talk_in_any_theme']:.1%} of small-talk statements inside some theme")
+          f"{result['small_talk_themes']} mostly small talk (target 0)")
+    for split in ("dev", "test"):
+        r = result[split]
+        print(f"  {split} half ({r['lines']} lines): {r['small_talk_themes']} small-talk themes {r['theme_labels']}; "
+              f"{r['in_any_theme']:.1%} of its statements inside some theme")
     return result
 
 
@@ -369,10 +383,71 @@ def bench_synthetic(n: int) -> dict:
     return result
 
 
+def job_notes(n: int, folder: Path) -> tuple[list[dict], np.ndarray]:
+    """n notes of one statement each for the theme-job benchmark: hwu64 all utterances, each reused with a
+    different account and tail ("(visit 3)") and a vector jittered around the utterance's (noise of norm about
+    0.3, cosine about 0.96 to the original), so no two statements are copies and no model runs."""
+    from datetime import date, timedelta
+
+    texts, _ = read_csv(folder / "hwu64_all.csv")
+    base = cached_embed(texts, "hwu64-all")
+    rng = np.random.default_rng(0)
+    rows, vectors = [], np.empty((n, base.shape[1]), dtype=np.float32)
+    for i in range(n):
+        j, rep = i % len(texts), i // len(texts)
+        day = date(2026, 1, 1) + timedelta(days=i * 7919 % 90)
+        rows.append({"id": f"j{i}", "text": texts[j].strip().rstrip(".?!") + (f" (visit {rep})" if rep else ""),
+                     "account": f"Account {i % 97}", "date": day.isoformat()})
+        v = base[j] + rng.normal(0, 0.3 / np.sqrt(base.shape[1]), base.shape[1]) if rep else base[j]
+        vectors[i] = v / np.linalg.norm(v)
+    return rows, vectors
+
+
+def job_child(home: str, n: int, stage: str) -> dict:
+    """One stage in a fresh interpreter: "ingest" stores the notes with their vectors (not timed), "run" times
+    `run_themes` exactly as `feedback themes run` calls it and reports the process's peak RSS."""
+    from eval.theme_path import ProductPath
+
+    folder = datasets_dir()
+    product = ProductPath(home=Path(home))
+    try:
+        if stage == "ingest":
+            rows, vectors = job_notes(n, folder)
+            product.embedder._memo.update(zip([r["text"] for r in rows], vectors))
+            product.ingest(rows)
+            return {"ingested": n}
+        start = time.perf_counter()
+        run = product.run()
+        seconds = time.perf_counter() - start
+    finally:
+        product.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"n": n, "seconds": round(seconds, 1), "peak_rss_mb": round(peak, 1),
+            "themes": len(run.result["themes"]), "clustered": run.result["statements"]}
+
+
+def bench_job(n: int) -> dict:
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="bench-job-") as home:
+        out = {}
+        for stage in ("ingest", "run"):
+            code = (f"import json; from eval.bench_themes import job_child; "
+                    f"print(json.dumps(job_child({home!r}, {n}, {stage!r})))")
+            proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+            out.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+    print(f"\ntheme job: {n} statements (ingested beforehand), `run_themes` {out['seconds']} s (target <= 60), "
+          f"peak RSS {out['peak_rss_mb']} MB (target <= 2048), {out['themes']} themes")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", choices=("fold1", "all", "both", "none"), default="both")
     ap.add_argument("--synthetic", type=int, default=0, metavar="N", help="also cluster N synthetic vectors")
+    ap.add_argument("--job", type=int, default=0, metavar="N",
+                    help="also time the whole theme job (run_themes) on N stored statements built from hwu64 all")
     ap.add_argument("--no-bertopic", action="store_true", help="skip the BERTopic comparison")
     ap.add_argument("--small-talk", action="store_true", help="also count small-talk themes on the mixed set")
     ap.add_argument("--stability", action="store_true", help="also re-run and append 10%% (product path)")
@@ -395,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             report.setdefault(name, {})["stability"] = bench_stability(name, folder)
     if args.synthetic:
         report["synthetic"] = bench_synthetic(args.synthetic)
+    if args.job:
+        report["job"] = bench_job(args.job)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bench_themes.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nfigures written to {OUT / 'bench_themes.json'}")

@@ -5,6 +5,7 @@ from flask import current_app, request
 
 from ..models.notes import SOURCE_KINDS
 from ..notes import parse_filter_date
+from ..auth import principal
 from ..services import services
 from ..themes.queries import ThemeNotFound, latest_run_json, theme_detail, theme_statements
 from ..themes.run import RunOptions, ThemeRunError, run_themes
@@ -98,8 +99,8 @@ def _edit(kind: str, body, **fields):
 
     if not isinstance(body, dict):
         raise APIError(400, "the body must be a JSON object")
-    try:
-        return edit_and_rerun(services(), kind, body.get("by"), **fields), 201
+    try:  # who edits is who is signed in or whose token it is, never what the body claims
+        return edit_and_rerun(services(), kind, principal().actor, **fields), 201
     except ThemeEditError as exc:
         raise APIError(exc.status, str(exc), {"field": exc.field} if exc.field else None)
     except ThemeRunError as exc:
@@ -107,21 +108,21 @@ def _edit(kind: str, body, **fields):
 
 
 @bp.post("/themes/<int:theme_id>/rename")
-@bp.doc(summary="Rename a theme (the label is pinned across runs): {label, by}", responses={404: "no such theme"})
+@bp.doc(summary="Rename a theme (the label is pinned across runs): {label}", responses={404: "no such theme"})
 def rename_theme(theme_id: int):
     body = request.get_json(silent=True)
     return _edit("rename", body, theme_id=theme_id, label=(body or {}).get("label") if isinstance(body, dict) else None)
 
 
 @bp.post("/themes/<int:theme_id>/merge")
-@bp.doc(summary="Merge a theme into another: {into, by}", responses={404: "no such theme", 409: "already merged"})
+@bp.doc(summary="Merge a theme into another: {into}", responses={404: "no such theme", 409: "already merged"})
 def merge_theme(theme_id: int):
     body = request.get_json(silent=True)
     return _edit("merge", body, theme_id=theme_id, target_id=(body or {}).get("into") if isinstance(body, dict) else None)
 
 
 @bp.post("/themes/<int:theme_id>/hide")
-@bp.doc(summary="Hide a theme ({hidden: false} shows it again): {by, hidden?}", responses={404: "no such theme"})
+@bp.doc(summary="Hide a theme ({hidden: false} shows it again): {hidden?}", responses={404: "no such theme"})
 def hide_theme(theme_id: int):
     body = request.get_json(silent=True)
     show = isinstance(body, dict) and body.get("hidden") is False
@@ -129,7 +130,7 @@ def hide_theme(theme_id: int):
 
 
 @bp.post("/themes/move")
-@bp.doc(summary="Move statements to a theme or out of themes: {statement_ids, to (a theme id or null), by}")
+@bp.doc(summary="Move statements to a theme or out of themes: {statement_ids, to (a theme id or null)}")
 def move_statements():
     body = request.get_json(silent=True)
     if isinstance(body, dict) and "to" not in body:

@@ -15,6 +15,7 @@ REQUIRED_ROLE = {
     # pages
     "web.index": VIEWER, "web.paste": PM,
     "pages.themes": VIEWER, "pages.theme": VIEWER, "pages.run_themes": PM, "pages.confirm_theme_item": PM,
+    "pages.edit_theme": PM,  # rename, merge, move, hide from the theme page
     "pages.note": PM,  # raw notes: only those who may ingest them
     "pages.ask": SALES, "pages.draft": SALES, "pages.draft_feedback": SALES,
     "pages.confirm_draft_item": SALES,  # a rep saying "this is the right item" for their draft links it

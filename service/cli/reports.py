@@ -44,7 +44,8 @@ def _output(row, fmt: str, out: str | None) -> None:
     text = _body(row, fmt)
     if out:
         Path(out).write_text(text, encoding="utf-8")
-        click.echo(f"report {row.id} ({row.period}, {row.period_start} to {row.period_end}) written to {out}", err=True)
+        last_day = summary_dict(row)["last_day"]
+        click.echo(f"report {row.id} ({row.period}, {row.period_start} to {last_day}) written to {out}", err=True)
     else:
         click.echo(text, nl=False)
 
@@ -101,7 +102,7 @@ def reports_list(ctx, limit, as_json):
     if not rows:
         click.echo("no reports yet: run `feedback report` or `feedback schedule --once`")
     for r in rows:
-        click.echo(f"{r['id']:>5}  {r['period']:>3}  {r['period_start']} to {r['period_end']}  "
+        click.echo(f"{r['id']:>5}  {r['period']:>3}  {r['period_start']} to {r['last_day']}  "
                    f"{r['notes'] or 0:>4} notes  {r['top_themes']:>2} top themes  {r['gaps']:>2} gaps  "
                    f"delivery: {r['delivery']['status']}")
 

@@ -71,6 +71,7 @@ def build_report(services, period: str = "1d", as_of: date | None = None, *, wit
         notes = _note_stats(session, window)
         run, rows = _theme_rows(session, window, messages)
         drafts = _draft_activity(session, window)
+        context = _context(session, window) if run and not notes["count"] else None
     gaps, gaps_note = _gaps(services, rows) if with_gaps else ([], "gaps were not computed")
     moved, moved_since = _moved(services, window)
     last_day = window.end - timedelta(days=1)
@@ -105,7 +106,27 @@ def build_report(services, period: str = "1d", as_of: date | None = None, *, wit
         "moved": moved,
         "moved_since": moved_since,
         "messages": messages,
+        "context": context,
     }
+
+
+def _context(session, window: Window) -> dict | None:
+    """For a window without notes: the top themes of the 30 days up to its last day, or, when those are quiet
+    too, of the 30 days up to the newest earlier note, so an empty report still shows where things stand."""
+    when = func.coalesce(Note.occurred_at, Note.ingested_at)
+    end = window.end
+    if not session.scalar(select(func.count(Note.id)).where(when >= window.dt(end - timedelta(days=30)),
+                                                            when < window.dt(end))):
+        newest = session.scalar(select(func.max(when)).where(when < window.dt(window.end)))
+        if newest is None:
+            return None
+        end = newest.date() + timedelta(days=1)
+    ctx = Window("30d", end - timedelta(days=30), end)
+    mentions = _mentions(session, latest_run(session).id, ctx)
+    rows = [_theme_row(t, mentions.get(t["id"], []), ctx) for t in latest_themes(session)]
+    top = sorted((r for r in rows if r["mentions"]), key=lambda r: (-r["accounts"], -r["mentions"], r["label"]))
+    return {"start": ctx.start.isoformat(), "last_day": (end - timedelta(days=1)).isoformat(),
+            "themes": [{k: r[k] for k in ("id", "label", "accounts", "mentions")} for r in top[:TOP_THEMES]]}
 
 
 def _note_stats(session, window: Window) -> dict:

@@ -83,7 +83,12 @@ def markdown_sections(data: dict, flavor: str = "markdown") -> list[tuple[str, s
 
 def _top(data: dict, flavor: str) -> str:
     if not data.get("top_themes"):
-        return "No theme was mentioned in this period." if data.get("theme_run") else "No themes yet."
+        text = "No theme was mentioned in this period." if data.get("theme_run") else "No themes yet."
+        ctx = data.get("context")
+        if ctx and ctx["themes"]:
+            text += f"\nFor context, the top themes of {ctx['start']} to {ctx['last_day']} (30 days):\n" + "\n".join(
+                f"- {_text(t['label'], flavor)}: {t['accounts']} accounts, {t['mentions']} mentions" for t in ctx["themes"])
+        return text
     lines = []
     for n, t in enumerate(data["top_themes"], start=1):
         arr = f", ARR {money(t['arr'])}" if t.get("arr") else ""

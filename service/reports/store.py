@@ -1,7 +1,7 @@
 """Build, render and store a report; list and read stored ones. One report per (period, start, end)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -20,7 +20,8 @@ def summary_dict(r: Report) -> dict:
     data = r.data or {}
     return {
         "id": r.id, "period": r.period, "period_start": r.period_start.isoformat(),
-        "period_end": r.period_end.isoformat(), "title": data.get("title"),
+        "period_end": r.period_end.isoformat(),  # exclusive; people are shown last_day
+        "last_day": (r.period_end - timedelta(days=1)).isoformat(), "title": data.get("title"),
         "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat(),
         "theme_run_id": r.theme_run_id, "notes": (data.get("notes") or {}).get("count"),
         "top_themes": len(data.get("top_themes") or []), "gaps": len(data.get("gaps") or []),

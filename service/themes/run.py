@@ -94,10 +94,18 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
         vectors = load_vectors(services, sel.statements)
         scores = stages.class_scores([s.text for s in sel.statements], vectors, services.embedder)
         kinds = stages.decide(scores)
+        if not opts.include_all:
+            for i in stages.pasted_context([s.text for s in sel.statements], vectors, services.embedder):
+                kinds[i] = "other"
         edits = load_state(session)
-        for i, st in enumerate(sel.statements):  # a PM's move decides the statement's kind
-            if st.id in edits.moved:
+        prev_run = _previous_run(session)
+        previous, prev_centroids, prev_threshold, prev_labels = _previous_state(session, prev_run)
+        incremental = opts.incremental and prev_run is not None
+        for i, st in enumerate(sel.statements):
+            if st.id in edits.moved:  # a PM's move decides the statement's kind
                 kinds[i] = "pain" if edits.resolve(edits.moved[st.id]) is not None else "other"
+            elif incremental and previous.get(st.id) in prev_centroids:  # what the last run put in a theme stays
+                kinds[i] = "pain"
         keep = [i for i, k in enumerate(kinds) if opts.include_all or k == "pain"]
         _set_kinds(sel.statements, kinds)
         if not keep:
@@ -108,15 +116,20 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
             )
         stmts = [sel.statements[i] for i in keep]
         vecs = vectors[keep]
-        prev_run = _previous_run(session)
-        previous, prev_centroids, prev_threshold, prev_labels = _previous_state(session, prev_run)
-        if opts.incremental and prev_run is not None:
+        if incremental:
             labels, fixed = _incremental_labels(stmts, vecs, previous, prev_centroids, prev_threshold)
         else:
             prior = np.array([previous.get(s.id, -1) for s in stmts], dtype=np.int64) if previous else None
             labels, fixed = stages.cluster(vecs, prior=prior), {}
         if not opts.include_all:
             keep, labels = _adopt_close_calls(sel.statements, kinds, scores, vectors, keep, labels)
+            keep, labels = _drop_context_themes(services, sel.statements, kinds, vectors, keep, labels, edits,
+                                                set(fixed))
+            if not keep:
+                session.commit()
+                raise ThemeRunError(f"none of the {len(sel.statements)} selected statements reads as a pain or request "
+                                    "(what there is reads as small talk or account context); use --all to cluster "
+                                    "every statement")
             stmts, vecs = [sel.statements[i] for i in keep], vectors[keep]
         labels = labels.copy()
         run = ThemeRun(mode="incremental" if opts.incremental and prev_run else "full", since=opts.since,
@@ -144,6 +157,33 @@ def _adopt_close_calls(statements, kinds, scores, vectors, keep, labels) -> tupl
     _set_kinds(statements, kinds)
     keep = sorted(label_of)
     return keep, np.array([label_of[i] for i in keep], dtype=np.int64)
+
+
+def _drop_context_themes(services, statements, kinds, vectors, keep, labels, edits, existing=frozenset()):
+    """Clusters that are nearly all small talk or account context are not themes: their statements become
+    "other". A cluster that is mostly one pasted sentence is not a theme either: the copies become "other" and
+    the rest of its statements stay pains, unassigned. A PM's move into a theme overrules both, and the existing
+    themes an incremental run assigns to (`existing` labels) passed these checks when they were found."""
+    from .context import normalised
+
+    texts = [statements[i].text for i in keep]
+    context = set(stages.context_clusters(vectors[keep], labels, services.embedder)) - set(existing)
+    copies = {c: t for c, t in stages.copy_clusters(texts, labels).items() if c not in context and c not in existing}
+    if not context and not copies:
+        return keep, labels
+    labels = labels.copy()
+    stay = []
+    for row, (i, lab) in enumerate(zip(keep, labels.tolist())):
+        if statements[i].id in edits.moved:
+            stay.append(row)
+        elif lab in context or (lab in copies and normalised(texts[row]) == copies[lab]):
+            kinds[i] = "other"
+        else:
+            stay.append(row)
+            if lab in copies:
+                labels[row] = -1
+    _set_kinds(statements, kinds)
+    return [keep[r] for r in stay], labels[stay]
 
 
 def _set_kinds(statements: list[Statement], kinds: list[str]) -> None:
@@ -306,7 +346,7 @@ def _mention(sel: Selected, st: Statement) -> Mention:
 
 def _window(sel: Selected, stmts, opts) -> tuple[datetime, float]:
     """Trend compares the window with the one before it; without a window, the last 30 days of the data."""
-    latest = max(sel.notes[s.note_id].effective_at for s in stmts)
+    latest = max(sel.notes[s.note_id].effective_at for s in stmts or sel.statements)
     end = opts.until or latest
     if opts.trend_days:
         return end, float(opts.trend_days)

@@ -65,6 +65,29 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
         "no Slack alerts yet",
         "they asked whether we support single sign-on with Azure",
     ),
+    # Requests and questions about what the product does are demand too, even when nothing is broken:
+    # "how do I...", "show me...", "what happens when...". Varied products on purpose. They vote for pain
+    # (see `prototype_scores`) but are not part of the centring, so the pain/praise/other contrast stays.
+    "request": (
+        "how do I change the delivery address on my order",
+        "what is the price of the premium plan",
+        "when will my refund arrive",
+        "show me last month's transactions",
+        "I want to cancel my subscription",
+        "does the app work offline",
+        "why was my card declined",
+        "help me reset my password",
+        "I'd like to switch to the annual plan",
+        "where do I download my invoices",
+        "what happens to my files if I delete a workspace",
+        "turn on dark mode for everyone",
+        "can I pay in monthly instalments",
+        "is the mobile app available in Spanish",
+        "tell me how to connect my bank account",
+        "book a technician visit for the broken unit",
+        "what does the sync status icon mean",
+        "do you deliver to rural areas",
+    ),
     "praise": (
         "we love the new dashboard",
         "the export feature works great",
@@ -203,7 +226,7 @@ def prototype_vectors(embedder) -> dict[str, np.ndarray]:
     key = (getattr(embedder, "name", type(embedder).__name__), getattr(embedder, "dim", None))
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = {c: np.asarray(embedder.embed(list(PROTOTYPES[c])), dtype=np.float32) for c in CLASSES}
+            _cache[key] = {c: np.asarray(embedder.embed(list(PROTOTYPES[c])), dtype=np.float32) for c in PROTOTYPES}
         return _cache[key]
 
 
@@ -219,11 +242,16 @@ def prototype_scores(vectors: np.ndarray, protos: dict[str, np.ndarray],
     cosine and hides the polarity and intent that tell the classes apart."""
     mean = np.vstack([protos[c] for c in CLASSES]).mean(axis=0)
     v = _unit(vectors - mean)
-    out = np.empty((len(vectors), len(CLASSES)), dtype=np.float32)
-    for j, c in enumerate(CLASSES):
+
+    def vote(c):
         sims = v @ _unit(protos[c] - mean).T
         m = max(1, round(sims.shape[1] * top_fraction))
-        out[:, j] = -np.sort(-sims, axis=1)[:, :m].mean(axis=1)
+        return -np.sort(-sims, axis=1)[:, :m].mean(axis=1)
+
+    out = np.stack([vote(c) for c in CLASSES], axis=1).astype(np.float32)
+    if "request" in protos:  # a request or a question about the product is demand: the better of the two votes
+        pain = CLASSES.index("pain")
+        out[:, pain] = np.maximum(out[:, pain], vote("request"))
     return out
 
 

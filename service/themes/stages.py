@@ -1,6 +1,7 @@
 """The swappable stages of a theme run, behind one small interface each.
 
-classify: pain/request vs praise vs other; cluster: vectors -> labels (-1 unassigned); assign: new vectors to
+classify: pain/request vs praise vs other; cluster: vectors -> labels (-1 unassigned); context_clusters: themes
+that are small talk or account context; assign: new vectors to
 existing centroids; label_clusters: a label, keywords and representative quotes per cluster, from the offline
 labeller or, when an LLM endpoint is configured, an LLM label validated against the offline one.
 """
@@ -60,6 +61,27 @@ def adopt(scores: np.ndarray, vectors: np.ndarray, theme_vectors: np.ndarray, th
     turn = theme_evidence(scores, sim >= threshold)
     out[turn] = best[turn]
     return out
+
+
+def context_clusters(vectors: np.ndarray, labels: np.ndarray, embedder) -> list[int]:
+    """Clusters that are small talk or account context rather than a product theme (`context`)."""
+    from .context import context_clusters as _context
+
+    return _context(vectors, labels, embedder)
+
+
+def pasted_context(texts: list[str], vectors: np.ndarray, embedder) -> list[int]:
+    """Statements that are a sentence pasted into many notes and read as context (`context.pasted_context`)."""
+    from .context import pasted_context as _pasted
+
+    return _pasted(texts, vectors, embedder)
+
+
+def copy_clusters(texts: list[str], labels: np.ndarray) -> dict[int, str]:
+    """Clusters that are mostly one sentence pasted again and again, with that sentence (`context.copy_clusters`)."""
+    from .context import copy_clusters as _copies
+
+    return _copies(texts, labels)
 
 
 def cluster(vectors: np.ndarray, min_size: int | None = None, prior: np.ndarray | None = None) -> np.ndarray:

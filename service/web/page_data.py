@@ -80,6 +80,12 @@ def theme_page(svc, theme_id: int) -> dict | None:
     return detail
 
 
+def other_themes(svc, theme_id: int) -> list[dict]:
+    """The latest run's other visible themes (id, label), for the merge and move choices of a theme page."""
+    with svc.db.session() as session:
+        return [{"id": t["id"], "label": t["label"]} for t in theme_queries.latest_themes(session) if t["id"] != theme_id]
+
+
 def addressing_items(svc, theme_id: int) -> tuple[list[dict], str | None]:
     """Roadmap items that address a theme (linked by a person, or picked by the matcher), from coverage."""
     if roadmap is None:

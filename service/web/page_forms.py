@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (BooleanField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField,
+                     SubmitField, TextAreaField)
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 
 from ..models.notes import SOURCE_KINDS
@@ -83,3 +84,14 @@ class BuildReportForm(FlaskForm):
     period = SelectField("Period", choices=[(p, PERIOD_LABELS[p]) for p in PERIODS], default="7d", validate_choice=True)
     deliver = BooleanField("Also post it to the configured webhook")  # shown only when one is configured
     submit = SubmitField("Build report now")
+
+
+class ThemeEditForm(FlaskForm):
+    """A PM's edit from the theme page: rename, merge into another theme, move statements, hide or show again.
+    Who makes it comes from the signed-in user, never from the form."""
+
+    action = HiddenField(validators=[AnyOf(("rename", "merge", "move", "hide", "unhide"), message="Unknown edit.")])
+    label = StringField("New name", filters=[_strip], validators=[Optional(), Length(max=120)])
+    into = SelectField("Merge into", coerce=str, choices=[], validate_choice=False)
+    to = SelectField("Move the ticked statements to", coerce=str, choices=[], validate_choice=False)
+    statement_ids = SelectMultipleField("Statements", coerce=str, choices=[], validate_choice=False)

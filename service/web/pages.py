@@ -15,7 +15,8 @@ from ..reports.build import ReportError
 from ..reports.store import ReportNotFound, create_report, get_report, list_reports
 from ..services import services
 from . import page_data as data
-from .page_forms import AskForm, BuildReportForm, ConfirmItemForm, FeedbackForm, RunThemesForm, ThemeFilterForm
+from .page_forms import (AskForm, BuildReportForm, ConfirmItemForm, FeedbackForm, RunThemesForm, ThemeEditForm,
+                         ThemeFilterForm)
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,67 @@ def run_themes():
 def theme(theme_id: int):
     if data.theme_queries is None:
         return unavailable("Themes")
+    detail = _theme_or_404(theme_id)
+    return _theme_page(detail)
+
+
+def _theme_or_404(theme_id: int) -> dict:
     detail = data.theme_page(services(), theme_id)
     if detail is None:
         abort(404)
-    return render_template("pages/theme.html", t=detail)
+    return detail
+
+
+def _theme_page(detail: dict, status: int = 200, **context):
+    """The theme page; a PM (or above) also gets the rename, merge, move and hide forms."""
+    from ..auth import principal
+    from ..auth.policy import allows
+
+    who = principal()
+    may_edit = bool(who and allows(who.role, "pages.edit_theme"))
+    others = data.other_themes(services(), detail["id"]) if may_edit else []
+    return render_template("pages/theme.html", t=detail, may_edit=may_edit, others=others, **context), status
+
+
+@bp.post("/themes/<int:theme_id>/edit")
+def edit_theme(theme_id: int):
+    """Rename, merge, move or hide from the theme page: the same edit as the CLI and API (recorded with the
+    signed-in user as its author, then the themes re-run), so it survives later runs."""
+    from ..auth import principal
+    from ..themes.edits import ThemeEditError, edit_and_rerun
+    from ..themes.run import ThemeRunError
+
+    if data.theme_queries is None:
+        return unavailable("Themes")
+    detail = _theme_or_404(theme_id)
+    form = ThemeEditForm()
+    if not form.validate():
+        return _theme_page(detail, 422, edit_error="; ".join(e for errs in form.errors.values() for e in errs))
+    kind = form.action.data
+    fields = {"theme_id": theme_id}
+    if kind == "rename":
+        fields["label"] = form.label.data
+    elif kind == "merge":
+        fields["target_id"] = _theme_id(form.into.data)
+    elif kind == "move":
+        fields = {"statement_ids": [_theme_id(i) for i in form.statement_ids.data or []],
+                  "target_id": None if form.to.data in ("", "none") else _theme_id(form.to.data)}
+        if not fields["statement_ids"]:
+            return _theme_page(detail, 422, edit_error="Tick the statements to move first.")
+    try:
+        edit_and_rerun(services(), kind, principal().actor, **fields)
+    except ThemeEditError as exc:
+        return _theme_page(detail, exc.status, edit_error=f"Nothing was changed: {exc}.")
+    except ThemeRunError as exc:
+        return _theme_page(detail, 422, edit_error=f"The edit is saved but the themes could not be re-run: {exc}.")
+    target = fields.get("target_id") if kind == "merge" else theme_id
+    return redirect(url_for("pages.theme", theme_id=target, edited=kind, _anchor="edit-h"), 303)
+
+
+def _theme_id(value):
+    """A form's theme or statement id as an int when it is one; anything else is passed on for the edit to reject."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else value
 
 
 @bp.post("/themes/<int:theme_id>/confirm")
@@ -83,14 +141,11 @@ def confirm_theme_item(theme_id: int):
     """Yes to "is this the right item?" for an item the matcher picked for a theme: the theme is linked to it."""
     if data.theme_queries is None or data.roadmap is None:
         return unavailable("Themes")
-    detail = data.theme_page(services(), theme_id)
-    if detail is None:
-        abort(404)
+    detail = _theme_or_404(theme_id)
     form = ConfirmItemForm()
     shown = {i["item_id"] for i in detail["items"]}
     if not form.validate() or form.item_id.data not in shown or form.answer.data != "yes":
-        return render_template("pages/theme.html", t=detail,
-                               page_error="That item is not shown for this theme; nothing was saved."), 422
+        return _theme_page(detail, 422, page_error="That item is not shown for this theme; nothing was saved.")
     data.roadmap.link(services(), form.item_id.data, theme_id=theme_id, created_by="theme page")
     return redirect(url_for("pages.theme", theme_id=theme_id, confirmed=form.item_id.data, _anchor="items-h"), 303)
 

@@ -512,3 +512,33 @@ def test_reports_page_queues_delivery_to_the_configured_webhook(seeded):
     client.post("/reports", data={"period": "1d"})  # without the box ticked nothing is posted
     time.sleep(0.2)
     assert len(responses.calls) == 1
+
+
+def test_an_empty_window_still_shows_the_30_day_context_chart(seeded):
+    _, svc, _ = seeded
+    full = build_report(svc, "30d", AS_OF)
+    assert full["context"] is None and full["top_themes"]  # a window with notes needs no context
+    quiet_day = build_report(svc, "1d", date(2026, 11, 28))  # the fixture notes end on the 24th
+    assert quiet_day["notes"]["count"] == 0 and not quiet_day["top_themes"]
+    ctx = quiet_day["context"]
+    assert (ctx["start"], ctx["last_day"]) == ("2026-10-29", "2026-11-27")  # the 30 days up to the report's last day
+    assert [t["label"] for t in ctx["themes"]][:1] == [full["top_themes"][0]["label"]]
+    html, md = render_html(quiet_day), render_markdown(quiet_day)
+    assert "For context: the top themes of 2026-10-29 to 2026-11-27" in html and html.count("<svg") >= 1
+    assert "For context, the top themes of 2026-10-29 to 2026-11-27 (30 days)" in md
+    later = build_report(svc, "1d", date(2030, 1, 1))  # 30 quiet days too: the 30 days up to the newest note
+    assert later["context"]["last_day"] == max(n for n in _note_days(svc))
+
+
+def _note_days(svc):
+    from service.models import Note
+
+    with svc.db.session() as s:
+        return [n.effective_at.date().isoformat() for n in s.query(Note).all()]
+
+
+def test_reports_list_shows_the_last_day_like_the_report_itself(cli_seeded):
+    data = json.loads(cli_seeded("report", "--since", "7d", "--as-of", "2026-11-27", "--format", "json").stdout)
+    assert (data["period_start"], data["last_day"], data["data"]["last_day"]) == ("2026-11-20", "2026-11-26", "2026-11-26")
+    listed = cli_seeded("reports", "list").stdout
+    assert "2026-11-20 to 2026-11-26" in listed and "2026-11-27" not in listed

@@ -248,7 +248,7 @@ def test_classify_returns_known_classes_and_embeds_prototypes_once():
     after_first = embedder.calls
     second = S.classify(texts, vectors, embedder)
     assert set(first) <= set(S.CLASSES) and len(first) == 3 and first == second
-    assert after_first - before == len(S.CLASSES) and embedder.calls == after_first  # cached per embedder
+    assert after_first - before == len(S.CLASSES) + 1 and embedder.calls == after_first  # classes + requests, cached
     assert S.classify([], np.zeros((0, 384), dtype=np.float32), embedder) == []
     with pytest.raises(ValueError):
         S.classify(texts, vectors[:2], embedder)
@@ -363,3 +363,25 @@ def test_describe_bundles_label_keywords_and_representatives():
     assert "okta" in out[1]["label"].lower() or "login" in out[1]["label"].lower()
     assert out[0]["keywords"] == L.keywords(EXPORTS, OKTA)
 
+
+
+REQUESTS = [  # questions and asks about what a product does: demand, not small talk (none is a prototype)
+    "how can I export my contacts to a spreadsheet",
+    "is there a way to undo a deleted message",
+    "what does the premium tier include",
+    "please show me my open support tickets",
+    "can the app remind me before a payment is due",
+    "I want to change the email on my account",
+]
+
+
+@pytest.mark.model
+def test_requests_and_product_questions_count_as_pains_with_the_real_model():
+    from service.embedding import get_embedder
+    from service.themes.context import REQUEST_LINES
+
+    embedder = get_embedder()
+    protos = {p.lower() for ps in S.PROTOTYPES.values() for p in ps} | {p.lower() for p in REQUEST_LINES}
+    assert not protos & set(REQUESTS)
+    got = S.classify(REQUESTS, embedder.embed(REQUESTS), embedder)
+    assert np.mean([g == "pain" for g in got]) >= 5 / 6, list(zip(REQUESTS, got))

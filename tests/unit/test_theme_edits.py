@@ -107,8 +107,8 @@ def test_api_edits(app, svc):
     ingest_notes(svc, _notes(TOPICS))
     run_themes(svc, RunOptions(include_all=True, use_llm=False))
     tid = client.get("/api/v1/themes").get_json()["themes"][0]["id"]
-    resp = client.post(f"/api/v1/themes/{tid}/rename", json={"label": "Okta single sign-on", "by": "pm"})
-    assert resp.status_code == 201 and resp.get_json()["edit"]["by"] == "pm"
+    resp = client.post(f"/api/v1/themes/{tid}/rename", json={"label": "Okta single sign-on", "by": "someone else"})
+    assert resp.status_code == 201 and resp.get_json()["edit"]["by"] == "token:test-admin"  # the token, not the body
     assert client.get(f"/api/v1/themes/{tid}").get_json()["label"] == "Okta single sign-on"
     bad = client.post(f"/api/v1/themes/{tid}/rename", json={"label": "", "by": "pm"})
     assert bad.status_code == 422 and bad.get_json()["error"]["details"]["field"] == "label"
@@ -138,3 +138,71 @@ def test_theme_page_lists_edits_with_who_and_when(themed, app):
     edit_and_rerun(svc, "rename", "ana", theme_id=tid, label="Okta single sign-on")
     html = app.test_client().get(f"/themes/{tid}").get_data(as_text=True)
     assert "Okta single sign-on" in html and "by ana" in html
+
+
+def _page_edit(client, tid, **form):
+    return client.post(f"/themes/{tid}/edit", data=form)
+
+
+def test_theme_page_edit_forms(app, svc):
+    ingest_notes(svc, _notes(TOPICS))
+    first = run_themes(svc, RunOptions(include_all=True, use_llm=False))
+    a, b, c = (t["id"] for t in first["themes"][:3])
+    pm = app.test_client(role="pm")
+    page = pm.get(f"/themes/{a}").get_data(as_text=True)
+    assert 'id="rename-form"' in page and 'id="merge-form"' in page and 'form="move-form"' in page
+    viewer = app.test_client(role="viewer")
+    assert 'id="rename-form"' not in viewer.get(f"/themes/{a}").get_data(as_text=True)
+    assert _page_edit(viewer, a, action="hide").status_code == 403
+
+    resp = _page_edit(pm, a, action="rename", label="  Okta  single sign-on ", by="mallory")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/themes/{a}?edited=rename#edit-h")
+    with svc.db.session() as s:
+        edit = theme_detail(s, a)["edits"][-1]
+    assert edit["kind"] == "rename" and edit["label"] == "Okta single sign-on" and edit["by"] == "token:test-pm"
+    assert "Okta single sign-on" in pm.get(f"/themes/{a}?edited=rename").get_data(as_text=True)
+
+    members = [sid for sid, t in _members(svc, first["run_id"]).items() if t == b]
+    moved = members[:1]
+    assert _page_edit(pm, b, action="move", statement_ids=[str(moved[0])], to=str(c)).status_code == 303
+    latest = run_themes(svc, RunOptions(include_all=True, use_llm=False))  # a later run keeps the move
+    assert _members(svc, latest["run_id"])[moved[0]] == c
+
+    resp = _page_edit(pm, b, action="merge", into=str(c))
+    assert resp.status_code == 303 and resp.headers["Location"].startswith(f"/themes/{c}?edited=merge")
+    assert b not in [t["id"] for t in run_themes(svc, RunOptions(include_all=True, use_llm=False))["themes"]]
+
+    assert _page_edit(pm, c, action="hide").status_code == 303
+    assert c in [t["id"] for t in app.test_client().get("/api/v1/themes").get_json()["hidden_themes"]]
+    assert _page_edit(pm, c, action="unhide").status_code == 303
+    assert c not in [t["id"] for t in app.test_client().get("/api/v1/themes").get_json()["hidden_themes"]]
+
+
+def test_theme_page_edit_bad_input_is_a_clear_422_and_changes_nothing(app, svc):
+    ingest_notes(svc, _notes(TOPICS))
+    a = run_themes(svc, RunOptions(include_all=True, use_llm=False))["themes"][0]["id"]
+    pm = app.test_client(role="pm")
+    for form, words in [({"action": "rename", "label": ""}, "label"),
+                        ({"action": "merge", "into": "99999"}, "no theme with id 99999"),
+                        ({"action": "merge", "into": "x"}, "into must be a theme id"),
+                        ({"action": "move", "to": "none"}, "Tick the statements"),
+                        ({"action": "explode"}, "Unknown edit")]:
+        resp = _page_edit(pm, a, **form)
+        assert resp.status_code in (404, 422) and words in resp.get_data(as_text=True), form
+    with svc.db.session() as s:
+        assert theme_detail(s, a)["edits"] == []
+    assert _page_edit(pm, 99999, action="hide").status_code == 404
+
+
+def test_theme_page_edits_need_the_csrf_token(make_app):
+    import re
+
+    app = make_app(WTF_CSRF_ENABLED=True)
+    svc = app.extensions["feedback"]
+    ingest_notes(svc, _notes(TOPICS))
+    a = run_themes(svc, RunOptions(include_all=True, use_llm=False))["themes"][0]["id"]
+    client = app.test_client()
+    assert _page_edit(client, a, action="hide").status_code == 400
+    page = client.get(f"/themes/{a}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert _page_edit(client, a, action="hide", csrf_token=token).status_code == 303

@@ -1,0 +1,82 @@
+"""The theme-level small-talk check: trained on the dev half of the small-talk set only, deterministic."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from service.themes import context
+from service.themes.select import PROTOTYPES
+
+SMALL_TALK = Path(__file__).resolve().parents[2] / "eval" / "datasets" / "small_talk.jsonl"
+
+
+def _rows():
+    return [json.loads(line) for line in SMALL_TALK.read_text().splitlines() if line.strip()]
+
+
+def test_the_small_talk_set_is_big_varied_and_split():
+    rows = _rows()
+    texts = [r["text"] for r in rows]
+    assert len(set(texts)) == len(texts) >= 100
+    assert {r["split"] for r in rows} == {"dev", "test"}
+    assert min(sum(r["split"] == s for r in rows) for s in ("dev", "test")) >= 50
+
+
+def test_the_check_learns_from_the_dev_half_only():
+    rows = _rows()
+    assert list(context.CONTEXT_LINES) == [r["text"] for r in rows if r["split"] == "dev"]
+    held_out = {r["text"] for r in rows if r["split"] == "test"}
+    assert not held_out & (set(context.CONTEXT_LINES) | set(context.REQUEST_LINES))
+
+
+class Split:  # context lines on one axis, product lines on the other: a model that can tell them apart
+    name, dim = "split-test", 2
+
+    def embed(self, texts):
+        ctx = set(context.CONTEXT_LINES) | set(PROTOTYPES["other"])
+        return np.array([[1.0, 0.0] if t in ctx else [0.0, 1.0] for t in texts], dtype=np.float32)
+
+
+def test_a_cluster_is_context_when_most_of_it_reads_as_context(monkeypatch):
+    monkeypatch.setattr(context, "_cache", {})
+    vectors = np.array([[1, 0], [1, 0], [0.9, 0.1], [0, 1], [0, 1], [0.1, 0.9], [1, 0]], dtype=np.float32)
+    labels = np.array([0, 0, 0, 1, 1, 1, -1])
+    assert context.context_clusters(vectors, labels, Split()) == [0]
+    assert context.context_clusters(vectors, np.full(7, -1), Split()) == []
+    first = context.context_probability(vectors, Split())
+    assert np.array_equal(first, context.context_probability(vectors, Split()))  # cached and deterministic
+
+
+def test_pasted_context_needs_both_repetition_and_context(monkeypatch):
+    monkeypatch.setattr(context, "_cache", {})
+    texts = ["Pinging legal.", "pinging  legal.", "Pinging legal.", "Exports fail.", "Exports fail.", "Exports fail.",
+             "Lunch is booked."]
+    vectors = np.array([[1, 0]] * 3 + [[0, 1]] * 3 + [[1, 0]], dtype=np.float32)
+    # the pasted context line goes; the repeated pain and the one-off context line stay for the other checks
+    assert context.pasted_context(texts, vectors, Split()) == [0, 1, 2]
+
+
+def test_copy_clusters_name_the_sentence_that_fills_more_than_half():
+    texts = ["Renewal risk if this drags on.", "renewal risk if this drags on.", "Renewal risk if this drags on.",
+             "Exports time out.", "CSV exports fail.", "Exports are slow.", "Export jobs die."]
+    labels = np.array([0, 0, 0, 0, 1, 1, 1])
+    assert context.copy_clusters(texts, labels) == {0: "renewal risk if this drags on."}
+    assert context.copy_clusters(texts, np.array([0, 0, 0, 0, 0, 0, -1])) == {}  # 3 of 6: not more than half
+
+
+def test_a_run_whose_every_cluster_is_context_says_so_instead_of_failing(svc, monkeypatch):
+    import pytest
+
+    from service.ingest.store import ingest_notes
+    from service.themes import stages
+    from service.themes.run import RunOptions, ThemeRunError, run_themes
+
+    from .test_theme_determinism import TOPICS, _notes
+
+    ingest_notes(svc, _notes(TOPICS))
+    monkeypatch.setattr(stages, "decide", lambda scores: ["pain"] * len(scores))
+    monkeypatch.setattr(stages, "context_clusters", lambda vectors, labels, embedder: sorted(set(labels.tolist()) - {-1}))
+    with pytest.raises(ThemeRunError, match="small talk or account context"):
+        run_themes(svc, RunOptions(use_llm=False))
