@@ -62,6 +62,40 @@ def main() -> None:  # console script entry point
     except VectorStoreError as exc:  # e.g. an index built by another embedder: the message says what to run
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except SystemExit as done:
+        _exit_now(done.code)
+        raise
+
+
+def _exit_now(code) -> None:
+    """End a finished command without the interpreter's teardown of chromadb, onnxruntime and scipy, which costs
+    a short command like `feedback match` about a second. Only once the command has returned: its database work
+    is committed; the vector store and the database are closed here first, and the streams and logs flushed.
+    With another thread still working (a job pool, a scheduler) the normal exit runs instead, and so it does
+    under FEEDBACK_DEBUG."""
+    import logging
+    import threading
+
+    from .common import OPEN_APPS
+
+    if not (code is None or isinstance(code, int)):  # sys.exit("message"): the interpreter prints it
+        return
+    if os.environ.get("FEEDBACK_DEBUG") or any(t is not threading.main_thread() and not t.daemon
+                                               for t in threading.enumerate()):
+        return
+    try:
+        for app in OPEN_APPS:
+            services = app.extensions["feedback"]
+            store = getattr(services, "_store", None)  # only when the command opened it
+            if store is not None:
+                store.close()
+            services.close()
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # anything odd: let the normal exit clean up
+        return
+    os._exit(code or 0)
 
 
 __all__ = ["cli", "main", "json"]
