@@ -157,12 +157,14 @@ class Stack:
         self.base = f"http://127.0.0.1:{self.port}"
         web = self._spawn("gunicorn", [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"),
                                        "-w", str(self.args.web_workers), "-b", f"127.0.0.1:{self.port}",
+                                       *(["--threads", str(self.args.threads)] if self.args.threads else []),
                                        "wsgi:app"])
         for i in range(self.args.job_workers):
             self._spawn(f"worker{i + 1}", [str(BIN / "feedback"), "worker"])
         wait_http(f"{self.base}/healthz", 180, web, self.log("gunicorn"))
         # every worker imports the app and loads the model on its first request: warm them all
         self.warm()
+        self.threads = self._gunicorn_threads()
         echo(f"gunicorn -w {self.args.web_workers} on {self.base}, {self.args.job_workers} `feedback worker` "
              f"processes ({time.monotonic() - started:.0f} s since start)")
 
@@ -172,6 +174,13 @@ class Stack:
         headers = self.headers()
         for _ in range(self.args.web_workers * 3):
             requests.post(f"{self.base}/api/v1/match", json=["warm up"], headers=headers, timeout=120)
+
+    def _gunicorn_threads(self) -> int:
+        if self.args.threads:
+            return self.args.threads
+        import runpy
+
+        return int(runpy.run_path(str(ROOT / "gunicorn.conf.py")).get("threads", 1))
 
     def headers(self) -> dict:
         return {"Authorization": f"Bearer {self.token}"}
@@ -428,6 +437,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--job-workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="gunicorn --threads per worker (default: gunicorn.conf.py's)")
     parser.add_argument("--idle-drafts", type=int, default=20, help="drafts timed one at a time before the load")
     parser.add_argument("--batches", type=int, default=4,
                         help="batch posts over the 202 threshold during the run, spread evenly (run by the workers)")
@@ -466,7 +476,8 @@ def main(argv=None) -> int:
         jobs = wait_for_jobs(stack_.base, headers, ledger, seconds=600)
         store = check_store(stack_.database_url, ledger, stack_.base, headers)
         figures = {
-            "profile": {"web_workers": args.web_workers, "job_workers": args.job_workers, "clients": args.clients,
+            "profile": {"web_workers": args.web_workers, "threads": stack_.threads, "job_workers": args.job_workers,
+                        "clients": args.clients,
                         "seconds": args.seconds, "database": "postgresql", "queue": "rq/redis",
                         "vector_store": "chroma server", "cpus": os.cpu_count(), "batches": args.batches,
                         "batch_notes": args.batch_notes,
@@ -513,7 +524,7 @@ def _table(f: dict) -> str:
     lines.append(f"statements {s['statements']}, vectors {s['vectors']}; jobs {f['jobs']}; 5xx {f['server_errors']}; "
                  f"HTTP statuses {f['statuses']}")
     p = f["profile"]
-    lines.append(f"profile: gunicorn -w {p['web_workers']}, {p['job_workers']} job workers, {p['clients']} clients, "
+    lines.append(f"profile: gunicorn -w {p['web_workers']} --threads {p['threads']}, {p['job_workers']} job workers, {p['clients']} clients, "
                  f"{p['seconds']:.0f} s, {p['batches']} batches of {p['batch_notes']}; {p['cpus']} CPUs, load average "
                  f"{p['load_average_before_and_after'][0]} before, {p['load_average_before_and_after'][1]} after")
     lines.append("OK" if f["ok"] else f"FAILED (kept {f.get('kept')})")
