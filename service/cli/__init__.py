@@ -67,18 +67,32 @@ def main() -> None:  # console script entry point
         raise
 
 
+# Commands that only read: they may skip the interpreter's teardown. A command that writes vectors never does:
+# Chroma may still be finishing its own index work in a native thread, which os._exit would cut short like a kill.
+READ_ONLY = {("match",), ("stats",), ("themes", "list"), ("themes", "show"), ("roadmap", "list"),
+             ("roadmap", "show"), ("roadmap", "coverage"), ("roadmap", "scores"), ("drafts", "list"),
+             ("drafts", "show"), ("notes", "list"), ("notes", "show"), ("accounts", "list"), ("jobs", "list"),
+             ("jobs", "show"), ("reports", "list"), ("reports", "show"), ("audit",)}
+
+
+def _command_path(argv: list[str]) -> tuple[str, ...]:
+    words = [a for a in argv if not a.startswith("-")]
+    return tuple(words[:1]) if tuple(words[:1]) in READ_ONLY else tuple(words[:2])
+
+
 def _exit_now(code) -> None:
-    """End a finished command without the interpreter's teardown of chromadb, onnxruntime and scipy, which costs
-    a short command like `feedback match` about a second. Only once the command has returned: its database work
-    is committed; the vector store and the database are closed here first, and the streams and logs flushed.
-    With another thread still working (a job pool, a scheduler) the normal exit runs instead, and so it does
-    under FEEDBACK_DEBUG."""
+    """End a finished read-only command without the interpreter's teardown of chromadb, onnxruntime and scipy,
+    which costs a short command like `feedback match` about a second. Only once the command has returned; the
+    vector store and the database are closed here first, and the streams and logs flushed. Commands that write
+    (READ_ONLY lists the others), a thread still working, or FEEDBACK_DEBUG: the normal exit."""
     import logging
     import threading
 
     from .common import OPEN_APPS
 
     if not (code is None or isinstance(code, int)):  # sys.exit("message"): the interpreter prints it
+        return
+    if _command_path(sys.argv[1:]) not in READ_ONLY:
         return
     if os.environ.get("FEEDBACK_DEBUG") or any(t is not threading.main_thread() and not t.daemon
                                                for t in threading.enumerate()):

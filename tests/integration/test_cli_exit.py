@@ -1,5 +1,6 @@
-"""The CLI ends a finished command with os._exit (skipping a second of interpreter teardown): what it wrote must
-be there for the next process, and exit codes must mean what they did."""
+"""The CLI ends a finished read-only command with os._exit (skipping a second of interpreter teardown): its output
+and exit codes must be what they were, and commands that write keep the normal exit (their vectors reach the next
+process)."""
 from __future__ import annotations
 
 import json
@@ -32,4 +33,6 @@ def test_writes_survive_the_fast_exit_and_exit_codes_are_kept(tmp_path):
     failed = _run(env, "ingest", str(bad))
     assert failed.returncode == 1 and "bad.jsonl" in failed.stderr
     assert _run(env, "match").returncode == 2  # usage
-    assert _run(env, "notes", "show", "nope").returncode == 1
+    assert _run(env, "notes", "show", "nope").returncode == 1  # read-only, failing: the fast exit keeps the code
+    listed = _run(env, "notes", "list", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout)["total"] == 3  # all of stdout arrived
