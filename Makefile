@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: install demo test bench bench-drafts eval serve clean
+.PHONY: install demo test bench bench-drafts eval serve load clean
 
 install: $(STAMP)
 
@@ -40,6 +40,10 @@ PORT ?= 5000
 HOST ?= 127.0.0.1
 serve: install
 	$(BIN)/gunicorn -w 1 -b $(HOST):$(PORT) wsgi:app
+
+# The production profile under load (docs/deployment.md): needs PostgreSQL and Redis on loopback; exits 3 without.
+load: install
+	$(BIN)/python -m eval.load $(LOAD_ARGS)
 
 clean:
 	rm -rf instance test-artifacts eval/out .pytest_cache

@@ -135,6 +135,12 @@ def _rerender(report: Report, data: dict) -> None:
     report.data, report.html, report.markdown = data, render_html(data), render_markdown(data)
 
 
+def account_exists(services, name: str) -> bool:
+    """Checked before an erasure is queued, so a wrong name is an error now rather than a failed job later."""
+    with services.db.session() as session:
+        return session.scalar(select(Account.id).where(Account.name == name)) is not None
+
+
 def erase_account(services, name: str, *, compact_files: bool = True) -> dict:
     """Erase an account by its exact name. EraseError when there is no such account."""
     with services.db.transaction() as session:

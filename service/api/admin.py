@@ -18,8 +18,19 @@ def init_app(app) -> None:
 
 @bp.delete("/accounts/<path:name>")
 @bp.doc(summary="Erase an account: notes, statements, vectors, drafts quoting it, its traces in themes and "
-                "reports; then compact the files", responses={404: "no such account"})
+                "reports; then compact the files. ?background=true queues it as a job with progress (202)",
+        responses={404: "no such account", 202: "queued as a job (poll /api/v1/jobs/<id>)"})
 def erase(name: str):
+    from flask import request
+
+    if request.args.get("background", "").lower() in ("1", "true", "yes", "on"):
+        from ..erase import account_exists
+        from ..jobs import enqueue
+
+        if not account_exists(services(), name):
+            raise APIError(404, f"no account named {name!r}")
+        job = enqueue(services(), "erase", {"name": name})
+        return {"job": job, "status_url": f"/api/v1/jobs/{job['id']}"}, 202, {"Location": f"/api/v1/jobs/{job['id']}"}
     try:
         return erase_account(services(), name)
     except EraseError as exc:

@@ -6,6 +6,7 @@ from flask import current_app, request
 
 from ..ingest.errors import IngestError, RowError
 from ..ingest.store import ingest, validate_rows
+from ..jobs import is_large_ingest
 from ..ingest.readers import RawRow
 from ..models.notes import SOURCE_KINDS
 from ..notes import NotFound, delete_note_by_id, find_note, list_notes, note_dict, parse_filter_date, stats
@@ -54,7 +55,7 @@ def post_notes(body):
         raise APIError(422, "no notes given", {"errors": []})
     rows = [RawRow(item, i) for i, item in enumerate(items, start=1)]
     notes, errors = validate_rows(rows, "request", current_app.config["MAX_NOTE_CHARS"])
-    if notes and is_large(notes) and (not errors or bool_arg("skip_invalid")):
+    if notes and is_large_ingest(current_app.config, notes) and (not errors or bool_arg("skip_invalid")):
         return _queued_ingest(notes, errors)
     try:
         report = ingest(services(), notes, errors, skip_invalid=bool_arg("skip_invalid"))
@@ -62,13 +63,6 @@ def post_notes(body):
         raise APIError(422, f"{len(exc.errors)} invalid note(s); nothing was stored",
                        {"errors": [e.as_dict() for e in exc.errors]})
     return report.as_dict(), 201
-
-
-def is_large(notes) -> bool:
-    """Over FEEDBACK_ASYNC_INGEST_NOTES notes or FEEDBACK_ASYNC_INGEST_CHARS characters: embedded by a job. At the
-    defaults a synchronous ingest took at most 2.8 s here (eval/bench_request_text.py), a tenth of the worker timeout."""
-    config = current_app.config
-    return len(notes) > config["ASYNC_INGEST_NOTES"] or sum(len(n.text) for n in notes) > config["ASYNC_INGEST_CHARS"]
 
 
 def _queued_ingest(notes, errors):

@@ -85,12 +85,9 @@ def post_run():
 
 def _queued_run(opts: RunOptions):
     """?background=true: the same run as a job (a theme run over many statements outlives a web request)."""
-    import dataclasses
+    from ..jobs import enqueue, themes_payload
 
-    from ..jobs import enqueue
-
-    payload = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dataclasses.asdict(opts).items()}
-    job = enqueue(services(), "themes", payload)
+    job = enqueue(services(), "themes", themes_payload(opts))
     return {"job": job, "status_url": f"/api/v1/jobs/{job['id']}"}, 202, {"Location": f"/api/v1/jobs/{job['id']}"}
 
 

@@ -22,6 +22,7 @@ REQUIRED_ROLE = {
     "pages.roadmap": VIEWER,
     "pages.reports": VIEWER, "pages.report": VIEWER, "pages.report_file": VIEWER, "pages.report_markdown": VIEWER,
     "pages.build_report": PM,
+    "pages.job": PM,  # the progress of a theme run, report, large paste or erasure: those who may start them
     # notes
     "notes.post_notes": PM, "notes.get_notes": PM, "notes.get_note": PM, "notes.delete_note": PM,
     "notes.get_stats": VIEWER,

@@ -62,6 +62,54 @@ def main() -> None:  # console script entry point
     except VectorStoreError as exc:  # e.g. an index built by another embedder: the message says what to run
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except SystemExit as done:
+        _exit_now(done.code)
+        raise
+
+
+# Commands that only read: they may skip the interpreter's teardown. A command that writes vectors never does:
+# Chroma may still be finishing its own index work in a native thread, which os._exit would cut short like a kill.
+READ_ONLY = {("match",), ("stats",), ("themes", "list"), ("themes", "show"), ("roadmap", "list"),
+             ("roadmap", "show"), ("roadmap", "coverage"), ("roadmap", "scores"), ("drafts", "list"),
+             ("drafts", "show"), ("notes", "list"), ("notes", "show"), ("accounts", "list"), ("jobs", "list"),
+             ("jobs", "show"), ("reports", "list"), ("reports", "show"), ("audit",)}
+
+
+def _command_path(argv: list[str]) -> tuple[str, ...]:
+    words = [a for a in argv if not a.startswith("-")]
+    return tuple(words[:1]) if tuple(words[:1]) in READ_ONLY else tuple(words[:2])
+
+
+def _exit_now(code) -> None:
+    """End a finished read-only command without the interpreter's teardown of chromadb, onnxruntime and scipy,
+    which costs a short command like `feedback match` about a second. Only once the command has returned; the
+    vector store and the database are closed here first, and the streams and logs flushed. Commands that write
+    (READ_ONLY lists the others), a thread still working, or FEEDBACK_DEBUG: the normal exit."""
+    import logging
+    import threading
+
+    from .common import OPEN_APPS
+
+    if not (code is None or isinstance(code, int)):  # sys.exit("message"): the interpreter prints it
+        return
+    if _command_path(sys.argv[1:]) not in READ_ONLY:
+        return
+    if os.environ.get("FEEDBACK_DEBUG") or any(t is not threading.main_thread() and not t.daemon
+                                               for t in threading.enumerate()):
+        return
+    try:
+        for app in OPEN_APPS:
+            services = app.extensions["feedback"]
+            store = getattr(services, "_store", None)  # only when the command opened it
+            if store is not None:
+                store.close()
+            services.close()
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # anything odd: let the normal exit clean up
+        return
+    os._exit(code or 0)
 
 
 __all__ = ["cli", "main", "json"]

@@ -6,6 +6,9 @@ import sys
 import click
 
 
+OPEN_APPS: list = []  # apps built by this process's commands, closed by cli.main's fast exit
+
+
 class AppContext:
     """Builds the app lazily: `feedback --help` never loads a model or opens a database."""
 
@@ -23,6 +26,7 @@ class AppContext:
                 self._app = create_app()
             except (EmbeddingModelError, VectorStoreError) as exc:
                 fail(str(exc), code=1)
+            OPEN_APPS.append(self._app)
         return self._app
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..auth.audit import cli_actor, record
-from ..erase import EraseError, delete_draft, delete_report, erase_account, fingerprint
+from ..erase import EraseError, account_exists, delete_draft, delete_report, erase_account, fingerprint
 from .common import emit_json, fail, pass_ctx
 
 ROW_ID = click.IntRange(1, 2**63 - 1)
@@ -24,12 +24,20 @@ def register(cli: click.Group) -> None:
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Really erase: there is no undo.")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--background", is_flag=True, help="Queue the erasure as a job with progress; prints the job id.")
 @pass_ctx
-def accounts_erase(ctx, name, yes, as_json):
+def accounts_erase(ctx, name, yes, as_json, background):
     """Erase an account: its notes, statements, vectors, the drafts quoting it, and its traces in themes and
     reports; then compact the database and rebuild the vector folder so the bytes are gone too."""
     if not yes:
         fail("erasure cannot be undone: add --yes", code=2)
+    if background:
+        from .notes import _enqueue
+
+        if not account_exists(ctx.services, name):
+            fail(f"no account named {name!r}")
+        record(ctx.services.db, cli_actor(), "account_erase", fingerprint(name), {"background": True})
+        return _enqueue(ctx, "erase", {"name": name}, as_json)
     try:
         result = erase_account(ctx.services, name)
     except EraseError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from .functions import JOBS, JobFailed, notes_payload  # noqa: F401
+from .functions import JOBS, JobFailed, notes_payload, themes_payload  # noqa: F401
 from .queue import execute, make_queue, run_worker  # noqa: F401
 from .store import JobNotFound, create, get as get_job, list_recent as list_jobs  # noqa: F401
 
@@ -21,6 +21,13 @@ def queue_of(app):
     if queue is None:
         queue = app.extensions["feedback_queue"] = make_queue(app)
     return queue
+
+
+def is_large_ingest(config, notes) -> bool:
+    """An ingest above FEEDBACK_ASYNC_INGEST_NOTES notes or _CHARS characters runs as a job (API and paste page):
+    embedding it would hold a web worker for seconds to minutes. At the defaults a synchronous ingest took at most
+    2.8 s here (eval/bench_request_text.py), a tenth of the worker timeout."""
+    return len(notes) > config["ASYNC_INGEST_NOTES"] or sum(len(n.text) for n in notes) > config["ASYNC_INGEST_CHARS"]
 
 
 def enqueue(services, kind: str, payload: dict, *, key: str | None = None, app=None, submit: bool = True) -> dict:

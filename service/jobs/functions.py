@@ -2,7 +2,8 @@
 
 Each is safe to run again after a failure part way (a retry): ingest dedupes by id and normalised text and
 commits atomically, reindex rebuilds from SQL, a report replaces the one stored for its window, a theme run
-commits at its end. Long work reports progress through `progress.total(n)` and `progress(n)`.
+commits at its end, an erasure commits its rows in one transaction (a retry of the compaction alone finds
+nothing left to erase and says so). Long work reports progress through `progress.total(n)` and `progress(n)`.
 """
 from __future__ import annotations
 
@@ -55,6 +56,11 @@ def reindex_job(services, payload: dict, progress) -> dict:
     return {"reindexed": reindex(services, progress=progress)}
 
 
+def themes_payload(options) -> dict:
+    """A RunOptions as the JSON a themes job carries (dates as ISO text)."""
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dataclasses.asdict(options).items()}
+
+
 def themes_job(services, payload: dict, progress) -> dict:
     from ..themes.run import RunOptions, ThemeRunError, run_themes
 
@@ -80,6 +86,47 @@ def report_job(services, payload: dict, progress) -> dict:
     return nightly_job(services, payload.get("period", "1d"), webhook, as_of)
 
 
+def build_report_job(services, payload: dict, progress) -> dict:
+    """A report for a period built now (the reports page): the same stored row as `feedback report`."""
+    from ..reports.build import ReportError
+    from ..reports.store import create_report
+
+    try:
+        row = create_report(services, payload["period"])
+    except ReportError as exc:
+        raise JobFailed(str(exc)) from None
+    if payload.get("deliver") and services.config.REPORT_WEBHOOK_URL:
+        from ..reports.deliver import enqueue_delivery
+
+        enqueue_delivery(services, row.id)  # its own job: a slow webhook must not hold the report's
+    return {"report_id": row.id, "period": row.period}
+
+
+def erase_job(services, payload: dict, progress) -> dict:
+    """Account erasure in two steps: the rows and every derived copy (one transaction), then the files compacted.
+    Once the rows are gone the job row keeps only the fingerprint the audit log uses, not the account's name, and
+    a retry (a transient error while compacting) compacts again without erasing twice."""
+    from ..erase import EraseError, compact, erase_account, fingerprint
+    from .store import replace_payload
+
+    progress.total(2)
+    if "name" in payload:
+        try:
+            erased = erase_account(services, payload["name"], compact_files=False)
+        except EraseError as exc:
+            raise JobFailed(str(exc)) from None
+        kept = {"account": fingerprint(payload["name"]), "erased": erased, "compact": payload.get("compact", True)}
+        payload.clear()
+        payload.update(kept)  # the same dict a retry in this process gets
+        replace_payload(services, progress.job_id, kept)
+    progress(1)
+    result = dict(payload["erased"])
+    if payload.get("compact", True):
+        result["compacted"] = compact(services)
+    progress(1)
+    return result
+
+
 def deliver_job(services, payload: dict, progress) -> dict:
     """Post a stored report to the configured webhook, or to an API caller's (sealed in the payload)."""
     from ..reports.deliver import run_delivery_job
@@ -91,4 +138,4 @@ def deliver_job(services, payload: dict, progress) -> dict:
 
 
 JOBS = {"ingest": ingest_job, "reindex": reindex_job, "themes": themes_job, "report": report_job,
-        "deliver": deliver_job}
+        "build_report": build_report_job, "deliver": deliver_job, "erase": erase_job}

@@ -66,6 +66,11 @@ def payload_of(services, job_id: str) -> tuple[str, dict]:
         return job.kind, job.payload
 
 
+def replace_payload(services, job_id: str, payload: dict) -> None:
+    """Drop what the job row must not keep once the work is done (an erased account's name)."""
+    _set(services, job_id, payload=payload)
+
+
 def list_recent(services, *, status: str | None = None, limit: int = 50) -> list[dict]:
     with services.db.session() as session:
         query = select(Job).order_by(Job.created_at.desc()).limit(limit)

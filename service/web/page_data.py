@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 try:
     from ..themes import queries as theme_queries
-    from ..themes.run import RunOptions, ThemeRunError, run_themes
+    from ..themes.run import RunOptions
 except ImportError:  # pragma: no cover - depends on which features are installed
     theme_queries = None
 try:
@@ -56,17 +56,6 @@ def _keep(theme: dict, form) -> bool:
         return False
     account = (form.account.data or "").casefold()
     return not account or account in {a.casefold() for a in theme.get("account_names") or []}
-
-
-def run_window(svc, since, until) -> tuple[bool, str | None]:
-    try:
-        result = run_themes(svc, RunOptions(since=since, until=until))
-    except ThemeRunError as exc:
-        return False, str(exc)
-    except Exception:
-        log.exception("theme run from the themes page failed")
-        return False, "The theme run failed because a service is unavailable. Please try again in a moment."
-    return True, f"run {result['run_id']}"
 
 
 def theme_page(svc, theme_id: int) -> dict | None:
@@ -166,3 +155,28 @@ def roadmap_page(svc) -> dict:
         rows.append({**r, "release": item.get("release"), "url": item.get("url"), "goal": item.get("goal"),
                      "demand": cov_row.get("demand") or {}, "theme_ids": cov_row.get("theme_ids") or []})
     return {"items": rows, "gaps": gaps, "note": note, "method": ranked.get("method")}
+
+
+# ---- jobs -----------------------------------------------------------------------------------------------------
+JOB_LABELS = {
+    "ingest": "Storing notes", "themes": "Theme run", "build_report": "Building a report", "report": "Nightly report",
+    "reindex": "Rebuilding the vector index", "erase": "Erasing an account", "deliver": "Delivering a report",
+}
+RESULT_LABELS = {
+    "created": "notes stored", "updated": "notes updated", "unchanged": "notes already stored",
+    "statements": "statements", "themes": "themes", "reindexed": "statements re-indexed", "notes": "notes erased",
+    "drafts_deleted": "drafts deleted", "theme_snapshots_redacted": "theme snapshots redacted",
+    "reports_redacted": "reports redacted",
+}
+
+
+def job_view(job: dict) -> dict:
+    """What the job page shows: a label, whether it is still going, done/total, and the result's counts."""
+    done, total = job["progress"]["done"] or 0, job["progress"]["total"] or 0
+    result = job.get("result") or {}
+    counts = [(label, result[key]) for key, label in RESULT_LABELS.items()
+              if isinstance(result.get(key), int) and not isinstance(result.get(key), bool)]
+    return {"label": JOB_LABELS.get(job["kind"], job["kind"]), "active": job["status"] in ("queued", "running"),
+            "done": min(done, total) if total else done, "total": total,
+            "percent": round(100 * min(done, total) / total) if total else None, "counts": counts,
+            "rejected": len(result.get("rejected") or [])}

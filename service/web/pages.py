@@ -10,11 +10,12 @@ from datetime import datetime, time
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from ..jobs import JobNotFound, enqueue, get_job, themes_payload
 from ..notes import NotFound, find_note, note_dict
-from ..reports.build import ReportError
-from ..reports.store import ReportNotFound, create_report, get_report, list_reports
+from ..reports.store import ReportNotFound, get_report, list_reports
 from ..services import services
 from . import page_data as data
+from .page_data import job_view
 from .page_forms import (AskForm, BuildReportForm, ConfirmItemForm, FeedbackForm, RunThemesForm, ThemeEditForm,
                          ThemeFilterForm)
 
@@ -54,19 +55,17 @@ def themes():
 
 @bp.post("/themes/run")
 def run_themes():
+    """The run is a job: the page that follows shows its progress and opens the themes when it is done."""
     if data.theme_queries is None:
         return unavailable("Themes")
     form = RunThemesForm(prefix="run")  # the filter form on the same page has since/until fields too
-    message = None
     if form.validate():
         since = datetime.combine(form.since.data, time.min) if form.since.data else None
         until = datetime.combine(form.until.data, time.max) if form.until.data else None
-        ok, message = data.run_window(services(), since, until)
-        if ok:
-            return redirect(url_for("pages.themes", ran=1), 303)
+        return _start_job("themes", themes_payload(data.RunOptions(since=since, until=until)))
     run, items = data.theme_list(services(), None)
     return render_template("pages/themes.html", form=ThemeFilterForm(formdata=None), run_form=form, run=run,
-                           themes=items, filtered=False, run_error=message or "Please correct the dates."), 422
+                           themes=items, filtered=False, run_error="Please correct the dates."), 422
 
 
 @bp.get("/themes/<int:theme_id>")
@@ -259,16 +258,8 @@ def build_report():
     form = BuildReportForm()
     if not form.validate():
         return render_template("pages/reports.html", reports=list_reports(services(), limit=200), form=form), 422
-    try:
-        row = create_report(services(), form.period.data)
-    except ReportError as exc:
-        form.period.errors = [str(exc)]
-        return render_template("pages/reports.html", reports=list_reports(services(), limit=200), form=form), 422
-    if form.deliver.data and services().config.REPORT_WEBHOOK_URL:
-        from ..reports.deliver import enqueue_delivery
-
-        enqueue_delivery(services(), row.id)  # a job: a slow webhook must not hold this request
-    return redirect(url_for("pages.report", report_id=row.id), 303)
+    deliver = bool(form.deliver.data and services().config.REPORT_WEBHOOK_URL)  # the job queues the delivery
+    return _start_job("build_report", {"period": form.period.data, "deliver": deliver})
 
 
 @bp.get("/reports/<int:report_id>")
@@ -291,6 +282,37 @@ def report_file(report_id: int):
 def report_markdown(report_id: int):
     row = _report_or_404(report_id)
     return row.markdown, 200, {"Content-Type": "text/markdown; charset=utf-8"}
+
+
+# ---- jobs -----------------------------------------------------------------------------------------------------
+def _start_job(kind: str, payload: dict):
+    job = enqueue(services(), kind, payload)
+    return redirect(url_for("pages.job", job_id=job["id"]), 303)
+
+
+@bp.get("/jobs/<job_id>")
+def job(job_id: str):
+    """A job's status and done/total; the page refreshes itself (a meta refresh: no script needed) until the job
+    ends, then opens what it made (the themes, the report) or shows its result or error."""
+    if len(job_id) > 64:
+        abort(404)
+    try:
+        found = get_job(services(), job_id)
+    except JobNotFound:
+        abort(404)
+    target = job_target(found)
+    if found["status"] == "done" and target:
+        return redirect(target, 303)
+    return render_template("pages/job.html", job=found, view=job_view(found)), 200, NO_STORE
+
+
+def job_target(job: dict) -> str | None:
+    result = job.get("result") or {}
+    if job["kind"] == "themes":
+        return url_for("pages.themes", ran=1)
+    if job["kind"] == "build_report" and result.get("report_id"):
+        return url_for("pages.report", report_id=result["report_id"])
+    return None
 
 
 def _report_or_404(report_id: int):

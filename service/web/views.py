@@ -6,14 +6,14 @@ import logging
 from collections.abc import Mapping
 from urllib.parse import quote as url_quote
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from ..api.notes import is_large
 from ..ingest.errors import IngestError
 from ..ingest.readers import RawRow
 from ..ingest.store import ingest, validate_rows
+from ..jobs import enqueue, is_large_ingest, notes_payload
 from ..models import Account, Note
 from ..notes import NotFound, find_note, note_dict
 from ..services import services
@@ -45,13 +45,10 @@ def paste():
     ]
     svc = services()
     notes, errors = validate_rows(rows, "paste", svc.config.MAX_NOTE_CHARS)
-    if notes and not errors and is_large(notes):  # embedding it would hold this worker too long: a job does it
-        from ..jobs import enqueue, notes_payload
-
+    if notes and not errors and is_large_ingest(current_app.config, notes):
+        # a large paste is embedded by a job; its page shows the progress (the theme summary is for small ones)
         job = enqueue(svc, "ingest", notes_payload(notes))
-        return render_template("paste.html", form=PasteForm(formdata=None), page_notice=(
-            f"{len(notes):,} note(s), {sum(len(n.text) for n in notes):,} characters, are being stored in the "
-            f"background (job {job['id']}); they appear under Notes when the job is done.")), 202
+        return redirect(url_for("pages.job", job_id=job["id"]), 303)
     try:
         report = ingest(svc, notes, errors, skip_invalid=False)
     except IngestError as exc:

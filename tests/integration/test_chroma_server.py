@@ -7,11 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
+
+from eval.load import wait_http
 
 from ..conftest import ROOT, free_port, port_open
 
@@ -20,15 +21,10 @@ pytestmark = pytest.mark.chroma_server
 
 
 def _wait(url: str, seconds: float = 60) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if requests.get(url, timeout=1).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not come up in {seconds} s")
+    try:
+        wait_http(url, seconds)
+    except RuntimeError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 @pytest.fixture(scope="module")

@@ -174,3 +174,85 @@ def test_a_background_theme_run_ends_like_the_request_would(make_app):
         assert job["status"] == "done" and job["result"]["themes"] == len(direct.get_json()["themes"])
     else:  # the same refusal, recorded on the job instead of answered
         assert job["status"] == "failed" and job["error"] == direct.get_json()["error"]["message"]
+
+
+# --- erasure as a job ------------------------------------------------------------------------------------------
+
+def _job_row(app, job_id):
+    from service.models import Job
+
+    with app.extensions["feedback"].db.session() as session:
+        return dict(session.get(Job, job_id).payload)
+
+
+def test_api_erasure_in_the_background_reports_progress_and_forgets_the_name(make_app):
+    app = make_app()
+    client = app.test_client()
+    notes = [{"id": "a1", "account": "Quillfeather Ltd", "text": "Exports time out."},
+             {"id": "b1", "account": "Beta", "text": "SSO is slow."}]
+    assert client.post("/api/v1/notes", json=notes).status_code == 201
+    assert client.delete("/api/v1/accounts/Nobody?background=true").status_code == 404  # checked before queueing
+    assert client.get("/api/v1/jobs").get_json()["items"] == []
+    response = client.delete("/api/v1/accounts/Quillfeather Ltd?background=true")
+    assert response.status_code == 202 and response.headers["Location"].startswith("/api/v1/jobs/")
+    job = _wait(client, response.get_json()["job"]["id"])
+    assert job["status"] == "done" and job["result"]["notes"] == 1 and "compacted" in job["result"]
+    assert job["progress"] == {"done": 2, "total": 2}
+    assert client.get("/api/v1/notes/a1").status_code == 404 and client.get("/api/v1/notes/b1").status_code == 200
+    assert "Quillfeather" not in json.dumps(_job_row(app, job["id"])) + json.dumps(job)
+    log = client.get("/api/v1/audit?action=account_erase").get_json()["entries"]
+    assert len(log) == 1 and "Quillfeather" not in json.dumps(log)
+    page = client.get(f"/jobs/{job['id']}")  # the job page shows what it erased
+    assert page.status_code == 200 and "notes erased" in page.get_data(as_text=True)
+
+
+def test_cli_erasure_can_be_queued(run_cli):
+    """`accounts erase` stays synchronous by default (test_erase.py); --background queues it for a worker."""
+    assert run_cli("ingest", str(DATA / "notes.jsonl"), "-q").exit_code == 0
+    accounts = sorted({n["account"] for n in NOTES if n.get("account")})
+    assert len(accounts) >= 2
+    missing = run_cli("accounts", "erase", "Nobody at all", "--yes", "--background")
+    assert missing.exit_code == 1 and "no account named" in missing.output
+    queued = json.loads(run_cli("accounts", "erase", accounts[1], "--yes", "--background", "--json").output)
+    assert queued["status"] == "queued"
+    assert "1 job(s) run" in run_cli("worker", "--burst").output
+    job = json.loads(run_cli("jobs", "show", queued["job_id"], "--json").output)
+    assert job["status"] == "done" and job["kind"] == "erase" and job["result"]["notes"] >= 1
+    listed = run_cli("accounts", "list").output
+    assert accounts[1] not in listed and accounts[0] in listed
+
+
+def test_a_retried_erasure_compacts_again_without_erasing_twice(app, svc, monkeypatch):
+    from service import erase
+
+    client = app.test_client()
+    assert client.post("/api/v1/notes", json=[{"id": "r1", "account": "Retry Co", "text": "Exports fail."}]).status_code == 201
+    calls = []
+
+    def flaky_compact(services):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("vector server went away")
+        return {"vectors": "rebuilt"}
+
+    monkeypatch.setattr(erase, "compact", flaky_compact)
+    monkeypatch.setenv("FEEDBACK_JOB_BACKOFF", "0.01")
+    with app.app_context():
+        job = enqueue(svc, "erase", {"name": "Retry Co"}, app=app, submit=False)
+        done = execute(svc, job["id"])
+    assert done["status"] == "done" and done["attempts"] == 2 and len(calls) == 2
+    assert done["result"]["notes"] == 1 and done["result"]["compacted"] == {"vectors": "rebuilt"}
+
+
+def test_a_large_paste_becomes_a_job_with_a_progress_page(make_app):
+    app = make_app(ASYNC_INGEST_NOTES=2)
+    client = app.test_client()
+    text = "\n---\n".join(n["text"] for n in NOTES)
+    response = client.post("/", data={"text": text, "account": "Paste Co", "source": "call"})
+    assert response.status_code == 303 and "/jobs/" in response.headers["Location"]
+    job = _wait(client, response.headers["Location"].rsplit("/", 1)[1])
+    assert job["status"] == "done" and job["result"]["created"] == len(NOTES)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "notes stored" in page and '<meta http-equiv="refresh"' not in page
+    small = client.post("/", data={"text": "One more note about exports.", "account": "Paste Co", "source": "call"})
+    assert small.status_code == 200  # a small paste still answers with its summary at once

@@ -8,6 +8,7 @@ import pytest
 from service.reports.store import create_report
 
 from .test_reports import AS_OF, HOSTILE, seed
+from .jobpages import follow_job
 
 PAGES = ["/themes", "/ask", "/roadmap", "/reports"]
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -127,8 +128,45 @@ def test_theme_filters(seeded_client):
 
 def test_run_themes_for_a_window_reports_why_it_did_not_run(seeded_client):
     response = seeded_client.post("/themes/run", data={"run-since": "2020-01-01", "run-until": "2020-01-31"})
-    assert response.status_code == 422
-    assert "no statements match this selection" in main_html(response)
+    page = follow_job(seeded_client, response)
+    assert page.status_code == 200 and "failed" in main_html(page)
+    assert "no statements match this selection" in main_html(page)
+
+
+def test_run_themes_from_the_page_shows_progress_then_the_new_run(seeded_client):
+    response = seeded_client.post("/themes/run", data={})
+    job_page = seeded_client.get(response.headers["Location"])  # queued or running: it refreshes itself
+    assert job_page.status_code in (200, 303)
+    if job_page.status_code == 200:
+        assert "Theme run" in main_html(job_page) and job_page.headers["Cache-Control"] == "no-store"
+    done = follow_job(seeded_client, response)
+    assert done.status_code == 303 and done.headers["Location"].endswith("/themes?ran=1")
+    assert "Themes were run again" in main_html(seeded_client.get(done.headers["Location"]))
+
+
+def test_job_page_shows_status_and_progress_without_script(app, seeded_client):
+    from service.jobs import store
+
+    svc = app.extensions["feedback"]
+    job, _ = store.create(svc, "reindex", {}, key=None, backend="local")  # recorded, not run: stays queued
+    page = seeded_client.get(f"/jobs/{job['id']}")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and '<meta http-equiv="refresh" content="2">' in body
+    assert "queued" in main_html(page) and "feedback worker" in main_html(page)
+    assert store.claim(svc, job["id"])
+    progress = store.Progress(svc, job["id"])
+    progress.total(40)
+    progress(10)
+    progress.flush()
+    body = main_html(seeded_client.get(f"/jobs/{job['id']}"))
+    assert '<progress max="40" value="10">' in body and "10 of 40 done (25%)" in body
+    store.finish(svc, job["id"], {"reindexed": 40})
+    page = seeded_client.get(f"/jobs/{job['id']}")
+    assert '<meta http-equiv="refresh"' not in page.get_data(as_text=True)
+    assert "statements re-indexed" in main_html(page) and "40" in main_html(page)
+    assert seeded_client.get("/jobs/nope").status_code == 404
+    assert seeded_client.get("/jobs/" + "x" * 200).status_code == 404
+    assert app.test_client(role="viewer").get(f"/jobs/{job['id']}").status_code == 403
 
 
 # --- ask -------------------------------------------------------------------------------------------------------
@@ -197,10 +235,11 @@ def test_feedback_form_is_csrf_protected_when_enabled(make_app):
 # --- reports ---------------------------------------------------------------------------------------------------
 
 def test_build_report_from_the_page_and_download_it(seeded_client):
-    response = seeded_client.post("/reports", data={"period": "30d"})
-    assert response.status_code == 303
-    report_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    assert seeded_client.post("/reports", data={"period": "30d"}).headers["Location"].endswith(f"/{report_id}")
+    done = follow_job(seeded_client, seeded_client.post("/reports", data={"period": "30d"}))
+    assert done.status_code == 303  # the job page opens the report it built
+    report_id = int(done.headers["Location"].rsplit("/", 1)[1])
+    again = follow_job(seeded_client, seeded_client.post("/reports", data={"period": "30d"}))
+    assert again.headers["Location"].endswith(f"/{report_id}")
     download = seeded_client.get(f"/reports/{report_id}/report.html")
     csp = download.headers["Content-Security-Policy"]
     assert "script-src" not in csp and "default-src 'none'" in csp and "sandbox" in csp

@@ -18,6 +18,7 @@ from service.reports.deliver import build_payload, deliver_report
 from service.reports.render import render_html, render_markdown
 from service.reports.store import create_report, get_report
 from service.themes.measure import Mention, measure, parse_arr
+from .jobpages import follow_job
 
 AS_OF = date(2026, 11, 27)  # the 7-day period is 2026-11-20 .. 2026-11-26, the previous one 11-13 .. 11-19
 HOSTILE = "<script>alert(1)</script>"
@@ -501,15 +502,15 @@ def test_reports_page_queues_delivery_to_the_configured_webhook(seeded):
     assert "configured webhook" not in client.get("/reports").get_data(as_text=True)  # none configured yet
     svc.config.REPORT_WEBHOOK_URL = HOOK
     assert "configured webhook" in client.get("/reports").get_data(as_text=True)
-    resp = client.post("/reports", data={"period": "7d", "deliver": "y"})
-    assert resp.status_code == 303
-    report_id = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    done = follow_job(client, client.post("/reports", data={"period": "7d", "deliver": "y"}))  # the build is a job
+    assert done.status_code == 303
+    report_id = int(done.headers["Location"].rstrip("/").split("/")[-1])
     deadline = time.monotonic() + 30
     while get_report(svc, report_id).delivery_status == "queued" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert get_report(svc, report_id).delivery_status == "sent" and len(responses.calls) == 1
     assert "Delivery: sent" in client.get(f"/reports/{report_id}").get_data(as_text=True)
-    client.post("/reports", data={"period": "1d"})  # without the box ticked nothing is posted
+    follow_job(client, client.post("/reports", data={"period": "1d"}))  # without the box ticked nothing is posted
     time.sleep(0.2)
     assert len(responses.calls) == 1
 
