@@ -5,6 +5,7 @@ and a failure on either side leaves what was stored before untouched.
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .split import split_statements, split_with_speakers
 from .validate import NoteInput, validate_row
 
 Progress = Callable[[int], None]
+log = logging.getLogger(__name__)
 INTENT_FILE = "ingest.intent"  # in FEEDBACK_HOME while an ingest writes vectors it has not committed
 
 
@@ -305,7 +307,16 @@ def repair_if_needed(services, session: Session, crashed: bool = False) -> dict 
 
     if not crashed and services.store.count(STATEMENTS) == (session.scalar(select(func.count(Statement.id))) or 0):
         return None
-    return repair(services, session)
+    try:
+        return repair(services, session)
+    except Exception as exc:
+        if not crashed:
+            raise
+        # A kill -9 mid-write can leave Chroma's segment unable to take further writes ("Failed to apply logs to
+        # the hnsw segment writer", chroma-core/chroma#7678); SQL is the source of truth, so rebuild the index from
+        # it into a new collection and swap, as `feedback reindex` does.
+        log.warning("the vector index could not be repaired after a crash (%s); rebuilding it from SQL", exc)
+        return {"rebuilt": reindex(services)}
 
 
 def repair(services, session: Session) -> dict:

@@ -142,3 +142,34 @@ def test_orphans_and_missing_vectors_are_repaired_by_the_next_ingest(svc):
     after = set(svc.store.ids(STATEMENTS))
     assert "s9999" not in after and ids[0] in after
     assert len(after) == svc.store.count(STATEMENTS) == 5
+
+
+def test_an_index_that_refuses_writes_after_a_crash_is_rebuilt_from_sql(svc, monkeypatch, caplog):
+    """chroma-core/chroma#7678: after a kill -9 a segment may refuse every further write; the next ingest rebuilds
+    the index from SQL instead of failing, and nothing stored is lost."""
+    from service.ingest.store import INTENT_FILE, ingest
+    from service.ingest.validate import NoteInput
+    from service.vectorstore import STATEMENTS
+
+    ingest(svc, [NoteInput(text=f"Exports time out for team {i}.", account="Acme") for i in range(5)], [],
+           skip_invalid=False)
+    orphan = svc.embedder.embed(["a statement whose ingest was killed"])
+    svc.store.upsert(STATEMENTS, ["s999"], orphan, [{"note_id": 999, "account": "Gone"}])
+    (Path(svc.config.FEEDBACK_HOME) / INTENT_FILE).write_text("12345")  # the killed ingest's intent
+    wedged = {"calls": 0}
+    real_delete = svc.store.delete
+
+    def refuse_once(collection, ids):
+        if collection == STATEMENTS and not wedged["calls"]:
+            wedged["calls"] += 1
+            raise RuntimeError("Failed to apply logs to the hnsw segment writer")
+        return real_delete(collection, ids)
+
+    monkeypatch.setattr(svc.store, "delete", refuse_once)
+    with caplog.at_level("WARNING", logger="service.ingest.store"):
+        report = ingest(svc, [NoteInput(text="SSO with Okta keeps failing.", account="Beta")], [], skip_invalid=False)
+    assert wedged["calls"] == 1 and report.statements == 1
+    assert "rebuilding it from SQL" in caplog.text
+    ids = set(svc.store.ids(STATEMENTS))
+    assert "s999" not in ids and len(ids) == 6  # the orphan is gone, the five old and the new statement are there
+    assert not (Path(svc.config.FEEDBACK_HOME) / INTENT_FILE).exists()
