@@ -8,6 +8,8 @@ some about no item (hwu64: 10 held-out intents; HINT3: NO_NODES_DETECTED). Per s
 - `matcher, no pool`: a fresh install with no stored notes;
 - with `--links N` (HINT3's train examples, hwu64's other folds): N linked examples per item, against raw cosine to
   the title and the same N examples (max over them).
+Two reference rows (not product paths) use EVERY labelled example per item: a nearest-centroid reading and a logistic
+regression on the same vectors, the ceiling a title-only matcher is measured against.
 Figures: in-scope top-1, AUROC of the top score (in vs out of scope), correct-and-accepted at the threshold that
 declines 80% of out-of-scope requests, and the matcher's own default decision: the share of out-of-scope requests
 it declines (the band is 0.75-0.90) and its correct-and-accepted. Labels are used for scoring only. A speed section
@@ -82,6 +84,8 @@ def bench_set(ds: devsets.DevSet, embedder, links: int) -> dict:
            "raw_cosine": raw_cosine([t[None] for t in titles], vectors, ds.gold),
            "matcher": run_matcher(ds.items, ds, vectors, embedder, pool, ds.pool),
            "matcher_no_pool": run_matcher(ds.items, ds, vectors, embedder)}
+    if ds.examples:
+        out.update(supervised_reference(ds, vectors, embedder))
     if links and ds.examples:
         linked = ds.with_links(links)
         examples = [cached_embed(embedder, i["evidence"], f"{ds.name}-links") if i["evidence"] else np.zeros((0, titles.shape[1]))
@@ -93,6 +97,32 @@ def bench_set(ds: devsets.DevSet, embedder, links: int) -> dict:
         out[f"matcher_{links}_links"] = run_matcher(linked, ds, vectors, embedder, pool[keep],
                                                     [ds.pool[n] for n in keep])
     return out
+
+
+def supervised_reference(ds: devsets.DevSet, vectors: np.ndarray, embedder) -> dict:
+    """What the same vectors give with EVERY labelled example of every item (not a product path): the ceiling a
+    title-only matcher is measured against. A nearest-centroid reading and a logistic regression (scikit-learn)."""
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels = [], []
+    for j, item in enumerate(ds.items):
+        texts += ds.examples.get(item["id"], [])
+        labels += [j] * len(ds.examples.get(item["id"], []))
+    if len(set(labels)) < 2:
+        return {}
+    examples = _unit(cached_embed(embedder, texts, f"{ds.name}-labelled"))
+    labels, requests = np.array(labels), _unit(vectors)
+    present = np.unique(labels)
+    centroids = _unit(np.stack([examples[labels == j].mean(axis=0) for j in present]))
+    sims = requests @ centroids.T
+    model = LogisticRegression(max_iter=300).fit(examples, labels)
+    probs = model.predict_proba(requests)
+    return {"supervised_centroid_all": figures(present[sims.argmax(axis=1)], sims.max(axis=1), ds.gold),
+            "supervised_logreg_all": figures(model.classes_[probs.argmax(axis=1)], probs.max(axis=1), ds.gold)}
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def speed(embedder, rows: list[str], titles: list[str], n_requests: int, n_items: int, repeats: int = 3) -> dict:

@@ -30,3 +30,30 @@ def test_hwu64_holds_out_ten_intents_and_skips_without_data(tmp_path):
     assert len(ds.items) == 4 and (ds.gold == -1).sum() == 10
     assert ds.pool == [f"more {i}" for i in intents]
     assert devsets.hwu64(folder=tmp_path / "nowhere") is None
+
+
+def test_supervised_reference_rows_read_every_labelled_example(tmp_path, monkeypatch):
+    import numpy as np
+
+    from eval import bench_match
+
+    class Letters:  # a deterministic embedder: one axis per first letter
+        name = "letters"
+
+        def embed(self, texts):
+            out = np.zeros((len(texts), 26), np.float32)
+            for row, text in enumerate(texts):
+                out[row, ord(text[0].lower()) - 97] = 1.0
+            return out
+
+    monkeypatch.setattr(bench_match, "OUT", tmp_path)
+    ds = devsets.DevSet(name="tiny", items=[{"id": "a", "title": "Alpha"}, {"id": "b", "title": "Beta"}],
+                        requests=["apple", "banana", "zebra"], gold=np.array([0, 1, -1]), pool=[],
+                        examples={"a": ["avocado", "apricot"], "b": ["berry", "bean"]})
+    rows = bench_match.supervised_reference(ds, Letters().embed(ds.requests), Letters())
+    centroid = rows["supervised_centroid_all"]
+    assert centroid["top1"] == 1.0 and centroid["auroc"] == 1.0  # "zebra" is near no item's examples
+    assert rows["supervised_logreg_all"]["top1"] == 1.0
+    assert bench_match.supervised_reference(
+        devsets.DevSet(name="one", items=ds.items, requests=ds.requests, gold=ds.gold, pool=[],
+                       examples={"a": ["avocado"]}), Letters().embed(ds.requests), Letters()) == {}
