@@ -7,7 +7,8 @@ some about no item (hwu64: 10 held-out intents; HINT3: NO_NODES_DETECTED). Per s
 - `matcher`: the service's path, one request at a time, with the set's other statements as the unlabeled pool;
 - `matcher, no pool`: a fresh install with no stored notes;
 - with `--links N` (HINT3's train examples, hwu64's other folds): N linked examples per item, against raw cosine to
-  the title and the same N examples (max over them).
+  the title and the same N examples (max over them); `_half` rows link examples to every other item only, as a PM
+  who has linked notes to some items.
 Two reference rows (not product paths) use EVERY labelled example per item: a nearest-centroid reading and a logistic
 regression on the same vectors, the ceiling a title-only matcher is measured against.
 Figures: in-scope top-1, AUROC of the top score (in vs out of scope), correct-and-accepted at the threshold that
@@ -96,6 +97,15 @@ def bench_set(ds: devsets.DevSet, embedder, links: int) -> dict:
         keep = [n for n, t in enumerate(ds.pool) if t not in linked_texts]  # a linked example is not also background
         out[f"matcher_{links}_links"] = run_matcher(linked, ds, vectors, embedder, pool[keep],
                                                     [ds.pool[n] for n in keep])
+        # A PM links notes to some items, not all: every other item keeps its title only.
+        half = [dict(i, evidence=i["evidence"] if n % 2 == 0 else []) for n, i in enumerate(linked)]
+        out[f"raw_cosine_{links}_links_half"] = raw_cosine(
+            [np.vstack([t[None], e]) if n % 2 == 0 else t[None] for n, (t, e) in enumerate(zip(titles, examples))],
+            vectors, ds.gold)
+        half_texts = {e for i in half for e in i["evidence"]}
+        keep = [n for n, t in enumerate(ds.pool) if t not in half_texts]
+        out[f"matcher_{links}_links_half"] = run_matcher(half, ds, vectors, embedder, pool[keep],
+                                                         [ds.pool[n] for n in keep])
     return out
 
 

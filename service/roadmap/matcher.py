@@ -12,7 +12,8 @@ Pure and DB-free: items and requests in, ranked matches and an abstention decisi
   roadmap's own customers' wording decides what an item covers, not only its title.
 - Calibration: scores are centred on texts that are not about the item they are scored on and put in units of their
   spread; the acceptance threshold is a quantile of leave-the-item-out negatives, and scores are a logistic of the
-  distance to it, so 0.5 means "at the threshold" for every request and every item.
+  distance to it, so 0.5 means "at the threshold" for every request and every item. An item with linked evidence
+  gets a line of its own from the negatives that landed on it (shrunk towards the global line).
 
 Every stream and rule here was measured with and without on hwu64, the three HINT3 sets and the gold dev half
 (eval/README.md, "Ablation"); what did not help on at least two of them was deleted.
@@ -36,6 +37,7 @@ VERDICTS = {
     "not_planned": "not_planned",
 }
 NOT_ON_ROADMAP = "not_on_roadmap"
+ITEM_PRIOR = 50  # an item's own line counts as much as this many negatives against the global one
 
 def verdict(status: str | None) -> str:
     """The answer for sales: the matched item's status, or not_on_roadmap when the matcher abstained (None)."""
@@ -118,8 +120,8 @@ class RoadmapMatcher:
 
     def __init__(self, *, lexical_weight: float = 0.5, neighbours: int = 10, target_oos_recall: float = 0.8,
                  min_pool: int = 50, smoothing: bool = True, lexical_background: bool = True,
-                 self_training: float = 0.3):
-        # Switches for the ablation (eval/ablation.py); the defaults are what earned its place there.
+                 self_training: float = 0.3, item_thresholds: bool = True):
+        # Switches for the ablation (eval/README.md, "Matcher ablation"); the defaults are what earned a place there.
         self.lexical_weight = lexical_weight  # a matched rare term (SCIM, BAA, HubSpot) is worth ~0.25 of cosine
         self.neighbours = neighbours
         self.target_oos_recall = target_oos_recall
@@ -127,6 +129,7 @@ class RoadmapMatcher:
         self.smoothing = smoothing
         self.lexical_background = lexical_background  # score pool statements with their words, as requests are
         self.self_training = self_training  # weight of the pool-trained classifier's log-probability (0: off)
+        self.item_thresholds = item_thresholds  # items with linked evidence get their own line
 
     # ---- fit -------------------------------------------------------------------------------------------------
     def fit(self, items: Iterable[Any], embedder, pool_vectors: np.ndarray | None = None,
@@ -236,16 +239,40 @@ class RoadmapMatcher:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a lone item's views: nothing else to score them on
             negatives = np.nanmax(relevance[:n_views], axis=1)
+        # The item each negative landed on: a view on its best other item, a pool statement on its second best.
+        landed = np.argmax(np.nan_to_num(relevance[:n_views], nan=-np.inf), axis=1)
         if relevance.shape[1] == 1:
             negatives = np.r_[negatives, relevance[n_views:].max(axis=1)]
+            landed = np.r_[landed, np.zeros(len(relevance) - n_views, np.int64)]
         else:  # a pool statement may be about its best item, hardly about its second best
-            negatives = np.r_[negatives, np.sort(relevance[n_views:], axis=1)[:, -2]]
-        negatives = negatives[np.isfinite(negatives)]
+            second = np.argsort(relevance[n_views:], axis=1, kind="stable")[:, -2]
+            negatives = np.r_[negatives, relevance[n_views:][np.arange(len(second)), second]]
+            landed = np.r_[landed, second]
+        finite = np.isfinite(negatives)
+        negatives, landed = negatives[finite], landed[finite]
         if not len(negatives):  # a lone item and no pool: the location marks the line
-            negatives = np.zeros(1)
+            negatives, landed = np.zeros(1), np.zeros(1, np.int64)
         # A request exactly at the line is not accepted: ties there are texts with nothing in common with any item.
-        state["threshold"] = float(np.quantile(negatives, self.target_oos_recall)) + 1e-6
+        threshold = float(np.quantile(negatives, self.target_oos_recall)) + 1e-6
+        state["threshold"] = self._item_thresholds(threshold, negatives, landed)
         state["spread"] = _positive(np.std(negatives))
+
+    def _item_thresholds(self, threshold: float, negatives: np.ndarray, landed: np.ndarray) -> float | np.ndarray:
+        """Items with linked evidence get a line of their own: the same quantile of the negatives that landed on
+        them, shrunk towards the global line as if the global one were ITEM_PRIOR more negatives. Evidence views
+        are customer wording, so they lift everything near the item, inside the roadmap or not; the item's own
+        negatives measure by how much. Items without evidence keep the global line (measured: per-item lines for
+        title-only items cost hwu64 0.041 acc@R.8; eval/README.md)."""
+        linked = [j for j, item in enumerate(self.items) if item.evidence]
+        if not self.item_thresholds or not linked or len(self.items) < 2:
+            return threshold
+        lines = np.full(len(self.items), threshold)
+        for j in linked:
+            mine = negatives[landed == j]
+            if len(mine):
+                own = float(np.quantile(mine, self.target_oos_recall)) + 1e-6
+                lines[j] = (len(mine) * own + ITEM_PRIOR * threshold) / (len(mine) + ITEM_PRIOR)
+        return lines
 
     def scores(self, requests: Sequence[str], vectors: np.ndarray | None = None,
                transductive: bool | None = None) -> np.ndarray:

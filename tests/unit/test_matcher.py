@@ -274,3 +274,23 @@ def test_self_training_learns_the_pools_wording_and_stays_off_where_the_pool_say
     # A pool the similarity streams accept entirely says nothing about where the line is: no classifier.
     only_about = RoadmapMatcher().fit(items, embedder, pool_vectors=embedder.embed(about), pool_texts=about)
     assert only_about.classifier is None
+
+
+def test_an_item_with_linked_evidence_gets_its_own_line_and_the_others_keep_the_global_one():
+    """Evidence in everyday words lifts everything near the item; its own negatives measure by how much."""
+    embedder = HashingEmbedder()
+    generic = [f"please help us with this problem today {n}" for n in range(3)]
+    items = [dict(BRIDGE_ITEMS[0], evidence=generic)] + BRIDGE_ITEMS[1:]
+    pool = BRIDGE_POOL + [f"please help us with the offsite lunch problem {n}" for n in range(30)]
+    fitted = {on: RoadmapMatcher(item_thresholds=on, self_training=0).fit(
+        items, embedder, pool_vectors=embedder.embed(pool), pool_texts=pool) for on in (True, False)}
+    lines, line = fitted[True].state["threshold"], fitted[False].state["threshold"]
+    assert np.isscalar(line) and lines.shape == (3,)
+    assert lines[0] > line and np.allclose(lines[1:], line)  # only the linked item moves, and up here
+    on, off = (fitted[k].scores(["help with a lunch order"])[0] for k in (True, False))
+    assert on[0] < off[0]  # judged against the linked item's higher line
+    assert on[1:] == pytest.approx(off[1:])
+    # Still found where the customer's words are really about it.
+    assert fitted[True].match(["okta sign in for sso login is broken"])[0].item_id == "sso"
+    # Title-only roadmaps have one line, as before.
+    assert np.isscalar(RoadmapMatcher().fit(BRIDGE_ITEMS, embedder).state["threshold"])
