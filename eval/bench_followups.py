@@ -201,13 +201,24 @@ def sample_figures(embedding_model: str | None = None) -> dict:
     return out
 
 
+def first_citation(asks: list, gold: list[set]) -> dict:
+    """Share of requests about some item whose first cited item is one they ask for: the Decision as it is, and with
+    the lexical runner-up cited first (`_lexical`), as a Decision change would do."""
+    about = [(st, g) for st, g in zip(asks, gold) if g]
+    return {"decision": round(sum(bool(st.cited) and st.cited[0][0] in g for st, g in about) / len(about), 4),
+            "lexical runner-up first": round(sum(_lexical(st)[:1] != [] and _lexical(st)[0] in g
+                                                 for st, g in about) / len(about), 4)}
+
+
 def _report_set(report: dict, key: str, asks: list, gold: list[set], ids: list[str], accounts: int,
                 seeds: int) -> None:
     runs = [score_rules(asks, gold, ids, accounts, seed) for seed in range(seeds)]
     figures = {rule: {k: round(float(np.mean([r[rule][k] for r in runs])), 4) for k in runs[0][rule]}
                for rule in RULES}
-    report["sets"][key] = figures
-    print(f"\n{key}: {len(asks)} requests, {len(ids)} items, {accounts} accounts, {seeds} deals", flush=True)
+    first = first_citation(asks, gold)
+    report["sets"][key] = {"rules": figures, "first_citation": first}
+    print(f"\n{key}: {len(asks)} requests, {len(ids)} items, {accounts} accounts, {seeds} deals; first citation "
+          f"right {first['decision']:.3f} (lexical runner-up first: {first['lexical runner-up first']:.3f})", flush=True)
     base = figures["cited (current)"]["f1"]
     for rule, f in figures.items():
         print(f"  {rule:56s} R {f['recall']:.3f}  P {f['precision']:.3f}  F1 {f['f1']:.3f} ({f['f1'] - base:+.3f})",
