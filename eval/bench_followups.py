@@ -39,10 +39,12 @@ OUT = Path(__file__).resolve().parent / "out"
 TERMS: dict[str, set] = {}  # item id -> stemmed terms of its text (title; on the sample roadmap with tags, description)
 TEXT_TERMS: dict[int, set] = {}  # statement id -> its stemmed terms
 CONTEXT: dict[int, float] = {}  # statement id -> probability it reads as context (service.themes.context)
+KIND: dict[int, str] = {}  # statement id -> pain | praise | other (service.themes.select, as a theme run sets it)
 
 
 def _features(item_texts: dict[str, str], texts: dict[int, str], embedder, vectors=None) -> None:
     from service.themes.context import context_probability
+    from service.themes.select import classify
 
     TERMS.clear()
     TERMS.update({x: set(terms(t)) for x, t in item_texts.items()})
@@ -51,6 +53,8 @@ def _features(item_texts: dict[str, str], texts: dict[int, str], embedder, vecto
     vectors = embedder.embed(list(texts.values())) if vectors is None else vectors
     CONTEXT.clear()
     CONTEXT.update(zip(texts, context_probability(vectors, embedder).tolist()))
+    KIND.clear()
+    KIND.update(zip(texts, classify(list(texts.values()), vectors, embedder)))
 
 
 def decisions(ds: devsets.DevSet, embedder, links: int) -> list[asks_mod.StatementAsk]:
@@ -114,6 +118,10 @@ RULES = {
         x in dict(s.cited) and CONTEXT.get(s.statement_id, 0.0) <= 0.5 for s in sts),
     "cited, statements reading as context (p > 0.8) left out": lambda sts, x: any(
         x in dict(s.cited) and CONTEXT.get(s.statement_id, 0.0) <= 0.8 for s in sts),
+    "cited, statements a theme run calls other left out": lambda sts, x: any(
+        x in dict(s.cited) and KIND.get(s.statement_id) != "other" for s in sts),
+    "cited, pains only (praise and other left out)": lambda sts, x: any(
+        x in dict(s.cited) and KIND.get(s.statement_id, "pain") == "pain" for s in sts),
     "lexical runner-up added": lambda sts, x: any(x in dict(s.cited) or x in _lexical(s) for s in sts),
     "lexical runner-up swapped in": lambda sts, x: any(
         x in _lexical(s)[:1] + [c for c, _ in s.cited[1:]] for s in sts),
