@@ -39,8 +39,7 @@ class StatementAsk:
         """Does this statement ask for the item? Only when its Decision cites the item. Looser and stricter rules
         (any accepted item, a runner-up within a margin, a higher line per account, leaving out context or what is
         not a pain) were measured by `python -m eval.bench_followups` and none helped on two dev sets without
-        hurting another
-        (eval/README.md, "Follow-ups")."""
+        hurting another (eval/README.md, "Follow-ups")."""
         return any(cited == item_id for cited, _ in self.cited)
 
 
