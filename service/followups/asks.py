@@ -35,6 +35,13 @@ class StatementAsk:
     def score_for(self, item_id: str) -> float:
         return float(self.ranked.get(item_id, 0.0))
 
+    def asks_for(self, item_id: str) -> bool:
+        """Does this statement ask for the item? Only when its Decision cites the item. Looser and stricter rules
+        (any accepted item, a runner-up within a margin, a higher line per account, leaving out context or what is
+        not a pain) were measured by `python -m eval.bench_followups` and none helped on two dev sets without
+        hurting another (eval/README.md, "Follow-ups")."""
+        return any(cited == item_id for cited, _ in self.cited)
+
 
 def statement_asks(services) -> list[StatementAsk]:
     """Every stored statement with its Decision; recomputed only when the notes or the fitted matcher change."""

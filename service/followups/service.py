@@ -37,9 +37,8 @@ def asking_accounts(services, item_id: str, since: date | None = None) -> dict[s
     for st in asks_mod.statement_asks(services):
         if st.account is None or (start and st.at < start):
             continue
-        cited = dict(st.cited)
-        if item_id in cited:
-            _add(out, st, cited[item_id], linked=st.note_id in linked)
+        if st.asks_for(item_id):
+            _add(out, st, dict(st.cited)[item_id], linked=st.note_id in linked)
         elif st.note_id in linked:
             held = best_linked.get(st.note_id)
             if held is None or st.score_for(item_id) > held.score_for(item_id):
