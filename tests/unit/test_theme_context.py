@@ -49,6 +49,17 @@ def test_a_cluster_is_context_when_most_of_it_reads_as_context(monkeypatch):
     assert np.array_equal(first, context.context_probability(vectors, Split()))  # cached and deterministic
 
 
+
+def test_context_probability_in_chunks_equals_one_pass(monkeypatch):
+    monkeypatch.setattr(context, "_cache", {})
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(23, 2)).astype(np.float32)
+    whole = context.context_probability(vectors, Split())
+    monkeypatch.setattr(context, "_CHUNK", 5)  # 23 rows: four full chunks and a ragged one
+    chunked = context.context_probability(vectors, Split())
+    assert chunked.shape == (23,) and np.allclose(chunked, whole, rtol=0, atol=1e-12)
+    assert context.context_probability(np.zeros((0, 2), dtype=np.float32), Split()).shape == (0,)
+
 def test_pasted_context_needs_both_repetition_and_context(monkeypatch):
     monkeypatch.setattr(context, "_cache", {})
     texts = ["Pinging legal.", "pinging  legal.", "Pinging legal.", "Exports fail.", "Exports fail.", "Exports fail.",
@@ -80,3 +91,24 @@ def test_a_run_whose_every_cluster_is_context_says_so_instead_of_failing(svc, mo
     monkeypatch.setattr(stages, "context_clusters", lambda vectors, labels, embedder: sorted(set(labels.tolist()) - {-1}))
     with pytest.raises(ThemeRunError, match="small talk or account context"):
         run_themes(svc, RunOptions(use_llm=False))
+
+
+def test_kinds_are_stored_in_chunks_without_dirtying_the_statements(svc, monkeypatch):
+    from sqlalchemy import select
+
+    from service.ingest.store import ingest_notes
+    from service.models import Statement
+    from service.themes import run
+
+    from .test_theme_determinism import TOPICS, _notes
+
+    ingest_notes(svc, _notes(TOPICS))
+    monkeypatch.setattr(run, "_WRITE_CHUNK", 3)  # several UPDATEs per kind
+    with svc.db.session() as s:
+        statements = list(s.scalars(select(Statement).order_by(Statement.id)))
+        kinds = ["pain" if i % 3 else "other" for i in range(len(statements))]
+        run._set_kinds(statements, kinds)
+        assert [st.kind for st in statements] == kinds and not s.dirty
+        s.commit()
+    with svc.db.session() as s:
+        assert list(s.scalars(select(Statement.kind).order_by(Statement.id))) == kinds

@@ -1,0 +1,177 @@
+"""Offline ablation of the theme grouping on labelled dev sets (issue 14), for changes that are cheaper to try
+here than through the whole product path.
+
+    .venv/bin/python -m eval.ablate_themes [--variants base,finest,...] [--sets hwu64_fold1,...]
+
+It runs the product's own stages on cached vectors, in the order `run_themes` runs them: statement kinds
+(`stages.class_scores` / `decide`, pasted context), clustering of the pains (`stages.cluster`), close calls
+adopted into themes (`stages.adopt`), themes that are context or one pasted sentence dropped
+(`stages.context_clusters`, `stages.copy_clusters`). What it leaves out is storage, lineage and labels; on hwu64
+all and fold1 its `base` figures equal the product path's (`eval.bench_themes`). A variant swaps one stage.
+
+Sets: hwu64 fold1 and all (intents), the three HINT3 train sets (intents), and multi-pain notes built from hwu64
+all with `bench_themes.multi_pain_notes` (seeds 0 and 1; best-match F1). All are dev data: a variant is worth
+landing only if it helps on two of them and costs none more than 0.01 (eval/README.md).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+SETS = ("hwu64_fold1", "hwu64_all", "hint3_sofmattress", "hint3_curekart", "hint3_powerplay11", "multipain_0",
+        "multipain_1")
+
+
+def load_set(name: str, folder: Path) -> dict:
+    """{texts, owner (note per statement), truth or gold} for one dev set."""
+    from eval.bench_themes import multi_pain_notes, read_csv
+
+    if name.startswith("hwu64_"):
+        texts, truth = read_csv(folder / f"{name}.csv")
+        return {"texts": texts, "truth": truth}
+    if name.startswith("hint3_"):
+        path = folder.parent / "hint3" / f"{name[6:]}_train.csv"
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [(r["sentence"], r["label"]) for r in csv.DictReader(fh)]
+        return {"texts": [t for t, _ in rows], "truth": [y for _, y in rows]}
+    from service.ingest.split import split_statements
+
+    texts, truth = read_csv(folder / "hwu64_all.csv")
+    notes = multi_pain_notes(texts, truth, 1000, seed=int(name.split("_")[1]))
+    out = {"texts": [], "owner": [], "gold": {}}
+    for note in notes:
+        for seg in split_statements(note["text"]):
+            out["texts"].append(seg.text)
+            out["owner"].append(note["id"])
+        for intent in note["gold"]:
+            out["gold"].setdefault(intent, set()).add(note["id"])
+    return out
+
+
+def pipeline(data: dict, vectors: np.ndarray, embedder, variant: str) -> np.ndarray:
+    """Theme label per statement (-1: none), the product's stages in order, one swapped by `variant`."""
+    from service.themes import stages
+
+    texts = data["texts"]
+    scores = stages.class_scores(texts, vectors, embedder)
+    kinds = np.array(stages.decide(scores))
+    kinds[stages.pasted_context(texts, vectors, embedder)] = "other"
+    take = kinds != "praise" if variant == "no_praise_filter" else kinds == "pain"
+    keep, rest = np.flatnonzero(take), np.flatnonzero(~take)
+    labels = np.full(len(texts), -1, dtype=np.int64)
+    labels[keep] = cluster_variant(vectors[keep], variant)
+    adopted = adopt_variant(scores[rest], vectors[rest], vectors[keep], labels[keep], variant)
+    labels[rest[adopted >= 0]] = adopted[adopted >= 0]
+    for c in stages.context_clusters(vectors, labels, embedder):
+        labels[labels == c] = -1
+    kept = labels >= 0
+    for c in stages.copy_clusters([t for t, k in zip(texts, kept) if k], labels[kept]):
+        labels[labels == c] = -1
+    return labels
+
+
+def cluster_variant(v: np.ndarray, variant: str) -> np.ndarray:
+    from service.themes import cluster as cl
+
+    if variant == "hdbscan_pca30":
+        from sklearn.cluster import HDBSCAN
+        from sklearn.decomposition import PCA
+
+        x = PCA(30, random_state=0).fit_transform(v)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        ms = max(cl.default_min_size(len(v)), 5)
+        labels = HDBSCAN(min_cluster_size=ms, min_samples=max(ms // 2, 2), copy=True).fit_predict(x)
+        if (labels >= 0).any():  # outliers join the nearest theme when as close as its members (choose_threshold)
+            cents = cl.centroids(v, labels)
+            best, sim = cl._nearest(v, cents)
+            labels = np.where(labels >= 0, labels, np.where(sim >= cl.choose_threshold(v, labels, cents), best, -1))
+        return labels
+    if variant in ("finest", "finest_merge_0.8"):
+        original = cl._one_se_choice
+        cl._one_se_choice = lambda per_point, candidates: len(candidates) - 1  # the finest resolution of the grid
+        try:
+            labels = cl.cluster(v)
+        finally:
+            cl._one_se_choice = original
+        if variant == "finest_merge_0.8" and len(np.unique(labels[labels >= 0])) > 1:
+            from sklearn.cluster import AgglomerativeClustering
+
+            merged = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                             distance_threshold=0.2).fit(cl.centroids(v, labels)).labels_
+            labels = np.where(labels >= 0, merged[np.maximum(labels, 0)], -1)
+        return labels
+    if variant in ("k_x0.7", "k_x1.5", "min_size_x0.6"):
+        factor = float(variant.split("_x")[1])
+        kwargs = ({"min_size": max(2, round(cl.default_min_size(len(v)) * factor))} if variant.startswith("min")
+                  else {"k": max(3, round(cl.default_k(len(v)) * factor))})
+        return cl.cluster(v, **kwargs)
+    return cl.cluster(v)
+
+
+def adopt_variant(scores, vectors, theme_vectors, theme_labels, variant: str) -> np.ndarray:
+    from service.themes import cluster as cl
+    from service.themes import select, stages
+
+    if variant not in ("adopt_unless_praise", "adopt_double_evidence"):
+        return stages.adopt(scores, vectors, theme_vectors, theme_labels)
+    out = np.full(len(vectors), -1, dtype=np.int64)
+    if not len(vectors) or not (theme_labels >= 0).any():
+        return out
+    cents = cl.centroids(theme_vectors, theme_labels)
+    best, sim = cl._nearest(np.asarray(vectors, dtype=np.float32), cents)
+    near = sim >= cl.choose_threshold(theme_vectors, theme_labels, cents)
+    if variant == "adopt_unless_praise":
+        turn = near & (np.asarray(scores).argmax(axis=1) != select.CLASSES.index("praise"))
+    else:  # being inside a theme counts as two lexical cues instead of one
+        s = np.asarray(scores, dtype=np.float32).copy()
+        s[near, select.CLASSES.index("pain")] += 2 * select.CUE_BONUS
+        turn = near & (s.argmax(axis=1) == select.CLASSES.index("pain"))
+    out[turn] = best[turn]
+    return out
+
+
+VARIANTS = ("base", "finest", "finest_merge_0.8", "k_x0.7", "k_x1.5", "min_size_x0.6", "hdbscan_pca30",
+            "no_praise_filter", "adopt_unless_praise", "adopt_double_evidence")
+
+
+def score(data: dict, labels: np.ndarray) -> str:
+    from eval.bench_themes import scores
+    from eval.metrics.themes import best_match_f1
+
+    if "gold" in data:
+        found: dict[int, set] = {}
+        for owner, lab in zip(data["owner"], labels.tolist()):
+            if lab >= 0:
+                found.setdefault(lab, set()).add(owner)
+        return f"F1 {best_match_f1(data['gold'], found):.3f} themes {len(found)}"
+    s = scores(data["truth"], labels)
+    return f"NMI {s['nmi']:.3f} ARI {s['ari']:.3f} themes {s['clusters']} unassigned {s['unassigned']:.3f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from eval.bench_themes import cached_embed, datasets_dir
+    from service.embedding import get_embedder
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--sets", default=",".join(SETS))
+    args = ap.parse_args(argv)
+    unknown = [v for v in args.variants.split(",") if v not in VARIANTS] + \
+        [s for s in args.sets.split(",") if s not in SETS]
+    if unknown:
+        ap.error(f"unknown variant or set: {', '.join(unknown)} (variants: {', '.join(VARIANTS)}; sets: "
+                 f"{', '.join(SETS)})")
+    folder, embedder = datasets_dir(), get_embedder()
+    for name in args.sets.split(","):
+        data = load_set(name, folder)
+        vectors = cached_embed(data["texts"], f"ablate-{name}")
+        for variant in args.variants.split(","):
+            print(f"{name:18} {variant:22} {score(data, pipeline(data, vectors, embedder, variant))}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
