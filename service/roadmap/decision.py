@@ -26,7 +26,7 @@ from ..vectorstore import STATEMENTS
 from . import matcher as matcher_mod
 
 ACCEPTED = 0.5  # calibrated scores: 0.5 is the acceptance threshold for every request and item
-EVIDENCE_MARGIN = 0.1  # a linked note's statements within this cosine of its best one count as evidence
+EVIDENCE_MARGIN = 0.1  # cosine below a linked note's closest statement still counted as evidence
 THEME_EVIDENCE = 20  # most central statements of a linked theme used as evidence
 POOL_MAX = 5000  # customer statements given to the matcher as its unlabeled background
 _fit_lock = threading.Lock()
@@ -167,7 +167,9 @@ def get_matcher(services):
         if cached and cached[0] == key:
             services._roadmap_matcher = (key, cached[1], state)
             return cached[1]
-        specs = [_spec(i, evidence[i.id], services.embedder) for i in items]
+        notes_linked = any(kind == "note" for groups in evidence.values() for kind, _ in groups)
+        item_vectors = _item_vectors(services.embedder, items) if notes_linked else None
+        specs = [_spec(i, evidence[i.id], services.embedder, item_vectors, n) for n, i in enumerate(items)]
         vectors, texts = _pool(services)
         fitted = matcher_mod.RoadmapMatcher().fit(specs, services.embedder, pool_vectors=vectors, pool_texts=texts)
         services._roadmap_matcher = (key, fitted, state)
@@ -206,18 +208,32 @@ def _raw_evidence(session: Session, item: RoadmapItem) -> list[tuple[str, list[s
     return groups
 
 
-def _spec(item: RoadmapItem, groups: list[tuple[str, list[str]]], embedder) -> dict:
+def _spec(item: RoadmapItem, groups: list[tuple[str, list[str]]], embedder, item_vectors: np.ndarray | None,
+          index: int) -> dict:
     # A theme's member statements and a confirmed question are all about it; a note's only where closest to the item.
     evidence = [t for kind, texts in groups
-                for t in (_note_evidence(embedder, item, texts) if kind == "note" else texts)]
+                for t in (_note_evidence(embedder, item_vectors, index, texts) if kind == "note" else texts)]
     return {"id": item.id, "title": item.title, "description": item.description, "tags": item.tags or [],
             "status": item.status, "evidence": list(dict.fromkeys(evidence))}
 
 
-def _note_evidence(embedder, item: RoadmapItem, texts: list[str]) -> list[str]:
-    """A note often covers several topics; only its statements closest to the item are evidence for it."""
+def _item_vectors(embedder, items: list[RoadmapItem]) -> np.ndarray:
+    vectors = np.asarray(embedder.embed([f"{i.title}. {i.description or ''}" for i in items]), np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def _note_evidence(embedder, item_vectors: np.ndarray, index: int, texts: list[str]) -> list[str]:
+    """A note often covers several topics; its statements that are closer to this item than to every other item and
+    within EVIDENCE_MARGIN of its statement closest to the item are evidence for it (when none is, that closest one
+    is). The margin alone let a note's other asks in as evidence; adding the closest-item condition raised acc@R.8
+    on all four public sets with linked mixed notes (eval/README.md, "Evidence from a linked note")."""
     if len(texts) <= 1:
         return texts
-    vectors = embedder.embed([f"{item.title}. {item.description}"] + texts)
-    sims = vectors[1:] @ vectors[0]
-    return [t for t, s in zip(texts, sims) if s >= sims.max() - EVIDENCE_MARGIN]
+    vectors = np.asarray(embedder.embed(texts), np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    sims = vectors @ item_vectors.T
+    to_item = sims[:, index]
+    mine = (sims.argmax(axis=1) == index) & (to_item >= to_item.max() - EVIDENCE_MARGIN)
+    if not mine.any():  # the note was linked to the item: its closest statement is about it
+        mine[int(to_item.argmax())] = True
+    return [t for t, keep in zip(texts, mine) if keep]

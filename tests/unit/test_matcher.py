@@ -294,3 +294,24 @@ def test_an_item_with_linked_evidence_gets_its_own_line_and_the_others_keep_the_
     assert fitted[True].match(["okta sign in for sso login is broken"])[0].item_id == "sso"
     # Title-only roadmaps have one line, as before.
     assert np.isscalar(RoadmapMatcher().fit(BRIDGE_ITEMS, embedder).state["threshold"])
+
+
+def test_a_linked_note_gives_only_its_statements_about_the_item_as_evidence():
+    """A note covers several topics: its small talk and its other asks are not evidence for the item it was linked to."""
+    from types import SimpleNamespace
+
+    from service.roadmap.decision import _item_vectors, _note_evidence
+
+    embedder = HashingEmbedder()
+    items = [SimpleNamespace(title="SCIM provisioning", description="Deprovision users from Okta automatically"),
+             SimpleNamespace(title="CSV export performance", description="Large CSV exports finish quickly"),
+             SimpleNamespace(title="Audit log", description="Who changed what and when, for admins")]
+    vectors = _item_vectors(embedder, items)
+    note = ["They want okta to deprovision users automatically when people leave",
+            "Their large csv exports time out every monday",
+            "They will share the requirements doc next week"]
+    assert _note_evidence(embedder, vectors, 0, note) == [note[0]]
+    assert _note_evidence(embedder, vectors, 1, note) == [note[1]]
+    # A note with nothing closer to the item than to another still gives its one closest statement.
+    assert _note_evidence(embedder, vectors, 2, note[:2]) in ([note[0]], [note[1]])
+    assert _note_evidence(embedder, vectors, 2, ["only one line"]) == ["only one line"]
