@@ -128,17 +128,25 @@ def statement_metadata(note: Note, account_name: str | None) -> dict:
 
 
 def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = None) -> IngestReport:
-    """Store validated notes; dedupe by external id, then by normalised text within an account."""
+    """Store validated notes; dedupe by external id, then by normalised text within an account.
+
+    The texts are known before the ingest lock is taken, so they are embedded first, outside it: racing ingests
+    (note posts, batch jobs) wait for each other only while they check for duplicates and write, not while the
+    model runs. Under the lock the plan is made again from what is stored then, so a race still gives one note
+    per text or id; a statement text nobody embedded ahead (a note changed meanwhile) is embedded there.
+    """
     report = IngestReport()
+    segments = {id(item): _segments(item, item.speakers) for item in notes}
+    known = embed_ahead(services, _maybe_fresh(services, notes, segments), progress)
     intent = Path(services.config.FEEDBACK_HOME) / INTENT_FILE
     with services.db.session() as session:
         try:
             locks.hold(session, "ingest")  # racing ingests take turns: one note per text or id, never an error
             repair_if_needed(services, session, crashed=intent.exists())
-            fresh, stale_ids = _plan(session, notes, report)
+            fresh, stale_ids = _plan(session, notes, report, segments)
             texts, ids, metas = _insert_statements(session, fresh)
             _write_intent(intent)  # a kill -9 from here to the commit leaves it: the next ingest repairs
-            written = write_vectors(services, texts, ids, metas, progress)
+            written = write_vectors(services, texts, ids, metas, progress, known=known)
             services.store.delete(STATEMENTS, stale_ids)
             try:
                 session.commit()
@@ -154,6 +162,62 @@ def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = N
     return report
 
 
+def _maybe_fresh(services, notes: list[NoteInput], segments: dict[int, list]) -> list[str]:
+    """The statement texts an ingest will probably store: those of notes that are not already stored unchanged.
+
+    Read without the lock, so only a forecast (the plan under the lock decides); it keeps a re-ingest of a file
+    from embedding what it will not store."""
+    latest = {n.external_id: n for n in notes if n.external_id}
+    with services.db.session() as session:
+        names = {n.account for n in notes if n.account}
+        account_ids = dict(session.execute(select(Account.name, Account.id).where(Account.name.in_(names))).all()) \
+            if names else {}
+        by_ext, by_norm = _existing(session, notes, account_ids)
+        seen: set[tuple[str | None, str]] = set()
+        texts: list[str] = []
+        for item in notes:
+            if item.external_id and latest[item.external_id] is not item:
+                continue
+            account_id = account_ids.get(item.account) if item.account else None
+            existing = by_ext.get(item.external_id) if item.external_id else None
+            if existing is not None:
+                if _same(existing, item, account_id):
+                    continue
+            else:
+                stored = (account_id, item.norm_hash) in by_norm and (account_id is not None or not item.account)
+                if stored or (item.account, item.norm_hash) in seen:  # (a new account has nothing stored yet)
+                    continue
+                seen.add((item.account, item.norm_hash))
+            texts += [seg.text for seg in segments[id(item)]]
+    return texts
+
+
+@dataclass
+class Embedded:
+    """Vectors by text: `vectors[index[text]]`."""
+    index: dict[str, int]
+    vectors: np.ndarray
+
+    def rows(self, texts: list[str]) -> np.ndarray:
+        return self.vectors[[self.index[t] for t in texts]]
+
+
+def embed_ahead(services, texts: list[str], progress: Progress | None = None, chunk: int = 2048) -> Embedded:
+    """Each distinct text embedded once, in length order (little padding per batch): call notes repeat
+    themselves ("Thanks for the time today."). Progress counts statements, copies included."""
+    copies: dict[str, int] = {}
+    for text in texts:
+        copies[text] = copies.get(text, 0) + 1
+    distinct = sorted(copies, key=len)
+    vectors = np.empty((len(distinct), services.embedder.dim), dtype=np.float32)
+    for start in range(0, len(distinct), chunk):
+        part = distinct[start : start + chunk]
+        vectors[start : start + len(part)] = services.embedder.embed(part)
+        if progress:
+            progress(sum(copies[t] for t in part))
+    return Embedded({t: i for i, t in enumerate(distinct)}, vectors)
+
+
 def _write_intent(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
@@ -162,7 +226,7 @@ def _write_intent(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def _plan(session: Session, notes: list[NoteInput], report: IngestReport):
+def _plan(session: Session, notes: list[NoteInput], report: IngestReport, segments: dict[int, list] | None = None):
     """Decide per input: unchanged, update or create. Returns (note, account, segments) rows and stale vector ids."""
     account_ids = _account_ids(session, {n.account for n in notes if n.account})
     by_ext, by_norm = _existing(session, notes, account_ids)
@@ -171,6 +235,7 @@ def _plan(session: Session, notes: list[NoteInput], report: IngestReport):
     created: list[Note] = []
     updated_ids: list[int] = []
     latest = {n.external_id: n for n in notes if n.external_id}  # the last row for an id wins
+    segments = segments if segments is not None else {id(n): _segments(n, n.speakers) for n in notes}
     for item in notes:
         if item.external_id and latest[item.external_id] is not item:
             continue
@@ -184,7 +249,7 @@ def _plan(session: Session, notes: list[NoteInput], report: IngestReport):
                 continue
             _apply(existing, item, account_id)
             updated_ids.append(existing.id)
-            fresh.append((existing, item.account, _segments(item, item.speakers)))
+            fresh.append((existing, item.account, segments[id(item)]))
             report.updated += 1
             continue
         if key in by_norm or key in seen_norm:
@@ -195,7 +260,7 @@ def _plan(session: Session, notes: list[NoteInput], report: IngestReport):
         _apply(note, item, account_id)
         session.add(note)
         created.append(note)
-        fresh.append((note, item.account, _segments(item, item.speakers)))
+        fresh.append((note, item.account, segments[id(item)]))
         report.created += 1
     stale_ids: list[str] = []
     for part in _chunks(updated_ids):
@@ -221,46 +286,31 @@ def _insert_statements(session: Session, fresh) -> tuple[list[str], list[str], l
     return [r["text"] for r in rows], [f"s{i}" for i in new_ids], metas
 
 
-def write_vectors(services, texts, ids, metas, progress: Progress | None = None, chunk: int = 2048) -> list[str]:
-    """Embed in length-sorted chunks and add each chunk to the index while the next one is embedded.
+def write_vectors(services, texts, ids, metas, progress: Progress | None = None, chunk: int = 5000,
+                  known: Embedded | None = None) -> list[str]:
+    """Write one vector per statement to the index, taking those embedded ahead (`known`) and embedding the rest.
 
     Returns the ids written; on failure the ones already written are removed again.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     if not texts:
         return []
-    # Call notes repeat themselves ("Thanks for the time today."): each distinct text is embedded once, in length
-    # order (little padding per batch), and its vector goes to every statement with that text.
-    copies: dict[str, list[int]] = {}
-    for i, text in enumerate(texts):
-        copies.setdefault(text, []).append(i)
-    distinct = sorted(copies, key=len)
+    missing = [t for t in texts if known is None or t not in known.index]
+    if missing:
+        extra = embed_ahead(services, missing, progress)
+        if known is not None:
+            offset = len(known.vectors)
+            known = Embedded({**known.index, **{t: offset + i for t, i in extra.index.items()}},
+                             np.concatenate([known.vectors, extra.vectors]))
+        else:
+            known = extra
     written: list[str] = []
-    pending = None
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        try:
-            for start in range(0, len(distinct), chunk):
-                part = distinct[start : start + chunk]
-                vectors = services.embedder.embed(part)
-                idx = [i for text in part for i in copies[text]]
-                rows = np.repeat(np.arange(len(part)), [len(copies[text]) for text in part])
-                if pending is not None:
-                    written += pending.result()
-                pending = pool.submit(_add, services.store, [ids[i] for i in idx], vectors[rows],
-                                      [metas[i] for i in idx])
-                if progress:
-                    progress(len(idx))
-            written += pending.result()
-            pending = None
-        except BaseException:
-            if pending is not None:
-                try:
-                    written += pending.result()
-                except Exception:
-                    pass  # that chunk failed as a whole; nothing of it to remove
-            services.store.delete(STATEMENTS, written)
-            raise
+    try:
+        for start in range(0, len(texts), chunk):
+            part = slice(start, start + chunk)
+            written += _add(services.store, ids[part], known.rows(texts[part]), metas[part])
+    except BaseException:
+        services.store.delete(STATEMENTS, written)
+        raise
     return written
 
 

@@ -70,7 +70,7 @@ def themes_job(services, payload: dict, progress) -> dict:
         if options.get(key):
             options[key] = datetime.fromisoformat(options[key])
     try:
-        result = run_themes(services, RunOptions(**options))
+        result = run_themes(services, RunOptions(**options), progress=progress.steps)
     except ThemeRunError as exc:
         raise JobFailed(str(exc)) from None
     return {"run_id": result["run_id"], "mode": result.get("mode"), "themes": len(result["themes"])}
@@ -83,7 +83,7 @@ def report_job(services, payload: dict, progress) -> dict:
 
     as_of = date.fromisoformat(payload["as_of"]) if payload.get("as_of") else None
     webhook = services.config.REPORT_WEBHOOK_URL if payload.get("deliver") else None
-    return nightly_job(services, payload.get("period", "1d"), webhook, as_of)
+    return nightly_job(services, payload.get("period", "1d"), webhook, as_of, progress=progress.steps)
 
 
 def build_report_job(services, payload: dict, progress) -> dict:
@@ -92,7 +92,7 @@ def build_report_job(services, payload: dict, progress) -> dict:
     from ..reports.store import create_report
 
     try:
-        row = create_report(services, payload["period"])
+        row = create_report(services, payload["period"], progress=progress.steps)
     except ReportError as exc:
         raise JobFailed(str(exc)) from None
     if payload.get("deliver") and services.config.REPORT_WEBHOOK_URL:

@@ -128,8 +128,9 @@ def _progress_engine(db):
 
 
 class Progress:
-    """A callback for job functions: progress(n) adds n done; total(n) sets the total. Written at most every
-    `every` seconds (a row update per embedded chunk would cost more than the chunk on SQLite)."""
+    """A callback for job functions: progress(n) adds n done; total(n) sets the total; steps(done, total) sets
+    both (the callback a theme run or a report build takes). Counts are written at most every `every` seconds
+    (a row update per embedded chunk would cost more than the chunk on SQLite); steps at once."""
 
     def __init__(self, services, job_id: str, every: float = 1.0):
         self.services, self.job_id, self.every = services, job_id, every
@@ -142,6 +143,11 @@ class Progress:
     def __call__(self, n: int) -> None:
         self.done += int(n)
         self._write()
+
+    def steps(self, done: int, total: int) -> None:
+        """For work counted in steps (a theme run, a report): `done` of `total` steps, written at once."""
+        self.done, self.total_n = int(done), int(total)
+        self._write(force=True)
 
     def _write(self, force: bool = False) -> None:
         """Best effort: on SQLite the job's own write transaction (an ingest) holds the lock until it commits,

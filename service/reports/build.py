@@ -64,16 +64,24 @@ def period_window(period: str, as_of: date | None = None) -> Window:
     return Window(period, end - timedelta(days=PERIOD_DAYS[period]), end)
 
 
-def build_report(services, period: str = "1d", as_of: date | None = None, *, with_gaps: bool = True) -> dict:
+BUILD_STEPS = 3  # the stored figures, the gaps, what moved: what `progress(done, total)` counts
+
+
+def build_report(services, period: str = "1d", as_of: date | None = None, *, with_gaps: bool = True,
+                 progress=None) -> dict:
     window = period_window(period, as_of)
     messages: list[str] = []
+    step = (lambda done: progress(done, BUILD_STEPS)) if progress else (lambda done: None)
     with services.db.session() as session:
         notes = _note_stats(session, window)
         run, rows = _theme_rows(session, window, messages)
         drafts = _draft_activity(session, window)
         context = _context(session, window) if run and not notes["count"] else None
+    step(1)
     gaps, gaps_note = _gaps(services, rows) if with_gaps else ([], "gaps were not computed")
+    step(2)
     moved, moved_since = _moved(services, window)
+    step(3)
     last_day = window.end - timedelta(days=1)
     # The themes' pages, API and CLI name their window in the same words.
     trend_window = window_text(last_day, window.days) if window_text else f"{window.start} to {last_day}"

@@ -10,7 +10,7 @@ import signal
 from datetime import date, datetime, timezone
 
 from .deliver import deliver_report
-from .store import create_report, summary_dict, write_files
+from .store import REPORT_STEPS, create_report, summary_dict, write_files
 
 log = logging.getLogger(__name__)
 JOB_ID = "nightly-report"
@@ -33,7 +33,7 @@ def parse_cron(expr: str):
         ) from None
 
 
-def refresh_themes(services) -> tuple[dict | None, str | None]:
+def refresh_themes(services, progress=None) -> tuple[dict | None, str | None]:
     """Run themes incrementally with the latest run's selection (all statements or pains only, account and
     source filters, thresholds), so the nightly run continues what people already look at.
     Returns (run summary, None) or (None, why the themes were not refreshed)."""
@@ -49,7 +49,7 @@ def refresh_themes(services) -> tuple[dict | None, str | None]:
                       include_all=bool(filters.get("all")), min_mentions=int(params.get("min_mentions", 3)),
                       min_accounts=int(params.get("min_accounts", 2)))
     try:
-        result = run_themes(services, opts)
+        result = run_themes(services, opts, progress=progress)
     except ThemeRunError as exc:
         return None, f"themes were not refreshed: {exc}"
     except Exception as exc:  # a stale theme run is better than no report at all
@@ -58,16 +58,35 @@ def refresh_themes(services) -> tuple[dict | None, str | None]:
     return {"run_id": result["run_id"], "mode": result["mode"], "themes": len(result["themes"])}, None
 
 
-def nightly_job(services, period: str = "1d", webhook: str | None = None, as_of: date | None = None) -> dict:
+def nightly_job(services, period: str = "1d", webhook: str | None = None, as_of: date | None = None,
+                progress=None) -> dict:
+    """Retention, themes, the report, its files, the webhook. `progress(done, total)`, if given, counts the theme
+    run's and the report's own steps plus one each for retention, files and delivery."""
+    try:
+        from ..themes.run import RUN_STEPS
+    except ImportError:  # an installation without themes (refresh_themes says so in the report)
+        RUN_STEPS = 0
+    total = 1 + RUN_STEPS + REPORT_STEPS + 2
+
+    def from_step(start: int):
+        return (lambda done, _total: progress(start + done, total)) if progress else None
+
     retention = _apply_retention(services)
-    themes, problem = refresh_themes(services)
-    report = create_report(services, period, as_of, messages=[problem] if problem else None)
+    if progress:
+        progress(1, total)
+    themes, problem = refresh_themes(services, progress=from_step(1))
+    report = create_report(services, period, as_of, messages=[problem] if problem else None,
+                           progress=from_step(1 + RUN_STEPS))
     path = write_files(services, report)
+    if progress:
+        progress(total - 1, total)
     delivery = None
     if webhook:
         result = deliver_report(services, report.id, webhook,
                                 allow_private=getattr(services.config, "WEBHOOK_ALLOW_PRIVATE", False))
         delivery = {"ok": result.ok, "attempts": result.attempts, "error": result.error}
+    if progress:
+        progress(total, total)
     log.info("nightly report %s stored (%s), themes: %s", report.id, path, themes or problem)
     return {"themes": themes, "themes_problem": problem, "report": summary_dict(report), "path": str(path),
             "delivery": delivery, "retention": retention}

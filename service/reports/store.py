@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..models import Report, utcnow
-from .build import build_report
+from .build import BUILD_STEPS, build_report
 from .render import render_html, render_markdown
 
 
@@ -37,18 +37,26 @@ def report_dict(r: Report, *, formats: bool = False) -> dict:
     return out
 
 
+REPORT_STEPS = BUILD_STEPS + 2  # building, then rendering and storing
+
+
 def create_report(services, period: str = "1d", as_of: date | None = None, *, with_gaps: bool = True,
-                  messages: list[str] | None = None) -> Report:
+                  messages: list[str] | None = None, progress=None) -> Report:
     """Build and store the report for a period; a report already stored for the same window is replaced
     (same id), and its delivery status starts over because its content changed. `messages` are shown on top
-    (e.g. why the themes could not be refreshed before this report)."""
-    data = build_report(services, period, as_of, with_gaps=with_gaps)
+    (e.g. why the themes could not be refreshed before this report). `progress(done, total)`, if given, is
+    called after each of the REPORT_STEPS steps."""
+    step = (lambda done, _total=None: progress(done, REPORT_STEPS)) if progress else (lambda *_: None)
+    data = build_report(services, period, as_of, with_gaps=with_gaps, progress=step)
     data["messages"] = list(messages or []) + data["messages"]
     html, markdown = render_html(data), render_markdown(data)
+    step(BUILD_STEPS + 1)
     for attempt in range(2):  # a concurrent run may insert the same window first: then update that row
         try:
             with services.db.transaction() as session:
-                return _upsert(session, data, html, markdown)
+                row = _upsert(session, data, html, markdown)
+            step(REPORT_STEPS)
+            return row
         except IntegrityError:
             if attempt:
                 raise

@@ -83,16 +83,23 @@ def load_vectors(services, statements: list[Statement]) -> np.ndarray:
     return out
 
 
-def run_themes(services, opts: RunOptions | None = None) -> dict:
+RUN_STEPS = 6  # select, vectors, classify, cluster, label and store, commit: what `progress` counts
+
+
+def run_themes(services, opts: RunOptions | None = None, progress=None) -> dict:
+    """`progress(done, total)`, if given, is called after each of the RUN_STEPS steps (a job page shows it)."""
     opts = opts or RunOptions()
     if opts.since and opts.until and opts.since > opts.until:
         raise ThemeRunError("--since is after --until")
     started = time.perf_counter()
+    step = (lambda done: progress(done, RUN_STEPS)) if progress else (lambda done: None)
     with services.db.session() as session:
         sel = select_statements(session, opts)
         if not sel.statements:
             raise ThemeRunError("no statements match this selection; ingest notes first or widen the window")
+        step(1)
         vectors = load_vectors(services, sel.statements)
+        step(2)
         scores = stages.class_scores([s.text for s in sel.statements], vectors, services.embedder)
         kinds = stages.decide(scores)
         if not opts.include_all:
@@ -115,6 +122,7 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
                 f"none of the {len(sel.statements)} selected statements reads as a pain or request; "
                 "use --all to cluster every statement"
             )
+        step(3)
         stmts = [sel.statements[i] for i in keep]
         vecs = vectors[keep]
         if incremental:
@@ -133,6 +141,7 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
                                     "every statement")
             stmts, vecs = [sel.statements[i] for i in keep], vectors[keep]
         labels = labels.copy()
+        step(4)
         run = ThemeRun(mode="incremental" if opts.incremental and prev_run else "full", since=opts.since,
                        until=opts.until, filters=opts.filters(),
                        params={"min_mentions": opts.min_mentions, "min_accounts": opts.min_accounts})
@@ -140,8 +149,10 @@ def run_themes(services, opts: RunOptions | None = None) -> dict:
         session.flush()
         result = _store_run(services, session, run, sel, stmts, vecs, labels, fixed, previous, prev_centroids, opts,
                             prev_labels, edits)
+        step(5)
         run.seconds = round(time.perf_counter() - started, 3)
         session.commit()
+        step(6)
         result["seconds"] = run.seconds
         return result
 

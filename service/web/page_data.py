@@ -162,6 +162,8 @@ JOB_LABELS = {
     "ingest": "Storing notes", "themes": "Theme run", "build_report": "Building a report", "report": "Nightly report",
     "reindex": "Rebuilding the vector index", "erase": "Erasing an account", "deliver": "Delivering a report",
 }
+PROGRESS_UNITS = {"ingest": "statements", "reindex": "statements", "themes": "steps", "build_report": "steps",
+                  "report": "steps", "erase": "steps"}
 RESULT_LABELS = {
     "created": "notes stored", "updated": "notes updated", "unchanged": "notes already stored",
     "statements": "statements", "themes": "themes", "reindexed": "statements re-indexed", "notes": "notes erased",
@@ -179,4 +181,5 @@ def job_view(job: dict) -> dict:
     return {"label": JOB_LABELS.get(job["kind"], job["kind"]), "active": job["status"] in ("queued", "running"),
             "done": min(done, total) if total else done, "total": total,
             "percent": round(100 * min(done, total) / total) if total else None, "counts": counts,
+            "unit": PROGRESS_UNITS.get(job["kind"], ""),
             "rejected": len(result.get("rejected") or [])}

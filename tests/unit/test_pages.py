@@ -159,7 +159,7 @@ def test_job_page_shows_status_and_progress_without_script(app, seeded_client):
     progress(10)
     progress.flush()
     body = main_html(seeded_client.get(f"/jobs/{job['id']}"))
-    assert '<progress max="40" value="10">' in body and "10 of 40 done (25%)" in body
+    assert '<progress max="40" value="10">' in body and "10 of 40 statements done (25%)" in body
     store.finish(svc, job["id"], {"reindexed": 40})
     page = seeded_client.get(f"/jobs/{job['id']}")
     assert '<meta http-equiv="refresh"' not in page.get_data(as_text=True)
