@@ -115,8 +115,10 @@ def run_themes(services, opts: RunOptions | None = None, progress=None) -> dict:
             elif incremental and previous.get(st.id) in prev_centroids:  # what the last run put in a theme stays
                 kinds[i] = "pain"
         keep = [i for i, k in enumerate(kinds) if opts.include_all or k == "pain"]
-        _set_kinds(sel.statements, kinds)
+        # Kinds are written after clustering, not here: a write takes SQLite's lock until the commit, and the job's
+        # progress writes (another connection) would be skipped for the whole clustering.
         if not keep:
+            _set_kinds(sel.statements, kinds)
             session.commit()
             raise ThemeRunError(
                 f"none of the {len(sel.statements)} selected statements reads as a pain or request; "
@@ -140,6 +142,7 @@ def run_themes(services, opts: RunOptions | None = None, progress=None) -> dict:
                                     "(what there is reads as small talk or account context); use --all to cluster "
                                     "every statement")
             stmts, vecs = [sel.statements[i] for i in keep], vectors[keep]
+        _set_kinds(sel.statements, kinds)
         labels = labels.copy()
         step(4)
         run = ThemeRun(mode="incremental" if opts.incremental and prev_run else "full", since=opts.since,
