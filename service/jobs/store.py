@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..models import Job, utcnow
@@ -101,7 +101,10 @@ def note_attempt(services, job_id: str, error: str) -> None:
 
 
 def finish(services, job_id: str, result: dict) -> None:
-    _set(services, job_id, status="done", result=result, finished_at=utcnow())
+    """Done means every counted unit was handled, embedded or found already stored: progress reads total/total
+    (a re-ingest of stored notes embeds nothing, and used to show "done, 0/9")."""
+    whole = case((Job.progress_total > Job.progress_done, Job.progress_total), else_=Job.progress_done)
+    _set(services, job_id, status="done", result=result, finished_at=utcnow(), progress_done=whole)
 
 
 def fail(services, job_id: str, error: str) -> None:

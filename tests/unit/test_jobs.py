@@ -39,6 +39,12 @@ def test_cli_background_ingest_then_burst_worker(run_cli):
     assert job["progress"]["done"] == job["progress"]["total"] == job["result"]["statements_embedded"]
     assert json.loads(run_cli("stats", "--json").output)["notes"] == 3
     assert job_id in run_cli("jobs", "list").output
+    # The same file again: nothing to embed, and the finished job still reads total/total, not 0 of N.
+    again = json.loads(run_cli("ingest", str(DATA / "notes.jsonl"), "--background", "--json").output)["job_id"]
+    run_cli("worker", "--burst")
+    job = json.loads(run_cli("jobs", "show", again, "--json").output)
+    assert job["result"]["unchanged"] == 3 and job["result"]["statements_embedded"] == 0
+    assert job["status"] == "done" and job["progress"]["done"] == job["progress"]["total"] > 0
 
 
 def test_cli_background_rejects_bad_input_before_queueing(run_cli, tmp_path):
