@@ -25,6 +25,13 @@ SETS = ("hwu64_fold1", "hwu64_all", "hint3_sofmattress", "hint3_curekart", "hint
         "multipain_1")
 
 
+def _source(name: str, folder: Path) -> Path:
+    """The file a dev set is read from (hwu64's folder is `folder`; HINT3 sits beside it)."""
+    if name.startswith("hint3_"):
+        return folder.parent / "hint3" / f"{name[6:]}_train.csv"
+    return folder / (f"{name}.csv" if name.startswith("hwu64_") else "hwu64_all.csv")
+
+
 def load_set(name: str, folder: Path) -> dict:
     """{texts, owner (note per statement), truth or gold} for one dev set."""
     from eval.bench_themes import multi_pain_notes, read_csv
@@ -33,8 +40,7 @@ def load_set(name: str, folder: Path) -> dict:
         texts, truth = read_csv(folder / f"{name}.csv")
         return {"texts": texts, "truth": truth}
     if name.startswith("hint3_"):
-        path = folder.parent / "hint3" / f"{name[6:]}_train.csv"
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(_source(name, folder), newline="", encoding="utf-8") as fh:
             rows = [(r["sentence"], r["label"]) for r in csv.DictReader(fh)]
         return {"texts": [t for t, _ in rows], "truth": [y for _, y in rows]}
     from service.ingest.split import split_statements
@@ -164,8 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown variant or set: {', '.join(unknown)} (variants: {', '.join(VARIANTS)}; sets: "
                  f"{', '.join(SETS)})")
-    folder, embedder = datasets_dir(), get_embedder()
-    for name in args.sets.split(","):
+    folder = datasets_dir()
+    present = [n for n in args.sets.split(",") if _source(n, folder).is_file()]
+    for name in sorted(set(args.sets.split(",")) - set(present)):
+        print(f"ablate_themes: no data for {name} ({_source(name, folder)}); skipped")
+    embedder = get_embedder() if present else None
+    for name in present:
         data = load_set(name, folder)
         vectors = cached_embed(data["texts"], f"ablate-{name}")
         for variant in args.variants.split(","):
