@@ -62,9 +62,10 @@ def read_text_note(text: str, source: str, stem: str | None) -> list[RawRow]:
 def read_csv(text: str, source: str) -> list[RawRow]:
     rows: list[RawRow] = []
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    if not reader.fieldnames or "text" not in [f.strip() for f in reader.fieldnames]:
-        raise ReaderError([RowError(source, 1, "text", "the header row must name a 'text' column")])
+    line = 1  # where the record being read starts: a malformed one is reported there
     try:
+        if not reader.fieldnames or "text" not in [f.strip() for f in reader.fieldnames]:
+            raise ReaderError([RowError(source, 1, "text", "the header row must name a 'text' column")])
         line = reader.line_num + 1
         for record in reader:
             if None in record:
@@ -75,7 +76,7 @@ def read_csv(text: str, source: str) -> list[RawRow]:
             rows.append(RawRow(data, line))
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise ReaderError([RowError(source, reader.line_num, None, f"malformed CSV: {exc}")])
+        raise ReaderError([RowError(source, line, None, f"malformed CSV: {exc}")]) from None
     return rows
 
 

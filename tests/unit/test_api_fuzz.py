@@ -136,3 +136,13 @@ def test_strict_json_check_never_crashes(value):
         check_json(json.dumps(value).encode())
     except BadJSON as exc:
         assert str(exc)
+
+
+@pytest.mark.parametrize("text, line", [('"text', 1), ('"', 1), ('text\n"abc', 2), ('text\nok\n"abc', 3)])
+def test_an_unterminated_quote_in_a_csv_is_an_error_at_its_line(text, line):
+    """Found by the fuzz test above: an unterminated quote in the header escaped as a bare csv.Error (a 500)."""
+    from service.ingest.readers import ReaderError, read_bytes
+
+    with pytest.raises(ReaderError) as caught:
+        read_bytes(text.encode(), "notes.csv", ".csv")
+    assert str(caught.value.errors[0]).startswith(f"notes.csv:{line}: malformed CSV")
