@@ -14,8 +14,6 @@ Pure and DB-free: items and requests in, ranked matches and an abstention decisi
   spread; the acceptance threshold is a quantile of leave-the-item-out negatives, and scores are a logistic of the
   distance to it, so 0.5 means "at the threshold" for every request and every item. An item with linked evidence
   gets a line of its own from the negatives that landed on it (shrunk towards the global line).
-- Balanced views: when some items have linked evidence and others none, the others borrow the pool statements a first
-  pass accepts for them most confidently (as many as a linked item has), so view count alone does not win requests.
 
 Every stream and rule here was measured with and without on hwu64, the three HINT3 sets and the gold dev half
 (eval/README.md, "Ablation"); what did not help on at least two of them was deleted.
@@ -122,7 +120,7 @@ class RoadmapMatcher:
 
     def __init__(self, *, lexical_weight: float = 0.5, neighbours: int = 10, target_oos_recall: float = 0.8,
                  min_pool: int = 50, smoothing: bool = True, lexical_background: bool = True,
-                 self_training: float = 0.3, item_thresholds: bool = True, balance_views: bool = True):
+                 self_training: float = 0.3, item_thresholds: bool = True):
         # Switches for the ablation (eval/README.md, "Matcher ablation"); the defaults are what earned a place there.
         self.lexical_weight = lexical_weight  # a matched rare term (SCIM, BAA, HubSpot) is worth ~0.25 of cosine
         self.neighbours = neighbours
@@ -132,7 +130,6 @@ class RoadmapMatcher:
         self.lexical_background = lexical_background  # score pool statements with their words, as requests are
         self.self_training = self_training  # weight of the pool-trained classifier's log-probability (0: off)
         self.item_thresholds = item_thresholds  # items with linked evidence get their own line
-        self.balance_views = balance_views  # with some items linked, the others borrow confident pool statements
 
     # ---- fit -------------------------------------------------------------------------------------------------
     def fit(self, items: Iterable[Any], embedder, pool_vectors: np.ndarray | None = None,
@@ -149,71 +146,27 @@ class RoadmapMatcher:
         if len({i.id for i in self.items}) != len(self.items):
             raise ValueError("roadmap item ids must be unique")
         self.embedder = embedder
-        # Without a pool, an empty one of the views' width is made once the views are embedded (_build).
-        self.pool = _normalise(pool_vectors) if pool_vectors is not None and len(pool_vectors) else None
-        n_pool = 0 if self.pool is None else len(self.pool)
-        if pool_texts is not None and len(pool_texts) != n_pool:
-            raise ValueError(f"{len(pool_texts)} pool texts for {n_pool} pool vectors")
-        self.pool_texts = list(pool_texts) if pool_texts is not None and self.lexical_background else None
-        self.borrowed: dict[int, list[int]] = {}  # item index -> pool rows lent to it as views (balance_views)
-        self._view_cache: dict[str, np.ndarray] = {}
-        self._build()
-        borrowed = self._borrow()
-        if borrowed:
-            self.borrowed = borrowed
-            self._build()
-        return self
-
-    def _build(self) -> None:
-        """Views, the lexical index, anchors, calibration and the self-trained classifier for the current views."""
-        texts, owner, kinds, lent = [], [], [], []
+        texts, owner, kinds = [], [], []
         for j, item in enumerate(self.items):
-            # Per item: its title, its whole text, each confirmed evidence statement, then any pool statements lent
-            # to it (contiguous per item).
+            # Per item: its title, its whole text, then each confirmed evidence statement (contiguous per item).
             full = ". ".join(filter(None, [item.title, item.description, ", ".join(item.tags)]))
             views = [(item.title, "title")] + ([(full, "description")] if full != item.title else [])
             for text, kind in views + [(e, "evidence") for e in dict.fromkeys(item.evidence)]:
-                texts.append(text), owner.append(j), kinds.append(kind), lent.append(None)
-            for row in self.borrowed.get(j, []):
-                texts.append(self.pool_texts[row]), owner.append(j), kinds.append("pool"), lent.append(row)
+                texts.append(text), owner.append(j), kinds.append(kind)
         self.view_texts, self.view_owner, self.view_kinds = texts, np.array(owner), kinds
-        self.view_evidence = np.array([k in ("evidence", "pool") for k in kinds])
-        missing = list(dict.fromkeys(t for t, row in zip(texts, lent) if row is None and t not in self._view_cache))
-        if missing:  # one embedder call for every view not embedded yet
-            self._view_cache.update(zip(missing, _normalise(self.embedder.embed(missing))))
-        self.view_vectors = np.array([self._view_cache[t] if row is None else self.pool[row]
-                                      for t, row in zip(texts, lent)], np.float32)
-        if self.pool is None:
-            self.pool = np.zeros((0, self.view_vectors.shape[1]), np.float32)
-        self.bm25 = BM25([" ".join([i.title, i.description, " ".join(i.tags), " ".join(i.evidence),
-                                    " ".join(self.pool_texts[r] for r in self.borrowed.get(j, []))])
-                          for j, i in enumerate(self.items)])
+        self.view_evidence = np.array([k == "evidence" for k in kinds])
+        self.view_vectors = _normalise(embedder.embed(texts))  # one embedder call for every view
+        self.bm25 = BM25([" ".join([i.title, i.description, " ".join(i.tags), " ".join(i.evidence)])
+                          for i in self.items])
         self.anchors = self._anchors()
+        self.pool = (_normalise(pool_vectors) if pool_vectors is not None and len(pool_vectors)
+                     else np.zeros((0, self.view_vectors.shape[1]), np.float32))
+        if pool_texts is not None and len(pool_texts) != len(self.pool):
+            raise ValueError(f"{len(pool_texts)} pool texts for {len(self.pool)} pool vectors")
+        self.pool_texts = list(pool_texts) if pool_texts is not None and self.lexical_background else None
         self.state = self._prepare(self.pool, self.pool_texts)
         self.classifier = self._self_train()
-
-    def _borrow(self) -> dict[int, list[int]]:
-        """When some items have linked evidence and others none: lend each item without any the pool statements
-        the matcher itself most confidently accepts for it, as many as a linked item has (the median).
-
-        Evidence views are extra maxima: an item with five of them wins requests from items with a title only
-        (linking half of hwu64's items lowered acc@R.8 from 0.426 to 0.359). Lending pool statements puts every item
-        on the same footing. Measured on four dev sets, two link draws x two halves (eval/README.md, "Balanced
-        views"); on title-only roadmaps lending cost hwu64 0.055, so it happens only when some items are linked."""
-        linked = [len(set(i.evidence)) for i in self.items if i.evidence]
-        texts = self.state["pool_texts"]
-        if (not self.balance_views or not linked or len(linked) == len(self.items) or texts is None
-                or not len(self.state["pool"])):
-            return {}
-        per = max(1, int(round(float(np.median(linked)))))
-        probs = self.scores(texts, self.pool, transductive=False)
-        best, confidence = probs.argmax(axis=1), probs.max(axis=1)
-        lent = {}
-        for j, item in enumerate(self.items):
-            mine = np.flatnonzero((best == j) & (confidence >= 0.5)) if not item.evidence else []
-            if len(mine):
-                lent[j] = [int(r) for r in mine[np.argsort(-confidence[mine], kind="stable")[:per]]]
-        return lent
+        return self
 
     def _anchors(self) -> np.ndarray:
         """One vector per item: the mean of its own views plus, equally weighted, the mean of its evidence."""
@@ -310,7 +263,7 @@ class RoadmapMatcher:
         are customer wording, so they lift everything near the item, inside the roadmap or not; the item's own
         negatives measure by how much. Items without evidence keep the global line (measured: per-item lines for
         title-only items cost hwu64 0.041 acc@R.8; eval/README.md)."""
-        linked = [j for j, item in enumerate(self.items) if item.evidence or j in self.borrowed]
+        linked = [j for j, item in enumerate(self.items) if item.evidence]
         if not self.item_thresholds or not linked or len(self.items) < 2:
             return threshold
         lines = np.full(len(self.items), threshold)

@@ -282,7 +282,7 @@ def test_an_item_with_linked_evidence_gets_its_own_line_and_the_others_keep_the_
     generic = [f"please help us with this problem today {n}" for n in range(3)]
     items = [dict(BRIDGE_ITEMS[0], evidence=generic)] + BRIDGE_ITEMS[1:]
     pool = BRIDGE_POOL + [f"please help us with the offsite lunch problem {n}" for n in range(30)]
-    fitted = {on: RoadmapMatcher(item_thresholds=on, self_training=0, balance_views=False).fit(
+    fitted = {on: RoadmapMatcher(item_thresholds=on, self_training=0).fit(
         items, embedder, pool_vectors=embedder.embed(pool), pool_texts=pool) for on in (True, False)}
     lines, line = fitted[True].state["threshold"], fitted[False].state["threshold"]
     assert np.isscalar(line) and lines.shape == (3,)
@@ -294,33 +294,6 @@ def test_an_item_with_linked_evidence_gets_its_own_line_and_the_others_keep_the_
     assert fitted[True].match(["okta sign in for sso login is broken"])[0].item_id == "sso"
     # Title-only roadmaps have one line, as before.
     assert np.isscalar(RoadmapMatcher().fit(BRIDGE_ITEMS, embedder).state["threshold"])
-
-
-def test_with_some_items_linked_the_others_borrow_the_pool_statements_the_matcher_accepts_for_them():
-    """Evidence views are extra maxima; items without links borrow as many confidently matched pool statements as a
-    linked item has, so a linked item does not win requests on view count alone."""
-    embedder = HashingEmbedder()
-    pool = BRIDGE_POOL + [f"please help us with the offsite lunch problem {n}" for n in range(30)]
-    vectors = embedder.embed(pool)
-    linked = [dict(BRIDGE_ITEMS[0], evidence=[f"sso login with okta fails {n}" for n in range(4)])] + BRIDGE_ITEMS[1:]
-    fitted = RoadmapMatcher(self_training=0).fit(linked, embedder, pool_vectors=vectors, pool_texts=pool)
-    assert set(fitted.borrowed) == {1, 2}  # the linked item borrows nothing
-    for j, rows in fitted.borrowed.items():
-        assert 1 <= len(rows) <= 4  # at most the linked item's count
-        lent = [pool[r] for r in rows]
-        assert all(BRIDGE_ITEMS[j]["title"].split()[0].lower() in t for t in lent)  # its own statements only
-        assert not any("lunch" in t for t in lent)
-        views = [t for t, owner, kind in zip(fitted.view_texts, fitted.view_owner, fitted.view_kinds)
-                 if owner == j and kind == "pool"]
-        assert views == lent
-    why = fitted.explain([pool[fitted.borrowed[1][0]]], embedder.embed([pool[fitted.borrowed[1][0]]]), ["gantt"])[0]
-    assert why["kind"] == "pool"  # shown as a stored statement, not as a PM's link
-    # Nothing to balance: title-only, every item linked, no pool texts, or switched off.
-    every = [dict(i, evidence=[f"{i['title']} please {n}" for n in range(2)]) for i in BRIDGE_ITEMS]
-    for items, kwargs in ((BRIDGE_ITEMS, {}), (every, {}), (linked, {"balance_views": False})):
-        assert not RoadmapMatcher(self_training=0, **kwargs).fit(
-            items, embedder, pool_vectors=vectors, pool_texts=pool).borrowed
-    assert not RoadmapMatcher(self_training=0).fit(linked, embedder, pool_vectors=vectors).borrowed
 
 
 def test_a_linked_note_gives_only_its_statements_about_the_item_as_evidence():
