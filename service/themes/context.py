@@ -211,11 +211,10 @@ def pool_model(vectors: np.ndarray, pains: np.ndarray, embedder):
     pains = np.asarray(pains, dtype=np.int64)
     if not len(pains):
         return _model(embedder)
-    vectors = np.asarray(vectors, dtype=np.float32)
     if len(pains) > POOL_SAMPLE:
-        pains = np.sort(pains[np.lexsort((pains, node_keys(vectors[pains])))[:POOL_SAMPLE]])
+        pains = np.sort(pains[np.lexsort((pains, node_keys(np.asarray(vectors)[pains])))[:POOL_SAMPLE]])
     x, y = _lines(embedder)
-    return _fit(np.vstack([x, vectors[pains].astype(np.float64)]), np.r_[y, np.zeros(len(pains))])
+    return _fit(np.vstack([x, np.asarray(vectors)[pains].astype(np.float64)]), np.r_[y, np.zeros(len(pains))])
 
 
 def probability(model, vectors: np.ndarray) -> np.ndarray:
@@ -238,14 +237,20 @@ def context_clusters(vectors: np.ndarray, labels: np.ndarray, embedder) -> list[
     labels = np.asarray(labels)
     if not (labels >= 0).any():
         return []
+    from .cluster import node_keys
+
+    vectors = np.asarray(vectors)
     is_context = context_probability(vectors, embedder) > 0.5
-    out = []
+    out, by_key = [], None
     for c in np.unique(labels[labels >= 0]).tolist():
         members = labels == c
         if is_context[members].mean() <= CONTEXT_SHARE:
             continue
-        model = pool_model(vectors, np.flatnonzero(~members), embedder)
-        if (probability(model, np.asarray(vectors)[members]) > 0.5).mean() > CONTEXT_SHARE:
+        if by_key is None:  # keys once per call, not per cluster: at 100,000 statements each pass copies 150 MB
+            by_key = np.lexsort((np.arange(len(vectors)), node_keys(vectors)))
+        outside = by_key[~members[by_key]][:POOL_SAMPLE]  # what `pool_model` would sample, without the copy
+        model = pool_model(vectors, np.sort(outside), embedder)
+        if (probability(model, vectors[members]) > 0.5).mean() > CONTEXT_SHARE:
             out.append(int(c))
     return out
 

@@ -165,3 +165,19 @@ def test_a_theme_of_the_corpus_requests_is_not_context_but_small_talk_still_is(m
     # the fixed model alone reads both request themes as context
     assert (context.context_probability(vectors[:60], Styled()) > 0.5).mean() > context.CONTEXT_SHARE
     assert context.context_clusters(vectors, labels, Styled()) == [2]
+
+
+def test_the_check_samples_the_same_statements_as_the_pool_model(monkeypatch):
+    monkeypatch.setattr(context, "_cache", {})
+    monkeypatch.setattr(context, "POOL_SAMPLE", 7)
+    vectors = np.vstack([_around([0.6, 0.0, 0.8], 20, seed=5), _around([1.0, 0.0, 0.02], 12, seed=6)])
+    labels = np.repeat([0, 1], [20, 12])
+    context._model(Styled())  # the fixed model, fitted before counting
+    fitted, fit = [], context._fit
+    monkeypatch.setattr(context, "_fit", lambda x, y: fitted.append(x.copy()) or fit(x, y))
+    context.context_clusters(vectors, labels, Styled())  # the fixed model flags both clusters here
+    context.pool_model(vectors, np.flatnonzero(labels != 0), Styled())
+    context.pool_model(vectors, np.flatnonzero(labels != 1), Styled())
+    lines = len(context._lines(Styled())[0])
+    assert len(fitted) == 4 and all(len(x) == lines + 7 for x in fitted)
+    assert np.array_equal(fitted[0], fitted[2]) and np.array_equal(fitted[1], fitted[3])
