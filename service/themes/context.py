@@ -246,8 +246,9 @@ def context_clusters(vectors: np.ndarray, labels: np.ndarray, embedder) -> list[
         members = labels == c
         if is_context[members].mean() <= CONTEXT_SHARE:
             continue
-        if by_key is None:  # keys once per call, not per cluster: at 100,000 statements each pass copies 150 MB
-            by_key = np.lexsort((np.arange(len(vectors)), node_keys(vectors)))
+        if by_key is None:  # keys once per call and in chunks: node_keys makes two rounded copies of what it reads
+            keys = np.concatenate([node_keys(vectors[i:i + _CHUNK]) for i in range(0, len(vectors), _CHUNK)])
+            by_key = np.lexsort((np.arange(len(vectors)), keys))
         outside = by_key[~members[by_key]][:POOL_SAMPLE]  # what `pool_model` would sample, without the copy
         model = pool_model(vectors, np.sort(outside), embedder)
         if (probability(model, vectors[members]) > 0.5).mean() > CONTEXT_SHARE:
