@@ -64,12 +64,25 @@ def pipeline(data: dict, vectors: np.ndarray, embedder, variant: str) -> np.ndar
     texts = data["texts"]
     scores = stages.class_scores(texts, vectors, embedder)
     kinds = np.array(stages.decide(scores))
+    parts = variant.split("+")
+    for part in parts:
+        if part.startswith("ctx_below_"):  # "other" read as a request when the context model leans product-side
+            from service.themes.context import context_probability
+
+            kinds[(kinds == "other") & (context_probability(vectors, embedder) < float(part[10:]))] = "pain"
+        if part.startswith("pool_requests_"):  # "other" read as a request by a context model that saw the pains
+            from service.themes.context import pool_model, probability
+
+            other = np.flatnonzero(kinds == "other")
+            model = pool_model(vectors, np.flatnonzero(kinds == "pain"), embedder)
+            kinds[other[probability(model, vectors[other]) < float(part[14:])]] = "pain"
     kinds[stages.pasted_context(texts, vectors, embedder)] = "other"
-    take = kinds != "praise" if variant == "no_praise_filter" else kinds == "pain"
+    take = kinds != "praise" if "no_praise_filter" in parts else kinds == "pain"
     keep, rest = np.flatnonzero(take), np.flatnonzero(~take)
     labels = np.full(len(texts), -1, dtype=np.int64)
-    labels[keep] = cluster_variant(vectors[keep], variant)
-    adopted = adopt_variant(scores[rest], vectors[rest], vectors[keep], labels[keep], variant)
+    labels[keep] = cluster_variant(vectors[keep], next((p for p in parts if p in CLUSTER_VARIANTS), "base"))
+    adopted = adopt_variant(scores[rest], vectors[rest], vectors[keep], labels[keep],
+                            next((p for p in parts if p in ADOPT_VARIANTS), "base"))
     labels[rest[adopted >= 0]] = adopted[adopted >= 0]
     for c in stages.context_clusters(vectors, labels, embedder):
         labels[labels == c] = -1
@@ -109,12 +122,59 @@ def cluster_variant(v: np.ndarray, variant: str) -> np.ndarray:
                                              distance_threshold=0.2).fit(cl.centroids(v, labels)).labels_
             labels = np.where(labels >= 0, merged[np.maximum(labels, 0)], -1)
         return labels
+    if variant == "best_silhouette":  # the best mean silhouette, without the one-standard-error step
+        original = cl._one_se_choice
+        cl._one_se_choice = lambda per_point, candidates: int(np.argmax([s.mean() for s in per_point]))
+        try:
+            return cl.cluster(v)
+        finally:
+            cl._one_se_choice = original
+    if variant == "finest_within_se":  # the finest candidate within one standard error of the best silhouette
+        original = cl._one_se_choice
+
+        def finest_within(per_point, candidates):
+            means = np.array([s.mean() for s in per_point])
+            best = int(np.argmax(means))
+            se = np.array([(per_point[best] - s).std() for s in per_point]) / np.sqrt(len(per_point[best]))
+            ok = np.flatnonzero(means >= means[best] - se)
+            return int(ok[int(np.argmax([len(np.unique(candidates[i])) for i in ok]))])
+
+        cl._one_se_choice = finest_within
+        try:
+            return cl.cluster(v)
+        finally:
+            cl._one_se_choice = original
+    if variant == "stability":
+        return stability_choice(v)
     if variant in ("k_x0.7", "k_x1.5", "min_size_x0.6"):
         factor = float(variant.split("_x")[1])
         kwargs = ({"min_size": max(2, round(cl.default_min_size(len(v)) * factor))} if variant.startswith("min")
                   else {"k": max(3, round(cl.default_k(len(v)) * factor))})
         return cl.cluster(v, **kwargs)
     return cl.cluster(v)
+
+
+def stability_choice(v: np.ndarray, seeds=(0, 1, 2)) -> np.ndarray:
+    """The resolution whose partitions agree most across Louvain runs in different node orders (mean pairwise
+    ARI; the coarser on a tie), instead of the silhouette's choice. Seed 0's partition at it is finished as
+    `cluster` finishes its choice."""
+    from itertools import combinations
+
+    from sklearn.metrics import adjusted_rand_score
+
+    from service.themes import cluster as cl
+
+    n = len(v)
+    min_size, k = cl.default_min_size(n), cl.default_k(n)
+    w = cl.snn_graph(cl.knn(v, k)[0])
+    grid = cl.resolution_grid(cl.finest_resolution(w, min_size))
+    runs = [[cl.tidy(v, lab, min_size) for lab in cl.multi_resolution_louvain(w, grid, seed, cl.node_keys(v, seed))]
+            for seed in seeds]
+    agree = [np.mean([adjusted_rand_score(runs[a][i], runs[b][i]) for a, b in combinations(range(len(seeds)), 2)])
+             for i in range(len(grid))]
+    best = int(np.argmax(np.round(agree, 3)))
+    print(f"    stability per resolution: {' '.join(f'{a:.3f}' for a in agree)} -> {best}", flush=True)
+    return cl._finish(v, np.arange(n), runs[0][best], min_size, cl.OUTLIER_Z)
 
 
 def adopt_variant(scores, vectors, theme_vectors, theme_labels, variant: str) -> np.ndarray:
@@ -139,8 +199,25 @@ def adopt_variant(scores, vectors, theme_vectors, theme_labels, variant: str) ->
     return out
 
 
-VARIANTS = ("base", "finest", "finest_merge_0.8", "k_x0.7", "k_x1.5", "min_size_x0.6", "hdbscan_pca30",
-            "no_praise_filter", "adopt_unless_praise", "adopt_double_evidence")
+CLUSTER_VARIANTS = ("finest", "finest_merge_0.8", "k_x0.7", "k_x1.5", "min_size_x0.6", "hdbscan_pca30",
+                    "best_silhouette", "finest_within_se", "stability")
+ADOPT_VARIANTS = ("adopt_unless_praise", "adopt_double_evidence")
+VARIANTS = ("base", *CLUSTER_VARIANTS, "no_praise_filter", *ADOPT_VARIANTS, "ctx_below_0.6", "ctx_below_0.7",
+            "pool_requests_0.5")
+
+
+def known_variant(variant: str) -> bool:
+    """A variant is one of VARIANTS or several joined by "+" (one stage each); `ctx_below_T` and `pool_requests_T`
+    (an "other" statement is a request when `context.pool_model`, fitted with the pains, gives it a context
+    probability below T) take any T."""
+    def known(part):
+        if part.startswith(("ctx_below_", "pool_requests_")):
+            try:
+                return 0.0 < float(part.rsplit("_", 1)[1]) <= 1.0
+            except ValueError:
+                return False
+        return part in VARIANTS
+    return all(known(p) for p in variant.split("+"))
 
 
 def score(data: dict, labels: np.ndarray) -> str:
@@ -165,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--sets", default=",".join(SETS))
     args = ap.parse_args(argv)
-    unknown = [v for v in args.variants.split(",") if v not in VARIANTS] + \
+    unknown = [v for v in args.variants.split(",") if not known_variant(v)] + \
         [s for s in args.sets.split(",") if s not in SETS]
     if unknown:
         ap.error(f"unknown variant or set: {', '.join(unknown)} (variants: {', '.join(VARIANTS)}; sets: "

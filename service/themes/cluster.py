@@ -19,7 +19,8 @@ Method (all steps deterministic, memory O(n * k)):
 Re-runs: given the previous run's themes (`prior`), step 3 also runs from them instead of from
 singletons (`local_moving`, the warm start of dynamic Louvain), and that answer is kept unless the
 fresh one has a significantly higher silhouette (`significantly_better`) or agrees at least as well
-with the previous themes (so unchanged data gives the identical partition). Together with the fixed
+with the previous themes (so unchanged data gives the identical partition). A theme of the answer that holds
+most of two or more previous themes is split back along them (`keep_apart`). Together with the fixed
 lattice and key order this keeps theme ids through a re-run after more notes arrive.
 
 `assign` puts new statements into existing themes; `choose_threshold` reads its cut-off from the
@@ -497,4 +498,29 @@ def cluster(vectors: np.ndarray, *, min_size: int | None = None, k: int | None =
     # exactly (agreement 1.0); the warm one need not (it moves nodes from the previous *final* themes,
     # outliers included). Whichever agrees more with the previous themes is kept: identical re-runs are
     # identical, and after new notes the warm start still keeps ids where it stays closer.
-    return fresh if agreement(fresh, prior) >= agreement(kept, prior) else kept
+    chosen = fresh if agreement(fresh, prior) >= agreement(kept, prior) else kept
+    return keep_apart(v, chosen, np.asarray(prior), min_size)
+
+
+def keep_apart(v: np.ndarray, labels: np.ndarray, prior: np.ndarray, min_size: int) -> np.ndarray:
+    """A re-run's theme that holds most of two or more previous themes (of at least min_size statements) is split
+    back along them, each member to the nearest of their centroids: themes that were apart stay apart when a few
+    more notes arrive (a merge a PM wants is an edit, `edits`). Ids by size, as `cluster` returns them."""
+    labels, prior = np.asarray(labels).copy(), np.asarray(prior)
+    ids, sizes = np.unique(prior[prior >= 0], return_counts=True)
+    size_of = dict(zip(ids.tolist(), sizes.tolist()))
+    next_id = int(labels.max(initial=-1)) + 1
+    for c in np.unique(labels[labels >= 0]).tolist():
+        inside = labels == c
+        held, counts = np.unique(prior[inside & (prior >= 0)], return_counts=True)
+        whole = [t for t, k in zip(held.tolist(), counts.tolist()) if size_of[t] >= min_size and 2 * k > size_of[t]]
+        if len(whole) < 2:
+            continue
+        rows = np.flatnonzero(inside)
+        cents = centroids(v[rows], np.array([whole.index(t) if t in whole else -1 for t in prior[rows].tolist()]),
+                          len(whole))
+        best, _ = _nearest(v[rows], cents)
+        new_ids = np.array([c, *range(next_id, next_id + len(whole) - 1)])
+        next_id += len(whole) - 1
+        labels[rows] = new_ids[best]
+    return _relabel_by_size(labels)

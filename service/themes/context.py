@@ -6,7 +6,9 @@ of similar ones then form a theme. This check looks at a whole theme instead: a 
 packaged embeddings, fitted on context lines (greetings, logistics, paperwork, team size, deal mood: the
 `select` "other" prototypes plus the dev half of eval/datasets/small_talk.jsonl) against product lines (the
 pain, praise and request prototypes plus more requests and questions about what a product does). A theme whose statements
-nearly all read as context is not a theme: its statements go to "not a pain".
+nearly all read as context is not a theme: its statements go to "not a pain". Because the written product lines
+are few, a theme is only dropped when it also reads as context next to the corpus' other statements
+(`pool_model`, `context_clusters`).
 
 The test half of eval/datasets/small_talk.jsonl is never used here; `eval.bench_themes --small-talk` reports
 both halves. The model is fitted once per embedder (a few hundred lines, deterministic lbfgs) and cached.
@@ -150,6 +152,9 @@ REQUEST_LINES: tuple[str, ...] = (
     "cancel my scheduled export for tonight",
 )
 
+# Statements of the corpus that teach `pool_model` what this corpus' requests look like, at most.
+POOL_SAMPLE = 4000
+
 # Rows per predict_proba call in `context_probability`.
 _CHUNK = 8192
 
@@ -157,40 +162,98 @@ _cache: dict[tuple, object] = {}
 _lock = threading.Lock()
 
 
-def _model(embedder):
-    from sklearn.linear_model import LogisticRegression
-
+def _lines(embedder) -> tuple[np.ndarray, np.ndarray]:
+    """The written lines' vectors and targets (1: context, 0: product), embedded once per embedder."""
     from .select import PROTOTYPES
 
-    key = (getattr(embedder, "name", type(embedder).__name__), getattr(embedder, "dim", None))
+    key = ("lines", getattr(embedder, "name", type(embedder).__name__), getattr(embedder, "dim", None))
     with _lock:
         if key not in _cache:
             context = list(PROTOTYPES["other"]) + list(CONTEXT_LINES)
             product = [*PROTOTYPES["pain"], *PROTOTYPES["praise"], *PROTOTYPES["request"], *REQUEST_LINES]
             x = np.asarray(embedder.embed(context + product), dtype=np.float64)
-            y = np.r_[np.ones(len(context)), np.zeros(len(product))]
-            _cache[key] = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000).fit(x, y)
+            _cache[key] = (x, np.r_[np.ones(len(context)), np.zeros(len(product))])
+        return _cache[key]
+
+
+def _fit(x: np.ndarray, y: np.ndarray):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000).fit(x, y)
+
+
+def _model(embedder):
+    x, y = _lines(embedder)
+    key = ("model", getattr(embedder, "name", type(embedder).__name__), getattr(embedder, "dim", None))
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _fit(x, y)
         return _cache[key]
 
 
 def context_probability(vectors: np.ndarray, embedder) -> np.ndarray:
     """Per statement, the probability that it is small talk or account context rather than about the product."""
+    return probability(_model(embedder), vectors)
+
+
+def pool_model(vectors: np.ndarray, pains: np.ndarray, embedder):
+    """The context model refitted with statements of this corpus (`pains`, indices into `vectors`) on the product
+    side.
+
+    The fixed model knows about a hundred product lines, all written for it; a corpus of short commands and
+    questions to a product ("play my morning playlist", "current time please") reads to it much like chatter
+    (eval/README.md). The corpus' own pains show what requests look like there, so they join the product side
+    (at most POOL_SAMPLE of them, the smallest `cluster.node_keys`: a fixed sample an appended note rarely
+    changes); the context side stays the written context lines alone. Deterministic (lbfgs); the fixed model
+    when there are no pains."""
+    from .cluster import node_keys
+
+    pains = np.asarray(pains, dtype=np.int64)
+    if not len(pains):
+        return _model(embedder)
+    if len(pains) > POOL_SAMPLE:
+        pains = np.sort(pains[np.lexsort((pains, node_keys(np.asarray(vectors)[pains])))[:POOL_SAMPLE]])
+    x, y = _lines(embedder)
+    return _fit(np.vstack([x, np.asarray(vectors)[pains].astype(np.float64)]), np.r_[y, np.zeros(len(pains))])
+
+
+def probability(model, vectors: np.ndarray) -> np.ndarray:
+    """P(context) per row, in chunks: the model wants float64, and a float64 copy of 100,000 statement vectors
+    (300 MB) was the theme job's peak memory."""
     if not len(vectors):
         return np.zeros(0)
-    model = _model(embedder)
-    # In chunks: the model wants float64, and a float64 copy of 100,000 statement vectors (300 MB) was the theme
-    # job's peak memory.
     return np.concatenate([model.predict_proba(np.asarray(vectors[i:i + _CHUNK], dtype=np.float64))[:, 1]
                            for i in range(0, len(vectors), _CHUNK)])
 
 
 def context_clusters(vectors: np.ndarray, labels: np.ndarray, embedder) -> list[int]:
-    """Cluster labels (>= 0) whose statements are mostly context."""
+    """Cluster labels (>= 0) whose statements are mostly context.
+
+    Mostly context to the fixed model, and also to a `pool_model` fitted on the statements outside the cluster
+    (so it has not seen the theme it judges): a theme of a corpus' requests that the fixed model takes for
+    chatter (hwu64's time and date questions) reads like the corpus' other requests and stays, while small talk
+    still reads like the context lines. Only clusters the fixed model flags get a model of their own (three on
+    hwu64 all)."""
     labels = np.asarray(labels)
     if not (labels >= 0).any():
         return []
+    from .cluster import node_keys
+
+    vectors = np.asarray(vectors)
     is_context = context_probability(vectors, embedder) > 0.5
-    return [int(c) for c in np.unique(labels[labels >= 0]) if is_context[labels == c].mean() > CONTEXT_SHARE]
+    out, by_key = [], None
+    for c in np.unique(labels[labels >= 0]).tolist():
+        members = labels == c
+        if is_context[members].mean() <= CONTEXT_SHARE:
+            continue
+        if by_key is None:  # keys once per call and in chunks: node_keys makes two rounded copies of what it reads
+            keys = np.concatenate([node_keys(vectors[i:i + _CHUNK]) for i in range(0, len(vectors), _CHUNK)])
+            by_key = np.lexsort((np.arange(len(vectors)), keys))
+        outside = by_key[~members[by_key]][:POOL_SAMPLE]  # what `pool_model` would sample, without the copy
+        model = pool_model(vectors, np.sort(outside), embedder)
+        if (probability(model, vectors[members]) > 0.5).mean() > CONTEXT_SHARE:
+            out.append(int(c))
+    return out
 
 
 def copy_clusters(texts: list[str], labels: np.ndarray) -> dict[int, str]:

@@ -153,6 +153,19 @@ def test_rerun_drops_a_prior_that_is_significantly_worse():
     assert adjusted_rand_score(truth, labels) > 0.95
 
 
+def test_a_rerun_theme_holding_two_previous_themes_is_split_back_along_them():
+    vectors, truth, _ = blobs([30, 30, 40], seed=4)
+    prior = np.where(truth < 2, truth, -1)  # blobs 0 and 1 were themes; blob 2 is new
+    prior[[0, 30]] = -1  # and a point of each arrived with the new notes
+    merged = np.where(truth < 2, 0, 1)  # this run put blobs 0 and 1 together
+    apart = C.keep_apart(vectors, merged, prior, min_size=5)
+    assert adjusted_rand_score(truth, apart) == 1.0  # the new points go to the nearer of the two
+    # nothing to split: each theme holds at most one previous theme (or under half of one), or it is too small
+    assert adjusted_rand_score(truth, C.keep_apart(vectors, truth, prior, min_size=5)) == 1.0
+    assert np.array_equal(C.keep_apart(vectors, merged, prior, min_size=40), merged)
+    assert np.array_equal(C.keep_apart(vectors, merged, np.full(len(truth), -1), min_size=5), merged)
+
+
 def test_significantly_better_is_a_paired_test():
     rng = np.random.default_rng(0)
     base = rng.normal(0.2, 0.3, 400)  # between-point spread, shared by both partitions

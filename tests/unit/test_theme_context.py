@@ -112,3 +112,72 @@ def test_kinds_are_stored_in_chunks_without_dirtying_the_statements(svc, monkeyp
         s.commit()
     with svc.db.session() as s:
         assert list(s.scalars(select(Statement.kind).order_by(Statement.id))) == kinds
+
+
+class Styled:  # context lines on axis 0, product lines on axis 1; axis 2 is a corpus' own way of asking
+    name, dim = "styled-test", 3
+
+    def embed(self, texts):
+        ctx = set(context.CONTEXT_LINES) | set(PROTOTYPES["other"])
+        return np.array([[1.0, 0.0, 0.0] if t in ctx else [0.0, 1.0, 0.0] for t in texts], dtype=np.float32)
+
+
+def _unit(rows):
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def _around(centre, n, seed):  # n statements near one direction, as a corpus holds many of each kind
+    rng = np.random.default_rng(seed)
+    return _unit(np.asarray(centre, dtype=np.float32) + rng.normal(scale=0.03, size=(n, 3)))
+
+
+def test_the_pool_model_reads_the_corpus_own_requests_as_product(monkeypatch):
+    monkeypatch.setattr(context, "_cache", {})
+    # statements in the corpus' own style (axis 2), leaning to the context side: the fixed model alone reads them
+    # as context; fitted with them, the model reads a new one in that style as product and chatter as context
+    pains = _around([0.6, 0.0, 0.8], 60, seed=0)
+    unseen = _unit([[0.61, 0.01, 0.79], [1.0, 0.0, 0.05]])
+    assert (context.context_probability(unseen, Styled()) > 0.5).all()
+    model = context.pool_model(pains, np.arange(60), Styled())
+    assert (context.probability(model, unseen) > 0.5).tolist() == [False, True]
+    again = context.pool_model(pains, np.arange(60), Styled())
+    assert np.array_equal(context.probability(again, unseen), context.probability(model, unseen))  # deterministic
+    assert context.pool_model(pains, np.zeros(0, dtype=int), Styled()) is context._model(Styled())
+
+
+def test_the_pool_sample_is_bounded_and_drawn_by_key(monkeypatch):
+    monkeypatch.setattr(context, "_cache", {})
+    monkeypatch.setattr(context, "POOL_SAMPLE", 4)
+    rng = np.random.default_rng(1)
+    vectors = _unit(rng.normal(size=(12, 3)))
+    seen = []
+    monkeypatch.setattr(context, "_fit", lambda x, y: seen.append(len(x) - len(context._lines(Styled())[0])) or "m")
+    assert context.pool_model(vectors, np.arange(12), Styled()) == "m" and seen == [4]
+
+
+def test_a_theme_of_the_corpus_requests_is_not_context_but_small_talk_still_is(monkeypatch):
+    monkeypatch.setattr(context, "_cache", {})
+    requests_a, requests_b = _around([0.6, 0.0, 0.8], 30, seed=1), _around([0.62, 0.05, 0.78], 30, seed=2)
+    chatter = _around([1.0, 0.0, 0.02], 30, seed=3)
+    vectors = np.vstack([requests_a, requests_b, chatter])
+    labels = np.repeat([0, 1, 2], 30)
+    # the fixed model alone reads both request themes as context
+    assert (context.context_probability(vectors[:60], Styled()) > 0.5).mean() > context.CONTEXT_SHARE
+    assert context.context_clusters(vectors, labels, Styled()) == [2]
+
+
+def test_the_check_samples_the_same_statements_as_the_pool_model(monkeypatch):
+    monkeypatch.setattr(context, "_cache", {})
+    monkeypatch.setattr(context, "POOL_SAMPLE", 7)
+    vectors = np.vstack([_around([0.6, 0.0, 0.8], 20, seed=5), _around([1.0, 0.0, 0.02], 12, seed=6)])
+    labels = np.repeat([0, 1], [20, 12])
+    context._model(Styled())  # the fixed model, fitted before counting
+    fitted, fit = [], context._fit
+    monkeypatch.setattr(context, "_fit", lambda x, y: fitted.append(x.copy()) or fit(x, y))
+    context.context_clusters(vectors, labels, Styled())  # the fixed model flags both clusters here
+    context.pool_model(vectors, np.flatnonzero(labels != 0), Styled())
+    context.pool_model(vectors, np.flatnonzero(labels != 1), Styled())
+    lines = len(context._lines(Styled())[0])
+    assert len(fitted) == 4 and all(len(x) == lines + 7 for x in fitted)
+    assert np.array_equal(fitted[0], fitted[2]) and np.array_equal(fitted[1], fitted[3])
