@@ -94,6 +94,7 @@ def pipeline(data: dict, vectors: np.ndarray, embedder, variant: str) -> np.ndar
 
 def cluster_variant(v: np.ndarray, variant: str) -> np.ndarray:
     from service.themes import cluster as cl
+    from service.themes import graph
 
     if variant == "hdbscan_pca30":
         from sklearn.cluster import HDBSCAN
@@ -149,7 +150,7 @@ def cluster_variant(v: np.ndarray, variant: str) -> np.ndarray:
     if variant in ("k_x0.7", "k_x1.5", "min_size_x0.6"):
         factor = float(variant.split("_x")[1])
         kwargs = ({"min_size": max(2, round(cl.default_min_size(len(v)) * factor))} if variant.startswith("min")
-                  else {"k": max(3, round(cl.default_k(len(v)) * factor))})
+                  else {"k": max(3, round(graph.default_k(len(v)) * factor))})
         return cl.cluster(v, **kwargs)
     return cl.cluster(v)
 
@@ -163,12 +164,14 @@ def stability_choice(v: np.ndarray, seeds=(0, 1, 2)) -> np.ndarray:
     from sklearn.metrics import adjusted_rand_score
 
     from service.themes import cluster as cl
+    from service.themes import graph
 
     n = len(v)
-    min_size, k = cl.default_min_size(n), cl.default_k(n)
-    w = cl.snn_graph(cl.knn(v, k)[0])
-    grid = cl.resolution_grid(cl.finest_resolution(w, min_size))
-    runs = [[cl.tidy(v, lab, min_size) for lab in cl.multi_resolution_louvain(w, grid, seed, cl.node_keys(v, seed))]
+    min_size, k = cl.default_min_size(n), graph.default_k(n)
+    w = graph.snn_graph(graph.knn(v, k)[0])
+    grid = graph.resolution_grid(graph.finest_resolution(w, min_size))
+    runs = [[cl.tidy(v, lab, min_size)
+             for lab in graph.multi_resolution_louvain(w, grid, seed, graph.node_keys(v, seed))]
             for seed in seeds]
     agree = [np.mean([adjusted_rand_score(runs[a][i], runs[b][i]) for a, b in combinations(range(len(seeds)), 2)])
              for i in range(len(grid))]

@@ -96,4 +96,4 @@ def run_cli(cli_env):
     return _run
 
 
-from eval.load import free_port, port_open  # noqa: E402,F401  (loopback helpers shared with the load test)
+from eval.load_stack import free_port, port_open  # noqa: E402,F401  (loopback helpers shared with the load test)

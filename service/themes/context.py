@@ -203,10 +203,10 @@ def pool_model(vectors: np.ndarray, pains: np.ndarray, embedder):
     The fixed model knows about a hundred product lines, all written for it; a corpus of short commands and
     questions to a product ("play my morning playlist", "current time please") reads to it much like chatter
     (eval/README.md). The corpus' own pains show what requests look like there, so they join the product side
-    (at most POOL_SAMPLE of them, the smallest `cluster.node_keys`: a fixed sample an appended note rarely
+    (at most POOL_SAMPLE of them, the smallest `graph.node_keys`: a fixed sample an appended note rarely
     changes); the context side stays the written context lines alone. Deterministic (lbfgs); the fixed model
     when there are no pains."""
-    from .cluster import node_keys
+    from .graph import node_keys
 
     pains = np.asarray(pains, dtype=np.int64)
     if not len(pains):
@@ -237,7 +237,7 @@ def context_clusters(vectors: np.ndarray, labels: np.ndarray, embedder) -> list[
     labels = np.asarray(labels)
     if not (labels >= 0).any():
         return []
-    from .cluster import node_keys
+    from .graph import node_keys
 
     vectors = np.asarray(vectors)
     is_context = context_probability(vectors, embedder) > 0.5

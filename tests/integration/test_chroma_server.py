@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from eval.load import wait_http
+from eval.load_stack import wait_http
 
 from ..conftest import ROOT, free_port, port_open
 

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from eval.load import SKIP, missing_servers
+from eval.load import SKIP
+from eval.load_stack import missing_servers
 
 from ..conftest import ROOT
 

@@ -10,6 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from service.embedding import HashingEmbedder
 from service.themes import cluster as C
+from service.themes import graph as G
 from service.themes import label as L
 from service.themes import select as S
 
@@ -80,7 +81,7 @@ def test_small_and_degenerate_inputs():
 
 def test_chunked_knn_equals_brute_force():
     vectors, _, _ = blobs([40, 40], seed=5)
-    idx, sims = C.knn(vectors, 6, chunk=7)  # a chunk size that does not divide n
+    idx, sims = G.knn(vectors, 6, chunk=7)  # a chunk size that does not divide n
     full = vectors @ vectors.T
     np.fill_diagonal(full, -np.inf)
     expected = np.argsort(-full, axis=1, kind="stable")[:, :6]
@@ -111,26 +112,26 @@ def _kept_share(before: np.ndarray, after: np.ndarray) -> float:
 
 def test_node_keys_depend_on_the_vector_alone():
     vectors, _, _ = blobs([30, 30], seed=1)
-    keys = C.node_keys(vectors)
-    np.testing.assert_array_equal(C.node_keys(np.vstack([vectors, vectors[:5] * -1]))[:60], keys)
-    assert (C.node_keys(vectors + 1e-7) == keys).mean() >= 0.9  # float noise rarely changes a key
-    assert len(set(keys.tolist())) == 60 and not (C.node_keys(vectors, seed=1) == keys).any()
+    keys = G.node_keys(vectors)
+    np.testing.assert_array_equal(G.node_keys(np.vstack([vectors, vectors[:5] * -1]))[:60], keys)
+    assert (G.node_keys(vectors + 1e-7) == keys).mean() >= 0.9  # float noise rarely changes a key
+    assert len(set(keys.tolist())) == 60 and not (G.node_keys(vectors, seed=1) == keys).any()
 
 
 def test_resolution_grid_sits_on_a_fixed_lattice():
-    grid = C.resolution_grid(3.0)
-    assert len(grid) == C.GRID_STEPS and max(grid) <= 3.0 and max(grid) == pytest.approx(2 ** 1.5)
+    grid = G.resolution_grid(3.0)
+    assert len(grid) == G.GRID_STEPS and max(grid) <= 3.0 and max(grid) == pytest.approx(2 ** 1.5)
     assert np.allclose(np.diff(np.log2(grid)), 0.5)
-    assert C.resolution_grid(3.2) == grid  # a slightly larger corpus is offered the same resolutions
-    assert all(abs(2 * np.log2(r) - round(2 * np.log2(r))) < 1e-9 for r in C.resolution_grid(1.0))
+    assert G.resolution_grid(3.2) == grid  # a slightly larger corpus is offered the same resolutions
+    assert all(abs(2 * np.log2(r) - round(2 * np.log2(r))) < 1e-9 for r in G.resolution_grid(1.0))
 
 
 def test_local_moving_finds_blobs_and_keeps_a_good_start():
     vectors, truth, _ = blobs([40, 30, 50], seed=8)
-    w = C.snn_graph(C.knn(vectors, C.default_k(len(vectors)))[0])
-    cold = C.local_moving(w, np.full(len(vectors), -1), 1.0)  # one Louvain phase: a refinement of the blobs
+    w = G.snn_graph(G.knn(vectors, G.default_k(len(vectors)))[0])
+    cold = G.local_moving(w, np.full(len(vectors), -1), 1.0)  # one Louvain phase: a refinement of the blobs
     assert all(len(set(truth[cold == c])) == 1 for c in np.unique(cold)) and len(np.unique(cold)) < 30
-    warm = C.local_moving(w, truth + 7, 1.0)  # any label values; a good partition is a fixed point
+    warm = G.local_moving(w, truth + 7, 1.0)  # any label values; a good partition is a fixed point
     assert adjusted_rand_score(truth, warm) == 1.0
 
 
