@@ -15,6 +15,7 @@ both halves. The model is fitted once per embedder (a few hundred lines, determi
 """
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -277,6 +278,17 @@ def copy_clusters(texts: list[str], labels: np.ndarray) -> dict[int, str]:
 
 def normalised(text: str) -> str:
     return " ".join(text.casefold().split())
+
+
+def without_account(text: str, account: str | None) -> str:
+    """The statement with its own note's account name replaced by a placeholder, for telling copies apart.
+
+    A rep's header template filled in with the account ("Onsite visit at Saffron Hotels.", "Onsite visit at Rheintal
+    Pharma.") is one pasted sentence, as a template, whatever account it names: the name is the note's metadata,
+    already stored with it, not something the customer said."""
+    if not account or not account.strip():
+        return text
+    return re.sub(rf"(?<!\w){re.escape(account.strip())}(?!\w)", "<account>", text, flags=re.IGNORECASE)
 
 
 def pasted_context(texts: list[str], vectors: np.ndarray, embedder) -> list[int]:

@@ -65,6 +65,14 @@ def select_statements(session: Session, opts: RunOptions) -> Selected:
     return sel
 
 
+def _templates(sel: Selected) -> list[str]:
+    """Each statement's text with its note's own account name masked (`context.without_account`): copies and pasted
+    sentences are recognised as templates, so a header filled in with each account is one pasted sentence."""
+    from .context import without_account
+
+    return [without_account(st.text, sel.accounts.get(sel.notes[st.note_id].account_id)) for st in sel.statements]
+
+
 def load_vectors(services, statements: list[Statement]) -> np.ndarray:
     """Vectors from the index; any statement missing there is embedded again and written back."""
     ids = [f"s{s.id}" for s in statements]
@@ -102,8 +110,9 @@ def run_themes(services, opts: RunOptions | None = None, progress=None) -> dict:
         step(2)
         scores = stages.class_scores([s.text for s in sel.statements], vectors, services.embedder)
         kinds = stages.decide(scores)
+        templates = _templates(sel)
         if not opts.include_all:
-            for i in stages.pasted_context([s.text for s in sel.statements], vectors, services.embedder):
+            for i in stages.pasted_context(templates, vectors, services.embedder):
                 kinds[i] = "other"
         edits = load_state(session)
         prev_run = _previous_run(session)
@@ -135,7 +144,7 @@ def run_themes(services, opts: RunOptions | None = None, progress=None) -> dict:
         if not opts.include_all:
             keep, labels = _adopt_close_calls(sel.statements, kinds, scores, vectors, keep, labels)
             keep, labels = _drop_context_themes(services, sel.statements, kinds, vectors, keep, labels, edits,
-                                                set(fixed))
+                                                set(fixed), templates)
             if not keep:
                 session.commit()
                 raise ThemeRunError(f"none of the {len(sel.statements)} selected statements reads as a pain or request "
@@ -174,14 +183,16 @@ def _adopt_close_calls(statements, kinds, scores, vectors, keep, labels) -> tupl
     return keep, np.array([label_of[i] for i in keep], dtype=np.int64)
 
 
-def _drop_context_themes(services, statements, kinds, vectors, keep, labels, edits, existing=frozenset()):
+def _drop_context_themes(services, statements, kinds, vectors, keep, labels, edits, existing=frozenset(),
+                         templates=None):
     """Clusters that are nearly all small talk or account context are not themes: their statements become
     "other". A cluster that is mostly one pasted sentence is not a theme either: the copies become "other" and
     the rest of its statements stay pains, unassigned. A PM's move into a theme overrules both, and the existing
-    themes an incremental run assigns to (`existing` labels) passed these checks when they were found."""
+    themes an incremental run assigns to (`existing` labels) passed these checks when they were found.
+    `templates`: the statements' texts as copies are told apart (`_templates`), default their own texts."""
     from .context import normalised
 
-    texts = [statements[i].text for i in keep]
+    texts = [(templates[i] if templates is not None else statements[i].text) for i in keep]
     context = set(stages.context_clusters(vectors[keep], labels, services.embedder)) - set(existing)
     copies = {c: t for c, t in stages.copy_clusters(texts, labels).items() if c not in context and c not in existing}
     if not context and not copies:

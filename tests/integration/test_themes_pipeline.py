@@ -70,6 +70,29 @@ def test_non_pain_statements_are_not_clustered(sample_app):
     assert any("thank" in t.lower() or "sync" in t.lower() or "great" in t.lower() for t in others)
 
 
+def test_no_theme_is_one_header_filled_in_with_each_account(sample_app):
+    # "Onsite visit at Saffron Hotels." / "... at Rheintal Pharma.": one rep's template, not several customers' words
+    from collections import Counter
+
+    from service.models import Account, Note
+    from service.themes.context import normalised, without_account
+
+    svc = sample_app.extensions["feedback"]
+    result = run_themes(svc)
+    with svc.db.session() as s:
+        rows = s.execute(select(Statement.id, Statement.text, Account.name).join(Note, Statement.note_id == Note.id)
+                         .join(Account, Note.account_id == Account.id)).all()
+    template = {sid: normalised(without_account(text, account)) for sid, text, account in rows}
+    by_theme: dict[int, list[str]] = {}
+    for sid, theme in _membership(svc, result["run_id"]).items():
+        if theme is not None:
+            by_theme.setdefault(theme, []).append(template[sid])
+    assert by_theme
+    for theme, texts in by_theme.items():
+        top, count = Counter(texts).most_common(1)[0]
+        assert count * 2 <= len(texts), f"theme {theme} is mostly {top!r} ({count} of {len(texts)})"
+
+
 def test_same_data_gives_identical_themes(sample_app):
     svc = sample_app.extensions["feedback"]
     a, b = run_themes(svc), run_themes(svc)

@@ -77,6 +77,21 @@ def test_copy_clusters_name_the_sentence_that_fills_more_than_half():
     assert context.copy_clusters(texts, np.array([0, 0, 0, 0, 0, 0, -1])) == {}  # 3 of 6: not more than half
 
 
+def test_a_header_filled_in_with_each_account_is_one_template():
+    assert context.without_account("Onsite visit at Saffron Hotels.", "Saffron Hotels") == "Onsite visit at <account>."
+    assert context.without_account("onsite visit at SAFFRON HOTELS.", "Saffron Hotels") == "onsite visit at <account>."
+    # only the note's own account, only whole words; no account, no change
+    assert context.without_account("Saffron Hotels asked like Acme did.", "Acme") == "Saffron Hotels asked like <account> did."
+    assert context.without_account("Acmeville exports fail.", "Acme") == "Acmeville exports fail."
+    assert context.without_account("Exports fail.", None) == "Exports fail."
+    assert context.without_account("Exports fail.", "  ") == "Exports fail."
+    notes = [("Onsite visit at Saffron Hotels.", "Saffron Hotels"), ("Onsite visit at Rheintal Pharma.", "Rheintal Pharma"),
+             ("Onsite visit at Acme.", "Acme"), ("Exports time out for Acme.", "Acme")]
+    texts = [context.without_account(t, a) for t, a in notes]
+    assert context.copy_clusters(texts, np.zeros(4, dtype=np.int64)) == {0: "onsite visit at <account>."}
+    assert context.copy_clusters([t for t, _ in notes], np.zeros(4, dtype=np.int64)) == {}  # unmasked: 4 sentences
+
+
 def test_a_run_whose_every_cluster_is_context_says_so_instead_of_failing(svc, monkeypatch):
     import pytest
 
