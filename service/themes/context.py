@@ -15,6 +15,7 @@ both halves. The model is fitted once per embedder (a few hundred lines, determi
 """
 from __future__ import annotations
 
+import functools
 import re
 import threading
 
@@ -288,7 +289,12 @@ def without_account(text: str, account: str | None) -> str:
     already stored with it, not something the customer said."""
     if not account or not account.strip():
         return text
-    return re.sub(rf"(?<!\w){re.escape(account.strip())}(?!\w)", "<account>", text, flags=re.IGNORECASE)
+    return _account_pattern(account.strip()).sub("<account>", text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _account_pattern(account: str) -> re.Pattern:
+    return re.compile(rf"(?<!\w){re.escape(account)}(?!\w)", re.IGNORECASE)
 
 
 def pasted_context(texts: list[str], vectors: np.ndarray, embedder) -> list[int]:
