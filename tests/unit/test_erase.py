@@ -63,8 +63,9 @@ def test_erasure_leaves_no_marker_bytes_under_feedback_home(run_cli, cli_env):
     # the rest still works: other accounts' notes, vectors, themes and reports
     stats = json.loads(run_cli("stats", "--json").stdout)
     assert stats["notes"] == len(OTHER) and stats["vectors"] == stats["statements"]
-    assert run_cli("themes", "run", "--all", "--min-mentions", "2").exit_code == 0
-    assert run_cli("match", "Do you have SCIM provisioning?").exit_code == 0
+    for args in (("themes", "run", "--all", "--min-mentions", "2"), ("match", "Do you have SCIM provisioning?")):
+        done = run_cli(*args)
+        assert done.exit_code == 0, (args, done.stdout, done.stderr, repr(done.exception))
     assert run_cli("accounts", "erase", ACCOUNT, "--yes").exit_code == 1  # gone already
     audit = json.loads(run_cli("audit", "--json", "--action", "account_erase").stdout)["entries"]
     assert len(audit) == 1 and audit[0]["target"].startswith("sha256:")
