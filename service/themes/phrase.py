@@ -5,8 +5,9 @@ Candidates are the word n-grams (3 to 8 words) of the theme's most central state
 with a pronoun, article or conjunction nor end on a dangling word, and that name at least one of the theme's
 c-TF-IDF keywords (a phrase without any is context-free: "Today we can't tell them"). Each is scored by how
 distinctive its words are for this theme against the others (c-TF-IDF, `label.ctfidf_weights`) plus how
-close its embedding is to the theme's centroid. The closeness is KeyBERT's (given our embedder: no model is
-downloaded), on the lexically best few candidates only, so a theme costs a few dozen short encodes.
+close its embedding is to the theme's centroid. The closeness is KeyBERT's candidate scoring (`_closeness`, with
+our embedder: no model is downloaded), on the lexically best few candidates only, so a theme costs a few dozen
+short encodes.
 Deterministic: ties are broken by the phrase.
 """
 from __future__ import annotations
@@ -46,18 +47,20 @@ class PhraseLabel:
     candidates: list[str]  # best first, surface forms
 
 
-def _keybert(embedder):
-    from keybert import KeyBERT
-    from keybert.backend import BaseEmbedder
+def _closeness(shortlist: list[str], doc: str, centre: np.ndarray, embedder) -> list[tuple[str, float]]:
+    """KeyBERT's candidate scoring (`KeyBERT.extract_keywords` with candidates, a vectorizer over them and the
+    document's embedding given): each candidate that occurs in the document, with the cosine of its embedding to
+    the document's, rounded to 4 places as KeyBERT rounds. Done here because importing keybert imports
+    sentence-transformers, transformers and torch (8.6 s measured, and their memory), which the theme job, on the
+    ONNX embedder, otherwise never loads."""
+    from sklearn.metrics.pairwise import cosine_similarity
 
-    class Backend(BaseEmbedder):
-        def __init__(self):
-            super().__init__()
-
-        def embed(self, documents, verbose: bool = False) -> np.ndarray:
-            return np.asarray(embedder.embed(list(documents)), dtype=np.float32)
-
-    return KeyBERT(model=Backend())
+    present = _vectorizer(vocabulary=shortlist).fit([doc]).transform([doc]).nonzero()[1]
+    if not len(present):
+        return []
+    vectors = np.asarray(embedder.embed(list(shortlist)), dtype=np.float32)  # the whole vocabulary, as KeyBERT does
+    cos = cosine_similarity(centre[None, :], vectors[present])[0]
+    return [(shortlist[i], round(float(c), 4)) for i, c in zip(present.tolist(), cos.tolist())]
 
 
 def _vectorizer(vocabulary=None):
@@ -116,9 +119,7 @@ def phrase_label(texts: Sequence[str], vectors: np.ndarray, weights: dict[str, f
         return None
     shortlist = sorted(lexical, key=lambda g: (-lexical[g], len(g.split()), g))[:SHORTLIST]
     doc = " . ".join(_normal(t) for t in central)
-    found = _keybert(embedder).extract_keywords(
-        doc, candidates=shortlist, top_n=len(shortlist), doc_embeddings=centre[None, :],
-        vectorizer=_vectorizer(vocabulary=shortlist))
+    found = _closeness(shortlist, doc, centre, embedder)
     best_lex = max(lexical[g] for g in shortlist) or 1.0
     scored = sorted(((cos + LEXICAL_WEIGHT * lexical[g] / best_lex - LENGTH_COST * len(g.split()), g)
                      for g, cos in found), key=lambda x: (-x[0], x[1]))
