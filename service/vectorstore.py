@@ -5,6 +5,7 @@ We always pass our own vectors: Chroma's default embedding function would downlo
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Iterable, Protocol, Sequence
 from urllib.parse import urlparse
@@ -24,6 +25,27 @@ class IndexMismatchError(VectorStoreError):
     """The index was built by another embedder: its vectors and ours live in different spaces."""
 
 
+class IndexDamagedError(VectorStoreError):
+    """Chroma cannot read or write the collection: a process killed while writing it can leave a segment it cannot
+    replay ("Failed to apply logs to the hnsw segment writer"). SQL holds everything: a rebuild repairs it."""
+
+
+def _damage_is_an_error(method):
+    """Chroma's InternalError (a damaged segment) as IndexDamagedError, which names the index and the remedy; the
+    API answers it with a 503 and the CLI with one line, instead of a 500 and a traceback."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        from chromadb.errors import InternalError
+
+        try:
+            return method(self, *args, **kwargs)
+        except InternalError as exc:
+            raise IndexDamagedError(
+                f"the vector index at {self.location} is damaged ({exc}); rebuild it from the database with "
+                "`feedback reindex` (the next ingest also rebuilds it after a killed ingest)") from exc
+    return guarded
+
+
 # Indexes from before the embedder was recorded were all built by the packaged model on torch.
 LEGACY_EMBEDDER = "all-MiniLM-L6-v2"
 
@@ -41,8 +63,10 @@ class VectorStore(Protocol):
 class ChromaStore:
     """One Chroma client per app; collection names are prefixed so several installs can share a server."""
 
-    def __init__(self, client, prefix: str = "feedback", dim: int | None = None, embedder_name: str | None = None):
+    def __init__(self, client, prefix: str = "feedback", dim: int | None = None, embedder_name: str | None = None,
+                 location: str = "the Chroma store"):
         self._client = client
+        self.location = location  # the folder or server, for messages
         self.embedder_name = embedder_name  # recorded on each collection; a different one is refused
         self._prefix = prefix
         self._collections: dict[str, object] = {}
@@ -56,7 +80,7 @@ class ChromaStore:
 
         os.makedirs(path, exist_ok=True)
         client = chromadb.PersistentClient(path=path, settings=Settings(anonymized_telemetry=False))
-        return cls(client, prefix, embedder_name=embedder_name)
+        return cls(client, prefix, embedder_name=embedder_name, location=path)
 
     @classmethod
     def server(cls, url: str, prefix: str = "feedback", embedder_name: str | None = None) -> "ChromaStore":
@@ -75,7 +99,7 @@ class ChromaStore:
             )
         except Exception as exc:  # chromadb raises plain exceptions when the server is down
             raise VectorStoreError(f"cannot reach the Chroma server at {url}: {exc}") from exc
-        return cls(client, prefix, embedder_name=embedder_name)
+        return cls(client, prefix, embedder_name=embedder_name, location=url)
 
     def _name(self, collection: str) -> str:
         name = f"{self._prefix}_{collection}"
@@ -122,6 +146,7 @@ class ChromaStore:
         for start in range(0, n, step):
             yield slice(start, min(n, start + step))
 
+    @_damage_is_an_error
     def upsert(self, collection, ids, vectors, metadatas) -> None:
         if not len(ids):
             return
@@ -130,6 +155,7 @@ class ChromaStore:
         for part in self._batches(len(ids)):
             col.upsert(ids=list(ids[part]), embeddings=vectors[part], metadatas=list(metadatas[part]))
 
+    @_damage_is_an_error
     def add(self, collection, ids, vectors, metadatas) -> None:
         """Insert ids that are new to the collection: about twice as fast as upsert in Chroma 1.x."""
         if not len(ids):
@@ -139,6 +165,7 @@ class ChromaStore:
         for part in self._batches(len(ids)):
             col.add(ids=list(ids[part]), embeddings=vectors[part], metadatas=list(metadatas[part]))
 
+    @_damage_is_an_error
     def delete(self, collection, ids) -> None:
         if not len(ids):
             return
@@ -146,9 +173,11 @@ class ChromaStore:
         for part in self._batches(len(ids)):
             col.delete(ids=list(ids[part]))
 
+    @_damage_is_an_error
     def count(self, collection) -> int:
         return int(self._collection(collection).count())
 
+    @_damage_is_an_error
     def get(self, collection, ids=None):
         col = self._collection(collection)
         out_ids: list[str] = []
@@ -173,6 +202,7 @@ class ChromaStore:
         vecs = np.concatenate(out_vecs) if out_vecs else np.zeros((0, self.dim or 0), dtype=np.float32)
         return out_ids, vecs, out_meta
 
+    @_damage_is_an_error
     def query(self, collection, vectors, k, where=None):
         col = self._collection(collection)
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -198,6 +228,7 @@ class ChromaStore:
             pass  # nothing to delete: a fresh store
         self._collections.pop(collection, None)
 
+    @_damage_is_an_error
     def ids(self, collection) -> list[str]:
         """Every id in the collection, without vectors (cheap: the orphan check reads only these)."""
         col = self._collection(collection)
@@ -207,6 +238,7 @@ class ChromaStore:
             out += col.get(include=[], limit=step, offset=offset)["ids"]
         return out
 
+    @_damage_is_an_error
     def rename(self, collection: str, new: str) -> None:
         """Give a collection another name (replacing any collection of that name): reindex builds aside, then swaps."""
         self.reset(new)

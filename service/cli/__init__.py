@@ -27,8 +27,13 @@ class SafeGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:
+            from ..vectorstore import VectorStoreError
+
             if os.environ.get("FEEDBACK_DEBUG"):
                 raise
+            if isinstance(exc, VectorStoreError):  # a damaged, mismatched or unreachable index: the message says what to do
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(1)
             click.echo(f"error: {type(exc).__name__}: {str(exc)[:500]} (FEEDBACK_DEBUG=1 shows the traceback)",
                        err=True)
             sys.exit(1)

@@ -355,17 +355,19 @@ def repair_if_needed(services, session: Session, crashed: bool = False) -> dict 
     the orphan vectors and embed what is missing. Two counts when nothing is wrong; run under the ingest lock."""
     from sqlalchemy import func
 
-    if not crashed and services.store.count(STATEMENTS) == (session.scalar(select(func.count(Statement.id))) or 0):
-        return None
+    from ..vectorstore import IndexDamagedError
+
     try:
+        if not crashed and services.store.count(STATEMENTS) == (session.scalar(select(func.count(Statement.id))) or 0):
+            return None
         return repair(services, session)
     except Exception as exc:
-        if not crashed:
+        if not crashed and not isinstance(exc, IndexDamagedError):
             raise
-        # A kill -9 mid-write can leave Chroma's segment unable to take further writes ("Failed to apply logs to
-        # the hnsw segment writer", chroma-core/chroma#7678); SQL is the source of truth, so rebuild the index from
-        # it into a new collection and swap, as `feedback reindex` does.
-        log.warning("the vector index could not be repaired after a crash (%s); rebuilding it from SQL", exc)
+        # A kill -9 mid-write can leave Chroma's segment unable to replay its log, so that every later read and
+        # write fails ("Failed to apply logs to the hnsw segment writer", chroma-core/chroma#7678); SQL is the
+        # source of truth, so rebuild the index from it into a new collection and swap, as `feedback reindex` does.
+        log.warning("the vector index could not be repaired (%s); rebuilding it from SQL", exc)
         return {"rebuilt": reindex(services)}
 
 
