@@ -35,9 +35,9 @@ def is_transient(exc: BaseException) -> bool:
     import requests
     from sqlalchemy.exc import OperationalError
 
-    from ..vectorstore import IndexMismatchError, VectorStoreError
+    from ..vectorstore import IndexDamagedError, IndexMismatchError, VectorStoreError
 
-    if isinstance(exc, IndexMismatchError):
+    if isinstance(exc, (IndexMismatchError, IndexDamagedError)):  # waiting repairs neither: a reindex does
         return False
     return isinstance(exc, (OperationalError, VectorStoreError, ConnectionError, TimeoutError,
                             requests.ConnectionError, requests.Timeout))

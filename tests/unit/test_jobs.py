@@ -262,3 +262,24 @@ def test_a_large_paste_becomes_a_job_with_a_progress_page(make_app):
     assert "notes stored" in page and '<meta http-equiv="refresh"' not in page
     small = client.post("/", data={"text": "One more note about exports.", "account": "Paste Co", "source": "call"})
     assert small.status_code == 200  # a small paste still answers with its summary at once
+
+
+def test_a_damaged_or_mismatched_index_fails_a_job_at_once_with_the_remedy(app, svc, monkeypatch):
+    """Retrying repairs neither; an unreachable server is still retried."""
+    from service.jobs.queue import is_transient
+    from service.vectorstore import IndexDamagedError, IndexMismatchError, VectorStoreError
+
+    monkeypatch.setenv("FEEDBACK_JOB_BACKOFF", "0.001")
+    assert is_transient(VectorStoreError("cannot reach the Chroma server"))
+    assert not is_transient(IndexMismatchError("built with another embedder"))
+    calls = []
+
+    def damaged(services, payload, progress):
+        calls.append(1)
+        raise IndexDamagedError("the vector index at /x is damaged; rebuild it with `feedback reindex`")
+
+    monkeypatch.setitem(JOBS, "damaged", damaged)
+    with app.app_context():
+        job = enqueue(svc, "damaged", {}, submit=False)
+        failed = execute(svc, job["id"])
+    assert len(calls) == 1 and failed["status"] == "failed" and "feedback reindex" in failed["error"]
