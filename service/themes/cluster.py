@@ -156,8 +156,10 @@ def silhouette_samples(dist: np.ndarray, labels: np.ndarray) -> np.ndarray:
     uniq, lab = np.unique(labels, return_inverse=True)
     if len(uniq) < 2:
         return np.full(len(labels), -1.0)
-    onehot = sp.csr_matrix((np.ones(len(lab)), (np.arange(len(lab)), lab)), shape=(len(lab), len(uniq)))
-    sums = np.asarray((onehot.T @ dist.T).T)  # (m, K) summed distance to each cluster
+    members = sp.csr_matrix((np.ones(len(lab)), (lab, np.arange(len(lab)))), shape=(len(uniq), len(lab)))
+    sums = np.empty((len(lab), len(uniq)))  # (m, K) summed distance to each cluster, in float64
+    for start in range(0, len(lab), 512):  # by rows: one float64 copy of all of `dist` was the job's peak
+        sums[start:start + 512] = (members @ dist[start:start + 512].T).T
     sizes = np.bincount(lab).astype(np.float64)
     rows = np.arange(len(lab))
     own = sizes[lab] - 1
