@@ -74,17 +74,20 @@ def _templates(sel: Selected) -> list[str]:
 
 
 def load_vectors(services, statements: list[Statement]) -> np.ndarray:
-    """Vectors from the index; any statement missing there is embedded again and written back."""
+    """Vectors from the index, in the order of `statements`; a statement missing there is embedded again (the
+    next ingest writes its vector back)."""
     ids = [f"s{s.id}" for s in statements]
-    got_ids, vecs, _ = services.store.get(STATEMENTS, ids)
+    got_ids, vecs, _ = services.store.get(STATEMENTS, ids, metadatas=False)
     index = {i: row for row, i in enumerate(got_ids)}
-    out = np.zeros((len(ids), services.embedder.dim), dtype=np.float32)
-    missing = []
-    for row, sid in enumerate(ids):
-        if sid in index:
-            out[row] = vecs[index[sid]]
-        else:
-            missing.append(row)
+    pos = np.fromiter((index.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+    del index
+    if len(vecs) == len(ids) and np.array_equal(pos, np.arange(len(ids))):
+        out = vecs  # the usual case: every vector found, in order; no second copy
+    else:
+        out = np.zeros((len(ids), services.embedder.dim), dtype=np.float32)
+        found = pos >= 0
+        out[found] = vecs[pos[found]]
+    missing = np.flatnonzero(pos < 0).tolist()
     if missing:
         fresh = services.embedder.embed([statements[r].text for r in missing])
         out[missing] = fresh
