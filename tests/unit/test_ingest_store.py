@@ -1,6 +1,7 @@
 """Dedupe, update, atomicity, deletion and reindex through the real SQLite + Chroma store (fast embedder)."""
 from __future__ import annotations
 
+import numpy as np
 from sqlalchemy import select
 
 from service.ingest.errors import IngestError
@@ -106,3 +107,30 @@ def test_reindex_rebuilds_a_lost_collection(svc):
     assert stats(svc)["vectors"] == 0
     assert reindex(svc) == expected
     assert stats(svc)["vectors"] == expected
+
+
+def test_vectors_are_read_with_or_without_metadata_and_in_the_statements_order(svc):
+    """`store.get(..., metadatas=False)` gives the same vectors; a theme run's `load_vectors` puts them in the order
+    of its statements and embeds a statement whose vector is gone."""
+    from sqlalchemy import select
+
+    from service.ingest.store import ingest
+    from service.ingest.validate import NoteInput
+    from service.models import Statement
+    from service.themes.run import load_vectors
+    from service.vectorstore import STATEMENTS
+
+    ingest(svc, [NoteInput(text=f"Exports time out for team {i}. SSO breaks for team {i}.", account="Acme")
+                 for i in range(4)], [], skip_invalid=False)
+    ids, vectors, metas = svc.store.get(STATEMENTS)
+    bare_ids, bare, none = svc.store.get(STATEMENTS, list(reversed(ids)), metadatas=False)
+    assert none == [] and len(metas) == len(ids) == 8 and all(m.get("account") == "Acme" for m in metas)
+    by_id = dict(zip(ids, vectors))
+    assert all(np.array_equal(by_id[i], v) for i, v in zip(bare_ids, bare))
+    with svc.db.session() as session:
+        statements = list(session.scalars(select(Statement).order_by(Statement.id.desc())))
+    svc.store.delete(STATEMENTS, [f"s{statements[2].id}"])
+    loaded = load_vectors(svc, statements)
+    expected = [by_id[f"s{st.id}"] for st in statements]
+    assert loaded.shape == (8, svc.embedder.dim)
+    assert all(np.allclose(row, want, atol=1e-6) for row, want in zip(loaded, expected))
