@@ -5,6 +5,7 @@ from flask import jsonify
 from sqlalchemy import text
 
 from ..services import services
+from ..vectorstore import STATEMENTS, IndexDamagedError, IndexMismatchError
 from .errors import error_body, init_errors
 
 
@@ -30,6 +31,12 @@ def register_api(app) -> None:
             checks["database"] = f"error: {type(exc).__name__}"
         try:
             checks["vector_store"] = "ok" if svc.store.heartbeat() else "unreachable"
+            if checks["vector_store"] == "ok":
+                svc.store.count(STATEMENTS)  # a reachable store can still hold an index nobody can read
+        except IndexDamagedError:
+            checks["vector_store"] = "damaged: run `feedback reindex`"
+        except IndexMismatchError:
+            checks["vector_store"] = "built by another embedder: run `feedback reindex`"
         except Exception as exc:
             checks["vector_store"] = f"error: {type(exc).__name__}"
         ok = all(v == "ok" for v in checks.values())

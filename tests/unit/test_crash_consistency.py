@@ -208,6 +208,9 @@ def test_a_damaged_index_is_a_clear_503_not_a_500(app, svc):
     res = app.test_client().get("/api/v1/stats")  # counts the vectors
     assert res.status_code == 503, res.get_data(as_text=True)
     assert "is damaged" in res.get_json()["error"]["message"]
+    health = app.test_client().get("/healthz")  # a load balancer or monitor sees it too
+    assert health.status_code == 503
+    assert health.get_json()["error"]["details"]["vector_store"] == "damaged: run `feedback reindex`"
 
 
 def test_a_damaged_index_is_rebuilt_by_the_next_ingest_without_an_intent_file(svc, caplog):
