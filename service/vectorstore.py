@@ -30,6 +30,11 @@ class IndexDamagedError(VectorStoreError):
     replay ("Failed to apply logs to the hnsw segment writer"). SQL holds everything: a rebuild repairs it."""
 
 
+def _damaged(location: str, why: object) -> IndexDamagedError:
+    return IndexDamagedError(f"the vector index at {location} is damaged ({why}); rebuild it from the database with "
+                             "`feedback reindex` (the next ingest also rebuilds it)")
+
+
 def _damage_is_an_error(method):
     """Chroma's InternalError (a damaged segment) as IndexDamagedError, which names the index and the remedy; the
     API answers it with a 503 and the CLI with one line, instead of a 500 and a traceback."""
@@ -40,10 +45,19 @@ def _damage_is_an_error(method):
         try:
             return method(self, *args, **kwargs)
         except InternalError as exc:
-            raise IndexDamagedError(
-                f"the vector index at {self.location} is damaged ({exc}); rebuild it from the database with "
-                "`feedback reindex` (the next ingest also rebuilds it after a killed ingest)") from exc
+            raise _damaged(self.location, exc) from exc
     return guarded
+
+
+def _writes(method):
+    """A write to an embedded folder happens inside its write marker (see service.index_guard)."""
+    @functools.wraps(method)
+    def marked(self, *args, **kwargs):
+        if self._marker is None:
+            return method(self, *args, **kwargs)
+        with self._marker.writing():
+            return method(self, *args, **kwargs)
+    return marked
 
 
 # Indexes from before the embedder was recorded were all built by the packaged model on torch.
@@ -64,9 +78,13 @@ class ChromaStore:
     """One Chroma client per app; collection names are prefixed so several installs can share a server."""
 
     def __init__(self, client, prefix: str = "feedback", dim: int | None = None, embedder_name: str | None = None,
-                 location: str = "the Chroma store"):
+                 location: str = "the Chroma store", marker=None, damaged: str | None = None):
         self._client = client
         self.location = location  # the folder or server, for messages
+        self._marker = marker  # embedded folders: a WriteMarker (service.index_guard)
+        self.damaged = damaged  # why the statement collection cannot be read, until a rebuild replaces it
+        if damaged and marker is not None:
+            marker.hold = True
         self.embedder_name = embedder_name  # recorded on each collection; a different one is refused
         self._prefix = prefix
         self._collections: dict[str, object] = {}
@@ -78,9 +96,15 @@ class ChromaStore:
         import chromadb
         from chromadb.config import Settings
 
+        from .index_guard import WriteMarker, check_after_crash
+
         os.makedirs(path, exist_ok=True)
+        # Before this process opens the folder: a writer that died mid-write may have left it unreadable, and
+        # reading it here could crash this process (see service.index_guard).
+        damaged = check_after_crash(path, f"{prefix}_{STATEMENTS}"[:512])
         client = chromadb.PersistentClient(path=path, settings=Settings(anonymized_telemetry=False))
-        return cls(client, prefix, embedder_name=embedder_name, location=path)
+        return cls(client, prefix, embedder_name=embedder_name, location=path, marker=WriteMarker(path),
+                   damaged=damaged)
 
     @classmethod
     def server(cls, url: str, prefix: str = "feedback", embedder_name: str | None = None) -> "ChromaStore":
@@ -107,6 +131,8 @@ class ChromaStore:
         return name[:512]
 
     def _collection(self, collection: str):
+        if self.damaged and collection == STATEMENTS:  # never opened: reading it may crash the process
+            raise _damaged(self.location, self.damaged)
         if collection not in self._collections:
             metadata = {"embedder": self.embedder_name} if self.embedder_name else None
             col = self._client.get_or_create_collection(
@@ -147,6 +173,7 @@ class ChromaStore:
             yield slice(start, min(n, start + step))
 
     @_damage_is_an_error
+    @_writes
     def upsert(self, collection, ids, vectors, metadatas) -> None:
         if not len(ids):
             return
@@ -156,6 +183,7 @@ class ChromaStore:
             col.upsert(ids=list(ids[part]), embeddings=vectors[part], metadatas=list(metadatas[part]))
 
     @_damage_is_an_error
+    @_writes
     def add(self, collection, ids, vectors, metadatas) -> None:
         """Insert ids that are new to the collection: about twice as fast as upsert in Chroma 1.x."""
         if not len(ids):
@@ -166,6 +194,7 @@ class ChromaStore:
             col.add(ids=list(ids[part]), embeddings=vectors[part], metadatas=list(metadatas[part]))
 
     @_damage_is_an_error
+    @_writes
     def delete(self, collection, ids) -> None:
         if not len(ids):
             return
@@ -227,12 +256,18 @@ class ChromaStore:
             out.append([(i, 1.0 - float(d), m) for i, d, m in zip(ids, dists, metas)])
         return out
 
+    @_writes
     def reset(self, collection) -> None:
+        """Delete the collection (by name: a damaged one is never read)."""
         try:
             self._client.delete_collection(self._name(collection))
         except Exception:
             pass  # nothing to delete: a fresh store
         self._collections.pop(collection, None)
+        if collection == STATEMENTS and self.damaged:  # the damaged collection is gone; the marker may go too
+            self.damaged = None
+            if self._marker is not None:
+                self._marker.hold = False
 
     @_damage_is_an_error
     def ids(self, collection) -> list[str]:
@@ -245,6 +280,7 @@ class ChromaStore:
         return out
 
     @_damage_is_an_error
+    @_writes
     def rename(self, collection: str, new: str) -> None:
         """Give a collection another name (replacing any collection of that name): reindex builds aside, then swaps."""
         self.reset(new)
