@@ -72,6 +72,15 @@ class WriteMarker:
                         pass
 
 
+    def keep(self) -> None:
+        """Chroma failed on this folder: leave the marker until a rebuild, so that the next process reads the folder
+        in a child before it opens it. It names no pid: this process is alive, but it is not writing."""
+        with self._lock:
+            self.hold = True
+            with open(self.path, "w") as handle:
+                handle.write("damaged")
+
+
 def _alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -93,7 +102,7 @@ def check_after_crash(folder: str, collection: str) -> str | None:
             text = handle.read().strip()
     except FileNotFoundError:
         return None
-    pid = int(text) if text.isdigit() else 0
+    pid = int(text) if text.isdigit() else 0  # 0: "damaged", left by a process Chroma failed in (`keep`)
     if _alive(pid):  # a writer at work (or this very process), not a crash
         return None
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
@@ -101,7 +110,7 @@ def check_after_crash(folder: str, collection: str) -> str | None:
         child = subprocess.run([sys.executable, "-c", _PROBE, folder, collection], capture_output=True, text=True,
                                timeout=PROBE_SECONDS, env=env)
     except subprocess.TimeoutExpired:
-        return f"process {pid} was killed while writing it, and a test read did not finish in {PROBE_SECONDS} s"
+        return f"{_who(pid)}, and a test read did not finish in {PROBE_SECONDS} s"
     if child.returncode == 0:
         try:
             os.remove(path)
@@ -113,4 +122,8 @@ def check_after_crash(folder: str, collection: str) -> str | None:
     else:
         lines = [line for line in child.stderr.strip().splitlines() if line.strip()]
         how = lines[-1][:300] if lines else f"exit code {child.returncode}"
-    return f"process {pid} was killed while writing it, and reading it now fails: {how}"
+    return f"{_who(pid)}, and reading it now fails: {how}"
+
+
+def _who(pid: int) -> str:
+    return f"process {pid} was killed while writing it" if pid else "Chroma failed on it before"

@@ -45,6 +45,8 @@ def _damage_is_an_error(method):
         try:
             return method(self, *args, **kwargs)
         except InternalError as exc:
+            if self._marker is not None:  # the next process reads this folder in a child first
+                self._marker.keep()
             raise _damaged(self.location, exc) from exc
     return guarded
 
@@ -264,7 +266,7 @@ class ChromaStore:
         except Exception:
             pass  # nothing to delete: a fresh store
         self._collections.pop(collection, None)
-        if collection == STATEMENTS and self.damaged:  # the damaged collection is gone; the marker may go too
+        if collection == STATEMENTS:  # a damaged collection is gone with it; the marker may go too
             self.damaged = None
             if self._marker is not None:
                 self._marker.hold = False

@@ -117,3 +117,36 @@ def test_a_killed_ingests_damaged_index_is_rebuilt_by_the_next_ingest(tmp_path, 
         assert svc.store.damaged is None and svc.store.count(STATEMENTS) == 4 and not (folder / MARKER).exists()
     finally:
         svc.close()
+
+
+def test_a_chroma_failure_in_this_process_leaves_the_marker_for_the_next_one(tmp_path):
+    from chromadb.errors import InternalError
+
+    store = _filled(tmp_path)
+
+    class Failing:
+        def count(self):
+            raise InternalError("Failed to apply logs to the hnsw segment writer")
+
+    store._collections[STATEMENTS] = Failing()
+    with pytest.raises(IndexDamagedError):
+        store.count(STATEMENTS)
+    assert (tmp_path / MARKER).read_text() == "damaged"  # no pid: the next process checks even while this one lives
+    store.upsert("other", ["a"], np.ones((1, 8), dtype=np.float32), [{"account": "Acme"}])
+    assert (tmp_path / MARKER).exists()  # writes elsewhere do not clear it
+    store.reset(STATEMENTS)  # the collection a rebuild replaces
+    store.upsert(STATEMENTS, ["s9"], np.ones((1, 8), dtype=np.float32), [{"account": "Acme"}])
+    assert not (tmp_path / MARKER).exists() and store.count(STATEMENTS) == 1
+    store.close()
+
+
+def test_a_damaged_marker_is_checked_by_the_next_process_and_removed_when_the_index_reads(tmp_path, monkeypatch):
+    _filled(tmp_path).close()
+    (tmp_path / MARKER).write_text("damaged")
+    calls = []
+    real = index_guard.subprocess.run
+    monkeypatch.setattr(index_guard.subprocess, "run", lambda *a, **k: calls.append(1) or real(*a, **k))
+    store = ChromaStore.embedded(str(tmp_path))
+    assert calls == [1] and store.damaged is None and not (tmp_path / MARKER).exists()
+    assert store.count(STATEMENTS) == 4
+    store.close()
