@@ -22,6 +22,7 @@ MIN_WORDS, MAX_WORDS = 3, 8
 SHORTLIST = 30  # candidates embedded per theme, the lexically best
 LEXICAL_WEIGHT = 0.5  # c-TF-IDF share of the score (normalised to the theme's best phrase), beside cosine 0..1
 LENGTH_COST = 0.01  # per word: among equals, the shorter phrase
+CUT_COST = 0.1  # a phrase cut inside its clause, before a word that does not open a new phrase ("... for their larger")
 CENTRAL_STATEMENTS = 10
 _TOKENS = r"(?u)\b\w[\w']*\b"
 # A label does not start with a word that needs the sentence around it.
@@ -36,6 +37,14 @@ _BAD_FIRST = {
     "they'd", "we'd", "i'd", "you'd", "they've", "we've", "i've", "you're", "there's", "that's", "let", "let's",
     "need", "needs", "want", "wants", "asked", "said", "says", "would", "could", "should", "will", "can",
 }
+# Words that open a new phrase or clause (prepositions, conjunctions, wh-words; verb particles such as "out" and
+# "up" left out): a candidate that stops right before one stops at a phrase boundary, as one that ends its clause
+# does. Any other cut likely stops inside a phrase: "Export button is basically useless for their larger" (tables).
+_OPENERS = frozenset("""
+about above across after against along among as at before behind below beneath beside between beyond by despite
+during except for from into like near of onto past per since till to toward towards under until unlike upon via
+with within without and or but nor yet so because although though while whereas unless if whether once when
+whenever where which who whom whose""".split())
 # Candidates never cross a clause boundary: punctuation, a dash, or a conjunction that starts a new clause.
 _CLAUSE = re.compile(r"[,;:.!?()\[\]\"]|\s[-\u2013\u2014]\s|\b(?:but|because|so that|so|which|while|although|though"
                      r"|since|unless|until|whereas|and then)\b", re.I)
@@ -85,25 +94,39 @@ def _surface(gram: str, texts: Sequence[str]) -> str:
     return gram[:1].upper() + gram[1:]
 
 
-def candidates(texts: Sequence[str], weights: dict[str, float], keywords: Sequence[str]) -> dict[str, float]:
-    """n-gram -> lexical score (sum of its terms' c-TF-IDF weights) for the admissible phrases of `texts`."""
+def candidates(texts: Sequence[str], weights: dict[str, float], keywords: Sequence[str]
+               ) -> tuple[dict[str, float], set[str]]:
+    """n-gram -> lexical score (sum of its terms' c-TF-IDF weights) for the admissible phrases of `texts`, and
+    the n-grams that stop inside a phrase wherever they occur (`_OPENERS`)."""
     from .label import _DANGLING, terms
 
-    analyzer = _vectorizer().build_analyzer()
+    vectorizer = _vectorizer()
+    preprocess, tokenize = vectorizer.build_preprocessor(), vectorizer.build_tokenizer()
     top = set(keywords)
     out: dict[str, float] = {}
+    cut: set[str] = set()
     for text in texts:
-        for gram in (g for clause in _CLAUSE.split(_normal(text)) for g in analyzer(clause)):
-            if gram in out:
-                continue
-            words = gram.split()
-            if words[0] in _BAD_FIRST or words[-1] in _DANGLING or words[-1] in _BAD_FIRST:
-                continue
-            phrase_terms = set(terms(gram))
-            if not phrase_terms & top:
-                continue
-            out[gram] = sum(weights.get(t, 0.0) for t in phrase_terms)
-    return out
+        for clause in _CLAUSE.split(_normal(text)):
+            tokens = tokenize(preprocess(clause))
+            for size in range(MIN_WORDS, MAX_WORDS + 1):
+                for start in range(len(tokens) - size + 1):
+                    words = tokens[start:start + size]
+                    gram = " ".join(words)
+                    end = start + size
+                    complete = end == len(tokens) or tokens[end] in _OPENERS
+                    if gram in out:
+                        if complete:
+                            cut.discard(gram)
+                        continue
+                    if words[0] in _BAD_FIRST or words[-1] in _DANGLING or words[-1] in _BAD_FIRST:
+                        continue
+                    phrase_terms = set(terms(gram))
+                    if not phrase_terms & top:
+                        continue
+                    out[gram] = sum(weights.get(t, 0.0) for t in phrase_terms)
+                    if not complete:
+                        cut.add(gram)
+    return out, cut
 
 
 def phrase_label(texts: Sequence[str], vectors: np.ndarray, weights: dict[str, float], keywords: Sequence[str],
@@ -114,14 +137,14 @@ def phrase_label(texts: Sequence[str], vectors: np.ndarray, weights: dict[str, f
     centre /= np.linalg.norm(centre) or 1.0
     order = np.lexsort((np.arange(len(texts)), -(v @ centre)))[:CENTRAL_STATEMENTS]
     central = [texts[i] for i in order.tolist()]
-    lexical = candidates(central, weights, keywords)
+    lexical, cut = candidates(central, weights, keywords)
     if not lexical:
         return None
     shortlist = sorted(lexical, key=lambda g: (-lexical[g], len(g.split()), g))[:SHORTLIST]
     doc = " . ".join(_normal(t) for t in central)
     found = _closeness(shortlist, doc, centre, embedder)
     best_lex = max(lexical[g] for g in shortlist) or 1.0
-    scored = sorted(((cos + LEXICAL_WEIGHT * lexical[g] / best_lex - LENGTH_COST * len(g.split()), g)
+    scored = sorted(((cos + LEXICAL_WEIGHT * lexical[g] / best_lex - LENGTH_COST * len(g.split()) - CUT_COST * (g in cut), g)
                      for g, cos in found), key=lambda x: (-x[0], x[1]))
     if not scored:
         return None

@@ -45,11 +45,45 @@ def test_labels_are_deterministic():
 
 
 def test_candidates_do_not_cross_clauses_or_start_with_pronouns():
-    cands = candidates(["Today we can't tell them, but the CSV export times out on large reports."],
-                       {"csv": 1.0, "export": 1.0, "csv export": 1.0}, ["csv", "export", "csv export"])
+    cands, _ = candidates(["Today we can't tell them, but the CSV export times out on large reports."],
+                          {"csv": 1.0, "export": 1.0, "csv export": 1.0}, ["csv", "export", "csv export"])
     assert cands and all("them" not in c and "but" not in c.split() for c in cands)
     assert all(c.split()[0] not in _BAD_FIRST for c in cands)
     assert "csv export times out" in cands
+
+
+def test_a_phrase_cut_inside_its_clause_is_marked():
+    weights = {"export": 1.0, "button": 1.0, "larger": 1.0, "tables": 1.0}
+    cands, cut = candidates(["The export button is basically useless for their larger tables - the tab hangs."],
+                            weights, list(weights))
+    assert "export button is basically useless for their larger" in cut  # stops before "tables"
+    assert "export button is basically useless" not in cut  # stops before "for": a phrase boundary
+    assert "export button is basically useless for their larger tables" not in cut  # ends its clause
+    # An n-gram that ends a phrase in any statement of the theme is not a cut.
+    _, cut = candidates(["Export button is useless for them.", "The export button is useless now."],
+                        weights, list(weights))
+    assert "export button is useless" not in cut
+
+
+class _SameVector:
+    """Every text at the same point: the candidates differ only in their words, so the cut rule decides."""
+
+    def embed(self, texts):
+        return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+
+def test_the_label_prefers_a_complete_phrase_to_a_cut_one(monkeypatch):
+    from service.themes import phrase
+
+    texts = ["The export button is basically useless for their larger tables - the tab hangs for ten minutes."] * 3
+    emb = _SameVector()
+    weights = {"export": 1.0, "larger": 0.15}
+    monkeypatch.setattr(phrase, "CUT_COST", 0.0)
+    assert phrase.phrase_label(texts, emb.embed(texts), weights, list(weights), emb).label == \
+        "Export button is basically useless for their larger"
+    monkeypatch.undo()
+    assert phrase.phrase_label(texts, emb.embed(texts), weights, list(weights), emb).label == \
+        "Export button is basically useless"
 
 
 def test_label_hit_at_k_ranks_the_gold_name():
