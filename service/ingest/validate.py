@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -9,11 +10,19 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from ..models.notes import SOURCE_KINDS
+from ..themes.measure import parse_arr
 from .errors import RowError
 
 MAX_NOTE_CHARS = 100_000
 MIN_YEAR, MAX_YEAR = 1900, 2200
 SURROGATE = re.compile("[\ud800-\udfff]")
+# Control characters except tab, line feed, vertical tab, form feed and carriage return, plus DEL: NUL cannot be
+# stored by PostgreSQL, and the others garble pages, Markdown and terminals.
+CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+# An id is one segment of a URL path (/notes/<id>): no "/" and no control character at all, line breaks included.
+ID_FORBIDDEN = re.compile("[/\x00-\x1f\x7f]")
+MAX_ARR = 1e12  # a trillion dollars a year: anything above is a typo, and sums of such values overflow to infinity
+ARR_KEYS = ("arr", "ARR", "annual_recurring_revenue")  # the metadata keys themes.measure.parse_arr reads
 KNOWN_FIELDS = {"id", "text", "account", "source", "author", "date"}
 SOURCE_SYNONYMS = {
     "sales call": "call", "sales_call": "call", "phone": "call", "meeting": "call", "demo": "call",
@@ -84,9 +93,52 @@ def parse_date(value: Any) -> datetime:
             dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
         except OverflowError:
             raise ValueError(f"{value!r} is out of range") from None
-    if not MIN_YEAR <= dt.year <= MAX_YEAR:
+    if year_problem(dt, "date"):
         raise ValueError(f"{value!r} is not a plausible date (years {MIN_YEAR} to {MAX_YEAR})")
     return dt
+
+
+def year_problem(when: date, name: str) -> str | None:
+    """Why a date is not one a note, a filter or a `since` may name (0001-01-01 is a typo), or None."""
+    if MIN_YEAR <= when.year <= MAX_YEAR:
+        return None
+    return f"{name} must be a date in the years {MIN_YEAR} to {MAX_YEAR}, not {when.isoformat()}"
+
+
+def text_problem(value: str, name: str) -> str | None:
+    """Why a user-supplied string cannot be stored, or None: the one check every string field of every input passes
+    (notes, roadmap items, theme labels, API bodies)."""
+    found = CONTROL.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    what = "a NUL byte" if char == "\x00" else f"the control character U+{ord(char):04X}"
+    return f"{name} contains {what} (character {found.start() + 1})"
+
+
+def id_problem(value: str, name: str = "id") -> str | None:
+    """Why a user-supplied id cannot be stored, or None. Ids become one segment of a URL path, so "/", line breaks,
+    "." and ".." would make the thing unreachable (or a link point somewhere else)."""
+    if value in (".", ".."):
+        return f"{name} cannot be {value!r}: an id is one segment of a URL path"
+    found = ID_FORBIDDEN.search(value)
+    if found is None:
+        return None
+    if found.group() == "/":
+        return f"{name} cannot contain '/': an id is one segment of a URL path"
+    return f"{name} contains the control character U+{ord(found.group()):04X} (character {found.start() + 1})"
+
+
+def arr_problem(meta: dict) -> tuple[str, str] | None:
+    """(field, reason) when a note states an ARR that parses (as parse_arr reads it) to something other than a
+    finite amount from 0 to MAX_ARR, else None. Text that is no amount at all ("n/a") is kept as metadata and never
+    summed, as before."""
+    for key in ARR_KEYS:
+        raw = meta.get(key)
+        value = None if raw in (None, "") or isinstance(raw, bool) else parse_arr({key: raw})
+        if value is not None and not (math.isfinite(value) and 0 <= value <= MAX_ARR):
+            return key, f"{key} must be an amount from 0 to {MAX_ARR:,.0f}, not {str(raw)[:40]}"
+    return None
 
 
 def _clean_str(value: Any) -> str | None:
@@ -113,8 +165,9 @@ def _text_field(row: dict, name: str, err) -> str | None:
     value = row.get(name)
     if value is None or isinstance(value, str) or (name == "id" and isinstance(value, int) and not isinstance(value, bool)):
         value = _clean_str(value)
-        if value is not None and "\x00" in value:
-            err(name, f"{name} contains a NUL byte")
+        problem = value and (id_problem(value, name) if name == "id" else text_problem(value, name))
+        if problem:
+            err(name, problem)
             return None
         return value
     err(name, f"{name} must be a string, got {type(value).__name__}")
@@ -143,8 +196,8 @@ def validate_row(
         err("text", f"text must be a string, got {type(text).__name__}")
     elif len(text) > max_chars:
         err("text", f"text has {len(text):,} characters; the limit is {max_chars:,}")
-    elif "\x00" in text:
-        err("text", "text contains a NUL byte")
+    elif problem := text_problem(text, "text"):
+        err("text", problem)
 
     kind = (_text_field(row, "source", err) or default_source).lower()
     kind = SOURCE_SYNONYMS.get(kind, kind)
@@ -169,6 +222,8 @@ def validate_row(
         author = author[:200]
 
     meta = {k: v for k, v in row.items() if k not in KNOWN_FIELDS and v not in (None, "")}
+    if arr := arr_problem(meta):
+        err(*arr)
     if errors:
         return None, errors
     return (

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from ..ingest.errors import IngestError, RowError
+from ..ingest.validate import id_problem, text_problem
 from ..models.roadmap import ROADMAP_STATUSES
 
 FIELDS = ("id", "title", "description", "status", "release", "goal", "score", "reach", "impact", "confidence",
@@ -165,8 +166,10 @@ def _validate_row(row: dict, source: str, line: int) -> tuple[dict | None, list[
 
     item: dict = {}
     for field in ("id", "title", "description", "release", "goal", "url", "workaround"):
-        value = _text(row.get(field))
-        if value is None and field in REQUIRED:
+        value, reason = _text(field, row.get(field))
+        if reason:
+            err(field, reason)
+        elif value is None and field in REQUIRED:
             err(field, f"{field} is required")
         elif value is not None and len(value) > TEXT_LIMITS.get(field, 100_000):
             err(field, f"{field} is longer than {TEXT_LIMITS[field]} characters")
@@ -174,7 +177,9 @@ def _validate_row(row: dict, source: str, line: int) -> tuple[dict | None, list[
     item["description"] = item["description"] or ""
     raw_status = row.get("status")
     item["status"] = normalise_status(raw_status)
-    if _text(raw_status) is None:
+    if raw_status is not None and not isinstance(raw_status, str):
+        err("status", f"status must be a string, got {type(raw_status).__name__}")
+    elif _text("status", raw_status)[0] is None:
         err("status", "status is required")
     elif item["status"] is None:
         err("status", f"unknown status {raw_status!r}; use one of {', '.join(ROADMAP_STATUSES)} "
@@ -190,13 +195,19 @@ def _validate_row(row: dict, source: str, line: int) -> tuple[dict | None, list[
     return (item if item["id"] else None), errors
 
 
-def _text(value) -> str | None:
+def _text(field: str, value) -> tuple[str | None, str | None]:
+    """(text, None) or (None, reason). Only ids may be numbers (12.0 -> "12" from a JSON export); any other type
+    is an error, never stored as its repr."""
     if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # a numeric id from a JSON export: 12.0 -> "12"
-    value = str(value).strip()
-    return value or None
+        return None, None
+    if field == "id" and isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and float(value).is_integer():
+        value = str(int(value))
+    if not isinstance(value, str):
+        return None, f"{field} must be a string, got {type(value).__name__}"
+    value = value.strip()
+    reason = id_problem(value, field) if field == "id" else text_problem(value, field)
+    return (None, reason) if reason else (value or None, None)
 
 
 def _number(field: str, value) -> tuple[float | None, str | None]:
@@ -236,6 +247,8 @@ def _tags(value) -> tuple[list[str], str | None]:
         return [], "tags must be a list of words or a comma- or semicolon-separated string"
     tags = []
     for tag in (str(t).strip() for t in value):
+        if reason := text_problem(tag, "a tag"):
+            return [], reason
         if tag and tag not in tags:
             tags.append(tag)
     return tags, None
