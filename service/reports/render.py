@@ -2,6 +2,7 @@
 for chat tools ("markdown": standard; "slack": Slack mrkdwn, used by the webhook payload)."""
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def render_html(data: dict) -> str:
 
 # ---- Markdown -------------------------------------------------------------------------------------------------
 def money(x) -> str:
-    if x is None:
+    if x is None or not math.isfinite(x):  # an ARR sum that overflowed is no figure at all
         return "—"
     if x >= 1_000_000:
         return f"${x / 1_000_000:,.1f}M"
@@ -42,13 +43,23 @@ def money(x) -> str:
     return f"${x:,.0f}"
 
 
+# Characters that make Markdown of plain text: emphasis, code, links and images, tables, strike-through, headings,
+# and the backslash itself. A backslash before any ASCII punctuation is a literal (CommonMark 2.4).
+MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]()!|~#])")
+# What starts a block when it opens a line (or the item of a list: "- {label}"): a quote, a list, a setext line.
+MARKDOWN_BLOCK_START = re.compile(r"^(\d+)([.)])|^([>+=-])")
+
+
 def _text(value, flavor: str) -> str:
-    """Untrusted text (labels, quotes, account names) on one line. Slack needs &, < and > escaped or `<!channel>`
-    in a note would ping a whole channel; standard Markdown gets < escaped so no raw HTML passes through."""
+    """Untrusted text (labels, quotes, account names) on one line, shown as written: a theme renamed to
+    `[x](javascript:alert(1)) *bold*` must not become a link or bold text. Slack needs &, < and > escaped or
+    `<!channel>` in a note would ping a whole channel (and a link needs <); standard Markdown gets < escaped so no
+    raw HTML or autolink passes through, and its control characters backslash-escaped."""
     text = re.sub(r"\s+", " ", str(value or "")).strip()
     if flavor == "slack":
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("<", "&lt;")
+    text = MARKDOWN_INLINE.sub(r"\\\1", text).replace("<", "&lt;")
+    return MARKDOWN_BLOCK_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
 
 
 def _bold(text: str, flavor: str) -> str:
