@@ -6,10 +6,12 @@ Adding a page (any blueprint):
   CSRF-checked), fields with ``{% from "_macros.html" import field %}{{ field(form.x) }}``;
 - the CSP allows no inline ``<script>``, ``style=`` or ``on*=`` attributes: styles go in ``static/app.css``,
   behaviour in ``static/app.js`` (and pages must work without it);
-- Jinja globals: ``bar_chart``, ``sparkline``, ``trend_badge``, ``status_badge`` (see ``service.web.charts``).
+- Jinja globals: ``bar_chart``, ``sparkline``, ``trend_badge``, ``status_badge`` (see ``service.web.charts``);
+  the filter ``arr`` writes an ARR figure.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from flask import current_app, render_template, request
@@ -33,6 +35,13 @@ SECURITY_HEADERS = {
 CSRF_MESSAGE = "The form expired or was sent from another site. Go back, reload the page and try again."
 
 csrf = CSRFProtect()
+
+
+def arr_text(value) -> str:
+    """`{{ x|arr }}`: "ARR $120,000", or "ARR unknown" when there is no figure (or only an overflowed one)."""
+    if value is None or not math.isfinite(value):
+        return "ARR unknown"
+    return f"ARR ${value:,.0f}"
 
 
 def is_api_request() -> bool:
@@ -79,6 +88,7 @@ def init_app(app) -> None:
         bar_chart=charts.bar_chart, sparkline=charts.sparkline,
         trend_badge=charts.trend_badge, status_badge=charts.status_badge,
     )
+    app.jinja_env.filters["arr"] = arr_text
     app.register_blueprint(bp)
     from .pages import init_pages  # themes, notes, ask, roadmap and reports pages (blueprint "pages")
     init_pages(app)

@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Length
 
 from ..followups.brief import brief as build_brief
 from ..followups.service import FollowupInputError, followups as build_followups, mark_told, parse_since
+from ..ingest.validate import year_problem
 from ..notes import NotFound
 from ..services import services
 
@@ -26,9 +27,12 @@ def init_app(app) -> None:
 
 def _since():
     try:
-        return parse_since(request.args.get("since")), None
+        since = parse_since(request.args.get("since"))
     except FollowupInputError as exc:
         return None, str(exc)
+    if since is not None and (problem := year_problem(since, "since")):
+        return None, problem
+    return since, None
 
 
 @bp.get("/roadmap/items/<item_id>/followups")
