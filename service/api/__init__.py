@@ -13,9 +13,11 @@ def register_api(app) -> None:
     from .notes import bp as notes_bp
 
     from .hygiene import init_app as init_hygiene
+    from .output import init_app as init_output
 
     init_errors(app)
     init_hygiene(app)
+    init_output(app)
     app.register_blueprint(notes_bp)
 
     @app.get("/healthz")
