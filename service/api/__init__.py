@@ -13,11 +13,13 @@ def register_api(app) -> None:
     from .notes import bp as notes_bp
 
     from .hygiene import init_app as init_hygiene
+    from .openapi import init_app as init_openapi
     from .output import init_app as init_output
 
     init_errors(app)
     init_hygiene(app)
     init_output(app)
+    init_openapi(app)
     app.register_blueprint(notes_bp)
 
     @app.get("/healthz")

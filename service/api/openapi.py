@@ -1,0 +1,94 @@
+"""The OpenAPI document (/api/v1/openapi.json) as the API behaves: apiflask builds operations, parameters and bodies
+from the blueprints' schemas; this adds what it cannot see. Callers authenticate with a bearer token (or a
+signed-in session) checked by service.auth's guard, so every non-public operation can answer 401 and 403; every
+error has the one shape of service.api.errors; a JSON body can be malformed (400), too large (413) or not JSON (415);
+and three endpoints take a list, or an object wrapping one, where apiflask would document a single object."""
+from __future__ import annotations
+
+import re
+
+from .errors import CODES
+
+ERROR_SCHEMA = {
+    "type": "object", "required": ["error"], "additionalProperties": False,
+    "properties": {"error": {
+        "type": "object", "required": ["code", "message", "details"],
+        "properties": {
+            "code": {"type": "string", "enum": sorted(set(CODES.values()))},
+            "message": {"type": "string", "description": "what is wrong, naming the field"},
+            "details": {"type": "object", "description": "e.g. field, allowed, limit, or errors: [{field, reason}]"},
+        },
+    }},
+}
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer",
+               "description": "an API token: `feedback tokens create --name NAME --role ROLE`"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                "description": "a signed-in browser session; unsafe methods also need the X-CSRFToken header"},
+}
+ERROR_RESPONSES = {
+    "401": "no valid API token or session",
+    "403": "the caller's role may not do this",
+}
+BODY_RESPONSES = {
+    "400": "the body is not valid JSON (or holds NaN, a lone surrogate, or nests too deep)",
+    "413": "the body is larger than the limit",
+    "415": "the body is not sent as application/json",
+}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list_or_wrapped(item: dict, key: str, single: dict | None = None) -> dict:
+    """A list of `item`, or {key: [item, ...]}, or (when given) a single object."""
+    listed = {"type": "array", "minItems": 1, "items": item}
+    choices = [listed, {"type": "object", "required": [key], "properties": {key: listed}}]
+    return {"oneOf": ([single] if single else []) + choices}
+
+
+# path -> the request body each accepts (apiflask documents `Schema(many=True)` as one object)
+LIST_BODIES = {
+    "/api/v1/notes": lambda: _list_or_wrapped(_ref("NoteIn"), "notes", single=_ref("NoteIn")),
+    "/api/v1/roadmap/items": lambda: _list_or_wrapped(_ref("ItemIn"), "items"),
+    "/api/v1/match": lambda: _list_or_wrapped({"oneOf": [{"type": "string", "minLength": 1}, _ref("MatchIn")]},
+                                              "requests"),
+}
+
+
+def openapi_path(rule: str) -> str:
+    """/notes/<path:note_id> -> /notes/{note_id}, as apiflask names paths."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def init_app(app) -> None:
+    app.config.update(HTTP_ERROR_SCHEMA=ERROR_SCHEMA, VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA,
+                      SECURITY_SCHEMES=SECURITY_SCHEMES, VALIDATION_ERROR_DESCRIPTION="invalid input, naming the field")
+
+    @app.spec_processor
+    def _as_it_behaves(spec: dict) -> dict:
+        from ..auth.policy import PUBLIC
+
+        public = {(openapi_path(rule.rule), method.lower()) for rule in app.url_map.iter_rules()
+                  if rule.endpoint in PUBLIC for method in rule.methods or ()}
+        spec["security"] = [{"bearer": []}, {"session": []}]
+        error = {"application/json": {"schema": _ref("HTTPError")}}
+        spec.setdefault("components", {}).setdefault("schemas", {}).setdefault("HTTPError", ERROR_SCHEMA)
+        for path, operations in spec.get("paths", {}).items():
+            for method, operation in operations.items():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                responses = operation["responses"]
+                if (path, method) in public:
+                    operation["security"] = []
+                else:
+                    for status, description in ERROR_RESPONSES.items():
+                        responses.setdefault(status, {"description": description, "content": error})
+                if path in LIST_BODIES and method == "post":
+                    operation["requestBody"] = {"required": True, "content": {
+                        "application/json": {"schema": LIST_BODIES[path]()}}}
+                if "requestBody" in operation:
+                    for status, description in BODY_RESPONSES.items():
+                        responses.setdefault(status, {"description": description, "content": error})
+        return spec
