@@ -7,7 +7,7 @@ from ..auth.audit import entries
 from ..erase import EraseError, delete_draft, delete_report, erase_account
 from ..services import services
 from .errors import APIError
-from .hygiene import query_int
+from .hygiene import MAX_INT, query_int
 
 bp = APIBlueprint("admin", __name__, url_prefix="/api/v1", tag="Administration")
 
@@ -37,14 +37,17 @@ def erase(name: str):
         raise APIError(404, str(exc)) from None
 
 
-@bp.delete("/drafts/<int:draft_id>")
+@bp.delete("/drafts/<draft_id>")
 @bp.doc(summary="Delete a stored draft and its ratings", responses={404: "no such draft"})
-def delete_one_draft(draft_id: int):
+def delete_one_draft(draft_id: str):
+    # the same path as GET /drafts/<draft_id>, so an id that is not a number is no such draft (404), not a 405
+    if not draft_id.isascii() or not draft_id.isdigit() or int(draft_id) > MAX_INT:
+        raise APIError(404, f"no draft with id {draft_id[:40]!r}")
     try:
-        delete_draft(services(), draft_id)
+        delete_draft(services(), int(draft_id))
     except EraseError as exc:
         raise APIError(404, str(exc)) from None
-    return {"deleted": draft_id}
+    return {"deleted": int(draft_id)}
 
 
 @bp.delete("/reports/<int:report_id>")
