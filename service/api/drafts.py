@@ -1,8 +1,8 @@
 """Drafts API: ask how the roadmap addresses something, read past drafts, and rate them."""
 from __future__ import annotations
 
-from apiflask import APIBlueprint, Schema
-from apiflask.fields import Raw, String
+from apiflask import APIBlueprint
+from apiflask.fields import Raw
 from flask import request
 
 from ..drafts.base import AUDIENCES, TONES
@@ -11,51 +11,44 @@ from ..drafts.pipeline import (MAX_QUESTION_CHARS, DraftInputError, DraftNotFoun
 from ..drafts.template import TemplateDrafter
 from ..services import services
 from .errors import APIError
-from .hygiene import MAX_PAGE, query_int
+from .fields import COMMON, Body, Text
+from .hygiene import MAX_PAGE, check_body, query_int
 
 DRAFTERS = ("auto", "llm", "template")
 bp = APIBlueprint("drafts", __name__, url_prefix="/api/v1", tag="Drafts")
+bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
 
 
-class DraftIn(Schema):
-    question = String(required=True,
-                      metadata={"description": f"the rep's question, up to {MAX_QUESTION_CHARS:,} characters"})
-    account = String(metadata={"description": "the account asking; its own notes are quoted first"})
-    audience = String(metadata={"enum": list(AUDIENCES), "default": "customer"})
-    tone = String(metadata={"enum": list(TONES)})
-    drafter = String(metadata={"enum": list(DRAFTERS), "default": "auto",
-                               "description": "auto: the LLM when configured and within the caller's daily budget, "
-                                              "else the template; llm: 429 when the budget is spent; template"})
+class DraftIn(Body):
+    question = Text(required=True,
+                    metadata={"description": f"the rep's question, up to {MAX_QUESTION_CHARS:,} characters"})
+    account = Text(allow_none=True, metadata={"description": "the account asking; its own notes are quoted first"})
+    audience = Text(allow_none=True, metadata={"enum": list(AUDIENCES), "default": "customer"})
+    tone = Text(allow_none=True, metadata={"enum": list(TONES)})
+    drafter = Text(allow_none=True, metadata={"enum": list(DRAFTERS), "default": "auto",
+                                              "description": "auto: the LLM when configured and within the caller's "
+                                                             "daily budget, else the template; llm: 429 when the "
+                                                             "budget is spent; template"})
 
 
-class FeedbackIn(Schema):
-    rating = Raw(required=True, metadata={"description": '"up", "down" or a whole number from 1 to 5'})
-    edited_text = String(metadata={"description": "the text the rep actually sent"})
-    comment = String()
+class FeedbackIn(Body):
+    rating = Raw(required=True, error_messages=COMMON,
+                 metadata={"description": '"up", "down" or a whole number from 1 to 5'})
+    edited_text = Text(allow_none=True, metadata={"description": "the text the rep actually sent"})
+    comment = Text(allow_none=True)
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
 
 
-def _body(body) -> dict:
-    """The JSON object of the request; validation is ours so every problem gets the one error shape."""
-    if not isinstance(body, dict):
-        raise APIError(422, "the request body must be a JSON object")
-    return body
-
-
 @bp.post("/drafts")
-@bp.input(DraftIn, location="json", validation=False, arg_name="body")
+@bp.input(DraftIn, location="json", arg_name="body")
 @bp.doc(summary="Draft a grounded answer: the verdict comes from the roadmap matcher, the wording from a drafter",
         responses={201: "the stored draft", 400: "malformed JSON",
                    422: "missing or oversized question, bad audience, tone or drafter (llm without an endpoint)",
                    429: "drafter llm: the caller's daily LLM budget is spent (Retry-After)"})
 def post_draft(body):
-    body = _body(body)
-    for key in ("question", "account", "audience", "tone", "drafter"):
-        if body.get(key) is not None and not isinstance(body[key], str):
-            raise APIError(422, f"{key} must be a string", {"field": key})
     try:
         return create_draft(services(), body.get("question"), body.get("account"), body.get("audience") or "customer",
                             body.get("tone"), drafter=_drafter(body.get("drafter") or "auto")), 201
@@ -104,13 +97,10 @@ def get_one(draft_id: str):
 
 
 @bp.post("/drafts/<draft_id>/feedback")
-@bp.input(FeedbackIn, location="json", validation=False, arg_name="body")
+@bp.input(FeedbackIn, location="json", arg_name="body")
 @bp.doc(summary="Rate a draft (up/down or 1-5), optionally with the text that was actually sent",
         responses={201: "stored", 404: "no such draft", 422: "bad rating or text"})
 def post_feedback(draft_id: str, body):
-    body = _body(body)
-    if "rating" not in body:
-        raise APIError(422, "rating is required", {"field": "rating"})
     try:
         return save_feedback(services(), draft_id, body["rating"], body.get("edited_text"), body.get("comment")), 201
     except DraftNotFound as exc:

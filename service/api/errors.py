@@ -18,6 +18,54 @@ class APIError(HTTPError):
         self.code = code or CODES.get(status, "error")
 
 
+LOCATIONS = {"json": "request body", "query": "query parameter", "form": "form field", "headers": "header",
+             "path": "path parameter", "cookies": "cookie", "files": "file"}
+MAX_LISTED_ERRORS = 20
+
+
+def _flatten(errors, where: str = ""):
+    """marshmallow's nested {field: [messages] | {index: ...}} as (field path, message) pairs: tags[2], items[0].id;
+    errors about the whole body (marshmallow's "_schema") are about "body"."""
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            if key == "_schema":
+                name = where or "body"
+            elif isinstance(key, int):
+                name = f"{where}[{key}]"
+            else:
+                name = f"{where}.{key}" if where else str(key)
+            yield from _flatten(value, name)
+    elif isinstance(errors, (list, tuple)) and all(isinstance(m, str) for m in errors):
+        yield where, " ".join(errors)
+    elif isinstance(errors, (list, tuple)):
+        for value in errors:
+            yield from _flatten(value, where)
+    else:
+        yield where, str(errors)
+
+
+def _sentence(field: str, reason: str) -> str:
+    """"label" + "must be a string" -> "label must be a string"; a reason that names its field, or one of
+    marshmallow's own capitalised messages, is kept whole."""
+    if reason.startswith(f"{field} "):
+        return reason
+    return f"{field} {reason}" if reason[:1].islower() else f"{field}: {reason}"
+
+
+def validation_error(details: dict) -> tuple[str, dict]:
+    """A schema's errors ({location: {field: [messages]}}) as one message naming the fields, and details listing
+    the first MAX_LISTED_ERRORS of them: {"field", "location", "errors": [{"field", "reason"}], "error_count"}."""
+    problems = [(location, field, reason) for location, errors in details.items()
+                for field, reason in _flatten(errors)]
+    location = problems[0][0] if problems else "json"
+    shown = problems[:MAX_LISTED_ERRORS]
+    message = f"invalid {LOCATIONS.get(location, location)}: " + "; ".join(_sentence(f, r) for _, f, r in shown[:5])
+    if len(problems) > 5:
+        message += f" (and {len(problems) - 5:,} more)"
+    return message, {"field": problems[0][1] if problems else None, "location": location,
+                     "errors": [{"field": f, "reason": r} for _, f, r in shown], "error_count": len(problems)}
+
+
 def error_body(status: int, message: str, details=None, code: str | None = None) -> dict:
     return {"error": {"code": code or CODES.get(status, "error"), "message": message, "details": details or {}}}
 
@@ -28,8 +76,8 @@ def init_errors(app) -> None:
         code = getattr(error, "code", None) if isinstance(getattr(error, "code", None), str) else None
         details = error.detail or {}
         message = error.message
-        if error.status_code == 422 and "json" in details:  # apiflask's own validation errors
-            message = "invalid request body"
+        if error.status_code == 422 and details and set(details) <= set(LOCATIONS):  # a schema's validation errors
+            message, details = validation_error(details)
         if error.status_code == 500:
             message, details = "internal error", {}
         return error_body(error.status_code, message, details, code), error.status_code, error.headers

@@ -1,35 +1,47 @@
 """Follow-ups and account briefs API: who asked for an item, grounded drafts for them, and a brief per account."""
 from __future__ import annotations
 
-from apiflask import APIBlueprint, Schema
-from apiflask.fields import String
+from apiflask import APIBlueprint
+from apiflask.validators import Length
 from flask import request
 
+from ..auth import principal
 from ..followups.brief import brief
 from ..followups.service import FollowupInputError, followups, mark_told, parse_since
+from ..ingest.validate import year_problem
 from ..notes import NotFound
 from ..roadmap.history import item_history
 from ..services import services
 from .errors import APIError
+from .fields import Body, Text
+from .hygiene import check_body
 
 bp = APIBlueprint("followups", __name__, url_prefix="/api/v1", tag="Follow-ups")
+bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
 
 
-class ToldIn(Schema):
-    account = String(required=True, metadata={"description": "the account that was told about the item's status"})
-    by = String(metadata={"description": "who told them"})
-    note = String()
+MAX_TOLD_NOTE_CHARS = 2000  # a line or two about the conversation; it is shown with every follow-up list
+
+
+class ToldIn(Body):
+    """Who told them is the caller (the token or the signed-in user), never a field of the body."""
+    account = Text(required=True, metadata={"description": "the account that was told about the item's status"})
+    note = Text(allow_none=True, validate=Length(max=MAX_TOLD_NOTE_CHARS, error="is longer than {max:,} characters"),
+                metadata={"description": f"what was said, up to {MAX_TOLD_NOTE_CHARS:,} characters"})
 
 
 def _since():
     try:
-        return parse_since(request.args.get("since"))
+        since = parse_since(request.args.get("since"))
     except FollowupInputError as exc:
         raise APIError(400, str(exc), {"field": "since"})
+    if since is not None and (problem := year_problem(since, "since")):
+        raise APIError(400, problem, {"field": "since"})
+    return since
 
 
 @bp.get("/roadmap/items/<item_id>/history")
@@ -54,18 +66,14 @@ def get_followups(item_id: str):
 
 
 @bp.post("/roadmap/items/<item_id>/followups/told")
-@bp.input(ToldIn, location="json", validation=False, arg_name="body")
-@bp.doc(summary="Mark an account as told about the item's current status (stored, shown, left out next time)",
+@bp.input(ToldIn, location="json", arg_name="body")
+@bp.doc(summary="Mark an account as told about the item's current status (stored, shown, left out next time); "
+                "told_by is the caller",
         responses={201: "marked", 200: "already marked", 404: "no such item, or the account did not ask",
-                   422: "bad account"})
+                   422: "bad account or note, or an unknown field"})
 def post_told(item_id: str, body):
-    if not isinstance(body, dict):
-        raise APIError(422, "the request body must be a JSON object")
-    for key in ("account", "by", "note"):
-        if body.get(key) is not None and not isinstance(body[key], str):
-            raise APIError(422, f"{key} must be a string", {"field": key})
-    try:
-        mark = mark_told(services(), item_id, body.get("account"), told_by=body.get("by"), note=body.get("note"))
+    try:  # who told them is whose token it is (or who is signed in), never what the body claims
+        mark = mark_told(services(), item_id, body["account"], told_by=principal().actor, note=body.get("note"))
     except FollowupInputError as exc:
         raise APIError(422, str(exc), {"field": "account"})
     except NotFound as exc:

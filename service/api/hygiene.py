@@ -1,17 +1,21 @@
-"""Input hygiene for every request, before any handler sees it: bounded path ids and strict JSON.
+"""Input hygiene for every request, before any handler sees it: bounded path ids, strict JSON, links that stay put.
 
-A JSON body is refused with 400 when it is nested deeper than MAX_JSON_DEPTH, holds a lone surrogate (text that
-cannot be stored as UTF-8), NaN/Infinity or a number that does not fit 64 bits; path integers are bounded to
-64 bits so a huge id is a 404, not a database OverflowError.
+An API body that is not JSON is refused with 415; a JSON body with 400 when it does not parse, is nested deeper than
+MAX_JSON_DEPTH, holds a lone surrogate (text that cannot be stored as UTF-8), NaN/Infinity or a number that does
+not fit 64 bits; a chunked body over the size limit with 413, like one that declares its length. Path integers are
+bounded to 64 bits so a huge id is a 404, not a database OverflowError. Generated links encode '/' inside an id, so
+an id such as "../x" can never make a link that leaves its page.
 """
 from __future__ import annotations
 
 import json
 import math
 import re
+from urllib.parse import quote
 
 from flask import jsonify, request
-from werkzeug.routing import IntegerConverter
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter, PathConverter, UnicodeConverter
 
 from .errors import error_body
 
@@ -19,6 +23,7 @@ MAX_JSON_DEPTH = 32
 MAX_INT = 2**63 - 1
 MAX_PAGE = 1_000_000  # pages beyond it hold nothing any client will read; offsets stay far inside 64 bits
 SURROGATE = re.compile("[\ud800-\udfff]")
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class BoundedIntegerConverter(IntegerConverter):
@@ -27,6 +32,24 @@ class BoundedIntegerConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_INT)
         super().__init__(map, *args, **kwargs)
+
+
+class EncodeSlash:
+    """Links made by url_for encode '/' inside a value (werkzeug keeps it: /notes/../../etc/passwd), so an id or an
+    account name can never make a link that a browser resolves against the page's own path."""
+
+    SAFE = "!$&'()*+,:;=@"  # what werkzeug leaves unencoded in a path segment, minus "/"
+
+    def to_url(self, value) -> str:
+        return quote(str(value), safe=self.SAFE)
+
+
+class SegmentConverter(EncodeSlash, UnicodeConverter):
+    """The default `<name>`."""
+
+
+class EncodedPathConverter(EncodeSlash, PathConverter):
+    """`<path:name>`: still matches a '/' inside the value (notes stored before '/' was refused)."""
 
 
 class BadJSON(ValueError):
@@ -61,8 +84,10 @@ def check_json(data: bytes) -> None:
         raise BadJSON("the body is not UTF-8") from None
     except BadJSON:
         raise
-    except ValueError:
-        return  # malformed: each handler answers 400/422 in its own words
+    except json.JSONDecodeError as exc:
+        raise BadJSON(f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except ValueError as exc:
+        raise BadJSON(f"the body is not valid JSON: {exc}") from None
     stack = [(value, "$", 0)]
     while stack:
         item, where, depth = stack.pop()
@@ -96,7 +121,8 @@ def query_int(name: str, default: int, low: int, high: int) -> int:
 def init_app(app) -> None:
     from sqlalchemy.exc import OperationalError
 
-    app.url_map.converters["int"] = BoundedIntegerConverter
+    app.url_map.converters.update(int=BoundedIntegerConverter, default=SegmentConverter, string=SegmentConverter,
+                                  path=EncodedPathConverter)
 
     @app.errorhandler(OperationalError)
     def _busy(exc):
@@ -109,11 +135,45 @@ def init_app(app) -> None:
         return body["error"]["message"], 503, {"Retry-After": "5", "Content-Type": "text/plain; charset=utf-8"}
 
     @app.before_request
-    def _strict_json():
-        if request.method not in ("POST", "PUT", "PATCH", "DELETE") or not request.is_json:
+    def _strict_json_to_pages():
+        """A JSON body sent to a page (the API's blueprints check theirs with check_body, after the auth guard)."""
+        if request.method not in UNSAFE or request.path.startswith("/api/") or not request.is_json:
             return None
-        try:
-            check_json(request.get_data(cache=True))
-        except BadJSON as exc:
-            return jsonify(error_body(400, str(exc), {"field": "body"})), 400
+        return _refuse_bad_json(_read_body())
+
+
+def check_body():
+    """Every API blueprint's before_request (so after the app's auth guard: a stranger gets 401, not a lesson in
+    JSON): a body must be JSON, parse, and be within the limits; no body at all is each endpoint's call."""
+    if request.method not in UNSAFE:
         return None
+    data = _read_body()
+    if not data.strip():
+        return None
+    if not request.is_json:
+        if request.method == "DELETE":
+            return None
+        got = request.mimetype or "no Content-Type"
+        return jsonify(error_body(415, f"the body must be JSON sent as Content-Type: application/json (got {got})",
+                                  {"field": "Content-Type", "expected": "application/json"})), 415
+    return _refuse_bad_json(data)
+
+
+def _refuse_bad_json(data: bytes):
+    try:
+        check_json(data)
+    except BadJSON as exc:
+        return jsonify(error_body(400, str(exc), {"field": "body"})), 400
+    return None
+
+
+def _read_body() -> bytes:
+    """The body, or 413 when it is over the limit. A body sent without a length (chunked) is cut at the limit by
+    werkzeug without a word, which would reach the handlers as truncated JSON (400); one more byte says it is
+    larger."""
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        if request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    return data

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Dict, Integer, List, Nested, String
+from apiflask.fields import Dict, Integer, List, String
 from flask import current_app, request
+from marshmallow import INCLUDE
 
 from ..ingest.errors import IngestError, RowError
 from ..ingest.store import ingest, validate_rows
@@ -12,18 +13,27 @@ from ..models.notes import SOURCE_KINDS
 from ..notes import NotFound, delete_note_by_id, find_note, list_notes, note_dict, parse_filter_date, stats
 from ..services import services
 from .errors import APIError
-from .hygiene import MAX_PAGE, query_int
+from .fields import Body, Id, Text
+from .hygiene import MAX_PAGE, check_body, query_int
 
 bp = APIBlueprint("notes", __name__, url_prefix="/api/v1", tag="Notes")
+bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
 
 
-class NoteIn(Schema):
-    id = String(metadata={"description": "your id for the note; re-sending it with new text updates the note"})
-    text = String(required=True, metadata={"description": "the note, up to 100,000 characters"})
-    account = String()
-    source = String(metadata={"enum": list(SOURCE_KINDS)})
-    author = String()
-    date = String(metadata={"description": "ISO 8601 date"})
+class NoteIn(Body):
+    """One note. service.ingest.validate checks it (the same rules as `feedback ingest`); this documents it. Other
+    fields are kept as the note's metadata; arr (the account's ARR) must be an amount from 0 to 1e12."""
+
+    class Meta:
+        unknown = INCLUDE  # other fields are kept as the note's metadata
+
+    id = Id(metadata={"description": "your id for the note; re-sending it with new text updates the note. No '/' "
+                                    "(it is a URL path segment)"})
+    text = Text(required=True, metadata={"description": "the note, up to 100,000 characters"})
+    account = Text()
+    source = Text(metadata={"enum": list(SOURCE_KINDS)})
+    author = Text()
+    date = Text(metadata={"description": "ISO 8601 date"})
 
 
 class IngestOut(Schema):
@@ -93,7 +103,7 @@ def get_notes():
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 
 
-@bp.get("/notes/<note_id>")
+@bp.get("/notes/<path:note_id>")  # path: notes stored before '/' was refused stay reachable
 @bp.doc(summary="One note with its statements", responses={404: "no such note"})
 def get_note(note_id: str):
     with services().db.session() as session:
@@ -103,7 +113,7 @@ def get_note(note_id: str):
             raise APIError(404, str(exc))
 
 
-@bp.delete("/notes/<note_id>")
+@bp.delete("/notes/<path:note_id>")
 @bp.doc(summary="Delete a note with its statements and vectors", responses={404: "no such note"})
 def delete_note(note_id: str):
     try:

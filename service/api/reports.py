@@ -1,40 +1,45 @@
 """Reports API: list stored reports, read one, build one now (and optionally deliver it to a webhook)."""
 from __future__ import annotations
 
-from apiflask import APIBlueprint, Schema
+from apiflask import APIBlueprint
 from apiflask.fields import String
 from apiflask.validators import OneOf
 from flask import request
+from sqlalchemy import func, select
 
-from ..models.reports import PERIODS
+from ..models.reports import PERIODS, Report
 from ..notes import parse_filter_date
 from ..reports.build import ReportError
 from ..reports.deliver import WebhookURLError, api_allowed_hosts, check_url, enqueue_delivery
 from ..reports.store import ReportNotFound, create_report, get_report, list_reports, report_dict, summary_dict
 from ..services import services
 from .errors import APIError
-from .hygiene import MAX_PAGE, query_int
+from .fields import Body, Text
+from .hygiene import MAX_PAGE, check_body, query_int
 
 bp = APIBlueprint("reports", __name__, url_prefix="/api/v1", tag="Reports")
+bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
 
 
-class ReportIn(Schema):
+class ReportIn(Body):
     since = String(load_default="1d", validate=OneOf(PERIODS), metadata={"description": "the period: 1d, 7d or 30d"})
-    webhook = String(metadata={"description": "a Slack-compatible incoming webhook URL to post the report to"})
-    as_of = String(metadata={"description": "the period ends at the start of this day, UTC (default: today)"})
+    webhook = Text(metadata={"description": "a Slack-compatible incoming webhook URL to post the report to"})
+    as_of = Text(metadata={"description": "the period ends at the start of this day, UTC (default: today)"})
 
 
 @bp.get("/reports")
-@bp.doc(summary="Stored reports, newest first (?limit=, ?offset=)")
+@bp.doc(summary="Stored reports, newest first (?limit=, ?offset=); total counts them all")
 def list_all():
     limit = query_int("limit", 50, 1, 500)
     offset = query_int("offset", 0, 0, MAX_PAGE * 500)
     rows = [summary_dict(r) for r in list_reports(services(), limit=limit, offset=offset)]
-    return {"reports": rows, "total": len(rows), "limit": limit, "offset": offset}
+    with services().db.session() as session:
+        total = session.scalar(select(func.count()).select_from(Report))
+    return {"reports": rows, "total": total, "limit": limit, "offset": offset}
 
 
 @bp.get("/reports/<int:report_id>")

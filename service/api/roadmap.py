@@ -3,17 +3,23 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Float, Integer, List, String
+from apiflask.validators import Range
 from flask import request
+from marshmallow import INCLUDE
 
+from ..auth import principal
 from ..ingest.errors import IngestError
 from ..models.roadmap import ROADMAP_STATUSES
 from ..notes import NotFound
 from ..roadmap import importer, service
 from ..services import services
 from .errors import APIError
+from .fields import Body, Id, Text, WholeNumber
+from .hygiene import check_body
 from .notes import bool_arg
 
 bp = APIBlueprint("roadmap", __name__, url_prefix="/api/v1", tag="Roadmap")
+bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
 MAX_MATCH_REQUESTS = 1000
 # All request texts together. Matching ran at 2,600-4,000 characters/s on a shared 2-core machine
 # (eval/bench_request_text.py: 40,000 took 10.5-15.3 s); at 20,000, 1,000 requests took 6.9 s, under a quarter of
@@ -25,27 +31,43 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
 
 
-class ItemIn(Schema):
-    id = String(required=True, metadata={"description": "your id; re-sending it updates the item"})
-    title = String(required=True)
-    description = String()
-    status = String(required=True, metadata={"description": f"one of {', '.join(ROADMAP_STATUSES)} or a synonym "
-                                                            "(Released, In development, Next, Backlog, Won't do...)"})
-    release, goal, url, workaround = String(), String(), String(), String()
+class ItemIn(Body):
+    """One roadmap item. The importer validates it (the same rules as `feedback roadmap import`); this documents it."""
+
+    class Meta:
+        unknown = INCLUDE  # other columns are kept as the item's extras
+
+    id = Id(required=True, metadata={"description": "your id; re-sending it updates the item. No '/' (it is a URL "
+                                                    "path segment)"})
+    title = Text(required=True)
+    description = Text()
+    status = Text(required=True, metadata={"description": f"one of {', '.join(ROADMAP_STATUSES)} or a synonym "
+                                                          "(Released, In development, Next, Backlog, Won't do...)"})
+    release, goal, url, workaround = Text(), Text(), Text(), Text()
     score, reach, impact, effort = Float(), Float(), Float(), Float()
     confidence = Float(metadata={"description": "0-1, or 0-100 as a percentage"})
-    tags = List(String())
+    tags = List(Text())
 
 
-class LinkIn(Schema):
-    note_id = String(metadata={"description": "a note id as returned by /notes"})
-    theme_id = Integer()
-    draft_id = Integer(metadata={"description": "a draft whose question a rep confirmed as about the item"})
+class LinkIn(Body):
+    """Exactly one of note_id, theme_id, draft_id. Who links is the caller (the token or the signed-in user)."""
+    note_id = Id(metadata={"description": "a note id as returned by /notes"})
+    theme_id = WholeNumber()
+    draft_id = WholeNumber(metadata={"description": "a draft whose question a rep confirmed as about the item"})
 
 
-class MatchIn(Schema):
-    id = String()
-    text = String(required=True)
+class MatchIn(Body):
+    """One request; a request can also be a plain string."""
+    id = Text(allow_none=True,
+              metadata={"description": "your id for the request, echoed in the result (default: its position)"})
+    text = Text(required=True)
+
+
+class MatchArgs(Schema):
+    min_score = Float(load_default=0.5, validate=Range(0, 1, error="must be a number from {min} to {max}"),
+                      error_messages={"invalid": "must be a number from 0 to 1",
+                                      "special": "must be a number from 0 to 1, not NaN or infinity"},
+                      metadata={"description": "the lowest score a match needs to be listed, from 0 to 1"})
 
 
 class ImportOut(Schema):
@@ -93,20 +115,14 @@ def post_items(body):
 
 
 @bp.post("/roadmap/items/<item_id>/links")
-@bp.input(LinkIn, location="json", validation=False, arg_name="body")
-@bp.doc(summary="Link a note, a theme or a confirmed draft to an item (idempotent)",
-        responses={201: "linked", 200: "already linked", 404: "no such item, note or theme", 422: "bad body"})
+@bp.input(LinkIn, location="json", arg_name="body")
+@bp.doc(summary="Link a note, a theme or a confirmed draft to an item (idempotent); created_by is the caller",
+        responses={201: "linked", 200: "already linked", 404: "no such item, note or theme",
+                   422: "not exactly one of note_id, theme_id, draft_id; a wrong type; an unknown field"})
 def post_link(item_id: str, body):
-    if not isinstance(body, dict):
-        raise APIError(422, 'expected {"note_id": ...}, {"theme_id": ...} or {"draft_id": ...}')
-    unknown = set(body) - {"note_id", "theme_id", "draft_id", "created_by"}
-    if unknown:
-        raise APIError(422, f"unknown field(s): {', '.join(sorted(unknown))}")
-    note_id = body.get("note_id")
-    try:
-        result = service.link(services(), item_id, note_id=None if note_id is None else str(note_id),
-                              theme_id=body.get("theme_id"), draft_id=body.get("draft_id"),
-                              created_by=body.get("created_by"))
+    try:  # who links is whose token it is (or who is signed in), never what the body claims
+        result = service.link(services(), item_id, note_id=body.get("note_id"), theme_id=body.get("theme_id"),
+                              draft_id=body.get("draft_id"), created_by=principal().actor)
     except NotFound as exc:
         raise APIError(404, str(exc))
     except service.LinkError as exc:
@@ -130,11 +146,14 @@ def get_scores():
 
 
 @bp.post("/match")
+@bp.input(MatchArgs, location="query", arg_name="args")
 @bp.input(MatchIn(many=True), location="json", validation=False, arg_name="body")
-@bp.doc(summary="Match customer requests (strings or {id, text}, up to 1,000) to roadmap items",
+@bp.doc(summary='Match customer requests to roadmap items: a list of strings or {id, text} (or {"requests": '
+                '[...]}), up to 1,000',
         responses={200: '{"results": [{"id", "verdict", "matches": [{"item_id", "title", "status", "score"}]}]}',
-                   413: "more than 1,000 requests, or more than 20,000 characters of text together", 422: "empty or invalid requests"})
-def post_match(body):
+                   413: "more than 1,000 requests, or more than 20,000 characters of text together",
+                   422: "empty or invalid requests, or min_score outside 0 to 1"})
+def post_match(args, body):
     if isinstance(body, dict) and "requests" in body:
         body = body["requests"]
     if not isinstance(body, list) or not body:
@@ -144,12 +163,8 @@ def post_match(body):
                        {"limit": MAX_MATCH_REQUESTS})
     requests, errors = [], []
     for n, item in enumerate(body, start=1):
-        text = item.get("text") if isinstance(item, dict) else item
-        if not isinstance(text, str) or not text.strip():
-            errors.append({"line": n, "field": "text", "reason": "a request needs non-empty text"})
-            continue
-        rid = item.get("id") if isinstance(item, dict) else None
-        requests.append({"id": str(rid) if rid not in (None, "") else str(n), "text": text})
+        request_or_error = _match_request(n, item)
+        (errors if "reason" in request_or_error else requests).append(request_or_error)
     if errors:
         raise APIError(422, f"{len(errors)} invalid request(s)", {"errors": errors})
     total = sum(len(r["text"]) for r in requests)
@@ -157,11 +172,24 @@ def post_match(body):
         raise APIError(413, f"the requests' text fields hold {total:,} characters together; the limit is "
                             f"{MAX_MATCH_CHARS:,} per call (split them over several calls)",
                        {"field": "text", "limit": MAX_MATCH_CHARS, "chars": total})
-    try:
-        min_score = float(request.args.get("min_score", 0.5))
-    except ValueError:
-        raise APIError(400, "min_score must be a number between 0 and 1")
-    return {"results": service.match_requests(services(), requests, min_score=min_score)}
+    return {"results": service.match_requests(services(), requests, min_score=args["min_score"])}
+
+
+def _match_request(n: int, item) -> dict:
+    """{"id", "text"} for the n-th request, or {"line", "field", "reason"}: the same field rules as MatchIn."""
+    if isinstance(item, str):
+        item = {"text": item}
+    if not isinstance(item, dict):
+        return {"line": n, "field": None, "reason": f"a request is a string or {{id, text}}, not {type(item).__name__}"}
+    if isinstance(item.get("id"), int) and not isinstance(item.get("id"), bool):
+        item = {**item, "id": str(item["id"])}  # a numeric id is fine: it is only echoed
+    problems = MatchIn().validate(item)
+    if problems:
+        field, reasons = next(iter(problems.items()))
+        return {"line": n, "field": None if field == "_schema" else field, "reason": " ".join(map(str, reasons))}
+    if not item["text"].strip():
+        return {"line": n, "field": "text", "reason": "a request needs non-empty text"}
+    return {"id": item.get("id") or str(n), "text": item["text"]}
 
 
 __all__ = ["bp", "init_app"]

@@ -1,20 +1,76 @@
+"""Themes API: the latest run, one theme, a new run, a PM's edits (rename, merge, hide, move) and pasted text."""
 from __future__ import annotations
 
 from apiflask import APIBlueprint
+from apiflask.fields import List
+from apiflask.validators import Length, OneOf, Range
 from flask import current_app, request
 
+from ..auth import principal
 from ..models.notes import SOURCE_KINDS
 from ..notes import parse_filter_date
-from ..auth import principal
 from ..services import services
 from ..themes.queries import ThemeNotFound, latest_run_json, theme_detail, theme_statements
 from ..themes.run import RunOptions, ThemeRunError, run_themes
 from .errors import APIError
+from .fields import COMMON, Body, StrictBoolean, Text, WholeNumber
+from .hygiene import check_body
 
 bp = APIBlueprint("themes", __name__, url_prefix="/api/v1", tag="Themes")
+bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
 # Summarising ran at 2,500-4,000 characters/s (eval/bench_request_text.py: 200,000 took 49 s, past the 30 s worker
 # timeout); 20,000 took 6.5 s.
 MAX_SUMMARIZE_CHARS = 20_000
+# A move is a person sorting statements by hand; more per call is a script that can send batches (and a 404 lists
+# the ids it did not find).
+MAX_MOVE_STATEMENTS = 1000
+THEME_STATUSES = ("recurring", "emerging")  # hidden themes are left out of the list
+FROM_TO = "must be from {min:,} to {max:,}"
+EDIT_RESPONSES = {201: "the edit and the re-run it triggered", 404: "no such theme", 409: "no theme run yet",
+                  422: "bad body"}
+
+
+class RunIn(Body):
+    since = Text(allow_none=True, metadata={"description": "ISO date: only notes from this day"})
+    until = Text(allow_none=True, metadata={"description": "ISO date: only notes up to this day"})
+    account = Text(allow_none=True)
+    source = Text(allow_none=True, validate=OneOf(SOURCE_KINDS, error="must be one of {choices}"))
+    all = StrictBoolean(allow_none=True, metadata={"description": "cluster every note, not only pains"})
+    incremental = StrictBoolean(allow_none=True, metadata={"description": "assign new statements to the current "
+                                                                          "themes instead of re-clustering"})
+    min_mentions = WholeNumber(allow_none=True, validate=Range(1, 1_000_000, error=FROM_TO), metadata={"default": 3})
+    min_accounts = WholeNumber(allow_none=True, validate=Range(1, 1_000_000, error=FROM_TO), metadata={"default": 2})
+
+
+class RenameIn(Body):
+    label = Text(required=True, metadata={"description": "the new label, on one line; pinned across runs"})
+
+
+class MergeIn(Body):
+    into = WholeNumber(required=True, metadata={"description": "the theme that absorbs this one"})
+
+
+class HideIn(Body):
+    hidden = StrictBoolean(load_default=True, metadata={"description": "false shows the theme again"})
+
+
+class MoveIn(Body):
+    statement_ids = List(WholeNumber(), required=True, error_messages={**COMMON, "invalid": "must be a list"},
+                         validate=Length(1, MAX_MOVE_STATEMENTS, error="must hold {min} to {max:,} ids"),
+                         metadata={"description": f"1 to {MAX_MOVE_STATEMENTS:,} statement ids"})
+    to = WholeNumber(required=True, allow_none=True,
+                     error_messages={"required": "say where the statements go: a theme id, or null for 'not a pain'"},
+                     metadata={"description": "a theme id, or null for 'not a pain'"})
+
+
+class SummarizeIn(Body):
+    text = Text(metadata={"description": "pasted notes (or give texts)"})
+    texts = List(Text(), error_messages={**COMMON, "invalid": "must be a list"},
+                 metadata={"description": "several pasted notes"})
+    account = Text(allow_none=True)
+    source = Text(allow_none=True)
+    date = Text(allow_none=True, metadata={"description": "ISO date of the notes"})
+    store = StrictBoolean(load_default=False, metadata={"description": "also store the notes (like POST /notes)"})
 
 
 def init_app(app) -> None:
@@ -22,13 +78,16 @@ def init_app(app) -> None:
 
 
 @bp.get("/themes")
-@bp.doc(summary="Themes of the latest run (?status=recurring|emerging)")
+@bp.doc(summary="Themes of the latest run (?status=recurring|emerging)",
+        responses={200: "the themes", 400: "bad status"})
 def list_themes():
+    status = request.args.get("status")
+    if status and status not in THEME_STATUSES:
+        raise APIError(400, f"unknown status {status!r}", {"field": "status", "allowed": list(THEME_STATUSES)})
     with services().db.session() as session:
         result = latest_run_json(session)
     if result is None:
         return {"run_id": None, "themes": [], "unassigned_note_ids": [], "message": "no theme run yet"}
-    status = request.args.get("status")
     if status:
         result["themes"] = [t for t in result["themes"] if t["status"] == status]
     return result
@@ -47,34 +106,23 @@ def get_theme(theme_id: int):
 
 
 def _run_options(body: dict) -> RunOptions:
-    if not isinstance(body, dict):
-        raise APIError(400, "the body must be a JSON object")
-    for name in ("source", "account", "since", "until"):
-        if body.get(name) is not None and not isinstance(body[name], str):
-            raise APIError(422, f"{name} must be a string", {"field": name})
-    for name in ("min_mentions", "min_accounts"):
-        value = body.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000):
-            raise APIError(422, f"{name} must be a whole number from 1 to 1,000,000", {"field": name})
-    source = body.get("source")
-    if source and source not in SOURCE_KINDS:
-        raise APIError(422, f"unknown source {source!r}", {"field": "source", "allowed": list(SOURCE_KINDS)})
     try:
         return RunOptions(
             since=parse_filter_date(body.get("since"), "since"), until=parse_filter_date(body.get("until"), "until"),
-            account=body.get("account"), source=source, include_all=bool(body.get("all")),
-            incremental=bool(body.get("incremental")), min_mentions=int(body.get("min_mentions", 3)),
-            min_accounts=int(body.get("min_accounts", 2)),
+            account=body.get("account"), source=body.get("source"), include_all=bool(body.get("all")),
+            incremental=bool(body.get("incremental")), min_mentions=body.get("min_mentions") or 3,
+            min_accounts=body.get("min_accounts") or 2,
         )
     except (TypeError, ValueError) as exc:
         raise APIError(422, str(exc))
 
 
 @bp.post("/themes/run")
-@bp.doc(summary="Run theme discovery: {since, until, account, source, all, incremental, min_mentions, min_accounts}; "
-                "?background=true queues it as a job (202)")
-def post_run():
-    opts = _run_options(request.get_json(silent=True) or {})
+@bp.input(RunIn, location="json", arg_name="body")
+@bp.doc(summary="Run theme discovery over the stored notes; ?background=true queues it as a job (202)",
+        responses={201: "the run", 202: "queued as a job (poll /api/v1/jobs/<id>)", 422: "bad options"})
+def post_run(body):
+    opts = _run_options(body)
     if request.args.get("background", "").lower() in ("1", "true", "yes", "on"):
         return _queued_run(opts)
     try:
@@ -91,11 +139,9 @@ def _queued_run(opts: RunOptions):
     return {"job": job, "status_url": f"/api/v1/jobs/{job['id']}"}, 202, {"Location": f"/api/v1/jobs/{job['id']}"}
 
 
-def _edit(kind: str, body, **fields):
+def _edit(kind: str, **fields):
     from ..themes.edits import ThemeEditError, edit_and_rerun
 
-    if not isinstance(body, dict):
-        raise APIError(400, "the body must be a JSON object")
     try:  # who edits is who is signed in or whose token it is, never what the body claims
         return edit_and_rerun(services(), kind, principal().actor, **fields), 201
     except ThemeEditError as exc:
@@ -105,58 +151,54 @@ def _edit(kind: str, body, **fields):
 
 
 @bp.post("/themes/<int:theme_id>/rename")
-@bp.doc(summary="Rename a theme (the label is pinned across runs): {label}", responses={404: "no such theme"})
-def rename_theme(theme_id: int):
-    body = request.get_json(silent=True)
-    return _edit("rename", body, theme_id=theme_id, label=(body or {}).get("label") if isinstance(body, dict) else None)
+@bp.input(RenameIn, location="json", arg_name="body")
+@bp.doc(summary="Rename a theme (the label is pinned across runs)", responses=EDIT_RESPONSES)
+def rename_theme(theme_id: int, body):
+    return _edit("rename", theme_id=theme_id, label=body["label"])
 
 
 @bp.post("/themes/<int:theme_id>/merge")
-@bp.doc(summary="Merge a theme into another: {into}", responses={404: "no such theme", 409: "already merged"})
-def merge_theme(theme_id: int):
-    body = request.get_json(silent=True)
-    return _edit("merge", body, theme_id=theme_id, target_id=(body or {}).get("into") if isinstance(body, dict) else None)
+@bp.input(MergeIn, location="json", arg_name="body")
+@bp.doc(summary="Merge a theme into another", responses={**EDIT_RESPONSES, 409: "already merged, or no run yet"})
+def merge_theme(theme_id: int, body):
+    return _edit("merge", theme_id=theme_id, target_id=body["into"])
 
 
 @bp.post("/themes/<int:theme_id>/hide")
-@bp.doc(summary="Hide a theme ({hidden: false} shows it again): {hidden?}", responses={404: "no such theme"})
-def hide_theme(theme_id: int):
-    body = request.get_json(silent=True)
-    show = isinstance(body, dict) and body.get("hidden") is False
-    return _edit("unhide" if show else "hide", body, theme_id=theme_id)
+@bp.input(HideIn, location="json", arg_name="body")
+@bp.doc(summary="Hide a theme ({\"hidden\": false} shows it again)", responses=EDIT_RESPONSES)
+def hide_theme(theme_id: int, body):
+    return _edit("hide" if body["hidden"] else "unhide", theme_id=theme_id)
 
 
 @bp.post("/themes/move")
-@bp.doc(summary="Move statements to a theme or out of themes: {statement_ids, to (a theme id or null)}")
-def move_statements():
-    body = request.get_json(silent=True)
-    if isinstance(body, dict) and "to" not in body:
-        raise APIError(422, "say where the statements go: 'to' is a theme id, or null for 'not a pain'", {"field": "to"})
-    return _edit("move", body, statement_ids=(body or {}).get("statement_ids") if isinstance(body, dict) else None,
-                 target_id=(body or {}).get("to") if isinstance(body, dict) else None)
+@bp.input(MoveIn, location="json", arg_name="body")
+@bp.doc(summary="Move statements to a theme, or out of themes (to: null)",
+        responses={**EDIT_RESPONSES, 404: "no such theme or statement"})
+def move_statements(body):
+    return _edit("move", statement_ids=body["statement_ids"], target_id=body["to"])
 
 
 @bp.post("/themes/summarize")
-@bp.doc(summary="Themes in pasted text, each matched to the corpus: {text, account?, source?, date?, store?}")
-def post_summarize():
+@bp.input(SummarizeIn, location="json", arg_name="body")
+@bp.doc(summary="Themes in pasted text, each matched to the corpus",
+        responses={200: "the themes of the text", 413: f"over {MAX_SUMMARIZE_CHARS:,} characters", 422: "bad body"})
+def post_summarize(body):
     from ..themes.summary import SummaryError, summarize_texts
 
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise APIError(400, "the body must be a JSON object with a 'text' field")
-    text = body.get("text")
     texts = body.get("texts")
     if texts is None:
-        texts = [text] if isinstance(text, str) else None
-    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
-        raise APIError(422, "give 'text' (a string) or 'texts' (a list of strings) with the pasted notes", {"field": "text"})
+        texts = [body["text"]] if "text" in body else None
+    if not texts or not all(t.strip() for t in texts):
+        raise APIError(422, "give 'text' (a string) or 'texts' (a list of strings) with the pasted notes",
+                       {"field": "text"})
     if sum(len(t) for t in texts) > MAX_SUMMARIZE_CHARS:
         raise APIError(413, f"pasted text is over {MAX_SUMMARIZE_CHARS:,} characters (text/texts together); "
                             "store it with POST /api/v1/notes and run themes instead",
                        {"field": "texts" if body.get("texts") is not None else "text", "limit": MAX_SUMMARIZE_CHARS})
     try:
         return summarize_texts(services(), texts, account=body.get("account"), source=body.get("source") or "other",
-                               date=body.get("date"), store=bool(body.get("store", False)),
+                               date=body.get("date"), store=body["store"],
                                max_chars=current_app.config["MAX_NOTE_CHARS"])
     except SummaryError as exc:
         raise APIError(422, str(exc), exc.details)

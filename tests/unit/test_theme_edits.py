@@ -103,17 +103,19 @@ def test_bad_edits_name_the_field(themed):
 
 def test_api_edits(app, svc):
     client = app.test_client()
-    assert client.post("/api/v1/themes/1/rename", json={"label": "x", "by": "pm"}).status_code in (404, 409)
+    assert client.post("/api/v1/themes/1/rename", json={"label": "x"}).status_code in (404, 409)
     ingest_notes(svc, _notes(TOPICS))
     run_themes(svc, RunOptions(include_all=True, use_llm=False))
     tid = client.get("/api/v1/themes").get_json()["themes"][0]["id"]
-    resp = client.post(f"/api/v1/themes/{tid}/rename", json={"label": "Okta single sign-on", "by": "someone else"})
-    assert resp.status_code == 201 and resp.get_json()["edit"]["by"] == "token:test-admin"  # the token, not the body
+    claimed = client.post(f"/api/v1/themes/{tid}/rename", json={"label": "Okta single sign-on", "by": "someone else"})
+    assert claimed.status_code == 422 and claimed.get_json()["error"]["details"]["field"] == "by"  # not a field
+    resp = client.post(f"/api/v1/themes/{tid}/rename", json={"label": "Okta single sign-on"})
+    assert resp.status_code == 201 and resp.get_json()["edit"]["by"] == "token:test-admin"  # the token's name
     assert client.get(f"/api/v1/themes/{tid}").get_json()["label"] == "Okta single sign-on"
-    bad = client.post(f"/api/v1/themes/{tid}/rename", json={"label": "", "by": "pm"})
+    bad = client.post(f"/api/v1/themes/{tid}/rename", json={"label": ""})
     assert bad.status_code == 422 and bad.get_json()["error"]["details"]["field"] == "label"
-    assert client.post("/api/v1/themes/99999/hide", json={"by": "pm"}).status_code == 404
-    assert client.post("/api/v1/themes/move", json={"statement_ids": [1], "by": "pm"}).status_code == 422
+    assert client.post("/api/v1/themes/99999/hide", json={}).status_code == 404
+    assert client.post("/api/v1/themes/move", json={"statement_ids": [1]}).status_code == 422
 
 
 def test_cli_edits(run_cli):
