@@ -6,6 +6,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 import yaml
@@ -43,20 +44,56 @@ def read_text_note(text: str, source: str, stem: str | None) -> list[RawRow]:
     body = text
     m = re.match(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", text, re.S)
     if m:
-        try:
-            front = yaml.safe_load(m.group(1)) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 2 if mark is not None else 1
-            raise ReaderError([RowError(source, line, None, f"invalid front matter: {getattr(exc, 'problem', exc)}")])
-        if not isinstance(front, dict):
-            raise ReaderError([RowError(source, 1, None, "front matter must be key: value pairs")])
-        data.update({str(k): v for k, v in front.items()})
+        data.update(_front_matter(m.group(1), source))
         body = text[m.end():]
     data["text"] = body.strip()
     if stem and "id" not in data:
         data["id"] = None  # files without an id are deduped by text per account
     return [RawRow(data, 1)]
+
+
+def _front_matter(block: str, source: str) -> dict:
+    """The front matter's fields as JSON values: YAML's dates become ISO strings and sets sorted lists, because the
+    note's metadata is stored as JSON; binary values are an error on the field's line."""
+    loader = yaml.SafeLoader(block)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            raise ReaderError([RowError(source, 1, None, "front matter must be key: value pairs")])
+        front = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        raise ReaderError([RowError(source, line, None, f"invalid front matter: {getattr(exc, 'problem', exc)}")])
+    finally:
+        loader.dispose()
+    lines = {str(key.value): value.start_mark.line + 2 for key, value in node.value}  # line 1 is the opening ---
+    out, errors = {}, []
+    for key, value in front.items():
+        try:
+            out[str(key)] = _json_value(value)
+        except ValueError as exc:
+            errors.append(RowError(source, lines.get(str(key), 1), str(key), str(exc)))
+    if errors:
+        raise ReaderError(errors)
+    return out
+
+
+def _json_value(value):
+    """A YAML value as one JSON can hold; ValueError for one it cannot."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted((_json_value(v) for v in value), key=str)
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(_json_value(k)): _json_value(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        raise ValueError("a binary (!!binary) value cannot be stored as metadata; write the value as text")
+    return value
 
 
 def read_csv(text: str, source: str) -> list[RawRow]:

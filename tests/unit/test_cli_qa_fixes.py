@@ -1,0 +1,50 @@
+"""Regressions from a QA pass of the CLI and ingest: each test names the problem it keeps fixed."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from service.ingest.readers import ReaderError, read_bytes, sniff_suffix
+from service.ingest.store import ingest, load_paths
+
+from .test_followups import NOTES as ASKS, ROADMAP, SHIPPED
+
+
+def _write(tmp_path, name: str, body: str | bytes):
+    path = tmp_path / name
+    path.write_bytes(body if isinstance(body, bytes) else body.encode("utf-8"))
+    return path
+
+
+def _stored(run_cli) -> dict[str, dict]:
+    return {n["id"]: n for n in json.loads(run_cli("notes", "list", "--json").output)["items"]}
+
+
+# 1. front matter typed by YAML as date, set or binary ---------------------------------------------------------------
+def test_front_matter_dates_and_sets_are_stored_as_json_and_binary_names_line_and_field(tmp_path, run_cli):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    _write(folder, "a.md", "---\nid: md1\nmeeting_on: 2026-11-02\nat: 2026-11-02 10:30:00\ntags: !!set {b, a}\n---\n"
+                           "The export keeps timing out on big accounts.\n")
+    _write(folder, "b.md", "---\nid: md2\nblob: !!binary aGVsbG8=\n---\nAnother note body.\n")
+    _write(folder, "c.csv", "id,text\ng1,Dashboards load slowly.\n")
+    (rows,), _ = read_bytes((folder / "a.md").read_bytes(), "a.md", ".md")
+    assert rows.data["meeting_on"] == "2026-11-02" and rows.data["at"] == "2026-11-02T10:30:00"
+    assert rows.data["tags"] == ["a", "b"]
+    with pytest.raises(ReaderError) as info:
+        read_bytes((folder / "b.md").read_bytes(), "b.md", ".md")
+    assert str(info.value.errors[0]).startswith("b.md:3 [blob]: a binary")
+
+    result = run_cli("ingest", str(folder), "--skip-invalid")
+    assert result.exit_code == 0 and "created 2" in result.stdout, result.output
+    assert "b.md:3 [blob]" in result.stderr and "StatementError" not in result.output
+    stored = _stored(run_cli)
+    assert set(stored) == {"md1", "g1"} and stored["md1"]["metadata"]["meeting_on"] == "2026-11-02"
+
+
+def test_front_matter_date_goes_through_a_background_ingest(tmp_path, run_cli):
+    note = _write(tmp_path, "x.md", "---\nid: md1\nmeeting_on: 2026-11-02\n---\nbody of the note\n")
+    assert run_cli("ingest", str(note), "--background").exit_code == 0
+    assert run_cli("worker", "--burst").exit_code == 0
+    assert _stored(run_cli)["md1"]["metadata"] == {"meeting_on": "2026-11-02"}
