@@ -14,6 +14,12 @@ import yaml
 from .errors import RowError
 
 FORMATS = (".txt", ".md", ".csv", ".jsonl", ".vtt", ".srt")
+# The csv module refuses fields over 131,072 characters, a guard for streamed input; ours is in memory already, so a
+# long note reaches validation and gets the documented "text has N characters; the limit is ..." (or is accepted when
+# FEEDBACK_MAX_NOTE_CHARS allows it). The module keeps one limit per process; this only ever raises it.
+CSV_FIELD_LIMIT = 2**31 - 1
+if csv.field_size_limit() < CSV_FIELD_LIMIT:
+    csv.field_size_limit(CSV_FIELD_LIMIT)
 
 
 @dataclass
@@ -96,25 +102,40 @@ def _json_value(value):
     return value
 
 
-def read_csv(text: str, source: str) -> list[RawRow]:
+def read_csv(text: str, source: str) -> tuple[list[RawRow], list[RowError]]:
+    """Rows keyed by the header, and an error for every malformed row (each at the line its record starts on): a bad
+    row does not hide the others, and --skip-invalid keeps the good ones."""
     rows: list[RawRow] = []
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    line = 1  # where the record being read starts: a malformed one is reported there
-    try:
-        if not reader.fieldnames or "text" not in [f.strip() for f in reader.fieldnames]:
-            raise ReaderError([RowError(source, 1, "text", "the header row must name a 'text' column")])
-        line = reader.line_num + 1
-        for record in reader:
-            if None in record:
-                raise ReaderError([RowError(source, line, None, "more fields than the header names")])
-            data = {k.strip(): (v if v is None else v.strip()) for k, v in record.items()}
-            if any(v is None for v in data.values()):
-                raise ReaderError([RowError(source, line, None, "fewer fields than the header names")])
-            rows.append(RawRow(data, line))
-            line = reader.line_num + 1
-    except csv.Error as exc:
-        raise ReaderError([RowError(source, line, None, f"malformed CSV: {exc}")]) from None
-    return rows
+    errors: list[RowError] = []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = None
+    while True:
+        line = reader.line_num + 1  # where the record about to be read starts
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            if header is None:
+                raise ReaderError([RowError(source, line, None, f"malformed CSV header: {exc}")]) from None
+            errors.append(RowError(source, line, None, f"malformed CSV: {exc}"))
+            continue
+        if not record:
+            continue  # a blank line
+        if header is None:
+            header = [f.strip() for f in record]
+            if "text" not in header:
+                raise ReaderError([RowError(source, line, "text", "the header row must name a 'text' column")])
+            continue
+        if len(record) != len(header):
+            n, more = len(record), len(record) > len(header)
+            errors.append(RowError(source, line, None, f"{n} field{'' if n == 1 else 's'} where the header names "
+                                                       f"{len(header)} ({'more' if more else 'fewer'} than the header)"))
+            continue
+        rows.append(RawRow({k: v.strip() for k, v in zip(header, record)}, line))
+    if header is None:
+        raise ReaderError([RowError(source, 1, "text", "the header row must name a 'text' column")])
+    return rows, errors
 
 
 def read_jsonl(text: str, source: str) -> tuple[list[RawRow], list[RowError]]:
@@ -187,7 +208,7 @@ def read_bytes(raw: bytes, source: str, suffix: str) -> tuple[list[RawRow], list
     if suffix in (".txt", ".md"):
         return read_text_note(text, source, Path(source).stem), []
     if suffix == ".csv":
-        return read_csv(text, source), []
+        return read_csv(text, source)
     if suffix in (".jsonl", ".ndjson"):
         return read_jsonl(text, source)
     if suffix in (".vtt", ".srt"):

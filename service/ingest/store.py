@@ -81,7 +81,7 @@ def load_paths(paths: list[str], max_chars: int, stdin=None) -> tuple[list[NoteI
             continue
         valid, invalid = validate_rows(rows, source, max_chars)
         notes.extend(valid)
-        errors.extend(row_errors + invalid)
+        errors.extend(sorted(row_errors + invalid, key=lambda e: e.line or 0))
     return notes, errors
 
 

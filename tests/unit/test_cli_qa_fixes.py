@@ -48,3 +48,23 @@ def test_front_matter_date_goes_through_a_background_ingest(tmp_path, run_cli):
     assert run_cli("ingest", str(note), "--background").exit_code == 0
     assert run_cli("worker", "--burst").exit_code == 0
     assert _stored(run_cli)["md1"]["metadata"] == {"meeting_on": "2026-11-02"}
+
+
+# 5. CSV: every bad row, and the good ones kept -------------------------------------------------------------------
+def test_csv_names_every_malformed_row_and_skip_invalid_keeps_the_rest(tmp_path, run_cli):
+    path = _write(tmp_path, "bad.csv", 'id,text\ng1,First good row.\ng2,too,many\ng3,Third good row.\ng4\n'
+                                       'g5,"bad"quote\ng6,Sixth good row.\n')
+    notes, errors = load_paths([str(path)], 100_000)
+    assert [n.external_id for n in notes] == ["g1", "g3", "g6"]
+    assert [e.line for e in errors] == [3, 5, 6] and "more" in errors[0].reason and "fewer" in errors[1].reason
+    strict = run_cli("ingest", str(path))
+    assert strict.exit_code == 1 and all(f"bad.csv:{n}" in strict.stderr for n in (3, 5, 6))
+    assert run_cli("ingest", str(path), "--skip-invalid").exit_code == 0
+    assert set(_stored(run_cli)) == {"g1", "g3", "g6"}
+
+
+def test_a_csv_field_over_the_csv_modules_limit_gets_the_note_length_message(tmp_path):
+    path = _write(tmp_path, "big.csv", 'id,text\nbig,"' + "word " * 28_000 + '"\n')
+    _, errors = load_paths([str(path)], 100_000)
+    assert [(e.line, e.field) for e in errors] == [(2, "text")]
+    assert errors[0].reason == "text has 139,999 characters; the limit is 100,000"
