@@ -20,6 +20,9 @@ FORMATS = (".txt", ".md", ".csv", ".jsonl", ".vtt", ".srt")
 CSV_FIELD_LIMIT = 2**31 - 1
 if csv.field_size_limit() < CSV_FIELD_LIMIT:
     csv.field_size_limit(CSV_FIELD_LIMIT)
+# Only these end a line of JSON Lines, CSV or a transcript; str.splitlines() also splits on U+2028, U+2029, U+0085
+# and other characters that json.dumps(ensure_ascii=False) leaves raw inside strings.
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -141,7 +144,7 @@ def read_csv(text: str, source: str) -> tuple[list[RawRow], list[RowError]]:
 def read_jsonl(text: str, source: str) -> tuple[list[RawRow], list[RowError]]:
     rows: list[RawRow] = []
     errors: list[RowError] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(LINE_BREAK.split(text), start=1):
         if not line.strip():
             continue
         try:
@@ -165,7 +168,7 @@ _VTT_VOICE = re.compile(r"<v\s+([^>]+)>")
 
 def read_transcript(text: str, source: str, kind: str) -> list[RawRow]:
     """A .vtt/.srt file is one call note; each cue becomes "Speaker: words" on its own line."""
-    lines = text.splitlines()
+    lines = LINE_BREAK.split(text)
     if kind == ".vtt" and (not lines or not lines[0].lstrip("\ufeff").startswith("WEBVTT")):
         raise ReaderError([RowError(source, 1, None, "a WebVTT file must start with 'WEBVTT'")])
     turns: list[str] = []

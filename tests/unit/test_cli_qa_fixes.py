@@ -68,3 +68,11 @@ def test_a_csv_field_over_the_csv_modules_limit_gets_the_note_length_message(tmp
     _, errors = load_paths([str(path)], 100_000)
     assert [(e.line, e.field) for e in errors] == [(2, "text")]
     assert errors[0].reason == "text has 139,999 characters; the limit is 100,000"
+
+
+# 6. JSON Lines split on line ends only ---------------------------------------------------------------------------
+def test_jsonl_strings_may_hold_unicode_line_separators(tmp_path):
+    text = "Exports\u2028time out\u2029every day\u0085again."
+    body = json.dumps({"id": "ls1", "text": text}, ensure_ascii=False) + "\r\n" + '{"id": "ls2", "text": "ok"}\n'
+    notes, errors = load_paths([str(_write(tmp_path, "ls.jsonl", body))], 100_000)
+    assert errors == [] and [n.text for n in notes] == [text, "ok"]
