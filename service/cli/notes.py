@@ -7,6 +7,7 @@ import click
 
 from ..auth.audit import cli_actor, record
 from ..ingest.errors import IngestError
+from ..ingest.readers import STDIN_FORMATS
 from ..ingest.store import ingest, load_paths, reindex
 from ..jobs.functions import notes_payload
 from ..notes import NotFound, delete_note_by_id, find_note, list_accounts, list_notes, note_dict, parse_filter_date, stats
@@ -34,11 +35,16 @@ def init(ctx):
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--background", is_flag=True, help="Validate now, store as a job; prints the job id.")
+@click.option("--format", "stdin_format", type=click.Choice(STDIN_FORMATS),
+              help="The format of standard input (-); default: guessed from its first bytes.")
 @pass_ctx
-def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background):
+def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_format):
     """Ingest notes from files (.txt .md .csv .jsonl .vtt .srt), folders, or - for standard input."""
+    if stdin_format and "-" not in paths:
+        fail("--format is for standard input: give - as a path", code=2)
     svc = ctx.services
-    notes, errors = load_paths(list(paths), svc.config.MAX_NOTE_CHARS, stdin=sys.stdin.buffer if "-" in paths else None)
+    notes, errors = load_paths(list(paths), svc.config.MAX_NOTE_CHARS, stdin=sys.stdin.buffer if "-" in paths else None,
+                               stdin_format=stdin_format)
     if errors and not skip_invalid:
         for err in errors:
             click.echo(f"error: {err}", err=True)

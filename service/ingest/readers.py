@@ -14,6 +14,7 @@ import yaml
 from .errors import RowError
 
 FORMATS = (".txt", ".md", ".csv", ".jsonl", ".vtt", ".srt")
+STDIN_FORMATS = ("csv", "jsonl", "txt", "md", "vtt", "srt")  # `feedback ingest --format`
 # The csv module refuses fields over 131,072 characters, a guard for streamed input; ours is in memory already, so a
 # long note reaches validation and gets the documented "text has N characters; the limit is ..." (or is accepted when
 # FEEDBACK_MAX_NOTE_CHARS allows it). The module keeps one limit per process; this only ever raises it.
@@ -219,29 +220,54 @@ def read_bytes(raw: bytes, source: str, suffix: str) -> tuple[list[RawRow], list
     raise ReaderError([RowError(source, None, None, f"unsupported file type {suffix!r}; use one of {', '.join(FORMATS)}")])
 
 
-def sniff_suffix(text_start: bytes) -> str:
-    """For standard input: guess the format from the first bytes."""
-    head = text_start.lstrip(b"\xef\xbb\xbf \t\r\n")[:200]
-    if head.startswith(b"{"):
+def sniff_suffix(text_start: bytes, source: str = "stdin") -> str:
+    """For standard input: the format from the first bytes, read as a file of that type would be. Input that looks
+    structured but is no format we read (a JSON array, a table split by ';' or tabs) is an error, never one note."""
+    head = text_start.lstrip(b"\xef\xbb\xbf \t\r\n")[:4096].decode("utf-8", "replace")
+    if head.startswith("{"):
         return ".jsonl"
-    if head.startswith(b"WEBVTT"):
+    if head.startswith("["):
+        raise _not_readable(source, "a JSON array; ingest reads JSON Lines (one object per line), "
+                                    "e.g. `jq -c '.[]' notes.json | feedback ingest -`")
+    if head.startswith("WEBVTT"):
         return ".vtt"
-    first = head.split(b"\n", 1)[0]
-    if b"," in first and b"text" in first.lower().split(b","):
-        return ".csv"
+    lines = LINE_BREAK.split(head, maxsplit=2)
+    if len(lines) > 1 and lines[0].strip().isdigit() and _TIMING.match(lines[1]):
+        return ".srt"
+    for delimiter, name in ((",", "commas"), (";", "';'"), ("\t", "tabs")):
+        try:
+            cells = next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter))
+        except (csv.Error, StopIteration):
+            continue
+        if len(cells) > 1 and "text" in (c.strip().lower() for c in cells):
+            if delimiter == ",":
+                return ".csv"
+            raise _not_readable(source, f"a table separated by {name}; ingest reads comma-separated CSV with a "
+                                        "'text' column")
     return ".txt"
 
 
-def expand_paths(paths: list[str]) -> list[Path | str]:
-    """Folders are read recursively (known formats only, sorted for a stable order); '-' is standard input."""
+def _not_readable(source: str, looks_like: str) -> ReaderError:
+    return ReaderError([RowError(source, 1, None, f"this looks like {looks_like}; or use --format txt to store it "
+                                                  "as one note")])
+
+
+def expand_paths(paths: list[str]) -> tuple[list[Path | str], list[RowError]]:
+    """Folders are read recursively (known formats only, sorted for a stable order); '-' is standard input.
+    A folder without one file of a known format is an error, not a silent "created 0"."""
     out: list[Path | str] = []
+    errors: list[RowError] = []
     for p in paths:
         if p == "-":
             out.append("-")
             continue
         path = Path(p)
         if path.is_dir():
-            out.extend(sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in FORMATS + (".ndjson",)))
+            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in FORMATS + (".ndjson",))
+            if not found:
+                errors.append(RowError(str(path), None, None, f"no files to ingest in this folder (looked for "
+                                                              f"{', '.join(FORMATS)}, also in subfolders)"))
+            out.extend(found)
         else:
             out.append(path)
-    return out
+    return out, errors

@@ -59,25 +59,32 @@ def validate_rows(rows: Iterable[RawRow], source: str, max_chars: int) -> tuple[
     return notes, errors
 
 
-def load_paths(paths: list[str], max_chars: int, stdin=None) -> tuple[list[NoteInput], list[RowError]]:
-    """Read and validate every input; returns the valid notes and all errors with file and line."""
+def load_paths(paths: list[str], max_chars: int, stdin=None, *,
+               stdin_format: str | None = None) -> tuple[list[NoteInput], list[RowError]]:
+    """Read and validate every input; returns the valid notes and all errors with file and line.
+
+    Standard input is read as `stdin_format` (csv, jsonl, txt, ...) when given, else as its first bytes suggest."""
     notes: list[NoteInput] = []
-    errors: list[RowError] = []
-    for path in expand_paths(paths):
-        if path == "-":
-            raw = (stdin.read() if stdin is not None else b"")
-            raw = raw.encode() if isinstance(raw, str) else raw
-            source, suffix = "stdin", sniff_suffix(raw)
-        else:
-            source, suffix = str(path), path.suffix
-            if not path.exists():
-                errors.append(RowError(source, None, None, "no such file or folder"))
-                continue
-            raw = path.read_bytes()
+    files, errors = expand_paths(paths)
+    for path in files:
+        source = "stdin" if path == "-" else str(path)
         try:
+            if path == "-":
+                raw = (stdin.read() if stdin is not None else b"")
+                raw = raw.encode() if isinstance(raw, str) else raw
+                suffix = f".{stdin_format}" if stdin_format else sniff_suffix(raw, source)
+            else:
+                suffix = path.suffix
+                if not path.exists():
+                    errors.append(RowError(source, None, None, "no such file or folder"))
+                    continue
+                raw = path.read_bytes()
             rows, row_errors = read_bytes(raw, source, suffix)
         except ReaderError as exc:
             errors.extend(exc.errors)
+            continue
+        except OSError as exc:  # a folder without read permission, a file that vanished, ...
+            errors.append(RowError(source, None, None, f"cannot read it: {exc.strerror or exc}"))
             continue
         valid, invalid = validate_rows(rows, source, max_chars)
         notes.extend(valid)

@@ -76,3 +76,40 @@ def test_jsonl_strings_may_hold_unicode_line_separators(tmp_path):
     body = json.dumps({"id": "ls1", "text": text}, ensure_ascii=False) + "\r\n" + '{"id": "ls2", "text": "ok"}\n'
     notes, errors = load_paths([str(_write(tmp_path, "ls.jsonl", body))], 100_000)
     assert errors == [] and [n.text for n in notes] == [text, "ok"]
+
+
+# 7. standard input read as the file would be --------------------------------------------------------------------
+@pytest.mark.parametrize("body, suffix", [
+    (b"id,text\r\nc1,CRLF row one.\r\nc2,CRLF row two.\r\n", ".csv"),
+    (b'"id","text"\n"q1","Quoted header."\n', ".csv"),
+    (b"\xef\xbb\xbfid,text\n1,hello\n", ".csv"),
+    (b"1\n00:00:01,000 --> 00:00:02,000\nAnna: We need SSO.\n", ".srt"),
+    (b"We talked about text, and more text.\nNo table here.", ".txt"),
+])
+def test_stdin_format_is_sniffed_like_a_file(body, suffix):
+    assert sniff_suffix(body) == suffix
+
+
+@pytest.mark.parametrize("body", [b'[{"text": "a"}]', b"id;text\n1;hello\n", b"id\ttext\n1\thello\n"])
+def test_structured_stdin_we_cannot_read_is_an_error_not_one_note(body):
+    with pytest.raises(ReaderError) as info:
+        sniff_suffix(body)
+    assert "--format txt" in str(info.value)
+
+
+def test_stdin_through_the_cli(run_cli):
+    crlf = run_cli("ingest", "-", input=b"id,text\r\nc1,CRLF row one.\r\nc2,CRLF row two.\r\n")
+    assert crlf.exit_code == 0 and "created 2" in crlf.stdout
+    array = run_cli("ingest", "-", input=b'[{"text": "a note"}]')
+    assert array.exit_code == 1 and "stdin:1: this looks like a JSON array" in array.stderr
+    forced = run_cli("ingest", "-", "--format", "txt", input=b'[{"text": "a note"}]')
+    assert forced.exit_code == 0 and "created 1" in forced.stdout
+    assert set(_stored(run_cli)) >= {"c1", "c2"} and len(_stored(run_cli)) == 3
+    assert run_cli("ingest", "notes.csv", "--format", "csv").exit_code == 2  # --format is for standard input
+
+
+def test_a_folder_without_notes_is_an_error(run_cli, tmp_path):
+    (tmp_path / "docs" / "sub").mkdir(parents=True)
+    _write(tmp_path / "docs" / "sub", "manual.pdf", b"%PDF")
+    result = run_cli("ingest", str(tmp_path / "docs"))
+    assert result.exit_code == 1 and "no files to ingest in this folder" in result.stderr
