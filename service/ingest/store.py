@@ -116,11 +116,54 @@ def _existing(session: Session, notes: list[NoteInput], account_ids: dict[str, i
     by_ext: dict[str, Note] = {}
     for part in _chunks(ext_ids):
         by_ext.update({n.external_id: n for n in session.scalars(select(Note).where(Note.external_id.in_(part)))})
+    # A note stored without an id is shown (and found) by its internal number: an id equal to that number names
+    # that note, so it updates it instead of adding a second note with the same visible id.
+    numbers = {int(i): i for i in ext_ids if i not in by_ext and _internal_number(i)}
+    for part in _chunks(list(numbers)):
+        by_ext.update({numbers[n.id]: n for n in session.scalars(
+            select(Note).where(Note.id.in_(part), Note.external_id.is_(None)))})
     hashes = [n.norm_hash for n in notes]
     by_norm: set[tuple[int | None, str]] = set()
     for part in _chunks(hashes):
         by_norm.update(session.execute(select(Note.account_id, Note.norm_hash).where(Note.norm_hash.in_(part))).all())
     return by_ext, by_norm
+
+
+def _internal_number(note_id: str) -> bool:
+    """Whether an id could be a note's internal number (as notes.find_note reads one)."""
+    return note_id.isascii() and note_id.isdigit() and len(note_id) <= 18
+
+
+def _renumber_clashes(session: Session, created: list[Note]) -> dict[int, Note]:
+    """New notes without an id are shown by their internal number; where another note already has that number as
+    its external id, the new note is stored again under the next number. Returns {id(old note): its replacement}.
+
+    The replacement is inserted before the first copy is deleted, so neither SQLite nor a sequence hands the number
+    out again at once."""
+    replaced: dict[int, Note] = {}
+    current = {id(n): n for n in created if n.external_id is None}
+    while current:
+        by_number = {str(n.id): key for key, n in current.items()}
+        taken = set()
+        for part in _chunks(list(by_number)):
+            taken.update(session.scalars(select(Note.external_id).where(Note.external_id.in_(part))))
+        if not taken:
+            break
+        nxt = {}
+        for number in taken:
+            key = by_number[number]
+            old = current[key]
+            new = Note()
+            for column in ("external_id", "text", "account_id", "source", "author", "occurred_at", "meta",
+                           "content_hash", "norm_hash"):
+                setattr(new, column, getattr(old, column))
+            session.add(new)
+            session.flush()
+            session.delete(old)
+            session.flush()
+            replaced[key], nxt[key] = new, new
+        current = nxt
+    return replaced
 
 
 def statement_metadata(note: Note, account_name: str | None) -> dict:
@@ -274,6 +317,10 @@ def _plan(session: Session, notes: list[NoteInput], report: IngestReport, segmen
         stale_ids += [f"s{i}" for i in session.scalars(select(Statement.id).where(Statement.note_id.in_(part)))]
         session.execute(delete(Statement).where(Statement.note_id.in_(part)))
     session.flush()
+    replaced = _renumber_clashes(session, created)
+    if replaced:
+        created = [replaced.get(id(n), n) for n in created]
+        fresh = [(replaced.get(id(n), n), account, segs) for n, account, segs in fresh]
     report.note_ids += [note.public_id for note in created]
     return fresh, stale_ids
 

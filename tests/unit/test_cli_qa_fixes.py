@@ -50,6 +50,30 @@ def test_front_matter_date_goes_through_a_background_ingest(tmp_path, run_cli):
     assert _stored(run_cli)["md1"]["metadata"] == {"meeting_on": "2026-11-02"}
 
 
+# 2. one visible id, one note ----------------------------------------------------------------------------------------
+def test_an_id_equal_to_a_generated_id_updates_that_note(tmp_path, run_cli):
+    assert run_cli("ingest", str(_write(tmp_path, "a.txt", "Exports are slow."))).exit_code == 0
+    (generated,) = _stored(run_cli)
+    again = _write(tmp_path, "b.jsonl", json.dumps({"id": generated, "text": "Exports are slow for everyone."}))
+    result = run_cli("ingest", str(again))
+    assert "created 0, updated 1" in result.stdout
+    stored = _stored(run_cli)
+    assert list(stored) == [generated] and stored[generated]["text"] == "Exports are slow for everyone."
+
+
+def test_a_generated_id_never_takes_a_number_used_as_an_external_id(svc, tmp_path):
+    # Note 1 is "2" externally, so the next note without an id must not be shown as 2 as well.
+    for name, body in (("a.jsonl", '{"id": "2", "text": "An external note."}'), ("b.txt", "A plain note."),
+                       ("c.txt", "Another plain note.")):
+        notes, errors = load_paths([str(_write(tmp_path, name, body))], 100_000)
+        ingest(svc, notes, errors, skip_invalid=False)
+    from service.models import Note
+
+    with svc.db.session() as s:
+        shown = [n.public_id for n in s.query(Note).all()]
+    assert sorted(shown) == sorted(set(shown)) and len(shown) == 3
+
+
 # 5. CSV: every bad row, and the good ones kept -------------------------------------------------------------------
 def test_csv_names_every_malformed_row_and_skip_invalid_keeps_the_rest(tmp_path, run_cli):
     path = _write(tmp_path, "bad.csv", 'id,text\ng1,First good row.\ng2,too,many\ng3,Third good row.\ng4\n'
