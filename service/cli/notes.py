@@ -37,14 +37,15 @@ def init(ctx):
 @click.option("--background", is_flag=True, help="Validate now, store as a job; prints the job id.")
 @click.option("--format", "stdin_format", type=click.Choice(STDIN_FORMATS),
               help="The format of standard input (-); default: guessed from its first bytes.")
+@click.option("--allow-future", is_flag=True, help="Accept notes dated more than a day from now.")
 @pass_ctx
-def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_format):
+def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_format, allow_future):
     """Ingest notes from files (.txt .md .csv .jsonl .vtt .srt), folders, or - for standard input."""
     if stdin_format and "-" not in paths:
         fail("--format is for standard input: give - as a path", code=2)
     svc = ctx.services
     notes, errors = load_paths(list(paths), svc.config.MAX_NOTE_CHARS, stdin=sys.stdin.buffer if "-" in paths else None,
-                               stdin_format=stdin_format)
+                               stdin_format=stdin_format, allow_future=allow_future)
     if errors and not skip_invalid:
         for err in errors:
             click.echo(f"error: {err}", err=True)

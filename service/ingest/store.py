@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,9 @@ from .validate import NoteInput, validate_row
 Progress = Callable[[int], None]
 log = logging.getLogger(__name__)
 INTENT_FILE = "ingest.intent"  # in FEEDBACK_HOME while an ingest writes vectors it has not committed
+# A note dated further ahead than this is a typo (2062 for 2026) until the caller says otherwise: one such date would
+# otherwise sit at the top of every list and anchor every "last 30 days".
+FUTURE_GRACE = timedelta(days=1)
 
 
 @dataclass
@@ -47,20 +51,27 @@ class IngestReport:
         }
 
 
-def validate_rows(rows: Iterable[RawRow], source: str, max_chars: int) -> tuple[list[NoteInput], list[RowError]]:
+def validate_rows(rows: Iterable[RawRow], source: str, max_chars: int, *,
+                  allow_future: bool = True) -> tuple[list[NoteInput], list[RowError]]:
+    """Validated notes and every row's errors. With allow_future=False a date more than FUTURE_GRACE ahead of now is
+    an error on the row's date field."""
     notes, errors = [], []
+    latest = datetime.now(timezone.utc).replace(tzinfo=None) + FUTURE_GRACE
     for row in rows:
         note, errs = validate_row(
             row.data, source, row.line, default_source=row.default_source, max_chars=max_chars, speakers=row.speakers
         )
+        if note and not allow_future and note.occurred_at and note.occurred_at > latest:
+            note, errs = None, [RowError(source, row.line, "date", f"{note.occurred_at.date().isoformat()} is in the "
+                                         f"future (more than a day from now); fix the date, or pass --allow-future")]
         if note:
             notes.append(note)
         errors.extend(errs)
     return notes, errors
 
 
-def load_paths(paths: list[str], max_chars: int, stdin=None, *,
-               stdin_format: str | None = None) -> tuple[list[NoteInput], list[RowError]]:
+def load_paths(paths: list[str], max_chars: int, stdin=None, *, stdin_format: str | None = None,
+               allow_future: bool = True) -> tuple[list[NoteInput], list[RowError]]:
     """Read and validate every input; returns the valid notes and all errors with file and line.
 
     Standard input is read as `stdin_format` (csv, jsonl, txt, ...) when given, else as its first bytes suggest."""
@@ -86,7 +97,7 @@ def load_paths(paths: list[str], max_chars: int, stdin=None, *,
         except OSError as exc:  # a folder without read permission, a file that vanished, ...
             errors.append(RowError(source, None, None, f"cannot read it: {exc.strerror or exc}"))
             continue
-        valid, invalid = validate_rows(rows, source, max_chars)
+        valid, invalid = validate_rows(rows, source, max_chars, allow_future=allow_future)
         notes.extend(valid)
         errors.extend(sorted(row_errors + invalid, key=lambda e: e.line or 0))
     return notes, errors

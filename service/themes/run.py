@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import Account, Note, Statement, Theme, ThemeEvent, ThemeMembership, ThemeRun, ThemeSnapshot
+from ..models.base import utcnow
 from ..vectorstore import STATEMENTS
 from . import stages
 from .edits import EditState, apply_to_clusters, load_state
@@ -397,8 +398,13 @@ def _mention(sel: Selected, st: Statement) -> Mention:
 
 
 def _window(sel: Selected, stmts, opts) -> tuple[datetime, float]:
-    """Trend compares the window with the one before it; without a window, the last 30 days of the data."""
-    latest = max(sel.notes[s.note_id].effective_at for s in stmts or sel.statements)
+    """Trend compares the window with the one before it; without a window, the last 30 days of the data.
+
+    The data's last day is its latest date that is not in the future: one note mistyped as 2062 would otherwise
+    move every theme's window there (and every trend with it). With nothing but future dates, today."""
+    now = utcnow()
+    dates = (sel.notes[s.note_id].effective_at for s in stmts or sel.statements)
+    latest = max((d for d in dates if d <= now + timedelta(days=1)), default=now)
     end = opts.until or latest
     if opts.trend_days:
         return end, float(opts.trend_days)

@@ -132,6 +132,36 @@ def test_stdin_through_the_cli(run_cli):
     assert run_cli("ingest", "notes.csv", "--format", "csv").exit_code == 2  # --format is for standard input
 
 
+# 13. dates in the future -----------------------------------------------------------------------------------------
+def test_a_future_date_is_rejected_with_its_place_unless_allowed(tmp_path, run_cli):
+    path = _write(tmp_path, "fut.jsonl", '{"id": "a", "text": "Fine note.", "date": "2026-01-05"}\n'
+                                         '{"id": "b", "text": "Mistyped year.", "date": "2062-11-20"}\n')
+    result = run_cli("ingest", str(path))
+    assert result.exit_code == 1 and "fut.jsonl:2 [date]: 2062-11-20 is in the future" in result.stderr
+    assert "--allow-future" in result.stderr and _stored(run_cli) == {}
+    assert run_cli("ingest", str(path), "--allow-future").exit_code == 0
+    assert set(_stored(run_cli)) == {"a", "b"}
+
+
+def test_the_trend_window_is_not_anchored_on_a_future_note(svc):
+    from datetime import datetime
+
+    from service.ingest.store import ingest_notes
+    from service.ingest.validate import NoteInput
+    from service.themes.run import RunOptions, run_themes
+
+    from .test_theme_determinism import TOPICS, _notes
+
+    notes = _notes(TOPICS)
+    for note in notes:
+        note.occurred_at = datetime(2026, 6, 10)
+    notes[0].occurred_at = datetime(2062, 11, 20)
+    ingest_notes(svc, notes + [NoteInput(text="Okta sso login is missing for us too.", external_id="late",
+                                         account="Acme", occurred_at=datetime(2026, 6, 12))])
+    window = run_themes(svc, RunOptions(include_all=True, use_llm=False))["trend_window"]
+    assert "2062" not in window and "2026-06-12" in window
+
+
 def test_a_folder_without_notes_is_an_error(run_cli, tmp_path):
     (tmp_path / "docs" / "sub").mkdir(parents=True)
     _write(tmp_path / "docs" / "sub", "manual.pdf", b"%PDF")
