@@ -62,17 +62,15 @@ def followups(ctx, item_id, since, told, told_by, no_drafts, as_json):
     """Accounts that asked for an item, with their own words and a grounded follow-up draft each.
 
     Ordered by ARR, then by how many times they asked. --told ACCOUNT marks an account as told."""
-    from ..followups.service import FollowupInputError, followups as build, mark_told
+    from ..followups.service import FollowupInputError, followups as build, mark_told_many
 
     day = _date(since)
     try:
         if told:
-            marks = []
-            for account in told:
-                mark = mark_told(ctx.services, item_id, account, told_by=told_by or cli_actor())
-                record(ctx.services.db, cli_actor(), "followup_told", f"{item_id}/{account}",
+            marks = mark_told_many(ctx.services, item_id, list(told), told_by=told_by or cli_actor())
+            for mark in marks:
+                record(ctx.services.db, cli_actor(), "followup_told", f"{item_id}/{mark['account']}",
                        {"status": mark["status"]})
-                marks.append(mark)
             if as_json:
                 emit_json({"item_id": item_id, "told": marks})
             else:

@@ -100,39 +100,58 @@ def mark_told(services, item_id: str, account: str, told_by: str | None = None, 
     """Store that `account` was told about the item's current status; its draft is stored as a sent draft.
 
     Idempotent per (item, account, status): marking twice returns the first mark with "created": false."""
-    if not isinstance(account, str) or not account.strip() or len(account) > MAX_ACCOUNT_CHARS:
+    return mark_told_many(services, item_id, [account], told_by, note)[0]
+
+
+def mark_told_many(services, item_id: str, accounts: list, told_by: str | None = None,
+                   note: str | None = None) -> list[dict]:
+    """mark_told for several accounts, all or nothing: every account is checked (a name, and one that asked for the
+    item) before any mark or draft is stored, and all are stored in one transaction. One dict per distinct account,
+    in the order given."""
+    bad = [a for a in accounts if not isinstance(a, str) or not a.strip() or len(a) > MAX_ACCOUNT_CHARS]
+    if bad or not accounts:
         raise FollowupInputError(f"account must be a name of 1 to {MAX_ACCOUNT_CHARS} characters")
-    account = account.strip()
+    names = list(dict.fromkeys(a.strip() for a in accounts))
     with services.db.session() as session:
         item = get_item(session, item_id)
         status = item.status
-        existing = session.scalars(select(FollowupTold).where(
-            FollowupTold.item_id == item_id, FollowupTold.account == account, FollowupTold.status == status)).first()
-        if existing is not None:
-            return {**_told_dict(existing), "created": False}
+        marked = {t.account: {**_told_dict(t), "created": False} for t in session.scalars(select(FollowupTold).where(
+            FollowupTold.item_id == item_id, FollowupTold.account.in_(names), FollowupTold.status == status))}
         session.expunge(item)
-    found = asking_accounts(services, item_id).get(account)
-    if found is None:
-        raise NotFound(f"account {account!r} has not asked for {item_id}; nothing to mark")
-    draft = draft_for(services, item_context(services, item, account, found["quotes"]))
+    pending = [a for a in names if a not in marked]
+    if not pending:
+        return [marked[a] for a in names]
+    found = asking_accounts(services, item_id)
+    missing = [a for a in pending if a not in found]
+    if missing:
+        who = ", ".join(repr(a) for a in missing)
+        raise NotFound(f"account {who} has not asked for {item_id}; nothing was marked" if len(missing) == 1 else
+                       f"accounts {who} have not asked for {item_id}; nothing was marked")
+    drafts = {a: draft_for(services, item_context(services, item, a, found[a]["quotes"])) for a in pending}
     try:
         with services.db.transaction() as session:
-            row = Draft(request_id=f"followup:{item_id}"[:200], question=f"Follow-up: {item.title}", account=account,
-                        audience="customer", verdict=draft["verdict"], item_ids=draft["cited_item_ids"],
-                        evidence=draft["evidence"], text=draft["text"], mode=draft["mode"],
-                        prompt_version=draft["prompt_version"], model=draft["model"], latency_ms=None,
-                        warnings=draft["warnings"], checks=draft["checks"],
-                        extra={"followup": {"item_id": item_id, "status": status}})
-            session.add(row)
-            session.flush()
-            told = FollowupTold(item_id=item_id, account=account, status=status, told_by=(told_by or None),
-                                draft_id=row.id, note=note)
-            session.add(told)
-            session.flush()
-            out = {**_told_dict(told), "created": True}
-    except IntegrityError:  # a concurrent mark won: return it
-        return mark_told(services, item_id, account, told_by, note)
-    return out
+            for account in pending:
+                told = _store_told(session, item, status, account, drafts[account], told_by, note)
+                marked[account] = {**_told_dict(told), "created": True}
+    except IntegrityError:  # a concurrent mark won: read it back with the others
+        return mark_told_many(services, item_id, names, told_by, note)
+    return [marked[a] for a in names]
+
+
+def _store_told(session, item, status: str, account: str, draft: dict, told_by, note) -> FollowupTold:
+    row = Draft(request_id=f"followup:{item.id}"[:200], question=f"Follow-up: {item.title}", account=account,
+                audience="customer", verdict=draft["verdict"], item_ids=draft["cited_item_ids"],
+                evidence=draft["evidence"], text=draft["text"], mode=draft["mode"],
+                prompt_version=draft["prompt_version"], model=draft["model"], latency_ms=None,
+                warnings=draft["warnings"], checks=draft["checks"],
+                extra={"followup": {"item_id": item.id, "status": status}})
+    session.add(row)
+    session.flush()
+    told = FollowupTold(item_id=item.id, account=account, status=status, told_by=(told_by or None),
+                        draft_id=row.id, note=note)
+    session.add(told)
+    session.flush()
+    return told
 
 
 def _told_dict(t: FollowupTold) -> dict:

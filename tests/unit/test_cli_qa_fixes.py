@@ -74,6 +74,23 @@ def test_a_generated_id_never_takes_a_number_used_as_an_external_id(svc, tmp_pat
     assert sorted(shown) == sorted(set(shown)) and len(shown) == 3
 
 
+# 3. follow-ups: all accounts or none ---------------------------------------------------------------------------------
+def test_told_marks_every_account_or_none(run_cli, tmp_path):
+    files = {"notes.jsonl": "\n".join(json.dumps(n) for n in ASKS), "roadmap.json": json.dumps(ROADMAP),
+             "later.json": json.dumps(SHIPPED)}
+    paths = {name: _write(tmp_path, name, body) for name, body in files.items()}
+    assert run_cli("ingest", str(paths["notes.jsonl"])).exit_code == 0
+    assert run_cli("roadmap", "import", str(paths["roadmap.json"])).exit_code == 0
+    assert run_cli("roadmap", "import", str(paths["later.json"])).exit_code == 0
+    bad = run_cli("followups", "RM-104", "--told", "Velo Commerce", "--told", "Nobody Inc")
+    assert bad.exit_code == 1 and "'Nobody Inc' has not asked" in bad.stderr and "nothing was marked" in bad.stderr
+    after = json.loads(run_cli("followups", "RM-104", "--json", "--no-drafts").output)
+    assert after["told"] == [] and "Velo Commerce" in [a["account"] for a in after["accounts"]]
+    assert json.loads(run_cli("drafts", "list", "--json").output)["total"] == 0
+    good = run_cli("followups", "RM-104", "--told", "Velo Commerce", "--told", "Acme Logistics", "--json")
+    assert [m["account"] for m in json.loads(good.output)["told"]] == ["Velo Commerce", "Acme Logistics"]
+
+
 # 5. CSV: every bad row, and the good ones kept -------------------------------------------------------------------
 def test_csv_names_every_malformed_row_and_skip_invalid_keeps_the_rest(tmp_path, run_cli):
     path = _write(tmp_path, "bad.csv", 'id,text\ng1,First good row.\ng2,too,many\ng3,Third good row.\ng4\n'
