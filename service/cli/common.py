@@ -6,6 +6,9 @@ import sys
 import click
 
 
+# A database row id (theme, statement, report, draft): SQL's INTEGER holds up to 2**63 - 1, so a larger number is a
+# usage error here rather than an OverflowError in the driver.
+ROW_ID = click.IntRange(1, 2**63 - 1)
 OPEN_APPS: list = []  # apps built by this process's commands, closed by cli.main's fast exit
 
 

@@ -5,9 +5,7 @@ import click
 
 from ..auth.audit import cli_actor, record
 from ..erase import EraseError, account_exists, delete_draft, delete_report, erase_account, fingerprint
-from .common import emit_json, fail, pass_ctx
-
-ROW_ID = click.IntRange(1, 2**63 - 1)
+from .common import ROW_ID, emit_json, fail, pass_ctx
 
 
 def register(cli: click.Group) -> None:

@@ -12,7 +12,7 @@ from ..reports.build import ReportError
 from ..reports.deliver import WebhookURLError, check_url, deliver_report
 from ..reports.schedule import ScheduleError, nightly_job, parse_cron, run_forever
 from ..reports.store import ReportNotFound, create_report, get_report, list_reports, report_dict, summary_dict
-from .common import emit_json, fail, pass_ctx
+from .common import ROW_ID, emit_json, fail, pass_ctx
 
 FORMATS = ("html", "md", "json")
 SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".json": "json", ".md": "md", ".markdown": "md"}
@@ -108,7 +108,7 @@ def reports_list(ctx, limit, as_json):
 
 
 @reports.command("show")
-@click.argument("report_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("report_id", type=ROW_ID)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True))
 @pass_ctx

@@ -11,7 +11,7 @@ from ..ingest.errors import IngestError
 from ..models.roadmap import ROADMAP_STATUSES
 from ..notes import NotFound
 from ..roadmap import importer, service
-from .common import emit_json, fail, pass_ctx
+from .common import ROW_ID, emit_json, fail, pass_ctx
 
 
 def register(cli: click.Group) -> None:
@@ -104,8 +104,8 @@ def roadmap_show(ctx, item_id, as_json):
 @roadmap.command("link")
 @click.argument("item_id")
 @click.option("--note", "note_id", help="A note id (as shown by `feedback notes list`).")
-@click.option("--theme", "theme_id", type=click.IntRange(1, 2**63 - 1), help="A theme id (as shown by `feedback themes list`).")
-@click.option("--draft", "draft_id", type=click.IntRange(1, 2**63 - 1),
+@click.option("--theme", "theme_id", type=ROW_ID, help="A theme id (as shown by `feedback themes list`).")
+@click.option("--draft", "draft_id", type=ROW_ID,
               help="A draft id whose question is about the item (a confirmed answer).")
 @click.option("--by", "created_by", help="Who made the link.")
 @click.option("--json", "as_json", is_flag=True)

@@ -7,7 +7,7 @@ from ..models.notes import SOURCE_KINDS
 from ..notes import parse_filter_date
 from ..themes.queries import ThemeNotFound, latest_run_json, theme_detail, theme_statements
 from ..themes.run import RunOptions, ThemeRunError, run_themes
-from .common import emit_json, fail, pass_ctx
+from .common import ROW_ID, emit_json, fail, pass_ctx
 
 
 def register(cli: click.Group) -> None:
@@ -80,7 +80,7 @@ def themes_list(ctx, status, as_json):
 
 
 @themes.command("show")
-@click.argument("theme_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("theme_id", type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def themes_show(ctx, theme_id, as_json):
@@ -130,6 +130,8 @@ def _edit(ctx, kind: str, by: str | None, as_json: bool, **fields) -> None:
         return
     e = result["edit"]
     click.echo(f"edit {e['id']} ({e['kind']}) by {e['by']} at {e['at']}; themes re-ran as run {result['run']['run_id']}")
+    for notice in result.get("notices", []):
+        click.echo(f"note: {notice}", err=True)
     _print_run(result["run"])
 
 
@@ -138,7 +140,7 @@ _JSON = click.option("--json", "as_json", is_flag=True)
 
 
 @themes.command("rename")
-@click.argument("theme_id", type=int)
+@click.argument("theme_id", type=ROW_ID)
 @click.argument("label")
 @_BY
 @_JSON
@@ -149,8 +151,8 @@ def themes_rename(ctx, theme_id, label, by, as_json):
 
 
 @themes.command("merge")
-@click.argument("theme_id", type=int)
-@click.option("--into", "into", type=int, required=True, help="The theme that absorbs THEME_ID.")
+@click.argument("theme_id", type=ROW_ID)
+@click.option("--into", "into", type=ROW_ID, required=True, help="The theme that absorbs THEME_ID.")
 @_BY
 @_JSON
 @pass_ctx
@@ -160,8 +162,8 @@ def themes_merge(ctx, theme_id, into, by, as_json):
 
 
 @themes.command("move")
-@click.argument("statement_ids", type=int, nargs=-1, required=True)
-@click.option("--to", "to", type=int, help="The theme the statements belong to.")
+@click.argument("statement_ids", type=ROW_ID, nargs=-1, required=True)
+@click.option("--to", "to", type=ROW_ID, help="The theme the statements belong to.")
 @click.option("--not-a-pain", is_flag=True, help="The statements are no pain or request: keep them out of themes.")
 @_BY
 @_JSON
@@ -174,7 +176,7 @@ def themes_move(ctx, statement_ids, to, not_a_pain, by, as_json):
 
 
 @themes.command("hide")
-@click.argument("theme_id", type=int)
+@click.argument("theme_id", type=ROW_ID)
 @click.option("--undo", is_flag=True, help="Show the theme again.")
 @_BY
 @_JSON

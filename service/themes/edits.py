@@ -17,6 +17,7 @@ from ..models import Statement, Theme, ThemeEdit, ThemeMembership, ThemeRun
 
 EDIT_KINDS = ("rename", "merge", "move", "hide", "unhide")
 MAX_LABEL_CHARS = 120
+MAX_ID = 2**63 - 1  # SQL's INTEGER: a larger id cannot name a row (and the driver raises OverflowError on it)
 
 
 class ThemeEditError(ValueError):
@@ -80,9 +81,14 @@ def history(session: Session, theme_id: int) -> list[dict]:
     return [edit_json(e) for e in rows]
 
 
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
 def _theme(session: Session, theme_id, name: str) -> int:
-    if isinstance(theme_id, bool) or not isinstance(theme_id, int):
-        raise ThemeEditError(f"{name} must be a theme id (an integer), got {theme_id!r}", name)
+    if not _is_id(theme_id):
+        raise ThemeEditError(f"{name} must be a theme id (an integer from 1 to {MAX_ID}), got {str(theme_id)[:40]}",
+                             name)
     if session.get(Theme, theme_id) is None:
         raise ThemeEditError(f"no theme with id {theme_id}", name, status=404)
     return theme_id
@@ -99,8 +105,9 @@ def record(session: Session, kind: str, by: str, *, theme_id=None, target_id=Non
     edit = ThemeEdit(kind=kind, author=by[:200], statement_ids=[])
     if kind == "move":
         ids = list(statement_ids or [])
-        if not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-            raise ThemeEditError("give the ids of the statements to move (integers)", "statement_ids")
+        if not ids or not all(_is_id(i) for i in ids):
+            raise ThemeEditError(f"give the ids of the statements to move (integers from 1 to {MAX_ID})",
+                                 "statement_ids")
         found = set(session.scalars(select(Statement.id).where(Statement.id.in_(ids))))
         missing = sorted(set(ids) - found)
         if missing:
@@ -109,6 +116,11 @@ def record(session: Session, kind: str, by: str, *, theme_id=None, target_id=Non
         edit.target_id = None if target_id is None else _theme(session, target_id, "to")
     else:
         edit.theme_id = _theme(session, theme_id, "theme_id")
+    state = load_state(session)
+    home = state.resolve(edit.theme_id)
+    if kind in ("rename", "hide", "unhide") and home != edit.theme_id:
+        raise ThemeEditError(f"theme {theme_id} was merged into theme {home}; {kind} theme {home} instead",
+                             "theme_id", status=409)
     if kind == "rename":
         text = " ".join(str(label or "").split())
         if not text or len(text) > MAX_LABEL_CHARS:
@@ -116,9 +128,8 @@ def record(session: Session, kind: str, by: str, *, theme_id=None, target_id=Non
         edit.label = text
     if kind == "merge":
         edit.target_id = _theme(session, target_id, "into")
-        state = load_state(session)
-        if state.resolve(edit.target_id) == state.resolve(edit.theme_id):
-            raise ThemeEditError(f"theme {theme_id} is already part of theme {target_id}", "into", status=409)
+        if (problem := _merged_already(state, edit.theme_id, edit.target_id)) is not None:
+            raise ThemeEditError(problem, "into", status=409)
         # The merged theme's statements as of now: a later run that finds them as a cluster of its own (which
         # lineage may then call a new theme) still puts them into the target.
         last = session.scalar(select(ThemeMembership.run_id).order_by(ThemeMembership.run_id.desc()).limit(1))
@@ -127,6 +138,29 @@ def record(session: Session, kind: str, by: str, *, theme_id=None, target_id=Non
     session.add(edit)
     session.flush()
     return edit
+
+
+def _merged_already(state: EditState, theme_id: int, target_id: int) -> str | None:
+    """Why merging theme_id into target_id changes nothing (they already live in one theme), else None."""
+    home = state.resolve(theme_id)
+    if home != state.resolve(target_id):
+        return None
+    if theme_id == target_id:
+        return f"a theme cannot be merged into itself (theme {theme_id})"
+    if home == target_id:
+        return f"theme {theme_id} is already part of theme {target_id}"
+    if home == theme_id:
+        return f"theme {target_id} is already part of theme {theme_id}"
+    return f"themes {theme_id} and {target_id} are both part of theme {home} already"
+
+
+def notices(session: Session, edit: ThemeEdit) -> list[str]:
+    """What an edit does beyond what it says, for the person who made it."""
+    state = load_state(session)
+    if edit.kind == "merge" and (home := state.resolve(edit.target_id)) in state.hidden:
+        return [f"theme {home} is hidden, so theme {edit.theme_id} is hidden with it now "
+                f"(unhide theme {home} to show both)"]
+    return []
 
 
 def edit_and_rerun(services, kind: str, by: str, **fields) -> dict:
@@ -139,13 +173,13 @@ def edit_and_rerun(services, kind: str, by: str, **fields) -> dict:
             raise ThemeEditError("no theme run yet: run `feedback themes run` first", status=409)
         edit = record(session, kind, by, **fields)
         session.commit()
-        out = edit_json(edit)
+        out, told = edit_json(edit), notices(session, edit)
         filters, params = dict(last.filters or {}), dict(last.params or {})
         opts = RunOptions(since=last.since, until=last.until, account=filters.get("account"),
                           source=filters.get("source"), include_all=bool(filters.get("all")),
                           min_mentions=params.get("min_mentions", 3), min_accounts=params.get("min_accounts", 2),
                           use_llm=last.labeller == "llm")
-    return {"edit": out, "run": run_themes(services, opts)}
+    return {"edit": out, "notices": told, "run": run_themes(services, opts)}
 
 
 def apply_to_clusters(state: EditState, labels, theme_of: dict[int, int | None], statement_ids: list[int]):

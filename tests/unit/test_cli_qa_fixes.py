@@ -149,6 +149,22 @@ def test_stdin_through_the_cli(run_cli):
     assert run_cli("ingest", "notes.csv", "--format", "csv").exit_code == 2  # --format is for standard input
 
 
+# 11. ids beyond SQL's INTEGER ------------------------------------------------------------------------------------
+def test_theme_edit_ids_out_of_range_are_usage_errors(run_cli, svc):
+    huge = "99999999999999999999"
+    for args in (("themes", "merge", "16", "--into", huge), ("themes", "move", huge, "--to", "1"),
+                 ("themes", "rename", huge, "x"), ("themes", "hide", huge)):
+        result = run_cli(*args)
+        assert result.exit_code == 2 and "OverflowError" not in result.output and "range" in result.output
+    from service.themes.edits import ThemeEditError, record
+
+    with svc.db.session() as s, pytest.raises(ThemeEditError) as info:
+        record(s, "merge", "pm", theme_id=int(huge), target_id=1)
+    assert info.value.field == "theme_id"
+    with svc.db.session() as s, pytest.raises(ThemeEditError):
+        record(s, "move", "pm", statement_ids=[int(huge)], target_id=None)
+
+
 # 13. dates in the future -----------------------------------------------------------------------------------------
 def test_a_future_date_is_rejected_with_its_place_unless_allowed(tmp_path, run_cli):
     path = _write(tmp_path, "fut.jsonl", '{"id": "a", "text": "Fine note.", "date": "2026-01-05"}\n'
@@ -177,6 +193,33 @@ def test_the_trend_window_is_not_anchored_on_a_future_note(svc):
                                          account="Acme", occurred_at=datetime(2026, 6, 12))])
     window = run_themes(svc, RunOptions(include_all=True, use_llm=False))["trend_window"]
     assert "2062" not in window and "2026-06-12" in window
+
+
+# 14. smaller ones ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def themed(svc):
+    from service.ingest.store import ingest_notes
+    from service.themes.run import RunOptions, run_themes
+
+    from .test_theme_determinism import TOPICS, _notes
+
+    ingest_notes(svc, _notes(TOPICS))
+    return svc, [t["id"] for t in run_themes(svc, RunOptions(include_all=True, use_llm=False))["themes"]]
+
+
+def test_theme_edits_say_which_way_round_and_what_they_do(themed):
+    from service.themes.edits import ThemeEditError, edit_and_rerun
+
+    svc, (a, b, c, *_) = themed
+    assert edit_and_rerun(svc, "merge", "pm", theme_id=a, target_id=b)["notices"] == []
+    with pytest.raises(ThemeEditError, match=f"theme {a} is already part of theme {b}"):
+        edit_and_rerun(svc, "merge", "pm", theme_id=b, target_id=a)
+    with pytest.raises(ThemeEditError, match=f"theme {a} was merged into theme {b}; rename theme {b} instead") as info:
+        edit_and_rerun(svc, "rename", "pm", theme_id=a, label="New name")
+    assert info.value.status == 409
+    edit_and_rerun(svc, "hide", "pm", theme_id=c)
+    out = edit_and_rerun(svc, "merge", "pm", theme_id=b, target_id=c)
+    assert out["notices"] == [f"theme {c} is hidden, so theme {b} is hidden with it now (unhide theme {c} to show both)"]
 
 
 def test_a_folder_without_notes_is_an_error(run_cli, tmp_path):
