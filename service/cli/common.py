@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -47,6 +48,20 @@ def emit_json(data) -> None:
 def fail(message: str, code: int = 1):
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def read_text_file(path: str) -> str:
+    """A UTF-8 text file given to an option (or - for standard input); an unreadable one ends the command with
+    an error naming the file (and the line of an undecodable byte), exit code 1."""
+    from ..ingest.readers import ReaderError, decode
+
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        return decode(raw, "stdin" if path == "-" else path)
+    except ReaderError as exc:
+        fail(str(exc.errors[0]))
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}")
 
 
 def progress_bar(total: int, label: str, quiet: bool):

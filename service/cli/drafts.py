@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
@@ -11,7 +10,8 @@ from ..drafts.base import AUDIENCES, TONES
 from ..drafts.pipeline import (DraftInputError, DraftNotFound, create_draft, draft_many, get_draft, list_drafts,
                                save_feedback)
 from ..drafts.template import TemplateDrafter
-from .common import emit_json, fail, pass_ctx
+from ..ingest.readers import LINE_BREAK
+from .common import emit_json, fail, pass_ctx, read_text_file
 
 
 def register(cli: click.Group) -> None:
@@ -60,24 +60,31 @@ def draft(ctx, question, file, account, audience, tone, no_llm, as_json, as_json
         _echo_draft(result)
 
 
+REQUEST_TEXT_FIELDS = ("question", "text", "account", "audience", "tone")
+
+
 def _read_requests(path: str, account, audience, tone) -> list[dict]:
-    """Rows from a .jsonl file, or one question per line; defaults come from the command's options."""
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {path}: {exc}", code=2)
-    rows = []
+    """Rows from a .jsonl file, or one question per line; defaults come from the command's options. A problem in the
+    file (invalid JSON, a field of the wrong type) is named with its line, all of them at once, exit code 1."""
+    text = read_text_file(path)
+    rows, problems = [], []
     is_jsonl = path.endswith(".jsonl") or text.lstrip().startswith("{")
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(LINE_BREAK.split(text), start=1):
         if not line.strip() or (not is_jsonl and line.lstrip().startswith("#")):
             continue
         if is_jsonl:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                fail(f"{path}:{n}: invalid JSON ({exc.msg})", code=2)
+                problems.append(f"{path}:{n}: invalid JSON ({exc.msg})")
+                continue
             if not isinstance(row, dict):
-                fail(f"{path}:{n}: each line must be a JSON object", code=2)
+                problems.append(f"{path}:{n}: each line must be a JSON object")
+                continue
+            wrong = [k for k in REQUEST_TEXT_FIELDS if row.get(k) is not None and not isinstance(row[k], str)]
+            if wrong:
+                problems += [f"{path}:{n} [{k}]: {k} must be a string, got {type(row[k]).__name__}" for k in wrong]
+                continue
         else:
             row = {"question": line.strip()}
         row.setdefault("request_id", row.get("id") if row.get("id") not in (None, "") else n)  # else the line
@@ -85,8 +92,13 @@ def _read_requests(path: str, account, audience, tone) -> list[dict]:
             if row.get(key) in (None, "") and value is not None:
                 row[key] = value
         rows.append(row)
+    for problem in problems[:-1]:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        fail(problems[-1] + (f" ({len(problems)} problems; nothing was drafted)" if len(problems) > 1 else
+                             "; nothing was drafted"))
     if not rows:
-        fail(f"{path}: no questions", code=2)
+        fail(f"{path}: no questions")
     return rows
 
 
@@ -152,23 +164,21 @@ def drafts_show(ctx, draft_id, as_json):
 
 @drafts.command("rate")
 @click.argument("draft_id")
-@click.option("--up", "rating", flag_value="up", help="The draft was good.")
-@click.option("--down", "rating", flag_value="down", help="The draft was not usable.")
+@click.option("--up", is_flag=True, help="The draft was good.")
+@click.option("--down", is_flag=True, help="The draft was not usable.")
 @click.option("--score", "score", type=click.IntRange(1, 5), help="A 1-5 rating instead of up/down.")
 @click.option("--edited", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
-              help="A file with the text you actually sent.")
+              help="A file with the text you actually sent (UTF-8).")
 @click.option("--comment")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def drafts_rate(ctx, draft_id, rating, score, edited, comment, as_json):
+def drafts_rate(ctx, draft_id, up, down, score, edited, comment, as_json):
     """Record a rep's verdict on a draft: --up, --down or --score N, and optionally the edited text."""
-    if (rating is None) == (score is None):
-        fail("give one of --up, --down or --score N", code=2)
-    edited_text = None
-    if edited:
-        edited_text = sys.stdin.read() if edited == "-" else Path(edited).read_text(encoding="utf-8")
+    if up + down + (score is not None) != 1:
+        fail("give exactly one of --up, --down or --score N", code=2)
+    edited_text = read_text_file(edited) if edited else None
     try:
-        row = save_feedback(ctx.services, draft_id, rating or score, edited_text, comment)
+        row = save_feedback(ctx.services, draft_id, "up" if up else "down" if down else score, edited_text, comment)
     except DraftNotFound as exc:
         fail(str(exc))
     except DraftInputError as exc:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -40,10 +41,28 @@ def _body(row, fmt: str) -> str:
     return row.markdown
 
 
+def _check_out(out: str | None) -> None:
+    """Fail before any work (a report stored, a webhook posted) when --out cannot be written."""
+    if not out:
+        return
+    path = Path(out)
+    folder = path.parent
+    if path.is_dir():
+        fail(f"--out {out}: is a folder; give a file name", code=2)
+    if not folder.is_dir():
+        fail(f"--out {out}: the folder {folder} does not exist", code=2)
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        fail(f"--out {out}: no permission to write {'it' if path.exists() else 'in ' + str(folder)}", code=2)
+
+
 def _output(row, fmt: str, out: str | None) -> None:
     text = _body(row, fmt)
     if out:
-        Path(out).write_text(text, encoding="utf-8")
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:  # checked before, but a disk can fill up meanwhile
+            fail(f"cannot write {out}: {exc.strerror or exc}; report {row.id} is stored "
+                 f"(`feedback reports show {row.id} --out FILE` writes it)")
         last_day = summary_dict(row)["last_day"]
         click.echo(f"report {row.id} ({row.period}, {row.period_start} to {last_day}) written to {out}", err=True)
     else:
@@ -68,6 +87,7 @@ def report(ctx, period, fmt, out, webhook, as_of):
     `feedback schedule --once` refreshes them first."""
     if fmt is None:
         fmt = SUFFIX_FORMATS.get(Path(out).suffix.lower(), "md") if out else "md"
+    _check_out(out)
     try:
         if webhook:
             check_url(webhook)
@@ -113,6 +133,7 @@ def reports_list(ctx, limit, as_json):
 @click.option("--out", type=click.Path(dir_okay=False, writable=True))
 @pass_ctx
 def reports_show(ctx, report_id, fmt, out):
+    _check_out(out)
     try:
         row = get_report(ctx.services, report_id)
     except ReportNotFound as exc:

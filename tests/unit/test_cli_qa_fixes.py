@@ -165,6 +165,23 @@ def test_theme_edit_ids_out_of_range_are_usage_errors(run_cli, svc):
         record(s, "move", "pm", statement_ids=[int(huge)], target_id=None)
 
 
+# 12. output and input files named before any work ----------------------------------------------------------------
+def test_report_out_is_checked_before_the_report_is_stored(run_cli, tmp_path):
+    result = run_cli("report", "--out", str(tmp_path / "missing" / "r.md"))
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    assert json.loads(run_cli("reports", "list", "--json").output)["total"] == 0
+    folder = run_cli("report", "--out", str(tmp_path))
+    assert folder.exit_code == 2 and json.loads(run_cli("reports", "list", "--json").output)["total"] == 0
+    assert run_cli("reports", "show", "1", "--out", str(tmp_path / "missing" / "r.md")).exit_code == 2
+
+
+def test_drafts_rate_edited_file_that_is_not_utf8_names_the_file(run_cli, tmp_path):
+    latin = _write(tmp_path, "latin1.txt", "caf\xe9 ok".encode("latin-1"))
+    result = run_cli("drafts", "rate", "1", "--up", "--edited", str(latin))
+    assert result.exit_code == 1 and f"{latin}:1: undecodable bytes" in result.stderr
+    assert "UnicodeDecodeError" not in result.output
+
+
 # 13. dates in the future -----------------------------------------------------------------------------------------
 def test_a_future_date_is_rejected_with_its_place_unless_allowed(tmp_path, run_cli):
     path = _write(tmp_path, "fut.jsonl", '{"id": "a", "text": "Fine note.", "date": "2026-01-05"}\n'
