@@ -13,6 +13,24 @@ ROW_ID = click.IntRange(1, 2**63 - 1)
 OPEN_APPS: list = []  # apps built by this process's commands, closed by cli.main's fast exit
 
 
+class UnitInterval(click.FloatRange):
+    """A number from 0 to 1; NaN is refused (it compares false with both bounds, so FloatRange lets it through)."""
+
+    name = "number from 0 to 1"
+
+    def __init__(self):
+        super().__init__(0, 1)
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number from 0 to 1", param, ctx)
+        return number
+
+
+UNIT_INTERVAL = UnitInterval()
+
+
 class AppContext:
     """Builds the app lazily: `feedback --help` never loads a model or opens a database."""
 

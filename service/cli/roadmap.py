@@ -11,7 +11,8 @@ from ..ingest.errors import IngestError
 from ..models.roadmap import ROADMAP_STATUSES
 from ..notes import NotFound
 from ..roadmap import importer, service
-from .common import ROW_ID, emit_json, fail, pass_ctx
+from ..ingest.readers import LINE_BREAK
+from .common import ROW_ID, UNIT_INTERVAL, emit_json, fail, pass_ctx, read_text_file
 
 
 def register(cli: click.Group) -> None:
@@ -165,7 +166,7 @@ def roadmap_scores(ctx, as_json):
 @click.argument("text", required=False)
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False),
               help=".jsonl with id and text per line, or one request per line.")
-@click.option("--min-score", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--min-score", default=0.5, show_default=True, type=UNIT_INTERVAL,
               help="Leave out matches scoring below this (0.5 is where the matcher accepts a match).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON list of results.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="One JSON object per line.")
@@ -174,9 +175,9 @@ def match(ctx, text, file, min_score, as_json, as_jsonl):
     """Which roadmap items address a customer request, and their status (or not_on_roadmap)."""
     if (text is None) == (file is None):
         fail("give a request text or --file FILE (not both)", code=2)
+    if text is not None and not text.strip():
+        fail("the request text is empty", code=2)
     requests = _read_requests(Path(file)) if file else [{"id": "1", "text": text}]
-    if not requests or any(not r["text"].strip() for r in requests):
-        fail("requests must have non-empty text")
     with ctx.services.db.session() as session:
         if not service.load_items(session):
             click.echo("warning: the roadmap is empty; import one with `feedback roadmap import FILE`", err=True)
@@ -194,13 +195,10 @@ def match(ctx, text, file, min_score, as_json, as_jsonl):
 
 
 def _read_requests(path: Path) -> list[dict]:
-    """A .jsonl file of {"id", "text"} objects, else one request per non-blank line (id = line number)."""
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {path.name}: {exc}")
-    out = []
-    for n, line in enumerate(lines, start=1):
+    """A .jsonl file of {"id", "text"} objects, else one request per non-blank line (id = line number). Every
+    problem is named with its line, all at once; exit code 1."""
+    problems, out = [], []
+    for n, line in enumerate(LINE_BREAK.split(read_text_file(str(path))), start=1):
         if not line.strip():
             continue
         if path.suffix.lower() != ".jsonl":
@@ -209,8 +207,18 @@ def _read_requests(path: Path) -> list[dict]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            fail(f"{path.name}:{n}: invalid JSON: {exc.msg}")
+            problems.append(f"{path.name}:{n}: invalid JSON: {exc.msg}")
+            continue
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-            fail(f"{path.name}:{n}: each line needs a \"text\" string")
-        out.append({"id": str(obj.get("id") or n), "text": obj["text"]})
+            problems.append(f"{path.name}:{n}: each line needs a \"text\" string")
+        elif not obj["text"].strip():
+            problems.append(f"{path.name}:{n} [text]: the request text is empty")
+        else:
+            out.append({"id": str(obj.get("id") or n), "text": obj["text"]})
+    for problem in problems[:-1]:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        fail(problems[-1])
+    if not out:
+        fail(f"{path.name}: no requests")
     return out

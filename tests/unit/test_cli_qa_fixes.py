@@ -239,6 +239,21 @@ def test_theme_edits_say_which_way_round_and_what_they_do(themed):
     assert out["notices"] == [f"theme {c} is hidden, so theme {b} is hidden with it now (unhide theme {c} to show both)"]
 
 
+def test_match_and_drafts_options(run_cli, tmp_path):
+    requests = _write(tmp_path, "req.jsonl", '{"id": "r1", "text": "SSO please"}\n{"id": "r2", "text": "  "}\n')
+    empty = run_cli("match", "--file", str(requests))
+    assert empty.exit_code == 1 and "req.jsonl:2 [text]: the request text is empty" in empty.stderr
+    assert run_cli("match", "").exit_code == 2
+    nan = run_cli("match", "SSO please", "--min-score", "nan")
+    assert nan.exit_code == 2 and "from 0 to 1" in nan.stderr
+    both = run_cli("drafts", "rate", "1", "--up", "--down")
+    assert both.exit_code == 2 and "exactly one of --up, --down or --score" in both.stderr
+    questions = _write(tmp_path, "q.jsonl", '{"id": "q1", "question": 123}\n')
+    typed = run_cli("draft", "--file", str(questions), "--no-llm")
+    assert typed.exit_code == 1 and "q.jsonl:1 [question]: question must be a string, got int" in typed.stderr
+    assert run_cli("draft", "   ", "--no-llm").exit_code == 2
+
+
 def test_a_folder_without_notes_is_an_error(run_cli, tmp_path):
     (tmp_path / "docs" / "sub").mkdir(parents=True)
     _write(tmp_path / "docs" / "sub", "manual.pdf", b"%PDF")
