@@ -19,12 +19,16 @@ FEATURE_MODULES = (
 
 class SafeGroup(click.Group):
     """An unexpected error ends the command with one line and exit code 1, not a traceback
-    (FEEDBACK_DEBUG=1 shows the traceback)."""
+    (FEEDBACK_DEBUG=1 shows the traceback). Exit codes: 0 done, 1 the command failed (bad input in a file or
+    standard input, not found, conflict, an unavailable dependency), 2 a usage error (a missing, conflicting or
+    invalid option or argument), as click itself answers."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:  # `feedback notes list | head`: the reader left; click ends quietly (exit code 1)
             raise
         except Exception as exc:
             from ..vectorstore import VectorStoreError

@@ -123,8 +123,8 @@ def brief(ctx, account, since, as_json):
         emit_json(data)
         return
     arr = f"ARR {data['arr']:,.0f}" if data["arr"] is not None else "ARR unknown"
-    click.echo(f"{data['account']} ({arr}, {data['deal_stage'] or 'stage unknown'}): {data['notes']} notes, "
-               f"{data['first_heard']} to {data['last_heard']}")
+    heard = f"{data['first_heard']} to {data['last_heard']}" if data["notes"] else "nothing heard yet"
+    click.echo(f"{data['account']} ({arr}, {data['deal_stage'] or 'stage unknown'}): {data['notes']} notes, {heard}")
     for p in data["pains"]:
         d = p["decision"]
         release = f", release {d['release']}" if d.get("release") else ""
@@ -137,8 +137,11 @@ def brief(ctx, account, since, as_json):
         click.echo(f"  {what}")
         for q in p["quotes"]:
             click.echo(f"  \u201c{q['text']}\u201d ({q['note_id']}, {q['date']})")
-    click.echo(f"\nMoved since {data['moved_since']}: " + (", ".join(
-        f"{m['item_id']} {m['old_status']} -> {m['new_status']}" for m in data["moved"]) or "nothing"))
+    if data["moved_since"]:
+        click.echo(f"\nMoved since {data['moved_since']}: " + (", ".join(
+            f"{m['item_id']} {m['old_status']} -> {m['new_status']}" for m in data["moved"]) or "nothing"))
+    else:
+        click.echo("\nMoved: no notes to date it from (--since DAY lists the items that moved since then)")
     click.echo(f"Drafts made for {account}: {len(data['drafts'])}")
     if not data["checks"].get("passed"):
         click.echo("check: " + "; ".join(data["checks"]["problems"]))

@@ -71,7 +71,7 @@ def jobs_show(ctx, job_id, wait, as_json):
             time.sleep(0.5)
             job = get_job(ctx.services, job_id)
     except JobNotFound as exc:
-        fail(str(exc), code=2)
+        fail(str(exc))
     if as_json:
         emit_json(job)
         return

@@ -259,3 +259,33 @@ def test_a_folder_without_notes_is_an_error(run_cli, tmp_path):
     _write(tmp_path / "docs" / "sub", "manual.pdf", b"%PDF")
     result = run_cli("ingest", str(tmp_path / "docs"))
     assert result.exit_code == 1 and "no files to ingest in this folder" in result.stderr
+
+
+def test_brief_of_an_account_without_notes(run_cli, tmp_path):
+    path = _write(tmp_path, "one.jsonl", '{"id": "only", "account": "Lonely Co", "text": "We need SSO."}\n')
+    assert run_cli("ingest", str(path)).exit_code == 0 and run_cli("notes", "delete", "only").exit_code == 0
+    out = run_cli("brief", "Lonely Co")
+    assert out.exit_code == 0 and "None" not in out.output and "0 notes, nothing heard yet" in out.output
+
+
+def test_a_closed_pipe_ends_quietly(cli_env):
+    from click.testing import CliRunner
+
+    from service.cli import cli
+
+    @cli.command("_pipe_test")
+    def _pipe_test():
+        raise BrokenPipeError(32, "Broken pipe")
+
+    try:
+        result = CliRunner().invoke(cli, ["_pipe_test"])
+    finally:
+        cli.commands.pop("_pipe_test")
+    assert result.exit_code == 1 and "error" not in result.output
+
+
+def test_exit_codes_follow_clicks_convention(run_cli):
+    assert run_cli("jobs", "show", "x").exit_code == 1  # not found
+    assert run_cli("notes", "show", "x").exit_code == 1
+    assert run_cli("match", "  ").exit_code == 2  # an argument no command can use
+    assert run_cli("draft", "  ", "--no-llm").exit_code == 2
