@@ -80,12 +80,14 @@ def read_csv(text: str, source: str) -> list[tuple[int, dict]]:
         if not reader.fieldnames:
             raise IngestError([RowError(source, 1, None, "the file is empty; the first row must name the columns")])
         for record in reader:
-            if None in record:
-                raise IngestError([RowError(source, line, None, "more fields than the header names")])
-            rows.append((line, {k.strip(): v.strip() if isinstance(v, str) else v for k, v in record.items() if k}))
+            if None in record:  # kept as its error, so `validate` names it beside every other bad row
+                rows.append((line, RowError(source, line, None, "more fields than the header names")))
+            else:
+                rows.append((line, {k.strip(): v.strip() if isinstance(v, str) else v for k, v in record.items() if k}))
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise IngestError([RowError(source, reader.line_num, None, f"malformed CSV: {exc}")])
+        raise IngestError([r for _, r in rows if isinstance(r, RowError)]
+                          + [RowError(source, reader.line_num, None, f"malformed CSV: {exc}")])
     return rows
 
 
@@ -118,6 +120,9 @@ def validate(rows: list[tuple[int, dict]], source: str, column_map: dict[str, st
                            for field, column in missing])
     items, errors, seen = [], [], {}
     for line, row in rows:
+        if isinstance(row, RowError):  # a row the reader could not split into the header's fields
+            errors.append(row)
+            continue
         if not isinstance(row, dict):
             errors.append(RowError(source, line, None, "each item must be an object"))
             continue
@@ -144,10 +149,14 @@ def _apply_map(row: dict, column_map: dict[str, str]) -> dict:
     """Rename their columns to our fields; our own field names match whatever their case or spacing."""
     out = {str(k).strip(): v for k, v in row.items()}
     lowered = {k.lower(): k for k in out}
+    taken = set()
     for ours, theirs in column_map.items():
         key = theirs if theirs in out else lowered.get(theirs.lower())
-        if key is not None:
-            out[f"\0{ours}"] = out.pop(key)  # park under a private name so a later rename cannot clobber it
+        if key is not None:  # park under a private name so a later rename cannot clobber it
+            out[f"\0{ours}"] = out[key]  # one column may feed two fields (--map id=Key,title=Key)
+            taken.add(key)
+    for key in taken:
+        del out[key]
     renamed = {}
     for key, value in out.items():
         field = key[1:] if key.startswith("\0") else re.sub(r"[\s\-]+", "_", key.lower())

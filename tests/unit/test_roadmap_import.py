@@ -103,6 +103,29 @@ def test_every_bad_row_is_named_and_nothing_is_stored(svc, tmp_path):
     assert _items(svc)["KEEP"]["archived"] is False
 
 
+def test_a_csv_row_with_extra_fields_is_named_beside_every_other_bad_row(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("id,title,status\n"
+                    "A,Fine,planned\n"
+                    "B,Too,many,fields\n"
+                    "C,,planned\n"
+                    "D,Again,too,many,fields\n")
+    rows, source = importer.read_file(path)
+    with pytest.raises(IngestError) as exc_info:
+        importer.validate(rows, source)
+    assert _errors(exc_info) == [(3, None), (4, "title"), (5, None)]
+    assert "more fields than the header names" in str(exc_info.value.errors[0])
+
+
+def test_one_column_can_feed_two_fields(svc, tmp_path):
+    path = tmp_path / "jira.csv"
+    path.write_text("Key,Stage\nPROJ-1,Done\n")
+    mapping = importer.parse_column_map("id=Key,title=Key,status=Stage")
+    rows, source = importer.read_file(path)
+    service.import_items(svc, rows, source=source, column_map=mapping)
+    assert _items(svc)["PROJ-1"]["title"] == "PROJ-1"
+
+
 def test_a_duplicate_of_an_invalid_row_is_still_named():
     rows = [(2, {"id": "A", "title": "", "status": "planned"}), (3, {"id": "A", "title": "Again", "status": "planned"})]
     with pytest.raises(IngestError) as exc_info:
