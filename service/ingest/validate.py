@@ -52,10 +52,16 @@ class NoteInput:
         return normalised_hash(self.text)
 
 
+def _blank(text: str) -> bool:
+    """Only white space and invisible format characters (a byte-order mark, zero-width spaces)."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
+
+
 def normalised_hash(text: str) -> str:
-    """Dedupe key: case, punctuation and white space do not make a note new."""
-    norm = unicodedata.normalize("NFKC", text).casefold()
-    norm = re.sub(r"[^\w]+", " ", norm).strip()
+    """Dedupe key: case, punctuation and white space do not make a note new. A text with no letter or digit
+    (an emoji, "???") keeps its symbols, or every such text would be a copy of every other."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    norm = re.sub(r"[^\w]+", " ", folded).strip() or " ".join(folded.split())
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 
@@ -190,7 +196,7 @@ def validate_row(
         err(None, "the row holds a lone surrogate (\\ud800-\\udfff), which is not text; send valid Unicode")
         return None, errors
     text = row.get("text")
-    if text is None or (isinstance(text, str) and not text.strip()):
+    if text is None or (isinstance(text, str) and _blank(text)):
         err("text", "missing text")
     elif not isinstance(text, str):
         err("text", f"text must be a string, got {type(text).__name__}")

@@ -142,6 +142,12 @@ def test_split_offsets_are_exact_slices():
         assert text[s.start:s.end] == s.text
 
 
+def test_a_text_of_invisible_characters_is_missing():
+    for text in ("\ufeff", "\u200b \ufeff\n"):
+        note, errors = validate_row({"text": text}, "f.jsonl", 4)
+        assert note is None and [(e.line, e.field, e.reason) for e in errors] == [(4, "text", "missing text")]
+
+
 def test_normalised_hash_ignores_case_and_punctuation():
     assert normalised_hash("Exports time out!") == normalised_hash("  exports   TIME out ")
     assert normalised_hash("Exports time out") != normalised_hash("Exports are fine")

@@ -35,6 +35,14 @@ def test_same_text_same_account_without_id_is_not_stored_twice(svc):
     assert report.created == 2 and report.unchanged == 1
 
 
+def test_texts_without_letters_or_digits_are_not_copies_of_each_other(svc):
+    first = ingest(svc, [NoteInput(text="\U0001f44d", account="Acme")], [], skip_invalid=False)
+    second = ingest(svc, [NoteInput(text="\U0001f44e\U0001f44e\U0001f44e ???", account="Acme", external_id="e2")], [],
+                    skip_invalid=False)
+    again = ingest(svc, [NoteInput(text=" \U0001f44d ", account="Acme")], [], skip_invalid=False)
+    assert (first.created, second.created, again.unchanged) == (1, 1, 1)
+
+
 def test_changed_text_updates_and_reembeds_only_that_note(svc):
     _ingest_file(svc, DATA / "notes.jsonl")
     with svc.db.session() as s:
