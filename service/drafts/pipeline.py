@@ -35,7 +35,9 @@ class DraftNotFound(LookupError):
 
 
 def validate_input(question, account=None, audience="customer", tone=None) -> tuple:
-    if not isinstance(question, str) or not question.strip():
+    if question is not None and not isinstance(question, str):
+        raise DraftInputError(f"question must be a string, got {type(question).__name__}")
+    if question is None or not question.strip():
         raise DraftInputError("question is required")
     if len(question) > MAX_QUESTION_CHARS:
         raise DraftInputError(f"question has {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}")

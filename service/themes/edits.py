@@ -110,8 +110,9 @@ def record(session: Session, kind: str, by: str, *, theme_id=None, target_id=Non
                                  "statement_ids")
         found = set(session.scalars(select(Statement.id).where(Statement.id.in_(ids))))
         missing = sorted(set(ids) - found)
-        if missing:
-            raise ThemeEditError(f"no statement with id {', '.join(map(str, missing))}", "statement_ids", status=404)
+        if missing:  # the first few, so a long list of wrong ids does not come back whole
+            shown = ", ".join(map(str, missing[:20])) + (f" and {len(missing) - 20:,} more" if len(missing) > 20 else "")
+            raise ThemeEditError(f"no statement with id {shown}", "statement_ids", status=404)
         edit.statement_ids = sorted(set(ids))
         edit.target_id = None if target_id is None else _theme(session, target_id, "to")
     else:

@@ -101,6 +101,14 @@ def test_bad_edits_name_the_field(themed):
         assert err.value.field == name
 
 
+def test_a_move_of_many_unknown_statements_names_the_first_twenty(themed):
+    svc, _ = themed
+    with pytest.raises(ThemeEditError) as err:
+        edit_and_rerun(svc, "move", "pm", statement_ids=list(range(10**6, 10**6 + 500)), target_id=None)
+    assert err.value.status == 404
+    assert str(err.value).endswith(f"{10**6 + 19} and 480 more")
+
+
 def test_api_edits(app, svc):
     client = app.test_client()
     assert client.post("/api/v1/themes/1/rename", json={"label": "x"}).status_code in (404, 409)
