@@ -416,14 +416,17 @@ def ingest(services, notes: list[NoteInput], errors: list[RowError], *, skip_inv
 
 
 def repair_if_needed(services, session: Session, crashed: bool = False) -> dict | None:
-    """After a crash (an ingest's intent file left behind, or vectors and statements differing in number): remove
-    the orphan vectors and embed what is missing. Two counts when nothing is wrong; run under the ingest lock."""
+    """After a crash: with an ingest's intent file left behind, copy the index aside without its orphans
+    (`repair_aside`); with vectors and statements differing in number, remove the orphan vectors and embed what is
+    missing in place. Two counts when nothing is wrong; run under the ingest lock."""
     from sqlalchemy import func
 
     from ..vectorstore import IndexDamagedError
 
     try:
-        if not crashed and services.store.count(STATEMENTS) == (session.scalar(select(func.count(Statement.id))) or 0):
+        if crashed:  # a writer died inside Chroma's write: never write to that collection again (see `repair_aside`)
+            return repair_aside(services)
+        if services.store.count(STATEMENTS) == (session.scalar(select(func.count(Statement.id))) or 0):
             return None
         return repair(services, session)
     except Exception as exc:
@@ -450,6 +453,47 @@ def repair(services, session: Session) -> dict:
                               services.embedder.embed([st.text for st, _, _ in rows]),
                               [statement_metadata(note, name) for _, note, name in rows])
     return {"orphans_removed": len(orphans), "embedded": len(missing)}
+
+
+def repair_aside(services, batch: int = 4096) -> dict:
+    """Make the index match SQL after a writer was killed inside Chroma's write, without writing to the collection
+    it was writing: a new collection gets the old one's vectors of statements SQL still holds (read back, not
+    embedded again) and the missing ones embedded, then replaces it, as `reindex` does.
+
+    Why not delete the orphans in place (`repair`): a kill -9 mid-write can leave the collection's files in a
+    state that reads fine (the probe of `index_guard` passes) yet crashes the next write with SIGSEGV, which no
+    except catches (seen once in the kill test on a loaded machine: the next ingest died with signal 11)."""
+    store = services.store
+    building = f"{STATEMENTS}_rebuild"
+    store.reset(building)
+    copied = embedded = 0
+    with services.db.session() as session:
+        last_id = 0
+        while True:
+            rows = session.execute(
+                select(Statement, Note, Account.name).join(Note, Statement.note_id == Note.id)
+                .outerjoin(Account, Note.account_id == Account.id)
+                .where(Statement.id > last_id).order_by(Statement.id).limit(batch)
+            ).all()
+            if not rows:
+                break
+            ids = [f"s{st.id}" for st, _, _ in rows]
+            found_ids, found, _ = store.get(STATEMENTS, ids, metadatas=False)
+            have = dict(zip(found_ids, range(len(found_ids))))
+            lacking = [k for k, i in enumerate(ids) if i not in have]
+            vectors = np.empty((len(ids), services.embedder.dim), np.float32)
+            for k, i in enumerate(ids):
+                if i in have:
+                    vectors[k] = found[have[i]]
+            if lacking:
+                vectors[lacking] = services.embedder.embed([rows[k][0].text for k in lacking])
+            store.add(building, ids, vectors, [statement_metadata(note, name) for _, note, name in rows])
+            copied += len(ids) - len(lacking)
+            embedded += len(lacking)
+            last_id = rows[-1][0].id
+    store.count(building)  # exists even when SQL holds no statement
+    store.rename(building, STATEMENTS)
+    return {"copied": copied, "embedded": embedded}
 
 
 def reindex(services, progress: Progress | None = None, batch: int = 4096) -> int:

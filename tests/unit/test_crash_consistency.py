@@ -152,8 +152,42 @@ def test_orphans_and_missing_vectors_are_repaired_by_the_next_ingest(svc):
     assert len(after) == svc.store.count(STATEMENTS) == 5
 
 
-def test_an_index_that_refuses_writes_after_a_crash_is_rebuilt_from_sql(svc, monkeypatch, caplog):
-    """chroma-core/chroma#7678: after a kill -9 a segment may refuse every further write; the next ingest rebuilds
+def test_after_a_crash_the_collection_being_written_is_never_written_again(svc, monkeypatch):
+    """A kill -9 inside Chroma's write can leave files that read fine yet crash the next write (SIGSEGV, once in the
+    kill test): the next ingest copies what SQL still holds into a new collection instead of deleting the orphans
+    in place, and embeds only the statements that lost their vector."""
+    from service.ingest.store import INTENT_FILE, ingest
+    from service.ingest.validate import NoteInput
+    from service.vectorstore import STATEMENTS
+
+    ingest(svc, [NoteInput(text=f"Exports time out for team {i}.", account="Acme") for i in range(5)], [],
+           skip_invalid=False)
+    ids, vectors, _ = svc.store.get(STATEMENTS)
+    kept = dict(zip(ids, vectors))
+    svc.store.upsert(STATEMENTS, ["s999"], svc.embedder.embed(["a killed ingest's statement"]),
+                     [{"note_id": 999, "account": "Gone"}])
+    svc.store.delete(STATEMENTS, ids[:1])  # a statement whose vector was lost
+    (Path(svc.config.FEEDBACK_HOME) / INTENT_FILE).write_text("12345")  # the killed ingest's intent
+    old_collection = svc.store._collection(STATEMENTS)
+    touched = []
+    for name in ("upsert", "add", "delete"):
+        real = getattr(old_collection, name)
+        monkeypatch.setattr(old_collection, name, lambda *a, _n=name, _r=real, **k: (touched.append(_n), _r(*a, **k)))
+    embedded = []
+    real_embed = svc.embedder.embed
+    monkeypatch.setattr(svc.embedder, "embed", lambda texts: (embedded.extend(texts), real_embed(texts))[1])
+    report = ingest(svc, [NoteInput(text="SSO with Okta keeps failing.", account="Beta")], [], skip_invalid=False)
+    assert report.statements == 1 and touched == []
+    assert embedded.count("Exports time out for team 0.") == 1  # the lost vector; the other four were copied
+    after_ids, after_vectors, metas = svc.store.get(STATEMENTS)
+    assert "s999" not in after_ids and len(after_ids) == 6
+    assert all(np.allclose(v, kept[i]) for i, v in zip(after_ids, after_vectors) if i in kept)
+    assert {m["account"] for m in metas} == {"Acme", "Beta"}
+    assert not (Path(svc.config.FEEDBACK_HOME) / INTENT_FILE).exists()
+
+
+def test_an_index_that_cannot_be_read_after_a_crash_is_rebuilt_from_sql(svc, monkeypatch, caplog):
+    """chroma-core/chroma#7678: after a kill -9 a segment may refuse every further call; the next ingest rebuilds
     the index from SQL instead of failing, and nothing stored is lost."""
     from service.ingest.store import INTENT_FILE, ingest
     from service.ingest.validate import NoteInput
@@ -165,15 +199,15 @@ def test_an_index_that_refuses_writes_after_a_crash_is_rebuilt_from_sql(svc, mon
     svc.store.upsert(STATEMENTS, ["s999"], orphan, [{"note_id": 999, "account": "Gone"}])
     (Path(svc.config.FEEDBACK_HOME) / INTENT_FILE).write_text("12345")  # the killed ingest's intent
     wedged = {"calls": 0}
-    real_delete = svc.store.delete
+    real_get = svc.store.get
 
-    def refuse_once(collection, ids):
+    def refuse_once(collection, *args, **kwargs):
         if collection == STATEMENTS and not wedged["calls"]:
             wedged["calls"] += 1
             raise RuntimeError("Failed to apply logs to the hnsw segment writer")
-        return real_delete(collection, ids)
+        return real_get(collection, *args, **kwargs)
 
-    monkeypatch.setattr(svc.store, "delete", refuse_once)
+    monkeypatch.setattr(svc.store, "get", refuse_once)
     with caplog.at_level("WARNING", logger="service.ingest.store"):
         report = ingest(svc, [NoteInput(text="SSO with Okta keeps failing.", account="Beta")], [], skip_invalid=False)
     assert wedged["calls"] == 1 and report.statements == 1
