@@ -416,17 +416,19 @@ def ingest(services, notes: list[NoteInput], errors: list[RowError], *, skip_inv
 
 
 def repair_if_needed(services, session: Session, crashed: bool = False) -> dict | None:
-    """After a crash: with an ingest's intent file left behind, copy the index aside without its orphans
-    (`repair_aside`); with vectors and statements differing in number, remove the orphan vectors and embed what is
+    """After a crash: with an ingest's intent file left behind in the embedded folder, copy the index aside without
+    its orphans (`repair_aside`); with a Chroma server, or vectors and statements differing in number, remove the orphan vectors and embed what is
     missing in place. Two counts when nothing is wrong; run under the ingest lock."""
     from sqlalchemy import func
 
     from ..vectorstore import IndexDamagedError
 
     try:
-        if crashed:  # a writer died inside Chroma's write: never write to that collection again (see `repair_aside`)
+        if crashed and not services.config.CHROMA_URL:
+            # A writer died inside Chroma's write to the embedded folder: never write to that collection again
+            # (`repair_aside`). A `chroma run` server owns its files; a killed client cannot leave them half-written.
             return repair_aside(services)
-        if services.store.count(STATEMENTS) == (session.scalar(select(func.count(Statement.id))) or 0):
+        if not crashed and services.store.count(STATEMENTS) == (session.scalar(select(func.count(Statement.id))) or 0):
             return None
         return repair(services, session)
     except Exception as exc:
