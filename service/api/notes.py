@@ -51,7 +51,8 @@ def bool_arg(name: str) -> bool:
 
 @bp.post("/notes")
 @bp.input(NoteIn(many=True), location="json", validation=False, arg_name="body")
-@bp.doc(summary="Ingest one note or a list of notes (atomic unless ?skip_invalid=true)",
+@bp.doc(summary="Ingest one note or a list of notes (atomic unless ?skip_invalid=true; a date more than a day "
+                "ahead is an error unless ?allow_future=true)",
         responses={201: "stored", 202: "large: queued as a job (poll /api/v1/jobs/<id>)", 400: "malformed JSON",
                    413: "too large", 422: "invalid rows (nothing stored)"})
 def post_notes(body):
@@ -64,7 +65,8 @@ def post_notes(body):
     if not items:
         raise APIError(422, "no notes given", {"errors": []})
     rows = [RawRow(item, i) for i, item in enumerate(items, start=1)]
-    notes, errors = validate_rows(rows, "request", current_app.config["MAX_NOTE_CHARS"])
+    notes, errors = validate_rows(rows, "request", current_app.config["MAX_NOTE_CHARS"],
+                                  allow_future=bool_arg("allow_future"))
     if notes and is_large_ingest(current_app.config, notes) and (not errors or bool_arg("skip_invalid")):
         return _queued_ingest(notes, errors)
     try:

@@ -49,6 +49,18 @@ def test_invalid_row_rejects_the_request_whole(client):
     assert ok["created"] == 3 and len(ok["rejected"]) == 2
 
 
+def test_a_date_far_ahead_is_422_unless_allowed(client):
+    from datetime import datetime, timedelta
+
+    ahead = (datetime.now() + timedelta(days=30)).date().isoformat()
+    note = [{"id": "f-1", "text": "Exports time out.", "account": "Acme", "date": ahead}]
+    resp = client.post("/api/v1/notes", json=note)
+    assert resp.status_code == 422
+    assert resp.get_json()["error"]["details"]["errors"][0]["field"] == "date"
+    assert client.get("/api/v1/notes/f-1").status_code == 404  # nothing stored
+    assert client.post("/api/v1/notes?allow_future=true", json=note).status_code == 201
+
+
 def test_bad_json_and_bad_params(client):
     err = _error(client.post("/api/v1/notes", data="{nope", content_type="application/json"), 400)
     assert err["code"] == "bad_request"
