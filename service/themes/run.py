@@ -119,7 +119,7 @@ def run_themes(services, opts: RunOptions | None = None, progress=None) -> dict:
             for i in stages.pasted_context(templates, vectors, services.embedder):
                 kinds[i] = "other"
         edits = load_state(session)
-        prev_run = _previous_run(session)
+        prev_run = _previous_run(session, opts)
         previous, prev_centroids, prev_threshold, prev_labels = _previous_state(session, prev_run)
         incremental = opts.incremental and prev_run is not None
         for i, st in enumerate(sel.statements):
@@ -243,8 +243,19 @@ def _set_kinds(statements: list[Statement], kinds: list[str]) -> None:
                 set_committed_value(st, "kind", kind)
 
 
-def _previous_run(session: Session) -> ThemeRun | None:
-    return session.scalars(select(ThemeRun).order_by(ThemeRun.id.desc()).limit(1)).first()
+def _previous_run(session: Session, opts: RunOptions | None = None) -> ThemeRun | None:
+    """The run this one continues: the latest over the same selection (window, account, source, --all), else the
+    latest over every note, else the latest. A run over one account or one window holds part of the themes; a full
+    run that continued from it gave every theme a new id, and the PM's edits (tied to ids) came apart with them."""
+    opts = opts or RunOptions()
+    wanted = (opts.since, opts.until, opts.filters())
+    runs = session.execute(select(ThemeRun.id, ThemeRun.since, ThemeRun.until, ThemeRun.filters)
+                           .order_by(ThemeRun.id.desc())).all()
+    if not runs:
+        return None
+    same = next((r.id for r in runs if (r.since, r.until, r.filters or {}) == wanted), None)
+    whole = next((r.id for r in runs if (r.since, r.until, r.filters or {}) == (None, None, {})), None)
+    return session.get(ThemeRun, same or whole or runs[0].id)
 
 
 def _previous_state(session: Session, run: ThemeRun | None):

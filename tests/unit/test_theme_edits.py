@@ -1,6 +1,8 @@
 """A PM's theme edits (rename, merge, move, hide): recorded with who and when, and surviving re-runs."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -11,6 +13,8 @@ from service.themes.queries import latest_themes, theme_detail
 from service.themes.run import RunOptions, run_themes
 
 from .test_theme_determinism import TOPICS, _notes
+
+SAMPLE = Path(__file__).resolve().parents[2] / "service" / "sample_data" / "notes.jsonl"
 
 
 @pytest.fixture
@@ -41,6 +45,25 @@ def test_rename_pins_the_label_and_records_who_and_when(themed):
         assert theme["label"] == "Exports time out" and theme["label_source"] == "pinned"
     with svc.db.session() as s:
         assert [e["kind"] for e in theme_detail(s, tid)["edits"]] == ["rename"]
+
+
+def test_a_run_over_one_account_leaves_the_full_runs_ids_and_edits_alone(svc):
+    """A look at one account once gave every theme of the next full run a new id, and the pinned label was lost."""
+    from service.ingest.store import load_paths
+    from service.ingest.store import ingest as ingest_rows
+
+    notes, errors = load_paths([str(SAMPLE)], 100_000)
+    ingest_rows(svc, notes, errors, skip_invalid=False)
+    first = run_themes(svc, RunOptions(use_llm=False))
+    tid = first["themes"][0]["id"]
+    edit_and_rerun(svc, "rename", "pm", theme_id=tid, label="Pinned label")
+    full = _members(svc, run_themes(svc, RunOptions(use_llm=False))["run_id"])
+    account = max(first["themes"][0]["account_names"])
+    run_themes(svc, RunOptions(account=account, use_llm=False))
+    again = run_themes(svc, RunOptions(use_llm=False))
+    assert _members(svc, again["run_id"]) == full  # the same statements in the same theme ids
+    theme = next(t for t in again["themes"] if t["id"] == tid)
+    assert theme["label"] == "Pinned label" and theme["label_source"] == "pinned"
 
 
 def test_merge_keeps_the_two_themes_together_across_runs(themed):
