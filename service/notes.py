@@ -1,7 +1,8 @@
 """Read-side note functions shared by the CLI and the API."""
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, time
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -51,13 +52,18 @@ def find_note(session: Session, note_id: str) -> Note:
     return note
 
 
-def parse_filter_date(value: str | None, name: str) -> datetime | None:
+def parse_filter_date(value: str | None, name: str, end_of_day: bool = False) -> datetime | None:
+    """A filter's date. `end_of_day` (an "until"): a plain day means the whole day, as the pages' date pickers do,
+    so "--until 2026-11-30" holds notes of 30 November 15:00 too (it meant midnight, and the last day was cut)."""
     if value in (None, ""):
         return None
     try:
-        return parse_date(value)
+        parsed = parse_date(value)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
+    if end_of_day and isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+        return datetime.combine(parsed.date(), time.max)
+    return parsed
 
 
 def list_notes(session: Session, *, account=None, source=None, since=None, until=None, page=1, per_page=50):

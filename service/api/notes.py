@@ -95,7 +95,7 @@ def get_notes():
         raise APIError(400, f"unknown source {source!r}", {"allowed": list(SOURCE_KINDS)})
     try:
         since = parse_filter_date(request.args.get("since"), "since")
-        until = parse_filter_date(request.args.get("until"), "until")
+        until = parse_filter_date(request.args.get("until"), "until", end_of_day=True)
     except ValueError as exc:
         raise APIError(400, str(exc))
     with services().db.session() as session:

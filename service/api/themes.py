@@ -108,7 +108,7 @@ def get_theme(theme_id: int):
 def _run_options(body: dict) -> RunOptions:
     try:
         return RunOptions(
-            since=parse_filter_date(body.get("since"), "since"), until=parse_filter_date(body.get("until"), "until"),
+            since=parse_filter_date(body.get("since"), "since"), until=parse_filter_date(body.get("until"), "until", end_of_day=True),
             account=body.get("account"), source=body.get("source"), include_all=bool(body.get("all")),
             incremental=bool(body.get("incremental")), min_mentions=body.get("min_mentions") or 3,
             min_accounts=body.get("min_accounts") or 2,

@@ -138,7 +138,7 @@ def notes():
 @pass_ctx
 def notes_list(ctx, account, source, since, until, limit, as_json):
     try:
-        since_dt, until_dt = parse_filter_date(since, "--since"), parse_filter_date(until, "--until")
+        since_dt, until_dt = parse_filter_date(since, "--since"), parse_filter_date(until, "--until", end_of_day=True)
     except ValueError as exc:
         fail(str(exc), code=2)
     with ctx.services.db.session() as session:

@@ -34,7 +34,7 @@ def themes():
 def themes_run(ctx, since, until, account, source, include_all, incremental, min_mentions, min_accounts, no_llm, as_json):
     """Discover themes; ids stay stable across runs."""
     try:
-        opts = RunOptions(since=parse_filter_date(since, "--since"), until=parse_filter_date(until, "--until"),
+        opts = RunOptions(since=parse_filter_date(since, "--since"), until=parse_filter_date(until, "--until", end_of_day=True),
                           account=account, source=source, include_all=include_all, incremental=incremental,
                           min_mentions=min_mentions, min_accounts=min_accounts, use_llm=not no_llm)
     except ValueError as exc:

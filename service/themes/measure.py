@@ -30,7 +30,8 @@ def trend_of(current: int, previous: int, first_seen: datetime, window_start: da
 def window_text(last_day, days: float) -> str:
     """How every place (theme pages, API, CLI, report) names the window a trend compares: the last `days`
     days up to and including `last_day`, against the same number of days before them."""
-    n = int(days) if float(days).is_integer() else round(days, 1)
+    n = round(float(days), 1)
+    n = int(n) if n.is_integer() else n  # 183, not 183.0 (a window to the end of its last day is 182.99999 days)
     span = "the last day" if n == 1 else f"the last {n} days"
     before = "the day before" if n == 1 else f"the {n} before"
     day = last_day.date() if isinstance(last_day, datetime) else last_day

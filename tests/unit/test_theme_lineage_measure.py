@@ -93,3 +93,13 @@ def test_window_text_names_the_last_day_inclusive_and_the_span_before():
 
     assert window_text(date(2026, 11, 25), 30) == "the last 30 days to 2026-11-25 vs the 30 before"
     assert window_text(datetime(2026, 11, 25, 13), 1.0) == "the last day to 2026-11-25 vs the day before"
+    # A window to the end of its last day is a microsecond short of whole days: 183, not "183.0"
+    assert window_text(date(2026, 11, 30), 182.9999999) == "the last 183 days to 2026-11-30 vs the 183 before"
+
+
+def test_until_a_plain_day_holds_the_whole_day():
+    from service.notes import parse_filter_date
+
+    assert parse_filter_date("2026-11-30", "--until", end_of_day=True) == datetime(2026, 11, 30, 23, 59, 59, 999999)
+    assert parse_filter_date("2026-11-30T10:00", "--until", end_of_day=True) == datetime(2026, 11, 30, 10)
+    assert parse_filter_date("2026-11-30", "--since") == datetime(2026, 11, 30)
