@@ -51,6 +51,27 @@ def _damage_is_an_error(method):
     return guarded
 
 
+def _reopen_if_replaced(method):
+    """A collection another process replaced (a `feedback reindex` builds aside and renames the new one in, which
+    deletes the old) is gone under this process's cached handle: Chroma answers NotFoundError for its id. Drop the
+    handle, get the collection by name again and try once more, instead of failing every call until a restart.
+    A cheaper id check per call would cost a round trip each time; this costs one only after a swap."""
+    @functools.wraps(method)
+    def reopened(self, collection, *args, **kwargs):
+        from chromadb.errors import NotFoundError
+
+        cached = self._collections.get(collection)
+        try:
+            return method(self, collection, *args, **kwargs)
+        except NotFoundError:
+            if cached is None:  # not a stale handle: nothing to refresh
+                raise
+            if self._collections.get(collection) is cached:
+                del self._collections[collection]
+            return method(self, collection, *args, **kwargs)
+    return reopened
+
+
 def _writes(method):
     """A write to an embedded folder happens inside its write marker (see service.index_guard)."""
     @functools.wraps(method)
@@ -176,6 +197,7 @@ class ChromaStore:
 
     @_damage_is_an_error
     @_writes
+    @_reopen_if_replaced
     def upsert(self, collection, ids, vectors, metadatas) -> None:
         if not len(ids):
             return
@@ -186,6 +208,7 @@ class ChromaStore:
 
     @_damage_is_an_error
     @_writes
+    @_reopen_if_replaced
     def add(self, collection, ids, vectors, metadatas) -> None:
         """Insert ids that are new to the collection: about twice as fast as upsert in Chroma 1.x."""
         if not len(ids):
@@ -197,6 +220,7 @@ class ChromaStore:
 
     @_damage_is_an_error
     @_writes
+    @_reopen_if_replaced
     def delete(self, collection, ids) -> None:
         if not len(ids):
             return
@@ -205,10 +229,12 @@ class ChromaStore:
             col.delete(ids=list(ids[part]))
 
     @_damage_is_an_error
+    @_reopen_if_replaced
     def count(self, collection) -> int:
         return int(self._collection(collection).count())
 
     @_damage_is_an_error
+    @_reopen_if_replaced
     def get(self, collection, ids=None, metadatas=True):
         """(ids, vectors, metadatas) of the given ids (those found, in no promised order) or of every record.
         `metadatas=False` leaves them out (an empty list): a theme run reads 100,000 vectors and no metadata.
@@ -240,6 +266,7 @@ class ChromaStore:
         return out_ids, vecs[:len(out_ids)], out_meta
 
     @_damage_is_an_error
+    @_reopen_if_replaced
     def query(self, collection, vectors, k, where=None):
         col = self._collection(collection)
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -272,6 +299,7 @@ class ChromaStore:
                 self._marker.hold = False
 
     @_damage_is_an_error
+    @_reopen_if_replaced
     def ids(self, collection) -> list[str]:
         """Every id in the collection, without vectors (cheap: the orphan check reads only these)."""
         col = self._collection(collection)

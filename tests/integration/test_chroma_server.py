@@ -85,3 +85,22 @@ def test_gunicorn_two_workers_share_the_server(tmp_path, chroma_server):
         proc.terminate()
         proc.wait(10)
     assert not port_open("127.0.0.1", port)
+
+
+def test_a_reindex_in_another_process_does_not_break_this_one(make_app, chroma_server):
+    """`feedback reindex` builds a new collection and renames it in, which deletes the one every other process
+    holds a handle to: their calls failed with NotFoundError (500s, /healthz 503) until restarted."""
+    from service.ingest.store import reindex
+
+    prefix = f"t{os.getpid()}c"
+    web = make_app(CHROMA_URL=chroma_server, CHROMA_COLLECTION_PREFIX=prefix)
+    client = web.test_client()
+    assert client.post("/api/v1/notes", json=[{"id": "n1", "text": "Exports time out. Need SCIM."}]).status_code == 201
+    assert client.get("/api/v1/stats").get_json()["vectors"] == 2
+    cli = make_app(CHROMA_URL=chroma_server, CHROMA_COLLECTION_PREFIX=prefix,
+                   DATABASE_URL=web.config["FEEDBACK_CONFIG"].DATABASE_URL)
+    assert reindex(cli.extensions["feedback"]) == 2
+    assert client.get("/api/v1/stats").get_json()["vectors"] == 2
+    assert client.get("/healthz").status_code == 200
+    assert client.post("/api/v1/notes", json=[{"id": "n2", "text": "SSO with Okta, please."}]).status_code == 201
+    assert cli.extensions["feedback"].store.count("statements") == 3
