@@ -40,6 +40,7 @@ TERMS: dict[str, set] = {}  # item id -> stemmed terms of its text (title; on th
 TEXT_TERMS: dict[int, set] = {}  # statement id -> its stemmed terms
 CONTEXT: dict[int, float] = {}  # statement id -> probability it reads as context (service.themes.context)
 KIND: dict[int, str] = {}  # statement id -> pain | praise | other (service.themes.select, as a theme run sets it)
+BOILER: set[int] = set()  # statement ids of a rep's pasted lines (service.followups.asks._boilerplate)
 
 
 def _features(item_texts: dict[str, str], texts: dict[int, str], embedder, vectors=None) -> None:
@@ -55,6 +56,10 @@ def _features(item_texts: dict[str, str], texts: dict[int, str], embedder, vecto
     CONTEXT.update(zip(texts, context_probability(vectors, embedder).tolist()))
     KIND.clear()
     KIND.update(zip(texts, classify(list(texts.values()), vectors, embedder)))
+    ids = list(texts)
+    BOILER.clear()
+    BOILER.update(ids[i] for i in asks_mod._boilerplate(SimpleNamespace(embedder=embedder),
+                                                        [(n, t, None, None) for n, t in texts.items()]))
 
 
 def decisions(ds: devsets.DevSet, embedder, links: int) -> list[asks_mod.StatementAsk]:
@@ -102,7 +107,9 @@ def _top(st) -> float:
 
 # Each rule: (the account's statements, item id) -> does the account ask for the item?
 RULES = {
-    "cited (current)": lambda sts, x: any(s.asks_for(x) for s in sts),  # the service's own rule
+    # the service's own rule: a rep's pasted line asks for nothing (`asks._boilerplate` empties its Decision there)
+    "cited (current)": lambda sts, x: any(s.asks_for(x) and s.statement_id not in BOILER for s in sts),
+    "cited, pasted boilerplate kept (before)": lambda sts, x: any(s.asks_for(x) for s in sts),
     "accepted, cited or not": lambda sts, x: any(s.score_for(x) >= ACCEPTED for s in sts),
     "cited, or accepted within 0.1 of the best": lambda sts, x: any(
         x in dict(s.cited) or (s.score_for(x) >= ACCEPTED and s.score_for(x) >= _top(s) - 0.1) for s in sts),

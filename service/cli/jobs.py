@@ -60,16 +60,17 @@ def jobs_list(ctx, status, limit, as_json):
 @jobs.command("show")
 @click.argument("job_id")
 @click.option("--wait", is_flag=True, help="Wait until the job is done or failed.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="With --wait: give up after this long (exit 1).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def jobs_show(ctx, job_id, wait, as_json):
+def jobs_show(ctx, job_id, wait, timeout, as_json):
     from ..jobs import JobNotFound, get_job
 
     try:
         job = get_job(ctx.services, job_id)
-        while wait and job["status"] in ("queued", "running"):
-            time.sleep(0.5)
-            job = get_job(ctx.services, job_id)
+        if wait:
+            job = _wait(ctx, job, timeout)
     except JobNotFound as exc:
         fail(str(exc))
     if as_json:
@@ -82,6 +83,28 @@ def jobs_show(ctx, job_id, wait, as_json):
         emit_json(job["result"])
     if job["status"] == "failed":
         raise SystemExit(1)
+
+
+def _wait(ctx, job: dict, timeout: float | None) -> dict:
+    """Poll until done or failed. Every sweep interval this process also runs the workers' sweep, so a job whose
+    worker was killed is queued again or failed even when no other worker is left to notice."""
+    from ..jobs import get_job, sweep
+    from ..jobs.queue import sweep_seconds
+
+    every = sweep_seconds()
+    start = time.monotonic()
+    swept = start - every  # at once: the job may have been left behind long ago
+    while job["status"] in ("queued", "running"):
+        now = time.monotonic()
+        if timeout is not None and now - start >= timeout:
+            fail(f"job {job['id']} is still {job['status']} after {timeout:g} s "
+                 f"(progress {_progress(job)}); is a `feedback worker` running?")
+        if now - swept >= every:
+            sweep(ctx.app, log=lambda line: click.echo(line, err=True))
+            swept = now
+        time.sleep(0.5)
+        job = get_job(ctx.services, job["id"])
+    return job
 
 
 def _progress(job: dict) -> str:

@@ -61,6 +61,8 @@ def statement_asks(services) -> list[StatementAsk]:
     # Without a roadmap every statement is still listed (a brief shows pains), with nothing cited.
     requests = [{"id": str(f[0]), "text": f[1]} for f in facts]
     found = decisions.decide(services, requests) if fitted else [None] * len(facts)
+    for i in _boilerplate(services, facts):  # a rep's pasted line asks for nothing ("Let's sync next Tuesday")
+        found[i] = None
     out = [StatementAsk(statement_id=f[0], text=f[1], note_id=f[2], account=f[3], at=f[4], kind=f[5],
                         cited=tuple((r.item_id, r.score) for r in d.cited) if d else (),
                         ranked={r.item_id: r.score for r in d.ranked} if d else {})
@@ -68,6 +70,26 @@ def statement_asks(services) -> list[StatementAsk]:
     with _lock:
         _cache[services] = (key, out)
     return out
+
+
+def _boilerplate(services, facts) -> list[int]:
+    """Statements that are one sentence pasted into several notes (account names masked) and read as context: the
+    theme run's rule for a rep's boilerplate (`themes.context.pasted_context`), so the same lines that never form a
+    theme never count as an account's ask either. Only repeated sentences are embedded."""
+    from collections import Counter
+
+    import numpy as np
+
+    from ..themes.context import PASTED_MIN, normalised, pasted_context, without_account
+
+    masked = [without_account(f[1], f[3]) for f in facts]
+    counts = Counter(normalised(t) for t in masked)
+    repeated = [i for i, t in enumerate(masked) if counts[normalised(t)] >= PASTED_MIN]
+    if not repeated:
+        return []
+    texts = [masked[i] for i in repeated]
+    vectors = np.asarray(services.embedder.embed(texts), dtype=np.float32)
+    return [repeated[j] for j in pasted_context(texts, vectors, services.embedder)]
 
 
 def linked_note_ids(services, item_id: str) -> set[str]:

@@ -12,6 +12,7 @@ from flask import current_app
 
 from .functions import JOBS, JobFailed, notes_payload, themes_payload  # noqa: F401
 from .queue import execute, make_queue, run_worker  # noqa: F401
+from .recover import sweep  # noqa: F401
 from .store import JobNotFound, create, get as get_job, list_recent as list_jobs  # noqa: F401
 
 
@@ -21,6 +22,13 @@ def queue_of(app):
     if queue is None:
         queue = app.extensions["feedback_queue"] = make_queue(app)
     return queue
+
+
+def queue_health(app) -> str | None:
+    """For /healthz: None without Redis (jobs run in the process), else "ok" or why the queue is unreachable."""
+    if not app.config.get("REDIS_URL"):
+        return None
+    return queue_of(app).health()
 
 
 def is_large_ingest(config, notes) -> bool:

@@ -1,8 +1,9 @@
 """Where jobs run: RQ on Redis when FEEDBACK_REDIS_URL is set, else a small in-process thread pool.
 
 Either way the SQL row is the job's record, `execute` claims it once (UPDATE ... WHERE status='queued') and retries
-transient errors with exponential backoff, and `feedback worker` also picks up rows still queued in SQL (queued
-while Redis was down, or by a process without a pool), so no job is lost to a missing server.
+transient errors with exponential backoff, and every `feedback worker` sweeps every SWEEP_SECONDS (service.jobs.
+recover): rows still queued in SQL (queued while Redis was down, or by a process without a pool) are run, and
+rows left `running` by a worker that died, or whose outcome the database could not take, are settled.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "feedback"
 ATTEMPTS = 3
 JOB_TIMEOUT = 3 * 3600  # seconds RQ lets one job run: 100,000 statements take minutes, not hours
+SWEEP_SECONDS = 30  # how often a worker looks for queued-in-SQL-only and abandoned jobs (FEEDBACK_JOB_SWEEP_SECONDS)
 
 
 def backoff_base() -> float:
@@ -30,8 +32,18 @@ def backoff_base() -> float:
         return 2.0
 
 
+def sweep_seconds() -> float:
+    """FEEDBACK_JOB_SWEEP_SECONDS: how often a worker sweeps (service.jobs.recover); at least 1."""
+    try:
+        return max(1.0, float(os.environ.get("FEEDBACK_JOB_SWEEP_SECONDS", SWEEP_SECONDS)))
+    except ValueError:
+        return float(SWEEP_SECONDS)
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Worth retrying: a busy or unreachable database, vector server or network. Not bad input, not a bug."""
+    """Worth retrying: a busy or unreachable database, vector server or network. Not bad input, not a bug.
+    chromadb's HTTP client raises httpx's errors as they come (a Chroma server down is httpx.ConnectError)."""
+    import httpx
     import requests
     from sqlalchemy.exc import OperationalError
 
@@ -40,44 +52,80 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, (IndexMismatchError, IndexDamagedError)):  # waiting repairs neither: a reindex does
         return False
     return isinstance(exc, (OperationalError, VectorStoreError, ConnectionError, TimeoutError,
-                            requests.ConnectionError, requests.Timeout))
+                            requests.ConnectionError, requests.Timeout,
+                            httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError))
+
+
+class OutcomeNotRecorded(RuntimeError):
+    """The job ended but its row could not be updated (the database was down): `outcome` says how it ended,
+    {"status": "done", "result": ...} or {"status": "failed", "error": ...}, for the sweep to record later."""
+
+    def __init__(self, job_id: str, outcome: dict, cause: BaseException):
+        super().__init__(f"job {job_id} ended {outcome['status']} but the database did not take it: "
+                         f"{type(cause).__name__}: {cause}")
+        self.outcome = outcome
 
 
 def execute(services, job_id: str, function=None) -> dict | None:
     """Run one queued job to done or failed. Returns the job, or None when another worker has it already.
+    Raises OutcomeNotRecorded when the job ended but the database would not take its outcome.
 
     `function` replaces the registered one for a job run where it was made (the scheduler's nightly report,
     whose webhook URL is a credential the job row must not store)."""
-    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
-
     if not store.claim(services, job_id):
         return None
-    kind, payload = store.payload_of(services, job_id)
-    function = function or JOBS.get(kind)
-    if function is None:
-        store.fail(services, job_id, f"unknown job kind {kind!r}; known: {', '.join(sorted(JOBS))}")
-        return store.get(services, job_id)
-    progress = store.Progress(services, job_id)
+    with store.heartbeat.beating(services, job_id):
+        outcome = _run(services, job_id, function)
+    record(services, job_id, outcome)
+    return store.get(services, job_id)
 
-    def note_retry(state) -> None:
-        exc = state.outcome.exception()
-        log.warning("job %s (%s) attempt %d failed, retrying: %s", job_id, kind, state.attempt_number, exc)
-        store.note_attempt(services, job_id, f"attempt {state.attempt_number}: {type(exc).__name__}: {exc}")
 
-    retrying = Retrying(retry=retry_if_exception(is_transient), stop=stop_after_attempt(ATTEMPTS),
-                        wait=wait_exponential(multiplier=backoff_base(), max=60), before_sleep=note_retry,
-                        reraise=True)
+def _run(services, job_id: str, function) -> dict:
+    """The job's outcome: {"status": "done", "result"} or {"status": "failed", "error"}."""
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+    kind = None
     try:
+        kind, payload = store.payload_of(services, job_id)
+        function = function or JOBS.get(kind)
+        if function is None:
+            return {"status": "failed", "error": f"unknown job kind {kind!r}; known: {', '.join(sorted(JOBS))}"}
+        progress = store.Progress(services, job_id)
+
+        def note_retry(state) -> None:
+            exc = state.outcome.exception()
+            log.warning("job %s (%s) attempt %d failed, retrying: %s", job_id, kind, state.attempt_number, exc)
+            try:
+                store.note_attempt(services, job_id, f"attempt {state.attempt_number}: {type(exc).__name__}: {exc}")
+            except Exception as note_exc:  # the database may be what is down: keep retrying all the same
+                log.warning("job %s: attempt not recorded: %s", job_id, note_exc)
+
+        retrying = Retrying(retry=retry_if_exception(is_transient), stop=stop_after_attempt(ATTEMPTS),
+                            wait=wait_exponential(multiplier=backoff_base(), max=60), before_sleep=note_retry,
+                            reraise=True)
         result = retrying(function, services, payload, progress)
+        progress.flush()
+        return {"status": "done", "result": result}
     except JobFailed as exc:
-        store.fail(services, job_id, str(exc))
+        return {"status": "failed", "error": str(exc)}
     except Exception as exc:  # recorded on the job for `jobs show`; the traceback goes to the worker's log
         log.exception("job %s (%s) failed", job_id, kind)
-        store.fail(services, job_id, f"{type(exc).__name__}: {exc}")
-    else:
-        progress.flush()
-        store.finish(services, job_id, result)
-    return store.get(services, job_id)
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+
+
+def record(services, job_id: str, outcome: dict, *, if_running: bool = False) -> bool:
+    """Write a job's outcome to its row, trying a few times over a few seconds (a database restarting)."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+    write = store.finish if outcome["status"] == "done" else store.fail
+    value = outcome.get("result") if outcome["status"] == "done" else outcome.get("error") or "failed"
+    try:
+        return Retrying(retry=retry_if_exception_type(SQLAlchemyError), stop=stop_after_attempt(3),
+                        wait=wait_exponential(multiplier=backoff_base() / 2, max=10), reraise=True)(
+            write, services, job_id, value, if_running=if_running)
+    except SQLAlchemyError as exc:
+        raise OutcomeNotRecorded(job_id, outcome, exc) from exc
 
 
 class LocalQueue:
@@ -97,6 +145,8 @@ class LocalQueue:
         with self.app.app_context():
             try:
                 execute(self.app.extensions["feedback"], job_id)
+            except OutcomeNotRecorded as exc:  # its row stops beating: a worker's sweep runs it again
+                log.error("%s", exc)
             except Exception:  # the pool would swallow it silently
                 log.exception("job %s could not be run", job_id)
 
@@ -113,6 +163,7 @@ class RQQueue:
         from redis import Redis
         from rq import Queue
 
+        self.url = url
         self.connection = Redis.from_url(url, socket_connect_timeout=5)
         self.queue = Queue(name, connection=self.connection)
 
@@ -122,6 +173,15 @@ class RQQueue:
                                result_ttl=86400, failure_ttl=7 * 86400)
         except Exception as exc:  # Redis down: the row stays queued in SQL and the next worker sweep runs it
             log.warning("job %s stays queued in SQL only; Redis refused it: %s", job_id, exc)
+
+    def health(self) -> str:
+        """"ok", or what /healthz says about the queue (jobs still queue in SQL while it is down)."""
+        try:
+            self.connection.ping()
+            return "ok"
+        except Exception:
+            return (f"unreachable at {redacted(self.url)}: jobs wait in the database and run when it is back "
+                    "(start or fix Redis, check FEEDBACK_REDIS_URL)")
 
 
 _rq_runs = [0]  # jobs run by RQ in this process, for the worker's count
@@ -136,7 +196,16 @@ def run_in_rq(job_id: str):
 
         _worker_app = create_app()
     with _worker_app.app_context():
-        job = execute(_worker_app.extensions["feedback"], job_id)
+        try:
+            job = execute(_worker_app.extensions["feedback"], job_id)
+        except OutcomeNotRecorded as exc:  # kept with the RQ job, which fails: the sweep records it later
+            from rq import get_current_job
+
+            current = get_current_job()
+            if current is not None:
+                current.meta["outcome"] = exc.outcome
+                current.save_meta()
+            raise
     _rq_runs[0] += job is not None
     return {"status": job["status"]} if job else {"status": "skipped: claimed elsewhere"}
 
@@ -146,36 +215,98 @@ def make_queue(app):
     return RQQueue(url, app.config.get("REDIS_QUEUE") or QUEUE_NAME) if url else LocalQueue(app, threads=int(app.config.get("JOB_THREADS") or 2))
 
 
-def run_worker(app, *, burst: bool = False, poll: float = 2.0, echo=print, stop: threading.Event | None = None) -> int:
+def feedback_worker_class():
+    """RQ's SimpleWorker (the job runs in the worker process, so the embedding model loads once), with two things
+    SimpleWorker lacks:
+
+    - heartbeats while a job runs. SimpleWorker sends none until the job ends, so it gives its job the whole job
+      timeout (3 h) as its heartbeat TTL, and a worker killed mid-job left the job "started" for 3 h. Here a
+      thread sends RQ's own heartbeats every job_monitoring_interval (30 s) with RQ's TTL (that + 60 s), so
+      RQ's StartedJobRegistry cleanup sees a dead worker's job as abandoned (AbandonedJobError) within 90 s;
+    - our sweep (service.jobs.recover) in RQ's maintenance step, run every SWEEP_SECONDS.
+    """
+    from rq import SimpleWorker
+    from rq.worker import BaseWorker, WorkerStatus
+
+    class FeedbackWorker(SimpleWorker):
+        app = None
+
+        def execute_job(self, job, queue):
+            execution = self.prepare_execution(job)
+            done = threading.Event()
+            beat = threading.Thread(target=self._beat, args=(job, execution, done), daemon=True,
+                                    name="rq-job-heartbeat")
+            beat.start()
+            try:
+                self.perform_job(job, queue, execution)
+            finally:
+                done.set()
+                beat.join(timeout=5)
+            self.set_state(WorkerStatus.IDLE)
+
+        def _beat(self, job, execution, done: threading.Event) -> None:
+            while not done.wait(self.job_monitoring_interval):
+                try:
+                    self.maintain_heartbeats(job, execution)
+                except Exception as exc:  # Redis away for a moment: the next beat tries again
+                    log.warning("job %s: RQ heartbeat not sent: %s", job.id, exc)
+
+        def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+            return BaseWorker.get_heartbeat_ttl(self, job, working_time)  # not SimpleWorker's job timeout
+
+        def run_maintenance_tasks(self):
+            super().run_maintenance_tasks()
+            if self.app is not None:
+                from .recover import sweep
+
+                sweep(self.app, log=log.warning)
+
+    return FeedbackWorker
+
+
+def run_worker(app, *, burst: bool = False, poll: float = 2.0, echo=print, stop: threading.Event | None = None,
+               sweep_every: float | None = None) -> int:
     """Process jobs until stopped (or, with burst, until nothing is queued). Returns the number of jobs run here."""
     global _worker_app
-    services = app.extensions["feedback"]
+    sweep_every = sweep_every or sweep_seconds()
     url = app.config.get("REDIS_URL")
     stop = stop or threading.Event()
     if not url:
         echo(f"worker: jobs queued in the database{' (burst)' if burst else ''}; set FEEDBACK_REDIS_URL for RQ")
-        return _sweep(app, burst=burst, poll=poll, echo=echo, stop=stop)
-    from rq import SimpleWorker
-
+        return _sweep(app, burst=burst, poll=poll, echo=echo, stop=stop, sweep_every=sweep_every)
     _worker_app = app
     queue = RQQueue(url, app.config.get("REDIS_QUEUE") or QUEUE_NAME)
-    echo(f"worker: RQ queue {queue.queue.name!r} on {_redacted(url)}{' (burst)' if burst else ''}")
-    count = _sweep(app, burst=True, poll=poll, echo=echo, stop=stop)  # queued while Redis was unreachable
+    echo(f"worker: RQ queue {queue.queue.name!r} on {redacted(url)}{' (burst)' if burst else ''}")
+    worker_class = feedback_worker_class()
+    # RQ runs maintenance (and so our sweep) between waits for a job: the wait is worker_ttl - 15 s.
+    worker = worker_class([queue.queue], connection=queue.connection, maintenance_interval=int(sweep_every),
+                          worker_ttl=int(sweep_every) + 15)
+    worker.app = app
     before = _rq_runs[0]
-    SimpleWorker([queue.queue], connection=queue.connection).work(burst=burst, with_scheduler=False,
-                                                                   logging_level="WARNING")
-    return count + _rq_runs[0] - before
+    worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+    return _rq_runs[0] - before
 
 
-def _sweep(app, *, burst: bool, poll: float, echo, stop: threading.Event) -> int:
-    """Run every job still queued in SQL, oldest first; without burst, keep polling."""
+def _sweep(app, *, burst: bool, poll: float, echo, stop: threading.Event, sweep_every: float) -> int:
+    """Without Redis: run every job still queued in SQL, oldest first; without burst, keep polling, and every
+    `sweep_every` seconds settle the jobs whose process died (service.jobs.recover)."""
+    from .recover import sweep
+
     services = app.extensions["feedback"]
     count = 0
+    swept = None
     while not stop.is_set():
+        if swept is None or time.monotonic() - swept >= sweep_every:
+            sweep(app, log=echo)
+            swept = time.monotonic()
         ids = store.queued_ids(services)
         for job_id in ids:
             with app.app_context():
-                job = execute(services, job_id)
+                try:
+                    job = execute(services, job_id)
+                except OutcomeNotRecorded as exc:  # its row stops beating: a later sweep runs it again
+                    echo(f"worker: {exc}")
+                    continue
             if job:
                 count += 1
                 echo(f"job {job['id']} {job['kind']}: {job['status']}" + (f" ({job['error']})" if job["error"] else ""))
@@ -186,8 +317,10 @@ def _sweep(app, *, burst: bool, poll: float, echo, stop: threading.Event) -> int
     return count
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
+    """A Redis URL without its password: redis://host:port/db."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}"
+    db = parts.path.strip("/") or "0"
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}/{db}"

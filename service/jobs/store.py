@@ -1,13 +1,19 @@
 """Job rows in SQL: create (once per key), claim (once per attempt), progress, finish. Both queues use these."""
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import uuid
+from contextlib import contextmanager
+from datetime import timedelta
 
 from sqlalchemy import case, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from ..models import Job, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class JobNotFound(LookupError):
@@ -100,20 +106,84 @@ def note_attempt(services, job_id: str, error: str) -> None:
         session.execute(update(Job).where(Job.id == job_id).values(attempts=Job.attempts + 1, error=error))
 
 
-def finish(services, job_id: str, result: dict) -> None:
+def finish(services, job_id: str, result: dict, *, if_running: bool = False) -> bool:
     """Done means every counted unit was handled, embedded or found already stored: progress reads total/total
-    (a re-ingest of stored notes embeds nothing, and used to show "done, 0/9")."""
+    (a re-ingest of stored notes embeds nothing, and used to show "done, 0/9").
+    `if_running`: only a row still running (a late outcome never overwrites a newer one). True when written."""
     whole = case((Job.progress_total > Job.progress_done, Job.progress_total), else_=Job.progress_done)
-    _set(services, job_id, status="done", result=result, finished_at=utcnow(), progress_done=whole)
+    return _set(services, job_id, status="done", result=result, finished_at=utcnow(), progress_done=whole,
+                if_running=if_running)
 
 
-def fail(services, job_id: str, error: str) -> None:
-    _set(services, job_id, status="failed", error=error, finished_at=utcnow())
+def fail(services, job_id: str, error: str, *, if_running: bool = False) -> bool:
+    return _set(services, job_id, status="failed", error=error, finished_at=utcnow(), if_running=if_running)
 
 
-def _set(services, job_id: str, **values) -> None:
+def requeue(services, job_id: str, error: str) -> bool:
+    """running -> queued, by exactly one caller (several sweepers may find the same abandoned job)."""
+    return _set(services, job_id, status="queued", error=error, started_at=None, if_running=True)
+
+
+def running(services, *, limit: int = 500) -> list[dict]:
+    """Rows in `running`: {"id", "backend", "attempts", "updated_at"} (updated_at is the heartbeat)."""
+    with services.db.session() as session:
+        rows = session.execute(select(Job.id, Job.backend, Job.attempts, Job.updated_at)
+                               .where(Job.status == "running").order_by(Job.started_at).limit(limit))
+        return [dict(r._mapping) for r in rows]
+
+
+def _set(services, job_id: str, *, if_running: bool = False, **values) -> bool:
     with services.db.transaction() as session:
-        session.execute(update(Job).where(Job.id == job_id).values(**values))
+        query = update(Job).where(Job.id == job_id)
+        if if_running:
+            query = query.where(Job.status == "running")
+        return session.execute(query.values(**values)).rowcount == 1
+
+
+BEAT_SECONDS = 30.0  # how often a process touches the rows of the jobs it runs
+STALE = timedelta(minutes=5)  # a running row untouched this long has lost its process (10 missed beats)
+
+
+class Heartbeat:
+    """A running job's row is touched (updated_at) every BEAT_SECONDS by the process running it, from one daemon
+    thread per process: a row that stops being touched has lost its process (killed, crashed, restarted), which
+    is how an in-process (local) job is known to be abandoned. A failed touch (the database is down) is skipped."""
+
+    def __init__(self, every: float = BEAT_SECONDS):
+        self.every = every
+        self._jobs: dict[str, object] = {}  # job id -> its services
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def beating(self, services, job_id: str):
+        with self._lock:
+            self._jobs[job_id] = services
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="feedback-job-heartbeat", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._jobs.pop(job_id, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.every)
+            self.beat()
+
+    def beat(self) -> None:
+        with self._lock:
+            jobs = list(self._jobs.items())
+        for job_id, services in jobs:
+            try:
+                _set(services, job_id, updated_at=utcnow(), if_running=True)
+            except SQLAlchemyError as exc:
+                log.warning("job %s: heartbeat not written: %s", job_id, exc)
+
+
+heartbeat = Heartbeat()
 
 
 _engines: dict[str, object] = {}

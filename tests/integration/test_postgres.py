@@ -45,3 +45,80 @@ def test_ingest_and_query_on_postgres(make_app, pg_url):
     from sqlalchemy import inspect
 
     assert {"notes", "statements", "accounts", "alembic_version"} <= set(inspect(svc.db.engine).get_table_names())
+
+
+def _outage(engine):
+    """PostgreSQL unreachable for this engine, with psycopg's own error (a closed port instead of the server's),
+    until the returned function is called."""
+    from sqlalchemy import event
+
+    from ..conftest import free_port
+
+    closed = free_port()
+
+    def refuse(_dialect, _record, _cargs, cparams):
+        cparams["port"] = closed
+
+    event.listen(engine, "do_connect", refuse)
+    engine.dispose()
+
+    def back():
+        event.remove(engine, "do_connect", refuse)
+        engine.dispose()
+
+    return back
+
+
+def test_a_job_that_ended_while_postgres_was_down_is_recorded_when_it_is_back(make_app, pg_url, monkeypatch):
+    """The QA case: retries spent during an outage, then the failure could not be written either; RQ had the job
+    failed while its row said `running 3/6` for good."""
+    from service.jobs import JOBS, JobFailed, enqueue, get_job, run_worker, sweep
+
+    from ..conftest import port_open
+
+    if not port_open("127.0.0.1", 6379):
+        pytest.skip("needs Redis on 127.0.0.1:6379")
+    monkeypatch.setenv("FEEDBACK_JOB_BACKOFF", "0.001")
+    app = make_app(DATABASE_URL=pg_url, REDIS_URL="redis://127.0.0.1:6379/15",
+                   REDIS_QUEUE=f"feedback-test-{uuid.uuid4().hex[:8]}")
+    svc = app.extensions["feedback"]
+    outage = {}
+
+    def loses_the_database(services, payload, progress):
+        outage["back"] = _outage(services.db.engine)
+        raise JobFailed("the theme run needs statements; ingest notes first")
+
+    monkeypatch.setitem(JOBS, "loses_the_database", loses_the_database)
+    try:
+        with app.app_context():
+            job_id = enqueue(svc, "loses_the_database", {})["id"]
+        run_worker(app, burst=True, echo=lambda *_: None)
+        outage["back"]()
+        assert get_job(svc, job_id)["status"] == "running"
+        assert sweep(app)["recorded"] == 1
+        job = get_job(svc, job_id)
+        assert job["status"] == "failed" and job["error"].startswith("the theme run needs statements")
+    finally:
+        from ..unit.test_prod_profile_fixes import forget_queue
+
+        forget_queue(app.extensions["feedback_queue"].connection, app.config["REDIS_QUEUE"])
+
+
+def test_an_abandoned_local_job_is_queued_again_on_postgres(make_app, pg_url):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from service.jobs import enqueue, get_job, store, sweep
+    from service.models import Job, utcnow
+
+    app = make_app(DATABASE_URL=pg_url)
+    svc = app.extensions["feedback"]
+    with app.app_context():
+        job_id = enqueue(svc, "reindex", {}, submit=False)["id"]
+    store.claim(svc, job_id)
+    assert sweep(app)["requeued"] == 0
+    long_ago = utcnow() - store.STALE - timedelta(seconds=1)
+    with svc.db.transaction() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(updated_at=long_ago))
+    assert sweep(app)["requeued"] == 1 and get_job(svc, job_id)["status"] == "queued"

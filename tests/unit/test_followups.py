@@ -363,3 +363,26 @@ def test_a_brief_without_a_roadmap_still_lists_the_accounts_words(app, svc):
     assert b["account"] == "Velo Commerce" and b["notes"] == 2 and b["checks"]["passed"]
     assert b["pains"] and all(p["decision"]["verdict"] == "not_on_roadmap" for p in b["pains"])
     assert "marker bravo" in json.dumps(b)
+
+
+@pytest.mark.parametrize("reads_as_context, listed", [(1.0, False), (0.0, True)])
+def test_a_reps_pasted_line_is_no_accounts_ask(app, svc, monkeypatch, reads_as_context, listed):
+    """A sentence pasted into three notes that reads as context is a rep's boilerplate, as the theme run says: it
+    names no account as asking for an item. Repeated words that read as a pain still count."""
+    import numpy as np
+
+    from service.themes import context
+
+    pasted = "Follow up on SCIM user provisioning from Okta next Tuesday."
+    notes = NOTES + [{"id": f"p-{n}", "account": name, "source": "call", "date": "2026-10-0" + str(n + 6),
+                      "text": pasted} for n, name in enumerate(("Orbit Foods", "Tern Air", "Quill Bank"))]
+    seed(svc, notes)
+    ship(svc)
+    real = context.context_probability
+    monkeypatch.setattr(context, "context_probability", lambda vectors, embedder: np.where(
+        np.isclose(vectors @ svc.embedder.embed([pasted])[0], 1.0, atol=1e-4), reads_as_context,
+        real(vectors, embedder)))
+    names = {a["account"] for a in app.test_client().get("/api/v1/roadmap/items/RM-104/followups").get_json()["accounts"]}
+    assert {"Acme Logistics", "Velo Commerce", "Kestrel Freight"} <= names
+    assert ({"Orbit Foods", "Tern Air", "Quill Bank"} <= names) is listed
+    assert listed or not {"Orbit Foods", "Tern Air", "Quill Bank"} & names

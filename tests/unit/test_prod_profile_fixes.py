@@ -4,10 +4,26 @@ jobs queued while Redis was down, and a database or vector server that is down. 
 the RQ tests use Redis on 127.0.0.1:6379 (db 15) and skip without it."""
 from __future__ import annotations
 
+import json
+import time
 import uuid
+from datetime import timedelta
 
+import httpx
 import numpy as np
 import pytest
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+
+from service.jobs import JOBS, JobFailed, enqueue, execute, get_job, run_worker, store, sweep
+from service.jobs import queue as queue_mod
+from service.jobs.queue import ATTEMPTS, OutcomeNotRecorded, is_transient, redacted
+from service.models import Job, utcnow
+
+from ..conftest import port_open
+
+REDIS = "redis://127.0.0.1:6379/15"
+needs_redis = pytest.mark.skipif(not port_open("127.0.0.1", 6379), reason="needs Redis on 127.0.0.1:6379")
 
 
 # ---- 1. a collection another process replaced ------------------------------------------------------------------
@@ -52,3 +68,282 @@ def test_a_missing_collection_without_a_cached_handle_is_not_retried():
     with pytest.raises(NotFoundError):
         Store().count("statements")
     assert calls == ["statements"]
+
+
+# ---- 6. a Chroma server that is down is worth a retry -----------------------------------------------------------
+def test_chroma_connection_errors_are_transient_and_retried(app, svc, monkeypatch):
+    request = httpx.Request("POST", "http://127.0.0.1:8000/api/v2/collections/x/add")
+    assert is_transient(httpx.ConnectError("[Errno 111] Connection refused", request=request))
+    assert is_transient(httpx.ReadTimeout("timed out", request=request))
+    assert not is_transient(ValueError("bad input"))
+    monkeypatch.setenv("FEEDBACK_JOB_BACKOFF", "0.001")
+    calls = []
+
+    def chroma_down(services, payload, progress):
+        calls.append(1)
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    monkeypatch.setitem(JOBS, "chroma_down", chroma_down)
+    with app.app_context():
+        job = execute(svc, enqueue(svc, "chroma_down", {}, submit=False)["id"])
+    assert len(calls) == ATTEMPTS and job["status"] == "failed" and job["attempts"] == ATTEMPTS
+    assert job["error"] == "ConnectError: [Errno 111] Connection refused"
+
+
+# ---- 3. an outcome the database could not take -------------------------------------------------------------------
+def _database_down_for_writes(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OperationalError("UPDATE jobs", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(store, "finish", refuse)
+    monkeypatch.setattr(store, "fail", refuse)
+
+
+def test_an_outcome_the_database_refused_is_raised_with_the_outcome(app, svc, monkeypatch):
+    monkeypatch.setenv("FEEDBACK_JOB_BACKOFF", "0.001")
+    monkeypatch.setitem(JOBS, "broken", lambda *_: (_ for _ in ()).throw(JobFailed("no statements; ingest first")))
+    with app.app_context():
+        job_id = enqueue(svc, "broken", {}, submit=False)["id"]
+    _database_down_for_writes(monkeypatch)
+    with app.app_context(), pytest.raises(OutcomeNotRecorded) as caught:
+        execute(svc, job_id)
+    assert caught.value.outcome == {"status": "failed", "error": "no statements; ingest first"}
+    assert get_job(svc, job_id)["status"] == "running"
+
+
+@needs_redis
+def test_rq_a_failure_the_database_refused_is_recorded_by_the_next_sweep(make_app, monkeypatch, rq_queue):
+    """The QA case: Postgres down while a job ends; RQ marks it failed, the SQL row stayed `running` for good."""
+    monkeypatch.setenv("FEEDBACK_JOB_BACKOFF", "0.001")
+    monkeypatch.setitem(JOBS, "broken", lambda *_: (_ for _ in ()).throw(JobFailed("no statements; ingest first")))
+    app = make_app(REDIS_URL=REDIS, REDIS_QUEUE=rq_queue)
+    svc = app.extensions["feedback"]
+    with app.app_context():
+        job_id = enqueue(svc, "broken", {})["id"]
+    with monkeypatch.context() as down:
+        _database_down_for_writes(down)
+        run_worker(app, burst=True, echo=lambda *_: None)
+    assert get_job(svc, job_id)["status"] == "running"  # RQ has it failed, with the outcome in its meta
+    assert sweep(app)["recorded"] == 1  # the database is back
+    job = get_job(svc, job_id)
+    assert job["status"] == "failed" and job["error"] == "no statements; ingest first"
+    assert sweep(app) == {"submitted": 0, "requeued": 0, "failed": 0, "recorded": 0}  # settled once
+
+
+# ---- 2. a worker killed mid-job ------------------------------------------------------------------------------------
+@pytest.fixture
+def rq_queue():
+    from redis import Redis
+
+    name = f"feedback-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    forget_queue(Redis.from_url(REDIS), name)
+
+
+def forget_queue(redis, name: str) -> None:
+    """Delete this test's keys only (others may share db 15): its queue's and its jobs'."""
+    ids = [key.decode().split(":", 2)[2] for key in redis.scan_iter("rq:job:*")
+           if key.count(b":") == 2 and redis.type(key) == b"hash" and redis.hget(key, "origin") == name.encode()]
+    for pattern in (f"*{name}*", *(f"*{i}*" for i in ids)):
+        for key in redis.scan_iter(pattern):
+            redis.delete(key)
+
+
+def _worker(app, rq_queue, **kwargs):
+    queue = queue_mod.RQQueue(REDIS, rq_queue)
+    worker = queue_mod.feedback_worker_class()([queue.queue], connection=queue.connection, **kwargs)
+    worker.app = app
+    return queue, worker
+
+
+@needs_redis
+def test_rq_jobs_get_a_heartbeat_ttl_of_seconds_not_the_job_timeout(make_app, monkeypatch, rq_queue):
+    """SimpleWorker gave a running job the whole job timeout (3 h) as its heartbeat TTL, so a killed worker's job
+    stayed "started" that long. The worker now heartbeats while the job runs, with RQ's own short TTL."""
+    from rq.registry import StartedJobRegistry
+
+    app = make_app(REDIS_URL=REDIS, REDIS_QUEUE=rq_queue)
+    svc = app.extensions["feedback"]
+    queue, worker = _worker(app, rq_queue, job_monitoring_interval=1)
+    registry = StartedJobRegistry(queue=queue.queue)
+    seen = []
+
+    def sleepy(services, payload, progress):
+        for _ in range(2):
+            deadlines = registry.connection.zrange(registry.key, 0, -1, withscores=True)
+            seen.append((registry.get_job_ids(cleanup=False), deadlines))
+            time.sleep(2.2)
+        return {"ok": True}
+
+    monkeypatch.setitem(JOBS, "sleepy", sleepy)
+    monkeypatch.setattr(queue_mod, "_worker_app", app)
+    with app.app_context():
+        job_id = enqueue(svc, "sleepy", {})["id"]
+    started = time.time()
+    worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+    assert get_job(svc, job_id)["status"] == "done"
+    (first_ids, first), (_, second) = seen
+    assert first_ids == [job_id]
+    assert first[0][1] - started < 1 + 60 + 5  # job_monitoring_interval + 60 s, not JOB_TIMEOUT + 60
+    assert second[0][1] > first[0][1]  # extended by the heartbeat while the job ran
+
+
+def _left_by_a_killed_worker(app, rq_queue, job_id):
+    """The state a worker killed -9 mid-job leaves: the SQL row claimed, RQ's job started and its heartbeat
+    expired (RQ's StartedJobRegistry score is the heartbeat's deadline)."""
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    queue, worker = _worker(app, rq_queue)
+    worker.register_birth()
+    job, _ = Queue.dequeue_any([queue.queue], None, connection=queue.connection)
+    assert job.id == job_id
+    worker.prepare_execution(job)
+    worker.prepare_job_execution(job)  # what SimpleWorker does before it calls the job
+    assert store.claim(app.extensions["feedback"], job_id)
+    registry = StartedJobRegistry(queue=queue.queue)
+    for member in registry.connection.zrange(registry.key, 0, -1):
+        registry.connection.zadd(registry.key, {member: time.time() - 1})
+    worker.register_death()
+
+
+@needs_redis
+def test_rq_a_job_whose_worker_died_is_queued_again_then_run(make_app, rq_queue):
+    app = make_app(REDIS_URL=REDIS, REDIS_QUEUE=rq_queue)
+    svc = app.extensions["feedback"]
+    with app.app_context():
+        job_id = enqueue(svc, "reindex", {})["id"]
+    _left_by_a_killed_worker(app, rq_queue, job_id)
+    assert sweep(app)["requeued"] == 1
+    job = get_job(svc, job_id)
+    assert job["status"] == "queued" and "the worker running it stopped" in job["error"]
+    assert sweep(app)["requeued"] == 0  # once
+    assert run_worker(app, burst=True, echo=lambda *_: None) == 1
+    job = get_job(svc, job_id)
+    assert job["status"] == "done" and job["attempts"] == 2
+
+
+@needs_redis
+def test_rq_a_job_whose_worker_died_on_its_last_attempt_fails_and_wait_ends(make_app, rq_queue, monkeypatch):
+    from click.testing import CliRunner
+
+    from service.cli import cli
+
+    app = make_app(REDIS_URL=REDIS, REDIS_QUEUE=rq_queue)
+    svc = app.extensions["feedback"]
+    with app.app_context():
+        job_id = enqueue(svc, "reindex", {})["id"]
+    _left_by_a_killed_worker(app, rq_queue, job_id)
+    with svc.db.transaction() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(attempts=ATTEMPTS))
+    config = app.config["FEEDBACK_CONFIG"]
+    for name, value in {"FEEDBACK_HOME": config.FEEDBACK_HOME, "FEEDBACK_DATABASE_URL": config.DATABASE_URL,
+                        "FEEDBACK_CHROMA_PATH": config.CHROMA_PATH, "FEEDBACK_REDIS_URL": REDIS,
+                        "FEEDBACK_REDIS_QUEUE": rq_queue, "FEEDBACK_EMBEDDING_MODEL": "hashing"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("FEEDBACK_CHROMA_URL", raising=False)
+    result = CliRunner().invoke(cli, ["jobs", "show", job_id, "--wait", "--timeout", "60"])
+    assert result.exit_code == 1, result.output
+    assert "failed" in result.output and "the worker running it stopped" in result.output
+    assert "not retried again" in get_job(svc, job_id)["error"]
+
+
+# ---- 2. the in-process (local) backend ---------------------------------------------------------------------------
+def _age(svc, job_id, by: timedelta):
+    with svc.db.transaction() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(updated_at=utcnow() - by))
+
+
+def test_local_a_running_job_whose_process_is_gone_is_queued_again(app, svc):
+    with app.app_context():
+        job_id = enqueue(svc, "reindex", {}, submit=False)["id"]
+    assert store.claim(svc, job_id)  # and then the process died: nothing touches the row any more
+    assert sweep(app)["requeued"] == 0  # a live job beats every BEAT_SECONDS; this one is not stale yet
+    _age(svc, job_id, store.STALE + timedelta(seconds=1))
+    assert sweep(app)["requeued"] == 1
+    job = get_job(svc, job_id)
+    assert job["status"] == "queued" and "the process running it stopped" in job["error"]
+    assert run_worker(app, burst=True, echo=lambda *_: None) == 1
+    assert get_job(svc, job_id)["status"] == "done"
+
+
+def test_local_wait_ends_when_the_job_is_abandoned_on_its_last_attempt(app, svc, monkeypatch):
+    config = app.config["FEEDBACK_CONFIG"]
+    for name, value in {"FEEDBACK_HOME": config.FEEDBACK_HOME, "FEEDBACK_DATABASE_URL": config.DATABASE_URL,
+                        "FEEDBACK_CHROMA_PATH": config.CHROMA_PATH}.items():
+        monkeypatch.setenv(name, value)
+    with app.app_context():
+        job_id = enqueue(svc, "reindex", {}, submit=False)["id"]
+    store.claim(svc, job_id)
+    with svc.db.transaction() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(attempts=ATTEMPTS))
+    _age(svc, job_id, store.STALE + timedelta(seconds=1))
+    from click.testing import CliRunner
+
+    from service.cli import cli
+
+    result = CliRunner().invoke(cli, ["jobs", "show", job_id, "--wait"])
+    assert result.exit_code == 1 and f"job {job_id}: reindex, failed" in result.output
+    assert "the process running it stopped" in result.output and "not retried again" in result.output
+
+
+def test_wait_gives_up_after_its_timeout(run_cli):
+    job_id = json.loads(run_cli("reindex", "--background", "--json").output)["job_id"]
+    from click.testing import CliRunner
+
+    from service.cli import cli
+
+    result = CliRunner().invoke(cli, ["jobs", "show", job_id, "--wait", "--timeout", "0.5"])
+    assert result.exit_code == 1 and "still queued after 0.5 s" in result.output
+    assert "feedback worker" in result.output
+
+
+def test_a_running_job_is_touched_by_its_process(monkeypatch):
+    calls = []
+    monkeypatch.setattr(store, "_set", lambda services, job_id, **values: calls.append((job_id, sorted(values))))
+    beat = store.Heartbeat(every=0.05)
+    with beat.beating(object(), "abc"):
+        time.sleep(0.3)
+    count = len(calls)
+    time.sleep(0.2)
+    assert count >= 2 and calls[0] == ("abc", ["if_running", "updated_at"])
+    assert len(calls) <= count + 1  # the job ended: no more beats for it (one may have been under way)
+
+
+# ---- 5. jobs queued while Redis was down -----------------------------------------------------------------------
+@needs_redis
+def test_rq_a_job_queued_while_redis_was_down_is_submitted_by_the_sweep(make_app, rq_queue):
+    closed = f"redis://127.0.0.1:{_closed_port()}/15"
+    web = make_app(REDIS_URL=closed, REDIS_QUEUE=rq_queue, ASYNC_INGEST_NOTES=1)
+    response = web.test_client().post("/api/v1/themes/run?background=true")
+    assert response.status_code == 202
+    job_id = response.get_json()["job"]["id"]
+    worker_app = make_app(REDIS_URL=REDIS, REDIS_QUEUE=rq_queue,
+                          DATABASE_URL=web.config["FEEDBACK_CONFIG"].DATABASE_URL)
+    svc = worker_app.extensions["feedback"]
+    assert sweep(worker_app)["submitted"] == 1
+    assert sweep(worker_app)["submitted"] == 0  # Redis holds it now
+    assert run_worker(worker_app, burst=True, echo=lambda *_: None) == 1
+    assert get_job(svc, job_id)["status"] in ("done", "failed")  # run (no statements: the run says so)
+
+
+@needs_redis
+def test_the_worker_sweeps_in_rqs_maintenance_every_interval(make_app, rq_queue, monkeypatch):
+    """Not only at start: RQ runs maintenance between waits for a job, every maintenance_interval seconds."""
+    app = make_app(REDIS_URL=REDIS, REDIS_QUEUE=rq_queue)
+    swept = []
+    monkeypatch.setattr("service.jobs.recover.sweep", lambda app, log=None: swept.append(time.monotonic()))
+    _, worker = _worker(app, rq_queue, maintenance_interval=1, worker_ttl=16)
+    worker.work(burst=False, max_idle_time=3, with_scheduler=False, logging_level="WARNING")
+    assert len(swept) >= 2 and worker.dequeue_timeout == 1
+
+
+def _closed_port() -> int:
+    from ..conftest import free_port
+
+    return free_port()
+
+
+def test_the_worker_names_the_redis_database_and_never_the_password():
+    assert redacted("redis://:pw@10.0.0.2:6380/5") == "redis://10.0.0.2:6380/5"
+    assert redacted("redis://127.0.0.1") == "redis://127.0.0.1:6379/0"
