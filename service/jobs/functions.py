@@ -114,7 +114,13 @@ def erase_job(services, payload: dict, progress) -> dict:
         try:
             erased = erase_account(services, payload["name"], compact_files=False)
         except EraseError as exc:
-            raise JobFailed(str(exc)) from None
+            # Nothing to erase (a second request for the same account, a typo): the job row must not keep the name
+            # it was asked to forget, neither in its payload nor in its error.
+            name, mark = payload["name"], fingerprint(payload["name"])
+            payload.clear()
+            payload["account"] = mark
+            replace_payload(services, progress.job_id, {"account": mark})
+            raise JobFailed(str(exc).replace(repr(name), mark).replace(name, mark)) from None
         kept = {"account": fingerprint(payload["name"]), "erased": erased, "compact": payload.get("compact", True)}
         payload.clear()
         payload.update(kept)  # the same dict a retry in this process gets

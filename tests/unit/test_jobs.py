@@ -250,6 +250,20 @@ def test_a_retried_erasure_compacts_again_without_erasing_twice(app, svc, monkey
     assert done["result"]["notes"] == 1 and done["result"]["compacted"] == {"vectors": "rebuilt"}
 
 
+def test_a_second_erasure_of_the_same_account_fails_without_keeping_the_name(app, svc):
+    """Two quick erase requests both queue; the second finds nothing, and its failed job row must not keep the name
+    it was asked to forget (in the payload or the error)."""
+    client = app.test_client()
+    assert client.post("/api/v1/notes", json=[{"id": "e1", "account": "Erase Co", "text": "Exports fail."}]).status_code == 201
+    with app.app_context():
+        first = enqueue(svc, "erase", {"name": "Erase Co"}, app=app, submit=False)
+        second = enqueue(svc, "erase", {"name": "Erase Co"}, app=app, submit=False)
+        assert execute(svc, first["id"])["status"] == "done"
+        failed = execute(svc, second["id"])
+    assert failed["status"] == "failed" and "sha256:" in failed["error"]
+    assert "Erase Co" not in json.dumps(_job_row(app, second["id"])) + json.dumps(failed)
+
+
 def test_a_large_paste_becomes_a_job_with_a_progress_page(make_app):
     app = make_app(ASYNC_INGEST_NOTES=2)
     client = app.test_client()
