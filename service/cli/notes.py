@@ -45,7 +45,7 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_forma
         fail("--format is for standard input: give - as a path", code=2)
     svc = ctx.services
     notes, errors = load_paths(list(paths), svc.config.MAX_NOTE_CHARS, stdin=sys.stdin.buffer if "-" in paths else None,
-                               stdin_format=stdin_format, allow_future=allow_future)
+                               stdin_format=stdin_format, allow_future=allow_future, future_hint="--allow-future")
     if errors and not skip_invalid:
         for err in errors:
             click.echo(f"error: {err}", err=True)

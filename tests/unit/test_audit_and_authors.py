@@ -78,3 +78,25 @@ def test_a_draft_page_yes_links_as_the_signed_in_person_and_no_removes_that_link
     page = client.get(f"/ask/{d['draft_id']}").get_data(as_text=True)
     assert "Is this the right item? (Yes links this question" in page
     assert answer("no").status_code == 303 and len(_log(app, "roadmap_unlink")) == 1  # nothing left to remove
+
+
+# ---- the future-date error names the caller's own way out -------------------------------------------------------
+def test_a_future_date_error_names_the_option_of_the_caller(app, run_cli, tmp_path):
+    path = tmp_path / "n.jsonl"
+    path.write_text(json.dumps({"text": "Exports time out.", "date": FUTURE}) + "\n")
+    cli = run_cli("ingest", str(path))
+    assert cli.exit_code == 1 and "fix the date, or use --allow-future if it is right" in cli.stderr
+
+    api = app.test_client().post("/api/v1/notes", json={"text": "Exports time out.", "date": FUTURE})
+    (row,) = api.get_json()["error"]["details"]["errors"]
+    assert api.status_code == 422 and row["field"] == "date"
+    assert row["reason"].endswith("fix the date, or use ?allow_future=true if it is right")
+
+    page = app.test_client().post("/", data={"text": "Exports time out.", "source": "other", "date": FUTURE})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422 and "is in the future (more than a day from now); check the date" in text
+    assert "allow-future" not in text and "allow_future" not in text  # the page has no such option
+
+    summary = app.test_client().post("/api/v1/themes/summarize", json={"text": "Exports time out.", "date": FUTURE})
+    assert summary.status_code == 422
+    assert summary.get_json()["error"]["details"]["errors"][0]["reason"].endswith("; check the date")
