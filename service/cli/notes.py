@@ -50,8 +50,12 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_forma
         for err in errors:
             click.echo(f"error: {err}", err=True)
         fail(f"{len(errors)} invalid row(s); nothing was stored (use --skip-invalid to store the valid rows)")
+    sources = [str(p) for p in paths][:20]
     if background:
-        return _enqueue(ctx, "ingest", notes_payload(notes, errors), as_json)
+        job = _enqueue(ctx, "ingest", notes_payload(notes, errors), as_json)
+        record(svc.db, cli_actor(), "ingest", None, {"background": True, "job_id": job["id"], "notes": len(notes),
+                                                     "sources": sources})
+        return
     total_statements = sum(1 for _ in notes)  # rough bar size; refined as statements are embedded
     bar = None
     def progress(n):
@@ -68,7 +72,7 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_forma
         if bar is not None:
             bar.close()
     record(svc.db, cli_actor(), "ingest", None, {"created": report.created, "updated": report.updated,
-                                                 "sources": [str(p) for p in paths][:20]})
+                                                 "sources": sources})
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -92,7 +96,7 @@ def stats_cmd(ctx, as_json):
         click.echo(f"  by source: " + ", ".join(f"{k} {v}" for k, v in sorted(data["by_source"].items())))
 
 
-def _enqueue(ctx, kind: str, payload: dict, as_json: bool) -> None:
+def _enqueue(ctx, kind: str, payload: dict, as_json: bool) -> dict:
     """Queue a job; without Redis it waits in the database for `feedback worker` (this process exits now)."""
     from ..jobs import enqueue
 
@@ -101,9 +105,10 @@ def _enqueue(ctx, kind: str, payload: dict, as_json: bool) -> None:
         job = enqueue(ctx.services, kind, payload, app=app, submit=False)
     if as_json:
         emit_json({"job_id": job["id"], "status": job["status"]})
-        return
-    click.echo(f"queued job {job['id']} ({kind}); run `feedback worker --burst` (or a running worker picks it up), "
-               f"then `feedback jobs show {job['id']}`")
+    else:
+        click.echo(f"queued job {job['id']} ({kind}); run `feedback worker --burst` (or a running worker picks it "
+                   f"up), then `feedback jobs show {job['id']}`")
+    return job
 
 
 @click.command("reindex")
@@ -114,7 +119,8 @@ def _enqueue(ctx, kind: str, payload: dict, as_json: bool) -> None:
 def reindex_cmd(ctx, quiet, background, as_json):
     """Rebuild the vector index from SQL (after losing the Chroma folder or switching FEEDBACK_EMBEDDER)."""
     if background:
-        return _enqueue(ctx, "reindex", {}, as_json)
+        _enqueue(ctx, "reindex", {}, as_json)
+        return
     svc = ctx.services
     bar = progress_bar(stats(svc, with_vectors=False)["statements"], "reindex", quiet)
     total = reindex(svc, progress=bar.update if bar else None)

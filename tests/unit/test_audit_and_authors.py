@@ -80,6 +80,53 @@ def test_a_draft_page_yes_links_as_the_signed_in_person_and_no_removes_that_link
     assert answer("no").status_code == 303 and len(_log(app, "roadmap_unlink")) == 1  # nothing left to remove
 
 
+# ---- CLI: the commands security.md lists are logged as cli:LOGIN -------------------------------------------------
+def test_cli_changes_are_logged_as_the_login_name(run_cli, tmp_path, monkeypatch):
+    monkeypatch.setattr("getpass.getuser", lambda: "ops")
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("\n".join(json.dumps({"id": f"n{i}", "text": f"CSV exports time out for team {i}.",
+                                           "account": f"Acme {i % 3}"}) for i in range(6)) + "\n")
+    roadmap_file = tmp_path / "roadmap.json"
+    roadmap_file.write_text(json.dumps(ITEMS))
+    assert run_cli("ingest", str(notes)).exit_code == 0
+    assert run_cli("ingest", str(notes), "--background").exit_code == 0
+    assert run_cli("notes", "delete", "n5").exit_code == 0
+    assert run_cli("roadmap", "import", str(roadmap_file)).exit_code == 0
+    assert run_cli("roadmap", "link", "EXP", "--note", "n1").exit_code == 0
+    assert run_cli("roadmap", "link", "EXP", "--note", "n2", "--by", "ana").exit_code == 0
+    run = run_cli("themes", "run", "--all", "--min-mentions", "1", "--min-accounts", "1", "--json")
+    assert run.exit_code == 0, run.output
+    assert run_cli("report", "--since", "7d", "--out", str(tmp_path / "r.md")).exit_code == 0
+
+    log = _cli_log(run_cli)
+    assert [e["action"] for e in reversed(log)] == ["ingest", "ingest", "note_delete", "roadmap_import",
+                                                    "roadmap_link", "roadmap_link", "themes_run", "report_build"]
+    assert {e["actor"] for e in log} == {"cli:ops"}
+    by_action = {}
+    for e in reversed(log):
+        by_action.setdefault(e["action"], []).append(e)
+    assert by_action["ingest"][1]["details"]["background"] is True and by_action["ingest"][1]["details"]["job_id"]
+    assert [e["details"]["created_by"] for e in by_action["roadmap_link"]] == ["cli:ops", "ana"]
+    links = {ln["note_id"]: ln["created_by"] for ln in json.loads(run_cli("roadmap", "show", "EXP", "--json").stdout)
+             ["links"]}
+    assert links == {"n1": "cli:ops", "n2": "ana"}  # the link's author is the same name the log uses
+    assert by_action["themes_run"][0]["target"] == f"run_id={json.loads(run.stdout)['run_id']}"
+
+
+def test_cli_theme_edits_default_to_the_same_cli_name(run_cli, monkeypatch):
+    from service.cli.themes import _by
+
+    monkeypatch.setattr("getpass.getuser", lambda: "ops")
+    assert _by(None) == cli_actor() == "cli:ops" and _by("ana") == "ana"
+
+
+def test_audit_filtered_to_an_action_with_no_entries_says_so(run_cli):
+    assert run_cli("audit").stdout.strip() == "the audit log is empty"
+    assert run_cli("tokens", "create", "--name", "ci", "--role", "viewer").exit_code == 0
+    out = run_cli("audit", "--action", "ingest")
+    assert out.exit_code == 0 and out.stdout.strip() == "no entries for action 'ingest'"
+
+
 # ---- the future-date error names the caller's own way out -------------------------------------------------------
 def test_a_future_date_error_names_the_option_of_the_caller(app, run_cli, tmp_path):
     path = tmp_path / "n.jsonl"
