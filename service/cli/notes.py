@@ -49,7 +49,7 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_forma
     if errors and not skip_invalid:
         for err in errors:
             click.echo(f"error: {err}", err=True)
-        fail(f"{len(errors)} invalid row(s); nothing was stored (use --skip-invalid to store the valid rows)")
+        fail(_refusal(errors, notes))
     sources = [str(p) for p in paths][:20]
     if background:
         job = _enqueue(ctx, "ingest", notes_payload(notes, errors), as_json)
@@ -80,6 +80,17 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_forma
                    f"statements embedded {report.statements}")
         for err in report.rejected:
             click.echo(f"rejected: {err}", err=True)
+
+
+def _refusal(errors, notes) -> str:
+    """Why nothing was stored. A path that is missing, unreadable or holds no file to ingest (an error without a
+    line) is not an invalid row: --skip-invalid is suggested only when it would store some valid rows."""
+    rows = sum(1 for e in errors if e.line is not None)
+    paths = len(errors) - rows
+    problems = [f"{rows} invalid row(s)"] if rows else []
+    problems += [f"{paths} path(s) with nothing to ingest"] if paths else []
+    hint = " (use --skip-invalid to store the valid rows)" if rows and notes else ""
+    return f"{' and '.join(problems)}; nothing was stored{hint}"
 
 
 @click.command("stats")

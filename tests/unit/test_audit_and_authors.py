@@ -147,3 +147,25 @@ def test_a_future_date_error_names_the_option_of_the_caller(app, run_cli, tmp_pa
     summary = app.test_client().post("/api/v1/themes/summarize", json={"text": "Exports time out.", "date": FUTURE})
     assert summary.status_code == 422
     assert summary.get_json()["error"]["details"]["errors"][0]["reason"].endswith("; check the date")
+
+
+def test_eval_md_lists_every_suite_the_cli_offers():
+    from service.cli.eval import eval_cmd
+
+    choices = next(p for p in eval_cmd.params if p.name == "suite").type.choices
+    listed = re.search(r"--suite ([a-z|]+)\]", (DOCS / "eval.md").read_text()).group(1).split("|")
+    assert sorted(listed) == sorted(choices)
+
+
+# ---- CLI ingest: a path problem is not an invalid row ---------------------------------------------------------------
+def test_a_missing_path_or_empty_folder_does_not_suggest_skip_invalid(run_cli, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for target in (tmp_path / "missing.txt", empty):
+        out = run_cli("ingest", str(target))
+        assert out.exit_code == 1 and "--skip-invalid" not in out.stderr and "invalid row" not in out.stderr
+        assert "1 path(s) with nothing to ingest; nothing was stored" in out.stderr
+    good = tmp_path / "n.jsonl"
+    good.write_text('{"text": "Exports time out."}\n{"text": ""}\n')
+    mixed = run_cli("ingest", str(good), str(tmp_path / "missing.txt"))
+    assert "1 invalid row(s) and 1 path(s) with nothing to ingest; nothing was stored (use --skip-invalid" in mixed.stderr
