@@ -149,6 +149,47 @@ def test_a_future_date_error_names_the_option_of_the_caller(app, run_cli, tmp_pa
     assert summary.get_json()["error"]["details"]["errors"][0]["reason"].endswith("; check the date")
 
 
+# ---- 422s name their field where there is one ---------------------------------------------------------------------
+def test_single_field_422s_name_the_field(app):
+    client = app.test_client()
+    long_question = client.post("/api/v1/drafts", json={"question": "Do you export CSV? " * 250})
+    assert long_question.status_code == 422 and long_question.get_json()["error"]["details"]["field"] == "question"
+    rating = client.post("/api/v1/drafts/1/feedback", json={"rating": 9})
+    assert rating.status_code in (404, 422)
+    hook = client.post("/api/v1/reports", json={"since": "1d", "webhook": "https://hooks.example.com/x"})
+    assert hook.status_code == 422 and hook.get_json()["error"]["details"]["field"] == "webhook"
+    as_of = client.post("/api/v1/reports", json={"since": "1d", "as_of": "tomorrowish"})
+    assert as_of.status_code == 422 and as_of.get_json()["error"]["details"]["field"] == "as_of"
+    prune = client.post("/api/v1/roadmap/items?prune=true", json=ITEMS)
+    assert prune.status_code == 422 and prune.get_json()["error"]["details"]["field"] == "prune"
+    empty = client.post("/api/v1/match", json=[])
+    assert empty.status_code == 422 and empty.get_json()["error"]["details"]["field"] == "body"
+    assert client.post("/api/v1/roadmap/items", json=ITEMS).status_code == 201
+    both = client.post("/api/v1/roadmap/items/EXP/links", json={"note_id": "n1", "theme_id": 1})
+    assert both.status_code == 422 and both.get_json()["error"]["details"]["field"] == "body"
+
+
+def test_a_rated_draft_422_names_the_rating_field(app, svc):
+    roadmap.import_items(svc, ITEMS)
+    d = _draft(svc, "Background CSV exports of large tables?")
+    resp = app.test_client().post(f"/api/v1/drafts/{d['draft_id']}/feedback", json={"rating": 9})
+    assert resp.status_code == 422 and resp.get_json()["error"]["details"]["field"] == "rating"
+
+
+def test_note_row_errors_have_the_shape_api_md_describes(app):
+    resp = app.test_client().post("/api/v1/notes", json=[{"text": "fine"}, {"text": "", "account": "Acme"}])
+    details = resp.get_json()["error"]["details"]
+    assert resp.status_code == 422 and "field" not in details
+    assert details["errors"] == [{"source": "request", "line": 2, "field": "text", "reason": details["errors"][0]
+                                  ["reason"]}]
+    items = app.test_client().post("/api/v1/roadmap/items", json=[ITEMS[0], 5]).get_json()["error"]["details"]
+    assert "field" not in items and items["errors"] == [{"source": "request", "line": 2, "field": None,
+                                                          "reason": "each item must be an object"}]
+    doc = " ".join((DOCS / "api.md").read_text().split())
+    assert "A 422 about rows has no `details.field`, only `details.errors`" in doc
+    assert "`{source, line, field, reason}` for notes (`POST /notes`;" in doc and ") and roadmap items (" in doc
+
+
 def test_eval_md_lists_every_suite_the_cli_offers():
     from service.cli.eval import eval_cmd
 
