@@ -190,6 +190,21 @@ def test_note_row_errors_have_the_shape_api_md_describes(app):
     assert "`{source, line, field, reason}` for notes (`POST /notes`;" in doc and ") and roadmap items (" in doc
 
 
+# ---- docs ---------------------------------------------------------------------------------------------------------
+def test_close_the_loop_documents_the_told_body_the_api_accepts(app, svc):
+    from service.api.followups import ToldIn
+
+    doc = (DOCS / "close-the-loop.md").read_text()
+    body = re.search(r"followups/told` with `\{([^}]*)\}`", doc).group(1)
+    fields = {f.strip().strip('"') for f in body.split(",")}
+    assert fields <= set(ToldIn._declared_fields) and "account" in fields
+    for page in DOCS.glob("*.md"):  # no doc example sends an author: the caller is the author
+        text = page.read_text()
+        assert not re.search(r'\{[^}\n]*"(?:by|created_by|told_by)"\s*[:,}]', text), page.name
+    refused = app.test_client().post("/api/v1/roadmap/items/RM-1/followups/told", json={"account": "A", "by": "x"})
+    assert refused.status_code == 422
+
+
 def test_eval_md_lists_every_suite_the_cli_offers():
     from service.cli.eval import eval_cmd
 
