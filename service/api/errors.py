@@ -106,19 +106,111 @@ def init_errors(app) -> None:
             return jsonify(body), 503
         return _page_error(503, str(exc))
 
+    init_dependency_errors(app, _unexpected_error(app))
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return _http(exc)
+        return _unexpected_error(app)(exc)
+
+
+def _unexpected_error(app):
+    def unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s", request.path)
         if request.path.startswith("/api/"):
             return jsonify(error_body(500, "internal error; the details are in the server log")), 500
         return _page_error(500, "Something went wrong on our side.")
+    return unexpected
 
 
-def _page_error(status: int, message: str):
+# A dependency that is down answers 503 naming it, with one log line: an outage is not a bug, and a traceback per
+# request would bury the one line that says what is wrong.
+DATABASE_BUSY = "the database is busy with another write; try again in a few seconds"
+DATABASE_DOWN = "database unavailable; try again shortly (the reason is in the server log)"
+
+
+def database_problem(exc) -> str | None:
+    """What to tell a caller about a database error, or None when it is not the database being unavailable (a bug:
+    500). Busy (a write held the lock past the timeout, or the connection pool is exhausted) or down (refused, dropped,
+    timed out: psycopg and sqlite3 raise OperationalError for those; a dropped connection is also `invalidated`)."""
+    from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout) or "locked" in str(getattr(exc, "orig", exc)).lower():
+        return DATABASE_BUSY
+    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return DATABASE_DOWN
+    return None
+
+
+def unreachable_server(exc) -> str | None:
+    """"vector store unreachable at URL" for a network error talking to the configured Chroma server (chromadb's
+    HTTP client raises httpx's errors as they come), else None."""
+    from flask import current_app
+
+    url = current_app.config.get("CHROMA_URL")
+    try:
+        target = exc.request.url
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError when the error carries no request
+        return None
+    if url and _same_server(str(target), url):
+        return f"vector store unreachable at {url}"
+    return None
+
+
+def _same_server(a: str, b: str) -> bool:
+    from urllib.parse import urlsplit
+
+    x, y = urlsplit(a), urlsplit(b)
+    return (x.scheme, x.hostname, x.port) == (y.scheme, y.hostname, y.port)
+
+
+def first_line(exc) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(getattr(exc, 'orig', None) or exc).__name__}: {text[0] if text else ''}"
+
+
+def dependency_unavailable(message: str, exc, *, retry_after: int = 5, log: bool = True):
+    """503 for an API call (the shape of every error) or a page; one line in the log, no traceback."""
+    from flask import current_app
+
+    if log:
+        current_app.logger.error("%s %s: %s (%s)", request.method, request.path, message, first_line(exc))
+    headers = {"Retry-After": str(retry_after)}
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        return jsonify(error_body(503, message)), 503, headers
+    page, status, *rest = _page_error(503, message, bare=True)
+    return page, status, {**(rest[0] if rest else {}), **headers}
+
+
+def init_dependency_errors(app, unexpected) -> None:
+    import httpx
+    from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def _database(exc):
+        message = database_problem(exc)
+        if message is None:
+            return unexpected(exc)
+        if message == DATABASE_BUSY:  # expected under write load: no log line
+            return dependency_unavailable(message, exc, log=False)
+        return dependency_unavailable(message, exc, retry_after=30)
+
+    @app.errorhandler(httpx.TransportError)
+    def _unreachable(exc):
+        message = unreachable_server(exc)
+        return unexpected(exc) if message is None else dependency_unavailable(message, exc, retry_after=30)
+
+
+def _page_error(status: int, message: str, *, bare: bool = False):
+    """The error page. `bare`: rendered without the context processors, which read the signed-in user from the
+    database, because the database may be what is down."""
     from flask import current_app, render_template
 
     if "error.html" in (current_app.jinja_env.list_templates() or []):
+        if bare:
+            page = current_app.jinja_env.get_template("error.html").render(status=status, message=message)
+            return page, status, {"Content-Type": "text/html; charset=utf-8"}
         return render_template("error.html", status=status, message=message), status
     return f"{status}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}

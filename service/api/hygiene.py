@@ -119,20 +119,9 @@ def query_int(name: str, default: int, low: int, high: int) -> int:
 
 
 def init_app(app) -> None:
-    from sqlalchemy.exc import OperationalError
-
+    # A busy or unavailable database is a 503: see service.api.errors.init_dependency_errors.
     app.url_map.converters.update(int=BoundedIntegerConverter, default=SegmentConverter, string=SegmentConverter,
                                   path=EncodedPathConverter)
-
-    @app.errorhandler(OperationalError)
-    def _busy(exc):
-        """A writer held the database longer than the busy timeout: try again soon (not a server error)."""
-        if "locked" not in str(exc.orig if hasattr(exc, "orig") else exc).lower():
-            raise exc
-        body = error_body(503, "the database is busy with another write; try again in a few seconds")
-        if request.path.startswith("/api/"):
-            return jsonify(body), 503, {"Retry-After": "5"}
-        return body["error"]["message"], 503, {"Retry-After": "5", "Content-Type": "text/plain; charset=utf-8"}
 
     @app.before_request
     def _strict_json_to_pages():

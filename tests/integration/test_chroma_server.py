@@ -104,3 +104,33 @@ def test_a_reindex_in_another_process_does_not_break_this_one(make_app, chroma_s
     assert client.get("/healthz").status_code == 200
     assert client.post("/api/v1/notes", json=[{"id": "n2", "text": "SSO with Okta, please."}]).status_code == 201
     assert cli.extensions["feedback"].store.count("statements") == 3
+
+
+def test_a_stopped_server_is_a_503_naming_it_and_a_job_retries(make_app, tmp_path):
+    from service.jobs.queue import is_transient
+
+    if not (BIN / "chroma").exists():
+        pytest.skip("the chroma CLI is not installed in this environment")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([str(BIN / "chroma"), "run", "--path", str(tmp_path / "data"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(f"{url}/api/v2/heartbeat")
+        app = make_app(CHROMA_URL=url)
+        client = app.test_client()
+        assert client.post("/api/v1/notes", json=[{"id": "n1", "text": "Exports time out."}]).status_code == 201
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    stats = client.get("/api/v1/stats")
+    assert stats.status_code == 503 and stats.get_json()["error"]["message"] == f"vector store unreachable at {url}"
+    posted = client.post("/api/v1/notes", json=[{"id": "n2", "text": "SSO with Okta, please."}])
+    assert posted.status_code == 503
+    assert client.get("/healthz").get_json()["error"]["details"]["vector_store"] == f"unreachable at {url}"
+    try:
+        app.extensions["feedback"].store.count("statements")
+    except Exception as exc:  # what a job sees: retried with backoff, not failed at once
+        assert is_transient(exc), repr(exc)
+    else:
+        raise AssertionError("the stopped server answered")

@@ -69,6 +69,23 @@ def _outage(engine):
     return back
 
 
+def test_postgres_down_is_a_503_naming_the_database_not_a_500(make_app, pg_url, caplog):
+    import logging
+
+    app = make_app(DATABASE_URL=pg_url)
+    client = app.test_client()
+    assert client.get("/api/v1/stats").status_code == 200
+    back = _outage(app.extensions["feedback"].db.engine)
+    with caplog.at_level(logging.ERROR):
+        stats = client.get("/api/v1/stats")
+        health = app.test_client(anonymous=True).get("/healthz")
+    back()
+    assert stats.status_code == 503 and stats.get_json()["error"]["message"].startswith("database unavailable")
+    assert health.status_code == 503 and health.get_json()["error"]["details"]["database"].startswith("unavailable")
+    assert not any(r.exc_info for r in caplog.records) and "Connection refused" in caplog.text
+    assert client.get("/api/v1/stats").status_code == 200  # back by itself: no restart
+
+
 def test_a_job_that_ended_while_postgres_was_down_is_recorded_when_it_is_back(make_app, pg_url, monkeypatch):
     """The QA case: retries spent during an outage, then the failure could not be written either; RQ had the job
     failed while its row said `running 3/6` for good."""

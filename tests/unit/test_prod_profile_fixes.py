@@ -5,6 +5,8 @@ the RQ tests use Redis on 127.0.0.1:6379 (db 15) and skip without it."""
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 import time
 import uuid
 from datetime import timedelta
@@ -12,7 +14,7 @@ from datetime import timedelta
 import httpx
 import numpy as np
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.exc import OperationalError
 
 from service.jobs import JOBS, JobFailed, enqueue, execute, get_job, run_worker, store, sweep
@@ -347,3 +349,92 @@ def _closed_port() -> int:
 def test_the_worker_names_the_redis_database_and_never_the_password():
     assert redacted("redis://:pw@10.0.0.2:6380/5") == "redis://10.0.0.2:6380/5"
     assert redacted("redis://127.0.0.1") == "redis://127.0.0.1:6379/0"
+
+
+# ---- 4. a dependency that is down: 503 naming it, one log line ----------------------------------------------------
+def _database_down(svc):
+    @event.listens_for(svc.db.engine, "do_connect")
+    def _refuse(*_args):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    svc.db.engine.dispose()
+
+
+def test_database_down_is_a_503_naming_it_for_the_api_and_a_page_for_a_signed_in_user(app, svc, caplog):
+    from service.auth.store import add_user, create_sign_in_code
+
+    api = app.test_client()  # makes its token while the database is up
+    add_user(svc.db, "pat@example.com", "admin")
+    browser = app.test_client(anonymous=True)
+    browser.get(f"/sign-in/{create_sign_in_code(svc.db, 'pat@example.com')}")
+    _database_down(svc)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        for path in ("/api/v1/stats", "/api/v1/notes"):
+            resp = api.get(path)
+            assert resp.status_code == 503 and "Retry-After" in resp.headers
+            assert resp.get_json()["error"] == {"code": "dependency_unavailable", "details": {},
+                                                "message": "database unavailable; try again shortly (the reason is "
+                                                           "in the server log)"}
+        page = browser.get("/themes")
+        assert page.status_code == 503 and page.mimetype == "text/html"
+        assert "database unavailable" in page.get_data(as_text=True) and "<html" in page.get_data(as_text=True)
+        health = app.test_client(anonymous=True).get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["error"]["details"]["database"].startswith("unavailable: check that the database")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 4 and not any(r.exc_info for r in errors)
+    assert "unable to open database file" in errors[0].getMessage()
+
+
+def test_vector_server_down_is_a_503_naming_its_url(app, svc, monkeypatch, caplog):
+    url = "http://127.0.0.1:8123"
+    app.config["CHROMA_URL"] = url
+
+    def refused(*_args, **_kwargs):
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=httpx.Request("GET", f"{url}/api/v2/x"))
+
+    for method in ("count", "add", "query", "upsert"):
+        monkeypatch.setattr(svc.store, method, refused)
+    monkeypatch.setattr(svc.store, "location", url)
+    monkeypatch.setattr(svc.store, "heartbeat", lambda: False)
+    client = app.test_client()
+    with caplog.at_level(logging.ERROR):
+        caplog.clear()
+        stats = client.get("/api/v1/stats")
+        notes = client.post("/api/v1/notes", json=[{"id": "n1", "text": "Exports time out."}])
+    for resp in (stats, notes):
+        assert resp.status_code == 503
+        assert resp.get_json()["error"]["message"] == f"vector store unreachable at {url}"
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2 and not any(r.exc_info for r in errors)
+    health = client.get("/healthz").get_json()["error"]["details"]
+    assert health["vector_store"] == f"unreachable at {url}"
+
+
+def test_an_httpx_error_from_another_host_is_still_a_500(app, svc, monkeypatch):
+    app.config["CHROMA_URL"] = "http://127.0.0.1:8123"
+
+    def elsewhere(*_args, **_kwargs):
+        raise httpx.ConnectError("refused", request=httpx.Request("GET", "http://10.0.0.9:9/x"))
+
+    monkeypatch.setattr(svc.store, "count", elsewhere)
+    assert app.test_client().get("/api/v1/stats").status_code == 500
+
+
+# ---- minor: /healthz checks the job queue ---------------------------------------------------------------------
+def test_healthz_reports_the_job_queue_as_degraded_not_down(make_app):
+    app = make_app(REDIS_URL=f"redis://:secret@127.0.0.1:{_closed_port()}/7")
+    resp = app.test_client(anonymous=True).get("/healthz")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["status"] == "degraded" and body["checks"]["database"] == "ok"
+    assert body["checks"]["job_queue"].startswith("unreachable at redis://127.0.0.1:")
+    assert "/7: jobs wait in the database" in body["checks"]["job_queue"] and "secret" not in json.dumps(body)
+
+
+@needs_redis
+def test_healthz_job_queue_ok(make_app):
+    body = make_app(REDIS_URL=REDIS).test_client(anonymous=True).get("/healthz").get_json()
+    assert body == {"status": "ok", "checks": {"database": "ok", "vector_store": "ok", "job_queue": "ok"}}
+
