@@ -53,7 +53,14 @@ def post_draft(body):
         return create_draft(services(), body.get("question"), body.get("account"), body.get("audience") or "customer",
                             body.get("tone"), drafter=_drafter(body.get("drafter") or "auto")), 201
     except DraftInputError as exc:
-        raise APIError(422, str(exc))
+        raise _invalid(exc, DraftIn)
+
+
+def _invalid(exc: DraftInputError, schema) -> APIError:
+    """422 naming the field in details.field: the pipeline's messages start with it ("question has 5,000
+    characters; the limit is 4,000"); a message about no one field of the body has none."""
+    name = str(exc).split(" ", 1)[0]
+    return APIError(422, str(exc), {"field": name} if name in schema._declared_fields else None)
 
 
 def _drafter(choice: str):
@@ -106,4 +113,4 @@ def post_feedback(draft_id: str, body):
     except DraftNotFound as exc:
         raise APIError(404, str(exc))
     except DraftInputError as exc:
-        raise APIError(422, str(exc))
+        raise _invalid(exc, FeedbackIn)

@@ -66,7 +66,7 @@ def post_notes(body):
         raise APIError(422, "no notes given", {"errors": []})
     rows = [RawRow(item, i) for i, item in enumerate(items, start=1)]
     notes, errors = validate_rows(rows, "request", current_app.config["MAX_NOTE_CHARS"],
-                                  allow_future=bool_arg("allow_future"))
+                                  allow_future=bool_arg("allow_future"), future_hint="?allow_future=true")
     if notes and is_large_ingest(current_app.config, notes) and (not errors or bool_arg("skip_invalid")):
         return _queued_ingest(notes, errors)
     try:

@@ -62,11 +62,17 @@ def create(body: dict):
     svc = services()
     try:
         as_of = parse_filter_date(body.get("as_of"), "as_of")
+    except ValueError as exc:
+        raise APIError(422, str(exc), {"field": "as_of"}) from None
+    try:
         if body.get("webhook"):
             check_url(body["webhook"], api_allowed_hosts(svc.config))
+    except WebhookURLError as exc:
+        raise APIError(422, str(exc), {"field": "webhook"}) from None
+    try:
         row = create_report(svc, body.get("since") or "1d", as_of.date() if as_of else None)
-    except (ReportError, WebhookURLError, ValueError) as exc:
-        raise APIError(422, str(exc)) from None
+    except ReportError as exc:
+        raise APIError(422, str(exc), {"field": "since"}) from None
     job = enqueue_delivery(svc, row.id, body["webhook"]) if body.get("webhook") else None
     out = report_dict(get_report(svc, row.id))
     if job is not None:  # a slow webhook must not hold this worker: the post runs as a job

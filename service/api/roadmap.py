@@ -105,7 +105,8 @@ def get_item(item_id: str):
 def post_items(body):
     sync, prune = bool_arg("sync"), bool_arg("prune")
     if prune and not sync:
-        raise APIError(422, "prune=true deletes the items missing from the input; it needs sync=true as well")
+        raise APIError(422, "prune=true deletes the items missing from the input; it needs sync=true as well",
+                       {"field": "prune", "location": "query"})
     try:
         rows = importer.json_rows(body, "request")
         return service.import_items(services(), rows, prune=prune, source="request", sync=sync), 201
@@ -125,8 +126,9 @@ def post_link(item_id: str, body):
                               draft_id=body.get("draft_id"), created_by=principal().actor)
     except NotFound as exc:
         raise APIError(404, str(exc))
-    except service.LinkError as exc:
-        raise APIError(422, str(exc))
+    except service.LinkError as exc:  # a bad id names its field; "exactly one of" is about the body as a whole
+        given = [k for k in ("note_id", "theme_id", "draft_id") if body.get(k) is not None]
+        raise APIError(422, str(exc), {"field": given[0] if len(given) == 1 else "body"})
     return result, 201 if result["created"] else 200
 
 
@@ -157,7 +159,7 @@ def post_match(args, body):
     if isinstance(body, dict) and "requests" in body:
         body = body["requests"]
     if not isinstance(body, list) or not body:
-        raise APIError(422, "expected a non-empty list of requests (strings or {\"id\", \"text\"})")
+        raise APIError(422, "expected a non-empty list of requests (strings or {\"id\", \"text\"})", {"field": "body"})
     if len(body) > MAX_MATCH_REQUESTS:
         raise APIError(413, f"{len(body)} requests; the limit is {MAX_MATCH_REQUESTS:,} per call",
                        {"limit": MAX_MATCH_REQUESTS})

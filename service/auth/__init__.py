@@ -23,9 +23,9 @@ AUDITED = {  # endpoint -> action written to the audit log when the request succ
     "notes.delete_note": "note_delete", "roadmap.post_items": "roadmap_import", "roadmap.post_link": "roadmap_link",
     "themes.post_run": "themes_run", "pages.run_themes": "themes_run", "reports.create": "report_build",
     "pages.build_report": "report_build", "admin.erase": "account_erase", "admin.delete_one_draft": "draft_delete",
-    "admin.delete_one_report": "report_delete", "auth.sign_in": "sign_in", "auth.sign_in_link": "sign_in",
-    "followups.post_told": "followup_told", "closeloop.followup_told": "followup_told",
-}
+    "admin.delete_one_report": "report_delete", "followups.post_told": "followup_told",
+    "closeloop.followup_told": "followup_told",
+}  # sign-ins (the link is a GET) and the pages' item links (yes or no) are logged by their views: record_action
 
 login_manager = LoginManager()
 login_manager.session_protection = "strong"
@@ -106,6 +106,13 @@ def audit(response):
         details.update({k: v for k, v in request.args.items() if k in ("sync", "prune", "store")})
         record(services().db, who.actor if who else "anonymous", action, target, details)
     return response
+
+
+def record_action(action: str, target: str | None = None, details: dict | None = None) -> None:
+    """Log an action of this request's caller from its view: for a GET that changes something (the one-time
+    sign-in link) and for a form whose action depends on its answer (a page's "Is this the right item?")."""
+    who = principal()
+    record(services().db, who.actor if who else "anonymous", action, target, details)
 
 
 def safe_next(target: str | None) -> str:

@@ -20,11 +20,12 @@ class SignInForm(FlaskForm):
     next = HiddenField()
 
 
-def _sign_in(who, target: str):
-    from . import safe_next
+def _sign_in(who, target: str, via: str):
+    from . import record_action, safe_next
 
     login_user(who)
     g.principal = who
+    record_action("sign_in", None, {"via": via})
     return redirect(safe_next(target))
 
 
@@ -34,9 +35,12 @@ def sign_in():
     error = None
     if form.validate_on_submit():
         db = services().db
-        who = token_principal(db, form.secret.data.strip()) or redeem_sign_in_code(db, form.secret.data.strip())
+        secret = form.secret.data.strip()
+        who, via = token_principal(db, secret), "form (API token)"
+        if who is None:
+            who, via = redeem_sign_in_code(db, secret), "form (one-time code)"
         if who is not None:
-            return _sign_in(who, form.next.data)
+            return _sign_in(who, form.next.data, via)
         error = "That token or code is not valid (revoked, expired or already used)."
     status = 401 if error else 200
     return render_template("sign_in.html", form=form, error=error), status
@@ -49,7 +53,7 @@ def sign_in_link(code: str):
         form = SignInForm(next="/")
         return render_template("sign_in.html", form=form,
                                error="That sign-in link is not valid (expired or already used)."), 401
-    return _sign_in(who, request.args.get("next", "/"))
+    return _sign_in(who, request.args.get("next", "/"), "one-time link")
 
 
 @bp.post("/sign-out")

@@ -155,4 +155,4 @@ def audit(ctx, limit, action, as_json):
     for r in rows:
         click.echo(f"{r['at']}  {r['actor']}  {r['action']}  {r['target'] or ''}")
     if not rows:
-        click.echo("the audit log is empty")
+        click.echo(f"no entries for action {action!r}" if action else "the audit log is empty")

@@ -35,7 +35,8 @@ def accounts_erase(ctx, name, yes, as_json, background):
         if not account_exists(ctx.services, name):
             fail(f"no account named {name!r}")
         record(ctx.services.db, cli_actor(), "account_erase", fingerprint(name), {"background": True})
-        return _enqueue(ctx, "erase", {"name": name}, as_json)
+        _enqueue(ctx, "erase", {"name": name}, as_json)
+        return
     try:
         result = erase_account(ctx.services, name)
     except EraseError as exc:

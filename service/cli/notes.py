@@ -45,13 +45,17 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_forma
         fail("--format is for standard input: give - as a path", code=2)
     svc = ctx.services
     notes, errors = load_paths(list(paths), svc.config.MAX_NOTE_CHARS, stdin=sys.stdin.buffer if "-" in paths else None,
-                               stdin_format=stdin_format, allow_future=allow_future)
+                               stdin_format=stdin_format, allow_future=allow_future, future_hint="--allow-future")
     if errors and not skip_invalid:
         for err in errors:
             click.echo(f"error: {err}", err=True)
-        fail(f"{len(errors)} invalid row(s); nothing was stored (use --skip-invalid to store the valid rows)")
+        fail(_refusal(errors, notes))
+    sources = [str(p) for p in paths][:20]
     if background:
-        return _enqueue(ctx, "ingest", notes_payload(notes, errors), as_json)
+        job = _enqueue(ctx, "ingest", notes_payload(notes, errors), as_json)
+        record(svc.db, cli_actor(), "ingest", None, {"background": True, "job_id": job["id"], "notes": len(notes),
+                                                     "sources": sources})
+        return
     total_statements = sum(1 for _ in notes)  # rough bar size; refined as statements are embedded
     bar = None
     def progress(n):
@@ -68,7 +72,7 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_forma
         if bar is not None:
             bar.close()
     record(svc.db, cli_actor(), "ingest", None, {"created": report.created, "updated": report.updated,
-                                                 "sources": [str(p) for p in paths][:20]})
+                                                 "sources": sources})
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -76,6 +80,17 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_forma
                    f"statements embedded {report.statements}")
         for err in report.rejected:
             click.echo(f"rejected: {err}", err=True)
+
+
+def _refusal(errors, notes) -> str:
+    """Why nothing was stored. A path that is missing, unreadable or holds no file to ingest (an error without a
+    line) is not an invalid row: --skip-invalid is suggested only when it would store some valid rows."""
+    rows = sum(1 for e in errors if e.line is not None)
+    paths = len(errors) - rows
+    problems = [f"{rows} invalid row(s)"] if rows else []
+    problems += [f"{paths} path(s) with nothing to ingest"] if paths else []
+    hint = " (use --skip-invalid to store the valid rows)" if rows and notes else ""
+    return f"{' and '.join(problems)}; nothing was stored{hint}"
 
 
 @click.command("stats")
@@ -92,7 +107,7 @@ def stats_cmd(ctx, as_json):
         click.echo(f"  by source: " + ", ".join(f"{k} {v}" for k, v in sorted(data["by_source"].items())))
 
 
-def _enqueue(ctx, kind: str, payload: dict, as_json: bool) -> None:
+def _enqueue(ctx, kind: str, payload: dict, as_json: bool) -> dict:
     """Queue a job; without Redis it waits in the database for `feedback worker` (this process exits now)."""
     from ..jobs import enqueue
 
@@ -101,9 +116,10 @@ def _enqueue(ctx, kind: str, payload: dict, as_json: bool) -> None:
         job = enqueue(ctx.services, kind, payload, app=app, submit=False)
     if as_json:
         emit_json({"job_id": job["id"], "status": job["status"]})
-        return
-    click.echo(f"queued job {job['id']} ({kind}); run `feedback worker --burst` (or a running worker picks it up), "
-               f"then `feedback jobs show {job['id']}`")
+    else:
+        click.echo(f"queued job {job['id']} ({kind}); run `feedback worker --burst` (or a running worker picks it "
+                   f"up), then `feedback jobs show {job['id']}`")
+    return job
 
 
 @click.command("reindex")
@@ -114,7 +130,8 @@ def _enqueue(ctx, kind: str, payload: dict, as_json: bool) -> None:
 def reindex_cmd(ctx, quiet, background, as_json):
     """Rebuild the vector index from SQL (after losing the Chroma folder or switching FEEDBACK_EMBEDDER)."""
     if background:
-        return _enqueue(ctx, "reindex", {}, as_json)
+        _enqueue(ctx, "reindex", {}, as_json)
+        return
     svc = ctx.services
     bar = progress_bar(stats(svc, with_vectors=False)["statements"], "reindex", quiet)
     total = reindex(svc, progress=bar.update if bar else None)

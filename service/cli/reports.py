@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..auth.audit import cli_actor, record
 from ..models.reports import PERIODS
 from ..notes import parse_filter_date
 from ..reports.build import ReportError
@@ -94,6 +95,8 @@ def report(ctx, period, fmt, out, webhook, as_of):
         row = create_report(ctx.services, period, _as_of(as_of))
     except (ReportError, WebhookURLError) as exc:
         fail(str(exc), code=2)
+    record(ctx.services.db, cli_actor(), "report_build", f"report_id={row.id}",
+           {"period": period, "webhook": bool(webhook)})
     if webhook:
         result = deliver_report(ctx.services, row.id, webhook,
                                 allow_private=ctx.services.config.WEBHOOK_ALLOW_PRIVATE)

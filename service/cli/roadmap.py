@@ -108,7 +108,7 @@ def roadmap_show(ctx, item_id, as_json):
 @click.option("--theme", "theme_id", type=ROW_ID, help="A theme id (as shown by `feedback themes list`).")
 @click.option("--draft", "draft_id", type=ROW_ID,
               help="A draft id whose question is about the item (a confirmed answer).")
-@click.option("--by", "created_by", help="Who made the link.")
+@click.option("--by", "created_by", help="Who made the link (default: cli:YOUR_LOGIN_NAME).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def roadmap_link(ctx, item_id, note_id, theme_id, draft_id, created_by, as_json):
@@ -117,9 +117,13 @@ def roadmap_link(ctx, item_id, note_id, theme_id, draft_id, created_by, as_json)
         fail("give exactly one of --note ID, --theme ID or --draft ID", code=2)
     try:
         result = service.link(ctx.services, item_id, note_id=note_id, theme_id=theme_id, draft_id=draft_id,
-                              created_by=created_by)
+                              created_by=created_by or cli_actor())
     except (NotFound, service.LinkError) as exc:
         fail(str(exc))
+    if result["created"]:
+        target = {k: v for k, v in (("note_id", note_id), ("theme_id", theme_id), ("draft_id", draft_id)) if v}
+        record(ctx.services.db, cli_actor(), "roadmap_link", f"item_id={item_id}",
+               {**target, "created_by": result["created_by"]})
     if as_json:
         emit_json(result)
     else:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..auth.audit import cli_actor, record
 from ..models.notes import SOURCE_KINDS
 from ..notes import parse_filter_date
 from ..themes.queries import ThemeNotFound, latest_run_json, theme_detail, theme_statements
@@ -43,6 +44,8 @@ def themes_run(ctx, since, until, account, source, include_all, incremental, min
         result = run_themes(ctx.services, opts)
     except ThemeRunError as exc:
         fail(str(exc))
+    record(ctx.services.db, cli_actor(), "themes_run", f"run_id={result['run_id']}",
+           {"mode": result["mode"], "themes": len(result["themes"])})
     if as_json:
         emit_json(result)
     else:
@@ -106,14 +109,8 @@ def themes_show(ctx, theme_id, as_json):
 
 
 def _by(by: str | None) -> str:
-    import getpass
-
-    if by:
-        return by
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (a container): still say where the edit came from
-        return "cli"
+    """The edit's author: --by, else the login name as every CLI action is credited (cli:NAME, or cli)."""
+    return by or cli_actor()
 
 
 def _edit(ctx, kind: str, by: str | None, as_json: bool, **fields) -> None:
@@ -135,7 +132,7 @@ def _edit(ctx, kind: str, by: str | None, as_json: bool, **fields) -> None:
     _print_run(result["run"])
 
 
-_BY = click.option("--by", help="Who makes the edit (default: your login name).")
+_BY = click.option("--by", help="Who makes the edit (default: cli:YOUR_LOGIN_NAME).")
 _JSON = click.option("--json", "as_json", is_flag=True)
 
 

@@ -51,10 +51,11 @@ class IngestReport:
         }
 
 
-def validate_rows(rows: Iterable[RawRow], source: str, max_chars: int, *,
-                  allow_future: bool = True) -> tuple[list[NoteInput], list[RowError]]:
+def validate_rows(rows: Iterable[RawRow], source: str, max_chars: int, *, allow_future: bool = True,
+                  future_hint: str | None = None) -> tuple[list[NoteInput], list[RowError]]:
     """Validated notes and every row's errors. With allow_future=False a date more than FUTURE_GRACE ahead of now is
-    an error on the row's date field."""
+    an error on the row's date field; `future_hint` is how this caller accepts such a date anyway ("--allow-future",
+    "?allow_future=true"), named in the error, or None where there is no such option (the pages)."""
     notes, errors = [], []
     latest = datetime.now(timezone.utc).replace(tzinfo=None) + FUTURE_GRACE
     for row in rows:
@@ -62,16 +63,20 @@ def validate_rows(rows: Iterable[RawRow], source: str, max_chars: int, *,
             row.data, source, row.line, default_source=row.default_source, max_chars=max_chars, speakers=row.speakers
         )
         if note and not allow_future and note.occurred_at and note.occurred_at > latest:
-            note, errs = None, [RowError(source, row.line, "date", f"{note.occurred_at.date().isoformat()} is in the "
-                                         f"future (more than a day from now); fix the date, or pass --allow-future")]
+            note, errs = None, [RowError(source, row.line, "date", future_date(note.occurred_at, future_hint))]
         if note:
             notes.append(note)
         errors.extend(errs)
     return notes, errors
 
 
+def future_date(when: datetime, hint: str | None) -> str:
+    fix = f"fix the date, or use {hint} if it is right" if hint else "check the date"
+    return f"{when.date().isoformat()} is in the future (more than a day from now); {fix}"
+
+
 def load_paths(paths: list[str], max_chars: int, stdin=None, *, stdin_format: str | None = None,
-               allow_future: bool = True) -> tuple[list[NoteInput], list[RowError]]:
+               allow_future: bool = True, future_hint: str | None = None) -> tuple[list[NoteInput], list[RowError]]:
     """Read and validate every input; returns the valid notes and all errors with file and line.
 
     Standard input is read as `stdin_format` (csv, jsonl, txt, ...) when given, else as its first bytes suggest."""
@@ -97,7 +102,7 @@ def load_paths(paths: list[str], max_chars: int, stdin=None, *, stdin_format: st
         except OSError as exc:  # a folder without read permission, a file that vanished, ...
             errors.append(RowError(source, None, None, f"cannot read it: {exc.strerror or exc}"))
             continue
-        valid, invalid = validate_rows(rows, source, max_chars, allow_future=allow_future)
+        valid, invalid = validate_rows(rows, source, max_chars, allow_future=allow_future, future_hint=future_hint)
         notes.extend(valid)
         errors.extend(sorted(row_errors + invalid, key=lambda e: e.line or 0))
     return notes, errors

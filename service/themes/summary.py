@@ -19,7 +19,7 @@ class SummaryError(ValueError):
 def summarize_texts(services, texts: list[str], *, account: str | None = None, source: str = "other",
                     date: str | None = None, store: bool = False, max_chars: int = 100_000) -> dict:
     rows = [RawRow({"text": t, "account": account, "source": source, "date": date}, i) for i, t in enumerate(texts, 1)]
-    notes, errors = validate_rows(rows, "paste", max_chars, allow_future=False)
+    notes, errors = validate_rows(rows, "paste", max_chars, allow_future=False, future_hint=None)
     if errors:
         raise SummaryError(f"{len(errors)} pasted note(s) are invalid; nothing was stored",
                            {"errors": [e.as_dict() for e in errors]})

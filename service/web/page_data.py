@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from ..models import Draft
+from ..models import Draft, RoadmapLink
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,25 @@ def draft_page(svc, draft_id: int) -> dict | None:
     except drafts.DraftNotFound:
         return None
     found["items"] = cited_items(svc, found.get("cited_item_ids") or [])
+    linked = linked_items(svc, draft_id)
+    for item in found["items"]:
+        item["linked"] = item["id"] in linked
     return found
+
+
+def linked_items(svc, draft_id: int) -> set[str]:
+    """The items this draft's question is linked to (a "yes" on its page, the API or the CLI)."""
+    with svc.db.session() as session:
+        return set(session.scalars(select(RoadmapLink.item_id).where(RoadmapLink.draft_id == draft_id)))
+
+
+def unlink_draft(svc, item_id: str, draft_id: int) -> bool:
+    """"No, not the right item" on a draft page takes back the link a "yes" made, whoever made it: the question
+    stops counting as evidence for the item. True when there was a link."""
+    with svc.db.transaction() as session:
+        gone = session.execute(delete(RoadmapLink).where(RoadmapLink.item_id == item_id,
+                                                         RoadmapLink.draft_id == draft_id))
+        return gone.rowcount > 0
 
 
 def cited_items(svc, item_ids: list[str]) -> list[dict]:

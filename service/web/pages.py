@@ -10,6 +10,7 @@ from datetime import datetime, time
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from ..auth import principal, record_action
 from ..jobs import JobNotFound, enqueue, get_job, themes_payload
 from ..notes import NotFound, find_note, note_dict
 from ..reports.store import ReportNotFound, get_report, list_reports
@@ -85,7 +86,6 @@ def _theme_or_404(theme_id: int) -> dict:
 
 def _theme_page(detail: dict, status: int = 200, **context):
     """The theme page; a PM (or above) also gets the rename, merge, move and hide forms."""
-    from ..auth import principal
     from ..auth.policy import allows
 
     who = principal()
@@ -98,7 +98,6 @@ def _theme_page(detail: dict, status: int = 200, **context):
 def edit_theme(theme_id: int):
     """Rename, merge, move or hide from the theme page: the same edit as the CLI and API (recorded with the
     signed-in user as its author, then the themes re-run), so it survives later runs."""
-    from ..auth import principal
     from ..themes.edits import ThemeEditError, edit_and_rerun
     from ..themes.run import ThemeRunError
 
@@ -145,7 +144,7 @@ def confirm_theme_item(theme_id: int):
     shown = {i["item_id"] for i in detail["items"]}
     if not form.validate() or form.item_id.data not in shown or form.answer.data != "yes":
         return _theme_page(detail, 422, page_error="That item is not shown for this theme; nothing was saved.")
-    data.roadmap.link(services(), form.item_id.data, theme_id=theme_id, created_by="theme page")
+    _link_item(form.item_id.data, "theme page", theme_id=theme_id)
     return redirect(url_for("pages.theme", theme_id=theme_id, confirmed=form.item_id.data, _anchor="items-h"), 303)
 
 
@@ -199,7 +198,7 @@ def draft(draft_id: int):
 @bp.post("/ask/<int:draft_id>/confirm")
 def confirm_draft_item(draft_id: int):
     """"Is this the right item?" for an item a draft cites: yes links the draft to it (its question becomes evidence
-    for the item); no is kept as feedback on the draft."""
+    for the item); no removes that link again (whoever made it) and is kept as feedback on the draft."""
     if data.drafts is None or data.roadmap is None:
         return unavailable("Drafting answers")
     found = data.draft_page(services(), draft_id)
@@ -210,11 +209,22 @@ def confirm_draft_item(draft_id: int):
         return render_template("pages/draft.html", d=found, form=FeedbackForm(formdata=None), saved=None,
                                page_error="That item is not cited by this draft; nothing was saved."), 422
     if form.answer.data == "yes":
-        data.roadmap.link(services(), form.item_id.data, draft_id=draft_id, created_by="ask page")
+        _link_item(form.item_id.data, "draft page", draft_id=draft_id)
     else:
+        if data.unlink_draft(services(), form.item_id.data, draft_id):
+            record_action("roadmap_unlink", f"item_id={form.item_id.data}", {"draft_id": draft_id, "via": "draft page"})
         data.drafts.save_feedback(services(), draft_id, "down", comment=f"not the right item: {form.item_id.data}")
     saved = "confirmed" if form.answer.data == "yes" else "rejected"
     return redirect(url_for("pages.draft", draft_id=draft_id, saved=saved, _anchor="cited-h"), 303)
+
+
+def _link_item(item_id: str, via: str, **target) -> None:
+    """A page's "yes, this is the right item": the link is the signed-in person's, as through the API; the page it
+    came from goes to the audit log."""
+    who = principal()
+    link = data.roadmap.link(services(), item_id, created_by=who.actor if who else None, **target)
+    if link["created"]:
+        record_action("roadmap_link", f"item_id={item_id}", {**target, "via": via})
 
 
 @bp.post("/ask/<int:draft_id>/feedback")

@@ -44,7 +44,7 @@ def paste():
         for line, text in enumerate(form.notes, start=1)
     ]
     svc = services()
-    notes, errors = validate_rows(rows, "paste", svc.config.MAX_NOTE_CHARS, allow_future=False)
+    notes, errors = validate_rows(rows, "paste", svc.config.MAX_NOTE_CHARS, allow_future=False, future_hint=None)
     if notes and not errors and is_large_ingest(current_app.config, notes):
         # a large paste is embedded by a job; its page shows the progress (the theme summary is for small ones)
         job = enqueue(svc, "ingest", notes_payload(notes))

@@ -42,9 +42,11 @@ def test_ask_page_confirms_or_rejects_a_cited_item(app, svc):
     yes = client.post(f"/ask/{d['draft_id']}/confirm", data={"item_id": "EXP", "answer": "yes"})
     assert yes.status_code == 303 and "saved=confirmed" in yes.headers["Location"]
     links = service.item_detail(svc, "EXP")["links"]
-    assert [(ln["kind"], ln["draft_id"], ln["created_by"]) for ln in links] == [("draft", d["draft_id"], "ask page")]
+    assert [(ln["kind"], ln["draft_id"], ln["created_by"]) for ln in links] == [("draft", d["draft_id"],
+                                                                                 "token:test-admin")]
+    assert "(No removes the link)" in client.get(f"/ask/{d['draft_id']}").get_data(as_text=True)
     no = client.post(f"/ask/{d['draft_id']}/confirm", data={"item_id": "EXP", "answer": "no"})
-    assert no.status_code == 303
+    assert no.status_code == 303 and service.item_detail(svc, "EXP")["links"] == []  # no takes the yes back
     page = client.get(f"/ask/{d['draft_id']}").get_data(as_text=True)
     assert "Is this the right item?" in page and "not the right item: EXP" in page
     assert client.post("/ask/999999/confirm", data={"item_id": "EXP", "answer": "yes"}).status_code == 404
