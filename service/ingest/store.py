@@ -208,7 +208,7 @@ def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = N
     with services.db.session() as session:
         try:
             locks.hold(session, "ingest")  # racing ingests take turns: one note per text or id, never an error
-            repair_if_needed(services, session, crashed=intent.exists())
+            repair_if_needed(services, session, crashed=_writer_died(intent))
             fresh, stale_ids = _plan(session, notes, report, segments)
             texts, ids, metas = _insert_statements(session, fresh)
             _write_intent(intent)  # a kill -9 from here to the commit leaves it: the next ingest repairs
@@ -282,6 +282,19 @@ def embed_ahead(services, texts: list[str], progress: Progress | None = None, ch
         if progress:
             progress(sum(copies[t] for t in part))
     return Embedded({t: i for i, t in enumerate(distinct)}, vectors)
+
+
+def _writer_died(intent: Path) -> bool:
+    """Did the ingest that left the intent file die? Not when its process lives: an ingest of this process (or of
+    another one) removes its intent just after its commit has released the lock, so a racing ingest can see it.
+    Reading that as a crash copied the whole index aside once per racing request (`repair_aside`)."""
+    from ..index_guard import _alive
+
+    try:
+        text = intent.read_text().strip()
+    except FileNotFoundError:
+        return False
+    return not (text.isdigit() and _alive(int(text)))
 
 
 def _write_intent(path: Path) -> None:

@@ -64,6 +64,13 @@ def _check(home: Path) -> tuple[int, int]:
         svc.close()
 
 
+def _dead_pid() -> str:
+    """The pid of a process that has ended, as a killed ingest's intent file holds it."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return str(proc.pid)
+
+
 @pytest.mark.slow
 def test_kill_9_during_ingest_leaves_no_orphan_or_wrong_vector(tmp_path):
     home = tmp_path / "home"
@@ -135,6 +142,19 @@ def test_a_failed_reindex_leaves_the_old_index(svc, monkeypatch):
     assert reindex(svc) == before and svc.store.count(STATEMENTS) == before
 
 
+def test_an_intent_file_of_a_live_ingest_is_not_a_crash(svc, monkeypatch):
+    """An ingest removes its intent just after its commit releases the lock, so a racing ingest (a thread of this
+    process, or another process) can see it: that is no crash, and the index is not copied aside for it."""
+    from service.ingest import store
+    from service.ingest.validate import NoteInput
+
+    store.ingest(svc, [NoteInput(text="Exports time out.", account="Acme")], [], skip_invalid=False)
+    (Path(svc.config.FEEDBACK_HOME) / store.INTENT_FILE).write_text(str(os.getpid()))  # this live process
+    monkeypatch.setattr(store, "repair_aside", lambda services: pytest.fail("a live writer's intent read as a crash"))
+    report = store.ingest(svc, [NoteInput(text="SSO is slow.", account="Beta")], [], skip_invalid=False)
+    assert report.statements == 1
+
+
 def test_orphans_and_missing_vectors_are_repaired_by_the_next_ingest(svc):
     from service.ingest.store import ingest
     from service.ingest.validate import NoteInput
@@ -145,7 +165,7 @@ def test_orphans_and_missing_vectors_are_repaired_by_the_next_ingest(svc):
     ids, vectors, metas = svc.store.get(STATEMENTS)
     svc.store.upsert(STATEMENTS, ["s9999"], vectors[:1], metas[:1])  # an orphan a killed ingest left behind
     svc.store.delete(STATEMENTS, ids[:1])  # and a statement whose vector is gone
-    (Path(svc.config.FEEDBACK_HOME) / "ingest.intent").write_text("12345")  # the killed ingest's intent
+    (Path(svc.config.FEEDBACK_HOME) / "ingest.intent").write_text(_dead_pid())  # the killed ingest's intent
     ingest(svc, [NoteInput(text="A new note about billing.", account="Beta")], [], skip_invalid=False)
     after = set(svc.store.ids(STATEMENTS))
     assert "s9999" not in after and ids[0] in after
@@ -167,7 +187,7 @@ def test_after_a_crash_the_collection_being_written_is_never_written_again(svc, 
     svc.store.upsert(STATEMENTS, ["s999"], svc.embedder.embed(["a killed ingest's statement"]),
                      [{"note_id": 999, "account": "Gone"}])
     svc.store.delete(STATEMENTS, ids[:1])  # a statement whose vector was lost
-    (Path(svc.config.FEEDBACK_HOME) / INTENT_FILE).write_text("12345")  # the killed ingest's intent
+    (Path(svc.config.FEEDBACK_HOME) / INTENT_FILE).write_text(_dead_pid())  # the killed ingest's intent
     old_collection = svc.store._collection(STATEMENTS)
     touched = []
     for name in ("upsert", "add", "delete"):
@@ -197,7 +217,7 @@ def test_an_index_that_cannot_be_read_after_a_crash_is_rebuilt_from_sql(svc, mon
            skip_invalid=False)
     orphan = svc.embedder.embed(["a statement whose ingest was killed"])
     svc.store.upsert(STATEMENTS, ["s999"], orphan, [{"note_id": 999, "account": "Gone"}])
-    (Path(svc.config.FEEDBACK_HOME) / INTENT_FILE).write_text("12345")  # the killed ingest's intent
+    (Path(svc.config.FEEDBACK_HOME) / INTENT_FILE).write_text(_dead_pid())  # the killed ingest's intent
     wedged = {"calls": 0}
     real_get = svc.store.get
 
