@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -46,11 +47,16 @@ class CachedEmbedder:
             out[i] = found[key]
         return out
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=1.0)
-        conn.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
-        return conn
+    @contextmanager
+    def _connect(self):
+        """The cache's connection, committed and closed after use. The cache lives in the installation's home and
+        never creates it: a home that is gone (a test's or the eval's temporary one, cleaned up while its embedder
+        is still in use) is a cache miss, not a folder made again and left behind."""
+        if not self.path.parent.is_dir():
+            raise sqlite3.OperationalError(f"no folder {self.path.parent}")
+        with closing(sqlite3.connect(self.path, timeout=1.0)) as conn, conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
+            yield conn
 
     def _get(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
         try:

@@ -41,3 +41,15 @@ def test_large_calls_bypass_the_cache_and_a_broken_cache_is_a_miss(tmp_path):
     (tmp_path / "broken").write_text("not a database")
     broken = CachedEmbedder(Counting(), tmp_path / "broken")
     assert np.allclose(broken.embed(["still works"]), HashingEmbedder().embed(["still works"]))
+
+
+def test_a_home_that_is_gone_is_a_miss_and_is_not_made_again(tmp_path):
+    import shutil
+
+    home = tmp_path / "home"
+    home.mkdir()
+    cached = CachedEmbedder(Counting(), home / "embedding-cache.sqlite3")
+    cached.embed(["exports time out"])
+    shutil.rmtree(home)  # a temporary home cleaned up while its embedder is still used
+    assert np.allclose(cached.embed(["exports time out", "sso"]), HashingEmbedder().embed(["exports time out", "sso"]))
+    assert not home.exists()
