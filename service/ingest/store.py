@@ -5,16 +5,12 @@ and a failure on either side leaves what was stored before untouched.
 """
 from __future__ import annotations
 
-import logging
-import os
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-
-import numpy as np
-
-from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+import numpy as np
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
@@ -22,12 +18,12 @@ from .. import locks
 from ..models import Account, Note, Statement
 from ..vectorstore import STATEMENTS
 from .errors import IngestError, RowError
+from .index_sync import reindex, repair_if_needed, statement_metadata, write_intent, writer_died  # noqa: F401 (reindex: re-exported)
 from .readers import ReaderError, RawRow, expand_paths, read_bytes, sniff_suffix
 from .split import split_statements, split_with_speakers
 from .validate import NoteInput, validate_row
 
 Progress = Callable[[int], None]
-log = logging.getLogger(__name__)
 INTENT_FILE = "ingest.intent"  # in FEEDBACK_HOME while an ingest writes vectors it has not committed
 # A note dated further ahead than this is a typo (2062 for 2026) until the caller says otherwise: one such date would
 # otherwise sit at the top of every list and anchor every "last 30 days".
@@ -182,17 +178,6 @@ def _renumber_clashes(session: Session, created: list[Note]) -> dict[int, Note]:
     return replaced
 
 
-def statement_metadata(note: Note, account_name: str | None) -> dict:
-    when = note.effective_at
-    return {
-        "note_id": note.id,
-        "account": account_name or "",
-        "source": note.source,
-        "date": when.strftime("%Y-%m-%d"),
-        "ts": int(when.timestamp()),
-    }
-
-
 def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = None) -> IngestReport:
     """Store validated notes; dedupe by external id, then by normalised text within an account.
 
@@ -208,10 +193,10 @@ def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = N
     with services.db.session() as session:
         try:
             locks.hold(session, "ingest")  # racing ingests take turns: one note per text or id, never an error
-            repair_if_needed(services, session, crashed=_writer_died(intent))
+            repair_if_needed(services, session, crashed=writer_died(intent))
             fresh, stale_ids = _plan(session, notes, report, segments)
             texts, ids, metas = _insert_statements(session, fresh)
-            _write_intent(intent)  # a kill -9 from here to the commit leaves it: the next ingest repairs
+            write_intent(intent)  # a kill -9 from here to the commit leaves it: the next ingest repairs
             written = write_vectors(services, texts, ids, metas, progress, known=known)
             services.store.delete(STATEMENTS, stale_ids)
             try:
@@ -282,27 +267,6 @@ def embed_ahead(services, texts: list[str], progress: Progress | None = None, ch
         if progress:
             progress(sum(copies[t] for t in part))
     return Embedded({t: i for i, t in enumerate(distinct)}, vectors)
-
-
-def _writer_died(intent: Path) -> bool:
-    """Did the ingest that left the intent file die? Not when its process lives: an ingest of this process (or of
-    another one) removes its intent just after its commit has released the lock, so a racing ingest can see it.
-    Reading that as a crash copied the whole index aside once per racing request (`repair_aside`)."""
-    from ..index_guard import _alive
-
-    try:
-        text = intent.read_text().strip()
-    except FileNotFoundError:
-        return False
-    return not (text.isdigit() and _alive(int(text)))
-
-
-def _write_intent(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        handle.write(str(os.getpid()))
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _plan(session: Session, notes: list[NoteInput], report: IngestReport, segments: dict[int, list] | None = None):
@@ -430,121 +394,3 @@ def ingest(services, notes: list[NoteInput], errors: list[RowError], *, skip_inv
     report = ingest_notes(services, notes, progress) if notes else IngestReport()
     report.rejected = errors
     return report
-
-
-
-def repair_if_needed(services, session: Session, crashed: bool = False) -> dict | None:
-    """After a crash: with an ingest's intent file left behind in the embedded folder, copy the index aside without
-    its orphans (`repair_aside`); with a Chroma server, or vectors and statements differing in number, remove the orphan vectors and embed what is
-    missing in place. Two counts when nothing is wrong; run under the ingest lock."""
-    from sqlalchemy import func
-
-    from ..vectorstore import IndexDamagedError
-
-    try:
-        if crashed and not services.config.CHROMA_URL:
-            # A writer died inside Chroma's write to the embedded folder: never write to that collection again
-            # (`repair_aside`). A `chroma run` server owns its files; a killed client cannot leave them half-written.
-            return repair_aside(services)
-        if not crashed and services.store.count(STATEMENTS) == (session.scalar(select(func.count(Statement.id))) or 0):
-            return None
-        return repair(services, session)
-    except Exception as exc:
-        if not crashed and not isinstance(exc, IndexDamagedError):
-            raise
-        # A kill -9 mid-write can leave Chroma's segment unable to replay its log, so that every later read and
-        # write fails ("Failed to apply logs to the hnsw segment writer", chroma-core/chroma#7678); SQL is the
-        # source of truth, so rebuild the index from it into a new collection and swap, as `feedback reindex` does.
-        log.warning("the vector index could not be repaired (%s); rebuilding it from SQL", exc)
-        return {"rebuilt": reindex(services)}
-
-
-def repair(services, session: Session) -> dict:
-    """Make the index match SQL: delete vectors of no statement, embed statements without a vector."""
-    known = {f"s{i}" for i in session.scalars(select(Statement.id))}
-    indexed = set(services.store.ids(STATEMENTS))
-    orphans = sorted(indexed - known)
-    services.store.delete(STATEMENTS, orphans)
-    missing = sorted(int(i[1:]) for i in known - indexed)
-    for part in _chunks(missing, 2048):
-        rows = session.execute(select(Statement, Note, Account.name).join(Note, Statement.note_id == Note.id)
-                               .outerjoin(Account, Note.account_id == Account.id).where(Statement.id.in_(part))).all()
-        services.store.upsert(STATEMENTS, [f"s{st.id}" for st, _, _ in rows],
-                              services.embedder.embed([st.text for st, _, _ in rows]),
-                              [statement_metadata(note, name) for _, note, name in rows])
-    return {"orphans_removed": len(orphans), "embedded": len(missing)}
-
-
-def repair_aside(services, batch: int = 4096) -> dict:
-    """Make the index match SQL after a writer was killed inside Chroma's write, without writing to the collection
-    it was writing: a new collection gets the old one's vectors of statements SQL still holds (read back, not
-    embedded again) and the missing ones embedded, then replaces it, as `reindex` does.
-
-    Why not delete the orphans in place (`repair`): a kill -9 mid-write can leave the collection's files in a
-    state that reads fine (the probe of `index_guard` passes) yet crashes the next write with SIGSEGV, which no
-    except catches (seen once in the kill test on a loaded machine: the next ingest died with signal 11)."""
-    store = services.store
-    building = f"{STATEMENTS}_rebuild"
-    store.reset(building)
-    copied = embedded = 0
-    with services.db.session() as session:
-        last_id = 0
-        while True:
-            rows = session.execute(
-                select(Statement, Note, Account.name).join(Note, Statement.note_id == Note.id)
-                .outerjoin(Account, Note.account_id == Account.id)
-                .where(Statement.id > last_id).order_by(Statement.id).limit(batch)
-            ).all()
-            if not rows:
-                break
-            ids = [f"s{st.id}" for st, _, _ in rows]
-            found_ids, found, _ = store.get(STATEMENTS, ids, metadatas=False)
-            have = dict(zip(found_ids, range(len(found_ids))))
-            lacking = [k for k, i in enumerate(ids) if i not in have]
-            vectors = np.empty((len(ids), services.embedder.dim), np.float32)
-            for k, i in enumerate(ids):
-                if i in have:
-                    vectors[k] = found[have[i]]
-            if lacking:
-                vectors[lacking] = services.embedder.embed([rows[k][0].text for k in lacking])
-            store.add(building, ids, vectors, [statement_metadata(note, name) for _, note, name in rows])
-            copied += len(ids) - len(lacking)
-            embedded += len(lacking)
-            last_id = rows[-1][0].id
-    store.count(building)  # exists even when SQL holds no statement
-    store.rename(building, STATEMENTS)
-    return {"copied": copied, "embedded": embedded}
-
-
-def reindex(services, progress: Progress | None = None, batch: int = 4096) -> int:
-    """Rebuild the statement collection from SQL, the source of truth, into a new collection that replaces the old
-    one only when complete: a killed reindex leaves the old index in place."""
-    store = services.store
-    building = f"{STATEMENTS}_rebuild"
-    store.reset(building)
-    total = 0
-    with services.db.session() as session:
-        last_id = 0
-        while True:
-            rows = session.execute(
-                select(Statement, Note, Account.name)
-                .join(Note, Statement.note_id == Note.id)
-                .outerjoin(Account, Note.account_id == Account.id)
-                .where(Statement.id > last_id)
-                .order_by(Statement.id)
-                .limit(batch)
-            ).all()
-            if not rows:
-                break
-            vectors = services.embedder.embed([st.text for st, _, _ in rows])
-            store.add(
-                building, [f"s{st.id}" for st, _, _ in rows], vectors,
-                [statement_metadata(note, name) for _, note, name in rows],
-            )
-            total += len(rows)
-            last_id = rows[-1][0].id
-            if progress:
-                progress(len(rows))
-    store.count(building)  # exists even when SQL holds no statement
-    store.rename(building, STATEMENTS)
-    return total

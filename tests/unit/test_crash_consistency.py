@@ -166,12 +166,12 @@ def test_a_failed_reindex_leaves_the_old_index(svc, monkeypatch):
 def test_an_intent_file_of_a_live_ingest_is_not_a_crash(svc, monkeypatch):
     """An ingest removes its intent just after its commit releases the lock, so a racing ingest (a thread of this
     process, or another process) can see it: that is no crash, and the index is not copied aside for it."""
-    from service.ingest import store
+    from service.ingest import index_sync, store
     from service.ingest.validate import NoteInput
 
     store.ingest(svc, [NoteInput(text="Exports time out.", account="Acme")], [], skip_invalid=False)
     (Path(svc.config.FEEDBACK_HOME) / store.INTENT_FILE).write_text(str(os.getpid()))  # this live process
-    monkeypatch.setattr(store, "repair_aside", lambda services: pytest.fail("a live writer's intent read as a crash"))
+    monkeypatch.setattr(index_sync, "repair_aside", lambda services: pytest.fail("a live writer's intent read as a crash"))
     report = store.ingest(svc, [NoteInput(text="SSO is slow.", account="Beta")], [], skip_invalid=False)
     assert report.statements == 1
 
