@@ -117,18 +117,25 @@ def _run_options(body: dict) -> RunOptions:
         raise APIError(422, str(exc))
 
 
+def _run_error(exc: ThemeRunError) -> APIError:
+    return APIError(422, str(exc), {"field": exc.field} if exc.field else None)
+
+
 @bp.post("/themes/run")
 @bp.input(RunIn, location="json", arg_name="body")
 @bp.doc(summary="Run theme discovery over the stored notes; ?background=true queues it as a job (202)",
         responses={201: "the run", 202: "queued as a job (poll /api/v1/jobs/<id>)", 422: "bad options"})
 def post_run(body):
     opts = _run_options(body)
+    if opts.since and opts.until and opts.since > opts.until:  # refused before a job is queued for it, too
+        raise _run_error(ThemeRunError(f"since ({opts.since:%Y-%m-%d}) is after until ({opts.until:%Y-%m-%d})",
+                                       field="since"))
     if request.args.get("background", "").lower() in ("1", "true", "yes", "on"):
         return _queued_run(opts)
     try:
         return run_themes(services(), opts), 201
     except ThemeRunError as exc:
-        raise APIError(422, str(exc))
+        raise _run_error(exc)
 
 
 def _queued_run(opts: RunOptions):
@@ -147,7 +154,7 @@ def _edit(kind: str, **fields):
     except ThemeEditError as exc:
         raise APIError(exc.status, str(exc), {"field": exc.field} if exc.field else None)
     except ThemeRunError as exc:
-        raise APIError(422, str(exc))
+        raise _run_error(exc)
 
 
 @bp.post("/themes/<int:theme_id>/rename")

@@ -20,7 +20,12 @@ from .measure import Mention, measure, parse_arr
 
 
 class ThemeRunError(ValueError):
-    """The run cannot start (bad window, nothing to cluster); the message says what to do."""
+    """The run cannot start (bad window, nothing to cluster); the message says what to do, `field` which option
+    (since, until, all) when one is to blame."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -102,7 +107,8 @@ def run_themes(services, opts: RunOptions | None = None, progress=None) -> dict:
     """`progress(done, total)`, if given, is called after each of the RUN_STEPS steps (a job page shows it)."""
     opts = opts or RunOptions()
     if opts.since and opts.until and opts.since > opts.until:
-        raise ThemeRunError("--since is after --until")
+        raise ThemeRunError(f"since ({opts.since:%Y-%m-%d}) is after until ({opts.until:%Y-%m-%d}); swap them or widen "
+                            "the window", field="since")
     started = time.perf_counter()
     step = (lambda done: progress(done, RUN_STEPS)) if progress else (lambda done: None)
     with services.db.session() as session:
@@ -135,7 +141,7 @@ def run_themes(services, opts: RunOptions | None = None, progress=None) -> dict:
             session.commit()
             raise ThemeRunError(
                 f"none of the {len(sel.statements)} selected statements reads as a pain or request; "
-                "use --all to cluster every statement"
+                "use --all to cluster every statement", field="all"
             )
         step(3)
         stmts = [sel.statements[i] for i in keep]
@@ -153,7 +159,7 @@ def run_themes(services, opts: RunOptions | None = None, progress=None) -> dict:
                 session.commit()
                 raise ThemeRunError(f"none of the {len(sel.statements)} selected statements reads as a pain or request "
                                     "(what there is reads as small talk or account context); use --all to cluster "
-                                    "every statement")
+                                    "every statement", field="all")
             stmts, vecs = [sel.statements[i] for i in keep], vectors[keep]
         _set_kinds(sel.statements, kinds)
         labels = labels.copy()
