@@ -97,3 +97,30 @@ def run_cli(cli_env):
 
 
 from eval.load_stack import free_port, port_open  # noqa: E402,F401  (loopback helpers shared with the load test)
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port where a connection is refused for the whole test: bound here but never listening, so no
+    other process can start listening on it meanwhile (a port merely found free a moment ago can be taken)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def _hypothesis_profiles() -> None:
+    """Property and fuzz tests draw the same examples on every run (seeded from each test's code) and keep no
+    example database in the working folder: a pass or fail must not depend on the run or on what a previous run
+    left behind. HYPOTHESIS_PROFILE=explore draws fresh random examples, to hunt for new failures on purpose."""
+    try:
+        from hypothesis import settings
+    except ImportError:
+        return
+    settings.register_profile("deterministic", derandomize=True, database=None)
+    settings.register_profile("explore", derandomize=False)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+
+
+_hypothesis_profiles()

@@ -49,12 +49,15 @@ def test_ingest_and_query_on_postgres(make_app, pg_url):
 
 def _outage(engine):
     """PostgreSQL unreachable for this engine, with psycopg's own error (a closed port instead of the server's),
-    until the returned function is called."""
+    until the returned function is called. The port is held bound without listening meanwhile, so nothing else
+    can start listening there (a port merely found free a moment ago can be taken)."""
+    import socket
+
     from sqlalchemy import event
 
-    from ..conftest import free_port
-
-    closed = free_port()
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    closed = holder.getsockname()[1]
 
     def refuse(_dialect, _record, _cargs, cparams):
         cparams["port"] = closed
@@ -65,6 +68,7 @@ def _outage(engine):
     def back():
         event.remove(engine, "do_connect", refuse)
         engine.dispose()
+        holder.close()
 
     return back
 

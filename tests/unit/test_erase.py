@@ -100,10 +100,15 @@ def test_report_and_draft_delete_from_the_cli(run_cli, cli_env):
 
 
 def test_retention_erases_older_notes_and_their_copies(run_cli, cli_env, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    # The kept notes are days old whenever the test runs: fixed dates fell out of the 365 days a year on.
+    today = datetime.now(timezone.utc).date()
+    recent = [(today - timedelta(days=n)).isoformat() for n in (10, 9)]
     rows = [{"id": "old1", "account": "Oldco", "date": "2020-01-05", "text": f"Old {MARKER} export pain one."},
             {"id": "old2", "account": "Newco", "date": "2020-02-05", "text": f"Old {MARKER} export pain two."},
-            {"id": "new1", "account": "Newco", "date": "2026-11-20", "text": "CSV export times out on big tables."},
-            {"id": "new2", "account": "Newco", "date": "2026-11-21", "text": "CSV export is slow for large files."}]
+            {"id": "new1", "account": "Newco", "date": recent[0], "text": "CSV export times out on big tables."},
+            {"id": "new2", "account": "Newco", "date": recent[1], "text": "CSV export is slow for large files."}]
     path = cli_env.parent / "notes.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     assert run_cli("ingest", str(path), "-q").exit_code == 0

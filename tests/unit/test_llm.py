@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
 
 import pytest
@@ -21,10 +20,14 @@ GOOD = '{"label": "Slow CSV export"}'
 
 @pytest.fixture
 def llm(fake_openai, tmp_path):
-    def _make(**overrides):
-        overrides = {"OPENAI_BASE_URL": fake_openai.base_url, "LLM_MODEL": "fake-model", "LLM_TIMEOUT": 0.5,
+    """A client of the fake server. Its timeout is an upper bound for a loopback reply (a busy machine may take a
+    while), not the thing under test; the hang tests set a short one. `sleep` records the retry waits."""
+    def _make(sleep=None, **overrides):
+        overrides = {"OPENAI_BASE_URL": fake_openai.base_url, "LLM_MODEL": "fake-model", "LLM_TIMEOUT": 30,
                      "LLM_BACKOFF_BASE": 0.01, **overrides}
-        return make_client(service_config.TestConfig(tmp_path, **overrides))  # module access: pytest would try to collect TestConfig
+        # module access: pytest would try to collect TestConfig
+        config = service_config.TestConfig(tmp_path, **overrides)
+        return make_client(config) if sleep is None else LLMClient(config, sleep=sleep)
 
     clients = []
     yield lambda **kw: clients.append(_make(**kw)) or clients[-1]
@@ -98,11 +101,11 @@ def test_429_then_success_is_retried(fake_openai, llm):
 
 def test_500_three_times_is_unavailable_without_extra_attempts(fake_openai, llm):
     fake_openai.set_script([{"status": 500}])  # the last entry repeats
-    start = time.monotonic()
+    slept = []
     with pytest.raises(LLMUnavailable, match="500"):
-        llm().complete_json(LABEL, VARS)
+        llm(sleep=slept.append).complete_json(LABEL, VARS)
     assert len(fake_openai.requests) == 3  # one call + 2 retries, no more
-    assert time.monotonic() - start < 2
+    assert slept == [0.01, 0.02]  # short backoff (LLM_BACKOFF_BASE, doubling) between them, and no other wait
 
 
 def test_long_retry_after_gives_up_at_once(fake_openai, llm):
@@ -121,29 +124,31 @@ def test_client_errors_are_not_retried(fake_openai, llm, status):
 
 
 def test_hang_past_timeout_is_unavailable_quickly(fake_openai, llm):
-    fake_openai.set_script([{"hang": 10, "content": GOOD}])
+    fake_openai.set_script([{"hang": 60, "content": GOOD}])
     start = time.monotonic()
-    with pytest.raises(LLMUnavailable, match="timed out"):
+    with pytest.raises(LLMUnavailable, match="timed out after 0.3s"):
         llm(LLM_TIMEOUT=0.3).complete_json(LABEL, VARS)
     elapsed = time.monotonic() - start
     assert len(fake_openai.requests) == 2  # a timeout is retried at most once
-    assert elapsed < 1.5
+    # It gave up on its own 0.3 s timeouts, not when the server answered (60 s): a bound for hanging, not a speed.
+    assert elapsed < 30
 
 
 def test_one_timeout_then_success(fake_openai, llm):
-    fake_openai.set_script([{"hang": 10}, {"content": GOOD}])
-    assert llm(LLM_TIMEOUT=0.3).complete_json(LABEL, VARS).data["label"] == "Slow CSV export"
+    # The first request hangs past the timeout for sure; the timeout is long enough for the retry's loopback reply
+    # on a busy machine (a 0.3 s one failed the retry too when the machine was slow).
+    fake_openai.set_script([{"hang": 60}, {"content": GOOD}])
+    assert llm(LLM_TIMEOUT=2).complete_json(LABEL, VARS).data["label"] == "Slow CSV export"
     assert len(fake_openai.requests) == 2
 
 
-def test_connection_refused_is_unavailable(llm):
-    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def test_connection_refused_is_unavailable(llm, closed_port):
+    slept = []
     start = time.monotonic()
     with pytest.raises(LLMUnavailable, match="connect"):
-        llm(OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1").complete_json(LABEL, VARS)
-    assert time.monotonic() - start < 1
+        llm(OPENAI_BASE_URL=f"http://127.0.0.1:{closed_port}/v1", sleep=slept.append).complete_json(LABEL, VARS)
+    assert slept == [0.01, 0.02]  # two short retries of the refused connection, then unavailable
+    assert time.monotonic() - start < 30  # and nothing hangs (a bound for hanging, not a speed)
 
 
 def test_response_format_rejection_falls_back_once_and_remembers(fake_openai, llm):

@@ -3,7 +3,7 @@ the database (shared by every worker), drafts fall back to the template with a w
 explicit `drafter: llm` gets 429 with Retry-After."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -12,10 +12,27 @@ from tests.unit.test_drafts_api import SNOWFLAKE, seed
 from tests.unit.test_drafts_llm import GOOD, reply
 
 
+@pytest.fixture(autouse=True)
+def _one_utc_day(monkeypatch):
+    """The app's budget counts on one fixed UTC day (noon): a test that ran across midnight would start a fresh
+    budget half way through and see an LLM draft where the spent budget should give the template."""
+    import service.limits as limits
+
+    noon = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+
+    class Noon(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return noon.astimezone(tz) if tz else noon.replace(tzinfo=None)
+
+    monkeypatch.setattr(limits, "datetime", Noon)
+
+
 @pytest.fixture
 def budgeted(make_app, fake_openai):
     def _make(budget=2, **overrides):
-        app = make_app(OPENAI_BASE_URL=fake_openai.base_url, LLM_MODEL="fake-model", LLM_TIMEOUT=0.5,
+        # LLM_TIMEOUT bounds a loopback reply on a busy machine; 0.5 s turned good replies into template drafts
+        app = make_app(OPENAI_BASE_URL=fake_openai.base_url, LLM_MODEL="fake-model", LLM_TIMEOUT=30,
                        LLM_BACKOFF_BASE=0.01, LLM_DAILY_BUDGET=budget, **overrides)
         seed(app.extensions["feedback"])
         fake_openai.set_script([reply()])
@@ -69,7 +86,7 @@ def test_the_count_is_in_the_database_shared_by_every_worker(budgeted, make_app,
     first = budgeted(budget=2)
     token = first.test_client(role="sales").environ_base["HTTP_AUTHORIZATION"]
     url = first.extensions["feedback"].config.DATABASE_URL
-    second = make_app(OPENAI_BASE_URL=fake_openai.base_url, LLM_MODEL="fake-model", LLM_TIMEOUT=0.5,
+    second = make_app(OPENAI_BASE_URL=fake_openai.base_url, LLM_MODEL="fake-model", LLM_TIMEOUT=30,
                       LLM_BACKOFF_BASE=0.01, LLM_DAILY_BUDGET=2, DATABASE_URL=url,
                       CHROMA_PATH=first.extensions["feedback"].config.CHROMA_PATH)
     headers = {"Authorization": token}

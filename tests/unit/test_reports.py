@@ -422,11 +422,11 @@ def test_reports_api_delivers_off_the_request_thread(seeded, monkeypatch):
 
     app, svc, _ = seeded
     release = threading.Event()
-    seen_thread = []
+    seen_thread, released = [], []
 
     def slow_hook(request):
         seen_thread.append(threading.current_thread().name)
-        release.wait(10)
+        released.append(release.wait(60))  # held until the test has seen "queued" (60 s: a bound for hanging)
         return (200, {}, "ok")
 
     responses.add_callback(responses.POST, HOOK, callback=slow_hook)
@@ -441,6 +441,7 @@ def test_reports_api_delivers_off_the_request_thread(seeded, monkeypatch):
     after = _delivered(client, body)
     assert after["job"]["status"] == "done" and after["delivery"]["status"] == "sent"
     assert seen_thread and seen_thread[0] != threading.current_thread().name
+    assert released == [True]  # the webhook answered only once released: "queued" was seen while it was held
     # the caller's URL (a credential) travelled sealed and is gone from the job row once it ran
     from service.models import Job
 
@@ -492,9 +493,13 @@ def test_report_names_its_window_and_says_plainly_when_it_holds_no_notes(seeded,
     assert "30d" in run_cli("report", "--help").output
 
 
+def _jobs_of(client, kind: str) -> list[dict]:
+    return [j for j in client.get("/api/v1/jobs").get_json()["items"] if j["kind"] == kind]
+
+
 @responses.activate
 def test_reports_page_queues_delivery_to_the_configured_webhook(seeded):
-    import time
+    from tests.unit.test_jobs import _wait
 
     app, svc, _ = seeded
     responses.post(HOOK, status=200, body="ok")
@@ -505,13 +510,16 @@ def test_reports_page_queues_delivery_to_the_configured_webhook(seeded):
     done = follow_job(client, client.post("/reports", data={"period": "7d", "deliver": "y"}))  # the build is a job
     assert done.status_code == 303
     report_id = int(done.headers["Location"].rstrip("/").split("/")[-1])
-    deadline = time.monotonic() + 30
-    while get_report(svc, report_id).delivery_status == "queued" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    [delivery] = _jobs_of(client, "deliver")  # queued by the build job before it ended
+    assert _wait(client, delivery["id"])["status"] == "done"
     assert get_report(svc, report_id).delivery_status == "sent" and len(responses.calls) == 1
     assert "Delivery: sent" in client.get(f"/reports/{report_id}").get_data(as_text=True)
     follow_job(client, client.post("/reports", data={"period": "1d"}))  # without the box ticked nothing is posted
-    time.sleep(0.2)
+    # A delivery would have been queued by the build job, which has ended: none was, and none ran. (Waiting a
+    # moment for a post that never comes proved nothing on a machine slow enough to post after the wait.)
+    assert [j["id"] for j in _jobs_of(client, "deliver")] == [delivery["id"]]
+    for job in client.get("/api/v1/jobs").get_json()["items"]:
+        assert _wait(client, job["id"])["status"] == "done"
     assert len(responses.calls) == 1
 
 
