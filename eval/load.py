@@ -100,8 +100,12 @@ def user_class(base: str, token: str, ledger: Ledger, batch_notes: int):
             self.last = None
             self.rng = random.Random(self.me)
             # Every client opens with the same shared text at once: the race is always run, however short the test
-            # (a weighted task alone left a 12 s CI run without a single shared post now and then).
+            # (a weighted task alone left a 12 s CI run without a single shared post now and then). Then one note
+            # and one draft: Locust picks the weighted tasks at random, and on a slow machine a short run makes few
+            # picks (10 picks miss the draft task about one time in eleven), so every kind of request is sure to run.
             self.post_shared_text(SHARED_TEXTS[0])
+            self.post_note()
+            self.draft()
 
         def _post(self, name: str, body, ok=(200, 201, 202)):
             with self.client.post("/api/v1/notes", json=body, headers=headers, name=name,
