@@ -9,6 +9,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# A developer's own settings (FEEDBACK_RETENTION_DAYS, FEEDBACK_REDIS_URL, OPENAI_API_KEY, ...) must not leak into
+# the tests; tests that need a setting set it. FEEDBACK_EMBEDDER and FEEDBACK_DATASETS choose what the suite runs
+# with and where the public data sets are, on purpose, so they stay.
+KEPT_SETTINGS = {"FEEDBACK_EMBEDDER", "FEEDBACK_DATASETS"}
+for _name in [n for n in os.environ if n.startswith(("FEEDBACK_", "OPENAI_")) and n not in KEPT_SETTINGS]:
+    del os.environ[_name]
 
 pytest_plugins = [p for p in ("tests.fakes.openai_server",) if (Path(__file__).parent / "fakes" / "openai_server.py").exists()]
 
