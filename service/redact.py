@@ -11,11 +11,15 @@ from typing import Iterable
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
 
 # Phones are matched by shape, not by "any run of digits", so dates (2026-11-27), versions (2.13.0),
-# money ($1,200,000) and ARR figures stay. International numbers must start with "+"; US numbers need
-# the 3-3-4 grouping with separators (optionally "(212)" and a leading "1").
-_INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?![\w.-]?\d)")
+# money ($1,200,000) and ARR figures stay. International numbers start with "+" (a bracket only around a whole
+# group, so "(+1 415-555-0142)" keeps its closing bracket); US numbers need the 3-3-4 grouping with separators
+# (optionally "(212)" and a leading "1"); national numbers start with a trunk 0 ("020 7946 0958", "07700 900123");
+# a bare run of 10 to 13 digits ("4155550142") is a phone too, as the drafts' own PII check reads it.
+_INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?(?:\(\d{1,4}\)|\d{1,4})){2,5}(?![\w.-]?\d)")
 _US = re.compile(r"(?<![\w.+-])(?:1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w]|[.-]\d)")
-_PHONE = re.compile(f"{_INTL.pattern}|{_US.pattern}")  # one pass, so placeholders number in reading order
+_NATIONAL = re.compile(r"(?<![\w.+-])(?:\(0[1-9]\d{0,4}\)|0[1-9]\d{0,4})(?:[ .-]?\d{2,4}){1,3}(?![\w]|[.-]?\d)")
+_DIGITS = re.compile(r"(?<![\w.+-])[1-9]\d{9,12}(?![\w]|[.-]?\d)")
+_PHONE = re.compile(f"{_INTL.pattern}|{_US.pattern}|{_NATIONAL.pattern}|{_DIGITS.pattern}")  # one pass: reading order
 
 _PLACEHOLDER = re.compile(r"\[(EMAIL|PHONE|NAME)_(\d+)\]")
 _NEUTRAL = {"EMAIL": "[email removed]", "PHONE": "[phone removed]", "NAME": "[name removed]"}

@@ -44,6 +44,19 @@ def _since():
     return since
 
 
+FLAGS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def _flag(name: str, default: bool) -> bool:
+    """A yes/no query argument: "false", "0", "no" and "off" all mean no; anything else is a 400 naming it."""
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    if value.strip().lower() not in FLAGS:
+        raise APIError(400, f"{name} must be true or false, not {value[:40]!r}", {"field": name})
+    return FLAGS[value.strip().lower()]
+
+
 @bp.get("/roadmap/items/<item_id>/history")
 @bp.doc(summary="An item's recorded status and release changes, oldest first", responses={404: "no such item"})
 def get_history(item_id: str):
@@ -56,11 +69,12 @@ def get_history(item_id: str):
 @bp.get("/roadmap/items/<item_id>/followups")
 @bp.doc(summary="Accounts that asked for an item, ordered by ARR then asks, each with its own quotes and a checked "
                 "follow-up draft. ?since=YYYY-MM-DD keeps notes on or after it; ?drafts=false lists accounts only",
-        responses={400: "bad since", 404: "no such item"})
+        responses={400: "bad since or drafts", 404: "no such item"})
 def get_followups(item_id: str):
     since = _since()
+    drafts = _flag("drafts", default=True)
     try:
-        return followups(services(), item_id, since=since, drafts=request.args.get("drafts", "true") != "false")
+        return followups(services(), item_id, since=since, drafts=drafts)
     except NotFound as exc:
         raise APIError(404, str(exc))
 

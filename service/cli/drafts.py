@@ -32,7 +32,7 @@ def register(cli: click.Group) -> None:
 @pass_ctx
 def draft(ctx, question, file, account, audience, tone, no_llm, as_json, as_jsonl):
     """Draft an answer to "how does the roadmap address X?" that says what the roadmap says and no more."""
-    if bool(question) == bool(file):
+    if (question is None) == (file is None):  # an empty question is still a question: the pipeline names it
         fail("give a question or --file FILE (not both)", code=2)
     drafter = TemplateDrafter() if no_llm else None
     svc = ctx.services
@@ -61,6 +61,7 @@ def draft(ctx, question, file, account, audience, tone, no_llm, as_json, as_json
 
 
 REQUEST_TEXT_FIELDS = ("question", "text", "account", "audience", "tone")
+REQUEST_ID_FIELDS = ("id", "request_id")  # echoed back to match results to rows: a name or a number, not an object
 
 
 def _read_requests(path: str, account, audience, tone) -> list[dict]:
@@ -81,9 +82,13 @@ def _read_requests(path: str, account, audience, tone) -> list[dict]:
             if not isinstance(row, dict):
                 problems.append(f"{path}:{n}: each line must be a JSON object")
                 continue
-            wrong = [k for k in REQUEST_TEXT_FIELDS if row.get(k) is not None and not isinstance(row[k], str)]
+            wrong = [f"{path}:{n} [{k}]: {k} must be a string, got {type(row[k]).__name__}"
+                     for k in REQUEST_TEXT_FIELDS if row.get(k) is not None and not isinstance(row[k], str)]
+            wrong += [f"{path}:{n} [{k}]: {k} must be a string or a whole number, got {type(row[k]).__name__}"
+                      for k in REQUEST_ID_FIELDS if row.get(k) is not None
+                      and (isinstance(row[k], bool) or not isinstance(row[k], (str, int)))]
             if wrong:
-                problems += [f"{path}:{n} [{k}]: {k} must be a string, got {type(row[k]).__name__}" for k in wrong]
+                problems += wrong
                 continue
         else:
             row = {"question": line.strip()}

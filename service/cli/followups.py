@@ -17,12 +17,17 @@ def register(cli: click.Group) -> None:
 
 
 def _date(value):
+    """--since as the API and the pages read it: a day, in the years any date may name (0001-01-01 is a typo)."""
     from ..followups.service import FollowupInputError, parse_since
+    from ..ingest.validate import year_problem
 
     try:
-        return parse_since(value)
+        since = parse_since(value)
     except FollowupInputError as exc:
         fail(str(exc), code=2)
+    if since is not None and (problem := year_problem(since, "since")):
+        fail(problem, code=2)
+    return since
 
 
 @click.command("history")

@@ -62,6 +62,7 @@ class DraftContext:
     alternatives: list[DraftItem] = field(default_factory=list)  # nearest items when nothing addresses it
     score_context: dict | None = None  # {"in_progress": [lo, hi], "planned": [lo, hi]}
     names: list[str] = field(default_factory=list)  # contact/author names of the evidence notes (for redaction)
+    shared_title_terms: frozenset[str] = frozenset()  # title terms of 2+ roadmap items: they name no one item
 
     @property
     def item_ids(self) -> list[str]:

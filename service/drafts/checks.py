@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ..text import sentences
+from ..text import sentences, terms
 from .base import HONEST_VERDICTS, NOT_ON_ROADMAP, UNCOMMITTED_STATUSES, DraftContext, DraftItem
 from .dates import ITEM_ID_RE, find_dates, normalize, release_fields
 
@@ -34,7 +34,8 @@ def date_problems(text: str, items: list[DraftItem]) -> list[str]:
 
 # ---- promises and availability -----------------------------------------------------------------------------
 PROMISE_RE = re.compile(
-    r"\bwill\s+(?:definitely\s+|certainly\s+)?(?:be\s+)?(?:ship|shipped|shipping|available|released|release|launch|"
+    r"\bwill\s+(?:(?:also|definitely|certainly|then|finally)\s+)*(?:be\s+)?"
+    r"(?:ship|shipped|shipping|available|released|release|launch|"
     r"launched|deliver|delivered|ready|live|land|roll(?:ed)?\s+out|built|build|add|added|support|have|get|include)\b"
     r"|\b(?:we|you|it|they|this|that)'ll\s+(?:ship|deliver|launch|release|land|build|add|have|get|support|be)\b"
     r"|\bguarantee[sd]?\b|\bpromise[sd]?\b|\bcommit(?:ted|ting|s)?\s+to\b|\bcommitted\b|\b(?:a|our|firm)\s+commitment\b"
@@ -62,7 +63,16 @@ def _about(sentence: str, items: list[DraftItem]) -> list[DraftItem]:
     return named or items[:1]
 
 
-def promise_problems(text: str, verdict: str, items: list[DraftItem]) -> list[str]:
+def _points_back(sentence: str, m: re.Match) -> bool:
+    """A promise about the item under discussion: "it will ship", "we will deliver it", "this is coming"."""
+    after = [w.lower() for w in re.findall(r"[\w']+", sentence[m.end():])][:4]
+    return _refers_back(sentence, m.start()) or any(w in _PRONOUNS for w in after)
+
+
+def promise_problems(text: str, verdict: str, items: list[DraftItem],
+                     shared: frozenset[str] = frozenset()) -> list[str]:
+    """No promise for an honest verdict or an uncommitted item, and none about something no cited item names ("we
+    will also add a BigQuery connector" in a draft about another item)."""
     problems = []
     for sentence in split_sentences(text):
         for m in PROMISE_RE.finditer(sentence):
@@ -71,22 +81,81 @@ def promise_problems(text: str, verdict: str, items: list[DraftItem]) -> list[st
             phrase = " ".join(m.group(0).split())
             if verdict in HONEST_VERDICTS:
                 problems.append(f"promise '{phrase}' although the verdict is {verdict}")
+            elif items and not _named(_clause(sentence, m), items, shared) and not _points_back(sentence, m):
+                problems.append(f"promise '{phrase}' about something no cited item names")
             for item in _about(sentence, items) if verdict not in HONEST_VERDICTS else []:
                 if item.status in UNCOMMITTED_STATUSES:
                     problems.append(f"promise '{phrase}' about an item that is {item.status}")
     return _unique(problems)
 
 
-def availability_problems(text: str, items: list[DraftItem], alternatives: list[DraftItem] = ()) -> list[str]:
-    """'Available today' may only be said of a shipped item the draft cites or offers as the alternative."""
+# What may stand before "is available today" when the sentence names no item: a word pointing back at the item
+# being discussed ("it is live", "this feature has shipped"), never a thing of its own ("our mobile app is live").
+_PRONOUNS = frozenset({"it", "this", "that", "they", "these", "those", "both", "which", "them"})
+_BACK_NOUNS = frozenset({"feature", "features", "capability", "functionality", "integration", "connector", "item",
+                         "option", "one"})
+_DETERMINERS = frozenset({"the", "this", "that", "these", "those"})
+_FILLER = frozenset({"is", "are", "was", "has", "have", "been", "also", "now", "already", "fully", "generally",
+                     "all", "and", "yes", "so", "too"})
+
+
+def shared_title_terms(titles) -> frozenset[str]:
+    """Terms (stemmed, stop words out) in the titles of two or more roadmap items: "connector" or "export" on a
+    roadmap with several connectors or exports says which kind of thing, not which item."""
+    counts: dict[str, int] = {}
+    for title in titles:
+        for term in set(terms(title)):
+            counts[term] = counts.get(term, 0) + 1
+    return frozenset(t for t, n in counts.items() if n > 1)
+
+
+def _named(sentence: str, items: list[DraftItem], shared: frozenset[str] = frozenset()) -> list[DraftItem]:
+    """Items a sentence names: by id, full title, or a term of the title no other roadmap item's title has
+    ("SCIM", "Snowflake"; `shared` holds the rest, from the roadmap's own titles)."""
+    said = set(terms(sentence))
+    out = []
+    for i in items:
+        own = {t for t in terms(i.title) if len(t) >= 3} - shared
+        if i.id in sentence or (i.title and i.title.lower() in sentence.lower()) or own & said:
+            out.append(i)
+    return out
+
+
+def _clause(sentence: str, m: re.Match) -> str:
+    """The clause a match stands in: "so they can sign in" after a comma is not what "we will add X" is about."""
+    before = _CLAUSE.split(sentence[:m.start()])[-1]
+    return before + m.group(0) + _CLAUSE.split(sentence[m.end():])[0]
+
+
+def _refers_back(sentence: str, start: int) -> bool:
+    """Does the clause before a claim point back at the item under discussion (or have no subject at all)?"""
+    words = [w.lower() for w in re.findall(r"[\w']+", _CLAUSE.split(sentence[:start])[-1])]
+    while words and words[-1] in _FILLER:
+        words.pop()
+    return not words or words[-1] in _PRONOUNS or (
+        words[-1] in _BACK_NOUNS and len(words) > 1 and words[-2] in _DETERMINERS)
+
+
+def availability_problems(text: str, items: list[DraftItem], alternatives: list[DraftItem] = (),
+                          shared: frozenset[str] = frozenset()) -> list[str]:
+    """'Available today' may only be said of a shipped item the draft cites or offers as the alternative. A claim in
+    a sentence that names none of them must point back at the item ("it is live"): "our mobile app is available
+    today" next to a shipped item is a claim no roadmap item backs."""
     problems = []
     for sentence in split_sentences(text):
         for m in AVAILABLE_RE.finditer(sentence):
             if _hedged(sentence, m.start()):
                 continue
-            about = _about(sentence, list(items) + [a for a in alternatives if a.title.lower() in sentence.lower()])
+            phrase = " ".join(m.group(0).split())
+            offered = [a for a in alternatives if a.title.lower() in sentence.lower()]
+            in_clause = _named(_clause(sentence, m), list(items) + offered, shared)
+            named = in_clause or _named(sentence, list(items) + offered, shared)
+            if items and not in_clause and not _refers_back(sentence, m.start()):
+                problems.append(f"availability claim '{phrase}' about something no cited item names")
+                continue
+            about = named or list(items)[:1]
             if not about or any(i.status != "shipped" for i in about):
-                problems.append(f"availability claim '{' '.join(m.group(0).split())}' for something not shipped")
+                problems.append(f"availability claim '{phrase}' for something not shipped")
     return _unique(problems)
 
 
@@ -236,8 +305,8 @@ def check_draft(text: str, cited_ids: list[str], quotes: list[str], ctx: DraftCo
     quotable = [e.quote for e in (ctx.own_evidence if ctx.audience == "customer" else ctx.evidence)]
     masked = mask_quotes(text, quotable)
     problems += date_problems(masked, cited)
-    problems += promise_problems(masked, ctx.verdict, cited)
-    problems += availability_problems(masked, cited, ctx.alternatives)
+    problems += promise_problems(masked, ctx.verdict, cited, ctx.shared_title_terms)
+    problems += availability_problems(masked, cited, ctx.alternatives, ctx.shared_title_terms)
     problems += quote_problems(text, quotes, quotable)
     problems += pii_problems(text, allowed=ctx.question)
     if ctx.audience == "customer":

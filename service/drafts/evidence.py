@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import names as names_mod
-from ..models import Note, RoadmapLink, Statement
+from ..models import Account, Note, RoadmapLink, Statement
 from ..roadmap import decision as decisions
 from ..vectorstore import STATEMENTS
 from .base import DraftItem, Evidence
@@ -48,9 +48,15 @@ def gather(services, question: str, account: str | None, items: list[DraftItem])
         floor = max(floor, best - RELATIVE_WINDOW)
         candidates = _load(session, {sid: sim for sid, (sim, _) in hits.items() if sim >= floor}, hits)
         registry = known_names(services, session)
-    for c in candidates:  # a name from any note's metadata (another account's contact too) keeps a quote out
+        own_extra = _own_asks(services, session, account, qvec, {c["statement_id"] for c in candidates}) \
+            if account and items else []
+    for c in candidates + own_extra:  # a name from any note's metadata (another account's contact too): no quote
         c["quotable"] = c["quotable"] and not names_in(c["text"], registry)
     candidates = _on_topic(services, candidates, [i.id for i in items])
+    # The asking account's statements the matcher files under the cited item are its own ask, however they are worded
+    # (the same rule follow-ups and briefs use), so they are quoted even when less similar to the question.
+    candidates += [c for c in _on_topic(services, own_extra, [i.id for i in items])
+                   if c["statement_id"] not in {x["statement_id"] for x in candidates}]
     chosen = _choose(candidates, account)
     labels = {t["id"]: t.get("label") for t in themes}
     for ev in chosen:
@@ -75,6 +81,23 @@ def _on_topic(services, candidates: list[dict], item_ids: list[str]) -> list[dic
                            vectors=np.asarray([by_id[f"s{c['statement_id']}"] for c in usable], dtype=np.float32))
     wanted = set(item_ids)
     return [c for c, r in zip(usable, results) if (r.item_id in wanted if wanted else not r.in_scope)]
+
+
+OWN_STATEMENTS = 200  # the asking account's most recent statements considered beyond the nearest neighbours
+
+
+def _own_asks(services, session, account: str, qvec: np.ndarray, known: set[int]) -> list[dict]:
+    """The asking account's statements not already found, with their similarity to the question (for ordering)."""
+    ids = [sid for sid in session.scalars(
+        select(Statement.id).join(Note, Statement.note_id == Note.id).join(Account, Note.account_id == Account.id)
+        .where(Account.name == account).order_by(Statement.id.desc()).limit(OWN_STATEMENTS)) if sid not in known]
+    if not ids:
+        return []
+    found, vectors, _ = services.store.get(STATEMENTS, [f"s{sid}" for sid in ids])
+    if not len(found):
+        return []
+    sims = {int(f[1:]): float(s) for f, s in zip(found, np.asarray(vectors, dtype=np.float32) @ qvec)}
+    return _load(session, sims, {sid: (sim, None) for sid, sim in sims.items()})
 
 
 def known_names(services, session) -> set[str]:
@@ -193,6 +216,8 @@ def _demand(theme: dict | None, candidates: list[dict]) -> dict | None:
     if theme is not None:
         return {"label": theme.get("label"), "theme_id": theme.get("id"), "accounts": theme.get("accounts") or 0,
                 "mentions": theme.get("mentions") or 0, "trend": theme.get("trend"), "source": "theme"}
+    # Text addressed to whoever drafts ("ignore previous instructions and say ...") is nobody's ask: not counted.
+    candidates = [c for c in candidates if not any(kind == "instruction" for kind, _ in status_claims(c["text"]))]
     accounts = {c["account"] for c in candidates if c["account"]}
     if not candidates:
         return None

@@ -6,6 +6,7 @@ that looks like instructions only adds a warning to the draft.
 from __future__ import annotations
 
 from ..roadmap import decision as decisions, service as roadmap
+from . import checks
 from .base import DraftItem
 
 ALTERNATIVE_MIN = 0.3  # calibrated matcher score (0.5 = accepted) for a near miss worth naming internally
@@ -22,7 +23,13 @@ def match_question(services, text: str) -> dict:
                     if decision.abstained else [])
     return {"decision": decision, "verdict": decision.verdict, "items": items, "alternatives": alternatives,
             "score_context": _score_context(scored),
+            "shared_title_terms": checks.shared_title_terms(r.title for r in rows.values()),
             "matches": [r.to_dict() for r in decision.ranked if r.score >= decisions.ACCEPTED]}
+
+
+def shared_title_terms(services) -> frozenset[str]:
+    """Title terms two or more roadmap items share: they name no one item in a draft (`checks._named`)."""
+    return checks.shared_title_terms(r.title for r in _item_rows(services).values())
 
 
 def _item_rows(services) -> dict:

@@ -72,7 +72,7 @@ def build_context(services, question: str, account, audience: str, tone) -> tupl
     ctx = DraftContext(question=question, account=account, audience=audience, tone=tone, verdict=decision["verdict"],
                        items=decision["items"], evidence=found["evidence"], demand=found["demand"],
                        alternatives=decision["alternatives"], score_context=decision["score_context"],
-                       names=found["names"])
+                       names=found["names"], shared_title_terms=decision["shared_title_terms"])
     return ctx, decision
 
 
@@ -133,8 +133,8 @@ def draft_many(services, requests: list[dict], drafter=None) -> list[dict]:
             row = create_draft(services, req.get("question") or req.get("text"), req.get("account"),
                                req.get("audience") or "customer", req.get("tone"), drafter=drafter, request_id=rid)
             out.append({**row, "id": req["id"]} if own else row)
-        except DraftInputError as exc:
-            out.append({"id": req["id"] if own else None, "request_id": rid, "error": str(exc)})
+        except DraftInputError as exc:  # request_id as stored with a draft: the same type on every row
+            out.append({"id": req["id"] if own else None, "request_id": str(rid)[:200], "error": str(exc)})
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..drafts import checks, pipeline
 from ..drafts.base import VERDICT_OF_STATUS, DraftContext, Evidence
 from ..drafts.evidence import _quotable, known_names, names_in
-from ..drafts.matching import _draft_item, _score_context, _scores
+from ..drafts.matching import _draft_item, _score_context, _scores, shared_title_terms
 
 MAX_QUOTES = 2
 
@@ -26,7 +26,8 @@ def item_context(services, item_row, account: str, quotes: list[dict], audience:
     names = names_in(" ".join([question] + [e.quote for e in evidence]), registry)
     return DraftContext(question=question, account=account, audience=audience, tone=None,
                         verdict=VERDICT_OF_STATUS[item.status], items=[item], evidence=evidence, demand=None,
-                        alternatives=[], score_context=_score_context(scored), names=names)
+                        alternatives=[], score_context=_score_context(scored), names=names,
+                        shared_title_terms=shared_title_terms(services))
 
 
 def draft_for(services, ctx: DraftContext) -> dict:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..models import Draft, FollowupTold
+from ..models import Draft, FollowupTold, utcnow
 from ..notes import NotFound
 from ..roadmap import history
 from ..roadmap.service import get_item
@@ -73,8 +73,7 @@ def followups(services, item_id: str, since: date | None = None, drafts: bool = 
         item = get_item(session, item_id)
         session.expunge(item)
         change = history.last_status_change(session, item_id)
-        told = {t.account: t for t in session.scalars(select(FollowupTold).where(
-            FollowupTold.item_id == item_id, FollowupTold.status == item.status))}
+        told = {t.account: t for t in _marks(session, item_id, item.status)}
         told_rows = [_told_dict(t) for t in told.values()]
     found = asking_accounts(services, item_id, since)
     facts = asks_mod.account_facts(services)
@@ -115,8 +114,7 @@ def mark_told_many(services, item_id: str, accounts: list, told_by: str | None =
     with services.db.session() as session:
         item = get_item(session, item_id)
         status = item.status
-        marked = {t.account: {**_told_dict(t), "created": False} for t in session.scalars(select(FollowupTold).where(
-            FollowupTold.item_id == item_id, FollowupTold.account.in_(names), FollowupTold.status == status))}
+        marked = {t.account: {**_told_dict(t), "created": False} for t in _marks(session, item_id, status, names)}
         session.expunge(item)
     pending = [a for a in names if a not in marked]
     if not pending:
@@ -138,6 +136,17 @@ def mark_told_many(services, item_id: str, accounts: list, told_by: str | None =
     return [marked[a] for a in names]
 
 
+def _marks(session, item_id: str, status: str, accounts: list | None = None) -> list[FollowupTold]:
+    """The marks that still hold: made at the item's current status and not before the change that set it. An item
+    that moved away and back (shipped -> in progress -> shipped) makes an earlier "told" stale: the account is listed
+    again, as the docs promise ("until the item moves again")."""
+    query = select(FollowupTold).where(FollowupTold.item_id == item_id, FollowupTold.status == status)
+    if accounts is not None:
+        query = query.where(FollowupTold.account.in_(accounts))
+    change = history.last_status_change(session, item_id)
+    return [t for t in session.scalars(query) if change is None or t.told_at >= change.changed_at]
+
+
 def _store_told(session, item, status: str, account: str, draft: dict, told_by, note) -> FollowupTold:
     row = Draft(request_id=f"followup:{item.id}"[:200], question=f"Follow-up: {item.title}", account=account,
                 audience="customer", verdict=draft["verdict"], item_ids=draft["cited_item_ids"],
@@ -147,9 +156,13 @@ def _store_told(session, item, status: str, account: str, draft: dict, told_by, 
                 extra={"followup": {"item_id": item.id, "status": status}})
     session.add(row)
     session.flush()
-    told = FollowupTold(item_id=item.id, account=account, status=status, told_by=(told_by or None),
-                        draft_id=row.id, note=note)
-    session.add(told)
+    # One row per (item, account, status): a stale mark (the item moved away and back since) is renewed in place.
+    told = session.scalars(select(FollowupTold).where(FollowupTold.item_id == item.id, FollowupTold.account == account,
+                                                      FollowupTold.status == status)).first()
+    if told is None:
+        told = FollowupTold(item_id=item.id, account=account, status=status)
+        session.add(told)
+    told.told_at, told.told_by, told.draft_id, told.note = utcnow(), told_by or None, row.id, note
     session.flush()
     return told
 
