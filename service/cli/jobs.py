@@ -45,7 +45,7 @@ def jobs():
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def jobs_list(ctx, status, limit, as_json):
-    from ..jobs import list_jobs
+    from ..jobs import JOBS, list_jobs
 
     rows = list_jobs(ctx.services, status=status, limit=limit)
     if as_json:
@@ -53,20 +53,39 @@ def jobs_list(ctx, status, limit, as_json):
         return
     if not rows:
         click.echo("no jobs")
+    width = max(len(kind) for kind in JOBS)  # "build_report" pushed its row's columns out of line
     for job in rows:
-        click.echo(f"{job['id']}  {job['kind']:<8} {job['status']:<8} {_progress(job):>13}  {job['created_at'][:19]}")
+        click.echo(f"{job['id']}  {job['kind']:<{width}} {job['status']:<8} {_progress(job):>13}  "
+                   f"{job['created_at'][:19]}")
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds above 0; NaN is refused (it compares false with the bound, so FloatRange lets it through,
+    and a wait that compares its elapsed time with NaN never ends)."""
+
+    name = "number of seconds"
+
+    def __init__(self):
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return number
 
 
 @jobs.command("show")
 @click.argument("job_id")
 @click.option("--wait", is_flag=True, help="Wait until the job is done or failed.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="With --wait: give up after this long (exit 1).")
+@click.option("--timeout", type=Seconds(), metavar="SECONDS", help="With --wait: give up after this long (exit 1).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def jobs_show(ctx, job_id, wait, timeout, as_json):
     from ..jobs import JobNotFound, get_job
 
+    if timeout is not None and not wait:
+        raise click.UsageError("--timeout goes with --wait (how long to wait for the job)")
     try:
         job = get_job(ctx.services, job_id)
         if wait:

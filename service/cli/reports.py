@@ -10,9 +10,9 @@ import click
 from ..auth.audit import cli_actor, record
 from ..models.reports import PERIODS
 from ..notes import parse_filter_date
-from ..reports.build import ReportError
+from ..reports.build import ReportError, check_as_of
 from ..reports.deliver import WebhookURLError, check_url, deliver_report
-from ..reports.schedule import ScheduleError, nightly_job, parse_cron, run_forever
+from ..reports.schedule import ScheduleError, nightly_function, parse_cron, run_forever, run_once_per_fire
 from ..reports.store import ReportNotFound, create_report, get_report, list_reports, report_dict, summary_dict
 from .common import ROW_ID, emit_json, fail, pass_ctx
 
@@ -29,9 +29,11 @@ def register(cli: click.Group) -> None:
 def _as_of(value: str | None):
     try:
         parsed = parse_filter_date(value, "--as-of")
-    except ValueError as exc:
+        day = parsed.date() if parsed else None
+        check_as_of(day, "--as-of")
+    except ValueError as exc:  # ReportError is one
         fail(str(exc), code=2)
-    return parsed.date() if parsed else None
+    return day
 
 
 def _body(row, fmt: str) -> str:
@@ -166,11 +168,21 @@ def schedule(ctx, cron, once, period, webhook):
     if not once:
         run_forever(ctx.app, cron, period, webhook, echo=click.echo)
         return
-    with ctx.app.app_context():
-        outcome = nightly_job(ctx.services, period, webhook)
+    with ctx.app.app_context():  # a job row like a scheduled run's: progress, `jobs show`, once per minute
+        job = run_once_per_fire(ctx.services, None, nightly_function(period, webhook), period, webhook=webhook)
+    if job is None:
+        click.echo("nightly report: another `feedback schedule` has this minute's run already (`feedback jobs list`)")
+        return
+    if job["status"] != "done":
+        fail(f"the nightly report job {job['id']} failed: {job['error']}")
+    outcome = job["result"]
     themes = outcome["themes"]
     click.echo(f"themes: run {themes['run_id']} ({themes['mode']}), {themes['themes']} themes" if themes
                else f"themes: {outcome['themes_problem']}")
+    retention = outcome.get("retention") or {}
+    if retention.get("notes"):
+        click.echo(f"retention: {retention['notes']} note(s) dated before {retention['cutoff']} erased"
+                   + (f"; {retention['compacted']}" if str(retention.get("compacted", "")).startswith("not") else ""))
     click.echo(f"report {outcome['report']['id']} stored; HTML at {outcome['path']}")
     delivery = outcome["delivery"]
     if delivery and not delivery["ok"]:

@@ -8,6 +8,7 @@ One-shot CLI commands take no lock (they run, write and exit).
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -52,3 +53,28 @@ def _read(path: Path) -> str:
         return path.read_text().strip() or "another process"
     except OSError:
         return "another process"
+
+
+@contextmanager
+def embedded_store_to_myself(config):
+    """For work that rewrites the embedded Chroma folder (compaction swaps in a fresh one): yields None when this
+    process may, holding the serving lock meanwhile so that no server or worker starts on it, else who serves it
+    (the folder swapped under a running web server left it failing every ingest: "attempt to write a readonly
+    database"). With FEEDBACK_CHROMA_URL the server's files are its own: None."""
+    from filelock import FileLock, Timeout
+
+    folder = Path(config.CHROMA_PATH) if not getattr(config, "CHROMA_URL", None) else None
+    path = str(folder / ".serving.lock") if folder else None
+    if folder is None or path in _held or not folder.is_dir():  # no folder, or this process serves it
+        yield None
+        return
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        yield _read(folder / ".serving.pid")
+        return
+    try:
+        yield None
+    finally:
+        lock.release()

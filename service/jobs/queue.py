@@ -75,7 +75,11 @@ def execute(services, job_id: str, function=None) -> dict | None:
     if not store.claim(services, job_id):
         return None
     with store.heartbeat.beating(services, job_id):
-        outcome = _run(services, job_id, function)
+        try:
+            outcome = _run(services, job_id, function)
+        except KeyboardInterrupt:  # Ctrl+C on `feedback worker`: the next worker runs it now, not after STALE
+            store.requeue(services, job_id, "the worker was stopped (Ctrl+C) while running it; queued again")
+            raise
     record(services, job_id, outcome)
     return store.get(services, job_id)
 

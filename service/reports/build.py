@@ -64,6 +64,16 @@ def period_window(period: str, as_of: date | None = None) -> Window:
     return Window(period, end - timedelta(days=PERIOD_DAYS[period]), end)
 
 
+def check_as_of(as_of: date | None, name: str = "as_of") -> None:
+    """A stored report covers days that have begun: its window ends at the start of `as_of`, so tomorrow (today so
+    far) is the latest. A later one would be listed as the newest report for good, saying nothing was heard in days
+    still to come. (build_report itself reads any window: nothing is stored.)"""
+    latest = utcnow().date() + timedelta(days=1)
+    if as_of is not None and as_of > latest:
+        raise ReportError(f"{name} {as_of.isoformat()} is in the future: a report covers the days before its as-of "
+                          f"date, so the latest it takes is {latest.isoformat()} (tomorrow, UTC: today so far)")
+
+
 BUILD_STEPS = 3  # the stored figures, the gaps, what moved: what `progress(done, total)` counts
 
 

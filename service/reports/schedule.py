@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from .deliver import deliver_report
 from .store import REPORT_STEPS, create_report, summary_dict, write_files
@@ -20,17 +20,59 @@ class ScheduleError(ValueError):
     pass
 
 
-def parse_cron(expr: str):
-    """A five-field crontab expression ("0 6 * * *") as an APScheduler trigger, evaluated in UTC."""
-    from apscheduler.triggers.cron import CronTrigger
+CRON_HINT = "Use five fields, minute hour day month weekday, e.g. '0 6 * * *' for 06:00 UTC every day"
 
+
+class CrontabTrigger:
+    """A five-field crontab expression read as cron reads it (croniter), in UTC: weekday 0 and 7 are Sunday, and a
+    day of month and a weekday both given mean either of them. APScheduler 3's CronTrigger.from_crontab counts
+    weekday 0 as Monday (fixed only in APScheduler 4), so "0 6 * * 1-5" fired from Tuesday to Saturday.
+    An APScheduler trigger (registered as a BaseTrigger by run_forever: importing APScheduler costs every command
+    a third of a second)."""
+
+    __slots__ = ("expr",)
+
+    def __init__(self, expr: str):
+        self.expr = expr
+
+    def get_next_fire_time(self, previous_fire_time, now):
+        """The first fire time after the previous one, or, without one, at or after now (APScheduler's own
+        triggers count a fire time equal to now)."""
+        from croniter import croniter
+
+        if previous_fire_time is not None:
+            return croniter(self.expr, _utc(previous_fire_time)).get_next(datetime)
+        return croniter(self.expr, _utc(now) - timedelta(microseconds=1)).get_next(datetime)
+
+    def __str__(self) -> str:
+        return f"crontab[{self.expr}]"
+
+    def __repr__(self) -> str:
+        return f"<CrontabTrigger ({self.expr!r}, timezone='UTC')>"
+
+
+def _utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def parse_cron(expr: str) -> CrontabTrigger:
+    """A five-field crontab expression ("0 6 * * *") as a trigger, evaluated in UTC. Refused: another number of
+    fields (croniter's seconds and years, @daily), a field out of range, and a date that never comes (30 February)."""
+    from croniter import CroniterBadDateError, CroniterError
+
+    text = " ".join((expr or "").split())
+    fields = len(text.split(" ")) if text else 0
+    if fields != 5:
+        raise ScheduleError(f"invalid cron expression {expr!r}: {fields} field(s), not 5. {CRON_HINT}")
+    trigger = CrontabTrigger(text)
     try:
-        return CronTrigger.from_crontab((expr or "").strip(), timezone="UTC")
-    except (ValueError, TypeError) as exc:
-        raise ScheduleError(
-            f"invalid cron expression {expr!r}: {exc}. Use five fields, minute hour day month weekday, "
-            "e.g. '0 6 * * *' for 06:00 UTC every day"
-        ) from None
+        trigger.get_next_fire_time(None, datetime.now(timezone.utc))
+    except CroniterBadDateError:
+        raise ScheduleError(f"invalid cron expression {expr!r}: it never fires (no such date: check the day and "
+                            f"month fields). {CRON_HINT}") from None
+    except (CroniterError, ValueError, TypeError, KeyError) as exc:
+        raise ScheduleError(f"invalid cron expression {expr!r}: {exc}. {CRON_HINT}") from None
+    return trigger
 
 
 def refresh_themes(services, progress=None) -> tuple[dict | None, str | None]:
@@ -99,8 +141,15 @@ def _apply_retention(services) -> dict | None:
         return None
     from ..auth.audit import record
     from ..erase import erase_older_than
+    from ..jobs.guard import embedded_store_to_myself
 
-    result = erase_older_than(services, int(days))
+    with embedded_store_to_myself(services.config) as holder:  # a server on the folder: erase, do not swap it
+        result = erase_older_than(services, int(days), compact_files=holder is None)
+    if holder is not None and result["notes"]:
+        result["compacted"] = (f"not compacted: the embedded Chroma store is served by {holder}, and compacting "
+                               "swaps its folder; the notes are erased from SQL and the index, but Chroma's files "
+                               "may keep their deleted vectors until an erasure runs with that process stopped")
+        log.warning("retention: %s", result["compacted"])
     if result["notes"]:
         record(services.db, "schedule", "retention_erase", None, {"notes": result["notes"], "days": int(days)})
     return result
@@ -108,8 +157,6 @@ def _apply_retention(services) -> dict | None:
 
 def latest_fire(trigger, now: datetime) -> datetime:
     """The last fire time at or before now (within a day; a run later than that uses now's minute)."""
-    from datetime import timedelta
-
     fire, probe = None, trigger.get_next_fire_time(None, now - timedelta(days=1))
     for _ in range(2000):
         if probe is None or probe > now:
@@ -118,16 +165,42 @@ def latest_fire(trigger, now: datetime) -> datetime:
     return fire or now.replace(second=0, microsecond=0)
 
 
-def run_once_per_fire(services, trigger, function, period: str = "1d", now: datetime | None = None):
+def nightly_function(period: str = "1d", webhook: str | None = None):
+    """The job function a scheduler runs for its fire time (`execute(..., function)`): the nightly job for the
+    payload's day, counting its steps on the job row like the registered `report` job, with the webhook this
+    scheduler was given (a credential the row must not store)."""
+    def run(services, payload: dict, progress) -> dict:
+        as_of = date.fromisoformat(payload["as_of"]) if payload.get("as_of") else None
+        return nightly_job(services, payload.get("period", period), webhook, as_of,
+                           progress=getattr(progress, "steps", None))
+
+    return run
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def run_once_per_fire(services, trigger, function, period: str = "1d", now: datetime | None = None, *,
+                      webhook: str | None = None):
     """Run the nightly job for the current fire time unless another scheduler (another web process or machine on
-    the same database) has it already: the job row's unique key is the lock. Returns the job, or None."""
+    the same database) has it already: the job row's unique key is the lock. Returns the job, or None.
+    Without a trigger (`feedback schedule --once`, from system cron perhaps on several hosts) the slot is now's
+    minute: the runs of one minute are one run, and a `--once` in the minute the scheduler fires joins it.
+
+    The row says what a worker needs to run it again if this process dies part way (a worker's sweep queues it
+    again, and the registered `report` job runs it): the fire time's day, and whether to deliver, which it can
+    only do to FEEDBACK_REPORT_WEBHOOK_URL (a `--webhook` URL is not stored, so a run recovered without it is
+    stored and not delivered)."""
     from ..jobs import create, execute
 
-    now = now or datetime.now(timezone.utc)
-    fire = latest_fire(trigger, now)  # this run's slot, even when it started late
+    now = now or _utc_now()
+    fire = latest_fire(trigger, now) if trigger else now.replace(second=0, microsecond=0)  # even when started late
     key = f"{JOB_ID}:{period}:{fire:%Y-%m-%dT%H:%M}"
-    job, created = create(services, "report", {"period": period, "scheduled_for": fire.isoformat()}, key=key,
-                          backend="local")
+    configured = getattr(services.config, "REPORT_WEBHOOK_URL", None)
+    payload = {"period": period, "scheduled_for": fire.isoformat(), "as_of": fire.date().isoformat(),
+               "deliver": bool(webhook) and webhook == configured}
+    job, created = create(services, "report", payload, key=key, backend="local")
     if not created:
         return None
     return execute(services, job["id"], function)
@@ -137,15 +210,18 @@ def run_forever(app, cron: str, period: str = "1d", webhook: str | None = None, 
     """Block, running the job on the cron schedule until SIGINT/SIGTERM. Overlapping runs are skipped and
     missed runs (machine asleep) are run once, up to an hour late."""
     from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.base import BaseTrigger
 
+    BaseTrigger.register(CrontabTrigger)  # add_job takes a BaseTrigger
     trigger = parse_cron(cron)
     services = app.extensions["feedback"]
     scheduler = BlockingScheduler(timezone="UTC")
+    function = nightly_function(period, webhook)
 
     def job():
         with app.app_context():
             try:
-                outcome = run_once_per_fire(services, trigger, lambda s, *_: nightly_job(s, period, webhook), period)
+                outcome = run_once_per_fire(services, trigger, function, period, webhook=webhook)
                 if outcome is None:
                     echo("nightly report: another scheduler has this run already")
                 elif outcome["status"] == "done":

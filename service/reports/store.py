@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..models import Report, utcnow
-from .build import BUILD_STEPS, build_report
+from .build import BUILD_STEPS, build_report, check_as_of
 from .render import render_html, render_markdown
 
 
@@ -46,6 +46,7 @@ def create_report(services, period: str = "1d", as_of: date | None = None, *, wi
     (same id), and its delivery status starts over because its content changed. `messages` are shown on top
     (e.g. why the themes could not be refreshed before this report). `progress(done, total)`, if given, is
     called after each of the REPORT_STEPS steps."""
+    check_as_of(as_of)
     step = (lambda done, _total=None: progress(done, REPORT_STEPS)) if progress else (lambda *_: None)
     data = build_report(services, period, as_of, with_gaps=with_gaps, progress=step)
     data["messages"] = list(messages or []) + data["messages"]
