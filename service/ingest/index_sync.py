@@ -2,6 +2,7 @@
 vectors it has not committed, the repair after a writer was killed, and the full rebuild (`feedback reindex`)."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -89,6 +90,23 @@ def repair(services, session: Session) -> dict:
     return {"orphans_removed": len(orphans), "embedded": len(missing)}
 
 
+def _one_rebuild_at_a_time(build):
+    """Rebuilds share the collection they build into (`statements_rebuild`) and each starts by emptying it: two at
+    once (two reindex jobs on the server's pool) emptied each other's and one failed on the swap. A file lock in
+    FEEDBACK_HOME makes them take turns, across threads and the processes of one home; ingests do not wait."""
+    @functools.wraps(build)
+    def one_at_a_time(services, *args, **kwargs):
+        from filelock import FileLock
+
+        home = Path(services.config.FEEDBACK_HOME)
+        home.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(home / "rebuild.lock")):
+            return build(services, *args, **kwargs)
+
+    return one_at_a_time
+
+
+@_one_rebuild_at_a_time
 def repair_aside(services, batch: int = 4096) -> dict:
     """Make the index match SQL after a writer was killed inside Chroma's write, without writing to the collection
     it was writing: a new collection gets the old one's vectors of statements SQL still holds (read back, not
@@ -130,6 +148,7 @@ def repair_aside(services, batch: int = 4096) -> dict:
     return {"copied": copied, "embedded": embedded}
 
 
+@_one_rebuild_at_a_time
 def reindex(services, progress: Progress | None = None, batch: int = 4096) -> int:
     """Rebuild the statement collection from SQL, the source of truth, into a new collection that replaces the old
     one only when complete: a killed reindex leaves the old index in place."""

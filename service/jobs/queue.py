@@ -134,18 +134,54 @@ def record(services, job_id: str, outcome: dict, *, if_running: bool = False) ->
 
 class LocalQueue:
     """A small thread pool in this process: no server needed (`make demo`). Jobs survive in SQL as queued
-    if the process stops first; `feedback worker --burst` runs them."""
+    if the process stops first; `feedback worker --burst` runs them, and so does the web server, whose queue sweeps
+    (`start_sweeping`): with the embedded Chroma store no worker may start beside it."""
 
     backend = "local"
 
     def __init__(self, app, threads: int = 2):
         self.app = app
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="feedback-job")
+        self._waiting: set[str] = set()  # submitted, not yet started: a sweep does not submit them twice
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
 
     def submit(self, job_id: str) -> None:
+        with self._lock:
+            if job_id in self._waiting:
+                return
+            self._waiting.add(job_id)
         self._pool.submit(self._run, job_id)
 
+    def start_sweeping(self, every: float | None = None) -> threading.Thread:
+        """In the web server (wsgi.py): at start and every FEEDBACK_JOB_SWEEP_SECONDS, settle the jobs whose process
+        died (service.jobs.recover) and run every job queued in SQL: those the server was running or had queued
+        when it last stopped, and those a CLI command queued (`--background`) while the server held the store."""
+        every = every or sweep_seconds()
+
+        def loop() -> None:
+            while True:
+                self.sweep_once()
+                if self._stop.wait(every):
+                    return
+
+        thread = threading.Thread(target=loop, name="feedback-job-sweep", daemon=True)
+        thread.start()
+        return thread
+
+    def sweep_once(self) -> None:
+        from .recover import sweep
+
+        try:
+            sweep(self.app)
+            for job_id in store.queued_ids(self.app.extensions["feedback"]):
+                self.submit(job_id)
+        except Exception as exc:  # the database is down: the next sweep tries again
+            log.warning("job sweep skipped: %s: %s", type(exc).__name__, exc)
+
     def _run(self, job_id: str) -> None:
+        with self._lock:
+            self._waiting.discard(job_id)
         with self.app.app_context():
             try:
                 execute(self.app.extensions["feedback"], job_id)
@@ -155,6 +191,7 @@ class LocalQueue:
                 log.exception("job %s could not be run", job_id)
 
     def shutdown(self, wait: bool = True) -> None:
+        self._stop.set()
         self._pool.shutdown(wait=wait)
 
 
