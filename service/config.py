@@ -10,6 +10,24 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+# Regions (ISO 3166 codes) in which redaction reads a phone number written without "+" ("020 7946 0958").
+DEFAULT_PHONE_REGIONS = "US,GB,DE,FR,ES,IT,NL"
+
+
+def phone_regions(value=None) -> tuple[str, ...]:
+    """FEEDBACK_PHONE_REGIONS (or `value`: a comma/space-separated string or a list) as upper-case region codes."""
+    if value is None:
+        value = _env("FEEDBACK_PHONE_REGIONS", DEFAULT_PHONE_REGIONS)
+    items = value.replace(",", " ").split() if isinstance(value, str) else [str(v).strip() for v in value]
+    regions = tuple(dict.fromkeys(r.upper() for r in items if r))
+    import phonenumbers  # only here: the rest of the configuration does not need it
+
+    unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise ValueError(f"FEEDBACK_PHONE_REGIONS: unknown region code(s) {', '.join(unknown)} (use ISO 3166 codes such as US, GB, DE)")
+    return regions
+
+
 class Config:
     """One object read from the environment; create_app() copies its upper-case attributes."""
 
@@ -28,6 +46,8 @@ class Config:
         self.OPENAI_API_KEY = _env("OPENAI_API_KEY")
         self.LLM_MODEL = _env("FEEDBACK_LLM_MODEL")
         self.LLM_TIMEOUT = float(_env("FEEDBACK_LLM_TIMEOUT", "30"))
+        # Regions in which redaction reads a phone number without "+" before text goes to the LLM endpoint.
+        self.PHONE_REGIONS = phone_regions()
         # LLM calls per API token or signed-in user per UTC day (drafts fall back to the template past it);
         # "none" lifts the limit. The CLI, the scheduler and jobs are the operator's and are not counted.
         budget = (_env("FEEDBACK_LLM_DAILY_BUDGET", "200") or "200").strip().lower()

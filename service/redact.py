@@ -8,18 +8,25 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+import phonenumbers
+
+from .config import phone_regions
+
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
 
-# Phones are matched by shape, not by "any run of digits", so dates (2026-11-27), versions (2.13.0),
-# money ($1,200,000) and ARR figures stay. International numbers start with "+" (a bracket only around a whole
-# group, so "(+1 415-555-0142)" keeps its closing bracket); US numbers need the 3-3-4 grouping with separators
-# (optionally "(212)" and a leading "1"); national numbers start with a trunk 0 ("020 7946 0958", "07700 900123");
-# a bare run of 10 to 13 digits ("4155550142") is a phone too, as the drafts' own PII check reads it.
-_INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?(?:\(\d{1,4}\)|\d{1,4})){2,5}(?![\w.-]?\d)")
-_US = re.compile(r"(?<![\w.+-])(?:1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w]|[.-]\d)")
-_NATIONAL = re.compile(r"(?<![\w.+-])(?:\(0[1-9]\d{0,4}\)|0[1-9]\d{0,4})(?:[ .-]?\d{2,4}){1,3}(?![\w]|[.-]?\d)")
-_DIGITS = re.compile(r"(?<![\w.+-])[1-9]\d{9,12}(?![\w]|[.-]?\d)")
-_PHONE = re.compile(f"{_INTL.pattern}|{_US.pattern}|{_NATIONAL.pattern}|{_DIGITS.pattern}")  # one pass: reading order
+# Phones are found by Google's libphonenumber (PyPI `phonenumbers`): a candidate counts only if it is a valid number
+# for its country and its digit groups follow that country's formatting (Leniency.STRICT_GROUPING), so dates
+# (2026-11-27), versions (2.13.0), money ($1,200,000), ARR figures and IP addresses stay. A number with "+" carries
+# its country; one without is tried in each configured region (FEEDBACK_PHONE_REGIONS) and the spans merged.
+# VALID also took "SO-2026-001234" (a valid US number 202-600-1234 once the grouping is ignored); EXACT_GROUPING
+# missed common spellings such as "415 5550142" and "020 79460958"; POSSIBLE took dates, versions and IP addresses.
+_LENIENCY = phonenumbers.Leniency.STRICT_GROUPING
+# The one hand-written rule: a bare run of digits named as an order/ticket/invoice id ("order 2026112712",
+# "ticket #4155550142") is an identifier. libphonenumber reads text without context and 2026112712 is a valid US
+# number (202-611-2712), so only the word before it tells the two apart. A number with "+" is always a phone.
+_ID_BEFORE = re.compile(r"(?i)(?:(?<!\w)(?:order|ticket|invoice|case|ref|id|po)\s*(?:no\.?|nr\.?|number|:)?\s*#?|#)\s*$")
+_ID_LOOKBEHIND = 24  # characters before a candidate that _ID_BEFORE reads
+_DIGIT = re.compile(r"\d")
 
 _PLACEHOLDER = re.compile(r"\[(EMAIL|PHONE|NAME)_(\d+)\]")
 _NEUTRAL = {"EMAIL": "[email removed]", "PHONE": "[phone removed]", "NAME": "[name removed]"}
@@ -27,7 +34,10 @@ _HONORIFICS = r"(?:mr|mrs|ms|miss|dr|prof)\.?"
 
 
 class Redactor:
-    def __init__(self, names: Iterable[str] = ()):
+    def __init__(self, names: Iterable[str] = (), regions: Iterable[str] | str | None = None):
+        # Regions in which a number written without "+" is read (ISO 3166 codes); default: the PHONE_REGIONS
+        # setting of the app in context, else FEEDBACK_PHONE_REGIONS, else config.DEFAULT_PHONE_REGIONS.
+        self._regions = phone_regions(regions) if regions is not None else _configured_regions()
         self._mapping: dict[str, str] = {}  # placeholder -> original
         self._keys: dict[tuple[str, str], str] = {}  # (kind, normalized value) -> placeholder
         self._counts = {"EMAIL": 0, "PHONE": 0, "NAME": 0}
@@ -52,9 +62,22 @@ class Redactor:
     def redact(self, text: str) -> str:
         if not text:
             return text
-        # Emails first: their local part can look like a name ("jane.doe@") or hold digits.
-        text = _EMAIL.sub(lambda m: self._placeholder("EMAIL", m.group(0).lower(), m.group(0)), text)
-        text = _PHONE.sub(self._phone, text)
+        # Emails and phones in one pass, in reading order. An email's digits are never a phone, and names come
+        # after: an email's local part can look like a name ("jane.doe@").
+        emails = [(m.start(), m.end(), "EMAIL") for m in _EMAIL.finditer(text)]
+        # The phone matcher sees emails and placeholders blanked out (same length, so offsets hold): their digits
+        # ("[EMAIL_1] 415 555 0142", "jane4155550142@x.io") must not become, or join, a phone number.
+        masked = text
+        for start, end in [(a, b) for a, b, _ in emails] + [m.span() for m in _PLACEHOLDER.finditer(text)]:
+            masked = masked[:start] + " " + "x" * (end - start - 2) + " " + masked[end:]
+        phones = [(a, b, "PHONE") for a, b in _phone_spans(masked, self._regions)]
+        parts, last = [], 0
+        for start, end, kind in sorted(emails + phones):
+            original = text[start:end]
+            key = original.lower() if kind == "EMAIL" else _phone_key(original)
+            parts += [text[last:start], self._placeholder(kind, key, original)]
+            last = end
+        text = "".join(parts) + text[last:]
         if self._name_re is not None:
             text = self._name_re.sub(self._name, text)
         return text
@@ -86,12 +109,6 @@ class Redactor:
 
         return _PLACEHOLDER.sub(put_back, text)
 
-    def _phone(self, m: re.Match) -> str:
-        digits = re.sub(r"\D", "", m.group(0))
-        if not 7 <= len(digits) <= 15:  # E.164 allows at most 15 digits; fewer than 7 is not a phone
-            return m.group(0)
-        return self._placeholder("PHONE", _phone_key(m.group(0)), m.group(0))
-
     def _name(self, m: re.Match) -> str:
         name = self._names[int(m.lastgroup[1:])]
         return self._placeholder("NAME", name.lower(), name)
@@ -105,6 +122,37 @@ class Redactor:
         self._keys[(kind, key)] = placeholder
         self._mapping[placeholder] = original
         return placeholder
+
+
+def _configured_regions() -> tuple[str, ...]:
+    """The PHONE_REGIONS of the app in context (create_app copies the Config), else FEEDBACK_PHONE_REGIONS."""
+    from flask import current_app, has_app_context
+
+    if has_app_context() and current_app.config.get("PHONE_REGIONS") is not None:
+        return phone_regions(current_app.config["PHONE_REGIONS"])
+    return phone_regions()
+
+
+def _phone_spans(text: str, regions: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Phone numbers found by libphonenumber in any of `regions`, overlapping finds merged, in reading order."""
+    if not _DIGIT.search(text):
+        return []
+    found = []
+    for region in regions or ("ZZ",):  # no region: only numbers written with "+" are found
+        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=_LENIENCY):
+            start, end, raw = m.start, m.end, m.raw_string
+            if raw.isdigit() and _ID_BEFORE.search(text, max(0, start - _ID_LOOKBEHIND), start):
+                continue  # "order 2026112712": an id, see _ID_BEFORE
+            if raw.startswith("(") and raw.count("(") > raw.count(")"):
+                start += 1  # "(+1 415-555-0142)": the matcher takes the opening bracket, not the closing one
+            found.append((start, end))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(found):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _phone_key(text: str) -> str:

@@ -87,3 +87,67 @@ def test_placeholders_and_empty_text_are_stable():
     assert r.redact("") == ""
     once = r.redact("a@b.io")
     assert r.redact(once) == once == "[EMAIL_1]"
+
+
+@pytest.mark.parametrize("phone", [
+    "0207 946 0958", "+44 (0)20 7946 0958", "07911 123456",  # GB, other groupings than the tests above
+    "030/1234567", "0151 23456789", "0049 30 1234567",  # DE
+    "06 12 34 56 78", "01 23 45 67 89",  # FR
+    "415 5550142", "(+1 415-555-0142",
+])
+def test_national_formats_of_the_configured_regions_are_redacted(phone):
+    out = Redactor().redact(f"Call me at {phone} today.")
+    assert out == f"Call me at {'(' if phone.startswith('(') else ''}[PHONE_1] today."
+
+
+def test_a_bracket_around_a_whole_phone_stays():
+    assert Redactor().redact("Reach her (+1 415-555-0142).") == "Reach her ([PHONE_1])."
+
+
+@pytest.mark.parametrize("text", [
+    "order 2026112712 shipped; Order no. 2026112712; order #2026112712; invoice 1234567890; ticket: 4155550142.",
+    "Renewal 27.11.2026 or 27/11/2026 or 2026/11/27 at 09:30, Q3 2026, 2019-2026.",
+    "Running 2.13.0 and 0.13.0, build 20261127, ISBN 978-3-16-148410-0, CVE-2026-12345, SO-2026-001234.",
+    "ARR $2,400,000 and 3.500.000,00 EUR, 12,345,678 rows, ARR 1200000, EAN 4006381333931, +15% YoY, 99.95% uptime.",
+    "zip 94107, 10115 Berlin, 75008 Paris, ip 10.2.3.4, timestamp 1764201600, port 8080, ISO 27001.",
+])
+def test_ids_dates_versions_money_and_figures_stay(text):
+    assert Redactor().redact(text) == text
+
+
+def test_order_word_only_spares_a_bare_digit_run():
+    # A number named as an order id stays; the same digits written as a phone, or with "+", do not.
+    out = Redactor().redact("order 4155550142, call 4155550142, order +1 415-555-0142")
+    assert out == "order 4155550142, call [PHONE_1], order [PHONE_1]"
+
+
+def test_regions_come_from_the_setting(monkeypatch):
+    from service.config import Config, phone_regions
+
+    french, us = "Appelez le 06 12 34 56 78.", "Call 415-555-0142."
+    monkeypatch.setenv("FEEDBACK_PHONE_REGIONS", "us")
+    assert Config().PHONE_REGIONS == ("US",)
+    assert Redactor().redact(french) == french and Redactor().redact(us) == "Call [PHONE_1]."
+    monkeypatch.setenv("FEEDBACK_PHONE_REGIONS", "FR, gb")
+    assert Config().PHONE_REGIONS == phone_regions() == ("FR", "GB")
+    assert Redactor().redact(french) == "Appelez le [PHONE_1]." and Redactor().redact(us) == us
+    # A number written with "+" carries its country: found whatever the regions.
+    assert Redactor().redact("Call +1 415-555-0142.") == "Call [PHONE_1]." == Redactor(regions=[]).redact("Call +1 415-555-0142.")
+    assert Redactor(regions="US").redact(us) == "Call [PHONE_1]."
+    monkeypatch.setenv("FEEDBACK_PHONE_REGIONS", "US,XX")
+    with pytest.raises(ValueError, match="XX"):
+        Config()
+
+
+def test_default_regions_without_the_setting(monkeypatch):
+    from service.config import DEFAULT_PHONE_REGIONS, phone_regions
+
+    monkeypatch.delenv("FEEDBACK_PHONE_REGIONS", raising=False)
+    assert phone_regions() == tuple(DEFAULT_PHONE_REGIONS.split(",")) and {"US", "GB", "DE", "FR"} <= set(phone_regions())
+
+
+def test_the_apps_setting_wins_inside_a_request(make_app, monkeypatch):
+    monkeypatch.setenv("FEEDBACK_PHONE_REGIONS", "US")
+    app = make_app(PHONE_REGIONS=("FR",))
+    with app.app_context():
+        assert Redactor().redact("Appelez le 06 12 34 56 78.") == "Appelez le [PHONE_1]."
