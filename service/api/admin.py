@@ -7,7 +7,7 @@ from ..auth.audit import entries
 from ..erase import EraseError, delete_draft, delete_report, erase_account
 from ..services import services
 from .errors import APIError
-from .hygiene import MAX_INT, query_int
+from .hygiene import MAX_INT, query_flag, query_int
 
 bp = APIBlueprint("admin", __name__, url_prefix="/api/v1", tag="Administration")
 
@@ -23,7 +23,7 @@ def init_app(app) -> None:
 def erase(name: str):
     from flask import request
 
-    if request.args.get("background", "").lower() in ("1", "true", "yes", "on"):
+    if query_flag("background"):
         from ..erase import account_exists
         from ..jobs import enqueue
 

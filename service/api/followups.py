@@ -14,7 +14,7 @@ from ..roadmap.history import item_history
 from ..services import services
 from .errors import APIError
 from .fields import Body, Text
-from .hygiene import check_body
+from .hygiene import check_body, query_flag
 
 bp = APIBlueprint("followups", __name__, url_prefix="/api/v1", tag="Follow-ups")
 bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
@@ -44,19 +44,6 @@ def _since():
     return since
 
 
-FLAGS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
-
-
-def _flag(name: str, default: bool) -> bool:
-    """A yes/no query argument: "false", "0", "no" and "off" all mean no; anything else is a 400 naming it."""
-    value = request.args.get(name)
-    if value is None or value == "":
-        return default
-    if value.strip().lower() not in FLAGS:
-        raise APIError(400, f"{name} must be true or false, not {value[:40]!r}", {"field": name})
-    return FLAGS[value.strip().lower()]
-
-
 @bp.get("/roadmap/items/<item_id>/history")
 @bp.doc(summary="An item's recorded status and release changes, oldest first", responses={404: "no such item"})
 def get_history(item_id: str):
@@ -72,7 +59,7 @@ def get_history(item_id: str):
         responses={400: "bad since or drafts", 404: "no such item"})
 def get_followups(item_id: str):
     since = _since()
-    drafts = _flag("drafts", default=True)
+    drafts = query_flag("drafts", default=True)
     try:
         return followups(services(), item_id, since=since, drafts=drafts)
     except NotFound as exc:

@@ -118,6 +118,23 @@ def query_int(name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+# Query-string switches (?background=true, ?drafts=false): a query string has no JSON booleans, so these words are
+# the yes and no; any other value is a 400 naming the argument, not silently "no".
+FLAGS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def query_flag(name: str, default: bool = False) -> bool:
+    """A yes/no query parameter, else a 400 naming it."""
+    from .errors import APIError
+
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip().lower() not in FLAGS:
+        raise APIError(400, f"{name} must be true or false, not {raw[:40]!r}", {"field": name})
+    return FLAGS[raw.strip().lower()]
+
+
 def init_app(app) -> None:
     # A busy or unavailable database is a 503: see service.api.errors.init_dependency_errors.
     app.url_map.converters.update(int=BoundedIntegerConverter, default=SegmentConverter, string=SegmentConverter,

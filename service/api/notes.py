@@ -14,7 +14,7 @@ from ..notes import NotFound, delete_note_by_id, find_note, list_notes, note_dic
 from ..services import services
 from .errors import APIError
 from .fields import Body, Id, Text
-from .hygiene import MAX_PAGE, check_body, query_int
+from .hygiene import MAX_PAGE, check_body, query_flag, query_int
 
 bp = APIBlueprint("notes", __name__, url_prefix="/api/v1", tag="Notes")
 bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
@@ -46,7 +46,7 @@ class IngestOut(Schema):
 
 
 def bool_arg(name: str) -> bool:
-    return request.args.get(name, "").lower() in ("1", "true", "yes", "on")
+    return query_flag(name)
 
 
 @bp.post("/notes")

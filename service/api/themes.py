@@ -14,7 +14,7 @@ from ..themes.queries import ThemeNotFound, latest_run_json, theme_detail, theme
 from ..themes.run import RunOptions, ThemeRunError, run_themes
 from .errors import APIError
 from .fields import COMMON, Body, StrictBoolean, Text, WholeNumber
-from .hygiene import check_body
+from .hygiene import check_body, query_flag
 
 bp = APIBlueprint("themes", __name__, url_prefix="/api/v1", tag="Themes")
 bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
@@ -130,7 +130,7 @@ def post_run(body):
     if opts.since and opts.until and opts.since > opts.until:  # refused before a job is queued for it, too
         raise _run_error(ThemeRunError(f"since ({opts.since:%Y-%m-%d}) is after until ({opts.until:%Y-%m-%d})",
                                        field="since"))
-    if request.args.get("background", "").lower() in ("1", "true", "yes", "on"):
+    if query_flag("background"):
         return _queued_run(opts)
     try:
         return run_themes(services(), opts), 201

@@ -37,3 +37,15 @@ def test_the_cli_says_the_same(run_cli):
     result = run_cli("themes", "run", "--since", "2026-06-01", "--until", "2026-05-01")
     assert result.exit_code != 0
     assert "since (2026-06-01) is after until (2026-05-01)" in result.output
+
+
+def test_a_query_switch_that_is_neither_yes_nor_no_is_a_400_naming_it(client, svc):
+    """?background=maybe ran the theme run in the request (read as "no"); every query switch reads the same words."""
+    for path, name in (("/api/v1/themes/run?background=maybe", "background"),
+                       ("/api/v1/notes?skip_invalid=perhaps", "skip_invalid")):
+        body = {} if "themes" in path else {"text": "Exports time out."}
+        resp = client.post(path, json=body)
+        assert resp.status_code == 400, path
+        assert resp.get_json()["error"]["details"]["field"] == name
+    assert _jobs(svc) == 0
+    assert client.post("/api/v1/notes?skip_invalid=off", json={"text": "Exports time out."}).status_code == 201
