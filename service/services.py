@@ -68,6 +68,13 @@ class Services:
         return self._llm
 
     def close(self) -> None:
+        """Release the vector store (if opened) and the database connections. Chroma shares one system per folder
+        among a process's clients and releases it with the last: a client left open would keep reading the files
+        of a folder that `accounts erase` or a reindex has since replaced."""
+        with self._lock:
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
         self.db.dispose()
 
 

@@ -93,11 +93,15 @@ def run_cli(cli_env):
     from click.testing import CliRunner
 
     from service.cli import cli
+    from service.cli.common import close_open_apps
 
     runner = CliRunner()
 
     def _run(*args, input=None):
-        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+        try:
+            return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+        finally:  # as when each command is its own process: nothing it opened stays open for the next
+            close_open_apps()
 
     return _run
 
@@ -130,3 +134,13 @@ def _hypothesis_profiles() -> None:
 
 
 _hypothesis_profiles()
+
+
+@pytest.fixture(autouse=True)
+def _close_cli_apps():
+    """Commands run in-process by a test (CliRunner) close what they opened when the test ends, as a process would
+    on exit: Chroma clients left open across tests keep their folders' systems alive for the whole session."""
+    yield
+    from service.cli.common import close_open_apps
+
+    close_open_apps()

@@ -97,7 +97,7 @@ def _exit_now(code) -> None:
     import logging
     import threading
 
-    from .common import OPEN_APPS
+    from .common import close_open_apps
 
     if not (code is None or isinstance(code, int)):  # sys.exit("message"): the interpreter prints it
         return
@@ -107,12 +107,7 @@ def _exit_now(code) -> None:
                                                for t in threading.enumerate()):
         return
     try:
-        for app in OPEN_APPS:
-            services = app.extensions["feedback"]
-            store = getattr(services, "_store", None)  # only when the command opened it
-            if store is not None:
-                store.close()
-            services.close()
+        close_open_apps()
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

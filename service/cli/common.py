@@ -13,6 +13,14 @@ ROW_ID = click.IntRange(1, 2**63 - 1)
 OPEN_APPS: list = []  # apps built by this process's commands, closed by cli.main's fast exit
 
 
+def close_open_apps() -> None:
+    """Close the vector store and database of every app a command built here, and forget them. A command runs in
+    its own process, so this matters where several run in one: an in-process caller (the tests' CLI runner) calls
+    it after each command, so that no client of one command reads a folder a later one replaced (Services.close)."""
+    while OPEN_APPS:
+        OPEN_APPS.pop().extensions["feedback"].close()
+
+
 class UnitInterval(click.FloatRange):
     """A number from 0 to 1; NaN is refused (it compares false with both bounds, so FloatRange lets it through)."""
 

@@ -61,7 +61,9 @@ def test_erasure_leaves_no_marker_bytes_under_feedback_home(run_cli, cli_env):
     assert summary["notes"] == 3 and summary["drafts_deleted"] >= 1 and MARKER not in result.stdout
     assert _marker_files(cli_env) == []
     # the rest still works: other accounts' notes, vectors, themes and reports
-    stats = json.loads(run_cli("stats", "--json").stdout)
+    done = run_cli("stats", "--json")
+    assert done.exit_code == 0, (done.stdout, done.stderr)
+    stats = json.loads(done.stdout)
     assert stats["notes"] == len(OTHER) and stats["vectors"] == stats["statements"]
     for args in (("themes", "run", "--all", "--min-mentions", "2"), ("match", "Do you have SCIM provisioning?")):
         done = run_cli(*args)
