@@ -4,8 +4,9 @@
 texts that are not requests, such as theme labels) and read the value it returns; none of them re-ranks items or
 re-derives a verdict. The matcher behind it is fitted once per roadmap, evidence and corpus state and cached here.
 
-A request is untrusted data: it is matched as written. Instruction-like text in it ("ignore previous
-instructions...") is noted as a warning, never obeyed; nothing downstream reads instructions from it.
+A request is untrusted data: it is matched as written, less any Markdown or HTML it was pasted with. Instruction-like
+text in it ("ignore previous instructions...") is noted as a warning, never obeyed; nothing downstream reads
+instructions from it.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import RoadmapItem, Statement
-from ..text import terms
+from ..text import plain_text, terms
 from ..untrusted import looks_like_instructions
 from ..vectorstore import STATEMENTS
 from . import matcher as matcher_mod
@@ -78,7 +79,7 @@ class Decision:
 
 def decide(services, requests: list[dict]) -> list[Decision]:
     """One Decision per {"id", "text"}, in input order; single-request semantics (no batch effects)."""
-    texts = [r["text"] for r in requests]
+    texts = [plain_text(r["text"]) or r["text"] for r in requests]  # the words, without pasted Markdown or HTML
     fitted = get_matcher(services)
     if fitted is None or not requests:
         return [_empty(r) for r in requests]
@@ -87,10 +88,10 @@ def decide(services, requests: list[dict]) -> list[Decision]:
     results = fitted.match(texts, top_k=len(fitted.items), vectors=vectors, transductive=False)
     explained = fitted.explain(texts, vectors, [r.matches[0]["item_id"] for r in results])
     out = []
-    for req, res, why in zip(requests, results, explained):
+    for req, text, res, why in zip(requests, texts, results, explained):
         ranked = [Ranked(m["item_id"], by_id[m["item_id"]].title, by_id[m["item_id"]].status, float(m["score"]))
                   for m in res.matches]
-        cited = (two_asks(req["text"], ranked[:2], by_id) or ranked[:1]) if res.in_scope else []
+        cited = (two_asks(text, ranked[:2], by_id) or ranked[:1]) if res.in_scope else []
         warnings = (["the request contains instruction-like text; it was treated as data, not obeyed"]
                     if looks_like_instructions(req["text"]) else [])
         verdict = matcher_mod.verdict(cited[0].status) if cited else res.verdict
