@@ -31,10 +31,11 @@ def roadmap():
               help="Our field = their column, e.g. title=Name,status=Stage,id=Key (Aha!, Jira, Productboard).")
 @click.option("--sync", is_flag=True, help="FILE is the whole roadmap: archive items missing from it.")
 @click.option("--prune", is_flag=True, help="With --sync: delete missing items (and their links) instead.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 def roadmap_import(ctx, file, column_map, sync, prune, as_json):
-    """Import a roadmap from CSV or a JSON list. Re-importing updates items by id; all or nothing.
+    """Import a roadmap from CSV (.csv, .tsv; ',' ';' or tab separated) or JSON (a list of objects, or
+    {"items": [...]}). Needs id, title and status. Re-importing updates items by id; all or nothing.
 
     Without --sync nothing is archived: items missing from FILE are listed as "would archive"."""
     if prune and not sync:
@@ -43,12 +44,13 @@ def roadmap_import(ctx, file, column_map, sync, prune, as_json):
         mapping = importer.parse_column_map(column_map)
     except ValueError as exc:
         fail(str(exc), code=2)
+    kind = "csv"
     try:
-        rows, source = importer.read_file(file)
+        rows, source, kind = importer.load_file(file)
         report = service.import_items(ctx.services, rows, prune=prune, source=source, column_map=mapping, sync=sync)
     except IngestError as exc:
         for err in exc.errors:
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {_where(err, kind)}", err=True)
         fail(f"{len(exc.errors)} error(s); nothing was stored")
     record(ctx.services.db, cli_actor(), "roadmap_import", file,
            {k: report[k] for k in ("created", "updated", "archived", "deleted")} | {"sync": sync})
@@ -63,10 +65,17 @@ def roadmap_import(ctx, file, column_map, sync, prune, as_json):
                    f"(--sync archives them)")
 
 
+def _where(err, kind: str) -> str:
+    """An import error as `file:LINE [field]: reason`; a JSON file's rows are counted in items, not lines."""
+    if kind != "json" or err.line is None:
+        return str(err)
+    return f"{err.source}, item {err.line}" + (f" [{err.field}]" if err.field else "") + f": {err.reason}"
+
+
 @roadmap.command("list")
 @click.option("--status", type=click.Choice(ROADMAP_STATUSES))
 @click.option("--all", "include_archived", is_flag=True, help="Include archived items.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 def roadmap_list(ctx, status, include_archived, as_json):
     """Current items (--all: with archived ones), by id."""
@@ -83,7 +92,7 @@ def roadmap_list(ctx, status, include_archived, as_json):
 
 @roadmap.command("show")
 @click.argument("item_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 def roadmap_show(ctx, item_id, as_json):
     """One item with its score, the reason for it, and its links."""
@@ -109,7 +118,7 @@ def roadmap_show(ctx, item_id, as_json):
 @click.option("--draft", "draft_id", type=ROW_ID,
               help="A draft id whose question is about the item (a confirmed answer).")
 @click.option("--by", "created_by", help="Who made the link (default: cli:YOUR_LOGIN_NAME).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 def roadmap_link(ctx, item_id, note_id, theme_id, draft_id, created_by, as_json):
     """Link a note, a theme or a draft to an item: its wording then counts as evidence for that item."""
@@ -132,7 +141,7 @@ def roadmap_link(ctx, item_id, note_id, theme_id, draft_id, created_by, as_json)
 
 
 @roadmap.command("coverage")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 def roadmap_coverage(ctx, as_json):
     """Which items address the recurring themes, the demand behind each item, and the gaps."""
@@ -151,7 +160,7 @@ def roadmap_coverage(ctx, as_json):
 
 
 @roadmap.command("scores")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 def roadmap_scores(ctx, as_json):
     """Prioritisation scores with their inputs and a reason (FEEDBACK_SCORING=rice|given)."""

@@ -14,6 +14,9 @@ from ..models import RoadmapItem, RoadmapStatusChange, utcnow
 from ..notes import NotFound
 
 MAX_SOURCE = 500
+# Kinds that can change an item's status: an archived item can come back in the export with a new one ("restored
+# planned -> shipped" is a move its askers must hear about, like any "changed").
+MOVES = ("changed", "restored")
 
 
 def record(session: Session, item: RoadmapItem | None, data: dict | None, source: str | None,
@@ -61,14 +64,14 @@ def last_status_change(session: Session, item_id: str) -> RoadmapStatusChange | 
     """The latest change that set the item's current status (its creation when it never moved)."""
     rows = session.scalars(select(RoadmapStatusChange).where(RoadmapStatusChange.item_id == item_id)
                            .order_by(RoadmapStatusChange.changed_at.desc(), RoadmapStatusChange.id.desc())).all()
-    moved = [r for r in rows if r.kind == "changed" and r.old_status != r.new_status]
+    moved = [r for r in rows if r.kind in MOVES and r.old_status != r.new_status]
     return moved[0] if moved else (rows[-1] if rows else None)
 
 
 def moved_since(session: Session, since: datetime, until: datetime | None = None) -> list[dict]:
     """Items whose status changed after `since` (and before `until`): one row per item, from its first old status
     in the window to its current one; an item that moved and moved back is left out."""
-    query = select(RoadmapStatusChange).where(RoadmapStatusChange.kind == "changed",
+    query = select(RoadmapStatusChange).where(RoadmapStatusChange.kind.in_(MOVES),
                                               RoadmapStatusChange.changed_at > since)
     if until is not None:
         query = query.where(RoadmapStatusChange.changed_at < until)

@@ -56,10 +56,26 @@ def parse_column_map(spec: str | None) -> dict[str, str]:
     return mapping
 
 
+CSV_SUFFIXES = (".csv", ".tsv")
+JSON_SUFFIXES = (".json",)
+SNIFFED_SUFFIXES = ("", ".txt")  # read as JSON when the text starts like JSON, else as CSV
+DELIMITERS = ",;\t|"  # spreadsheets in many locales save "CSV" with ';', and tab-separated exports are common
+
+
 def read_file(path: str | Path) -> tuple[list[tuple[int, dict]], str]:
     """(line, row) pairs from a .csv or .json file, and the name to use in error messages."""
+    rows, source, _ = load_file(path)
+    return rows, source
+
+
+def load_file(path: str | Path) -> tuple[list[tuple[int, dict]], str, str]:
+    """read_file, and which format the file was read as ("csv" or "json": a JSON row's number is its item's)."""
     path = Path(path)
     source = path.name
+    suffix = path.suffix.lower()
+    if suffix not in CSV_SUFFIXES + JSON_SUFFIXES + SNIFFED_SUFFIXES:
+        raise IngestError([RowError(source, None, None, f"unsupported file type {suffix!r}: a roadmap is read from "
+                                                        "CSV (.csv, .tsv) or JSON (.json, a list of objects)")])
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -67,18 +83,31 @@ def read_file(path: str | Path) -> tuple[list[tuple[int, dict]], str]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise IngestError([RowError(source, raw[: exc.start].count(b"\n") + 1, None, "the file must be UTF-8")])
-    if path.suffix.lower() == ".csv" or (path.suffix.lower() != ".json" and not text.lstrip().startswith(("[", "{"))):
-        return read_csv(text, source), source
-    return read_json(text, source), source
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise IngestError([RowError(source, 1, None, "the file is UTF-16; save it as UTF-8")]) from None
+        raise IngestError([RowError(source, raw[: exc.start].count(b"\n") + 1, None,
+                                    f"undecodable bytes at offset {exc.start}; the file must be UTF-8")]) from None
+    if suffix in CSV_SUFFIXES or (suffix not in JSON_SUFFIXES and not text.lstrip().startswith(("[", "{"))):
+        return read_csv(text, source), source, "csv"
+    return read_json(text, source), source, "json"
 
 
 def read_csv(text: str, source: str) -> list[tuple[int, dict]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    header = text.splitlines()[0] if text else ""
+    try:
+        delimiter = csv.Sniffer().sniff(header, delimiters=DELIMITERS).delimiter
+    except csv.Error:  # one column, or nothing to tell by
+        delimiter = ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows, line = [], 2
     try:
         if not reader.fieldnames:
             raise IngestError([RowError(source, 1, None, "the file is empty; the first row must name the columns")])
+        names = [name.strip() for name in reader.fieldnames if name and name.strip()]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:  # csv.DictReader keeps only the last of two same-named columns: a silent loss
+            raise IngestError([RowError(source, 1, name, f"the header names the column {name!r} more than once")
+                               for name in twice])
         for record in reader:
             if None in record:  # kept as its error, so `validate` names it beside every other bad row
                 rows.append((line, RowError(source, line, None, "more fields than the header names")))
@@ -118,15 +147,18 @@ def validate(rows: list[tuple[int, dict]], source: str, column_map: dict[str, st
     if missing:
         raise IngestError([RowError(source, 1, field, f"--map names column {column!r}, which the input does not have")
                            for field, column in missing])
+    mapped = [(line, _apply_map(row, column_map or {}) if isinstance(row, dict) else row) for line, row in rows]
+    absent = _absent_fields(rows, mapped)
     items, errors, seen = [], [], {}
-    for line, row in rows:
+    errors.extend(RowError(source, None, field, reason) for field, reason in absent.items())
+    for line, row in mapped:
         if isinstance(row, RowError):  # a row the reader could not split into the header's fields
             errors.append(row)
             continue
         if not isinstance(row, dict):
             errors.append(RowError(source, line, None, "each item must be an object"))
             continue
-        item, row_errors = _validate_row(_apply_map(row, column_map or {}), source, line)
+        item, row_errors = _validate_row(row, source, line, absent)
         if item and item["id"] in seen:
             first = seen[item["id"]]
             row_errors.append(RowError(source, line, "id", f"duplicate id {item['id']!r} (first on line {first})"))
@@ -138,6 +170,18 @@ def validate(rows: list[tuple[int, dict]], source: str, column_map: dict[str, st
     if errors:
         raise IngestError(errors)
     return items
+
+
+def _absent_fields(rows, mapped) -> dict[str, str]:
+    """Required fields that no row has at all (a missing column, or a file split by another delimiter): one error
+    each, instead of "is required" on every line."""
+    found = {field for _, row in mapped if isinstance(row, dict) for field in row}
+    if not any(isinstance(row, dict) for _, row in mapped):
+        return {}
+    columns = sorted({str(k).strip() for _, row in rows if isinstance(row, dict) for k in row if str(k).strip()})
+    shown = ", ".join(repr(c) for c in columns[:12]) + (" ..." if len(columns) > 12 else "") or "none"
+    return {field: f"no column gives the {field}; the columns are {shown} (name one {field!r}; "
+                   f"the CLI can also map one: --map {field}=COLUMN)" for field in REQUIRED if field not in found}
 
 
 def _unmapped_columns(rows, column_map: dict[str, str]) -> list[tuple[str, str]]:
@@ -157,28 +201,34 @@ def _apply_map(row: dict, column_map: dict[str, str]) -> dict:
             taken.add(key)
     for key in taken:
         del out[key]
-    renamed = {}
+    renamed, origin = {}, {}
     for key, value in out.items():
         field = key[1:] if key.startswith("\0") else re.sub(r"[\s\-]+", "_", key.lower())
         if key.startswith("\0") or (field in FIELDS and field not in column_map):
+            if field in origin:  # "title" and "Title": keeping either would silently drop the other
+                renamed.setdefault("\0clash", {})[field] = (origin[field], key)
+            origin[field] = key
             renamed[field] = value
         else:
             renamed.setdefault("\0extra", {})[key] = value
     return renamed
 
 
-def _validate_row(row: dict, source: str, line: int) -> tuple[dict | None, list[RowError]]:
+def _validate_row(row: dict, source: str, line: int, absent=()) -> tuple[dict | None, list[RowError]]:
     errors: list[RowError] = []
 
     def err(field, reason):
         errors.append(RowError(source, line, field, reason))
 
+    for field, (first, second) in row.get("\0clash", {}).items():
+        err(field, f"both {first!r} and {second!r} give the {field}; keep one "
+                   f"(the CLI can pick one: --map {field}=COLUMN)")
     item: dict = {}
     for field in ("id", "title", "description", "release", "goal", "url", "workaround"):
         value, reason = _text(field, row.get(field))
         if reason:
             err(field, reason)
-        elif value is None and field in REQUIRED:
+        elif value is None and field in REQUIRED and field not in absent:
             err(field, f"{field} is required")
         elif value is not None and len(value) > TEXT_LIMITS.get(field, 100_000):
             err(field, f"{field} is longer than {TEXT_LIMITS[field]} characters")
@@ -189,7 +239,8 @@ def _validate_row(row: dict, source: str, line: int) -> tuple[dict | None, list[
     if raw_status is not None and not isinstance(raw_status, str):
         err("status", f"status must be a string, got {type(raw_status).__name__}")
     elif _text("status", raw_status)[0] is None:
-        err("status", "status is required")
+        if "status" not in absent:
+            err("status", "status is required")
     elif item["status"] is None:
         err("status", f"unknown status {raw_status!r}; use one of {', '.join(ROADMAP_STATUSES)} "
                       f"or a synonym such as Released, In development, Next, Backlog, Won't do")
@@ -201,6 +252,9 @@ def _validate_row(row: dict, source: str, line: int) -> tuple[dict | None, list[
     if reason:
         err("tags", reason)
     item["extra"] = {k: v for k, v in row.get("\0extra", {}).items() if v not in (None, "")}
+    for key, value in item["extra"].items():
+        if not _finite(value):  # NaN and Infinity are no JSON: stored, they break every --json and API answer
+            err(key, f"{key} holds {value!r}, which is not a finite number")
     return (item if item["id"] else None), errors
 
 
@@ -242,6 +296,17 @@ def _number(field: str, value) -> tuple[float | None, str | None]:
     return number, None
 
 
+def _finite(value) -> bool:
+    """False when a float inside the value (a JSON export's NaN, Infinity or 1e999) is not finite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
 def _tags(value) -> tuple[list[str], str | None]:
     if value in (None, ""):
         return [], None
@@ -252,7 +317,7 @@ def _tags(value) -> tuple[list[str], str | None]:
             return [], f"tags look like a JSON list but do not parse: {value!r}"
     if isinstance(value, str):
         value = re.split(r"[;,]", value)
-    if not isinstance(value, list) or not all(isinstance(t, (str, int, float)) for t in value):
+    if not isinstance(value, list) or not all(isinstance(t, (str, int, float)) and _finite(t) for t in value):
         return [], "tags must be a list of words or a comma- or semicolon-separated string"
     tags = []
     for tag in (str(t).strip() for t in value):

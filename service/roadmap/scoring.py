@@ -11,6 +11,7 @@ notes and themes. Settings: FEEDBACK_SCORING=rice|given, FEEDBACK_SCORING_WEIGHT
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -43,8 +44,13 @@ def settings_from(config=None) -> Settings:
         except json.JSONDecodeError as exc:
             raise ValueError(f"FEEDBACK_SCORING_WEIGHTS is not JSON: {exc.msg}") from None
     unknown = set(weights) - set(FACTORS) if isinstance(weights, dict) else {"(not an object)"}
-    if unknown or not all(isinstance(v, (int, float)) for v in weights.values()):
-        raise ValueError(f"FEEDBACK_SCORING_WEIGHTS takes numbers for {', '.join(FACTORS)}")
+    if unknown:
+        raise ValueError(f"FEEDBACK_SCORING_WEIGHTS takes numbers for {', '.join(FACTORS)}; "
+                         f"not {', '.join(sorted(map(str, unknown)))}")
+    for name, value in weights.items():  # an exponent below 0 turns a factor upside down (more reach, less score)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"FEEDBACK_SCORING_WEIGHTS: the weight for {name} must be a number from 0 up, "
+                             f"not {value!r}")
     unit = setting("SCORING_EFFORT_UNIT") or "months"
     return Settings(method, {**dict.fromkeys(FACTORS, 1.0), **{k: float(v) for k, v in weights.items()}}, unit)
 
@@ -71,6 +77,8 @@ def score_item(item, demand: Mapping | None = None, settings: Settings | None = 
         method, score = "rice", None
     else:
         method, score = "rice", _rice(inputs, settings.weights)
+        if score is None:
+            inputs["overflow"] = True
     inputs["weights"] = dict(settings.weights)
     inputs["given_score"] = given
     out = {"item_id": _get(item, "id"), "title": _get(item, "title"), "status": _get(item, "status"),
@@ -90,15 +98,23 @@ def _rice_inputs(item, demand: Mapping) -> dict:
             "mentions": int(demand.get("mentions") or 0), "arr": demand.get("arr")}
 
 
-def _rice(inputs: dict, weights: dict) -> float:
+def _rice(inputs: dict, weights: dict) -> float | None:
+    """The weighted RICE product, or None when it is too large (or small) for a float: never inf or NaN, which
+    are not JSON and would rank above every real score."""
     w = weights
-    return (inputs["reach"] ** w["reach"] * inputs["impact"] ** w["impact"] * inputs["confidence"] ** w["confidence"]
-            / inputs["effort"] ** w["effort"])
+    try:
+        score = (inputs["reach"] ** w["reach"] * inputs["impact"] ** w["impact"]
+                 * inputs["confidence"] ** w["confidence"] / inputs["effort"] ** w["effort"])
+    except (OverflowError, ZeroDivisionError):
+        return None
+    return score if math.isfinite(score) else None
 
 
 def _reason(result: dict, everyone: list[dict], settings: Settings) -> str:
     inputs = result["inputs"]
     if result["score"] is None:
+        if inputs.get("overflow"):
+            return "not scored: reach x impact x confidence / effort is too large to compute"
         missing = [f for f in FACTORS if inputs[f] is None]
         return f"not scored: no {', '.join(missing)} (and no given score)"
     if result["method"] == "given":
@@ -135,7 +151,9 @@ def _comparison(result: dict, everyone: list[dict]) -> str:
 
 
 def fmt(x: float) -> str:
-    """12.0 -> '12', 0.5 -> '0.5', 1234.5 -> '1,234': readable in one line of text."""
+    """12.0 -> '12', 0.5 -> '0.5', 1234.5 -> '1,234', 1e300 -> '1e+300': readable in one line of text."""
+    if abs(x) >= 1e15 or 0 < abs(x) < 1e-4:  # beyond these, digits say less than an exponent
+        return f"{x:.3g}"
     if abs(x) >= 100:
         return f"{x:,.0f}"
     if float(x).is_integer():
