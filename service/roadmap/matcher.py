@@ -372,7 +372,8 @@ class RoadmapMatcher:
         results = []
         for row, request in enumerate(requests):
             best = int(order[row, 0])
-            confidence = float(probs[row, best])
+            # Rounded as the matches are: a score shown as 0.5 is never declined (0.4999996 would have been).
+            confidence = round(float(probs[row, best]), 6)
             accepted = confidence >= 0.5
             item = self.items[best]
             results.append(MatchResult(

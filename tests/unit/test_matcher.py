@@ -315,3 +315,11 @@ def test_a_linked_note_gives_only_its_statements_about_the_item_as_evidence():
     # A note with nothing closer to the item than to another still gives its one closest statement.
     assert _note_evidence(embedder, vectors, 2, note[:2]) in ([note[0]], [note[1]])
     assert _note_evidence(embedder, vectors, 2, ["only one line"]) == ["only one line"]
+
+
+def test_a_declined_score_never_reads_as_the_acceptance_line():
+    from service.roadmap.decision import ACCEPTED, Ranked
+
+    assert Ranked("A", "a", "planned", 0.49996).to_dict()["score"] < ACCEPTED
+    assert Ranked("A", "a", "planned", 0.50004).to_dict()["score"] == 0.5
+    assert Ranked("A", "a", "planned", 0.12344).to_dict()["score"] == 0.1234
