@@ -143,8 +143,8 @@ def get_coverage():
 def get_scores():
     try:
         return service.scores(services())
-    except ValueError as exc:  # FEEDBACK_SCORING or its weights are misconfigured
-        raise APIError(500, str(exc))
+    except ValueError as exc:  # FEEDBACK_SCORING or its weights are misconfigured: the server's setting, not a bug
+        raise APIError(503, f"items cannot be scored until the server's setting is fixed: {exc}")
 
 
 @bp.post("/match")

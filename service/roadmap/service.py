@@ -230,7 +230,10 @@ def scores(services) -> dict:
 def item_detail(services, item_id: str) -> dict:
     with services.db.session() as session:
         data = item_dict(get_item(session, item_id), links=True)
-    ranked = {r["item_id"]: r for r in scores(services)["items"]}
+    try:
+        ranked = {r["item_id"]: r for r in scores(services)["items"]}
+    except ValueError as exc:  # FEEDBACK_SCORING misconfigured: the item still shows, unscored, saying why
+        ranked = {item_id: {"score": None, "method": None, "inputs": {}, "reason": f"not scored: {exc}"}}
     found = ranked.get(item_id) or {"score": None, "method": None, "inputs": {}, "reason": "archived: not scored"}
     return {**data, "scoring": {k: found.get(k) for k in ("score", "method", "inputs", "reason")}}
 

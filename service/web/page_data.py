@@ -156,16 +156,21 @@ def roadmap_page(svc) -> dict:
     problem) still shows the items and scores."""
     with svc.db.session() as session:
         items = {i.id: roadmap.item_dict(i) for i in roadmap.load_items(session)}
-    ranked = roadmap.scores(svc) if items else {"items": [], "method": None}
     note, demand, gaps = None, {}, []
+    try:
+        ranked = roadmap.scores(svc) if items else {"items": [], "method": None}
+    except ValueError as exc:  # FEEDBACK_SCORING or its weights are misconfigured: the items, unscored, and why
+        ranked = {"method": None, "items": [{"item_id": i["id"], "title": i["title"], "status": i["status"],
+                                              "score": None, "reason": None} for i in items.values()]}
+        note = f"Items are not scored: the server's scoring setting is wrong ({exc})."
     if items:
         try:
             cov = roadmap.coverage(svc)
             demand = {r["item_id"]: r for r in cov["items"]}
-            gaps, note = cov["gaps"], cov.get("note")
+            gaps, note = cov["gaps"], note or cov.get("note")
         except Exception:
             log.exception("roadmap coverage failed on the roadmap page")
-            note = "Demand and gaps could not be computed right now; scores are shown without them."
+            note = note or "Demand and gaps could not be computed right now; scores are shown without them."
     rows = []
     for r in ranked["items"]:
         item = items.get(r["item_id"], {})
