@@ -132,9 +132,14 @@ def _quantize_int8(fp32: Path, out: Path) -> None:
     matmuls = [n.name for n in graph.node if n.op_type == "MatMul"]
     ffn_out = [n for n in matmuls if n.endswith("/output/dense/MatMul") and "/attention/" not in n]
     keep_fp32 = ffn_out[:1]
-    logging.getLogger("root").setLevel(logging.ERROR)  # the quantiser's advice to pre-process is noise here
-    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul"], nodes_to_exclude=keep_fp32)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process is noise here; only while it runs, or
+    try:  # every warning of this process would be silenced from then on
+        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"], nodes_to_exclude=keep_fp32)
+    finally:
+        root.setLevel(level)
 
 
 class OnnxExport:

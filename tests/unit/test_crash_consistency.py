@@ -249,7 +249,7 @@ def test_an_index_that_cannot_be_read_after_a_crash_is_rebuilt_from_sql(svc, mon
         return real_get(collection, *args, **kwargs)
 
     monkeypatch.setattr(svc.store, "get", refuse_once)
-    with caplog.at_level("WARNING", logger="service.ingest.store"):
+    with caplog.at_level("WARNING", logger="service.ingest.index_sync"):
         report = ingest(svc, [NoteInput(text="SSO with Okta keeps failing.", account="Beta")], [], skip_invalid=False)
     assert wedged["calls"] == 1 and report.statements == 1
     assert "rebuilding it from SQL" in caplog.text
@@ -299,7 +299,7 @@ def test_a_damaged_index_is_rebuilt_by_the_next_ingest_without_an_intent_file(sv
            skip_invalid=False)
     assert not (Path(svc.config.FEEDBACK_HOME) / INTENT_FILE).exists()
     svc.store._collections[STATEMENTS] = _Damaged()
-    with caplog.at_level("WARNING", logger="service.ingest.store"):
+    with caplog.at_level("WARNING", logger="service.ingest.index_sync"):
         report = ingest(svc, [NoteInput(text="SSO with Okta keeps failing.", account="Beta")], [], skip_invalid=False)
     assert report.statements == 1 and "rebuilding it from SQL" in caplog.text
     assert svc.store.count(STATEMENTS) == 4 and len(set(svc.store.ids(STATEMENTS))) == 4
