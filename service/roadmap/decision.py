@@ -41,10 +41,8 @@ class Ranked:
     score: float  # calibrated, in [0, 1]; >= 0.5 means the matcher accepts the item for the request
 
     def to_dict(self) -> dict:
-        shown = round(self.score, 4)
-        if self.score < ACCEPTED <= shown:  # 0.49996 is declined: it must not read as 0.5, the acceptance line
-            shown = ACCEPTED - 0.0001
-        return {"item_id": self.item_id, "title": self.title, "status": self.status, "score": shown}
+        return {"item_id": self.item_id, "title": self.title, "status": self.status,
+                "score": matcher_mod.shown_score(self.score, 4)}  # a declined score never reads as 0.5, the line
 
 
 @dataclass

@@ -372,13 +372,13 @@ class RoadmapMatcher:
         results = []
         for row, request in enumerate(requests):
             best = int(order[row, 0])
-            # Rounded as the matches are: a score shown as 0.5 is never declined (0.4999996 would have been).
-            confidence = round(float(probs[row, best]), 6)
+            confidence = float(probs[row, best])
             accepted = confidence >= 0.5
             item = self.items[best]
             results.append(MatchResult(
                 request=request,
-                matches=[{"item_id": self.items[j].id, "score": round(float(probs[row, j]), 6)} for j in order[row]],
+                matches=[{"item_id": self.items[j].id, "score": shown_score(float(probs[row, j]))}
+                         for j in order[row]],
                 in_scope=accepted, confidence=confidence, item_id=item.id if accepted else None,
                 verdict=verdict(item.status if accepted else None)))
         return results
@@ -416,3 +416,10 @@ def _fit_classifier(vectors: np.ndarray, labels: np.ndarray):
         # 0.426 vs 0.424, the others equal) and a 5,000-statement pool fits in a tenth of the time.
         warnings.simplefilter("ignore", ConvergenceWarning)
         return LogisticRegression(max_iter=30).fit(vectors, labels)
+
+
+def shown_score(score: float, places: int = 6) -> float:
+    """A score rounded for output, never up to the 0.5 line when it is below it: a request at the line exactly
+    (nothing in common with any item) scores 0.5 - 1e-7 and is declined, so it must not read as 0.5."""
+    shown = round(score, places)
+    return shown if score >= 0.5 or shown < 0.5 else 0.5 - 10 ** -places

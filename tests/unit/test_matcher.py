@@ -323,3 +323,12 @@ def test_a_declined_score_never_reads_as_the_acceptance_line():
     assert Ranked("A", "a", "planned", 0.49996).to_dict()["score"] < ACCEPTED
     assert Ranked("A", "a", "planned", 0.50004).to_dict()["score"] == 0.5
     assert Ranked("A", "a", "planned", 0.12344).to_dict()["score"] == 0.1234
+
+
+def test_a_request_with_nothing_in_common_with_any_item_is_declined_and_never_shown_at_the_line():
+    from service.roadmap.matcher import shown_score
+
+    matcher = RoadmapMatcher().fit(ITEMS, HashingEmbedder())
+    result = matcher.match(["zzzz qqqq"], top_k=len(ITEMS), transductive=False)[0]
+    assert not result.in_scope and all(m["score"] < 0.5 for m in result.matches)
+    assert shown_score(0.4999999) < 0.5 and shown_score(0.5) == 0.5 and shown_score(0.4999999, 4) == 0.4999
