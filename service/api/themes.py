@@ -26,8 +26,10 @@ MAX_SUMMARIZE_CHARS = 20_000
 MAX_MOVE_STATEMENTS = 1000
 THEME_STATUSES = ("recurring", "emerging")  # hidden themes are left out of the list
 FROM_TO = "must be from {min:,} to {max:,}"
-EDIT_RESPONSES = {201: "the edit and the re-run it triggered", 404: "no such theme", 409: "no theme run yet",
-                  422: "bad body"}
+EDIT_RESPONSES = {201: "the edit and the re-run it triggered", 404: "no such theme",
+                  409: "no theme run yet, a theme run in progress, or the edit conflicts with the themes as they "
+                       "are (already hidden or not hidden, label taken, merged into another theme)",
+                  422: "bad body (details.field names the input)"}
 
 
 class RunIn(Body):
@@ -166,7 +168,9 @@ def rename_theme(theme_id: int, body):
 
 @bp.post("/themes/<int:theme_id>/merge")
 @bp.input(MergeIn, location="json", arg_name="body")
-@bp.doc(summary="Merge a theme into another", responses={**EDIT_RESPONSES, 409: "already merged, or no run yet"})
+@bp.doc(summary="Merge a theme into another",
+        responses={**EDIT_RESPONSES, 409: "already merged, a theme run in progress, or no run yet",
+                   422: "bad body, or a merge into itself"})
 def merge_theme(theme_id: int, body):
     return _edit("merge", theme_id=theme_id, target_id=body["into"])
 

@@ -118,8 +118,8 @@ def _edit(ctx, kind: str, by: str | None, as_json: bool, **fields) -> None:
 
     try:
         result = edit_and_rerun(ctx.services, kind, _by(by), **fields)
-    except ThemeEditError as exc:
-        fail(f"{exc.field}: {exc}" if exc.field else str(exc))
+    except ThemeEditError as exc:  # bad input is a usage error (2); no such theme, or a conflict, is 1
+        fail(f"{exc.field}: {exc}" if exc.field else str(exc), code=2 if exc.status in (400, 422) else 1)
     except ThemeRunError as exc:
         fail(str(exc))
     if as_json:

@@ -7,13 +7,14 @@ identical (see cluster.cluster), so the edit is the only change a PM sees.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Statement, Theme, ThemeEdit, ThemeMembership, ThemeRun
+from ..models import Job, Statement, Theme, ThemeEdit, ThemeMembership, ThemeRun, ThemeSnapshot
 
 EDIT_KINDS = ("rename", "merge", "move", "hide", "unhide")
 MAX_LABEL_CHARS = 120
@@ -35,7 +36,9 @@ class EditState:
 
     pinned: dict[int, str] = field(default_factory=dict)  # theme -> label
     merged: dict[int, int] = field(default_factory=dict)  # theme -> theme it was merged into
-    merged_statements: list[tuple[frozenset, int]] = field(default_factory=list)  # (members then, into)
+    # (members of both themes then, into): a later run that splits the two apart again, or gives the target's id
+    # to the merged theme's statements, still finds both halves' theme
+    merged_statements: list[tuple[frozenset, int]] = field(default_factory=list)
     moved: dict[int, int | None] = field(default_factory=dict)  # statement -> theme, None: not a pain
     hidden: set[int] = field(default_factory=set)
 
@@ -58,7 +61,8 @@ def load_state(session: Session) -> EditState:
             state.pinned[e.theme_id] = e.label
         elif e.kind == "merge":
             state.merged[e.theme_id] = e.target_id
-            state.merged_statements.append((frozenset(e.statement_ids or []), e.target_id))
+            state.merged_statements.append((frozenset(e.statement_ids or []) | _members_before(session, e),
+                                            e.target_id))
         elif e.kind == "move":
             for sid in e.statement_ids:
                 state.moved[int(sid)] = e.target_id
@@ -67,6 +71,15 @@ def load_state(session: Session) -> EditState:
         elif e.kind == "unhide":
             state.hidden.discard(e.theme_id)
     return state
+
+
+def _members_before(session: Session, edit: ThemeEdit) -> frozenset:
+    """The statements the merge's target held in the last run before the merge."""
+    run_id = session.scalar(select(func.max(ThemeRun.id)).where(ThemeRun.created_at <= edit.created_at))
+    if run_id is None:
+        return frozenset()
+    return frozenset(session.scalars(select(ThemeMembership.statement_id).where(
+        ThemeMembership.run_id == run_id, ThemeMembership.theme_id == edit.target_id)))
 
 
 def edit_json(e: ThemeEdit) -> dict:
@@ -122,15 +135,24 @@ def record(session: Session, kind: str, by: str, *, theme_id=None, target_id=Non
     if kind in ("rename", "hide", "unhide") and home != edit.theme_id:
         raise ThemeEditError(f"theme {theme_id} was merged into theme {home}; {kind} theme {home} instead",
                              "theme_id", status=409)
+    if kind == "hide" and theme_id in state.hidden:
+        raise ThemeEditError(f"theme {theme_id} is hidden already", "theme_id", status=409)
+    if kind == "unhide" and theme_id not in state.hidden:
+        raise ThemeEditError(f"theme {theme_id} is not hidden", "theme_id", status=409)
     if kind == "rename":
-        text = " ".join(str(label or "").split())
-        if not text or len(text) > MAX_LABEL_CHARS:
-            raise ThemeEditError(f"the label must be 1 to {MAX_LABEL_CHARS} characters on one line", "label")
-        edit.label = text
+        edit.label = _label(label)
+        if (other := _theme_labelled(session, edit.label, theme_id)) is not None:
+            raise ThemeEditError(f"theme {other[0]} is labelled {other[1]!r} already; choose another label or merge "
+                                 f"the two themes", "label", status=409)
     if kind == "merge":
         edit.target_id = _theme(session, target_id, "into")
+        if edit.target_id == edit.theme_id:  # bad input whatever the state, not a conflict
+            raise ThemeEditError(f"a theme cannot be merged into itself (theme {theme_id})", "into")
         if (problem := _merged_already(state, edit.theme_id, edit.target_id)) is not None:
             raise ThemeEditError(problem, "into", status=409)
+        if home != edit.theme_id:  # merging it again elsewhere would split it from the theme that holds it now
+            raise ThemeEditError(f"theme {theme_id} was merged into theme {home}; merge theme {home} instead",
+                                 "theme_id", status=409)
         # The merged theme's statements as of now: a later run that finds them as a cluster of its own (which
         # lineage may then call a new theme) still puts them into the target.
         last = session.scalar(select(ThemeMembership.run_id).order_by(ThemeMembership.run_id.desc()).limit(1))
@@ -141,13 +163,34 @@ def record(session: Session, kind: str, by: str, *, theme_id=None, target_id=Non
     return edit
 
 
+def _label(label) -> str:
+    """The label on one line (runs of white space become one space), with something to see and nothing that
+    would act on a terminal (escape sequences) or hide in a page (zero-width characters only)."""
+    text = " ".join(str(label or "").split())
+    if not text or len(text) > MAX_LABEL_CHARS:
+        raise ThemeEditError(f"the label must be 1 to {MAX_LABEL_CHARS} characters on one line", "label")
+    for n, ch in enumerate(text, 1):
+        if unicodedata.category(ch) == "Cc":
+            raise ThemeEditError(f"the label contains a control character (U+{ord(ch):04X}, character {n})", "label")
+    if all(ch.isspace() or unicodedata.category(ch) in ("Cf", "Zs", "Mn", "Me") for ch in text):
+        raise ThemeEditError("the label has no visible characters", "label")
+    return text
+
+
+def _theme_labelled(session: Session, label: str, theme_id: int) -> tuple[int, str] | None:
+    """Another theme of the latest run that already shows this label (ignoring case) and its label, else None."""
+    run_id = session.scalar(select(func.max(ThemeSnapshot.run_id)))
+    row = session.execute(select(ThemeSnapshot.theme_id, ThemeSnapshot.label).where(
+        ThemeSnapshot.run_id == run_id, ThemeSnapshot.theme_id != theme_id,
+        func.lower(ThemeSnapshot.label) == label.lower()).limit(1)).first()
+    return tuple(row) if row else None
+
+
 def _merged_already(state: EditState, theme_id: int, target_id: int) -> str | None:
     """Why merging theme_id into target_id changes nothing (they already live in one theme), else None."""
     home = state.resolve(theme_id)
     if home != state.resolve(target_id):
         return None
-    if theme_id == target_id:
-        return f"a theme cannot be merged into itself (theme {theme_id})"
     if home == target_id:
         return f"theme {theme_id} is already part of theme {target_id}"
     if home == theme_id:
@@ -172,6 +215,13 @@ def edit_and_rerun(services, kind: str, by: str, **fields) -> dict:
         last = session.scalars(select(ThemeRun).order_by(ThemeRun.id.desc()).limit(1)).first()
         if last is None:
             raise ThemeEditError("no theme run yet: run `feedback themes run` first", status=409)
+        # A run in progress read the edits when it started: finishing after this edit's re-run, it would be the
+        # latest run and show the themes without the edit.
+        # (A queued run reads them when it starts, this edit included.)
+        running = session.scalar(select(Job.id).where(Job.kind == "themes", Job.status == "running").limit(1))
+        if running is not None:
+            raise ThemeEditError(f"a theme run is in progress (job {running}); make the edit when it has finished",
+                                 status=409)
         edit = record(session, kind, by, **fields)
         session.commit()
         out, told = edit_json(edit), notices(session, edit)
@@ -180,7 +230,15 @@ def edit_and_rerun(services, kind: str, by: str, **fields) -> dict:
                           source=filters.get("source"), include_all=bool(filters.get("all")),
                           min_mentions=params.get("min_mentions", 3), min_accounts=params.get("min_accounts", 2),
                           use_llm=last.labeller == "llm")
-    return {"edit": out, "notices": told, "run": run_themes(services, opts)}
+    try:
+        run = run_themes(services, opts)
+    except BaseException:  # an edit no run can show (it left nothing to cluster) is not kept half-done
+        with services.db.session() as session:
+            if (stored := session.get(ThemeEdit, out["id"])) is not None:
+                session.delete(stored)
+                session.commit()
+        raise
+    return {"edit": out, "notices": told, "run": run}
 
 
 def apply_to_clusters(state: EditState, labels, theme_of: dict[int, int | None], statement_ids: list[int]):
