@@ -21,7 +21,8 @@ from pathlib import Path
 from sqlalchemy import delete, select, text
 
 from . import locks
-from .models import Account, Draft, Note, Report, Statement, Theme, ThemeEvent, ThemeRun, ThemeSnapshot
+from .models import (Account, Draft, Note, Report, Statement, Theme, ThemeEdit, ThemeEvent, ThemeRun,
+                     ThemeSnapshot)
 from .vectorstore import STATEMENTS
 
 REDACTED = "[erased]"
@@ -116,6 +117,9 @@ def _redact_derived(session, erased: Erased) -> dict:
         if erased.touches(theme.label):
             theme.label = REDACTED
             counts["themes_redacted"] += 1
+    for edit in session.scalars(select(ThemeEdit).where(ThemeEdit.label.is_not(None))):
+        if erased.touches(edit.label):  # a pinned label: every later run would show it again
+            edit.label = REDACTED
     for event in session.scalars(select(ThemeEvent)):
         if erased.touches(event.detail or ""):
             event.detail = REDACTED

@@ -123,7 +123,8 @@ def edit_theme(theme_id: int):
     except ThemeEditError as exc:
         return _theme_page(detail, exc.status, edit_error=f"Nothing was changed: {exc}.")
     except ThemeRunError as exc:
-        return _theme_page(detail, 422, edit_error=f"The edit is saved but the themes could not be re-run: {exc}.")
+        return _theme_page(detail, 422,  # the edit is not kept when its re-run fails (themes.edits.edit_and_rerun)
+                           edit_error=f"Nothing was changed: the themes could not be re-run with the edit: {exc}.")
     target = fields.get("target_id") if kind == "merge" else theme_id
     return redirect(url_for("pages.theme", theme_id=target, edited=kind, _anchor="edit-h"), 303)
 

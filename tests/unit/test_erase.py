@@ -43,6 +43,10 @@ def _plant(run_cli, home: Path) -> None:
     assert run_cli("roadmap", "import", str(roadmap)).exit_code == 0
     assert run_cli("roadmap", "link", "RM-1", "--note", "m0").exit_code == 0
     assert run_cli("themes", "run", "--all", "--min-mentions", "2", "--since", "2026-11-01").exit_code == 0
+    themes = json.loads(run_cli("themes", "list", "--json").stdout)
+    themes = themes["themes"] if isinstance(themes, dict) else themes
+    renamed = run_cli("themes", "rename", str(themes[0]["id"]), f"CSV exports for {MARKER}")  # a pinned label
+    assert renamed.exit_code == 0, renamed.output
     for question in (f"Does {ACCOUNT} get SCIM provisioning?", "Is CSV export getting faster?"):
         assert run_cli("draft", question, "--account", ACCOUNT).exit_code == 0
     assert run_cli("report", "--since", "30d", "--as-of", "2026-11-28").exit_code == 0
@@ -68,6 +72,7 @@ def test_erasure_leaves_no_marker_bytes_under_feedback_home(run_cli, cli_env):
     for args in (("themes", "run", "--all", "--min-mentions", "2"), ("match", "Do you have SCIM provisioning?")):
         done = run_cli(*args)
         assert done.exit_code == 0, (args, done.stdout, done.stderr, repr(done.exception))
+    assert _marker_files(cli_env) == []  # the re-run did not bring the pinned label back
     assert run_cli("accounts", "erase", ACCOUNT, "--yes").exit_code == 1  # gone already
     audit = json.loads(run_cli("audit", "--json", "--action", "account_erase").stdout)["entries"]
     assert len(audit) == 1 and audit[0]["target"].startswith("sha256:")
