@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select, update
@@ -103,12 +104,29 @@ def load_vectors(services, statements: list[Statement]) -> np.ndarray:
 RUN_STEPS = 6  # select, vectors, classify, cluster, label and store, commit: what `progress` counts
 
 
+RUN_LOCK = "themes.lock"  # under FEEDBACK_HOME: one theme run at a time per installation folder
+
+
 def run_themes(services, opts: RunOptions | None = None, progress=None) -> dict:
-    """`progress(done, total)`, if given, is called after each of the RUN_STEPS steps (a job page shows it)."""
+    """`progress(done, total)`, if given, is called after each of the RUN_STEPS steps (a job page shows it).
+
+    Runs take turns (a file lock in FEEDBACK_HOME, shared by the CLI, the web server and workers on this host): two
+    runs at once would both start from the same previous run, and the one that finished last would be the latest
+    without the other's lineage or a PM's edit made in between. The second waits and starts from the first's
+    result."""
+    from filelock import FileLock
+
     opts = opts or RunOptions()
     if opts.since and opts.until and opts.since > opts.until:
         raise ThemeRunError(f"since ({opts.since:%Y-%m-%d}) is after until ({opts.until:%Y-%m-%d}); swap them or widen "
                             "the window", field="since")
+    home = Path(services.config.FEEDBACK_HOME)
+    home.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(home / RUN_LOCK)):
+        return _run_themes(services, opts, progress)
+
+
+def _run_themes(services, opts: RunOptions, progress) -> dict:
     started = time.perf_counter()
     step = (lambda done: progress(done, RUN_STEPS)) if progress else (lambda done: None)
     with services.db.session() as session:
