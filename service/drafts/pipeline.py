@@ -201,6 +201,34 @@ def save_feedback(services, draft_id, rating, edited_text=None, comment=None) ->
         return feedback_dict(row)
 
 
+def edit_problems(services, draft: dict, text: str) -> list[str]:
+    """The drafts' own checks (dates, promises, availability, quotes, names) run on a rep's version of a stored
+    draft (`get_draft`'s dict): the problems it adds to the draft's own text, judged against the items the draft
+    cites as they are now. Length is not checked: the rep's version may be as long as they need."""
+    from ..roadmap import service as roadmap
+    from .base import Evidence
+    from .matching import _draft_item, _scores, shared_title_terms
+
+    with services.db.session() as session:
+        rows = {r.id: r for r in roadmap.load_items(session, include_archived=True)}
+    scored = _scores(services) if rows else {}
+    items = [_draft_item(rows[i], scored, None) for i in draft.get("cited_item_ids") or [] if i in rows]
+    alternatives = [_draft_item(rows[i], scored, None) for i in draft.get("alternatives") or [] if i in rows]
+    evidence = [Evidence(note_id=e.get("note_id"), account=e.get("account"), quote=e.get("quote") or "",
+                         own=bool(draft["account"]) and e.get("account") == draft["account"])
+                for e in draft.get("evidence") or []]
+    ctx = DraftContext(question=draft["question"], account=draft["account"], audience=draft["audience"], tone=None,
+                       verdict=draft["verdict"], items=items, evidence=evidence, alternatives=alternatives,
+                       shared_title_terms=shared_title_terms(services))
+
+    def problems(version: str) -> list[str]:
+        found = checks.check_draft(version, [i.id for i in items], checks.quoted_spans(version), ctx)
+        return [p for p in found if not p.startswith("too long")]
+
+    already = set(problems(draft["text"]))
+    return [p for p in problems(text) if p not in already]
+
+
 def _int_id(draft_id) -> int:
     text = str(draft_id)
     if not text.isascii() or not text.isdigit() or len(text) > 18:  # beyond 64 bits: no such draft

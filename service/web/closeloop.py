@@ -41,22 +41,29 @@ def followups(item_id: str):
     try:
         data = build_followups(services(), item_id, since=since)
     except NotFound:
-        abort(404)
+        return _missing_item(item_id)
+    # Only a mark that is stored is confirmed: the "told" of the address is a name to look up, never a message.
+    told = request.args.get("told")
+    told = told if told and any(t["account"] == told for t in data["told"]) else None
     return render_template("pages/followups.html", f=data, form=ToldForm(formdata=None), page_error=error,
-                           told=request.args.get("told")), 422 if error else 200, NO_STORE
+                           told=told), 422 if error else 200, NO_STORE
 
 
 @bp.post("/roadmap/items/<item_id>/followups/told")
 def followup_told(item_id: str):
     form = ToldForm()
     if not form.validate():
-        abort(400)
+        return _problem(400, "Nothing was marked: the account field must name the account told, in 1 to 200 "
+                             "characters. Go back, reload the follow-ups page and try again.")
     try:
         mark_told(services(), item_id, form.account.data, told_by=_who())
-    except FollowupInputError:
-        abort(400)
-    except NotFound:
-        abort(404)
+    except FollowupInputError as exc:
+        return _problem(400, f"Nothing was marked: {exc}.")
+    except NotFound as exc:
+        if _item_exists(item_id):
+            message = str(exc)  # it names the account and the item, and says nothing was marked
+            return _problem(404, message[:1].upper() + message[1:] + ".", title="No such account among the follow-ups")
+        return _missing_item(item_id)
     return redirect(url_for("closeloop.followups", item_id=item_id, told=form.account.data), 303)
 
 
@@ -66,8 +73,33 @@ def brief(name: str):
     try:
         data = build_brief(services(), name, since=since)
     except NotFound:
-        abort(404)
+        return _problem(404, f"No notes name an account called \u201c{name[:200]}\u201d, so there is nothing to brief. "
+                             "Check the spelling (names are matched exactly), or the account may have been erased.",
+                        title="No such account")
     return render_template("pages/brief.html", b=data, page_error=error), 422 if error else 200, NO_STORE
+
+
+def _item_exists(item_id: str) -> bool:
+    from ..roadmap.service import get_item
+
+    with services().db.session() as session:
+        try:
+            get_item(session, item_id)
+        except NotFound:
+            return False
+    return True
+
+
+def _missing_item(item_id: str):
+    return _problem(404, f"There is no roadmap item {item_id[:80]!r}: it may have been deleted from the roadmap, "
+                         "or the address is mistyped.", title="No such roadmap item")
+
+
+def _problem(status: int, message: str, title: str | None = None):
+    """The error page, saying in words what went wrong with this request (the generic 404 cannot name it)."""
+    page = render_template("error.html", status=status, message=message, title=title or "That did not work",
+                           back=(url_for("pages.roadmap"), "Go to the roadmap"))
+    return page, status, NO_STORE
 
 
 def _who() -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField,
                      SubmitField, TextAreaField)
-from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, ValidationError
 
 from ..models.notes import SOURCE_KINDS
 from ..models.reports import PERIODS
@@ -13,6 +13,12 @@ from .forms import SOURCE_LABELS, IsoDateField, _strip
 MAX_QUESTION_CHARS = 4000
 MAX_EDIT_CHARS = 20_000
 PERIOD_LABELS = {"1d": "Last day", "7d": "Last 7 days", "30d": "Last 30 days"}
+
+
+def no_nul(_form, field):
+    """A NUL byte is refused (PostgreSQL text cannot store it), by name, instead of failing when saved."""
+    if isinstance(field.data, str) and "\x00" in field.data:
+        raise ValidationError("Remove the NUL character (\\0) from the text.")
 
 
 class ThemeFilterForm(FlaskForm):
@@ -50,11 +56,12 @@ class AskForm(FlaskForm):
         "Customer question",
         filters=[_strip],
         validators=[DataRequired("Type the customer's question."),
-                    Length(max=MAX_QUESTION_CHARS, message=f"Use at most {MAX_QUESTION_CHARS:,} characters.")],
+                    Length(max=MAX_QUESTION_CHARS, message=f"Use at most {MAX_QUESTION_CHARS:,} characters."), no_nul],
         description="What did the customer ask? For example: Can we export more than a million rows to Excel?",
     )
-    account = StringField("Account", filters=[_strip], validators=[Optional(), Length(max=200)],
-                          description="Optional: the customer, so the draft can cite their own notes first.")
+    account = StringField("Account", filters=[_strip], validators=[
+        Optional(), Length(max=200, message="Use at most 200 characters for the account name."), no_nul],
+        description="Optional: the customer, so the draft can cite their own notes first.")
     audience = SelectField("Audience", default="customer", validate_choice=True,
                            choices=[("customer", "Customer (send as is)"), ("internal", "Internal (for the team)")])
     submit = SubmitField("Draft an answer")
@@ -63,12 +70,17 @@ class AskForm(FlaskForm):
 class FeedbackForm(FlaskForm):
     """Thumbs up/down, or the rep's own version of the answer (with how useful the draft was)."""
 
+    # A form sent without a rating is refused rather than stored as the pre-selected "up".
     rating = RadioField("Was the draft useful?", choices=[("up", "Yes, useful"), ("down", "No, not useful")],
-                        default="up", validators=[AnyOf(("up", "down"), message="Choose up or down.")])
-    edited_text = TextAreaField("Your version", validators=[Optional(), Length(max=MAX_EDIT_CHARS)],
-                                description="Edit the draft into what you actually sent; it helps improve the drafts.")
-    comment = StringField("Comment", filters=[_strip], validators=[Optional(), Length(max=2000)])
-    kind = HiddenField(default="edit")  # "thumb" forms send a rating only
+                        default="up", validators=[InputRequired("Choose up or down."),
+                                                  AnyOf(("up", "down"), message="Choose up or down.")])
+    edited_text = TextAreaField("Your version", validators=[
+        Optional(), Length(max=MAX_EDIT_CHARS, message=f"Use at most {MAX_EDIT_CHARS:,} characters."), no_nul],
+        description="Edit the draft into what you actually sent; it helps improve the drafts.")
+    comment = StringField("Comment", filters=[_strip], validators=[
+        Optional(), Length(max=2000, message="Use at most 2,000 characters."), no_nul])
+    kind = HiddenField(default="edit", validators=[  # "thumb" forms send a rating only
+        AnyOf(("thumb", "edit"), message='the form kind must be "thumb" or "edit"; reload the page')])
     submit = SubmitField("Save my version")
 
 
