@@ -146,7 +146,11 @@ def confirm_theme_item(theme_id: int):
     shown = {i["item_id"] for i in detail["items"]}
     if not form.validate() or form.item_id.data not in shown or form.answer.data != "yes":
         return _theme_page(detail, 422, page_error="That item is not shown for this theme; nothing was saved.")
-    _link_item(form.item_id.data, "theme page", theme_id=theme_id)
+    try:
+        _link_item(form.item_id.data, "theme page", theme_id=theme_id)
+    except NotFound:  # deleted from the roadmap between the check above and the link
+        return _theme_page(detail, 409, page_error=f"Item {form.item_id.data} is no longer on the roadmap; "
+                                                   "nothing was saved.")
     return redirect(url_for("pages.theme", theme_id=theme_id, confirmed=form.item_id.data, _anchor="items-h"), 303)
 
 
