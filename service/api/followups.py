@@ -7,7 +7,7 @@ from flask import request
 
 from ..auth import principal
 from ..followups.brief import brief
-from ..followups.service import FollowupInputError, followups, mark_told, parse_since
+from ..followups.service import FollowupInputError, followups, mark_told, parse_since, unmark_told
 from ..ingest.validate import year_problem
 from ..notes import NotFound
 from ..roadmap.history import item_history
@@ -80,6 +80,21 @@ def post_told(item_id: str, body):
     except NotFound as exc:
         raise APIError(404, str(exc))
     return mark, 201 if mark["created"] else 200
+
+
+@bp.delete("/roadmap/items/<item_id>/followups/told")
+@bp.input(ToldIn, location="json", arg_name="body")
+@bp.doc(summary="Undo a told mark made by mistake: the account is listed again and the draft stored as sent with "
+                "the mark is deleted", responses={200: "unmarked", 404: "no such item, or no mark for the account",
+                                                  422: "bad account, or an unknown field"})
+def delete_told(item_id: str, body):
+    try:
+        undone = unmark_told(services(), item_id, body["account"])
+    except FollowupInputError as exc:
+        raise APIError(422, str(exc), {"field": "account"})
+    except NotFound as exc:
+        raise APIError(404, str(exc))
+    return undone
 
 
 @bp.get("/accounts/<path:name>/brief")

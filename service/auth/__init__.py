@@ -24,7 +24,8 @@ AUDITED = {  # endpoint -> action written to the audit log when the request succ
     "themes.post_run": "themes_run", "pages.run_themes": "themes_run", "reports.create": "report_build",
     "pages.build_report": "report_build", "admin.erase": "account_erase", "admin.delete_one_draft": "draft_delete",
     "admin.delete_one_report": "report_delete", "followups.post_told": "followup_told",
-    "closeloop.followup_told": "followup_told",
+    "closeloop.followup_told": "followup_told", "followups.delete_told": "followup_untold",
+    "closeloop.followup_untold": "followup_untold",
 }  # sign-ins (the link is a GET) and the pages' item links (yes or no) are logged by their views: record_action
 
 login_manager = LoginManager()

@@ -39,6 +39,7 @@ REQUIRED_ROLE = {
     "followups.get_history": VIEWER, "followups.get_followups": SALES, "followups.post_told": SALES,
     "followups.get_brief": SALES,
     "closeloop.followups": SALES, "closeloop.followup_told": SALES, "closeloop.brief": SALES,
+    "followups.delete_told": SALES, "closeloop.followup_untold": SALES,
     # background jobs (ingests, theme runs, reports): those who may start them
     "jobs.get_one": PM, "jobs.get_many": PM,
     # administration

@@ -59,18 +59,32 @@ def history(ctx, item_id, as_json):
 @click.option("--since", help="Only notes on or after this day (YYYY-MM-DD).")
 @click.option("--told", "told", metavar="ACCOUNT", multiple=True,
               help="Mark ACCOUNT as told about the item's current status (stored; left out next time). Repeatable.")
+@click.option("--untold", "untold", metavar="ACCOUNT",
+              help="Undo a mistaken --told: ACCOUNT is listed again and the draft stored as sent is deleted.")
 @click.option("--by", "told_by", help="Who told them (with --told).")
 @click.option("--no-drafts", is_flag=True, help="List the accounts and quotes only.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def followups(ctx, item_id, since, told, told_by, no_drafts, as_json):
+def followups(ctx, item_id, since, told, untold, told_by, no_drafts, as_json):
     """Accounts that asked for an item, with their own words and a grounded follow-up draft each.
 
     Ordered by ARR, then by how many times they asked. --told ACCOUNT marks an account as told."""
-    from ..followups.service import FollowupInputError, followups as build, mark_told_many
+    from ..followups.service import FollowupInputError, followups as build, mark_told_many, unmark_told
 
+    if told and untold:
+        fail("use --told or --untold, not both", code=2)
     day = _date(since)
     try:
+        if untold is not None:
+            undone = unmark_told(ctx.services, item_id, untold)
+            record(ctx.services.db, cli_actor(), "followup_untold", f"{item_id}/{undone['account']}",
+                   {"status": undone["status"]})
+            if as_json:
+                emit_json({"item_id": item_id, "untold": undone})
+            else:
+                click.echo(f"{undone['account']}: no longer marked as told about {item_id} ({undone['status']})"
+                           + (f"; draft {undone['draft_id']} deleted" if undone["draft_deleted"] else ""))
+            return
         if told:
             marks = mark_told_many(ctx.services, item_id, list(told), told_by=told_by or cli_actor())
             for mark in marks:

@@ -136,6 +136,28 @@ def mark_told_many(services, item_id: str, accounts: list, told_by: str | None =
     return [marked[a] for a in names]
 
 
+def unmark_told(services, item_id: str, account: str) -> dict:
+    """Undo a "told" mark made by mistake: the account is listed again, and the draft stored as sent with the mark is
+    deleted (it was not sent). NotFound when the item does not exist or the account holds no mark at its current
+    status; FollowupInputError for an empty or over-long name."""
+    if not isinstance(account, str) or not account.strip() or len(account) > MAX_ACCOUNT_CHARS:
+        raise FollowupInputError(f"account must be a name of 1 to {MAX_ACCOUNT_CHARS} characters")
+    name = account.strip()
+    with services.db.transaction() as session:
+        item = get_item(session, item_id)
+        marks = _marks(session, item_id, item.status, [name])
+        if not marks:
+            raise NotFound(f"account {name!r} is not marked as told about {item_id} ({item.status}); nothing was "
+                           "changed")
+        out = {**_told_dict(marks[0]), "draft_deleted": False}
+        for mark in marks:
+            if mark.draft_id is not None and (draft := session.get(Draft, mark.draft_id)) is not None:
+                session.delete(draft)
+                out["draft_deleted"] = True
+            session.delete(mark)
+    return out
+
+
 def _marks(session, item_id: str, status: str, accounts: list | None = None) -> list[FollowupTold]:
     """The marks that still hold: made at the item's current status and not before the change that set it. An item
     that moved away and back (shipped -> in progress -> shipped) makes an earlier "told" stale: the account is listed

@@ -8,7 +8,8 @@ from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length
 
 from ..followups.brief import brief as build_brief
-from ..followups.service import FollowupInputError, followups as build_followups, mark_told, parse_since
+from ..followups.service import (FollowupInputError, followups as build_followups, mark_told, parse_since,
+                                 unmark_told)
 from ..ingest.validate import year_problem
 from ..notes import NotFound
 from ..services import services
@@ -45,8 +46,10 @@ def followups(item_id: str):
     # Only a mark that is stored is confirmed: the "told" of the address is a name to look up, never a message.
     told = request.args.get("told")
     told = told if told and any(t["account"] == told for t in data["told"]) else None
+    untold = request.args.get("untold")  # likewise: confirmed only when the account is listed again
+    untold = untold if untold and any(a["account"] == untold for a in data["accounts"]) else None
     return render_template("pages/followups.html", f=data, form=ToldForm(formdata=None), page_error=error,
-                           told=told), 422 if error else 200, NO_STORE
+                           told=told, untold=untold), 422 if error else 200, NO_STORE
 
 
 @bp.post("/roadmap/items/<item_id>/followups/told")
@@ -65,6 +68,25 @@ def followup_told(item_id: str):
             return _problem(404, message[:1].upper() + message[1:] + ".", title="No such account among the follow-ups")
         return _missing_item(item_id)
     return redirect(url_for("closeloop.followups", item_id=item_id, told=form.account.data), 303)
+
+
+@bp.post("/roadmap/items/<item_id>/followups/untold")
+def followup_untold(item_id: str):
+    """Undo a mark made by mistake: the account is listed again, and the draft stored as sent goes."""
+    form = ToldForm()
+    if not form.validate():
+        return _problem(400, "Nothing was changed: the account field must name the account, in 1 to 200 characters. "
+                             "Go back, reload the follow-ups page and try again.")
+    try:
+        unmark_told(services(), item_id, form.account.data)
+    except FollowupInputError as exc:
+        return _problem(400, f"Nothing was changed: {exc}.")
+    except NotFound as exc:
+        if _item_exists(item_id):
+            message = str(exc)
+            return _problem(404, message[:1].upper() + message[1:] + ".", title="No such mark")
+        return _missing_item(item_id)
+    return redirect(url_for("closeloop.followups", item_id=item_id, untold=form.account.data), 303)
 
 
 @bp.get("/accounts/<path:name>/brief")
