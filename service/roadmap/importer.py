@@ -111,6 +111,10 @@ def read_csv(text: str, source: str) -> list[tuple[int, dict]]:
         for record in reader:
             if None in record:  # kept as its error, so `validate` names it beside every other bad row
                 rows.append((line, RowError(source, line, None, "more fields than the header names")))
+            elif any(v is None for v in record.values()):  # a short row, as notes' CSV refuses: often a broken line
+                got = sum(v is not None for v in record.values())
+                rows.append((line, RowError(source, line, None, f"{got} field(s) where the header names "
+                                                                f"{len(record)} (fewer than the header)")))
             else:
                 rows.append((line, {k.strip(): v.strip() if isinstance(v, str) else v for k, v in record.items() if k}))
             line = reader.line_num + 1

@@ -157,3 +157,14 @@ def test_an_item_restored_with_a_new_status_counts_as_moved(svc):
         last = history.last_status_change(session, "A")
         assert [(m["item_id"], m["old_status"], m["new_status"]) for m in moved] == [("A", "planned", "shipped")]
         assert (last.kind, last.old_status, last.new_status) == ("restored", "planned", "shipped")
+
+
+def test_a_csv_row_with_fewer_fields_than_the_header_is_named_and_nothing_is_stored(tmp_path):
+    from service.roadmap.importer import read_file, validate
+
+    path = tmp_path / "short.csv"
+    path.write_text("id,title,status,description\nA1,Alpha,planned,desc\nA2,Beta,planned\n")
+    rows, source = read_file(path)
+    with pytest.raises(IngestError) as caught:
+        validate(rows, source)
+    assert [(e.line, "fewer than the header" in e.reason) for e in caught.value.errors] == [(3, True)]
