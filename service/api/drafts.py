@@ -5,6 +5,7 @@ from apiflask import APIBlueprint
 from apiflask.fields import Raw
 from flask import request
 
+from ..auth import principal
 from ..drafts.base import AUDIENCES, TONES
 from ..drafts.pipeline import (MAX_QUESTION_CHARS, DraftInputError, DraftNotFound, create_draft, get_draft,
                                list_drafts, save_feedback)
@@ -109,7 +110,8 @@ def get_one(draft_id: str):
         responses={201: "stored", 404: "no such draft", 422: "bad rating or text"})
 def post_feedback(draft_id: str, body):
     try:
-        return save_feedback(services(), draft_id, body["rating"], body.get("edited_text"), body.get("comment")), 201
+        return save_feedback(services(), draft_id, body["rating"], body.get("edited_text"), body.get("comment"),
+                             author=principal().actor if principal() else None), 201
     except DraftNotFound as exc:
         raise APIError(404, str(exc))
     except DraftInputError as exc:

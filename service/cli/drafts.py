@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ..auth.audit import cli_actor
 from ..drafts.base import AUDIENCES, TONES
 from ..drafts.pipeline import (DraftInputError, DraftNotFound, create_draft, draft_many, get_draft, list_drafts,
                                save_feedback)
@@ -183,7 +184,8 @@ def drafts_rate(ctx, draft_id, up, down, score, edited, comment, as_json):
         fail("give exactly one of --up, --down or --score N", code=2)
     edited_text = read_text_file(edited) if edited else None
     try:
-        row = save_feedback(ctx.services, draft_id, "up" if up else "down" if down else score, edited_text, comment)
+        row = save_feedback(ctx.services, draft_id, "up" if up else "down" if down else score, edited_text, comment,
+                            author=cli_actor())
     except DraftNotFound as exc:
         fail(str(exc))
     except DraftInputError as exc:

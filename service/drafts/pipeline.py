@@ -154,7 +154,7 @@ def draft_dict(d: Draft, *, feedback: bool = False) -> dict:
 
 def feedback_dict(f: DraftFeedback) -> dict:
     return {"id": f.id, "draft_id": f.draft_id, "rating": int(f.rating) if f.rating.isdigit() else f.rating,
-            "edited_text": f.edited_text, "comment": f.comment, "created_at": f.created_at.isoformat()}
+            "edited_text": f.edited_text, "comment": f.comment, "by": f.author, "created_at": f.created_at.isoformat()}
 
 
 def get_draft(services, draft_id) -> dict:
@@ -186,7 +186,8 @@ def normalize_rating(rating) -> str:
     raise DraftInputError('rating must be "up", "down" or a whole number from 1 to 5')
 
 
-def save_feedback(services, draft_id, rating, edited_text=None, comment=None) -> dict:
+def save_feedback(services, draft_id, rating, edited_text=None, comment=None, author: str | None = None) -> dict:
+    """Store a rating (and the text actually sent); `author` is who sent it: the caller, never a field of a body."""
     rating = normalize_rating(rating)
     for name, value in (("edited_text", edited_text), ("comment", comment)):
         if value is not None and (not isinstance(value, str) or len(value) > MAX_FEEDBACK_CHARS):
@@ -195,7 +196,7 @@ def save_feedback(services, draft_id, rating, edited_text=None, comment=None) ->
         if session.get(Draft, _int_id(draft_id)) is None:
             raise DraftNotFound(f"no draft with id {draft_id!r}")
         row = DraftFeedback(draft_id=_int_id(draft_id), rating=rating, edited_text=edited_text or None,
-                            comment=comment or None)
+                            comment=comment or None, author=(author or None) and author[:200])
         session.add(row)
         session.flush()
         return feedback_dict(row)

@@ -51,6 +51,7 @@ class DraftFeedback(Base):
     rating: Mapped[str] = mapped_column(String(4))
     edited_text: Mapped[str | None] = mapped_column(Text)
     comment: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(200))  # token:NAME, user:EMAIL or cli:LOGIN; None before 0018
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     draft: Mapped[Draft] = relationship(back_populates="feedback")

@@ -289,13 +289,14 @@ def _link_item(item_id: str, via: str, **target) -> None:
 
 
 def _save_feedback_once(found: dict, rating: str, edited: str | None, comment: str | None) -> None:
-    """Store a rating unless the draft's latest feedback is this very one, sent moments ago (a double submit)."""
+    """Store a rating unless the draft's latest feedback is this very one from this very user, sent moments ago (a
+    double submit)."""
+    who = principal().actor
     last = (found.get("feedback") or [None])[-1]
-    if last and (str(last["rating"]), last["edited_text"], last["comment"]) == (rating, edited or None,
-                                                                              comment or None) \
-            and _recent(last["created_at"]):
+    if last and (str(last["rating"]), last["edited_text"], last["comment"], last.get("by")) == (
+            rating, edited or None, comment or None, who) and _recent(last["created_at"]):
         return
-    data.drafts.save_feedback(services(), found["id"], rating, edited_text=edited, comment=comment)
+    data.drafts.save_feedback(services(), found["id"], rating, edited_text=edited, comment=comment, author=who)
 
 
 @bp.post("/ask/<int:draft_id>/feedback")

@@ -77,6 +77,9 @@ def test_feedback_is_stored_with_the_draft(seeded):
     feedback = seeded.get(f"/api/v1/drafts/{draft_id}").get_json()["feedback"]
     assert [(f["rating"], f["comment"], f["edited_text"]) for f in feedback] == [
         ("up", "sent as is", None), (4, None, "Shorter version.")]
+    # who rated is the caller's token, never a field of the body
+    assert {f["by"] for f in feedback} == {"token:test-admin"}
+    assert seeded.post(f"/api/v1/drafts/{draft_id}/feedback", json={"rating": "up", "by": "x"}).status_code == 422
 
 
 @pytest.mark.parametrize("body, message", [

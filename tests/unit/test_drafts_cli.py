@@ -60,6 +60,7 @@ def test_drafts_list_show_and_rate(cli, tmp_path):
     assert shown["text"] == first["text"]
     assert [(f["rating"], f["comment"], f["edited_text"]) for f in shown["feedback"]] == [
         ("up", "good", None), (2, None, "What I actually sent.")]
+    assert all(f["by"].startswith("cli:") for f in shown["feedback"])  # who rated: the login name
 
 
 def test_cli_usage_errors(cli):

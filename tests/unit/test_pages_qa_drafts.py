@@ -64,6 +64,9 @@ def test_a_double_submitted_rating_or_question_is_stored_once(app, svc, client):
     assert _count(svc, DraftFeedback) == 2  # one thumbs up, one "not the right item"
     assert client.post(f"/ask/{draft_id}/feedback", data={"kind": "thumb", "rating": "down"}).status_code == 303
     assert _count(svc, DraftFeedback) == 3  # a different rating is new feedback
+    with svc.db.session() as session:  # who rated: the caller, shown on the page
+        assert {f.author for f in session.query(DraftFeedback)} == {"token:test-admin"}
+    assert "by token:test-admin" in client.get(f"/ask/{draft_id}").get_data(as_text=True)
 
 
 def test_an_edit_that_adds_an_unbacked_claim_is_kept_and_flagged(app, svc, client):
