@@ -5,13 +5,13 @@ from apiflask import APIBlueprint
 from apiflask.fields import String
 from apiflask.validators import OneOf
 from flask import request
-from sqlalchemy import func, select
 
-from ..models.reports import PERIODS, Report
+from ..models.reports import PERIODS
 from ..notes import parse_filter_date
 from ..reports.build import ReportError, check_as_of
 from ..reports.deliver import WebhookURLError, api_allowed_hosts, check_url, enqueue_delivery
-from ..reports.store import ReportNotFound, create_report, get_report, list_reports, report_dict, summary_dict
+from ..reports.store import (ReportNotFound, count_reports, create_report, get_report, list_reports, report_dict,
+                             summary_dict)
 from ..services import services
 from .errors import APIError
 from .fields import Body, Text
@@ -26,7 +26,8 @@ def init_app(app) -> None:
 
 
 class ReportIn(Body):
-    since = String(load_default="1d", validate=OneOf(PERIODS), metadata={"description": "the period: 1d, 7d or 30d"})
+    since = String(load_default="1d", validate=OneOf(PERIODS),
+                   metadata={"description": "the period: 1d, 7d or 30d (default 1d, the nightly report's)"})
     webhook = Text(metadata={"description": "a Slack-compatible incoming webhook URL to post the report to"})
     as_of = Text(metadata={"description": "the period ends at the start of this day, UTC (default: today)"})
 
@@ -37,9 +38,7 @@ def list_all():
     limit = query_int("limit", 50, 1, 500)
     offset = query_int("offset", 0, 0, MAX_PAGE * 500)
     rows = [summary_dict(r) for r in list_reports(services(), limit=limit, offset=offset)]
-    with services().db.session() as session:
-        total = session.scalar(select(func.count()).select_from(Report))
-    return {"reports": rows, "total": total, "limit": limit, "offset": offset}
+    return {"reports": rows, "total": count_reports(services()), "limit": limit, "offset": offset}
 
 
 @bp.get("/reports/<int:report_id>")

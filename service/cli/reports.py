@@ -13,7 +13,8 @@ from ..notes import parse_filter_date
 from ..reports.build import ReportError, check_as_of
 from ..reports.deliver import WebhookURLError, check_url, deliver_report
 from ..reports.schedule import ScheduleError, nightly_function, parse_cron, run_forever, run_once_per_fire
-from ..reports.store import ReportNotFound, create_report, get_report, list_reports, report_dict, summary_dict
+from ..reports.store import (ReportNotFound, count_reports, create_report, get_report, list_reports, report_dict,
+                             summary_dict)
 from .common import ROW_ID, emit_json, fail, pass_ctx
 
 FORMATS = ("html", "md", "json")
@@ -122,7 +123,7 @@ def reports():
 def reports_list(ctx, limit, as_json):
     rows = [summary_dict(r) for r in list_reports(ctx.services, limit=limit)]
     if as_json:
-        emit_json({"reports": rows, "total": len(rows)})
+        emit_json({"reports": rows, "total": count_reports(ctx.services), "limit": limit})
         return
     if not rows:
         click.echo("no reports yet: run `feedback report` or `feedback schedule --once`")

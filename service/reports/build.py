@@ -96,7 +96,10 @@ def build_report(services, period: str = "1d", as_of: date | None = None, *, wit
     # The themes' pages, API and CLI name their window in the same words.
     trend_window = window_text(last_day, window.days) if window_text else f"{window.start} to {last_day}"
     if not notes["count"]:
-        messages.insert(0, f"No notes in this window ({trend_window}): nothing was heard from customers in it.")
+        # The window alone: "(... vs the 7 before)" here would read as if the previous period were empty too.
+        days = last_day.isoformat() if window.days == 1 else f"{window.start} to {last_day}"
+        messages.insert(0, f"No notes in this window (the {PERIOD_NAMES[period]}: {days}, UTC): "
+                           "nothing was heard from customers in it.")
     active = [r for r in rows if r["mentions"] > 0]
     top = sorted(active, key=lambda r: (-r["accounts"], -(r["arr"] or 0), -r["mentions"], r["label"]))[:TOP_THEMES]
     return {

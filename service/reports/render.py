@@ -48,17 +48,21 @@ def money(x) -> str:
 MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]()!|~#])")
 # What starts a block when it opens a line (or the item of a list: "- {label}"): a quote, a list, a setext line.
 MARKDOWN_BLOCK_START = re.compile(r"^(\d+)([.)])|^([>+=-])")
+ENTITY_START = re.compile(r"&(?=#?[0-9A-Za-z]+;)")  # an & a Markdown viewer would read as an entity
 
 
 def _text(value, flavor: str) -> str:
     """Untrusted text (labels, quotes, account names) on one line, shown as written: a theme renamed to
     `[x](javascript:alert(1)) *bold*` must not become a link or bold text. Slack needs &, < and > escaped or
     `<!channel>` in a note would ping a whole channel (and a link needs <); standard Markdown gets < escaped so no
-    raw HTML or autolink passes through, and its control characters backslash-escaped."""
+    raw HTML or autolink passes through, an & that starts an entity escaped so it is shown as typed, and its control
+    characters backslash-escaped."""
     text = re.sub(r"\s+", " ", str(value or "")).strip()
     if flavor == "slack":
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = MARKDOWN_INLINE.sub(r"\\\1", text).replace("<", "&lt;")
+    # An & that starts an entity first: "R&amp;D" or "&copy;" written in a label must show as written, not as the
+    # character it names ("R&D" needs nothing and stays readable in the raw file).
+    text = MARKDOWN_INLINE.sub(r"\\\1", ENTITY_START.sub("&amp;", text)).replace("<", "&lt;")
     return MARKDOWN_BLOCK_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
 
 

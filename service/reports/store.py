@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..models import Report, utcnow
@@ -83,6 +83,12 @@ def list_reports(services, limit: int = 100, offset: int = 0) -> list[Report]:
     with services.db.session() as session:
         query = select(Report).order_by(Report.period_end.desc(), Report.updated_at.desc(), Report.id.desc())
         return list(session.scalars(query.offset(offset).limit(limit)))
+
+
+def count_reports(services) -> int:
+    """All stored reports, whatever page of them is listed: the `total` of the API and `reports list --json`."""
+    with services.db.session() as session:
+        return session.scalar(select(func.count()).select_from(Report)) or 0
 
 
 def get_report(services, report_id) -> Report:

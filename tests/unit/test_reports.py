@@ -489,7 +489,7 @@ def test_report_names_its_window_and_says_plainly_when_it_holds_no_notes(seeded,
     _, svc, _ = seeded
     data = build_report(svc, "7d", date(2030, 1, 1))
     assert data["trend_window"] == window_text(date(2029, 12, 31), 7)
-    assert data["messages"][0].startswith("No notes in this window (the last 7 days to 2029-12-31")
+    assert data["messages"][0].startswith("No notes in this window (the last 7 days: 2029-12-25 to 2029-12-31, UTC)")
     assert "30d" in run_cli("report", "--help").output
 
 
