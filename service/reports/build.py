@@ -293,20 +293,24 @@ def _draft_activity(session, window: Window) -> dict:
 
 def _moved(services, window: Window) -> tuple[list[dict], str]:
     """Roadmap items whose status changed since the last stored report (else since the window's start), each with
-    how many accounts asked for it and the path of its follow-ups page."""
+    how many accounts asked for it and the path of its follow-ups page. A report of a past window (its end before
+    today) stops at its end, and looks back from the last report made before then: a report for October must not
+    list what moved in November."""
     from ..models import Report
 
+    until = window.dt(window.end) if window.end < utcnow().date() else None
     with services.db.session() as session:
-        last = session.scalars(select(Report).where(~((Report.period == window.period)
-                                                      & (Report.period_start == window.start)
-                                                      & (Report.period_end == window.end)))
-                               .order_by(Report.created_at.desc()).limit(1)).first()
+        query = select(Report).where(~((Report.period == window.period) & (Report.period_start == window.start)
+                                       & (Report.period_end == window.end)))
+        if until is not None:
+            query = query.where(Report.created_at < until)
+        last = session.scalars(query.order_by(Report.created_at.desc()).limit(1)).first()
         since = last.created_at if last is not None else window.dt(window.start)
         try:
             from ..roadmap.history import moved_since
         except ImportError:  # pragma: no cover - the roadmap is optional
             return [], since.isoformat()
-        rows = moved_since(session, since)
+        rows = moved_since(session, since, until)
     for row in rows:
         row["accounts"] = _asked(services, row["item_id"])
         row["followups"] = f"/roadmap/items/{row['item_id']}/followups"

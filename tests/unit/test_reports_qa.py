@@ -43,3 +43,16 @@ def test_reports_list_json_total_counts_all_reports_not_the_page(run_cli):
     listed = json.loads(run_cli("reports", "list", "--limit", "1", "--json").stdout)
     assert len(listed["reports"]) == 1 and listed["total"] == 3 and listed["limit"] == 1
     assert listed["reports"][0]["last_day"] == "2026-11-26"  # newest first, last day inclusive
+
+
+def test_a_report_of_a_past_window_does_not_list_what_moved_after_it(svc):
+    from service.models import utcnow
+    from service.roadmap.service import import_items
+
+    import_items(svc, [{"id": "RM-1", "title": "SCIM provisioning", "status": "in progress"}])
+    import_items(svc, [{"id": "RM-1", "title": "SCIM provisioning", "status": "shipped"}])  # moves now
+    past = build_report(svc, "7d", date(2026, 10, 1), with_gaps=False)
+    assert past["moved"] == []
+    current = build_report(svc, "7d", utcnow().date(), with_gaps=False)
+    assert [(m["item_id"], m["old_status"], m["new_status"]) for m in current["moved"]] == [
+        ("RM-1", "in_progress", "shipped")]
