@@ -7,8 +7,7 @@ from apiflask.validators import OneOf
 from flask import request
 
 from ..models.reports import PERIODS
-from ..notes import parse_filter_date
-from ..reports.build import ReportError, check_as_of
+from ..reports.build import ReportError, parse_as_of
 from ..reports.deliver import WebhookURLError, api_allowed_hosts, check_url, enqueue_delivery
 from ..reports.store import (ReportNotFound, count_reports, create_report, get_report, list_reports, report_dict,
                              summary_dict)
@@ -59,10 +58,9 @@ def get_one(report_id: int):
                         "sent or failed with a short error; delivery.job_id to poll /api/v1/jobs/<id>)"})
 def create(body: dict):
     svc = services()
-    try:
-        as_of = parse_filter_date(body.get("as_of"), "as_of")
-        check_as_of(as_of.date() if as_of else None)  # a day to come: refused here, so the field is named right
-    except ValueError as exc:  # ReportError too
+    try:  # a day to come, an empty value or a time of day: refused here, so the field is named right
+        as_of = parse_as_of(body.get("as_of"), "as_of")
+    except ReportError as exc:
         raise APIError(422, str(exc), {"field": "as_of"}) from None
     try:
         if body.get("webhook"):
@@ -70,7 +68,7 @@ def create(body: dict):
     except WebhookURLError as exc:
         raise APIError(422, str(exc), {"field": "webhook"}) from None
     try:
-        row = create_report(svc, body.get("since") or "1d", as_of.date() if as_of else None)
+        row = create_report(svc, body.get("since") or "1d", as_of)
     except ReportError as exc:
         raise APIError(422, str(exc), {"field": "since"}) from None
     job = enqueue_delivery(svc, row.id, body["webhook"]) if body.get("webhook") else None

@@ -9,8 +9,7 @@ import click
 
 from ..auth.audit import cli_actor, record
 from ..models.reports import PERIODS
-from ..notes import parse_filter_date
-from ..reports.build import ReportError, check_as_of
+from ..reports.build import ReportError, parse_as_of
 from ..reports.deliver import WebhookURLError, check_url, deliver_report
 from ..reports.schedule import ScheduleError, nightly_function, parse_cron, run_forever, run_once_per_fire
 from ..reports.store import (ReportNotFound, count_reports, create_report, get_report, list_reports, report_dict,
@@ -29,12 +28,9 @@ def register(cli: click.Group) -> None:
 
 def _as_of(value: str | None):
     try:
-        parsed = parse_filter_date(value, "--as-of")
-        day = parsed.date() if parsed else None
-        check_as_of(day, "--as-of")
-    except ValueError as exc:  # ReportError is one
+        return parse_as_of(value, "--as-of")
+    except ReportError as exc:
         fail(str(exc), code=2)
-    return day
 
 
 def _body(row, fmt: str) -> str:

@@ -7,6 +7,7 @@ the statements' notes carry the dates, so any period can be compared with the on
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -62,6 +63,24 @@ def period_window(period: str, as_of: date | None = None) -> Window:
         raise ReportError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
     end = as_of or utcnow().date()
     return Window(period, end - timedelta(days=PERIOD_DAYS[period]), end)
+
+
+def parse_as_of(value, name: str = "as_of") -> date | None:
+    """A report's as-of day from the CLI or the API: None when not given, else a day (YYYY-MM-DD), never in the
+    future (check_as_of). An empty value or one with a time of day is refused by name rather than read as today or
+    cut to its day without a word. ReportError says what is wrong."""
+    from ..notes import parse_filter_date
+
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+        raise ReportError(f"{name} takes a day as YYYY-MM-DD (the report covers the days before it), got {value!r}")
+    try:
+        day = parse_filter_date(value, name).date()
+    except ValueError as exc:
+        raise ReportError(str(exc)) from None
+    check_as_of(day, name)
+    return day
 
 
 def check_as_of(as_of: date | None, name: str = "as_of") -> None:

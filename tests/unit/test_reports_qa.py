@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pytest
 from markdown_it import MarkdownIt
 
 from service.reports.build import build_report
@@ -56,3 +57,17 @@ def test_a_report_of_a_past_window_does_not_list_what_moved_after_it(svc):
     current = build_report(svc, "7d", utcnow().date(), with_gaps=False)
     assert [(m["item_id"], m["old_status"], m["new_status"]) for m in current["moved"]] == [
         ("RM-1", "in_progress", "shipped")]
+
+
+@pytest.mark.parametrize("value", ["", "  ", "2026-11-30T23:00", "30/11/2026", "2026-02-30", "2999-01-01"])
+def test_an_as_of_that_is_not_a_past_or_present_day_is_refused_by_name(client, run_cli, value):
+    resp = client.post("/api/v1/reports", json={"since": "7d", "as_of": value})
+    assert resp.status_code == 422 and resp.get_json()["error"]["details"]["field"] == "as_of"
+    done = run_cli("report", "--since", "7d", "--as-of", value)
+    assert done.exit_code == 2 and "--as-of" in done.stderr
+    assert client.get("/api/v1/reports").get_json()["total"] == 0  # nothing was stored
+
+
+def test_an_as_of_day_is_taken(client):
+    resp = client.post("/api/v1/reports", json={"since": "7d", "as_of": "2026-11-01"})
+    assert resp.status_code == 201 and resp.get_json()["last_day"] == "2026-10-31"
