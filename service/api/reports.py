@@ -6,7 +6,7 @@ from apiflask.fields import String
 from apiflask.validators import OneOf
 from flask import request
 
-from ..models.reports import PERIODS
+from ..models.reports import DEFAULT_PERIOD, PERIODS
 from ..reports.build import ReportError, parse_as_of
 from ..reports.deliver import WebhookURLError, api_allowed_hosts, check_url, enqueue_delivery
 from ..reports.store import (ReportNotFound, count_reports, create_report, get_report, list_reports, report_dict,
@@ -25,8 +25,9 @@ def init_app(app) -> None:
 
 
 class ReportIn(Body):
-    since = String(load_default="1d", validate=OneOf(PERIODS),
-                   metadata={"description": "the period: 1d, 7d or 30d (default 1d, the nightly report's)"})
+    since = String(load_default=DEFAULT_PERIOD, validate=OneOf(PERIODS),
+                   metadata={"description": f"the period: 1d, 7d or 30d (default {DEFAULT_PERIOD}, the themes pages' "
+                                            "window, as `feedback report`)"})
     webhook = Text(metadata={"description": "a Slack-compatible incoming webhook URL to post the report to"})
     as_of = Text(metadata={"description": "the period ends at the start of this day, UTC (default: today)"})
 
@@ -68,7 +69,7 @@ def create(body: dict):
     except WebhookURLError as exc:
         raise APIError(422, str(exc), {"field": "webhook"}) from None
     try:
-        row = create_report(svc, body.get("since") or "1d", as_of)
+        row = create_report(svc, body.get("since") or DEFAULT_PERIOD, as_of)
     except ReportError as exc:
         raise APIError(422, str(exc), {"field": "since"}) from None
     job = enqueue_delivery(svc, row.id, body["webhook"]) if body.get("webhook") else None

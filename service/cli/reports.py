@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..auth.audit import cli_actor, record
-from ..models.reports import PERIODS
+from ..models.reports import DEFAULT_PERIOD, NIGHTLY_PERIOD, PERIODS
 from ..reports.build import ReportError, parse_as_of
 from ..reports.deliver import WebhookURLError, check_url, deliver_report
 from ..reports.schedule import ScheduleError, nightly_function, parse_cron, run_forever, run_once_per_fire
@@ -70,7 +70,7 @@ def _output(row, fmt: str, out: str | None) -> None:
 
 
 @click.command()
-@click.option("--since", "period", type=click.Choice(PERIODS), default="30d", show_default=True,
+@click.option("--since", "period", type=click.Choice(PERIODS), default=DEFAULT_PERIOD, show_default=True,
               help="The period the report covers (the last 30 days by default, the window the themes pages use), "
                    "compared with the same length before it. The nightly schedule uses 1d.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
@@ -147,7 +147,7 @@ def reports_show(ctx, report_id, fmt, out):
 @click.option("--cron", metavar="EXPR", help="Five-field cron expression in UTC (default: FEEDBACK_REPORT_CRON, "
                                              "else '0 6 * * *').")
 @click.option("--once", is_flag=True, help="Run the job now and exit (for system cron and tests).")
-@click.option("--since", "period", type=click.Choice(PERIODS), default="1d", show_default=True)
+@click.option("--since", "period", type=click.Choice(PERIODS), default=NIGHTLY_PERIOD, show_default=True)
 @click.option("--webhook", metavar="URL", help="Deliver to this webhook (default: FEEDBACK_REPORT_WEBHOOK_URL).")
 @pass_ctx
 def schedule(ctx, cron, once, period, webhook):

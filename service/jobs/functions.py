@@ -79,11 +79,12 @@ def themes_job(services, payload: dict, progress) -> dict:
 def report_job(services, payload: dict, progress) -> dict:
     """The nightly job (themes, report, then the configured webhook if `deliver`), as `feedback schedule` runs it.
     A webhook URL is a credential: jobs never store one, they use FEEDBACK_REPORT_WEBHOOK_URL."""
+    from ..models.reports import NIGHTLY_PERIOD
     from ..reports.schedule import nightly_job
 
     as_of = date.fromisoformat(payload["as_of"]) if payload.get("as_of") else None
     webhook = services.config.REPORT_WEBHOOK_URL if payload.get("deliver") else None
-    return nightly_job(services, payload.get("period", "1d"), webhook, as_of, progress=progress.steps)
+    return nightly_job(services, payload.get("period", NIGHTLY_PERIOD), webhook, as_of, progress=progress.steps)
 
 
 def build_report_job(services, payload: dict, progress) -> dict:

@@ -9,6 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .base import Base, utcnow
 
 PERIODS = ("1d", "7d", "30d")
+# A report asked for now (CLI, API, page) covers the themes pages' window unless told otherwise; the nightly job
+# (`feedback schedule`) reports on the last day.
+DEFAULT_PERIOD = "30d"
+NIGHTLY_PERIOD = "1d"
 DELIVERY_STATUSES = ("not_sent", "queued", "sent", "failed")
 
 

@@ -9,6 +9,7 @@ import logging
 import signal
 from datetime import date, datetime, timedelta, timezone
 
+from ..models.reports import NIGHTLY_PERIOD
 from .deliver import deliver_report
 from .store import REPORT_STEPS, create_report, summary_dict, write_files
 
@@ -100,7 +101,7 @@ def refresh_themes(services, progress=None) -> tuple[dict | None, str | None]:
     return {"run_id": result["run_id"], "mode": result["mode"], "themes": len(result["themes"])}, None
 
 
-def nightly_job(services, period: str = "1d", webhook: str | None = None, as_of: date | None = None,
+def nightly_job(services, period: str = NIGHTLY_PERIOD, webhook: str | None = None, as_of: date | None = None,
                 progress=None) -> dict:
     """Retention, themes, the report, its files, the webhook. `progress(done, total)`, if given, counts the theme
     run's and the report's own steps plus one each for retention, files and delivery."""
@@ -165,7 +166,7 @@ def latest_fire(trigger, now: datetime) -> datetime:
     return fire or now.replace(second=0, microsecond=0)
 
 
-def nightly_function(period: str = "1d", webhook: str | None = None):
+def nightly_function(period: str = NIGHTLY_PERIOD, webhook: str | None = None):
     """The job function a scheduler runs for its fire time (`execute(..., function)`): the nightly job for the
     payload's day, counting its steps on the job row like the registered `report` job, with the webhook this
     scheduler was given (a credential the row must not store)."""
@@ -181,7 +182,7 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def run_once_per_fire(services, trigger, function, period: str = "1d", now: datetime | None = None, *,
+def run_once_per_fire(services, trigger, function, period: str = NIGHTLY_PERIOD, now: datetime | None = None, *,
                       webhook: str | None = None):
     """Run the nightly job for the current fire time unless another scheduler (another web process or machine on
     the same database) has it already: the job row's unique key is the lock. Returns the job, or None.
@@ -206,7 +207,7 @@ def run_once_per_fire(services, trigger, function, period: str = "1d", now: date
     return execute(services, job["id"], function)
 
 
-def run_forever(app, cron: str, period: str = "1d", webhook: str | None = None, echo=print) -> None:
+def run_forever(app, cron: str, period: str = NIGHTLY_PERIOD, webhook: str | None = None, echo=print) -> None:
     """Block, running the job on the cron schedule until SIGINT/SIGTERM. Overlapping runs are skipped and
     missed runs (machine asleep) are run once, up to an hour late."""
     from apscheduler.schedulers.blocking import BlockingScheduler

@@ -7,7 +7,7 @@ from wtforms import (BooleanField, HiddenField, RadioField, SelectField, SelectM
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, ValidationError
 
 from ..models.notes import SOURCE_KINDS
-from ..models.reports import PERIODS
+from ..models.reports import DEFAULT_PERIOD, PERIODS
 from .forms import SOURCE_LABELS, IsoDateField, _strip
 
 MAX_QUESTION_CHARS = 4000
@@ -93,7 +93,8 @@ class ConfirmItemForm(FlaskForm):
 
 
 class BuildReportForm(FlaskForm):
-    period = SelectField("Period", choices=[(p, PERIOD_LABELS[p]) for p in PERIODS], default="7d", validate_choice=True)
+    period = SelectField("Period", choices=[(p, PERIOD_LABELS[p]) for p in PERIODS], default=DEFAULT_PERIOD,
+                         validate_choice=True)
     deliver = BooleanField("Also post it to the configured webhook")  # shown only when one is configured
     submit = SubmitField("Build report now")
 

@@ -71,3 +71,14 @@ def test_an_as_of_that_is_not_a_past_or_present_day_is_refused_by_name(client, r
 def test_an_as_of_day_is_taken(client):
     resp = client.post("/api/v1/reports", json={"since": "7d", "as_of": "2026-11-01"})
     assert resp.status_code == 201 and resp.get_json()["last_day"] == "2026-10-31"
+
+
+def test_a_report_asked_for_now_has_one_default_window_everywhere(app, client, run_cli):
+    from service.models.reports import DEFAULT_PERIOD
+    from service.web.page_forms import BuildReportForm
+
+    made = client.post("/api/v1/reports", json={})
+    assert made.status_code == 201 and made.get_json()["period"] == DEFAULT_PERIOD == "30d"
+    assert f"default: {DEFAULT_PERIOD}" in run_cli("report", "-h").stdout
+    with app.test_request_context():
+        assert BuildReportForm(formdata=None, meta={"csrf": False}).period.data == DEFAULT_PERIOD
