@@ -63,10 +63,7 @@ def followup_told(item_id: str):
     except FollowupInputError as exc:
         return _problem(400, f"Nothing was marked: {exc}.")
     except NotFound as exc:
-        if _item_exists(item_id):
-            message = str(exc)  # it names the account and the item, and says nothing was marked
-            return _problem(404, message[:1].upper() + message[1:] + ".", title="No such account among the follow-ups")
-        return _missing_item(item_id)
+        return _not_found(item_id, exc, "No such account among the follow-ups")
     return redirect(url_for("closeloop.followups", item_id=item_id, told=form.account.data), 303)
 
 
@@ -82,10 +79,7 @@ def followup_untold(item_id: str):
     except FollowupInputError as exc:
         return _problem(400, f"Nothing was changed: {exc}.")
     except NotFound as exc:
-        if _item_exists(item_id):
-            message = str(exc)
-            return _problem(404, message[:1].upper() + message[1:] + ".", title="No such mark")
-        return _missing_item(item_id)
+        return _not_found(item_id, exc, "No such mark")
     return redirect(url_for("closeloop.followups", item_id=item_id, untold=form.account.data), 303)
 
 
@@ -110,6 +104,15 @@ def _item_exists(item_id: str) -> bool:
         except NotFound:
             return False
     return True
+
+
+def _not_found(item_id: str, exc: NotFound, title: str):
+    """No such item, or (the item exists) the account or mark the form named: the message names it and says that
+    nothing was changed."""
+    if not _item_exists(item_id):
+        return _missing_item(item_id)
+    message = str(exc)
+    return _problem(404, message[:1].upper() + message[1:] + ".", title=title)
 
 
 def _missing_item(item_id: str):
