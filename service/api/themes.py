@@ -200,9 +200,16 @@ def post_summarize(body):
     texts = body.get("texts")
     if texts is None:
         texts = [body["text"]] if "text" in body else None
-    if not texts or not all(t.strip() for t in texts):
+    if not texts:
         raise APIError(422, "give 'text' (a string) or 'texts' (a list of strings) with the pasted notes",
                        {"field": "text"})
+    blank = [i for i, t in enumerate(texts) if not t.strip()]
+    if blank:  # name the entry, so a caller with hundreds of notes can find the empty one
+        listed = body.get("texts") is not None
+        field = f"texts[{blank[0]}]" if listed else "text"
+        more = f" ({len(blank)} empty entries)" if len(blank) > 1 else ""
+        raise APIError(422, f"{field} is empty or only whitespace{more}",
+                       {"field": field, "empty_indexes": blank[:20]} if listed else {"field": field})
     if sum(len(t) for t in texts) > MAX_SUMMARIZE_CHARS:
         raise APIError(413, f"pasted text is over {MAX_SUMMARIZE_CHARS:,} characters (text/texts together); "
                             "store it with POST /api/v1/notes and run themes instead",

@@ -27,7 +27,8 @@ def summarize_texts(services, texts: list[str], *, account: str | None = None, s
     if store:
         report = ingest(services, notes, [], skip_invalid=False)
         stored_ids = _ids_by_text(services, notes, report.note_ids)
-    pieces = [(n, seg.text) for n, note in enumerate(notes) for seg in split_statements(note.text)]
+    # the same note pasted twice (a double paste, a copied block) is one mention, as ingest stores it once
+    pieces = [(n, seg.text) for n in _first_copies(notes) for seg in split_statements(notes[n].text)]
     if not pieces:
         return _empty(stored_ids, "no sentences found in the pasted text")
     vecs = services.embedder.embed([t for _, t in pieces])
@@ -84,13 +85,25 @@ def summarize_texts(services, texts: list[str], *, account: str | None = None, s
             labelled = stages.label_clusters([texts_], [vecs[members]], services=None, use_llm=False)[0]
             themes.append({"label": labelled.label, "mentions": len(members), "quotes": quotes, "corpus_theme": None})
     themes.sort(key=lambda t: (t["corpus_theme"] is None, -(t["corpus_theme"] or {}).get("other_accounts", 0), -t["mentions"]))
-    return {"themes": themes, "statements": len(pieces), "pains": len(pains), "stored_note_ids": [i for i in stored_ids if i],
+    return {"themes": themes, "statements": len(pieces), "pains": len(pains), "stored_note_ids": _unique(stored_ids),
             "stored": store}
 
 
 def _empty(stored_ids, message, statements=0) -> dict:
-    return {"themes": [], "statements": statements, "pains": 0, "stored_note_ids": [i for i in stored_ids if i],
+    return {"themes": [], "statements": statements, "pains": 0, "stored_note_ids": _unique(stored_ids),
             "message": message}
+
+
+def _first_copies(notes) -> list[int]:
+    """Indexes of the notes that are not a repeat of an earlier one (same account and normalised text)."""
+    first: dict[tuple[str | None, str], int] = {}
+    for n, note in enumerate(notes):
+        first.setdefault((note.account, note.norm_hash), n)
+    return sorted(first.values())
+
+
+def _unique(ids: list[str | None]) -> list[str]:
+    return list(dict.fromkeys(i for i in ids if i))
 
 
 def _ids_by_text(services, notes, reported: list[str]) -> list[str | None]:
