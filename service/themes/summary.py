@@ -16,9 +16,12 @@ class SummaryError(ValueError):
         self.details = details or {}
 
 
-def summarize_texts(services, texts: list[str], *, account: str | None = None, source: str = "other",
+def summarize_texts(services, texts: list[str], *, account: str | list | None = None, source: str = "other",
                     date: str | None = None, store: bool = False, max_chars: int = 100_000) -> dict:
-    rows = [RawRow({"text": t, "account": account, "source": source, "date": date}, i) for i, t in enumerate(texts, 1)]
+    """`account`: one account for every text, or one per text (a paste of several calls, each naming its own)."""
+    accounts = list(account) if isinstance(account, list) else [account] * len(texts)
+    rows = [RawRow({"text": t, "account": a, "source": source, "date": date}, i)
+            for i, (t, a) in enumerate(zip(texts, accounts), 1)]
     notes, errors = validate_rows(rows, "paste", max_chars, allow_future=False, future_hint=None)
     if errors:
         raise SummaryError(f"{len(errors)} pasted note(s) are invalid; nothing was stored",
@@ -74,7 +77,7 @@ def summarize_texts(services, texts: list[str], *, account: str | None = None, s
                   for i in members]
         if key[0] == "corpus":
             t = corpus[key[1]]
-            others = [a for a in t["account_names"] if a != account]
+            others = [a for a in t["account_names"] if a not in accounts]
             themes.append({
                 "label": t["label"], "mentions": len(members), "quotes": quotes,
                 "corpus_theme": {"id": t["id"], "label": t["label"], "accounts": t["accounts"],

@@ -25,6 +25,24 @@ def split_notes(text: str | None) -> list[str]:
     return [part.strip() for part in SEPARATOR.split(text) if part.strip()]
 
 
+HEADER = re.compile(r"[ \t]*(account|date|source)[ \t]*:[ \t]*(\S[^\n]{0,199})[ \t]*$", re.I)
+
+
+def note_headers(note: str) -> tuple[dict[str, str], str]:
+    """A pasted note's own `Account:`, `Date:` and `Source:` lines at its top, and the note without them: several
+    calls' notes pasted at once, each naming its account. Only these three names, each once, and only when text
+    follows them ("Account: Acme is unhappy" alone is a note, not a header)."""
+    lines = note.split("\n")
+    fields: dict[str, str] = {}
+    for n, line in enumerate(lines):
+        found = HEADER.fullmatch(line)
+        if found is None or found[1].lower() in fields:
+            body = "\n".join(lines[n:]).strip()
+            return (fields, body) if fields and body else ({}, note)
+        fields[found[1].lower()] = found[2].strip()
+    return {}, note
+
+
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
@@ -52,7 +70,8 @@ class IsoDateField(DateField):
 class PasteForm(FlaskForm):
     text = TextAreaField(
         "Notes",
-        description="One note, or several separated by a line containing only ---. "
+        description="One note, or several separated by a line containing only ---. A note may start with its own "
+        "Account:, Date: (YYYY-MM-DD) and Source: lines, which override the fields below for that note. "
         "Up to 100,000 characters per note.",
     )
     account = StringField(

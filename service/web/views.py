@@ -17,7 +17,7 @@ from ..jobs import enqueue, is_large_ingest, notes_payload
 from ..models import Account, Note
 from ..notes import NotFound, find_note, note_dict
 from ..services import services
-from .forms import SOURCE_LABELS, PasteForm
+from .forms import SOURCE_LABELS, PasteForm, note_headers
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,14 @@ def paste():
     if not form.validate():
         return _form_again(form, "Please correct the highlighted fields. Nothing was stored.", 422)
 
-    rows = [
-        RawRow({"text": text, "account": form.account.data or None, "source": form.source.data,
-                "date": form.date.data.isoformat() if form.date.data else None}, line)
-        for line, text in enumerate(form.notes, start=1)
-    ]
+    # A note's own Account:/Date:/Source: lines (several calls pasted at once) override the form's fields.
+    defaults = {"account": form.account.data or None, "source": form.source.data,
+                "date": form.date.data.isoformat() if form.date.data else None}
+    rows, own = [], set()
+    for line, pasted in enumerate(form.notes, start=1):
+        headers, text = note_headers(pasted)
+        rows.append(RawRow({**defaults, **headers, "text": text}, line))
+        own.update((line, field) for field in headers)
     svc = services()
     notes, errors = validate_rows(rows, "paste", svc.config.MAX_NOTE_CHARS, allow_future=False, future_hint=None)
     if notes and not errors and is_large_ingest(current_app.config, notes):
@@ -52,7 +55,7 @@ def paste():
     try:
         report = ingest(svc, notes, errors, skip_invalid=False)
     except IngestError as exc:
-        _attach_row_errors(form, exc.errors, several=len(rows) > 1)
+        _attach_row_errors(form, exc.errors, several=len(rows) > 1, own=frozenset(own))
         return _form_again(form, "Please correct the highlighted fields. Nothing was stored.", 422)
     except Exception:  # the database or vector store is down: keep the user's text, say what happened
         log.exception("storing pasted notes failed")
@@ -61,9 +64,10 @@ def paste():
             "Nothing was stored; please try again in a moment.", 503,
         )
 
+    accounts = [n.account for n in notes]  # one per note when the notes name their own
     themes, theme_message = _theme_summary(
-        svc, [n.text for n in notes], account=form.account.data or None, source=form.source.data,
-        date=form.date.data.isoformat() if form.date.data else None,
+        svc, [n.text for n in notes], account=accounts if len(set(accounts)) > 1 else (accounts or [None])[0],
+        source=form.source.data, date=form.date.data.isoformat() if form.date.data else None,
     )
     stored, more = _load_notes(svc, report.note_ids)
     if themes:
@@ -71,7 +75,8 @@ def paste():
     response = render_template(
         "paste_summary.html", report=report, pasted=len(rows), themes=themes, theme_message=theme_message,
         stored=stored, more_notes=more,
-        account=form.account.data or None, source=SOURCE_LABELS.get(form.source.data, form.source.data),
+        account=accounts[0] if len(set(accounts)) == 1 else None,
+        source=SOURCE_LABELS.get(form.source.data, form.source.data),
         date=form.date.data,
     )
     return response, 200, {"Cache-Control": "no-store"}
@@ -95,11 +100,14 @@ def _form_again(form: PasteForm, message: str, status: int):
     return render_template("paste.html", form=form, page_error=message), status, {"Cache-Control": "no-store"}
 
 
-def _attach_row_errors(form: PasteForm, errors, *, several: bool) -> None:
+def _attach_row_errors(form: PasteForm, errors, *, several: bool, own: frozenset = frozenset()) -> None:
+    """Row errors under the form field they concern. `own`: (note, field) pairs a note set itself with a header
+    line, so their errors name the note; an error of the form's own field is the same for every note, said once."""
     seen = set()
     for err in errors:
         name = FIELD_FOR_ROW_ERROR.get(err.field or "", "text")
-        prefix = f"Note {err.line}: " if name == "text" and several and err.line else ""
+        mine = name == "text" or (err.line, err.field) in own
+        prefix = f"Note {err.line}: " if mine and several and err.line else ""
         message = prefix + err.reason
         if (name, message) in seen:  # account/source/date errors repeat once per note
             continue
