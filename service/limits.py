@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, time, timedelta, timezone
 
-from flask import current_app, request, session
+from flask import current_app, g, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -22,14 +22,28 @@ EXEMPT = frozenset({"healthz", "static"})
 
 
 def caller_key() -> str:
-    """Who is counted: a Bearer token (by its hash), a signed-in session, else the client address."""
+    """Who is counted: a valid Bearer token (by its hash), a signed-in session, else the client address. A token that
+    is not valid counts against the address: a guesser who sends a new one each time must not get a new counter."""
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        return "token:" + hashlib.sha256(header[7:].strip().encode("utf-8", "replace")).hexdigest()[:24]
+        secret = header[7:].strip()
+        if _valid_token(secret):
+            return "token:" + hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()[:24]
+        return f"ip:{get_remote_address()}"
     user = session.get("_user_id") if session else None
     if user:
         return f"session:{user}"
     return f"ip:{get_remote_address()}"
+
+
+def _valid_token(secret: str) -> bool:
+    """Looked up once per request (the limiter asks for the key once per limit)."""
+    if "rate_token_valid" not in g:
+        from .auth.store import token_is_valid
+        from .services import services
+
+        g.rate_token_valid = token_is_valid(services().db, secret)
+    return g.rate_token_valid
 
 
 def _limit_for_request() -> str:

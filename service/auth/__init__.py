@@ -6,8 +6,6 @@ X-CSRFToken), like forms; Bearer calls do not (a browser never adds that header 
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user
 
@@ -117,10 +115,12 @@ def record_action(action: str, target: str | None = None, details: dict | None =
 
 
 def safe_next(target: str | None) -> str:
-    """Only a local path: the sign-in page must not become an open redirect."""
-    parts = urlsplit(target or "")
-    if not target or parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+    """Only a local path: the sign-in page must not become an open redirect. A path starting with one "/" and holding
+    no backslash and no control character is local. Nothing is parsed, since parsers disagree: "//[" makes urlsplit
+    raise, browsers drop tabs and line breaks (so "/<TAB>//evil.example" would leave the site), and a line break
+    cannot go in the Location header at all."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target \
+            or any(ord(c) < 32 or ord(c) == 127 for c in target):
         return "/"
     return target
 

@@ -10,13 +10,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from ..ingest.validate import text_problem
 from ..models import ROLES, ApiToken, SignInCode, User, utcnow
 
 TOKEN_PREFIX = "fbk_"
 SIGN_IN_MINUTES = 15
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+LINE_BREAK = re.compile("[\t\n\x0b\x0c\r\x85\u2028\u2029]")
 
 
 class AuthError(ValueError):
@@ -55,10 +57,22 @@ def check_role(role: str) -> str:
     return role
 
 
+def check_label(value: str, what: str) -> str:
+    """An email or token name is one line of printable text: it is shown in lists and the audit log's lines, where a
+    control character or line break could forge or hide an entry."""
+    problem = text_problem(value, what)
+    if problem is None and (found := LINE_BREAK.search(value)):
+        problem = f"{what} contains a line break or tab U+{ord(found.group()):04X} (character {found.start() + 1})"
+    if problem:
+        raise AuthError(problem)
+    return value
+
+
 def add_user(db, email: str, role: str) -> User:
     email = (email or "").strip().lower()
     if not EMAIL.match(email):
         raise AuthError(f"{email!r} is not an email address")
+    check_label(email, "the email address")
     check_role(role)
     with db.transaction() as session:
         if session.scalar(select(User).where(User.email == email)) is not None:
@@ -79,6 +93,8 @@ def set_disabled(db, email: str, disabled: bool = True) -> User:
         user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
         if user is None:
             raise AuthError(f"no user {email}")
+        if user.disabled == disabled:  # nothing changes: no second entry in the audit log
+            raise AuthError(f"user {user.email} is already {'disabled' if disabled else 'enabled'}")
         user.disabled = disabled
         return user
 
@@ -87,6 +103,7 @@ def create_token(db, name: str, role: str) -> tuple[ApiToken, str]:
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise AuthError("a token needs a name of 1 to 200 characters")
+    check_label(name, "the token name")
     check_role(role)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with db.transaction() as session:
@@ -106,8 +123,20 @@ def revoke_token(db, token_id: int) -> ApiToken:
         row = session.get(ApiToken, token_id)
         if row is None:
             raise AuthError(f"no token with id {token_id}")
-        row.revoked_at = row.revoked_at or utcnow()
+        if row.revoked_at is not None:  # nothing changes: no second entry in the audit log
+            raise AuthError(f"token {row.id} ({row.name}) was already revoked at "
+                            f"{row.revoked_at.isoformat(timespec='seconds')}Z")
+        row.revoked_at = utcnow()
         return row
+
+
+def token_is_valid(db, secret: str) -> bool:
+    """Is this a stored, unrevoked token? A read only (no last-used write): the rate limiter asks before auth."""
+    if not secret or len(secret) > 200:
+        return False
+    with db.session() as session:
+        return session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest(secret),
+                                                        ApiToken.revoked_at.is_(None))) is not None
 
 
 def token_principal(db, secret: str) -> Principal | None:
@@ -164,12 +193,16 @@ def redeem_sign_in_code(db, code: str) -> Principal | None:
     """The user of an unused, unexpired code, marking it used (a second use signs no one in)."""
     if not code or len(code) > 200:
         return None
+    now = utcnow()
     with db.transaction() as session:
-        row = session.scalar(select(SignInCode).where(SignInCode.code_hash == digest(code)))
-        if row is None or row.used_at is not None or row.expires_at < utcnow():
+        # One statement checks and marks the code, so two requests racing with it cannot both sign in.
+        user_id = session.scalar(
+            update(SignInCode)
+            .where(SignInCode.code_hash == digest(code), SignInCode.used_at.is_(None), SignInCode.expires_at >= now)
+            .values(used_at=now).returning(SignInCode.user_id))
+        if user_id is None:
             return None
-        row.used_at = utcnow()
-        user = session.get(User, row.user_id)
+        user = session.get(User, user_id)
         if user is None or user.disabled:
             return None
         return Principal("user", user.id, user.email, user.role)

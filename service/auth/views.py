@@ -1,7 +1,7 @@
 """Sign-in pages: paste an API token or a one-time code, or follow a one-time link; sign out."""
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request
+from flask import Blueprint, g, redirect, render_template, request, session
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField
@@ -23,6 +23,7 @@ class SignInForm(FlaskForm):
 def _sign_in(who, target: str, via: str):
     from . import record_action, safe_next
 
+    session.clear()  # a new session (and CSRF token): nothing from before the sign-in carries over
     login_user(who)
     g.principal = who
     record_action("sign_in", None, {"via": via})
@@ -58,5 +59,6 @@ def sign_in_link(code: str):
 
 @bp.post("/sign-out")
 def sign_out():
-    logout_user()
+    session.clear()  # the CSRF token too: the next person at this browser starts afresh
+    logout_user()  # after clear(): it may leave a note to clear a remember-me cookie
     return redirect("/sign-in")

@@ -54,16 +54,21 @@ def users_add(ctx, email, role, base_url, as_json):
 @pass_ctx
 def users_link(ctx, email, base_url):
     """Print a new one-time sign-in link for a user."""
+    db = ctx.services.db
     try:
-        click.echo(_sign_in_url(base_url, create_sign_in_code(ctx.services.db, email)))
+        url = _sign_in_url(base_url, create_sign_in_code(db, email))
     except AuthError as exc:
         fail(str(exc))
+    # whoever runs this can sign in as that user: the log says who made the link, not only who then signed in
+    record(db, cli_actor(), "user_link", (email or "").strip().lower())
+    click.echo(url)
 
 
 @users.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def users_list(ctx, as_json):
+    """The users, their roles and whether they are disabled."""
     rows = [{"id": u.id, "email": u.email, "role": u.role, "disabled": u.disabled,
              "created_at": u.created_at.isoformat(timespec="seconds")} for u in list_users(ctx.services.db)]
     if as_json:
@@ -116,6 +121,7 @@ def tokens_create(ctx, name, role, as_json):
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def tokens_list(ctx, as_json):
+    """The tokens by id, name and role, with their first characters (never the whole token)."""
     rows = [{"id": t.id, "name": t.name, "role": t.role, "prefix": t.prefix,
              "created_at": t.created_at.isoformat(timespec="seconds"),
              "last_used_at": t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else None,
@@ -133,6 +139,7 @@ def tokens_list(ctx, as_json):
 @click.argument("token_id", type=click.IntRange(1, 2**62))
 @pass_ctx
 def tokens_revoke(ctx, token_id):
+    """Revoke a token by its id (`feedback tokens list`): it stops working at once."""
     try:
         row = revoke_token(ctx.services.db, token_id)
     except AuthError as exc:

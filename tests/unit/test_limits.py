@@ -57,3 +57,17 @@ def test_redis_counters_are_shared_by_every_worker(make_app):
     statuses = [app.test_client(anonymous=True).get("/api/v1/stats", headers=headers).status_code
                 for app in (first, second, first, second, first, second)]
     assert statuses == [200, 200, 200, 200, 429, 429]
+
+
+def test_guessing_tokens_counts_against_the_address_not_each_guess(limited):
+    """A new made-up token per request must not get a new counter: unknown tokens are counted by address."""
+    client = limited.test_client(anonymous=True)
+    env = {"REMOTE_ADDR": "10.0.0.7"}
+    statuses = [client.get("/api/v1/stats", headers={"Authorization": f"Bearer guess-{i}"},
+                           environ_base=env).status_code for i in range(7)]
+    assert statuses == [401] * 5 + [429] * 2
+    forms = [client.post("/sign-in", headers={"Authorization": f"Bearer guess-{i}"}, environ_base=env,
+                         data={"secret": f"fbk_guess{i}"}).status_code for i in range(3)]
+    assert forms[-1] == 429  # sign-in has the tighter limit, counted by the same address
+    valid = limited.test_client(role="viewer")  # a real token still has its own budget from the same address
+    assert valid.get("/api/v1/stats", environ_base=env).status_code == 200
