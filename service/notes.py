@@ -1,14 +1,15 @@
 """Read-side note functions shared by the CLI and the API."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, time
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .ingest.validate import parse_date
-from .models import Account, Note, Statement
+from .models import Account, Note, Statement, ThemeSnapshot
 from .vectorstore import STATEMENTS
 
 
@@ -113,13 +114,26 @@ def list_accounts(session: Session) -> list[dict]:
 
 
 
-
 def delete_note_by_id(services, note_id: str) -> None:
-    """Delete a note, its statements and their vectors."""
+    """Delete a note, its statements and their vectors, and its quotes in the stored themes. Roadmap links and theme
+    memberships go with it by foreign key; the themes' snapshots hold its public id and text as JSON, so the theme
+    pages went on quoting the deleted text and linking to a 404 (or, once its number was reused, another note)."""
     with services.db.session() as session:
         note = find_note(session, note_id)
+        public_id = note.public_id
         vector_ids = [f"s{s.id}" for s in note.statements]
         session.delete(note)
+        _forget_in_snapshots(session, public_id)
         session.flush()
         services.store.delete(STATEMENTS, vector_ids)
         session.commit()
+
+
+def _forget_in_snapshots(session: Session, public_id: str) -> None:
+    """Drop a deleted note's quotes and id from every theme snapshot that names it. The JSON's text finds the
+    candidates (the id is stored as json.dumps writes it); the lists themselves decide."""
+    named = cast(ThemeSnapshot.note_ids, Text).contains(json.dumps(public_id), autoescape=True)
+    for snap in session.scalars(select(ThemeSnapshot).where(named)):
+        if public_id in (snap.note_ids or []):
+            snap.note_ids = [n for n in snap.note_ids if n != public_id]
+            snap.quotes = [q for q in snap.quotes or [] if not (isinstance(q, dict) and q.get("note_id") == public_id)]

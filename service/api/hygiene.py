@@ -3,7 +3,8 @@
 An API body that is not JSON is refused with 415; a JSON body with 400 when it does not parse, is nested deeper than
 MAX_JSON_DEPTH, holds a lone surrogate (text that cannot be stored as UTF-8), NaN/Infinity or a number that does
 not fit 64 bits; a chunked body over the size limit with 413, like one that declares its length. Path integers are
-bounded to 64 bits so a huge id is a 404, not a database OverflowError. Generated links encode '/' inside an id, so
+bounded to 64 bits so a huge id is a 404, not a database OverflowError; a NUL in the path is a 404 and in a query
+value a 400. Generated links encode '/' inside an id, so
 an id such as "../x" can never make a link that leaves its page.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import re
 from urllib.parse import quote
 
-from flask import jsonify, request
+from flask import abort, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, PathConverter, UnicodeConverter
 
@@ -139,6 +140,20 @@ def init_app(app) -> None:
     # A busy or unavailable database is a 503: see service.api.errors.init_dependency_errors.
     app.url_map.converters.update(int=BoundedIntegerConverter, default=SegmentConverter, string=SegmentConverter,
                                   path=EncodedPathConverter)
+
+    @app.before_request
+    def _no_nul_in_the_address():
+        """A NUL in the path or a query value names nothing the service stores (ingest refuses NUL in ids, names and
+        text), and PostgreSQL refuses it as a query parameter: without this, a 500 on every route that looks it up."""
+        if "\x00" in request.path:
+            abort(404)
+        for name, value in request.args.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                if request.path.startswith("/api/"):
+                    return jsonify(error_body(400, f"the query parameter {name[:40]!r} holds a NUL character",
+                                              {"field": name[:40]})), 400
+                abort(400)
+        return None
 
     @app.before_request
     def _strict_json_to_pages():

@@ -8,6 +8,7 @@ from ..jobs import JobNotFound, get_job, list_jobs
 from ..models.jobs import JOB_STATUSES
 from ..services import services
 from .errors import APIError
+from .hygiene import query_int
 
 bp = APIBlueprint("jobs", __name__, url_prefix="/api/v1", tag="Jobs")
 
@@ -27,13 +28,9 @@ def get_one(job_id: str):
 def get_many():
     status = request.args.get("status")
     if status and status not in JOB_STATUSES:
-        raise APIError(400, f"unknown status {status!r}", {"allowed": list(JOB_STATUSES)})
-    try:
-        limit = int(request.args.get("limit", 50))
-    except ValueError:
-        raise APIError(400, "limit must be a whole number")
-    if not 1 <= limit <= 200:
-        raise APIError(400, "limit must be between 1 and 200")
+        raise APIError(400, f"unknown status {status!r}", {"field": "status", "allowed": list(JOB_STATUSES)})
+    # The same rule as every other list's page size (int() took "1_0", and the error named no field).
+    limit = query_int("limit", 50, 1, 200)
     return {"items": list_jobs(services(), status=status, limit=limit)}
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Integer, List, String
 from flask import current_app, request
-from marshmallow import INCLUDE
+from marshmallow import INCLUDE, missing
 
 from ..ingest.errors import IngestError, RowError
 from ..ingest.store import ingest, validate_rows
@@ -56,21 +56,26 @@ def bool_arg(name: str) -> bool:
         responses={201: "stored", 202: "large: queued as a job (poll /api/v1/jobs/<id>)", 400: "malformed JSON",
                    413: "too large", 422: "invalid rows (nothing stored)"})
 def post_notes(body):
+    # Both switches first: a bad value is a 400 whichever way the notes go (a large ingest was queued without
+    # looking at ?skip_invalid=).
+    allow_future, skip_invalid = bool_arg("allow_future"), bool_arg("skip_invalid")
     if isinstance(body, dict) and isinstance(body.get("notes"), list):
         body = body["notes"]
-    items = body if isinstance(body, list) else [body]
+    # No body at all (marshmallow's `missing`) or JSON null: nothing was sent, not a row of the wrong type.
+    items = [] if body is None or body is missing else body if isinstance(body, list) else [body]
     limit = current_app.config["MAX_NOTES_PER_REQUEST"]
     if len(items) > limit:
         raise APIError(413, f"{len(items)} notes in one request; the limit is {limit}", {"limit": limit})
     if not items:
-        raise APIError(422, "no notes given", {"errors": []})
+        raise APIError(422, "no notes given: send a note, a list of notes or {\"notes\": [...]} as JSON",
+                       {"errors": []})
     rows = [RawRow(item, i) for i, item in enumerate(items, start=1)]
     notes, errors = validate_rows(rows, "request", current_app.config["MAX_NOTE_CHARS"],
-                                  allow_future=bool_arg("allow_future"), future_hint="?allow_future=true")
-    if notes and is_large_ingest(current_app.config, notes) and (not errors or bool_arg("skip_invalid")):
+                                  allow_future=allow_future, future_hint="?allow_future=true")
+    if notes and is_large_ingest(current_app.config, notes) and (not errors or skip_invalid):
         return _queued_ingest(notes, errors)
     try:
-        report = ingest(services(), notes, errors, skip_invalid=bool_arg("skip_invalid"))
+        report = ingest(services(), notes, errors, skip_invalid=skip_invalid)
     except IngestError as exc:
         raise APIError(422, f"{len(exc.errors)} invalid note(s); nothing was stored",
                        {"errors": [e.as_dict() for e in exc.errors]})
@@ -92,12 +97,14 @@ def get_notes():
     per_page = query_int("per_page", 50, 1, 200)
     source = request.args.get("source")
     if source and source not in SOURCE_KINDS:
-        raise APIError(400, f"unknown source {source!r}", {"allowed": list(SOURCE_KINDS)})
-    try:
-        since = parse_filter_date(request.args.get("since"), "since")
-        until = parse_filter_date(request.args.get("until"), "until", end_of_day=True)
-    except ValueError as exc:
-        raise APIError(400, str(exc))
+        raise APIError(400, f"unknown source {source!r}", {"field": "source", "allowed": list(SOURCE_KINDS)})
+    dates = {}
+    for name in ("since", "until"):
+        try:
+            dates[name] = parse_filter_date(request.args.get(name), name, end_of_day=name == "until")
+        except ValueError as exc:
+            raise APIError(400, str(exc), {"field": name})
+    since, until = dates["since"], dates["until"]
     with services().db.session() as session:
         rows, total = list_notes(session, account=request.args.get("account"), source=source, since=since,
                                  until=until, page=page, per_page=per_page)

@@ -94,13 +94,14 @@ def jobs_show(ctx, job_id, wait, timeout, as_json):
         fail(str(exc))
     if as_json:
         emit_json(job)
-        return
-    click.echo(f"job {job['id']}: {job['kind']}, {job['status']}, progress {_progress(job)}, attempts {job['attempts']}")
-    if job["error"]:
-        click.echo(f"error: {job['error']}")
-    if job["result"] is not None:
-        emit_json(job["result"])
-    if job["status"] == "failed":
+    else:
+        click.echo(f"job {job['id']}: {job['kind']}, {job['status']}, progress {_progress(job)}, "
+                   f"attempts {job['attempts']}")
+        if job["error"]:
+            click.echo(f"error: {job['error']}")
+        if job["result"] is not None:
+            emit_json(job["result"])
+    if job["status"] == "failed":  # with --json too: a script reads the exit code, whatever the output format
         raise SystemExit(1)
 
 

@@ -10,6 +10,7 @@ from ..ingest.errors import IngestError
 from ..ingest.readers import STDIN_FORMATS
 from ..ingest.store import ingest, load_paths, reindex
 from ..jobs.functions import notes_payload
+from ..models.notes import SOURCE_KINDS
 from ..notes import NotFound, delete_note_by_id, find_note, list_accounts, list_notes, note_dict, parse_filter_date, stats
 from .common import emit_json, fail, pass_ctx, progress_bar
 
@@ -147,7 +148,7 @@ def notes():
 
 @notes.command("list")
 @click.option("--account")
-@click.option("--source")
+@click.option("--source", type=click.Choice(SOURCE_KINDS), help="Only notes of this kind (a typo was an empty list).")
 @click.option("--since")
 @click.option("--until")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
@@ -164,9 +165,9 @@ def notes_list(ctx, account, source, since, until, limit, as_json):
     if as_json:
         emit_json({"items": items, "total": total})
         return
-    for n in items:
-        text = n["text"].replace("\n", " ")
-        click.echo(f"{n['id']:<14} {(n['date'] or '')[:10]:<10} {(n['account'] or '-')[:24]:<24} {n['source']:<9} {text[:60]}")
+    for n in items:  # one row per note: a carriage return or tab in the text or account moved the row's columns
+        text, account = " ".join(n["text"].split()), " ".join((n["account"] or "-").split())
+        click.echo(f"{n['id']:<14} {(n['date'] or '')[:10]:<10} {account[:24]:<24} {n['source']:<9} {text[:60]}")
     click.echo(f"{len(items)} of {total} notes")
 
 

@@ -100,7 +100,7 @@ def _run(services, job_id: str, function) -> dict:
             exc = state.outcome.exception()
             log.warning("job %s (%s) attempt %d failed, retrying: %s", job_id, kind, state.attempt_number, exc)
             try:
-                store.note_attempt(services, job_id, f"attempt {state.attempt_number}: {type(exc).__name__}: {exc}")
+                store.note_attempt(services, job_id, f"attempt {state.attempt_number}: {describe(exc)}")
             except Exception as note_exc:  # the database may be what is down: keep retrying all the same
                 log.warning("job %s: attempt not recorded: %s", job_id, note_exc)
 
@@ -114,7 +114,18 @@ def _run(services, job_id: str, function) -> dict:
         return {"status": "failed", "error": str(exc)}
     except Exception as exc:  # recorded on the job for `jobs show`; the traceback goes to the worker's log
         log.exception("job %s (%s) failed", job_id, kind)
-        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        return {"status": "failed", "error": describe(exc)}
+
+
+def describe(exc: BaseException) -> str:
+    """An error as a job's row shows it (the page, the API, `jobs show`). A database error is its driver's first
+    line: SQLAlchemy's own text goes on with the SQL, its bound parameters (note text, an account's name) and a
+    link, which the worker's log keeps with the traceback."""
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, BaseException):
+        lines = str(orig).strip().splitlines()
+        return f"{type(orig).__name__}: {lines[0] if lines else ''}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def record(services, job_id: str, outcome: dict, *, if_running: bool = False) -> bool:

@@ -56,19 +56,21 @@ def create(services, kind: str, payload: dict, *, key: str | None, backend: str)
             return job_dict(session.scalars(select(Job).where(Job.key == key)).one()), False
 
 
+def _row(session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise JobNotFound(f"no job {job_id!r}")
+    return job
+
+
 def get(services, job_id: str) -> dict:
     with services.db.session() as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            raise JobNotFound(f"no job {job_id!r}")
-        return job_dict(job)
+        return job_dict(_row(session, job_id))
 
 
 def payload_of(services, job_id: str) -> tuple[str, dict]:
     with services.db.session() as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            raise JobNotFound(f"no job {job_id!r}")
+        job = _row(session, job_id)
         return job.kind, job.payload
 
 
