@@ -351,7 +351,8 @@ def run_injection() -> dict:
 
 def run_claims() -> dict:
     """Product claims in customer words (kept out of quotes): planted status claims and instructions against
-    ordinary pain statements (eval/datasets/status_claims.jsonl). The gate reads the test half."""
+    ordinary pain statements (eval/datasets/status_claims.jsonl); and claims in a draft that no cited item backs
+    (eval/datasets/draft_claims.jsonl). The gates read the test halves."""
     from service.drafts.checks import status_claims
 
     rows = read_jsonl(DATASETS / "status_claims.jsonl")
@@ -365,8 +366,17 @@ def run_claims() -> dict:
                 "missed": [i for i in claims if i not in flagged],
                 "false_alarm_ids": sorted(i for i in flagged if i not in claims)}
 
-    test = measure([r for r in rows if r["split"] == "test"])
-    return {**test, "split": "test", "dev": measure([r for r in rows if r["split"] == "dev"]), "all": measure(rows)}
+    def drafted(split: str) -> dict:
+        """Claims in a drafter's reply about something no cited item names (eval/datasets/draft_claims.jsonl)."""
+        from .bench_draft_claims import load, score
+
+        result = score(load(split))
+        return {"draft_claim_accuracy": result["accuracy"], "draft_claim_precision": result["precision"],
+                "draft_claim_recall": result["recall"]}
+
+    test = {**measure([r for r in rows if r["split"] == "test"]), **drafted("test")}
+    dev = {**measure([r for r in rows if r["split"] == "dev"]), **drafted("dev")}
+    return {**test, "split": "test", "dev": dev, "all": measure(rows)}
 
 
 def run_judge(svc) -> dict:

@@ -52,7 +52,8 @@ METRIC_DIRECTIONS: dict[str, str] = {
     # injection
     "instruction_recall": HIGHER,
     "instruction_false_alarms": LOWER,
-    "claim_precision": HIGHER, "claim_recall": HIGHER,
+    "claim_precision": HIGHER, "claim_recall": HIGHER, "draft_claim_accuracy": HIGHER, "draft_claim_precision": HIGHER,
+    "draft_claim_recall": HIGHER,
     # themes
     "nmi": HIGHER,
     "ari": HIGHER,

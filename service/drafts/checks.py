@@ -39,11 +39,11 @@ PROMISE_RE = re.compile(
     r"launched|deliver|delivered|ready|live|land|roll(?:ed)?\s+out|built|build|add|added|support|have|get|include)\b"
     r"|\b(?:we|you|it|they|this|that)'ll\s+(?:ship|deliver|launch|release|land|build|add|have|get|support|be)\b"
     r"|\bguarantee[sd]?\b|\bpromise[sd]?\b|\bcommit(?:ted|ting|s)?\s+to\b|\bcommitted\b|\b(?:a|our|firm)\s+commitment\b"
-    r"|\b(?:is|are)\s+coming\b|\bon\s+track\s+(?:to|for)\b|\b(?:scheduled|slated|set)\s+(?:for|to)\b"
+    r"|\b(?:is|are|'s|'re)\s+coming\b|\bgo(?:es)?\s+live\b|\bon\s+track\s+(?:to|for)\b|\b(?:scheduled|slated|set)\s+(?:for|to)\b"
     r"|\b(?:is|are)\s+(?:landing|launching|shipping)\b|\bdefinitely\b|\bcount\s+on\b|\bexpect\s+it\b",
     re.IGNORECASE)
 AVAILABLE_RE = re.compile(
-    r"\bavailable\s+(?:today|now)\b|\b(?:is|are)\s+(?:now\s+)?live\b|\bgenerally\s+available\b"
+    r"\bavailable\s+(?:today|now)\b|\b(?:is|are|'s|'re)\s+(?:(?:now|already|also|fully)\s+)*live\b|\bgenerally\s+available\b"
     r"|\b(?:has|have)\s+(?:already\s+)?(?:shipped|launched|been\s+released)\b"
     r"|\balready\s+(?:available|supported|supports?|ships?)\b"
     r"|\b(?:shipped|launched|went\s+live)\s+(?:in|on|last)\b|\blive\s+today\b",
@@ -63,10 +63,17 @@ def _about(sentence: str, items: list[DraftItem]) -> list[DraftItem]:
     return named or items[:1]
 
 
-def _points_back(sentence: str, m: re.Match) -> bool:
+def _own_subject(m: re.Match) -> int:
+    """Where a promise's own subject ends inside the match: "we'll deliver" holds its subject ("we"), so the clause
+    before the match ("..., and") says nothing about what is promised; 0 when the match holds none."""
+    found = m.group(0).lower().find("'ll")
+    return max(found, 0)
+
+
+def _points_back(sentence: str, m: re.Match, own: int = 0) -> bool:
     """A promise about the item under discussion: "it will ship", "we will deliver it", "this is coming"."""
     after = [w.lower() for w in re.findall(r"[\w']+", sentence[m.end():])][:4]
-    return _refers_back(sentence, m.start()) or any(w in _PRONOUNS for w in after)
+    return _refers_back(sentence, m.start() + own) or any(w in _PRONOUNS for w in after)
 
 
 def promise_problems(text: str, verdict: str, items: list[DraftItem],
@@ -79,9 +86,10 @@ def promise_problems(text: str, verdict: str, items: list[DraftItem],
             if _hedged(sentence, m.start()):
                 continue
             phrase = " ".join(m.group(0).split())
+            own = _own_subject(m)
             if verdict in HONEST_VERDICTS:
                 problems.append(f"promise '{phrase}' although the verdict is {verdict}")
-            elif items and not _named(_clause(sentence, m), items, shared) and not _points_back(sentence, m):
+            elif items and not _named(_clause(sentence, m), items, shared) and not _points_back(sentence, m, own):
                 problems.append(f"promise '{phrase}' about something no cited item names")
             for item in _about(sentence, items) if verdict not in HONEST_VERDICTS else []:
                 if item.status in UNCOMMITTED_STATUSES:
@@ -147,7 +155,7 @@ def availability_problems(text: str, items: list[DraftItem], alternatives: list[
             if _hedged(sentence, m.start()):
                 continue
             phrase = " ".join(m.group(0).split())
-            offered = [a for a in alternatives if a.title.lower() in sentence.lower()]
+            offered = _named(sentence, list(alternatives), shared)  # as a cited item is named: id, title or own term
             in_clause = _named(_clause(sentence, m), list(items) + offered, shared)
             named = in_clause or _named(sentence, list(items) + offered, shared)
             if items and not in_clause and not _refers_back(sentence, m.start()):
