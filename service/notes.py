@@ -8,6 +8,7 @@ from datetime import datetime, time
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from . import locks
 from .ingest.validate import parse_date
 from .models import Account, Note, Statement, ThemeSnapshot
 from .vectorstore import STATEMENTS
@@ -51,6 +52,18 @@ def find_note(session: Session, note_id: str) -> Note:
     if note is None:
         raise NotFound(f"no note with id {note_id!r}")
     return note
+
+
+def existing_note_ids(session: Session, note_ids) -> set[str]:
+    """Which of these public ids still name a note (as find_note reads them), in one query: stored drafts and reports
+    keep the ids of notes deleted since, and their pages must not link those."""
+    wanted = {str(n) for n in note_ids if n is not None}
+    numbers = {int(n) for n in wanted if n.isascii() and n.isdigit() and len(n) <= 18}
+    if not wanted:
+        return set()
+    rows = session.execute(select(Note.id, Note.external_id).where(
+        Note.external_id.in_(wanted) | (Note.id.in_(numbers) & Note.external_id.is_(None)))).all()
+    return {ext if ext is not None else str(pk) for pk, ext in rows}
 
 
 def parse_filter_date(value: str | None, name: str, end_of_day: bool = False) -> datetime | None:
@@ -117,8 +130,12 @@ def list_accounts(session: Session) -> list[dict]:
 def delete_note_by_id(services, note_id: str) -> None:
     """Delete a note, its statements and their vectors, and its quotes in the stored themes. Roadmap links and theme
     memberships go with it by foreign key; the themes' snapshots hold its public id and text as JSON, so the theme
-    pages went on quoting the deleted text and linking to a 404 (or, once its number was reused, another note)."""
+    pages went on quoting the deleted text and linking to a 404.
+
+    Under the ingest lock, as erasure is: an ingest racing it (PostgreSQL lets both run) must not re-embed or link
+    statements of this note while they are deleted."""
     with services.db.session() as session:
+        locks.hold(session, "ingest")  # first: a SQLite transaction that read first cannot wait for the lock
         note = find_note(session, note_id)
         public_id = note.public_id
         vector_ids = [f"s{s.id}" for s in note.statements]

@@ -23,11 +23,14 @@ class Account(Base):
 
 class Note(Base):
     __tablename__ = "notes"
+    # AUTOINCREMENT: a deleted note's number is never handed out again in SQLite, so its public id (when it had no
+    # external id) in drafts, reports, audit entries and older theme snapshots never comes to name another note.
     __table_args__ = (
         UniqueConstraint("external_id"),
         Index("ix_notes_account_norm", "account_id", "norm_hash"),
         Index("ix_notes_occurred_at", "occurred_at"),
         Index("ix_notes_updated_at", "updated_at"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,6 +8,7 @@ from datetime import datetime, time
 from sqlalchemy import delete, select
 
 from ..models import Draft, RoadmapLink
+from ..notes import existing_note_ids
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,20 @@ def draft_page(svc, draft_id: int) -> dict | None:
     linked = linked_items(svc, draft_id)
     for item in found["items"]:
         item["linked"] = item["id"] in linked
+    found["notes_present"] = notes_present(svc, [e.get("note_id") for e in found.get("evidence") or []])
     return found
+
+
+def notes_present(svc, note_ids) -> set[str]:
+    """The public ids among these that still name a note. A stored draft or report keeps the ids it quoted as a
+    record of what was sent; its page links only the notes that still exist and says which were deleted."""
+    with svc.db.session() as session:
+        return existing_note_ids(session, note_ids)
+
+
+def report_notes_present(svc, report_data: dict) -> set[str]:
+    quoted = [q.get("note_id") for t in report_data.get("top_themes") or [] for q in t.get("quotes") or []]
+    return notes_present(svc, quoted)
 
 
 def linked_items(svc, draft_id: int) -> set[str]:

@@ -345,7 +345,8 @@ def build_report():
 @bp.get("/reports/<int:report_id>")
 def report(report_id: int):
     row = _report_or_404(report_id)
-    return render_template("pages/report.html", report=row, r=row.data, links=True)
+    return render_template("pages/report.html", report=row, r=row.data, links=True,
+                           notes_present=data.report_notes_present(services(), row.data))
 
 
 @bp.get("/reports/<int:report_id>/report.html")
