@@ -97,10 +97,17 @@ def delete_told(item_id: str, body):
     return undone
 
 
+@bp.get("/accounts/brief")
 @bp.get("/accounts/<path:name>/brief")
 @bp.doc(summary="One account's pains by theme with the roadmap's Decision for each, items moved since ?since= "
-                "(default: its last note), open asks and drafts already made", responses={404: "no such account"})
-def get_brief(name: str):
+                "(default: its last note), open asks and drafts already made. /accounts/brief?account=NAME takes "
+                "any name; in the path, a name \".\" or \"..\" or one with \"/\" at either end does not arrive as "
+                "written", responses={400: "bad since, or no account given", 404: "no such account"})
+def get_brief(name: str | None = None):
+    if name is None:
+        name = request.args.get("account")
+        if not name or not name.strip():
+            raise APIError(400, "account is required: /api/v1/accounts/brief?account=NAME", {"field": "account"})
     since = _since()
     try:
         return brief(services(), name, since=since)

@@ -73,12 +73,13 @@ def followups(ctx, item_id, since, told, untold, told_by, no_drafts, as_json):
 
     if told and untold:
         fail("use --told or --untold, not both", code=2)
+    if told_by is not None and not told:
+        fail("--by names who told the accounts given with --told; give --told ACCOUNT too", code=2)
     day = _date(since)
     try:
         if untold is not None:
             undone = unmark_told(ctx.services, item_id, untold)
-            record(ctx.services.db, cli_actor(), "followup_untold", f"{item_id}/{undone['account']}",
-                   {"status": undone["status"]})
+            _audit(ctx, "followup_untold", item_id, undone)
             if as_json:
                 emit_json({"item_id": item_id, "untold": undone})
             else:
@@ -88,14 +89,15 @@ def followups(ctx, item_id, since, told, untold, told_by, no_drafts, as_json):
         if told:
             marks = mark_told_many(ctx.services, item_id, list(told), told_by=told_by or cli_actor())
             for mark in marks:
-                record(ctx.services.db, cli_actor(), "followup_told", f"{item_id}/{mark['account']}",
-                       {"status": mark["status"]})
+                if mark["created"]:  # marking again changes nothing, so it is no second entry
+                    _audit(ctx, "followup_told", item_id, mark)
             if as_json:
                 emit_json({"item_id": item_id, "told": marks})
             else:
                 for m in marks:
-                    click.echo(f"{m['account']}: told about {item_id} ({m['status']})"
-                               + ("" if m["created"] else " (already marked)") + f", draft {m['draft_id']} stored")
+                    click.echo(f"{m['account']}: told about {item_id} ({m['status']}), draft {m['draft_id']} stored"
+                               if m["created"] else f"{m['account']}: already marked as told about {item_id} "
+                               f"({m['status']}) on {m['told_at'][:10]}; nothing changed")
             return
         data = build(ctx.services, item_id, since=day, drafts=not no_drafts)
     except NotFound as exc:
@@ -123,6 +125,19 @@ def followups(ctx, item_id, since, told, untold, told_by, no_drafts, as_json):
             click.echo("   " + a["draft"]["text"].replace("\n", "\n   "))
 
 
+def _audit(ctx, action: str, item_id: str, mark: dict) -> None:
+    """As the API and pages log it: the item as target, the account only as a fingerprint (an erased account is
+    never named in the log)."""
+    from ..erase import fingerprint
+
+    record(ctx.services.db, cli_actor(), action, f"item_id={item_id}",
+           {"status": mark["status"], "account": fingerprint(mark["account"])})
+
+
+def _times(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 @click.command()
 @click.argument("account")
 @click.option("--since", help="Items that moved since this day (YYYY-MM-DD); default: the account's last note.")
@@ -143,22 +158,27 @@ def brief(ctx, account, since, as_json):
         return
     arr = f"ARR {data['arr']:,.0f}" if data["arr"] is not None else "ARR unknown"
     heard = f"{data['first_heard']} to {data['last_heard']}" if data["notes"] else "nothing heard yet"
-    click.echo(f"{data['account']} ({arr}, {data['deal_stage'] or 'stage unknown'}): {data['notes']} notes, {heard}")
+    click.echo(f"{data['account']} ({arr}, {data['deal_stage'] or 'stage unknown'}): {_times(data['notes'], 'note')}, "
+               f"{heard}")
+    if not data["pains"]:
+        click.echo(f"\nNo asks or pains from {data['account']} in the notes yet.")
     for p in data["pains"]:
         d = p["decision"]
         release = f", release {d['release']}" if d.get("release") else ""
-        what = (f"{d['item_id']} {d['title']}: {d['verdict']}{release}"
+        what = (f"{d['item_id']} {d['title']}: {d['status']}{release}"  # the status as the roadmap shows it
                 if d["item_id"] else "not on the roadmap; nearest: " +
                 ", ".join(f"{n['item_id']} ({n['status']}, match {n['match']:.2f}): {n['scoring_reason'] or '-'}"
                           for n in d["nearest"]))
         flag = "" if p["answered"] else "  [open]"
-        click.echo(f"\n* {p['label']} ({p['mentions']} mentions, {p['first_heard']} to {p['last_heard']}){flag}")
+        click.echo(f"\n* {p['label']} ({_times(p['mentions'], 'mention')}, {p['first_heard']} to {p['last_heard']})"
+                   f"{flag}")
         click.echo(f"  {what}")
         for q in p["quotes"]:
             click.echo(f"  \u201c{q['text']}\u201d ({q['note_id']}, {q['date']})")
     if data["moved_since"]:
-        click.echo(f"\nMoved since {data['moved_since']}: " + (", ".join(
-            f"{m['item_id']} {m['old_status']} -> {m['new_status']}" for m in data["moved"]) or "nothing"))
+        moved = [f"{m['item_id']} {m['old_status']} -> {m['new_status']}" + (" (they asked)" if m["asked_by_account"]
+                                                                            else "") for m in data["moved"]]
+        click.echo(f"\nMoved since {data['moved_since']}: " + (", ".join(moved) or "nothing"))
     else:
         click.echo("\nMoved: no notes to date it from (--since DAY lists the items that moved since then)")
     click.echo(f"Drafts made for {account}: {len(data['drafts'])}")

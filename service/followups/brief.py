@@ -3,7 +3,7 @@ the items that moved since a date, open asks nobody answered, and the drafts alr
 
 Grounded like drafts: every group quotes the account's own statements (verbatim, with note ids and dates) and
 either cites the item its Decision names or says "not on the roadmap" with the nearest items and their scoring
-reasons. The summary text is checked with the drafts' checks (items given, quotes verbatim from this account's
+reasons. Each summary line is checked with the drafts' checks (items given, quotes verbatim from this account's
 notes only, no unbacked dates or promises). Quotes of other accounts never enter a brief.
 """
 from __future__ import annotations
@@ -17,11 +17,12 @@ from ..drafts import checks
 from ..drafts.base import VERDICT_OF_STATUS, DraftContext, Evidence
 from ..drafts.evidence import _quotable
 from ..drafts.matching import _draft_item, _scores
-from ..models import Account, Draft, FollowupTold, RoadmapItem, ThemeMembership
+from ..models import Account, Draft, RoadmapItem, ThemeMembership
 from ..notes import NotFound
 from ..roadmap import decision as decisions, history
 from ..themes.queries import latest_run, latest_themes
 from .asks import account_facts, statement_asks
+from .service import told_items
 
 QUOTES_PER_GROUP = 3
 NEAREST = 2
@@ -32,7 +33,7 @@ def brief(services, account: str, since: date | None = None) -> dict:
     """The brief as a dict; NotFound when no note names the account."""
     with services.db.session() as session:
         if session.scalars(select(Account).where(Account.name == account)).first() is None:
-            raise NotFound(f"no account named {account!r}")
+            raise NotFound(f"no account named {account[:200]!r}")
     mine = [s for s in statement_asks(services) if s.account == account]
     groups = _groups(services, mine)
     items = _items(services)
@@ -42,7 +43,7 @@ def brief(services, account: str, since: date | None = None) -> dict:
     since = since or _last_heard(mine)
     moved = _moved(services, since, {r["decision"].get("item_id") for r in rows})
     sent = _drafts(services, account)
-    answered = {i for d in sent for i in d["cited_item_ids"]} | _told(services, account)
+    answered = _answered_items(services, account, sent)
     for r in rows:
         r["answered"] = bool(r["decision"].get("item_id") in answered) if r["decision"].get("item_id") else bool(
             any(d["verdict"] == NOT_ON_ROADMAP and d["question"] in r["texts"] for d in sent))
@@ -60,6 +61,7 @@ def brief(services, account: str, since: date | None = None) -> dict:
 def _groups(services, mine: list) -> list[dict]:
     """The account's asks by the item their Decision cites; pains no item addresses by theme of the latest run
     (else "Other pains"). Praise, and statements that are neither an ask nor a pain, are left out."""
+    kinds = _kinds(services, mine)
     with services.db.session() as session:
         run = latest_run(session)
         theme_of = dict(session.execute(select(ThemeMembership.statement_id, ThemeMembership.theme_id).where(
@@ -68,11 +70,11 @@ def _groups(services, mine: list) -> list[dict]:
         labels = {t["id"]: t["label"] for t in latest_themes(session)} if run else {}
     out: dict = defaultdict(list)
     for s in mine:
-        if s.kind == "praise":
+        if kinds[s.statement_id] == "praise":
             continue
         if s.cited:
             out[("item", s.cited[0][0])].append(s)
-        elif s.kind == "pain":
+        elif kinds[s.statement_id] == "pain":
             theme = theme_of.get(s.statement_id)
             out[("theme", theme if theme in labels else None)].append(s)
     groups = []
@@ -83,6 +85,24 @@ def _groups(services, mine: list) -> list[dict]:
                        else None, "label": label if kind == "item" else (labels.get(key) or "Other pains"),
                        "members": members})
     return groups
+
+
+def _kinds(services, mine: list) -> dict[int, str | None]:
+    """statement id -> pain | praise | other. A statement no theme run has read yet (a note taken since the last
+    run, or outside its window) is read now with the run's own classifier: otherwise a pain raised on yesterday's
+    call, that no roadmap item addresses, would be missing from the brief until the next run."""
+    kinds = {s.statement_id: s.kind for s in mine}
+    unread = [s for s in mine if s.kind is None]
+    if unread:
+        from types import SimpleNamespace
+
+        from ..themes.run import load_vectors
+        from ..themes.select import classify
+
+        texts = [s.text for s in unread]
+        vectors = load_vectors(services, [SimpleNamespace(id=s.statement_id, text=s.text) for s in unread])
+        kinds.update(zip((s.statement_id for s in unread), classify(texts, vectors, services.embedder)))
+    return kinds
 
 
 def _items(services) -> dict:
@@ -156,38 +176,51 @@ def _drafts(services, account: str) -> list[dict]:
                 for d in rows]
 
 
-def _told(services, account: str) -> set[str]:
+def _answered_items(services, account: str, sent: list[dict]) -> set[str]:
+    """The items the account heard about at their current status: a draft for it that cites the item made since the
+    item's status last changed, or a "told" mark that still holds. A later move reopens the ask, as it puts the
+    account back on the item's follow-ups (service.told_items)."""
     with services.db.session() as session:
-        return set(session.scalars(select(FollowupTold.item_id).where(FollowupTold.account == account)))
+        out = told_items(session, account)
+        changed: dict[str, datetime | None] = {}
+        for d in sent:
+            for item_id in d["cited_item_ids"]:
+                if item_id not in changed:
+                    change = history.last_status_change(session, item_id)
+                    changed[item_id] = change.changed_at if change else None
+                if changed[item_id] is None or datetime.fromisoformat(d["created_at"]) >= changed[item_id]:
+                    out.add(item_id)
+    return out
 
 
 def _summary(services, account: str, rows: list[dict], items: dict, scored: dict) -> tuple[str, list[str]]:
-    """One line per pain: a quote of the account's own words and what the roadmap says, checked like a draft."""
-    lines, evidence, cited = [], [], []
+    """One line per pain: a quote of the account's own words and what the roadmap says, each line checked like a
+    draft about its own item (a brief names items of every status: "available today" on one line is right for
+    that line's shipped item, whatever the line before says). A problem names the line it is in."""
+    lines, problems = [], []
     for r in rows:
         quote = next((q for q in r["quotes"] if _quotable(q["text"], [])), None)
         said = f' They said: "{quote["text"].strip()}" (note {quote["note_id"]}).' if quote else ""
-        if quote:
-            evidence.append(Evidence(note_id=quote["note_id"], account=account, quote=quote["text"], own=True))
+        evidence = [Evidence(note_id=quote["note_id"], account=account, quote=quote["text"], own=True)] if quote else []
         d = r["decision"]
         if d["item_id"]:
             release = f", release {d['release']}" if d["release"] else ""
-            cited.append(d["item_id"])
-            lines.append(f"{d['item_id']} {d['title']} is {_words(d['verdict'])}{release}.{said}")
+            ours = f"{d['item_id']} {d['title']} is {_words(d['verdict'])}{release}."
+            line, given, near_items = ours + said, [_draft_item(items[d["item_id"]], scored, None)], []
         else:
             near = "; ".join(f"{n['item_id']} {n['title']} ({n['status']})" for n in d["nearest"])
-            lines.append(f"{r['label']}: not on the roadmap, no plan or date to share"
-                         f"{' (nearest: ' + near + ')' if near else ''}.{said}")
+            # The label is a theme's, in the customers' words ("moved to Snowflake this summer"): no claim of ours.
+            ours = f"not on the roadmap, no plan or date to share{' (nearest: ' + near + ')' if near else ''}."
+            line, given = f"{r['label']}: {ours}{said}", []
+            near_items = [_draft_item(items[n["item_id"]], scored, None) for n in d["nearest"]]
+        ctx = DraftContext(question=f"Brief for {account}", account=account, audience="internal", tone=None,
+                           verdict=VERDICT_OF_STATUS[given[0].status] if given else NOT_ON_ROADMAP,
+                           items=given, evidence=evidence, alternatives=near_items)
+        found = checks.check_draft(ours + said, [i.id for i in given], [e.quote for e in evidence], ctx)
+        problems += [f"{r['label']}: {p}" for p in found if not p.startswith("too long")]  # a page, not a message
+        lines.append(line)
     text = "\n".join(lines) or f"No asks or pains from {account} in the notes yet."
-    given = [_draft_item(items[i], scored, None) for i in dict.fromkeys(cited)]
-    near_items = [_draft_item(items[n["item_id"]], scored, None)
-                  for r in rows for n in r["decision"].get("nearest", [])]
-    ctx = DraftContext(question=f"Brief for {account}", account=account, audience="internal", tone=None,
-                       verdict=VERDICT_OF_STATUS[given[0].status] if given else NOT_ON_ROADMAP,
-                       items=given, evidence=evidence, alternatives=near_items)
-    problems = checks.check_draft(text, [i.id for i in given], [e.quote for e in evidence], ctx)
-    problems = [p for p in problems if not p.startswith("too long")]  # a brief is a page, not a message
-    return text, problems
+    return text, list(dict.fromkeys(problems))
 
 
 def _words(verdict: str) -> str:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..models import Draft, FollowupTold, utcnow
+from ..models import Draft, FollowupTold, RoadmapItem, utcnow
 from ..notes import NotFound
 from ..roadmap import history
 from ..roadmap.service import get_item
@@ -155,6 +155,16 @@ def unmark_told(services, item_id: str, account: str) -> dict:
                 session.delete(draft)
                 out["draft_deleted"] = True
             session.delete(mark)
+    return out
+
+
+def told_items(session, account: str) -> set[str]:
+    """The items `account` holds a "told" mark for that still holds (see _marks): what a brief counts as answered."""
+    out = set()
+    for item_id in set(session.scalars(select(FollowupTold.item_id).where(FollowupTold.account == account))):
+        item = session.get(RoadmapItem, item_id)
+        if item is not None and _marks(session, item_id, item.status, [account]):
+            out.add(item_id)
     return out
 
 

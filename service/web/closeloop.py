@@ -2,7 +2,7 @@
 account brief before a call. Blueprint "closeloop"; data from service.followups, the same functions as the API."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length
@@ -83,8 +83,35 @@ def followup_untold(item_id: str):
     return redirect(url_for("closeloop.followups", item_id=item_id, untold=form.account.data), 303)
 
 
+@bp.app_template_global()
+def brief_url(account: str) -> str:
+    """The address of an account's brief, for every link to one: the name goes in the query string
+    (/accounts/brief?account=NAME), where any name arrives as written. In the path, a name "." or ".." (also written
+    %2E, which browsers decode first) is removed by browsers and HTTP clients, and a name that starts or ends with
+    "/" or holds "//" is merged into another account's address by the router."""
+    return url_for("closeloop.brief", account=account)
+
+
+@bp.app_template_global()
+def may_read_notes() -> bool:
+    """Quotes link to their note for those who may open it (PM and above); a sales rep sees the note id alone
+    rather than a link to a refusal."""
+    from ..auth import principal
+    from ..auth.policy import allows
+
+    who = principal()
+    return bool(who) and allows(who.role, "pages.note")
+
+
+@bp.get("/accounts/brief")
 @bp.get("/accounts/<path:name>/brief")
-def brief(name: str):
+def brief(name: str | None = None):
+    """/accounts/brief?account=NAME (what pages link to), or /accounts/NAME/brief for a name typed by hand."""
+    if name is None:
+        name = request.args.get("account")
+        if not name or not name.strip():
+            return _problem(400, "Which account? This address names none: a brief is at /accounts/brief?account=NAME "
+                                 "(the name exactly as in the notes).", title="No account given")
     since, error = _since()
     try:
         data = build_brief(services(), name, since=since)

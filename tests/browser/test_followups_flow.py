@@ -41,6 +41,26 @@ def test_followups_mark_told_and_brief(page, base, screenshot_dir: Path):
     with page.expect_navigation():
         page.locator("main section.card h2 a", has_text="Acme Logistics").click()
     assert page.locator("h1").inner_text() == "Acme Logistics"
-    assert "marker alpha" in page.locator("main").inner_text() and "marker bravo" not in page.locator("main").inner_text()
+    main = page.locator("main").inner_text()
+    assert "marker alpha" in main and "marker bravo" not in main
     page.screenshot(path=str(screenshot_dir / "brief.png"), full_page=True)
     assert_clean(page)
+
+
+
+@pytest.mark.parametrize("name", [".", "..", "/lead"])
+def test_a_brief_link_reaches_an_account_named_with_dots_or_slashes(page, base, live_app, name):
+    """A browser removes "." and ".." segments (also written %2E) from a path before asking, and the router merges
+    "//": the link carries the name in the query string, so the brief is of the account clicked."""
+    from service.ingest.readers import RawRow
+    from service.ingest.store import ingest, validate_rows
+
+    note = {"id": f"dots-{len(name)}-{name.count('/')}", "account": name, "source": "call", "date": "2026-10-09",
+            "text": "They need SCIM user provisioning from Okta so users are created automatically, marker dots."}
+    rows, errors = validate_rows([RawRow(note, 1)], "test", 100_000)
+    ingest(live_app.extensions["feedback"], rows, errors, skip_invalid=False)
+    assert page.goto(f"{base}/roadmap/items/RM-104/followups").status == 200
+    with page.expect_navigation():
+        page.locator("main section.card h2").get_by_role("link", name=name, exact=True).click()
+    assert page.locator("h1").inner_text() == name
+    assert "marker dots" in page.locator("main").inner_text()

@@ -211,7 +211,8 @@ def test_followups_cli(run_cli, tmp_path):
     assert data["accounts"][0]["account"] == "Velo Commerce"
     told = run_cli("followups", "RM-104", "--told", "Velo Commerce", "--by", "sam")
     assert told.exit_code == 0 and "Velo Commerce: told about RM-104 (shipped)" in told.output
-    assert "Velo Commerce" not in [a["account"] for a in json.loads(run_cli("followups", "RM-104", "--json").output)["accounts"]]
+    listed = json.loads(run_cli("followups", "RM-104", "--json").output)["accounts"]
+    assert "Velo Commerce" not in [a["account"] for a in listed]
     for args, code in ((("followups", "NOPE"), 1), (("followups", "RM-104", "--since", "soon"), 2),
                        (("followups", "RM-104", "--told", "Bluefin Payments"), 1)):
         res = run_cli(*args)
@@ -344,7 +345,8 @@ def test_erasing_an_account_removes_its_told_marks(seeded, svc):
     from service.erase import erase_account
     from service.models import FollowupTold
 
-    assert seeded.post("/api/v1/roadmap/items/RM-104/followups/told", json={"account": "Acme Logistics"}).status_code == 201
+    told = seeded.post("/api/v1/roadmap/items/RM-104/followups/told", json={"account": "Acme Logistics"})
+    assert told.status_code == 201
     erase_account(svc, "Acme Logistics", compact_files=False)
     with svc.db.session() as session:
         assert session.scalars(select(FollowupTold.account)).all() == []
@@ -382,7 +384,8 @@ def test_a_reps_pasted_line_is_no_accounts_ask(app, svc, monkeypatch, reads_as_c
     monkeypatch.setattr(context, "context_probability", lambda vectors, embedder: np.where(
         np.isclose(vectors @ svc.embedder.embed([pasted])[0], 1.0, atol=1e-4), reads_as_context,
         real(vectors, embedder)))
-    names = {a["account"] for a in app.test_client().get("/api/v1/roadmap/items/RM-104/followups").get_json()["accounts"]}
+    found = app.test_client().get("/api/v1/roadmap/items/RM-104/followups").get_json()["accounts"]
+    names = {a["account"] for a in found}
     assert {"Acme Logistics", "Velo Commerce", "Kestrel Freight"} <= names
     assert ({"Orbit Foods", "Tern Air", "Quill Bank"} <= names) is listed
     assert listed or not {"Orbit Foods", "Tern Air", "Quill Bank"} & names
