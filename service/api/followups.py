@@ -5,7 +5,8 @@ from apiflask import APIBlueprint
 from apiflask.validators import Length
 from flask import request
 
-from ..auth import principal
+from ..auth import audit_this, principal
+from ..erase import fingerprint
 from ..followups.brief import brief
 from ..followups.service import FollowupInputError, followups, mark_told, parse_since, unmark_told
 from ..ingest.validate import year_problem
@@ -79,6 +80,7 @@ def post_told(item_id: str, body):
         raise APIError(422, str(exc), {"field": "account"})
     except NotFound as exc:
         raise APIError(404, str(exc))
+    audit_this(unchanged=not mark["created"], account=fingerprint(mark["account"]))
     return mark, 201 if mark["created"] else 200
 
 
@@ -94,6 +96,7 @@ def delete_told(item_id: str, body):
         raise APIError(422, str(exc), {"field": "account"})
     except NotFound as exc:
         raise APIError(404, str(exc))
+    audit_this(account=fingerprint(body["account"].strip()))
     return undone
 
 

@@ -92,7 +92,7 @@ def guard():
 
 def audit(response):
     action = AUDITED.get(request.endpoint or "")
-    if action and request.method in UNSAFE and response.status_code < 400:
+    if action and request.method in UNSAFE and response.status_code < 400 and not g.get("audit_unchanged"):
         who = principal() or (current_user._get_current_object() if current_user.is_authenticated else None)
         from ..erase import fingerprint
 
@@ -103,8 +103,16 @@ def audit(response):
         route = request.url_rule.rule if request.url_rule else None  # the template: never an erased name
         details = {"status": response.status_code, "route": route}
         details.update({k: v for k, v in request.args.items() if k in ("sync", "prune", "store")})
+        details.update(g.get("audit_details") or {})
         record(services().db, who.actor if who else "anonymous", action, target, details)
     return response
+
+
+def audit_this(*, unchanged: bool = False, **details) -> None:
+    """From a view: what its audit entry should add (e.g. an account's fingerprint, never its name), or that the
+    request changed nothing (a mark made twice) and logs no entry."""
+    g.audit_unchanged = unchanged
+    g.audit_details = {**(g.get("audit_details") or {}), **details}
 
 
 def record_action(action: str, target: str | None = None, details: dict | None = None) -> None:

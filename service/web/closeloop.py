@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length
 
+from ..auth import audit_this
+from ..erase import fingerprint
 from ..followups.brief import brief as build_brief
 from ..followups.service import (FollowupInputError, followups as build_followups, mark_told, parse_since,
                                  unmark_told)
@@ -59,11 +61,12 @@ def followup_told(item_id: str):
         return _problem(400, "Nothing was marked: the account field must name the account told, in 1 to 200 "
                              "characters. Go back, reload the follow-ups page and try again.")
     try:
-        mark_told(services(), item_id, form.account.data, told_by=_who())
+        mark = mark_told(services(), item_id, form.account.data, told_by=_who())
     except FollowupInputError as exc:
         return _problem(400, f"Nothing was marked: {exc}.")
     except NotFound as exc:
         return _not_found(item_id, exc, "No such account among the follow-ups")
+    audit_this(unchanged=not mark["created"], account=fingerprint(mark["account"]))
     return redirect(url_for("closeloop.followups", item_id=item_id, told=form.account.data), 303)
 
 
@@ -80,6 +83,7 @@ def followup_untold(item_id: str):
         return _problem(400, f"Nothing was changed: {exc}.")
     except NotFound as exc:
         return _not_found(item_id, exc, "No such mark")
+    audit_this(account=fingerprint(form.account.data.strip()))
     return redirect(url_for("closeloop.followups", item_id=item_id, untold=form.account.data), 303)
 
 

@@ -72,3 +72,20 @@ def test_the_cli_undoes_a_mark(run_cli, cli_env):
     assert missing.exit_code == 1 and "not marked as told" in missing.stderr
     both = run_cli("followups", "RM-104", "--told", "A", "--untold", "B")
     assert both.exit_code == 2
+
+
+def test_a_mark_made_twice_is_audited_once_with_the_accounts_fingerprint_not_its_name(seeded):  # noqa: F811
+    from service.erase import fingerprint
+
+    assert seeded.post(URL, json={"account": "Velo Commerce"}).status_code == 201
+    assert seeded.post(URL, json={"account": "Velo Commerce"}).status_code == 200  # nothing changed
+    page = "/roadmap/items/RM-104/followups/told"
+    assert seeded.post(page, data={"account": "Velo Commerce"}).status_code == 303  # nor here
+    assert seeded.delete(URL, json={"account": "Velo Commerce"}).status_code == 200
+    assert seeded.post(page, data={"account": "Velo Commerce"}).status_code == 303  # marked again, from the page
+    log = seeded.get("/api/v1/audit").get_json()["entries"]
+    told = [e for e in log if e["action"] == "followup_told"]
+    untold = [e for e in log if e["action"] == "followup_untold"]
+    assert len(told) == 2 and len(untold) == 1
+    assert all(e["details"]["account"] == fingerprint("Velo Commerce") for e in told + untold)
+    assert "Velo" not in json.dumps(told + untold)
