@@ -10,7 +10,7 @@ import click
 from ..auth.audit import cli_actor, record
 from ..models.reports import DEFAULT_PERIOD, NIGHTLY_PERIOD, PERIODS
 from ..reports.build import ReportError, parse_as_of
-from ..reports.deliver import WebhookURLError, check_url, deliver_report
+from ..reports.deliver import PrivateAddressError, WebhookURLError, check_url, deliver_report
 from ..reports.schedule import ScheduleError, nightly_function, parse_cron, run_forever, run_once_per_fire
 from ..reports.store import (ReportNotFound, count_reports, create_report, get_report, list_reports, report_dict,
                              summary_dict)
@@ -55,6 +55,19 @@ def _check_out(out: str | None) -> None:
         fail(f"--out {out}: no permission to write {'it' if path.exists() else 'in ' + str(folder)}", code=2)
 
 
+def _check_webhook(config, url: str, source: str) -> None:
+    """The operator's webhook, checked before any work; an error names where the URL came from (never the URL:
+    it is the credential) and exits 2."""
+    allow_private = bool(getattr(config, "WEBHOOK_ALLOW_PRIVATE", False))
+    try:
+        check_url(url, allow_private=allow_private)
+    except PrivateAddressError as exc:
+        fail(f"{source}: {exc}; set FEEDBACK_WEBHOOK_ALLOW_PRIVATE=1 if it is your own webhook on your network",
+             code=2)
+    except WebhookURLError as exc:
+        fail(f"{source}: {exc}", code=2)
+
+
 def _output(row, fmt: str, out: str | None) -> None:
     text = _body(row, fmt)
     if out:
@@ -88,11 +101,11 @@ def report(ctx, period, fmt, out, webhook, as_of):
     if fmt is None:
         fmt = SUFFIX_FORMATS.get(Path(out).suffix.lower(), "md") if out else "md"
     _check_out(out)
+    if webhook:
+        _check_webhook(ctx.services.config, webhook, "--webhook")
     try:
-        if webhook:
-            check_url(webhook)
         row = create_report(ctx.services, period, _as_of(as_of))
-    except (ReportError, WebhookURLError) as exc:
+    except ReportError as exc:
         fail(str(exc), code=2)
     record(ctx.services.db, cli_actor(), "report_build", f"report_id={row.id}",
            {"period": period, "webhook": bool(webhook)})
@@ -152,16 +165,20 @@ def reports_show(ctx, report_id, fmt, out):
 @pass_ctx
 def schedule(ctx, cron, once, period, webhook):
     """Refresh themes incrementally, then build, store and deliver the report, on a schedule."""
+    cron_source = "--cron" if cron is not None else "FEEDBACK_REPORT_CRON"
     try:
         if cron is not None:
             parse_cron(cron)  # a typo fails before anything loads
-        cron = cron or ctx.app.config.get("REPORT_CRON") or "0 6 * * *"
+        cron = cron if cron is not None else ctx.app.config.get("REPORT_CRON") or "0 6 * * *"
         parse_cron(cron)
-        webhook = webhook or ctx.app.config.get("REPORT_WEBHOOK_URL")
+    except ScheduleError as exc:
+        fail(f"{cron_source}: {exc}", code=2)
+    if webhook:
+        _check_webhook(ctx.services.config, webhook, "--webhook")
+    else:
+        webhook = ctx.app.config.get("REPORT_WEBHOOK_URL")
         if webhook:
-            check_url(webhook)
-    except (ScheduleError, WebhookURLError) as exc:
-        fail(str(exc), code=2)
+            _check_webhook(ctx.services.config, webhook, "FEEDBACK_REPORT_WEBHOOK_URL")
     if not once:
         run_forever(ctx.app, cron, period, webhook, echo=click.echo)
         return
@@ -180,9 +197,16 @@ def schedule(ctx, cron, once, period, webhook):
     if retention.get("notes"):
         click.echo(f"retention: {retention['notes']} note(s) dated before {retention['cutoff']} erased"
                    + (f"; {retention['compacted']}" if str(retention.get("compacted", "")).startswith("not") else ""))
-    click.echo(f"report {outcome['report']['id']} stored; HTML at {outcome['path']}")
+    report_id = outcome["report"]["id"]
+    click.echo(f"report {report_id} stored; HTML at {outcome['path']}" if outcome.get("path")
+               else f"report {report_id} stored")
     delivery = outcome["delivery"]
-    if delivery and not delivery["ok"]:
-        fail(f"the report is stored but was not delivered: {delivery['error']}")
-    if delivery:
+    if delivery and delivery["ok"]:
         click.echo(f"delivered in {delivery['attempts']} attempt(s)")
+    problems = []
+    if delivery and not delivery["ok"]:
+        problems.append(f"the report is stored but was not delivered: {delivery['error']}")
+    if outcome.get("files_error"):
+        problems.append(f"{outcome['files_error']} (`feedback reports show {report_id} --out FILE` writes it)")
+    if problems:
+        fail("; ".join(problems))

@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
 from ..models import Report, utcnow
 from .render import header, markdown_sections, render_markdown
-from .webhook_url import PinnedAdapter, WebhookURLError, check_allowed, parse_webhook_url, resolve_target
+from .webhook_url import (Deadline, PinnedAdapter, PrivateAddressError, WebhookURLError, check_allowed,
+                          parse_webhook_url, resolve_target)
 
-__all__ = ["WebhookURLError", "check_url", "api_allowed_hosts", "build_payload", "post", "deliver_report",
-           "enqueue_delivery", "run_delivery_job"]
+__all__ = ["WebhookURLError", "PrivateAddressError", "check_url", "api_allowed_hosts", "build_payload", "post",
+           "deliver_report", "enqueue_delivery", "run_delivery_job"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ MAX_DELAY = 30.0
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 5.0
 TOTAL_TIMEOUT = 12.0  # all attempts and waits together: a slow webhook must not hold a worker for long
+MIN_ATTEMPT_SECONDS = 0.05  # no attempt is started with less time left than this
 SECTION_LIMIT = 2900  # Slack rejects section text over 3,000 characters
 TEXT_LIMIT = 39_000  # and a message over 40,000
 
@@ -47,10 +50,11 @@ class Delivery:
     error: str | None = None
 
 
-def check_url(url: str, allowed_hosts: str | list[str] | None = None) -> str:
+def check_url(url: str, allowed_hosts: str | list[str] | None = None, *, allow_private: bool = False) -> str:
     """A strictly parsed http(s) URL (webhook_url.parse_webhook_url); with allowed_hosts (an API caller's URL),
-    its host must be one of them. DNS is checked when the report is posted."""
-    _, host, _ = parse_webhook_url(url)
+    its host must be one of them and an address must be public. allow_private (FEEDBACK_WEBHOOK_ALLOW_PRIVATE) lets
+    the operator's own URL (CLI, schedule) be a private address. DNS is checked when the report is posted."""
+    _, host, _ = parse_webhook_url(url, allow_private=allow_private and allowed_hosts is None)
     if allowed_hosts is not None:
         check_allowed(host, allowed_hosts)
     return url
@@ -88,48 +92,84 @@ def backoff_delay() -> float:
         return BASE_DELAY
 
 
+@dataclass
+class _Answer:
+    """One attempt's outcome; `retry` when another attempt may help (5xx, 429, no answer in time, no connection)."""
+    delivery: Delivery
+    retry: bool = False
+    retry_after: float | None = None
+
+
 def post(url: str, payload: dict, *, attempts: int = ATTEMPTS, base_delay: float | None = None,
          total_timeout: float = TOTAL_TIMEOUT, allow_private: bool = False, resolver=None,
          sleep=time.sleep, clock=time.monotonic) -> Delivery:
+    """POST payload to url: tenacity retries what may pass (exponential backoff from base_delay, or the remote's
+    Retry-After if longer) until `attempts` are made or the next wait would pass total_timeout; a Deadline cuts a
+    connection still open when total_timeout is up."""
     try:
         target = resolve_target(url, allow_private=allow_private, resolver=resolver)
     except WebhookURLError as exc:
         return Delivery(False, 0, None, f"not sent: {exc}")
     base_delay = backoff_delay() if base_delay is None else base_delay
-    host, deadline = target.host, clock() + total_timeout
-    error, status = None, None
-    with requests.Session() as session:
+    deadline_at = clock() + total_timeout
+    made = []
+    with requests.Session() as session, Deadline(total_timeout) as deadline:
         session.trust_env = False  # no proxy from the environment: the connection goes to the checked address
-        session.mount(f"{target.scheme}://", PinnedAdapter(target))
-        for attempt in range(1, attempts + 1):
-            remaining = deadline - clock()
-            if remaining <= 0.05:
-                return Delivery(False, attempt - 1, status, f"{error} (gave up after {total_timeout:g} s)")
-            retry_after = None
-            try:
-                with session.post(url, json=payload, headers={"Host": target.host_header}, allow_redirects=False,
-                                  stream=True, timeout=(min(CONNECT_TIMEOUT, remaining),
-                                                        min(READ_TIMEOUT, remaining))) as resp:
-                    status = resp.status_code  # the body is never read: nothing the remote says is stored
-                    headers = resp.headers
-                if 200 <= status < 300:
-                    return Delivery(True, attempt, status)
-                error = f"HTTP {status} from {host}"
-                if 300 <= status < 400:
-                    return Delivery(False, attempt, status, f"{error} (a redirect; redirects are not followed)")
-                if status != 429 and status < 500:
-                    return Delivery(False, attempt, status, error)  # the request itself is wrong: retrying cannot help
-                retry_after = _retry_after(headers)
-            except requests.Timeout:
-                error, status = f"{host} did not answer in time", None
-            except requests.RequestException as exc:
-                error, status = f"could not connect to {host} ({type(exc).__name__})", None
-            if attempt < attempts:
-                delay = max(min(MAX_DELAY, base_delay * 2 ** (attempt - 1)), min(retry_after or 0, MAX_DELAY))
-                if clock() + delay >= deadline:
-                    return Delivery(False, attempt, status, f"{error} (gave up after {total_timeout:g} s)")
-                sleep(delay)
-    return Delivery(False, attempts, status, f"{error} (gave up after {attempts} attempts)")
+        session.mount(f"{target.scheme}://", PinnedAdapter(target, deadline))
+
+        def attempt() -> _Answer:
+            made.append(1)
+            return _post_once(session, target, payload, deadline_at - clock(), deadline, total_timeout)
+
+        exponential = wait_exponential(multiplier=base_delay, max=MAX_DELAY)
+
+        def wait(state) -> float:
+            retry_after = state.outcome.result().retry_after
+            return max(exponential(state), min(retry_after or 0, MAX_DELAY))
+
+        def out_of_time(state) -> bool:
+            return clock() + state.upcoming_sleep >= deadline_at - MIN_ATTEMPT_SECONDS
+
+        answer = Retrying(retry=retry_if_result(lambda answer: answer.retry), wait=wait, sleep=sleep,
+                          stop=stop_after_attempt(attempts) | out_of_time,
+                          retry_error_callback=lambda state: state.outcome.result())(attempt)
+    result = answer.delivery
+    result.attempts = len(made)
+    if answer.retry and not deadline.expired.is_set():
+        why = f"{len(made)} attempts" if len(made) >= attempts else f"{total_timeout:g} s"
+        result.error = f"{result.error} (gave up after {why})"
+    return result
+
+
+def _post_once(session, target, payload: dict, remaining: float, deadline: Deadline,
+               total_timeout: float) -> _Answer:
+    host = target.host
+    try:
+        with session.post(target.url, json=payload, headers={"Host": target.host_header}, allow_redirects=False,
+                          stream=True, timeout=(max(min(CONNECT_TIMEOUT, remaining), MIN_ATTEMPT_SECONDS),
+                                                max(min(READ_TIMEOUT, remaining), MIN_ATTEMPT_SECONDS))) as resp:
+            status = resp.status_code  # the body is never read: nothing the remote says is stored
+            headers = resp.headers
+    except (requests.RequestException, OSError) as exc:
+        if deadline.expired.is_set():
+            return _cut(host, total_timeout)
+        if isinstance(exc, requests.Timeout):
+            return _Answer(Delivery(False, 0, None, f"{host} did not answer in time"), True)
+        return _Answer(Delivery(False, 0, None, f"could not connect to {host} ({type(exc).__name__})"), True)
+    if deadline.expired.is_set():  # the cut ends a header read like the end of the headers: not an answer
+        return _cut(host, total_timeout)
+    if 200 <= status < 300:
+        return _Answer(Delivery(True, 0, status))
+    error = f"HTTP {status} from {host}"
+    if 300 <= status < 400:
+        return _Answer(Delivery(False, 0, status, f"{error} (a redirect; redirects are not followed)"))
+    if status != 429 and status < 500:
+        return _Answer(Delivery(False, 0, status, error))  # the request itself is wrong: retrying cannot help
+    return _Answer(Delivery(False, 0, status, error), True, _retry_after(headers))
+
+
+def _cut(host: str, total_timeout: float) -> _Answer:
+    return _Answer(Delivery(False, 0, None, f"{host} did not answer within {total_timeout:g} s"), True)
 
 
 def deliver_report(services, report_id: int, url: str, **kwargs) -> Delivery:

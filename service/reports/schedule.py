@@ -6,8 +6,10 @@ periods); `--once` runs the job now and exits, for system cron, CI and tests.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 from ..models.reports import NIGHTLY_PERIOD
 from .deliver import deliver_report
@@ -22,6 +24,12 @@ class ScheduleError(ValueError):
 
 
 CRON_HINT = "Use five fields, minute hour day month weekday, e.g. '0 6 * * *' for 06:00 UTC every day"
+CRON_FIELDS = ("minute", "hour", "day of month", "month", "weekday")
+# crontab(5): each field a list of `*` or a number or name (jan, mon), or a range of them, each with an optional
+# step. croniter also reads Quartz's ? L W # and Jenkins' H, which crontab does not have: refused, as documented.
+_CRON_VALUE = r"(?:\d+|[a-z]{3})"
+_CRON_ITEM = rf"(?:\*|{_CRON_VALUE}(?:-{_CRON_VALUE})?)(?:/\d+)?"
+CRONTAB_FIELD = re.compile(rf"{_CRON_ITEM}(?:,{_CRON_ITEM})*", re.IGNORECASE)
 
 
 class CrontabTrigger:
@@ -65,6 +73,10 @@ def parse_cron(expr: str) -> CrontabTrigger:
     fields = len(text.split(" ")) if text else 0
     if fields != 5:
         raise ScheduleError(f"invalid cron expression {expr!r}: {fields} field(s), not 5. {CRON_HINT}")
+    for name, field in zip(CRON_FIELDS, text.split(" ")):
+        if not CRONTAB_FIELD.fullmatch(field):
+            raise ScheduleError(f"invalid cron expression {expr!r}: {field!r} in the {name} field is not crontab "
+                                f"syntax (numbers or names, *, ranges a-b, lists a,b and steps /n). {CRON_HINT}")
     trigger = CrontabTrigger(text)
     try:
         trigger.get_next_fire_time(None, datetime.now(timezone.utc))
@@ -88,6 +100,7 @@ def refresh_themes(services, progress=None) -> tuple[dict | None, str | None]:
     with services.db.session() as session:
         prev = latest_run(session)
         filters, params = (prev.filters or {}, prev.params or {}) if prev else ({}, {})
+        prev_id = prev.id if prev else None
     opts = RunOptions(incremental=True, account=filters.get("account"), source=filters.get("source"),
                       include_all=bool(filters.get("all")), min_mentions=int(params.get("min_mentions", 3)),
                       min_accounts=int(params.get("min_accounts", 2)))
@@ -96,8 +109,13 @@ def refresh_themes(services, progress=None) -> tuple[dict | None, str | None]:
     except ThemeRunError as exc:
         return None, f"themes were not refreshed: {exc}"
     except Exception as exc:  # a stale theme run is better than no report at all
-        log.exception("theme run failed in the nightly job")
-        return None, f"themes were not refreshed ({type(exc).__name__}); this report uses the previous theme run"
+        # One line where the command runs (the CLI ends errors with one line); the traceback at debug level.
+        # The report (and its webhook) names the error's type only: its text may quote stored data.
+        log.warning("theme run failed in the nightly job: %s: %s", type(exc).__name__, str(exc)[:500])
+        log.debug("the theme run's traceback", exc_info=True)
+        uses = (f"this report uses the previous theme run ({prev_id})" if prev_id is not None
+                else "there is no earlier theme run, so this report has no themes")
+        return None, f"themes were not refreshed ({type(exc).__name__}); {uses}"
     return {"run_id": result["run_id"], "mode": result["mode"], "themes": len(result["themes"])}, None
 
 
@@ -120,7 +138,7 @@ def nightly_job(services, period: str = NIGHTLY_PERIOD, webhook: str | None = No
     themes, problem = refresh_themes(services, progress=from_step(1))
     report = create_report(services, period, as_of, messages=[problem] if problem else None,
                            progress=from_step(1 + RUN_STEPS))
-    path = write_files(services, report)
+    path, files_error = _write_files(services, report)
     if progress:
         progress(total - 1, total)
     delivery = None
@@ -130,9 +148,22 @@ def nightly_job(services, period: str = NIGHTLY_PERIOD, webhook: str | None = No
         delivery = {"ok": result.ok, "attempts": result.attempts, "error": result.error}
     if progress:
         progress(total, total)
-    log.info("nightly report %s stored (%s), themes: %s", report.id, path, themes or problem)
-    return {"themes": themes, "themes_problem": problem, "report": summary_dict(report), "path": str(path),
-            "delivery": delivery, "retention": retention}
+    log.info("nightly report %s stored (%s), themes: %s", report.id, path or files_error, themes or problem)
+    return {"themes": themes, "themes_problem": problem, "report": summary_dict(report),
+            "path": str(path) if path else None, "files_error": files_error, "delivery": delivery,
+            "retention": retention}
+
+
+def _write_files(services, report) -> tuple[Path | None, str | None]:
+    """reports/latest.html and .md, or why not: a folder that cannot be written must not keep the stored report
+    from its webhook (the files are a copy; the report is in SQL)."""
+    try:
+        return write_files(services, report), None
+    except OSError as exc:
+        where = exc.filename or Path(services.config.FEEDBACK_HOME) / "reports"
+        error = f"{where} not written: {exc.strerror or type(exc).__name__}"
+        log.warning("nightly report %s: %s", report.id, error)
+        return None, error
 
 
 def _apply_retention(services) -> dict | None:
@@ -207,6 +238,16 @@ def run_once_per_fire(services, trigger, function, period: str = NIGHTLY_PERIOD,
     return execute(services, job["id"], function)
 
 
+def _done_line(result: dict) -> str:
+    """What a scheduled run printed: the report, where its file is, and what did not work."""
+    line = f"report {result['report']['id']} stored: {result['path'] or result.get('files_error')}"
+    delivery = result.get("delivery")
+    if delivery:
+        line += (f"; delivered in {delivery['attempts']} attempt(s)" if delivery["ok"]
+                 else f"; not delivered: {delivery['error']}")
+    return line
+
+
 def run_forever(app, cron: str, period: str = NIGHTLY_PERIOD, webhook: str | None = None, echo=print) -> None:
     """Block, running the job on the cron schedule until SIGINT/SIGTERM. Overlapping runs are skipped and
     missed runs (machine asleep) are run once, up to an hour late."""
@@ -226,7 +267,7 @@ def run_forever(app, cron: str, period: str = NIGHTLY_PERIOD, webhook: str | Non
                 if outcome is None:
                     echo("nightly report: another scheduler has this run already")
                 elif outcome["status"] == "done":
-                    echo(f"report {outcome['result']['report']['id']} stored: {outcome['result']['path']}")
+                    echo(_done_line(outcome["result"]))
                 else:
                     echo(f"the nightly report job failed: {outcome['error']}")
             except Exception:
