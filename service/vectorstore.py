@@ -10,6 +10,7 @@ import os
 from typing import Iterable, Protocol, Sequence
 from urllib.parse import urlparse
 
+import httpx
 import numpy as np
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -19,6 +20,15 @@ STATEMENTS = "statements"
 
 class VectorStoreError(RuntimeError):
     """The vector store is unreachable or refused an operation."""
+
+
+class ServerUnreachable(httpx.ConnectError, VectorStoreError):
+    """The Chroma server has not answered since this process started. A connection error to it, as when it stops
+    later (the API's 503 with Retry-After and one log line, a job's retry), and a VectorStoreError (the CLI's line)."""
+
+    def __init__(self, url: str, why: str):
+        super().__init__(f"no Chroma server answers at {url} ({why}); start `chroma run` or fix FEEDBACK_CHROMA_URL",
+                         request=httpx.Request("GET", f"{url}/api/v2/heartbeat"))
 
 
 class IndexMismatchError(VectorStoreError):
@@ -131,21 +141,17 @@ class ChromaStore:
 
     @classmethod
     def server(cls, url: str, prefix: str = "feedback", embedder_name: str | None = None) -> "ChromaStore":
-        import chromadb
-        from chromadb.config import Settings
-
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise VectorStoreError(f"FEEDBACK_CHROMA_URL must look like http://host:port, got {url!r}")
+        """A store on a `chroma run` server. Nothing is sent yet: a server that is down when the process starts is
+        an unreachable store (503 naming it, /healthz says so) until it answers, not a process that cannot start."""
         try:
-            client = chromadb.HttpClient(
-                host=parsed.hostname,
-                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                ssl=parsed.scheme == "https",
-                settings=Settings(anonymized_telemetry=False),
-            )
-        except Exception as exc:  # chromadb raises plain exceptions when the server is down
-            raise VectorStoreError(f"cannot reach the Chroma server at {url}: {exc}") from exc
+            parsed = urlparse(url)
+            port = parsed.port
+        except ValueError:  # a port that is not a number from 0 to 65535
+            parsed, port = None, None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise VectorStoreError(f"FEEDBACK_CHROMA_URL must look like http://host:port, got {url!r}")
+        client = _ServerClient(url, parsed.hostname, port or (443 if parsed.scheme == "https" else 8000),
+                               parsed.scheme == "https")
         return cls(client, prefix, embedder_name=embedder_name, location=url)
 
     def _name(self, collection: str) -> str:
@@ -337,6 +343,46 @@ class ChromaStore:
             return True
         except Exception:
             return False
+
+
+class _ServerClient:
+    """chromadb.HttpClient, made at its first use: its constructor already asks the server for the tenant, so a
+    server that is down would fail the process's store for good. Until the server answers, every use raises
+    VectorStoreError naming it (503 in the API, retried by jobs) and the next use tries again."""
+
+    def __init__(self, url: str, host: str, port: int, ssl: bool):
+        import threading
+
+        self.url, self._args = url, {"host": host, "port": port, "ssl": ssl}
+        self._client = None
+        self._lock = threading.Lock()
+
+    def _connected(self):
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import chromadb
+                    from chromadb.config import Settings
+
+                    try:
+                        self._client = chromadb.HttpClient(**self._args, settings=Settings(anonymized_telemetry=False))
+                    except Exception as exc:  # chromadb raises a plain ValueError when the server is down
+                        raise ServerUnreachable(self.url, _first_line(exc)) from exc
+        return self._client
+
+    def __getattr__(self, name):
+        return getattr(self._connected(), name)
+
+    def close(self) -> None:
+        if self._client is not None:
+            close = getattr(self._client, "close", None)
+            if close is not None:
+                close()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def make_store(config, embedder_name: str | None = None) -> ChromaStore:

@@ -54,9 +54,10 @@ def _database_check(svc) -> str:
 
 
 def _vector_store_check(svc) -> str:
-    store = svc.store
-    where = getattr(store, "location", "the vector store")
+    where = "the vector store"
     try:
+        store = svc.store  # opening it can fail too (a folder another process holds, a server never reached)
+        where = getattr(store, "location", where)
         if not store.heartbeat():
             return f"unreachable at {where}"
         store.count(STATEMENTS)  # a reachable store can still hold an index nobody can read

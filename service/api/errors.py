@@ -98,9 +98,13 @@ def init_errors(app) -> None:
 
     from ..vectorstore import VectorStoreError
 
+    from ..embedding import EmbeddingModelError
+
+    @app.errorhandler(EmbeddingModelError)
     @app.errorhandler(VectorStoreError)
-    def _index_unavailable(exc: VectorStoreError):
-        """An unreachable Chroma server or an index built by another embedder: a dependency, not a bug."""
+    def _index_unavailable(exc: Exception):
+        """An unreachable Chroma server, an index built by another embedder, or an embedding model that cannot be
+        loaded (missing files, wrong weights): a dependency, not a bug."""
         body = error_body(503, str(exc))
         if request.path.startswith("/api/"):
             return jsonify(body), 503

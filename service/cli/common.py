@@ -49,12 +49,13 @@ class AppContext:
     def app(self):
         if self._app is None:
             from .. import create_app
+            from ..config import ConfigError
             from ..embedding import EmbeddingModelError
             from ..vectorstore import VectorStoreError
 
             try:
                 self._app = create_app()
-            except (EmbeddingModelError, VectorStoreError) as exc:
+            except (ConfigError, EmbeddingModelError, VectorStoreError) as exc:  # one line naming the setting
                 fail(str(exc), code=1)
             OPEN_APPS.append(self._app)
         return self._app

@@ -16,8 +16,8 @@ from .errors import RowError
 FORMATS = (".txt", ".md", ".csv", ".jsonl", ".vtt", ".srt")
 STDIN_FORMATS = ("csv", "jsonl", "txt", "md", "vtt", "srt")  # `feedback ingest --format`
 # The csv module refuses fields over 131,072 characters, a guard for streamed input; ours is in memory already, so a
-# long note reaches validation and gets the documented "text has N characters; the limit is ..." (or is accepted when
-# FEEDBACK_MAX_NOTE_CHARS allows it). The module keeps one limit per process; this only ever raises it.
+# long note reaches validation and gets the documented "text has N characters; the limit is ..." (the app's
+# MAX_NOTE_CHARS). The module keeps one limit per process; this only ever raises it.
 CSV_FIELD_LIMIT = 2**31 - 1
 if csv.field_size_limit() < CSV_FIELD_LIMIT:
     csv.field_size_limit(CSV_FIELD_LIMIT)
