@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta, timezone
 from flask import current_app, g, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 
 HEAVY = frozenset({
     "drafts.post_draft", "roadmap.post_match", "themes.post_run", "themes.post_summarize", "notes.post_notes",
@@ -31,7 +32,9 @@ def caller_key() -> str:
             return "token:" + hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()[:24]
         return f"ip:{get_remote_address()}"
     user = session.get("_user_id") if session else None
-    if user:
+    # The user loader (one query, cached for the request) refuses a session that was signed out, disabled or ended
+    # everywhere: a copy of such a cookie must count against its address, not use up the real user's allowance.
+    if user and current_user.is_authenticated:
         return f"session:{user}"
     return f"ip:{get_remote_address()}"
 

@@ -3,10 +3,13 @@
 `init_app` installs the one guard every request passes (policy.REQUIRED_ROLE keyed by endpoint), the sign-in
 pages and the audit of changes. API calls authenticated by the session cookie need the CSRF token (header
 X-CSRFToken), like forms; Bearer calls do not (a browser never adds that header by itself).
+
+A user's session also holds their session generation from sign-in (SESSION_GENERATION); the user loader refuses it
+once the user's generation has moved on (sign-out on any device, disabling), so a copied cookie dies with the rest.
 """
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user
 
 from ..api.errors import error_body
@@ -24,7 +27,10 @@ AUDITED = {  # endpoint -> action written to the audit log when the request succ
     "admin.delete_one_report": "report_delete", "followups.post_told": "followup_told",
     "closeloop.followup_told": "followup_told", "followups.delete_told": "followup_untold",
     "closeloop.followup_untold": "followup_untold",
-}  # sign-ins (the link is a GET) and the pages' item links (yes or no) are logged by their views: record_action
+}  # sign-ins (only the view knows who signed in, and how) and the pages' item links (yes or no) are logged by their
+# views: record_action
+
+SESSION_GENERATION = "_user_generation"  # next to Flask-Login's "_user_id"; see store.end_sessions
 
 login_manager = LoginManager()
 login_manager.session_protection = "strong"
@@ -32,7 +38,10 @@ login_manager.session_protection = "strong"
 
 @login_manager.user_loader
 def _load(ident: str):
-    return load_principal(services().db, ident)
+    # A session stored before sessions carried a generation counts as generation 0, the one migration 0020 gave
+    # every user: it keeps working until that user's first sign-out (or disabling) ends it like any other. Treating
+    # it as signed out instead would cost every user a new sign-in link from an admin after the upgrade.
+    return load_principal(services().db, ident, session.get(SESSION_GENERATION, 0))
 
 
 def is_api() -> bool:
@@ -116,8 +125,8 @@ def audit_this(*, unchanged: bool = False, **details) -> None:
 
 
 def record_action(action: str, target: str | None = None, details: dict | None = None) -> None:
-    """Log an action of this request's caller from its view: for a GET that changes something (the one-time
-    sign-in link) and for a form whose action depends on its answer (a page's "Is this the right item?")."""
+    """Log an action of this request's caller from its view: for a sign-in (the log names the way in) and for a form
+    whose action depends on its answer (a page's "Is this the right item?")."""
     who = principal()
     record(services().db, who.actor if who else "anonymous", action, target, details)
 

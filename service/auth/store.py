@@ -1,6 +1,8 @@
 """Users, API tokens and one-time sign-in codes: created, listed, disabled or revoked, and checked.
 
 Secrets are 256 random bits shown once; only their SHA-256 is stored, so a copy of the database signs no one in.
+A user's sessions are valid while the generation they stored at sign-in is the user's current one: end_sessions
+(sign-out, disabling) raises it, ending every copy of every session cookie of that user.
 """
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -33,6 +35,7 @@ class Principal:
     id: int
     name: str
     role: str
+    generation: int = 0  # a user's session generation when loaded (stored in the session at sign-in); 0 for tokens
 
     # Flask-Login's user interface
     is_authenticated = True
@@ -96,6 +99,31 @@ def set_disabled(db, email: str, disabled: bool = True) -> User:
         if user.disabled == disabled:  # nothing changes: no second entry in the audit log
             raise AuthError(f"user {user.email} is already {'disabled' if disabled else 'enabled'}")
         user.disabled = disabled
+        if disabled:  # its sessions end now, and re-enabling the user later must not bring them back
+            _raise_generation(session, user.id)
+        return user
+
+
+def _raise_generation(session, user_id: int) -> None:
+    # In SQL (generation + 1), not read-then-write: two sign-outs at once must both end the sessions they saw.
+    session.execute(update(User).where(User.id == user_id)
+                    .values(session_generation=User.session_generation + 1)
+                    .execution_options(synchronize_session=False))
+
+
+def end_sessions(db, user_id: int) -> None:
+    """Sign this user out on every device: every session stored before now carries a stale generation."""
+    with db.transaction() as session:
+        _raise_generation(session, user_id)
+
+
+def end_sessions_by_email(db, email: str) -> User:
+    """end_sessions for an admin who names the user (`feedback users sign-out EMAIL`)."""
+    with db.transaction() as session:
+        user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+        if user is None:
+            raise AuthError(f"no user {email}")
+        _raise_generation(session, user.id)
         return user
 
 
@@ -152,21 +180,27 @@ def token_principal(db, secret: str) -> Principal | None:
         return Principal("token", row.id, row.name, row.role)
 
 
-def user_principal(db, user_id: int) -> Principal | None:
+def _user_as_principal(user: User) -> Principal:
+    return Principal("user", user.id, user.email, user.role, user.session_generation)
+
+
+def user_principal(db, user_id: int, generation: int) -> Principal | None:
+    """The user of a session that stored this generation at sign-in; None once disabled or signed out since."""
     with db.session() as session:
         user = session.get(User, user_id)
-        if user is None or user.disabled:
+        if user is None or user.disabled or generation != user.session_generation:
             return None
-        return Principal("user", user.id, user.email, user.role)
+        return _user_as_principal(user)
 
 
-def load_principal(db, ident: str) -> Principal | None:
-    """The inverse of Principal.get_id (Flask-Login's user loader); a revoked token or disabled user is None."""
+def load_principal(db, ident: str, generation: int) -> Principal | None:
+    """The inverse of Principal.get_id (Flask-Login's user loader) for a session holding this generation; a revoked
+    token, a disabled user or a user signed out since the session began is None."""
     kind, _, raw = (ident or "").partition(":")
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         return None
     if kind == "user":
-        return user_principal(db, int(raw))
+        return user_principal(db, int(raw), generation)
     if kind == "token":
         with db.session() as session:
             row = session.get(ApiToken, int(raw))
@@ -205,7 +239,38 @@ def redeem_sign_in_code(db, code: str) -> Principal | None:
         user = session.get(User, user_id)
         if user is None or user.disabled:
             return None
-        return Principal("user", user.id, user.email, user.role)
+        return _user_as_principal(user)
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """What a one-time code would do, without using it: whom it signs in, or why it signs no one in."""
+
+    principal: Principal | None
+    problem: str | None = None  # ends a sentence that starts "That sign-in link "
+    expires_at: datetime | None = None
+
+
+def check_sign_in_code(db, code: str) -> CodeCheck:
+    """A read only: the link's confirmation page shows it, and a refused redemption explains itself with it."""
+    if not code or len(code) > 200:
+        return CodeCheck(None, "is not valid: it holds no sign-in code (was the whole link copied?)")
+    with db.session() as session:
+        row = session.scalar(select(SignInCode).where(SignInCode.code_hash == digest(code)))
+        if row is None:
+            return CodeCheck(None, "is not valid: no such sign-in code (was the whole link copied?)")
+        user = session.get(User, row.user_id)
+        if user is None or user.disabled:  # first: redeeming marks such a code used, and this is the reason
+            return CodeCheck(None, "belongs to a disabled user")
+        if row.used_at is not None:
+            return CodeCheck(None, f"was already used, at {_utc(row.used_at)}; each link signs in once")
+        if row.expires_at < utcnow():
+            return CodeCheck(None, f"expired at {_utc(row.expires_at)} (links last {SIGN_IN_MINUTES} minutes)")
+        return CodeCheck(_user_as_principal(user), None, row.expires_at)
+
+
+def _utc(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def ensure_user(db, email: str, role: str) -> User:

@@ -1,11 +1,12 @@
-"""feedback users add|list|disable|link, tokens create|list|revoke, audit: who may do what, and what was done."""
+"""feedback users add|list|disable|sign-out|link, tokens create|list|revoke, audit: who may do what, and what was
+done."""
 from __future__ import annotations
 
 import click
 
 from ..auth.audit import cli_actor, entries, record
-from ..auth.store import (AuthError, add_user, create_sign_in_code, create_token, list_tokens, list_users,
-                          revoke_token, set_disabled)
+from ..auth.store import (AuthError, add_user, create_sign_in_code, create_token, end_sessions_by_email, list_tokens,
+                          list_users, revoke_token, set_disabled)
 from ..models import ROLES
 from .common import emit_json, fail, pass_ctx
 
@@ -24,7 +25,8 @@ def _sign_in_url(base_url: str, code: str) -> str:
 
 @click.group()
 def users():
-    """People who sign in to the pages: add, list, disable, link (a one-time sign-in link)."""
+    """People who sign in to the pages: add, list, disable, sign-out (on every device), link (a one-time sign-in
+    link)."""
 
 
 @users.command("add")
@@ -84,13 +86,26 @@ def users_list(ctx, as_json):
 @click.argument("email")
 @pass_ctx
 def users_disable(ctx, email):
-    """Disable a user: their sessions stop working at once."""
+    """Disable a user: their sessions stop working at once (and stay ended if the user is enabled again)."""
     try:
         user = set_disabled(ctx.services.db, email, True)
     except AuthError as exc:
         fail(str(exc))
     record(ctx.services.db, cli_actor(), "user_disable", user.email)
     click.echo(f"user {user.email} disabled")
+
+
+@users.command("sign-out")
+@click.argument("email")
+@pass_ctx
+def users_sign_out(ctx, email):
+    """Sign a user out on every device (a lost laptop, a shared browser); they can sign in again with a new link."""
+    try:
+        user = end_sessions_by_email(ctx.services.db, email)
+    except AuthError as exc:
+        fail(str(exc))
+    record(ctx.services.db, cli_actor(), "user_sign_out", user.email)
+    click.echo(f"user {user.email} signed out on every device")
 
 
 @click.group()

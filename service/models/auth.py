@@ -19,6 +19,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Sessions are signed cookies the server keeps no copy of: each stores this number at sign-in and is valid only
+    # while it matches, so raising it (sign-out, disabling) ends every copy of every session of the user.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ApiToken(Base):

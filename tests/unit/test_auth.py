@@ -1,6 +1,7 @@
 """Who may do what: the role matrix over every OpenAPI route and every page, tokens, sign-in, CSRF, audit."""
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -131,6 +132,18 @@ def csrf_app(make_app):
     return make_app(WTF_CSRF_ENABLED=True)
 
 
+def use_link(client, code, next=None, **post):
+    """Open a one-time link and press its button, as a person does (the GET only shows the page): the response to
+    the button's POST, which sends the page's hidden fields (CSRF token, next) unless `post` overrides them."""
+    page = client.get(f"/sign-in/{code}", query_string={"next": next} if next is not None else {})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Sign in as " in text, (page.status_code, text)
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', text).group(1))
+    hidden = {name: html.unescape(value)
+              for name, value in re.findall(r'name="(csrf_token|next)" type="hidden" value="([^"]*)"', text)}
+    return client.post(action, data={**hidden, **post})
+
+
 def _signed_in(app, role="admin", email="pat@example.com"):
     from service.auth.store import add_user, create_sign_in_code
 
@@ -138,7 +151,7 @@ def _signed_in(app, role="admin", email="pat@example.com"):
     add_user(db, email, role)
     code = create_sign_in_code(db, email)
     client = app.test_client(anonymous=True)
-    resp = client.get(f"/sign-in/{code}?next=/themes")
+    resp = use_link(client, code, next="/themes")
     assert resp.status_code == 302 and resp.headers["Location"] == "/themes"
     return client, code
 
@@ -148,8 +161,14 @@ def test_one_time_sign_in_link_then_session(csrf_app):
     assert client.get("/themes").status_code == 200
     assert client.get("/api/v1/notes").status_code == 200  # the session works for reading the API too
     other = csrf_app.test_client(anonymous=True)
-    assert other.get(f"/sign-in/{code}").status_code == 401  # used once
+    assert other.get(f"/sign-in/{code}").status_code == 401  # used once: the page says so and offers no button
+    assert other.post(f"/sign-in/{code}", data={"csrf_token": _form_token(other)}).status_code == 401
     assert other.get("/themes").status_code == 302
+
+
+def _form_token(client) -> str:
+    page = client.get("/sign-in").get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
 def test_cookie_authenticated_api_calls_need_the_csrf_token(csrf_app):
@@ -229,7 +248,7 @@ def test_demo_sign_in_link_signs_in_its_admin_once(app):
     assert url.startswith("http://127.0.0.1:5000/sign-in/")
     _sign_in_url(svc, "127.0.0.1", 5000)  # a second run reuses the admin
     client = app.test_client(anonymous=True)
-    path = url.removeprefix("http://127.0.0.1:5000")
-    assert client.get(path).status_code == 302
+    code = url.removeprefix("http://127.0.0.1:5000/sign-in/")
+    assert use_link(client, code).status_code == 302
     assert DEMO_ADMIN in client.get("/roadmap").get_data(as_text=True)
-    assert app.test_client(anonymous=True).get(path).status_code == 401
+    assert app.test_client(anonymous=True).get(f"/sign-in/{code}").status_code == 401

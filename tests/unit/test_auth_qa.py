@@ -11,6 +11,7 @@ from sqlalchemy import event
 from service.auth import safe_next
 from service.auth.store import (AuthError, add_user, create_sign_in_code, create_token, list_tokens, list_users,
                                 redeem_sign_in_code)
+from tests.unit.test_auth import use_link
 
 
 def _csrf(client) -> str:
@@ -24,7 +25,7 @@ def test_a_next_that_is_no_url_sends_home_instead_of_failing(app, target):
     db = app.extensions["feedback"].db
     add_user(db, "pat@example.com", "viewer")
     client = app.test_client(anonymous=True)
-    resp = client.get(f"/sign-in/{create_sign_in_code(db, 'pat@example.com')}", query_string={"next": target})
+    resp = use_link(client, create_sign_in_code(db, "pat@example.com"), next=target)
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
     assert client.get("/roadmap").status_code == 200  # signed in: the code was not spent on an error page
     assert safe_next(target) == "/"
@@ -46,7 +47,7 @@ def test_signing_in_starts_a_new_session_and_signing_out_ends_it(make_app):
     planted = _csrf(client)  # as if someone else had set this browser's cookie and read its CSRF token
     with client.session_transaction() as session:
         session["planted"] = "x"
-    assert client.get(f"/sign-in/{create_sign_in_code(db, 'pat@example.com')}").status_code == 302
+    assert use_link(client, create_sign_in_code(db, "pat@example.com")).status_code == 302
     with client.session_transaction() as session:
         assert "planted" not in session and session.get("csrf_token") is None
         assert session["_user_id"].startswith("user:")

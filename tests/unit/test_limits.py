@@ -71,3 +71,26 @@ def test_guessing_tokens_counts_against_the_address_not_each_guess(limited):
     assert forms[-1] == 429  # sign-in has the tighter limit, counted by the same address
     valid = limited.test_client(role="viewer")  # a real token still has its own budget from the same address
     assert valid.get("/api/v1/stats", environ_base=env).status_code == 200
+
+
+def test_a_signed_out_cookie_counts_against_its_address_not_the_user(make_app):
+    """A copy of a cookie that was signed out (on any device) is a stranger: its requests must not use up the real
+    user's allowance, or whoever holds an old cookie could lock that user out."""
+    from service.auth.store import add_user, create_sign_in_code, end_sessions_by_email
+    from tests.unit.test_auth import use_link
+
+    app = make_app(RATE_LIMIT_ENABLED=True, RATE_LIMIT="4 per minute", RATE_LIMIT_HEAVY="4 per minute")
+    db = app.extensions["feedback"].db
+    add_user(db, "pat@example.com", "viewer")
+    old = app.test_client(anonymous=True)
+    old.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+    assert use_link(old, create_sign_in_code(db, "pat@example.com")).status_code == 302  # (the link's own counter)
+    assert old.get("/api/v1/stats").status_code == 200  # 1 of the user's 4 on this route
+    end_sessions_by_email(db, "pat@example.com")
+    statuses = [old.get("/api/v1/stats").status_code for _ in range(5)]
+    assert statuses == [401] * 4 + [429]  # the address's own 4, not the 3 the user had left
+    fresh = app.test_client(anonymous=True)
+    fresh.environ_base["REMOTE_ADDR"] = "10.0.0.8"
+    assert use_link(fresh, create_sign_in_code(db, "pat@example.com")).status_code == 302
+    # The user's own counter holds the one request of the first session, not the copy's three.
+    assert [fresh.get("/api/v1/stats").status_code for _ in range(4)] == [200, 200, 200, 429]

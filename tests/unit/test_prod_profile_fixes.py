@@ -396,7 +396,7 @@ def test_database_down_is_a_503_naming_it_for_the_api_and_a_page_for_a_signed_in
     api = app.test_client()  # makes its token while the database is up
     add_user(svc.db, "pat@example.com", "admin")
     browser = app.test_client(anonymous=True)
-    browser.get(f"/sign-in/{create_sign_in_code(svc.db, 'pat@example.com')}")
+    browser.post(f"/sign-in/{create_sign_in_code(svc.db, 'pat@example.com')}")  # the link's button
     _database_down(svc)
     caplog.clear()
     with caplog.at_level(logging.ERROR):
