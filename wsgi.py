@@ -59,7 +59,8 @@ def build_app():
 def _create_app_in_turn(config):
     """create_app applies the migrations: the workers of one server start together, and two of them migrating a
     fresh database at once made one fail ("table drafts already exists"), which stops the whole server. They take
-    turns on a lock in FEEDBACK_HOME (workers on other hosts: run `feedback init` first, as the guide does)."""
+    turns on a lock in FEEDBACK_HOME. Other hosts cannot see that file: on PostgreSQL, Database.upgrade also takes
+    a database advisory lock, so servers, workers and CLI commands on several hosts take turns as well."""
     from filelock import FileLock
 
     home = Path(config.FEEDBACK_HOME)

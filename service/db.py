@@ -1,14 +1,28 @@
 """Engine and sessions: one engine per app, migrations applied with Alembic."""
 from __future__ import annotations
 
+import hashlib
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The PostgreSQL advisory lock the migrations run under: a bigint of this app's own, the same in every process on
+# every host (Python's hash() is salted per process), and unlikely to be another application's on a shared server.
+MIGRATION_LOCK_KEY = int.from_bytes(hashlib.sha256(b"feedback-service:migrations").digest()[:8], "big", signed=True)
+
+log = logging.getLogger(__name__)
+
+
+def driver_url(url: str) -> str:
+    """The URL SQLAlchemy opens: postgresql:// means psycopg 3 here (SQLAlchemy's default for it is psycopg2)."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
 
 
 def make_engine(url: str) -> Engine:
@@ -25,9 +39,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(driver_url(url), pool_pre_ping=True)
 
 
 class Database:
@@ -61,9 +73,27 @@ class Database:
         return cfg
 
     def upgrade(self) -> None:
+        """Apply the migrations up to the heads. On PostgreSQL, servers, workers and CLI commands on several hosts
+        may start together against one database: each migrates in turn under a transaction-level advisory lock,
+        so the next one waits, then finds the schema at the heads and does nothing (two at once made one fail on
+        a duplicate table, or left the schema half done). The lock and the migrations share one transaction, so
+        the lock goes with its commit or rollback, even when a migration fails part way. SQLite is one host's
+        file: wsgi.py's FileLock orders the workers of a server."""
         from alembic import command
 
-        command.upgrade(self.alembic_config(), "heads")
+        cfg = self.alembic_config()
+        if self.engine.dialect.name != "postgresql":
+            command.upgrade(cfg, "heads")
+            return
+        with self.engine.begin() as conn:
+            if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}):
+                # Said once, so that a start that seems to hang says what it waits for.
+                log.warning("waiting for another process to finish migrating the database at %s (PostgreSQL "
+                            "advisory lock %d)", make_url(self.url).render_as_string(hide_password=True),
+                            MIGRATION_LOCK_KEY)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            cfg.attributes["connection"] = conn  # env.py migrates on this connection, inside this transaction
+            command.upgrade(cfg, "heads")
 
     def current_revisions(self) -> set[str]:
         from alembic.runtime.migration import MigrationContext

@@ -21,11 +21,19 @@ class SafeGroup(click.Group):
     """An unexpected error ends the command with one line and exit code 1, not a traceback
     (FEEDBACK_DEBUG=1 shows the traceback). Exit codes: 0 done, 1 the command failed (bad input in a file or
     standard input, not found, conflict, an unavailable dependency), 2 a usage error (a missing, conflicting or
-    invalid option or argument), as click itself answers."""
+    invalid option or argument), as click itself answers.
+
+    A job a command runs itself (`feedback schedule --once`) is in the foreground: when it fails, the command's one
+    error line names the job, its kind and the error, which the job's row keeps for `feedback jobs show`, and its
+    traceback is not printed before that line (FEEDBACK_DEBUG=1 prints it). `feedback worker` still logs its jobs'
+    tracebacks (service.jobs.queue.run_worker)."""
 
     def invoke(self, ctx):
+        from ..jobs.queue import jobs_in_foreground
+
         try:
-            return super().invoke(ctx)
+            with jobs_in_foreground(not os.environ.get("FEEDBACK_DEBUG")):
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
             raise
         except BrokenPipeError:  # `feedback notes list | head`: the reader left; click ends quietly (exit code 1)

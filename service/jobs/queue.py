@@ -12,6 +12,8 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from . import store
 from .functions import JOBS, JobFailed
@@ -22,6 +24,25 @@ QUEUE_NAME = "feedback"
 ATTEMPTS = 3
 JOB_TIMEOUT = 3 * 3600  # seconds RQ lets one job run: 100,000 statements take minutes, not hours
 SWEEP_SECONDS = 30  # how often a worker looks for queued-in-SQL-only and abandoned jobs (FEEDBACK_JOB_SWEEP_SECONDS)
+
+
+# Whether the jobs this thread runs have a person waiting for them at a command (`feedback schedule --once` runs
+# the nightly job itself): its failure is then that command's one error line, read from the job's row, and the
+# traceback is not printed to the terminal before it. A worker's jobs have nobody watching: their tracebacks go to
+# its log. A ContextVar, not a flag on the module: a thread starts with the default (the web server's pool, RQ's
+# and APScheduler's threads), so only the command's own thread is affected.
+_foreground: ContextVar[bool] = ContextVar("feedback_jobs_in_foreground", default=False)
+
+
+@contextmanager
+def jobs_in_foreground(on: bool = True):
+    """Run the block with this thread's jobs in the foreground (the CLI, service.cli.SafeGroup) or not (a worker
+    started by a command: run_worker)."""
+    token = _foreground.set(on)
+    try:
+        yield
+    finally:
+        _foreground.reset(token)
 
 
 def backoff_base() -> float:
@@ -113,7 +134,10 @@ def _run(services, job_id: str, function) -> dict:
     except JobFailed as exc:
         return {"status": "failed", "error": str(exc)}
     except Exception as exc:  # recorded on the job for `jobs show`; the traceback goes to the worker's log
-        log.exception("job %s (%s) failed", job_id, kind)
+        if _foreground.get():  # the command prints the error from the row (FEEDBACK_DEBUG=1: not in the foreground)
+            log.debug("job %s (%s) failed", job_id, kind, exc_info=True)
+        else:
+            log.exception("job %s (%s) failed", job_id, kind)
         return {"status": "failed", "error": describe(exc)}
 
 
@@ -318,7 +342,13 @@ def feedback_worker_class():
 
 def run_worker(app, *, burst: bool = False, poll: float = 2.0, echo=print, stop: threading.Event | None = None,
                sweep_every: float | None = None) -> int:
-    """Process jobs until stopped (or, with burst, until nothing is queued). Returns the number of jobs run here."""
+    """Process jobs until stopped (or, with burst, until nothing is queued). Returns the number of jobs run here.
+    A worker's jobs are nobody's command, even when `feedback worker` runs them: their tracebacks go to its log."""
+    with jobs_in_foreground(False):
+        return _work(app, burst=burst, poll=poll, echo=echo, stop=stop, sweep_every=sweep_every)
+
+
+def _work(app, *, burst: bool, poll: float, echo, stop: threading.Event | None, sweep_every: float | None) -> int:
     global _worker_app
     sweep_every = sweep_every or sweep_seconds()
     url = app.config.get("REDIS_URL")

@@ -1,3 +1,6 @@
+"""Alembic's environment. Database.upgrade passes the connection to migrate on (config.attributes["connection"]:
+on PostgreSQL it holds the migration lock, in its transaction) or its engine (config.attributes["engine"]); a
+bare `alembic` run uses FEEDBACK_DATABASE_URL. Offline (`--sql`), the SQL is written out instead of run."""
 from alembic import context
 
 from service.models import Base
@@ -6,17 +9,45 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _configured_url() -> str:
+    from service.config import Config
+
+    return Config().DATABASE_URL
+
+
+def run_migrations_offline() -> None:
+    from service.db import driver_url
+
+    engine = config.attributes.get("engine")
+    url = engine.url if engine is not None else driver_url(_configured_url())
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _migrate(connection) -> None:
+    # A connection already in a transaction (Database.upgrade on PostgreSQL) keeps it: Alembic begins none of its
+    # own, and the caller's commit ends the lock and the migrations together.
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _migrate(connection)
+        return
     engine = config.attributes.get("engine")
     if engine is None:
-        from service.config import Config
         from service.db import make_engine
 
-        engine = make_engine(Config().DATABASE_URL)
+        engine = make_engine(_configured_url())
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
-        with context.begin_transaction():
-            context.run_migrations()
+        _migrate(connection)
 
 
-run_migrations_online()
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
