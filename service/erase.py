@@ -23,7 +23,7 @@ from sqlalchemy import delete, select, text
 from . import locks
 from .models import (Account, Draft, Note, Report, Statement, Theme, ThemeEdit, ThemeEvent, ThemeRun,
                      ThemeSnapshot)
-from .vectorstore import STATEMENTS
+from .vectorstore import STATEMENTS, VectorStoreError, open_in_this_process
 
 REDACTED = "[erased]"
 WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
@@ -244,7 +244,9 @@ def compact(services) -> dict:
 
 def rebuild_vector_folder(services) -> str:
     """Copy every live vector into a fresh Chroma folder, built by a child process, and swap it in; a Chroma
-    server keeps its own files."""
+    server keeps its own files. The child leaves the HNSW files complete (service.vector_rebuild): this process,
+    which held the erased text, then loads them as they are instead of rebuilding them and writing them anew with
+    bytes of its memory."""
     import subprocess
     import sys
 
@@ -271,11 +273,17 @@ def rebuild_vector_folder(services) -> str:
                        cwd=str(Path(__file__).resolve().parents[1]))
     finally:
         shutil.rmtree(export, ignore_errors=True)
-    old.close()
-    services.drop_store()
-    retired = path.with_name(path.name + ".retired")
-    shutil.rmtree(retired, ignore_errors=True)
-    path.rename(retired)
-    fresh_path.rename(path)
-    shutil.rmtree(retired)
+    with services.store_closed():  # no thread of this process opens the folder until the fresh one is in place
+        old.close()
+        if open_in_this_process(str(path)):
+            # Another client of this process (a second store on the folder, left open) keeps Chroma's system for
+            # it alive: swapped, the service's next client would get that system back, bound to the old files.
+            shutil.rmtree(fresh_path, ignore_errors=True)
+            raise VectorStoreError(f"the vector folder {path} was not compacted: another Chroma client of this "
+                                   "process still has it open; compact again once it is closed")
+        retired = path.with_name(path.name + ".retired")
+        shutil.rmtree(retired, ignore_errors=True)
+        path.rename(retired)
+        fresh_path.rename(path)
+        shutil.rmtree(retired)
     return f"rebuilt {len(names)} collection(s) in a fresh folder"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 from flask import current_app
 
@@ -51,10 +52,17 @@ class Services:
                     self._store = make_store(self.config, self.embedder_name)
         return self._store
 
-    def drop_store(self) -> None:
-        """Forget the vector store client; the next use opens it again (after its folder was rebuilt)."""
+    @contextmanager
+    def store_closed(self):
+        """Close the vector store and keep it closed for the block, while the caller replaces its folder: a thread
+        asking for the store meanwhile waits, instead of opening the folder halfway through the swap (its client
+        would keep the old folder's Chroma system alive in this process, see `vectorstore.open_in_this_process`).
+        The next use after the block opens the store again. Not reentrant: the block must not use `store`."""
         with self._lock:
-            self._store = None
+            store, self._store = self._store, None
+            if store is not None:
+                store.close()
+            yield
 
     @property
     def llm(self):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+from contextlib import contextmanager
 from typing import Iterable, Protocol, Sequence
 from urllib.parse import urlparse
 
@@ -324,6 +325,23 @@ class ChromaStore:
         self._collections.pop(collection, None)
         self._collections.pop(new, None)
 
+    @contextmanager
+    def persisting_each_write(self, collection: str):
+        """Inside the block, every write to the collection leaves its HNSW files complete on disk.
+
+        An embedded Chroma collection writes its HNSW files only every `sync_threshold` changes (1,000 by
+        default); below that the index lives in Chroma's log, and whichever process next reads the collection
+        rebuilds it in its own memory and writes the files itself, capacity not yet used included: bytes of that
+        process's heap, which can be text it once held. The erasure's child builds the fresh folder with this, so
+        the processes that read the folder afterwards load its files instead of rewriting them."""
+        col = self._collection(collection)
+        threshold = (col.configuration.get("hnsw") or {}).get("sync_threshold") or 1000  # Chroma's default
+        col.modify(configuration={"hnsw": {"sync_threshold": 1}})
+        try:
+            yield
+        finally:  # back to the collection's own setting: persisting every ingest would be slow
+            col.modify(configuration={"hnsw": {"sync_threshold": threshold}})
+
     def collection_names(self) -> list[str]:
         """Our collections (the prefix removed), e.g. ["statements"]."""
         start = f"{self._prefix}_"
@@ -383,6 +401,24 @@ class _ServerClient:
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+def open_in_this_process(path: str) -> bool:
+    """Does a Chroma client of this process still hold the embedded folder `path` open?
+
+    Chroma keeps one system per folder for all of a process's clients and stops it with the last client's close().
+    While any client is open, that system keeps the folder's SQLite file and index in use, and a client opened on
+    the same path later gets that system back, even after the folder was replaced underneath (it then reads the
+    replaced folder and fails every write with "attempt to write a readonly database")."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    target = os.path.realpath(path)
+    for system in list(SharedSystemClient._identifier_to_system.values()):
+        settings = system.settings
+        if settings.is_persistent and settings.persist_directory \
+                and os.path.realpath(settings.persist_directory) == target:
+            return True
+    return False
 
 
 def make_store(config, embedder_name: str | None = None) -> ChromaStore:
