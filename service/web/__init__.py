@@ -7,7 +7,8 @@ Adding a page (any blueprint):
 - the CSP allows no inline ``<script>``, ``style=`` or ``on*=`` attributes: styles go in ``static/app.css``,
   behaviour in ``static/app.js`` (and pages must work without it);
 - Jinja globals: ``bar_chart``, ``sparkline``, ``trend_badge``, ``status_badge`` (see ``service.web.charts``);
-  the filter ``arr`` writes an ARR figure.
+  ``may(endpoint)``: offer a link or form only when the signed-in role may use it; the filter ``arr`` writes an ARR
+  figure.
 """
 from __future__ import annotations
 
@@ -42,6 +43,19 @@ def arr_text(value) -> str:
     if value is None or not math.isfinite(value):
         return "ARR unknown"
     return f"ARR ${value:,.0f}"
+
+
+def may(endpoint: str) -> bool:
+    """Whether the caller of this request may use `endpoint` (the guard's own table): pages offer a link or a form only
+    to those it works for, rather than a link to a refusal. The caller is the guard's, or the session's user on a page
+    the guard did not check (a 404); nobody known may do nothing."""
+    from flask_login import current_user
+
+    from ..auth import principal
+    from ..auth.policy import allows
+
+    who = principal() or (current_user if current_user.is_authenticated else None)
+    return bool(who) and allows(getattr(who, "role", None), endpoint)
 
 
 def is_api_request() -> bool:
@@ -86,7 +100,7 @@ def init_app(app) -> None:
 
     app.jinja_env.globals.update(
         bar_chart=charts.bar_chart, sparkline=charts.sparkline,
-        trend_badge=charts.trend_badge, status_badge=charts.status_badge,
+        trend_badge=charts.trend_badge, status_badge=charts.status_badge, may=may,
     )
     app.jinja_env.filters["arr"] = arr_text
     app.register_blueprint(bp)

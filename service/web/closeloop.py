@@ -100,11 +100,9 @@ def brief_url(account: str) -> str:
 def may_read_notes() -> bool:
     """Quotes link to their note for those who may open it (PM and above); a sales rep sees the note id alone
     rather than a link to a refusal."""
-    from ..auth import principal
-    from ..auth.policy import allows
+    from . import may
 
-    who = principal()
-    return bool(who) and allows(who.role, "pages.note")
+    return may("pages.note")
 
 
 @bp.get("/accounts/brief")

@@ -7,7 +7,7 @@ from datetime import datetime, time
 
 from sqlalchemy import delete, select
 
-from ..models import Draft, RoadmapLink
+from ..models import Draft, RoadmapItem, RoadmapLink
 from ..notes import existing_note_ids
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,19 @@ def theme_page(svc, theme_id: int) -> dict | None:
         except theme_queries.ThemeNotFound:
             return None
         detail["statements"] = theme_queries.theme_statements(session, theme_id, limit=STATEMENTS_SHOWN)
+        if not detail["current"] and not detail.get("merged_into_id"):
+            detail["merged_into_id"] = _merged_into(session, theme_id)
     detail["items"], detail["items_note"] = addressing_items(svc, theme_id)
     return detail
+
+
+def _merged_into(session, theme_id: int) -> int | None:
+    """The theme a PM merged this one into (following later merges), for the old page's "it was merged into" link:
+    the run's lineage records only the merges it found itself, not a person's."""
+    from ..themes.edits import load_state
+
+    home = load_state(session).resolve(theme_id)
+    return home if home != theme_id else None
 
 
 def other_themes(svc, theme_id: int) -> list[dict]:
@@ -110,6 +121,13 @@ def recent_drafts(svc, limit: int = 8) -> list[dict]:
         rows = session.scalars(select(Draft).order_by(Draft.id.desc()).limit(limit)).all()
         return [{"id": d.id, "question": d.question, "account": d.account, "verdict": d.verdict,
                  "created_at": d.created_at} for d in rows]
+
+
+def no_roadmap(svc) -> bool:
+    """True while no roadmap item is imported: every draft then says "not on the roadmap", which the ask and draft
+    pages must say is only for want of a roadmap, before a rep sends it."""
+    with svc.db.session() as session:
+        return session.scalar(select(RoadmapItem.id).where(RoadmapItem.archived.is_(False)).limit(1)) is None
 
 
 def draft_page(svc, draft_id: int) -> dict | None:

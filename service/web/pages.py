@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time, timedelta
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 
 from ..auth import principal, record_action
 from ..jobs import JobNotFound, enqueue, get_job, themes_payload
@@ -33,6 +33,13 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def init_pages(app) -> None:
     app.register_blueprint(bp)
+
+
+def not_found(title: str, message: str, back: tuple[str, str] | None = None):
+    """Stop with a 404 page that names what is missing: the app's generic 404 page shows neither the message given to
+    abort() nor which theme, draft or note was asked for."""
+    page = render_template("error.html", status=404, title=title, message=message, back=back)
+    abort(make_response(page, 404, NO_STORE))
 
 
 def unavailable(feature: str, status: int = 200):
@@ -81,7 +88,8 @@ def theme(theme_id: int):
 def _theme_or_404(theme_id: int) -> dict:
     detail = data.theme_page(services(), theme_id)
     if detail is None:
-        abort(404)
+        not_found("No such theme", f"There is no theme {theme_id}; the themes list shows the current ones.",
+                  (url_for("pages.themes"), "Go to the themes"))
     return detail
 
 
@@ -162,7 +170,8 @@ def note(note_id: str):
         try:
             found = note_dict(find_note(session, note_id), statements=True)
         except NotFound:
-            abort(404)
+            not_found("No such note", f"There is no note {note_id[:80]!r}: it may have been deleted or erased, or the "
+                                      "address is mistyped.")
     return render_template("pages/note.html", note=found, themes=data.themes_of_note(svc, found["id"]))
 
 
@@ -179,7 +188,8 @@ def ask():
     form = AskForm()
     if request.method == "GET" or not form.validate():
         status = 200 if request.method == "GET" else 422
-        return render_template("pages/ask.html", form=form, recent=data.recent_drafts(services())), status
+        return render_template("pages/ask.html", form=form, recent=data.recent_drafts(services()),
+                               no_roadmap=data.no_roadmap(services())), status
     question, account, audience = form.question.data, form.account.data or None, form.audience.data
     if (same := _just_drafted(question, account, audience)) is not None:
         return redirect(url_for("pages.draft", draft_id=same), 303)
@@ -222,7 +232,8 @@ def draft(draft_id: int):
 def _draft_or_404(draft_id: int) -> dict:
     found = data.draft_page(services(), draft_id)
     if found is None:
-        abort(404, f"There is no draft {draft_id}; it may have been deleted.")
+        not_found("No such draft", f"There is no draft {draft_id}; it may have been deleted.",
+                  (url_for("pages.ask"), "Go to Ask"))
     return found
 
 
@@ -234,7 +245,7 @@ def _draft_page(found: dict, status: int, form: FeedbackForm | None = None, **co
         form = FeedbackForm(formdata=None, data={"edited_text": latest or found["text"]})
     edit_problems = _edit_problems(found, latest) if latest else []
     page = render_template("pages/draft.html", d=found, form=form, edit_problems=edit_problems,
-                           **{"saved": None, **context})
+                           no_roadmap=data.no_roadmap(services()), **{"saved": None, **context})
     return page, status, NO_STORE
 
 
@@ -375,12 +386,12 @@ def _start_job(kind: str, payload: dict):
 def job(job_id: str):
     """A job's status and done/total; the page refreshes itself (a meta refresh: no script needed) until the job
     ends, then opens what it made (the themes, the report) or shows its result or error."""
-    if len(job_id) > 64:
-        abort(404)
     try:
+        if len(job_id) > 64:
+            raise JobNotFound(job_id)
         found = get_job(services(), job_id)
     except JobNotFound:
-        abort(404)
+        not_found("No such job", f"There is no job {job_id[:64]!r}; the address may be mistyped.")
     target = job_target(found)
     if found["status"] == "done" and target:
         return redirect(target, 303)
@@ -400,4 +411,5 @@ def _report_or_404(report_id: int):
     try:
         return get_report(services(), report_id)
     except ReportNotFound:
-        abort(404)
+        not_found("No such report", f"There is no report {report_id}; it may have been deleted.",
+                  (url_for("pages.reports"), "Go to the reports"))
