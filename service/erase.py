@@ -8,11 +8,16 @@ VACUUM and a WAL checkpoint, and the embedded Chroma index rebuilt into a fresh 
 
 What counts as a copy: a dict carrying an erased note id, or any text holding the account name, an erased
 statement, or a word that only the erased notes (or their authors and metadata) ever used.
+
+The rows are committed before the files are compacted: when compacting fails, the erasure has still happened, and
+`CompactionFailed` (an account) or a "not compacted" result (retention) says so and names the command that finishes
+it (`feedback compact`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -21,16 +26,37 @@ from pathlib import Path
 from sqlalchemy import delete, select, text
 
 from . import locks
+from .ingest.index_sync import _one_rebuild_at_a_time, repair
 from .models import (Account, Draft, Note, Report, Statement, Theme, ThemeEdit, ThemeEvent, ThemeRun,
                      ThemeSnapshot)
 from .vectorstore import STATEMENTS, VectorStoreError, open_in_this_process
 
+log = logging.getLogger(__name__)
 REDACTED = "[erased]"
 WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
+FINISH = "feedback compact"  # finishes an erasure whose compaction failed (service.cli.erase)
 
 
 class EraseError(LookupError):
     pass
+
+
+class CompactionFailed(VectorStoreError):
+    """The rows are erased and committed, but the files were not compacted, so erased text may still be read from
+    them. `erased` is what the erasure removed (the counts its callers log). A VectorStoreError, as the swap refused
+    by Chroma always was: the API answers 503 (a dependency of the erasure failed, not the request)."""
+
+    def __init__(self, erased: dict, cause: BaseException):
+        self.erased, self.cause = erased, cause
+        super().__init__(f"the rows were erased ({erased.get('notes', 0)} note(s), {erased.get('statements', 0)} "
+                         f"statement(s)), but the files were not compacted: {not_compacted(cause)}")
+
+
+def not_compacted(cause: BaseException) -> str:
+    """Why compacting failed, and how to finish: one line for a terminal, a job row or an API error."""
+    lines = str(cause).strip().splitlines()
+    return (f"{type(cause).__name__}: {lines[0] if lines else 'no message'}; erased text may remain in the database "
+            f"and vector files until `{FINISH}` runs (with no web server or worker serving the embedded store)")
 
 
 @dataclass
@@ -157,13 +183,19 @@ def erase_account(services, name: str, *, compact_files: bool = True) -> dict:
         session.delete(account)
     result["report_files"] = refresh_report_files(services)
     if compact_files:
-        result["compacted"] = compact(services)
+        try:
+            result["compacted"] = compact(services)
+        except Exception as exc:
+            raise CompactionFailed(result, exc) from exc
     return result
 
 
 def erase_older_than(services, days: int, *, now=None, compact_files: bool = True) -> dict:
     """Retention (FEEDBACK_RETENTION_DAYS): erase notes whose date (else ingest time) is older than `days` days,
-    with every derived copy, as an account erasure does."""
+    with every derived copy, as an account erasure does. A compaction that fails does not raise: `compacted` then
+    says "not compacted: why; how to finish", as it does when a server holds the store (reports.schedule). The
+    nightly job runs this unattended; raising would cost the night's report, and its retry would find nothing left
+    to erase and log nothing."""
     from datetime import timedelta
 
     from sqlalchemy import func
@@ -179,7 +211,11 @@ def erase_older_than(services, days: int, *, now=None, compact_files: bool = Tru
         result = {"cutoff": cutoff.isoformat(timespec="seconds")} | _erase_notes(services, session, notes, None)
     result["report_files"] = refresh_report_files(services)
     if compact_files:
-        result["compacted"] = compact(services)
+        try:
+            result["compacted"] = compact(services)
+        except Exception as exc:
+            result["compacted"] = f"not compacted: {not_compacted(exc)}"
+            log.warning("retention: %s", result["compacted"])
     return result
 
 
@@ -243,18 +279,32 @@ def compact(services) -> dict:
 
 
 def rebuild_vector_folder(services) -> str:
-    """Copy every live vector into a fresh Chroma folder, built by a child process, and swap it in; a Chroma
-    server keeps its own files. The child leaves the HNSW files complete (service.vector_rebuild): this process,
-    which held the erased text, then loads them as they are instead of rebuilding them and writing them anew with
-    bytes of its memory."""
-    import subprocess
-    import sys
+    """Copy every live vector into a fresh Chroma folder, built by a child process, and swap it in; then make the
+    fresh folder match SQL for what changed meanwhile (`reconcile_index`). A Chroma server keeps its own files.
 
+    Why reconcile after the swap rather than hold the ingest lock from the export to the swap: that lock is SQLite's
+    write lock, and a rebuild can take a minute, past the busy timeout every other writer (an ingest, a note
+    delete, a job's progress) would fail on. Writers go on instead, and what they changed in the folder being
+    replaced (vectors added to it, or deleted from it after the export) is found by comparing id sets and repaired
+    under the lock, which takes moments."""
+    if services.config.CHROMA_URL:
+        return "server: deleted vectors are left to the server's own compaction"
+    collections = _rebuild_and_swap(services)
+    done = f"rebuilt {collections} collection(s) in a fresh folder"
+    raced = reconcile_index(services)
+    if raced["embedded"] or raced["orphans_removed"]:
+        done += (f"; reconciled with changes made during the rebuild: {raced['embedded']} vector(s) added, "
+                 f"{raced['orphans_removed']} removed")
+    return done
+
+
+@_one_rebuild_at_a_time  # two compactions share the .rebuild and .export folders, and a reindex the collections
+def _rebuild_and_swap(services) -> int:
+    """The child leaves the HNSW files complete (service.vector_rebuild): this process, which held the erased text,
+    then loads them as they are instead of rebuilding them and writing them anew with bytes of its memory."""
     import numpy as np
 
     config = services.config
-    if config.CHROMA_URL:
-        return "server: deleted vectors are left to the server's own compaction"
     old = services.store
     names = old.collection_names()
     path = Path(config.CHROMA_PATH)
@@ -267,10 +317,10 @@ def rebuild_vector_folder(services) -> str:
             ids, vectors, metas = old.get(name)
             np.save(export / f"{name}.npy", np.asarray(vectors, dtype=np.float32))
             (export / f"{name}.json").write_text(json.dumps({"ids": ids, "metadatas": metas}), encoding="utf-8")
-        subprocess.run([sys.executable, "-m", "service.vector_rebuild", str(export), str(fresh_path),
-                        config.CHROMA_COLLECTION_PREFIX, *([old.embedder_name] if old.embedder_name else [])],
-                       check=True, capture_output=True, timeout=3600,
-                       cwd=str(Path(__file__).resolve().parents[1]))
+        build_in_child(export, fresh_path, config.CHROMA_COLLECTION_PREFIX, old.embedder_name)
+    except BaseException:
+        shutil.rmtree(fresh_path, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(export, ignore_errors=True)
     with services.store_closed():  # no thread of this process opens the folder until the fresh one is in place
@@ -286,4 +336,30 @@ def rebuild_vector_folder(services) -> str:
         path.rename(retired)
         fresh_path.rename(path)
         shutil.rmtree(retired)
-    return f"rebuilt {len(names)} collection(s) in a fresh folder"
+    return len(names)
+
+
+def build_in_child(export: Path, fresh_path: Path, prefix: str, embedder_name: str | None) -> None:
+    """Build the fresh folder from the export in a child process (service.vector_rebuild says why a child)."""
+    import subprocess
+    import sys
+
+    try:
+        subprocess.run([sys.executable, "-m", "service.vector_rebuild", str(export), str(fresh_path), prefix,
+                        *([embedder_name] if embedder_name else [])],
+                       check=True, capture_output=True, timeout=3600, cwd=str(Path(__file__).resolve().parents[1]))
+    except subprocess.CalledProcessError as exc:  # its traceback is in stderr: the last line says what failed
+        lines = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        raise VectorStoreError(f"the child process building the fresh vector folder {fresh_path} failed with exit "
+                               f"code {exc.returncode}: {lines[-1] if lines else 'no message'}") from None
+
+
+def reconcile_index(services) -> dict:
+    """Make the statement index match SQL: embed and add the statements it lacks (an ingest that wrote its vectors
+    to the folder a compaction replaced), delete the vectors of statements SQL no longer has (deleted after the
+    export). Under the ingest lock, so an ingest that has written vectors but not yet committed its statements is
+    waited for rather than taken for orphans. When nothing raced it only compares the two id sets (ids without
+    vectors: a set difference at 100,000 statements) and writes nothing."""
+    with services.db.transaction() as session:
+        locks.hold(session, "ingest")
+        return repair(services, session)

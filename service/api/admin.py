@@ -4,7 +4,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 
 from ..auth.audit import entries
-from ..erase import EraseError, delete_draft, delete_report, erase_account
+from ..erase import FINISH, CompactionFailed, EraseError, delete_draft, delete_report, erase_account, fingerprint
 from ..services import services
 from .errors import APIError
 from .hygiene import MAX_INT, query_flag, query_int
@@ -19,7 +19,9 @@ def init_app(app) -> None:
 @bp.delete("/accounts/<path:name>")
 @bp.doc(summary="Erase an account: notes, statements, vectors, drafts quoting it, its traces in themes and "
                 "reports; then compact the files. ?background=true queues it as a job with progress (202)",
-        responses={404: "no such account", 202: "queued as a job (poll /api/v1/jobs/<id>)"})
+        responses={404: "no such account", 202: "queued as a job (poll /api/v1/jobs/<id>)",
+                   503: "compaction_failed: the account is erased (and logged) but the files were not compacted; "
+                        "`feedback compact` on the server finishes it"})
 def erase(name: str):
     from flask import request
 
@@ -35,6 +37,16 @@ def erase(name: str):
         return erase_account(services(), name)
     except EraseError as exc:
         raise APIError(404, str(exc)) from None
+    except CompactionFailed as exc:
+        # The rows are erased and committed: a retry would be a 404, so the answer says what happened and how to
+        # finish, and the audit log gets the entry the guard writes only for a success.
+        from ..auth import record_action
+
+        counts = {k: v for k, v in exc.erased.items() if isinstance(v, int)}
+        record_action("account_erase", f"name={fingerprint(name)}",
+                      {"status": 503, "route": request.url_rule.rule, "compacted": False, **counts})
+        raise APIError(503, str(exc), {"erased": counts, "compacted": False, "finish": FINISH},
+                       code="compaction_failed") from None
 
 
 @bp.delete("/drafts/<draft_id>")

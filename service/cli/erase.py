@@ -1,10 +1,11 @@
-"""feedback accounts erase NAME --yes, drafts delete ID, reports delete ID: erasure from the command line."""
+"""feedback accounts erase NAME --yes, compact, drafts delete ID, reports delete ID: erasure from the command line."""
 from __future__ import annotations
 
 import click
 
 from ..auth.audit import cli_actor, record
-from ..erase import EraseError, account_exists, delete_draft, delete_report, erase_account, fingerprint
+from ..erase import (CompactionFailed, EraseError, account_exists, compact, delete_draft, delete_report, erase_account,
+                     fingerprint)
 from .common import ROW_ID, emit_json, fail, pass_ctx
 
 
@@ -14,6 +15,7 @@ def register(cli: click.Group) -> None:
     from .reports import reports
 
     accounts.add_command(accounts_erase)
+    cli.add_command(compact_command)
     drafts.add_command(drafts_delete)
     reports.add_command(reports_delete)
 
@@ -41,14 +43,37 @@ def accounts_erase(ctx, name, yes, as_json, background):
         result = erase_account(ctx.services, name)
     except EraseError as exc:
         fail(str(exc))
-    record(ctx.services.db, cli_actor(), "account_erase", fingerprint(name),
-           {k: v for k, v in result.items() if isinstance(v, int)})
+    except CompactionFailed as exc:  # the rows are gone for good: the log must say so, and so must the error
+        record(ctx.services.db, cli_actor(), "account_erase", fingerprint(name), _counts(exc.erased, compacted=False))
+        fail(str(exc))
+    record(ctx.services.db, cli_actor(), "account_erase", fingerprint(name), _counts(result))
     if as_json:
         emit_json(result)
     else:
         click.echo(f"erased {result['notes']} note(s), {result['statements']} statement(s); deleted "
                    f"{result['drafts_deleted']} draft(s); redacted {result['theme_snapshots_redacted']} theme "
                    f"snapshot(s) and {result['reports_redacted']} report(s); files compacted")
+
+
+def _counts(result: dict, **extra) -> dict:
+    return {k: v for k, v in result.items() if isinstance(v, int)} | extra
+
+
+@click.command("compact")
+@pass_ctx
+def compact_command(ctx):
+    """Make erased rows unrecoverable from the files: VACUUM the database and rebuild the embedded vector folder.
+    Every erasure does this itself; run it to finish one whose compaction failed (its error says so)."""
+    from ..jobs.guard import embedded_store_to_myself
+
+    config = ctx.services.config
+    with embedded_store_to_myself(config) as holder:  # swapping the folder under a running server breaks its writes
+        if holder is not None:
+            fail(f"the embedded Chroma store at {config.CHROMA_PATH} is served by {holder}: stop it, then run "
+                 "`feedback compact` again")
+        done = compact(ctx.services)
+    record(ctx.services.db, cli_actor(), "compact", None, done)
+    click.echo("compacted: " + "; ".join(f"{k} {v}" for k, v in done.items()))
 
 
 def _delete_command(kind: str, delete, help_text: str) -> click.Command:

@@ -107,7 +107,7 @@ def erase_job(services, payload: dict, progress) -> dict:
     """Account erasure in two steps: the rows and every derived copy (one transaction), then the files compacted.
     Once the rows are gone the job row keeps only the fingerprint the audit log uses, not the account's name, and
     a retry (a transient error while compacting) compacts again without erasing twice."""
-    from ..erase import EraseError, compact, erase_account, fingerprint
+    from ..erase import CompactionFailed, EraseError, compact, erase_account, fingerprint
     from .store import replace_payload
 
     progress.total(2)
@@ -129,9 +129,25 @@ def erase_job(services, payload: dict, progress) -> dict:
     progress(1)
     result = dict(payload["erased"])
     if payload.get("compact", True):
-        result["compacted"] = compact(services)
+        try:
+            result["compacted"] = compact(services)
+        except Exception as exc:
+            if _will_retry(services, progress, exc):
+                raise
+            raise JobFailed(str(CompactionFailed(result, exc))) from exc  # erased, not compacted: how to finish
     progress(1)
     return result
+
+
+def _will_retry(services, progress, exc: BaseException) -> bool:
+    """Will the queue run this job again after `exc`? For a transient error before the last attempt. The last
+    attempt's error is the job's, and it must say that the rows are erased and how to finish the compaction."""
+    from .queue import ATTEMPTS, is_transient
+    from .store import get
+
+    job_id = getattr(progress, "job_id", None)
+    job = get(services, job_id) if job_id and is_transient(exc) else None
+    return job is not None and job["attempts"] < ATTEMPTS
 
 
 def deliver_job(services, payload: dict, progress) -> dict:
