@@ -39,13 +39,25 @@ def accounts_erase(ctx, name, yes, as_json, background):
         record(ctx.services.db, cli_actor(), "account_erase", fingerprint(name), {"background": True})
         _enqueue(ctx, "erase", {"name": name}, as_json)
         return
-    try:
-        result = erase_account(ctx.services, name)
-    except EraseError as exc:
-        fail(str(exc))
-    except CompactionFailed as exc:  # the rows are gone for good: the log must say so, and so must the error
-        record(ctx.services.db, cli_actor(), "account_erase", fingerprint(name), _counts(exc.erased, compacted=False))
-        fail(str(exc))
+    from ..jobs.guard import embedded_store_to_myself
+
+    config = ctx.services.config
+    # Swapping the vector folder under a running web server or worker left it failing every write: with one on the
+    # folder, the rows are erased (and their vectors deleted) and compacting waits for `feedback compact`.
+    with embedded_store_to_myself(config) as holder:
+        try:
+            result = erase_account(ctx.services, name, compact_files=holder is None)
+        except EraseError as exc:
+            fail(str(exc))
+        except CompactionFailed as exc:  # the rows are gone for good: the log must say so, and so must the error
+            record(ctx.services.db, cli_actor(), "account_erase", fingerprint(name),
+                   _counts(exc.erased, compacted=False))
+            fail(str(exc))
+    if holder is not None:
+        record(ctx.services.db, cli_actor(), "account_erase", fingerprint(name), _counts(result, compacted=False))
+        fail(f"the rows were erased ({result['notes']} note(s), {result['statements']} statement(s)), but the files "
+             f"were not compacted: the embedded Chroma store at {config.CHROMA_PATH} is served by {holder}; erased "
+             "text may remain in the database and vector files until you stop it and run `feedback compact`")
     record(ctx.services.db, cli_actor(), "account_erase", fingerprint(name), _counts(result))
     if as_json:
         emit_json(result)

@@ -180,3 +180,27 @@ def test_feedback_compact_refuses_while_a_server_serves_the_embedded_store(run_c
     assert refused.exit_code == 1, refused.output
     assert "served by web server (pid 4242)" in refused.stderr and "stop it" in refused.stderr
     assert not json.loads(run_cli("audit", "--json", "--action", "compact").stdout)["entries"]
+
+
+def test_cli_erasure_while_a_server_serves_the_store_erases_the_rows_and_leaves_compacting_to_feedback_compact(
+        run_cli, cli_env):
+    """The synchronous `accounts erase` swapped the folder under a running server, as `feedback compact` must not."""
+    from filelock import FileLock
+
+    notes = cli_env.parent / "notes.jsonl"
+    notes.write_text("\n".join(json.dumps(n) for n in NOTES))
+    assert run_cli("ingest", str(notes), "-q").exit_code == 0
+    chroma = cli_env / "chroma"
+    (chroma / ".serving.pid").write_text("web server (pid 4242)")
+    with FileLock(str(chroma / ".serving.lock"), timeout=0):  # as a server's `hold_embedded_store` takes it
+        erased = run_cli("accounts", "erase", ERASED, "--yes")
+    assert erased.exit_code == 1, erased.output
+    line = erased.stderr.strip()
+    assert line.startswith("error: the rows were erased (1 note(s)") and "served by web server (pid 4242)" in line
+    assert "`feedback compact`" in line and len(line.splitlines()) == 1
+    assert ERASED not in run_cli("accounts", "list").output
+    audit = json.loads(run_cli("audit", "--json", "--action", "account_erase").stdout)["entries"]
+    assert len(audit) == 1 and audit[0]["details"]["compacted"] is False
+    assert _chroma_holds_marker(cli_env), "the served folder was not swapped"
+    assert run_cli("compact").exit_code == 0  # the server stopped: compacting finishes the erasure
+    assert not _chroma_holds_marker(cli_env)
