@@ -66,6 +66,15 @@ def validation_error(details: dict) -> tuple[str, dict]:
                      "errors": [{"field": f, "reason": r} for _, f, r in shown], "error_count": len(problems)}
 
 
+def given_description(exc: HTTPException) -> str | None:
+    """The message a view gave `abort(404, description=...)`, else None: werkzeug's own descriptions ("The requested
+    URL was not found on the server...") are its class defaults, generic, and say nothing about what was asked for."""
+    description = exc.description
+    if not description or description == type(exc).description:
+        return None
+    return str(description)
+
+
 def error_body(status: int, message: str, details=None, code: str | None = None) -> dict:
     return {"error": {"code": code or CODES.get(status, "error"), "message": message, "details": details or {}}}
 
@@ -83,18 +92,24 @@ def init_errors(app) -> None:
         return error_body(error.status_code, message, details, code), error.status_code, error.headers
 
     @app.errorhandler(413)
-    def _too_large(_exc):
+    def _too_large(exc):
         limit = app.config.get("MAX_CONTENT_LENGTH")
-        body = error_body(413, f"request body is larger than the limit of {limit:,} bytes", {"limit_bytes": limit})
+        given = given_description(exc)  # a view's own limit (an upload's, say) is not the body limit
+        message = given or f"request body is larger than the limit of {limit:,} bytes"
+        body = error_body(413, message, None if given else {"limit_bytes": limit})
         if request.path.startswith("/api/"):
             return jsonify(body), 413
-        return _page_error(413, body["error"]["message"])
+        return _page_error(413, message)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        if request.path.startswith("/api/") or request.path == "/healthz":
+        if request.path.startswith("/api/") or request.path == "/healthz":  # a view's description or werkzeug's
             return jsonify(error_body(exc.code or 500, exc.description or exc.name)), exc.code
-        return _page_error(exc.code or 500, exc.name)
+        given = given_description(exc)
+        if given is None:  # werkzeug's generic description: the page's own wording says it better
+            return _page_error(exc.code or 500, exc.name)
+        # The 404 page shows its own generic sentence unless given a title; with one it shows the view's message.
+        return _page_error(exc.code or 500, given, title="Not found" if exc.code == 404 else None)
 
     from ..vectorstore import VectorStoreError
 
@@ -207,14 +222,14 @@ def init_dependency_errors(app, unexpected) -> None:
         return unexpected(exc) if message is None else dependency_unavailable(message, exc, retry_after=30)
 
 
-def _page_error(status: int, message: str, *, bare: bool = False):
+def _page_error(status: int, message: str, *, bare: bool = False, title: str | None = None):
     """The error page. `bare`: rendered without the context processors, which read the signed-in user from the
     database, because the database may be what is down."""
     from flask import current_app, render_template
 
     if "error.html" in (current_app.jinja_env.list_templates() or []):
         if bare:
-            page = current_app.jinja_env.get_template("error.html").render(status=status, message=message)
+            page = current_app.jinja_env.get_template("error.html").render(status=status, message=message, title=title)
             return page, status, {"Content-Type": "text/html; charset=utf-8"}
-        return render_template("error.html", status=status, message=message), status
+        return render_template("error.html", status=status, message=message, title=title), status
     return f"{status}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}

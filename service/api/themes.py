@@ -96,7 +96,9 @@ def list_themes():
 
 
 @bp.get("/themes/<int:theme_id>")
-@bp.doc(summary="One theme with quotes, figures, history and member statements", responses={404: "no such theme"})
+@bp.doc(summary="One theme with quotes, figures, history and member statements; merged_into_id: the theme it now "
+                "lives in when merged away (by a PM or a run), following chains of merges",
+        responses={404: "no such theme"})
 def get_theme(theme_id: int):
     with services().db.session() as session:
         try:

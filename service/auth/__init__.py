@@ -15,7 +15,7 @@ from flask_login import LoginManager, current_user
 from ..api.errors import error_body
 from ..services import services
 from .audit import record
-from .policy import PUBLIC, allows
+from .policy import PUBLIC, allows, refusal, roles_allowed
 from .store import Principal, load_principal, token_principal
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -53,13 +53,24 @@ def principal() -> Principal | None:
     return g.get("principal")
 
 
-def _refuse(status: int, message: str):
+MAX_SHOWN_PATH = 100  # a refusal names the address asked for, cut: a long one is not echoed whole
+
+
+def _refuse(status: int, message: str, details: dict | None = None):
     if is_api() or request.authorization is not None:
         headers = {"WWW-Authenticate": 'Bearer realm="feedback"'} if status == 401 else {}
-        return jsonify(error_body(status, message)), status, headers
+        return jsonify(error_body(status, message, details)), status, headers
     if status == 401:
         return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
-    return render_template("error.html", status=status, message=message), status
+    return render_template("error.html", status=status, message=message[:1].upper() + message[1:]), status
+
+
+def _forbidden(role: str, endpoint: str):
+    """403 naming what was refused (the method and address) and the roles that may do it."""
+    path = request.path if len(request.path) <= MAX_SHOWN_PATH else request.path[:MAX_SHOWN_PATH] + "…"
+    allowed = roles_allowed(endpoint)
+    return _refuse(403, refusal(role, endpoint, f"{request.method} {path}"),
+                   {"role": role, "required_role": allowed[0] if allowed else None, "allowed_roles": allowed})
 
 
 def _authenticate():
@@ -88,7 +99,7 @@ def guard():
     if who is None:
         return _refuse(401, "sign in, or send an API token as 'Authorization: Bearer TOKEN'")
     if not allows(who.role, endpoint):
-        return _refuse(403, f"the role {who.role!r} may not do this")
+        return _forbidden(who.role, endpoint)
     if via_session and is_api() and request.method in UNSAFE and current_app.config.get("WTF_CSRF_ENABLED", True):
         from flask_wtf.csrf import ValidationError, validate_csrf
 

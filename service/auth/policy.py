@@ -54,3 +54,19 @@ def allows(role: str | None, endpoint: str | None) -> bool:
     if role not in ROLES or required is None:
         return False
     return ROLES.index(role) >= ROLES.index(required)
+
+
+def roles_allowed(endpoint: str | None) -> list[str]:
+    """The roles that may call an endpoint, lowest first ([] for one missing from the table: refused to everyone)."""
+    required = REQUIRED_ROLE.get(endpoint or "")
+    return [] if required is None else list(ROLES[ROLES.index(required):])
+
+
+def refusal(role: str | None, endpoint: str | None, action: str) -> str:
+    """Why a role is refused `action` (such as "POST /api/v1/themes/3/merge"), naming the roles that may do it: a
+    refused caller learns whom to ask rather than only that the answer is no."""
+    allowed = roles_allowed(endpoint)
+    if not allowed:
+        return f"no role may {action}: the route is missing from the authorization table (service/auth/policy.py)"
+    needs = f"the role {allowed[0]!r}" + (f" or one above it ({', '.join(allowed[1:])})" if len(allowed) > 1 else "")
+    return f"the role {role!r} may not {action}: that takes {needs}"

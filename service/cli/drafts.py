@@ -12,6 +12,7 @@ from ..drafts.pipeline import (DraftInputError, DraftNotFound, create_draft, dra
                                save_feedback)
 from ..drafts.template import TemplateDrafter
 from ..ingest.readers import LINE_BREAK
+from ..roadmap.decision import NO_ROADMAP
 from .common import emit_json, fail, pass_ctx, read_text_file
 
 
@@ -48,6 +49,9 @@ def draft(ctx, question, file, account, audience, tone, no_llm, as_json, as_json
         else:
             for row in results:
                 _echo_brief(row)
+            # One line per row shows no warnings; this one holds for every row, so it is said once for the batch.
+            if any(NO_ROADMAP in r.get("warnings", ()) for r in results):
+                click.echo(f"warning: {NO_ROADMAP}", err=True)
         if any("error" in r for r in results):
             sys.exit(1)
         return

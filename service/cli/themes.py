@@ -98,6 +98,9 @@ def themes_show(ctx, theme_id, as_json):
         emit_json(data)
         return
     click.echo(f"theme {data['id']}: {data['label']}  [{data['status']}, {data['trend']}]")
+    if data.get("merged_into_id"):  # said first: the figures below are from the last run the theme was in
+        click.echo(f"  merged into theme {data['merged_into_id']} (see `feedback themes show "
+                   f"{data['merged_into_id']}`)" + ("" if data["current"] else "; not in the latest theme run"))
     if data.get("trend_window"):
         click.echo(f"  trend compares {data['trend_window']}")
     click.echo(f"  {data['mentions']} mentions from {data['accounts']} accounts; sources {data['sources']}")

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..models import Draft, DraftFeedback
+from ..roadmap.decision import INSTRUCTION_LIKE
 from . import checks
 from .base import AUDIENCES, TONES, DraftContext, DraftResult
 from .evidence import gather
@@ -111,7 +112,8 @@ def create_draft(services, question, account=None, audience="customer", tone=Non
         prompt_version=result.prompt_version, model=result.model, latency_ms=latency_ms, warnings=warnings,
         checks=checks.report(result.text, problems),
         extra={"matches": decision["matches"], "alternatives": [a.id for a in ctx.alternatives],
-               "demand": ctx.demand, "instruction_like": bool(decision["decision"].warnings), "llm_latency_ms": result.latency_ms})
+               "demand": ctx.demand, "instruction_like": INSTRUCTION_LIKE in decision["decision"].warnings,
+               "llm_latency_ms": result.latency_ms})
     with services.db.transaction() as session:
         session.add(draft)
         session.flush()

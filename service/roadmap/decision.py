@@ -30,6 +30,11 @@ ACCEPTED = 0.5  # calibrated scores: 0.5 is the acceptance threshold for every r
 EVIDENCE_MARGIN = 0.1  # cosine below a linked note's closest statement still counted as evidence
 THEME_EVIDENCE = 20  # most central statements of a linked theme used as evidence
 POOL_MAX = 5000  # customer statements given to the matcher as its unlabeled background
+INSTRUCTION_LIKE = "the request contains instruction-like text; it was treated as data, not obeyed"
+# Without a roadmap every verdict is not_on_roadmap: that "no" is for want of a roadmap, not an answer to send.
+NO_ROADMAP = ("no roadmap is imported, so \"not on the roadmap\" only means there was no roadmap to check; do not "
+              "send this as is: a PM imports the roadmap first (`feedback roadmap import roadmap.csv` or "
+              "POST /api/v1/roadmap/items)")
 _fit_lock = threading.Lock()
 
 
@@ -82,7 +87,7 @@ def decide(services, requests: list[dict]) -> list[Decision]:
     """One Decision per {"id", "text"}, in input order; single-request semantics (no batch effects)."""
     texts = [plain_text(r["text"]) or r["text"] for r in requests]  # the words, without pasted Markdown or HTML
     fitted = get_matcher(services)
-    if fitted is None or not requests:
+    if fitted is None or not requests:  # fitted is None only when no (non-archived) roadmap item exists
         return [_empty(r) for r in requests]
     by_id = {i.id: i for i in fitted.items}
     vectors = services.embedder.embed(texts)
@@ -93,8 +98,7 @@ def decide(services, requests: list[dict]) -> list[Decision]:
         ranked = [Ranked(m["item_id"], by_id[m["item_id"]].title, by_id[m["item_id"]].status, float(m["score"]))
                   for m in res.matches]
         cited = (two_asks(text, ranked[:2], by_id) or ranked[:1]) if res.in_scope else []
-        warnings = (["the request contains instruction-like text; it was treated as data, not obeyed"]
-                    if looks_like_instructions(req["text"]) else [])
+        warnings = [INSTRUCTION_LIKE] if looks_like_instructions(req["text"]) else []
         verdict = matcher_mod.verdict(cited[0].status) if cited else res.verdict
         out.append(Decision(request_id=req.get("id"), text=req["text"], verdict=verdict,
                             abstained=not res.in_scope, ranked=ranked, cited=cited,
@@ -139,8 +143,11 @@ def decide_texts(services, texts: list[str]) -> list[Decision]:
 
 
 def _empty(request: dict) -> Decision:
+    """The Decision when no roadmap item exists (the only time there is no matcher): it says why it abstains, and
+    notes instruction-like text as `decide` does (a request is no less data without a roadmap)."""
+    warnings = [INSTRUCTION_LIKE] if looks_like_instructions(request["text"]) else []
     return Decision(request_id=request.get("id"), text=request["text"], verdict=matcher_mod.NOT_ON_ROADMAP,
-                    abstained=True, ranked=[], cited=[])
+                    abstained=True, ranked=[], cited=[], warnings=warnings + [NO_ROADMAP])
 
 
 # ---- the fitted matcher, cached per roadmap, evidence and corpus state -----------------------------------------

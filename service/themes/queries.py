@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Note, Statement, Theme, ThemeMembership, ThemeRun, ThemeSnapshot
-from .edits import history as edit_history
+from .edits import history as edit_history, load_state
 from .run import run_json, snapshot_json
 
 
@@ -76,8 +76,33 @@ def theme_detail(session: Session, theme_id: int) -> dict:
     out["edits"] = edit_history(session, theme_id)
     out["hidden"] = snaps[-1].status == "hidden"
     out["parent_id"] = theme.parent_id
-    out["merged_into_id"] = theme.merged_into_id
+    out["merged_into_id"] = merged_into(session, theme)
     return out
+
+
+def merged_into(session: Session, theme: Theme) -> int | None:
+    """The theme this one's statements live in now, when it was merged away, else None: a PM's merges (the edits,
+    which every run replays, followed as `EditState.resolve` does, as the theme page follows them) and the run's
+    own lineage, which records only the merges it found itself. Chains are followed to their end (a -> b -> c is c);
+    a lineage link is followed past the first theme only from themes missing from the latest run, since a theme in
+    it holds its own statements whatever an older run recorded."""
+    state = load_state(session)
+    latest = latest_run(session)
+    seen, here = {theme.id}, theme
+    while True:
+        step = state.merged.get(here.id)
+        if step is None and here.merged_into_id is not None and (here is theme or not _in_run(session, here, latest)):
+            step = here.merged_into_id
+        if step is None or step in seen or (following := session.get(Theme, step)) is None:
+            break
+        seen.add(step)
+        here = following
+    return None if here is theme else here.id
+
+
+def _in_run(session: Session, theme: Theme, run: ThemeRun | None) -> bool:
+    return run is not None and session.scalar(select(ThemeSnapshot.theme_id).where(
+        ThemeSnapshot.run_id == run.id, ThemeSnapshot.theme_id == theme.id)) is not None
 
 
 def theme_statements(session: Session, theme_id: int, run_id: int | None = None, limit: int | None = None) -> list[dict]:
