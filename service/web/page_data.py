@@ -66,19 +66,8 @@ def theme_page(svc, theme_id: int) -> dict | None:
         except theme_queries.ThemeNotFound:
             return None
         detail["statements"] = theme_queries.theme_statements(session, theme_id, limit=STATEMENTS_SHOWN)
-        if not detail["current"] and not detail.get("merged_into_id"):
-            detail["merged_into_id"] = _merged_into(session, theme_id)
     detail["items"], detail["items_note"] = addressing_items(svc, theme_id)
     return detail
-
-
-def _merged_into(session, theme_id: int) -> int | None:
-    """The theme a PM merged this one into (following later merges), for the old page's "it was merged into" link:
-    the run's lineage records only the merges it found itself, not a person's."""
-    from ..themes.edits import load_state
-
-    home = load_state(session).resolve(theme_id)
-    return home if home != theme_id else None
 
 
 def other_themes(svc, theme_id: int) -> list[dict]:

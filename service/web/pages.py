@@ -15,6 +15,7 @@ from ..jobs import JobNotFound, enqueue, get_job, themes_payload
 from ..models import utcnow
 from ..notes import NotFound, find_note, note_dict
 from ..reports.store import ReportNotFound, get_report, list_reports
+from ..roadmap.decision import NO_ROADMAP
 from ..services import services
 from . import page_data as data
 from .page_data import job_view
@@ -244,8 +245,11 @@ def _draft_page(found: dict, status: int, form: FeedbackForm | None = None, **co
     if form is None:
         form = FeedbackForm(formdata=None, data={"edited_text": latest or found["text"]})
     edit_problems = _edit_problems(found, latest) if latest else []
+    # A draft made without a roadmap carries that warning itself (shown with its warnings); the page's own notice is
+    # for one made with a roadmap since removed.
+    no_roadmap = NO_ROADMAP not in found.get("warnings", []) and data.no_roadmap(services())
     page = render_template("pages/draft.html", d=found, form=form, edit_problems=edit_problems,
-                           no_roadmap=data.no_roadmap(services()), **{"saved": None, **context})
+                           no_roadmap=no_roadmap, **{"saved": None, **context})
     return page, status, NO_STORE
 
 
