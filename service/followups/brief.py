@@ -59,8 +59,9 @@ def brief(services, account: str, since: date | None = None) -> dict:
 
 
 def _groups(services, mine: list) -> list[dict]:
-    """The account's asks by the item their Decision cites; pains no item addresses by theme of the latest run
-    (else "Other pains"). Praise, and statements that are neither an ask nor a pain, are left out."""
+    """The account's asks by the item their Decision cites; a pain no item is cited for takes its theme's answer
+    (`_theme_items`), else it is grouped by its theme of the latest run (else "Other pains"). Praise, and statements
+    that are neither an ask nor a pain, are left out."""
     kinds = _kinds(services, mine)
     with services.db.session() as session:
         run = latest_run(session)
@@ -69,14 +70,22 @@ def _groups(services, mine: list) -> list[dict]:
             ThemeMembership.theme_id.is_not(None))).all()) if run and mine else {}
         labels = {t["id"]: t["label"] for t in latest_themes(session)} if run else {}
     out: dict = defaultdict(list)
+    uncited = []
     for s in mine:
         if kinds[s.statement_id] == "praise":
             continue
         if s.cited:
             out[("item", s.cited[0][0])].append(s)
         elif kinds[s.statement_id] == "pain":
-            theme = theme_of.get(s.statement_id)
-            out[("theme", theme if theme in labels else None)].append(s)
+            uncited.append(s)
+    # Each statement has its own Decision: grouped apart from the pains that cite an item, a theme's other pains
+    # would answer the same theme a second time ("RM-116 is under consideration", then "not on the roadmap"). They
+    # take their theme's answer instead.
+    answers = _theme_items(services, out, theme_of, labels, uncited)
+    for s in uncited:
+        theme = theme_of.get(s.statement_id)
+        theme = theme if theme in labels else None
+        out[("item", answers[theme]) if theme in answers else ("theme", theme)].append(s)
     groups = []
     for (kind, key), members in out.items():
         themes = Counter(labels[t] for t in (theme_of.get(m.statement_id) for m in members) if t in labels)
@@ -85,6 +94,31 @@ def _groups(services, mine: list) -> list[dict]:
                        else None, "label": label if kind == "item" else (labels.get(key) or "Other pains"),
                        "members": members})
     return groups
+
+
+def _theme_items(services, cited: dict, theme_of: dict, labels: dict, uncited: list) -> dict[int, str]:
+    """theme id -> the item that answers the theme, for the themes of `uncited` pains: an item the roadmap's coverage
+    finds for the theme (the answer the roadmap and report pages give), among them the one the account's own
+    statements of the theme cite most, else a linked one, else the best matched. A theme no item addresses has none
+    (a gap: its pains are "not on the roadmap")."""
+    wanted = {theme_of.get(s.statement_id) for s in uncited} & set(labels)
+    if not wanted:
+        return {}
+    from ..roadmap.service import coverage
+
+    votes: dict[int, Counter] = defaultdict(Counter)
+    for (_, item_id), members in cited.items():
+        for m in members:
+            if theme_of.get(m.statement_id) in wanted:
+                votes[theme_of[m.statement_id]][item_id] += 1
+    answers = {}
+    for row in coverage(services)["themes"]:
+        if row["theme_id"] in wanted and row["items"]:
+            own = votes[row["theme_id"]]
+            best = min(row["items"], key=lambda i: (-own[i["item_id"]], i.get("via") != "link",
+                                                   -(i.get("score") or 0), i["item_id"]))
+            answers[row["theme_id"]] = best["item_id"]
+    return answers
 
 
 def _kinds(services, mine: list) -> dict[int, str | None]:
@@ -115,13 +149,13 @@ def _items(services) -> dict:
 
 def _group_row(group: dict, items: dict, scored: dict) -> dict:
     members = sorted(group["members"], key=lambda s: (s.at, s.statement_id))
-    votes = Counter(s.cited[0][0] for s in members if s.cited and s.cited[0][0] in items)
     quotes = [{"note_id": s.note_id, "text": s.text, "date": s.at.date().isoformat()} for s in members]
-    if votes:
-        item = items[votes.most_common(1)[0][0]]
+    if group["item_key"] in items:
+        item = items[group["item_key"]]
+        # "statements": those whose own Decision cites the item; the other mentions are pains of a theme it answers.
         decision = {"verdict": VERDICT_OF_STATUS[item.status], "item_id": item.id, "title": item.title,
                     "status": item.status, "release": _draft_item(item, scored, None).dated_release,
-                    "statements": votes[item.id]}
+                    "statements": sum(1 for s in members if s.cited and s.cited[0][0] == item.id)}
     else:
         totals = defaultdict(float)
         for s in members:

@@ -8,6 +8,10 @@ from ..text import sentence_spans
 
 _SPEAKER = re.compile(r"^\s*([A-Z][\w .'-]{0,40}?):\s+")
 MIN_CHARS = 3
+# A statement says something in words: a line of markup alone (a Markdown code fence "```", a rule "---", a table's
+# "|---|---|") or of punctuation and emoji ("???", "😂😂") is no statement, or it is clustered, quoted and labelled
+# like one (a pasted code block made a theme labelled "```").
+_WORD = re.compile(r"[^\W_]")
 
 
 @dataclass(frozen=True)
@@ -19,8 +23,8 @@ class Segment:
 
 
 def split_statements(text: str, speakers: bool = False) -> list[Segment]:
-    """Sentences with offsets (service/text.py's splitter); with speakers=True, a leading "Name: " on a line is kept
-    as the speaker."""
+    """Sentences with offsets (service/text.py's splitter), those with a letter or digit; with speakers=True, a leading
+    "Name: " on a line is kept as the speaker."""
     segments: list[Segment] = []
     for span in sentence_spans(text, MIN_CHARS):
         start, speaker = span.start, None
@@ -30,6 +34,8 @@ def split_statements(text: str, speakers: bool = False) -> list[Segment]:
                 start += 1
             if span.end - start < MIN_CHARS:
                 continue
+        if not _WORD.search(text, start, span.end):
+            continue
         segments.append(Segment(start, span.end, text[start:span.end], speaker))
     return segments
 

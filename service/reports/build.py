@@ -278,8 +278,13 @@ def _gaps(services, rows: list[dict]) -> tuple[list[dict], str | None]:
     gaps = []
     for gap in cov.get("gaps") or []:
         row = by_id.get(gap.get("theme_id"), {})
-        gaps.append({"theme_id": gap.get("theme_id"), "label": gap.get("label"), "accounts": gap.get("accounts") or 0,
-                     "mentions": gap.get("size") or 0, "trend": gap.get("trend"), "arr": gap.get("arr"),
+        accounts, mentions = gap.get("accounts") or 0, gap.get("size") or 0
+        # "accounts", "mentions" and "arr" here are the whole theme run's, where a top theme's are this period's;
+        # the total_* names (a top theme's names for its theme-run figures) say so and the old names stay for
+        # readers of the JSON (docs/reports.md).
+        gaps.append({"theme_id": gap.get("theme_id"), "label": gap.get("label"), "accounts": accounts,
+                     "mentions": mentions, "trend": gap.get("trend"), "arr": gap.get("arr"),
+                     "total_accounts": accounts, "total_mentions": mentions, "total_arr": gap.get("arr"),
                      "period_mentions": row.get("mentions", 0)})
     note = cov.get("note")
     if not gaps and note is None and not cov.get("items"):

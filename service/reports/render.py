@@ -2,11 +2,13 @@
 for chat tools ("markdown": standard; "slack": Slack mrkdwn, used by the webhook payload)."""
 from __future__ import annotations
 
+import functools
 import math
 import re
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from ..web import charts
 
@@ -29,7 +31,32 @@ def environment() -> Environment:
 
 
 def render_html(data: dict) -> str:
-    return environment().get_template("reports/standalone.html").render(r=data, links=False)
+    return environment().get_template("reports/standalone.html").render(r=_with_code_html(data), links=False)
+
+
+# ---- notes the service writes itself ----------------------------------------------------------------------------
+# The report's own notes ("no theme run yet: run `feedback themes run` first", a gaps note) are written in Markdown,
+# code spans only. They are parsed, not pattern-matched: markdown-it with nothing enabled but code spans, so no
+# emphasis, link, escape or HTML of Markdown applies to the rest of the text.
+@functools.lru_cache(maxsize=1)
+def _code_spans():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("zero").enable("backticks")
+
+
+def code_html(value) -> Markup:
+    """A note of ours as HTML: code spans as <code>, everything else escaped (markdown-it's renderer escapes)."""
+    return Markup(_code_spans().renderInline(re.sub(r"\s+", " ", str(value or "")).strip()))
+
+
+def _with_code_html(data: dict) -> dict:
+    """The data with its notes as HTML for the body template (a copy: the stored data keeps the Markdown)."""
+    out = dict(data)
+    out["messages"] = [code_html(m) for m in data.get("messages") or []]
+    if data.get("gaps_note"):
+        out["gaps_note"] = code_html(data["gaps_note"])
+    return out
 
 
 # ---- Markdown -------------------------------------------------------------------------------------------------
@@ -57,13 +84,38 @@ def _text(value, flavor: str) -> str:
     `<!channel>` in a note would ping a whole channel (and a link needs <); standard Markdown gets < escaped so no
     raw HTML or autolink passes through, an & that starts an entity escaped so it is shown as typed, and its control
     characters backslash-escaped."""
-    text = re.sub(r"\s+", " ", str(value or "")).strip()
+    return _line_start(_escape(re.sub(r"\s+", " ", str(value or "")).strip(), flavor), flavor)
+
+
+def _escape(text: str, flavor: str) -> str:
     if flavor == "slack":
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     # An & that starts an entity first: "R&amp;D" or "&copy;" written in a label must show as written, not as the
     # character it names ("R&D" needs nothing and stays readable in the raw file).
-    text = MARKDOWN_INLINE.sub(r"\\\1", ENTITY_START.sub("&amp;", text)).replace("<", "&lt;")
+    return MARKDOWN_INLINE.sub(r"\\\1", ENTITY_START.sub("&amp;", text)).replace("<", "&lt;")
+
+
+def _line_start(text: str, flavor: str) -> str:
+    if flavor == "slack":
+        return text
     return MARKDOWN_BLOCK_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
+
+
+def _note(value, flavor: str) -> str:
+    """A note of ours ("run `feedback themes run` first") in Markdown: its code spans stay code spans, the rest is
+    shown as written, as `_text` shows untrusted text."""
+    parts = []
+    for token in _code_spans().parseInline(re.sub(r"\s+", " ", str(value or "")).strip())[0].children or []:
+        parts.append(_code(token.content, flavor) if token.type == "code_inline" else _escape(token.content, flavor))
+    return _line_start("".join(parts), flavor)
+
+
+def _code(code: str, flavor: str) -> str:
+    if flavor == "slack":  # mrkdwn has single-backtick code only, and wants &, < and > escaped inside it too
+        return f"`{_escape(code, flavor)}`" if "`" not in code else _escape(code, flavor)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", code)), default=0) + 1)
+    pad = " " if code.startswith("`") or code.endswith("`") else ""  # CommonMark 6.1
+    return f"{fence}{pad}{code}{pad}{fence}"
 
 
 def _bold(text: str, flavor: str) -> str:
@@ -85,7 +137,7 @@ def markdown_sections(data: dict, flavor: str = "markdown") -> list[tuple[str, s
                f"(previous period: {notes['previous']} notes from {notes['previous_accounts']} accounts).")
     if data.get("trend_window"):
         summary += f" Trends compare {data['trend_window']}."
-    sections = [("Summary", "\n".join([summary] + [f"Note: {_text(m, flavor)}" for m in data.get("messages") or []]))]
+    sections = [("Summary", "\n".join([summary] + [f"Note: {_note(m, flavor)}" for m in data.get("messages") or []]))]
     sections.append(("Top themes by accounts", _top(data, flavor)))
     movers = [_movers(data, key, title, flavor) for key, title in
               (("new", "New"), ("growing", "Growing"), ("fading", "Fading"))]
@@ -107,8 +159,10 @@ def _top(data: dict, flavor: str) -> str:
     lines = []
     for n, t in enumerate(data["top_themes"], start=1):
         arr = f", ARR {money(t['arr'])}" if t.get("arr") else ""
-        lines.append(f"{n}. {_bold(_text(t['label'], flavor), flavor)}: {t['accounts']} accounts, "
-                     f"{t['mentions']} mentions (was {t['previous_mentions']}){arr}, {t['trend']}")
+        # This list counts this period, the gaps below the whole theme run: each figure says which, in the words
+        # of the HTML report's headers ("Accounts this period", "Accounts (theme run)").
+        lines.append(f"{n}. {_bold(_text(t['label'], flavor), flavor)}: {t['accounts']} accounts this period, "
+                     f"{t['mentions']} mentions this period (was {t['previous_mentions']}){arr}, {t['trend']}")
         for q in t.get("quotes") or []:
             who = _text(q.get("account") or "no account", flavor)
             lines.append(f"   > \u201c{_text(q['text'], flavor)}\u201d: {who}, note {_text(q['note_id'], flavor)}")
@@ -138,9 +192,15 @@ def moved_text(data: dict, flavor: str, base_url: str = "") -> str:
 
 def _gaps(data: dict, flavor: str) -> str:
     if not data.get("gaps"):
-        return _text(data.get("gaps_note") or "Every recurring theme is addressed by a roadmap item.", flavor)
-    return "\n".join(f"- {_text(g['label'], flavor)}: {g['accounts']} accounts, {g['mentions']} mentions"
-                     f"{', ARR ' + money(g['arr']) if g.get('arr') else ''}" for g in data["gaps"])
+        return _note(data.get("gaps_note") or "Every recurring theme is addressed by a roadmap item.", flavor)
+    lines = []
+    for g in data["gaps"]:
+        # A report stored before the period's mentions were counted has no "period_mentions".
+        period = f", {g['period_mentions']} mentions this period" if g.get("period_mentions") is not None else ""
+        arr = f", ARR {money(g['arr'])}" if g.get("arr") else ""
+        lines.append(f"- {_text(g['label'], flavor)}: {g['accounts']} accounts (theme run), "
+                     f"{g['mentions']} mentions (theme run){period}{arr}")
+    return "\n".join(lines)
 
 
 def _drafts(d: dict) -> str:

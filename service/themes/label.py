@@ -143,9 +143,10 @@ def label(texts: Sequence[str], vectors: np.ndarray, centroid: np.ndarray | None
         return ""
     sims = np.asarray(vectors, dtype=np.float32) @ _centre(vectors, centroid)
     top_terms = list(keywords_ if keywords_ is not None else keywords(texts))[:5]
-    best, best_score = texts[int(np.argmax(sims))], -np.inf
+    best, best_score = "", -np.inf
     for i in np.lexsort((np.arange(len(texts)), -sims))[:CANDIDATES].tolist():
-        for phrase in _phrases(texts[i]):
+        plain = words_of(texts[i])
+        for phrase in _phrases(plain) if plain else ():
             words = len(_SUBJECT.sub("", _LEAD_IN.sub("", phrase)).split())
             covered = sum(k in terms(phrase) for k in top_terms)
             # Centrality first; the theme's keywords and brevity decide among near-equally central
@@ -154,7 +155,16 @@ def label(texts: Sequence[str], vectors: np.ndarray, centroid: np.ndarray | None
                      - 0.1 * (words < 2))
             if score > best_score:  # strict: the earlier (more central) phrase wins a tie
                 best, best_score = phrase, score
-    return tidy_phrase(best)
+    return tidy_phrase(best) if best else ""
+
+
+def words_of(text: str) -> str:
+    """A statement as a label may read it: its words without Markdown or HTML (pasted notes carry "**SSO**",
+    "`code`", "<b>"), and "" when it has no letter or digit. The statement itself stays verbatim: quotes need it."""
+    from ..text import plain_text
+
+    plain = plain_text(text)
+    return plain if re.search(r"[^\W_]", plain) else ""
 
 
 def representatives(texts: Sequence[str], vectors: np.ndarray, k: int = 3, centroid: np.ndarray | None = None,

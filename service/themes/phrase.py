@@ -132,11 +132,14 @@ def candidates(texts: Sequence[str], weights: dict[str, float], keywords: Sequen
 def phrase_label(texts: Sequence[str], vectors: np.ndarray, weights: dict[str, float], keywords: Sequence[str],
                  embedder) -> PhraseLabel | None:
     """The best phrase for a theme, or None when its statements hold no admissible phrase (e.g. two-word ones)."""
+    from .label import words_of
+
     v = np.asarray(vectors, dtype=np.float32)
     centre = v.mean(axis=0)
     centre /= np.linalg.norm(centre) or 1.0
     order = np.lexsort((np.arange(len(texts)), -(v @ centre)))[:CENTRAL_STATEMENTS]
-    central = [texts[i] for i in order.tolist()]
+    # Their words only: a phrase read off "**SSO** setup" would carry the asterisks into the label.
+    central = [plain for plain in (words_of(texts[i]) for i in order.tolist()) if plain]
     lexical, cut = candidates(central, weights, keywords)
     if not lexical:
         return None

@@ -212,7 +212,8 @@ def test_markdown_for_chat_tools(seeded):
     md = render_markdown(data)
     assert md.startswith("# Feedback report: last 7 days")
     assert "## Top themes by accounts" in md and "## Gaps: recurring themes no roadmap item addresses" in md
-    assert "1. **CSV export times out**: 3 accounts, 3 mentions (was 1), ARR $200k, growing" in md
+    assert ("1. **CSV export times out**: 3 accounts this period, 3 mentions this period (was 1), ARR $200k, "
+            "growing") in md
     assert "\u201cThe CSV export times out on large reports.\u201d: Acme, note e1" in md
     assert "<script>" not in md and "&lt;script>" in md  # no raw HTML for renderers that allow it
     slack = render_markdown(data, "slack")
