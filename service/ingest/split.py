@@ -22,22 +22,11 @@ class Segment:
     speaker: str | None = None
 
 
-def split_statements(text: str, speakers: bool = False) -> list[Segment]:
-    """Sentences with offsets (service/text.py's splitter), those with a letter or digit; with speakers=True, a leading
-    "Name: " on a line is kept as the speaker."""
-    segments: list[Segment] = []
-    for span in sentence_spans(text, MIN_CHARS):
-        start, speaker = span.start, None
-        if speakers and (m := _SPEAKER.match(text, span.start, span.end)):
-            speaker, start = m.group(1).strip(), m.end()
-            while start < span.end and text[start].isspace():
-                start += 1
-            if span.end - start < MIN_CHARS:
-                continue
-        if not _WORD.search(text, start, span.end):
-            continue
-        segments.append(Segment(start, span.end, text[start:span.end], speaker))
-    return segments
+def split_statements(text: str) -> list[Segment]:
+    """Sentences with offsets (service/text.py's splitter), those with a letter or digit. Transcripts with speakers:
+    split_with_speakers."""
+    return [Segment(span.start, span.end, text[span.start:span.end])
+            for span in sentence_spans(text, MIN_CHARS) if _WORD.search(text, span.start, span.end)]
 
 
 def split_with_speakers(text: str) -> list[Segment]:

@@ -31,7 +31,7 @@ def environment() -> Environment:
 
 
 def render_html(data: dict) -> str:
-    return environment().get_template("reports/standalone.html").render(r=_with_code_html(data), links=False)
+    return environment().get_template("reports/standalone.html").render(r=with_code_html(data), links=False)
 
 
 # ---- notes the service writes itself ----------------------------------------------------------------------------
@@ -50,7 +50,7 @@ def code_html(value) -> Markup:
     return Markup(_code_spans().renderInline(re.sub(r"\s+", " ", str(value or "")).strip()))
 
 
-def _with_code_html(data: dict) -> dict:
+def with_code_html(data: dict) -> dict:
     """The data with its notes as HTML for the body template (a copy: the stored data keeps the Markdown)."""
     out = dict(data)
     out["messages"] = [code_html(m) for m in data.get("messages") or []]

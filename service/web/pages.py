@@ -14,6 +14,7 @@ from ..auth import principal, record_action
 from ..jobs import JobNotFound, enqueue, get_job, themes_payload
 from ..models import utcnow
 from ..notes import NotFound, find_note, note_dict
+from ..reports.render import with_code_html
 from ..reports.store import ReportNotFound, get_report, list_reports
 from ..roadmap.decision import NO_ROADMAP
 from ..services import services
@@ -360,7 +361,7 @@ def build_report():
 @bp.get("/reports/<int:report_id>")
 def report(report_id: int):
     row = _report_or_404(report_id)
-    return render_template("pages/report.html", report=row, r=row.data, links=True,
+    return render_template("pages/report.html", report=row, r=with_code_html(row.data), links=True,
                            notes_present=data.report_notes_present(services(), row.data))
 
 

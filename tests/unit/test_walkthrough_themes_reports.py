@@ -74,6 +74,15 @@ def test_labels_are_read_without_markdown_or_html(svc):
 
 
 # ---- 2. notes in the HTML report ----------------------------------------------------------------------------------
+def test_the_report_page_shows_the_reports_notes_with_code_as_code(app):
+    """/reports/<id> renders the stored data itself: its notes' code spans must read as code there too."""
+    from service.reports.store import create_report
+
+    row = create_report(app.extensions["feedback"], "1d", AS_OF)
+    page = app.test_client(role="viewer").get(f"/reports/{row.id}").get_data(as_text=True)
+    assert "<code>feedback themes run</code>" in page and "`feedback themes run`" not in page
+
+
 def test_the_reports_own_notes_show_code_as_code_in_html_and_as_code_spans_in_markdown(app):
     from service.reports.build import build_report
     from service.reports.deliver import build_payload
