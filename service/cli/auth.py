@@ -1,4 +1,4 @@
-"""feedback users add|list|disable|sign-out|link, tokens create|list|revoke, audit: who may do what, and what was
+"""feedback users add|list|disable|enable|sign-out|link, tokens create|list|revoke, audit: who may do what, and what was
 done."""
 from __future__ import annotations
 
@@ -25,15 +25,15 @@ def _sign_in_url(base_url: str, code: str) -> str:
 
 @click.group()
 def users():
-    """People who sign in to the pages: add, list, disable, sign-out (on every device), link (a one-time sign-in
-    link)."""
+    """People who sign in to the pages: add, list, disable, enable, sign-out (on every device), link (a one-time
+    sign-in link)."""
 
 
 @users.command("add")
 @click.argument("email")
-@click.option("--role", type=ROLE, required=True)
+@click.option("--role", type=ROLE, required=True, help="What they may do (docs/security.md lists each role).")
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True, help="Where the pages are served.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the user and the sign-in link as JSON.")
 @pass_ctx
 def users_add(ctx, email, role, base_url, as_json):
     """Add a user and print a one-time sign-in link (valid 15 minutes; `feedback users link` makes another)."""
@@ -52,7 +52,7 @@ def users_add(ctx, email, role, base_url, as_json):
 
 @users.command("link")
 @click.argument("email")
-@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True, help="Where the pages are served.")
 @pass_ctx
 def users_link(ctx, email, base_url):
     """Print a new one-time sign-in link for a user."""
@@ -67,7 +67,7 @@ def users_link(ctx, email, base_url):
 
 
 @users.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help='Print {"users": [...]} as JSON.')
 @pass_ctx
 def users_list(ctx, as_json):
     """The users, their roles and whether they are disabled."""
@@ -95,6 +95,20 @@ def users_disable(ctx, email):
     click.echo(f"user {user.email} disabled")
 
 
+@users.command("enable")
+@click.argument("email")
+@pass_ctx
+def users_enable(ctx, email):
+    """Enable a disabled user again: they sign in with a new link (`feedback users link`); old sessions stay ended."""
+    # Without it a user disabled by mistake could only be re-added under another address: `users add` refuses theirs.
+    try:
+        user = set_disabled(ctx.services.db, email, False)
+    except AuthError as exc:
+        fail(str(exc))
+    record(ctx.services.db, cli_actor(), "user_enable", user.email)
+    click.echo(f"user {user.email} enabled; `feedback users link {user.email}` makes a sign-in link")
+
+
 @users.command("sign-out")
 @click.argument("email")
 @pass_ctx
@@ -115,8 +129,8 @@ def tokens():
 
 @tokens.command("create")
 @click.option("--name", required=True, help="What the token is for (shown in lists and the audit log).")
-@click.option("--role", type=ROLE, required=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--role", type=ROLE, required=True, help="What the token may do (docs/security.md lists each role).")
+@click.option("--json", "as_json", is_flag=True, help="Print the token (shown once) and its id, name and role as JSON.")
 @pass_ctx
 def tokens_create(ctx, name, role, as_json):
     """Create a token and print it once: only its hash is stored."""
@@ -133,7 +147,7 @@ def tokens_create(ctx, name, role, as_json):
 
 
 @tokens.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help='Print {"tokens": [...]} as JSON.')
 @pass_ctx
 def tokens_list(ctx, as_json):
     """The tokens by id, name and role, with their first characters (never the whole token)."""
@@ -164,9 +178,10 @@ def tokens_revoke(ctx, token_id):
 
 
 @click.command()
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000),
+              help="Show at most this many entries.")
 @click.option("--action", help="Only this action (ingest, note_delete, account_erase, roadmap_import, ...).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help='Print {"entries": [...]} as JSON.')
 @pass_ctx
 def audit(ctx, limit, action, as_json):
     """The audit log, newest first: who did what, when."""

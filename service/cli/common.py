@@ -57,6 +57,13 @@ class AppContext:
                 self._app = create_app()
             except (ConfigError, EmbeddingModelError, VectorStoreError) as exc:  # one line naming the setting
                 fail(str(exc), code=1)
+            except OSError as exc:  # FEEDBACK_HOME a file, say: it was "FileExistsError: [Errno 17] File exists"
+                if exc.filename is None:  # not about a path: the group's one-line error says what it was
+                    raise
+                why = ("it, or a folder above it, is a file" if isinstance(exc, (FileExistsError, NotADirectoryError))
+                       else exc.strerror or str(exc))
+                fail(f"cannot use {exc.filename} for the data: {why} (check FEEDBACK_HOME, FEEDBACK_DATABASE_URL "
+                     "and FEEDBACK_CHROMA_PATH)", code=1)
             OPEN_APPS.append(self._app)
         return self._app
 

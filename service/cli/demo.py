@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
+from ..auth.audit import cli_actor, record
 from ..ingest.store import ingest, load_paths
 from ..models import Draft, Note, utcnow
 from ..notes import stats
@@ -54,7 +55,8 @@ class Progress:
 @click.command()
 @click.option("--no-serve", is_flag=True, help="Stop before serving the pages.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve the pages on.")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535),
+              help="Port to serve the pages on.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of progress lines.")
 @pass_ctx
 def demo(ctx, no_serve, host, port, as_json):
@@ -68,6 +70,9 @@ def demo(ctx, no_serve, host, port, as_json):
     svc = ctx.services
     notes, errors = load_paths([str(notes_file)], svc.config.MAX_NOTE_CHARS)
     ingested = ingest(svc, notes, errors, skip_invalid=False)
+    if ingested.created or ingested.updated:  # logged as `feedback ingest` logs it (docs/security.md, "Audit")
+        record(svc.db, cli_actor(), "ingest", None, {"created": ingested.created, "updated": ingested.updated,
+                                                     "sources": [str(notes_file)], "demo": True})
     now = stats(svc)
     progress.done(t, f"created {ingested.created}, already stored {ingested.unchanged}; the store holds "
                      f"{now['notes']} notes, {now['statements']} statements, {now['vectors']} vectors, "
@@ -100,6 +105,7 @@ def _load_roadmap(svc, path: Path, progress: Progress) -> dict:
         path = path.with_name(UPDATE_FILE)
     rows, source = importer.read_file(path)
     report = import_items(svc, rows, source=source)  # upsert by item id: importing again changes nothing
+    _audit_import(svc, path, report)
     progress.done(t, f"{len(report['item_ids'])} items: created {report['created']}, updated {report['updated']}, "
                      f"unchanged {report['unchanged']}")
     return {k: v for k, v in report.items() if k != "item_ids"}
@@ -123,6 +129,8 @@ def _run_themes(svc, progress: Progress, fresh_notes: bool) -> dict:
     except ThemeRunError:
         # A weak embedder (e.g. the hashing one used in tests) may classify no statement as a pain: cluster all.
         result = run_themes(svc, RunOptions(include_all=True))
+    record(svc.db, cli_actor(), "themes_run", f"run_id={result['run_id']}",
+           {"mode": result["mode"], "themes": len(result["themes"]), "demo": True})
     recurring = sum(1 for th in result["themes"] if th["status"] == "recurring")
     progress.done(t, f"run {result['run_id']}: {recurring} recurring themes, "
                      f"{len(result['themes']) - recurring} emerging")
@@ -152,6 +160,13 @@ def _drafts(svc, progress: Progress) -> list[dict]:
     return out
 
 
+def _audit_import(svc, path: Path, report: dict) -> None:
+    """A sample import that changed items is logged as `feedback roadmap import` logs one; a re-run changes none."""
+    counts = {k: report[k] for k in ("created", "updated", "archived", "deleted")}
+    if any(counts.values()):
+        record(svc.db, cli_actor(), "roadmap_import", str(path), counts | {"sync": False, "demo": True})
+
+
 def _update_applied(svc) -> bool:
     try:
         from ..models import RoadmapStatusChange
@@ -173,7 +188,7 @@ def _roadmap_update(svc, path: Path, progress: Progress) -> dict:
         progress.done(t, "skipped: the roadmap is not available in this installation")
         return {"skipped": "roadmap not available"}
     rows, source = importer.read_file(path)
-    import_items(svc, rows, source=source)
+    _audit_import(svc, path, import_items(svc, rows, source=source))
     moved = [c for c in item_history(svc, MOVED_ITEM) if c["kind"] == "changed"]
     asked = asking_accounts(svc, MOVED_ITEM)
     last = moved[-1] if moved else None
@@ -188,6 +203,8 @@ def _report(svc, progress: Progress) -> dict:
 
     t = progress.step("Building the 30-day report")
     row = create_report(svc, "30d", _report_day(svc))
+    record(svc.db, cli_actor(), "report_build", f"report_id={row.id}", {"period": "30d", "webhook": False,
+                                                                         "demo": True})
     path = write_files(svc, row)
     progress.done(t, f"report {row.id}: {len(row.data['top_themes'])} top themes, {len(row.data['gaps'])} gaps")
     return {"id": row.id, "path": str(path), "period_start": row.data["period_start"], "last_day": row.data["last_day"]}

@@ -14,7 +14,8 @@ def register(cli: click.Group) -> None:
 
 
 @click.command("eval")
-@click.option("--suite", type=click.Choice(["drafts", "themes", "match", "injection", "claims", "followups", "all"]), default="all", show_default=True)
+@click.option("--suite", type=click.Choice(["drafts", "themes", "match", "injection", "claims", "followups", "all"]),
+              default="all", show_default=True, help="Which suite to run (docs/eval.md says what each measures).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write results.json, scorecard.md and scorecard.html here.")
 @click.option("--judge", is_flag=True, help="Also measure the LLM judge against the rated drafts (needs an endpoint).")
@@ -30,10 +31,7 @@ def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds, planted):
     except ImportError as exc:
         fail(f"the eval package is not installed next to the service: {exc}")
     if compare:
-        try:
-            old, new = (json.loads(Path(p).read_text()) for p in compare)
-        except (OSError, json.JSONDecodeError) as exc:
-            fail(f"cannot read the results to compare: {exc}")
+        old, new = (_results_file(p, scorecard.SUITE_ORDER) for p in compare)
         changes = scorecard.compare(old, new)
         if as_json:
             emit_json(changes)
@@ -44,7 +42,7 @@ def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds, planted):
             if all(c["change"] == "same" for c in changes):
                 click.echo("no metric changed")
         raise SystemExit(1 if any(c["change"] == "worse" for c in changes) else 0)
-    limits = runner.load_thresholds(Path(thresholds) if thresholds else None)
+    limits = _json_object(thresholds, "--thresholds") if thresholds else runner.load_thresholds()
     suites = runner.SUITES if suite == "all" else (suite,)
     transform = None
     if planted:
@@ -69,3 +67,29 @@ def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds, planted):
     else:
         click.echo(scorecard.markdown(results, limits))
     raise SystemExit(0 if results["passed"] else 1)
+
+
+def _json_object(path: str, option: str) -> dict:
+    """A JSON object from a file given to an option; anything else ends the command naming the file (and the line
+    and column of a syntax error), exit code 1. It was a bare "JSONDecodeError" that named neither."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        fail(f"{option} {path}:{exc.lineno}: invalid JSON at column {exc.colno}: {exc.msg}")
+    except UnicodeDecodeError:
+        fail(f"{option} {path}: not UTF-8 text")
+    except OSError as exc:
+        fail(f"{option} {path}: cannot read it: {exc.strerror or exc}")
+    if not isinstance(data, dict):
+        fail(f"{option} {path}: expected a JSON object, not a {type(data).__name__}")
+    return data
+
+
+def _results_file(path: str, suites) -> dict:
+    """A results.json that `feedback eval --out` wrote. Any other JSON object compared as "no metric changed"
+    (exit 0), which reads as a pass."""
+    data = _json_object(path, "--compare")
+    if not any(isinstance(data.get(suite), dict) for suite in suites):
+        fail(f"--compare {path}: not eval results (no suite in it: {', '.join(suites)}); compare the results.json "
+             "files that `feedback eval --out DIR` writes")
+    return data

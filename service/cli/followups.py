@@ -32,7 +32,7 @@ def _date(value):
 
 @click.command("history")
 @click.argument("item_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help='Print {"item_id": ..., "changes": [...]} as JSON.')
 @pass_ctx
 def history(ctx, item_id, as_json):
     """Every recorded status and release change of an item, oldest first, with time and source."""
@@ -56,14 +56,14 @@ def history(ctx, item_id, as_json):
 
 @click.command()
 @click.argument("item_id")
-@click.option("--since", help="Only notes on or after this day (YYYY-MM-DD).")
+@click.option("--since", metavar="DAY", help="Only notes on or after this day (YYYY-MM-DD).")
 @click.option("--told", "told", metavar="ACCOUNT", multiple=True,
               help="Mark ACCOUNT as told about the item's current status (stored; left out next time). Repeatable.")
 @click.option("--untold", "untold", metavar="ACCOUNT",
               help="Undo a mistaken --told: ACCOUNT is listed again and the draft stored as sent is deleted.")
-@click.option("--by", "told_by", help="Who told them (with --told).")
+@click.option("--by", "told_by", help="Who told them (with --told; default: cli:YOUR_LOGIN_NAME).")
 @click.option("--no-drafts", is_flag=True, help="List the accounts and quotes only.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the item, the accounts and the marks as JSON.")
 @pass_ctx
 def followups(ctx, item_id, since, told, untold, told_by, no_drafts, as_json):
     """Accounts that asked for an item, with their own words and a grounded follow-up draft each.
@@ -140,8 +140,9 @@ def _times(n: int, word: str) -> str:
 
 @click.command()
 @click.argument("account")
-@click.option("--since", help="Items that moved since this day (YYYY-MM-DD); default: the account's last note.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--since", metavar="DAY",
+              help="Items that moved since this day (YYYY-MM-DD); default: the account's last note.")
+@click.option("--json", "as_json", is_flag=True, help="Print the brief as JSON.")
 @pass_ctx
 def brief(ctx, account, since, as_json):
     """One page on an account before a call: its pains by theme with quotes, what the roadmap does about each,

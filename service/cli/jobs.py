@@ -40,11 +40,12 @@ def jobs():
 
 
 @jobs.command("list")
-@click.option("--status", type=click.Choice(["queued", "running", "done", "failed"]))
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--status", type=click.Choice(["queued", "running", "done", "failed"]), help="Only jobs in this state.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="Show at most this many.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"items": [...]} as JSON.')
 @pass_ctx
 def jobs_list(ctx, status, limit, as_json):
+    """Recent jobs, newest first: id, kind, status, progress (done/total) and when it was queued (UTC)."""
     from ..jobs import JOBS, list_jobs
 
     rows = list_jobs(ctx.services, status=status, limit=limit)
@@ -79,9 +80,10 @@ class Seconds(click.FloatRange):
 @click.argument("job_id")
 @click.option("--wait", is_flag=True, help="Wait until the job is done or failed.")
 @click.option("--timeout", type=Seconds(), metavar="SECONDS", help="With --wait: give up after this long (exit 1).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the job (status, progress, result or error) as JSON.")
 @pass_ctx
 def jobs_show(ctx, job_id, wait, timeout, as_json):
+    """One job by its id: status, progress, attempts, and its result or error; exit 1 when the job failed."""
     from ..jobs import JobNotFound, get_job
 
     if timeout is not None and not wait:

@@ -44,6 +44,8 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_forma
     """Ingest notes from files (.txt .md .csv .jsonl .vtt .srt), folders, or - for standard input."""
     if stdin_format and "-" not in paths:
         fail("--format is for standard input: give - as a path", code=2)
+    if paths.count("-") > 1:  # the second read of standard input is empty: it failed as "stdin:1 missing text"
+        fail("- (standard input) can be given once", code=2)
     svc = ctx.services
     notes, errors = load_paths(list(paths), svc.config.MAX_NOTE_CHARS, stdin=sys.stdin.buffer if "-" in paths else None,
                                stdin_format=stdin_format, allow_future=allow_future, future_hint="--allow-future")
@@ -51,8 +53,14 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_forma
         for err in errors:
             click.echo(f"error: {err}", err=True)
         fail(_refusal(errors, notes))
+    if not notes and not errors:  # an empty .jsonl or a CSV header alone answered "created 0" as if it had worked
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        fail(f"{shown}: no notes to ingest (an empty file, or a CSV header without rows); nothing was stored")
     sources = [str(p) for p in paths][:20]
     if background:
+        # validated now: the rows --skip-invalid leaves out are named here, not only in the job's result later
+        for err in errors:
+            click.echo(f"rejected: {err}", err=True)
         job = _enqueue(ctx, "ingest", notes_payload(notes, errors), as_json)
         record(svc.db, cli_actor(), "ingest", None, {"background": True, "job_id": job["id"], "notes": len(notes),
                                                      "sources": sources})
@@ -77,8 +85,9 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_forma
     if as_json:
         emit_json(report.as_dict())
     else:
+        rejected = f"; rejected {len(report.rejected)} invalid row(s), not stored" if report.rejected else ""
         click.echo(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
-                   f"statements embedded {report.statements}")
+                   f"statements embedded {report.statements}{rejected}")
         for err in report.rejected:
             click.echo(f"rejected: {err}", err=True)
 
@@ -95,7 +104,8 @@ def _refusal(errors, notes) -> str:
 
 
 @click.command("stats")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON (with counts by source and the "
+                                                        "vector store and embedder in use).")
 @pass_ctx
 def stats_cmd(ctx, as_json):
     """Counts of notes, statements, vectors and accounts."""
@@ -124,9 +134,10 @@ def _enqueue(ctx, kind: str, payload: dict, as_json: bool) -> dict:
 
 
 @click.command("reindex")
-@click.option("--quiet", "-q", is_flag=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--background", is_flag=True, help="Queue the rebuild as a job; prints the job id.")
-@click.option("--json", "as_json", is_flag=True, help="With --background: print the job as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print the result as JSON: {"reindexed": N}, or the queued job with --background.')
 @pass_ctx
 def reindex_cmd(ctx, quiet, background, as_json):
     """Rebuild the vector index from SQL (after losing the Chroma folder or switching FEEDBACK_EMBEDDER)."""
@@ -138,7 +149,10 @@ def reindex_cmd(ctx, quiet, background, as_json):
     total = reindex(svc, progress=bar.update if bar else None)
     if bar:
         bar.close()
-    click.echo(f"reindexed {total} statements")
+    if as_json:  # the same field as the reindex job's result (`feedback jobs show`)
+        emit_json({"reindexed": total})
+    else:
+        click.echo(f"reindexed {total} statements")
 
 
 @click.group()
@@ -147,18 +161,21 @@ def notes():
 
 
 @notes.command("list")
-@click.option("--account")
+@click.option("--account", help="Only this account's notes (its exact name, as `feedback accounts list` shows it).")
 @click.option("--source", type=click.Choice(SOURCE_KINDS), help="Only notes of this kind (a typo was an empty list).")
-@click.option("--since")
-@click.option("--until")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--since", metavar="DATE", help="Only notes dated on or after this day (ISO 8601, e.g. 2026-11-01).")
+@click.option("--until", metavar="DATE", help="Only notes dated on or before this day (the whole day).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000), help="Show at most this many.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"items": [...], "total": N} as JSON.')
 @pass_ctx
 def notes_list(ctx, account, source, since, until, limit, as_json):
+    """Notes, newest first, with their id, date, account and source (a note without a date: when it was stored)."""
     try:
         since_dt, until_dt = parse_filter_date(since, "--since"), parse_filter_date(until, "--until", end_of_day=True)
     except ValueError as exc:
         fail(str(exc), code=2)
+    if since_dt and until_dt and since_dt > until_dt:  # answered "0 of 0 notes" as if none were in the window
+        fail(f"--since {since} is after --until {until}; swap them", code=2)
     with ctx.services.db.session() as session:
         rows, total = list_notes(session, account=account, source=source, since=since_dt, until=until_dt, per_page=limit)
         items = [note_dict(n) for n in rows]
@@ -173,9 +190,10 @@ def notes_list(ctx, account, source, since, until, limit, as_json):
 
 @notes.command("show")
 @click.argument("note_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the note and its statements as JSON.")
 @pass_ctx
 def notes_show(ctx, note_id, as_json):
+    """One note by its id (as `feedback notes list` shows it): its text and how many statements it was split into."""
     with ctx.services.db.session() as session:
         try:
             data = note_dict(find_note(session, note_id), statements=True)
@@ -204,17 +222,20 @@ def notes_delete(ctx, note_id):
 
 @click.group()
 def accounts():
-    """Accounts seen in notes."""
+    """Accounts seen in notes: list, erase."""
 
 
 @accounts.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the accounts as a JSON list.")
 @pass_ctx
 def accounts_list(ctx, as_json):
+    """Every account named in a note, with its number of notes and the date of its last one."""
     with ctx.services.db.session() as session:
         rows = list_accounts(session)
     if as_json:
         emit_json(rows)
         return
+    if not rows:  # an empty answer read like a command that did nothing
+        click.echo("no accounts yet: notes name them (`feedback ingest FILE`)")
     for r in rows:
         click.echo(f"{r['name']:<32} {r['notes']:>5} notes  last {(r['last_note_at'] or '')[:10]}")

@@ -68,6 +68,13 @@ def _check_webhook(config, url: str, source: str) -> None:
         fail(f"{source}: {exc}", code=2)
 
 
+def _format(fmt: str | None, out: str | None) -> str:
+    """--format, else the one --out's suffix names, else Markdown: `report` and `reports show` read it alike."""
+    if fmt is not None:
+        return fmt
+    return SUFFIX_FORMATS.get(Path(out).suffix.lower(), "md") if out else "md"
+
+
 def _output(row, fmt: str, out: str | None) -> None:
     text = _body(row, fmt)
     if out:
@@ -98,8 +105,7 @@ def report(ctx, period, fmt, out, webhook, as_of):
 
     A report for the same period and dates replaces the stored one. Themes come from the latest theme run;
     `feedback schedule --once` refreshes them first."""
-    if fmt is None:
-        fmt = SUFFIX_FORMATS.get(Path(out).suffix.lower(), "md") if out else "md"
+    fmt = _format(fmt, out)
     _check_out(out)
     if webhook:
         _check_webhook(ctx.services.config, webhook, "--webhook")
@@ -122,14 +128,15 @@ def report(ctx, period, fmt, out, webhook, as_of):
 
 @click.group()
 def reports():
-    """Stored reports: list, show."""
+    """Stored reports: list, show, delete."""
 
 
 @reports.command("list")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000), help="Show at most this many.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"reports": [...], "total": N, "limit": N} as JSON.')
 @pass_ctx
 def reports_list(ctx, limit, as_json):
+    """Stored reports, latest period first: period, days, notes, top themes, gaps and delivery."""
     rows = [summary_dict(r) for r in list_reports(ctx.services, limit=limit)]
     if as_json:
         emit_json({"reports": rows, "total": count_reports(ctx.services), "limit": limit})
@@ -144,10 +151,14 @@ def reports_list(ctx, limit, as_json):
 
 @reports.command("show")
 @click.argument("report_id", type=ROW_ID)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, writable=True))
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="Output format (default: from the --out suffix, else md).")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
 @pass_ctx
 def reports_show(ctx, report_id, fmt, out):
+    """Print a stored report (or write it to --out) by its id (`feedback reports list`)."""
+    # `--out r.json` wrote Markdown into r.json: the suffix names the format here as it does for `feedback report`
+    fmt = _format(fmt, out)
     _check_out(out)
     try:
         row = get_report(ctx.services, report_id)
@@ -160,7 +171,8 @@ def reports_show(ctx, report_id, fmt, out):
 @click.option("--cron", metavar="EXPR", help="Five-field cron expression in UTC (default: FEEDBACK_REPORT_CRON, "
                                              "else '0 6 * * *').")
 @click.option("--once", is_flag=True, help="Run the job now and exit (for system cron and tests).")
-@click.option("--since", "period", type=click.Choice(PERIODS), default=NIGHTLY_PERIOD, show_default=True)
+@click.option("--since", "period", type=click.Choice(PERIODS), default=NIGHTLY_PERIOD, show_default=True,
+              help="The period each report covers, compared with the same length before it.")
 @click.option("--webhook", metavar="URL", help="Deliver to this webhook (default: FEEDBACK_REPORT_WEBHOOK_URL).")
 @pass_ctx
 def schedule(ctx, cron, once, period, webhook):

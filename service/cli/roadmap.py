@@ -22,7 +22,7 @@ def register(cli: click.Group) -> None:
 
 @click.group()
 def roadmap():
-    """Roadmap items: import an export, list, link evidence, coverage of themes, scores."""
+    """Roadmap items: import an export, list, show, history, link evidence, coverage of themes, scores."""
 
 
 @roadmap.command("import")
@@ -34,7 +34,7 @@ def roadmap():
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 def roadmap_import(ctx, file, column_map, sync, prune, as_json):
-    """Import a roadmap from CSV (.csv, .tsv; ',' ';' or tab separated) or JSON (a list of objects, or
+    """Import a roadmap from CSV (.csv, .tsv; ',' ';' '|' or tab separated) or JSON (a list of objects, or
     {"items": [...]}). Needs id, title and status. Re-importing updates items by id; all or nothing.
 
     Without --sync nothing is archived: items missing from FILE are listed as "would archive"."""
@@ -73,7 +73,7 @@ def _where(err, kind: str) -> str:
 
 
 @roadmap.command("list")
-@click.option("--status", type=click.Choice(ROADMAP_STATUSES))
+@click.option("--status", type=click.Choice(ROADMAP_STATUSES), help="Only items with this status.")
 @click.option("--all", "include_archived", is_flag=True, help="Include archived items.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
@@ -157,6 +157,15 @@ def roadmap_coverage(ctx, as_json):
     click.echo("gaps (recurring themes no item addresses):" if data["gaps"] else "no gaps")
     for g in data["gaps"]:
         click.echo(f"  {g['theme_id']:>4} {g['label'][:60]:<60} {g['accounts'] or 0:>3} accounts  {g['trend'] or ''}")
+    # The demand behind each item, which the help promises, was only in --json.
+    wanted = [i for i in data["items"] if i["demand"]["accounts"]]
+    if wanted:
+        click.echo("demand per item (the accounts and mentions behind its themes and links):")
+    for i in wanted:
+        d = i["demand"]
+        arr = f"  ARR ${d['arr']:,.0f}" if d.get("arr") else ""
+        click.echo(f"  {i['item_id']:<12} {i['status']:<12} {d['accounts']:>3} accounts {d['mentions']:>4} mentions"
+                   f"{arr}  {i['title'][:50]}")
 
 
 @roadmap.command("scores")
@@ -171,6 +180,8 @@ def roadmap_scores(ctx, as_json):
     if as_json:
         emit_json(data)
         return
+    if not data["items"]:  # an empty answer read like a command that did nothing
+        click.echo("no roadmap items to score: import them with `feedback roadmap import FILE`")
     for r in data["items"]:
         click.echo(f"{r['item_id']:<12} {r['status']:<12} {r['reason']}")
 
@@ -188,9 +199,11 @@ def match(ctx, text, file, min_score, as_json, as_jsonl):
     """Which roadmap items address a customer request, and their status (or not_on_roadmap)."""
     if (text is None) == (file is None):
         fail("give a request text or --file FILE (not both)", code=2)
+    if as_json and as_jsonl:  # --jsonl silently won
+        fail("give --json or --jsonl, not both", code=2)
     if text is not None and not text.strip():
         fail("the request text is empty", code=2)
-    requests = _read_requests(Path(file)) if file else [{"id": "1", "text": text}]
+    requests = _read_requests(file) if file else [{"id": "1", "text": text}]
     with ctx.services.db.session() as session:
         if not service.load_items(session):
             click.echo("warning: the roadmap is empty; import one with `feedback roadmap import FILE`", err=True)
@@ -207,31 +220,35 @@ def match(ctx, text, file, min_score, as_json, as_jsonl):
             click.echo(f"{r['id']:<8} {r['verdict']:<20} {shown}")
 
 
-def _read_requests(path: Path) -> list[dict]:
+def _read_requests(file: str) -> list[dict]:
     """A .jsonl file of {"id", "text"} objects, else one request per non-blank line (id = line number). Every
-    problem is named with its line, all at once; exit code 1."""
+    problem is named with the file as given (as ingest and draft name it, so a file in another folder is found) and
+    its line, all at once; exit code 1."""
     problems, out = [], []
-    for n, line in enumerate(LINE_BREAK.split(read_text_file(str(path))), start=1):
+    jsonl = Path(file).suffix.lower() == ".jsonl"
+    for n, line in enumerate(LINE_BREAK.split(read_text_file(file)), start=1):
         if not line.strip():
             continue
-        if path.suffix.lower() != ".jsonl":
+        if not jsonl:
             out.append({"id": str(n), "text": line.strip()})
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(f"{path.name}:{n}: invalid JSON: {exc.msg}")
+            problems.append(f"{file}:{n}: invalid JSON: {exc.msg}")
             continue
-        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-            problems.append(f"{path.name}:{n}: each line needs a \"text\" string")
+        if not isinstance(obj, dict):
+            problems.append(f"{file}:{n}: each line must be a JSON object with a \"text\" string")
+        elif not isinstance(obj.get("text"), str):
+            problems.append(f"{file}:{n} [text]: each line needs a \"text\" string")
         elif not obj["text"].strip():
-            problems.append(f"{path.name}:{n} [text]: the request text is empty")
+            problems.append(f"{file}:{n} [text]: the request text is empty")
         else:
             out.append({"id": str(obj.get("id") or n), "text": obj["text"]})
     for problem in problems[:-1]:
         click.echo(f"error: {problem}", err=True)
     if problems:
-        fail(problems[-1])
+        fail(problems[-1] + (f" ({len(problems)} problems; nothing was matched)" if len(problems) > 1 else ""))
     if not out:
-        fail(f"{path.name}: no requests")
+        fail(f"{file}: no requests")
     return out

@@ -17,20 +17,22 @@ def register(cli: click.Group) -> None:
 
 @click.group()
 def themes():
-    """Recurring pain themes: discover, list, show."""
+    """Recurring pain themes: run (discover), list, show; rename, merge, move statements, hide."""
 
 
 @themes.command("run")
-@click.option("--since", help="Only notes on or after this date (ISO 8601).")
-@click.option("--until", help="Only notes on or before this date.")
-@click.option("--account")
-@click.option("--source", type=click.Choice(SOURCE_KINDS))
+@click.option("--since", metavar="DATE", help="Only notes on or after this date (ISO 8601).")
+@click.option("--until", metavar="DATE", help="Only notes on or before this date (a plain date: the whole day).")
+@click.option("--account", help="Only this account's notes.")
+@click.option("--source", type=click.Choice(SOURCE_KINDS), help="Only notes of this kind.")
 @click.option("--all", "include_all", is_flag=True, help="Cluster every statement, not only pains and requests.")
 @click.option("--incremental", is_flag=True, help="Assign new statements to existing themes; cluster only the rest.")
-@click.option("--min-mentions", default=3, show_default=True, type=click.IntRange(1, 1_000_000))
-@click.option("--min-accounts", default=2, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--min-mentions", default=3, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Mentions a theme needs to be recurring (fewer: emerging).")
+@click.option("--min-accounts", default=2, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Distinct accounts a theme needs to be recurring (fewer: emerging).")
 @click.option("--no-llm", is_flag=True, help="Use the offline labeller even when an LLM endpoint is configured.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the run and its themes as JSON.")
 @pass_ctx
 def themes_run(ctx, since, until, account, source, include_all, incremental, min_mentions, min_accounts, no_llm, as_json):
     """Discover themes; ids stay stable across runs."""
@@ -42,8 +44,8 @@ def themes_run(ctx, since, until, account, source, include_all, incremental, min
         fail(str(exc), code=2)
     try:
         result = run_themes(ctx.services, opts)
-    except ThemeRunError as exc:
-        fail(str(exc))
+    except ThemeRunError as exc:  # --since after --until conflicts as options do (2); nothing to cluster is 1
+        fail(str(exc), code=2 if exc.field in ("since", "until") else 1)
     record(ctx.services.db, cli_actor(), "themes_run", f"run_id={result['run_id']}",
            {"mode": result["mode"], "themes": len(result["themes"])})
     if as_json:
@@ -65,11 +67,11 @@ def _print_run(result: dict) -> None:
 
 
 @themes.command("list")
-@click.option("--status", type=click.Choice(["recurring", "emerging"]))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--status", type=click.Choice(["recurring", "emerging"]), help="Only themes of this status.")
+@click.option("--json", "as_json", is_flag=True, help="Print the latest run and its themes as JSON.")
 @pass_ctx
 def themes_list(ctx, status, as_json):
-    """Themes of the latest run."""
+    """Themes of the latest run, most accounts first ("~" marks an emerging theme)."""
     with ctx.services.db.session() as session:
         result = latest_run_json(session)
     if result is None:
@@ -84,7 +86,8 @@ def themes_list(ctx, status, as_json):
 
 @themes.command("show")
 @click.argument("theme_id", type=ROW_ID)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the theme as JSON, with its history, edits and statements (their ids for `themes move`).")
 @pass_ctx
 def themes_show(ctx, theme_id, as_json):
     """One theme with its quotes, figures and history."""
@@ -136,7 +139,7 @@ def _edit(ctx, kind: str, by: str | None, as_json: bool, **fields) -> None:
 
 
 _BY = click.option("--by", help="Who makes the edit (default: cli:YOUR_LOGIN_NAME).")
-_JSON = click.option("--json", "as_json", is_flag=True)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print the edit and the re-run as JSON.")
 
 
 @themes.command("rename")
