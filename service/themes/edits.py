@@ -39,7 +39,10 @@ class EditState:
     # (members of both themes then, into): a later run that splits the two apart again, or gives the target's id
     # to the merged theme's statements, still finds both halves' theme
     merged_statements: list[tuple[frozenset, int]] = field(default_factory=list)
-    moved: dict[int, int | None] = field(default_factory=dict)  # statement -> theme, None: not a pain
+    # statement -> theme, None: not a pain. A move's statements, and the statements a merged theme held when the PM
+    # merged it: the clusterer may later put some of them in a third theme's cluster, and the merge must still
+    # hold for them. The later edit wins (a statement moved out after the merge stays out).
+    moved: dict[int, int | None] = field(default_factory=dict)
     hidden: set[int] = field(default_factory=set)
 
     def resolve(self, theme_id: int | None) -> int | None:
@@ -56,6 +59,8 @@ class EditState:
 
 def load_state(session: Session) -> EditState:
     state = EditState()
+    # In the order the edits were stored (the id; a clock set back cannot reorder them): a later edit overrides an
+    # earlier one, e.g. a move of a statement out of a theme after the merge that brought it there
     for e in session.scalars(select(ThemeEdit).order_by(ThemeEdit.id)):
         if e.kind == "rename":
             state.pinned[e.theme_id] = e.label
@@ -63,6 +68,8 @@ def load_state(session: Session) -> EditState:
             state.merged[e.theme_id] = e.target_id
             state.merged_statements.append((frozenset(e.statement_ids or []) | _members_before(session, e),
                                             e.target_id))
+            for sid in e.statement_ids or []:  # none on a merge stored without them: the cluster-level merge alone
+                state.moved[int(sid)] = e.target_id
         elif e.kind == "move":
             for sid in e.statement_ids:
                 state.moved[int(sid)] = e.target_id
@@ -244,6 +251,8 @@ def edit_and_rerun(services, kind: str, by: str, **fields) -> dict:
 def apply_to_clusters(state: EditState, labels, theme_of: dict[int, int | None], statement_ids: list[int]):
     """Merges and moves on one run's cluster labels, in place; returns the clusters merged away.
 
+    Merges first, cluster by cluster (a statement that arrives later and lands in a merged theme's cluster follows
+    the merge), then statement by statement (`EditState.moved`: moves and the statements each merge took along).
     `labels[i]` is the cluster of `statement_ids[i]`, `theme_of` maps cluster -> theme id (None: new)."""
     cluster_of = {}
     for c, t in sorted(theme_of.items()):

@@ -146,11 +146,14 @@ def _run_themes(services, opts: RunOptions, progress) -> dict:
         prev_run = _previous_run(session, opts)
         previous, prev_centroids, prev_threshold, prev_labels = _previous_state(session, prev_run)
         incremental = opts.incremental and prev_run is not None
+        verdict = _last_verdicts(session, prev_run, sel, templates, opts, edits) if incremental else _LastVerdicts()
         for i, st in enumerate(sel.statements):
             if st.id in edits.moved:  # a PM's move decides the statement's kind
                 kinds[i] = "pain" if edits.resolve(edits.moved[st.id]) is not None else "other"
             elif incremental and previous.get(st.id) in prev_centroids:  # what the last run put in a theme stays
                 kinds[i] = "pain"
+            elif st.id in verdict.not_a_pain:
+                kinds[i] = "other"
         keep = [i for i, k in enumerate(kinds) if opts.include_all or k == "pain"]
         # Kinds are written after clustering, not here: a write takes SQLite's lock until the commit, and the job's
         # progress writes (another connection) would be skipped for the whole clustering.
@@ -165,14 +168,16 @@ def _run_themes(services, opts: RunOptions, progress) -> dict:
         stmts = [sel.statements[i] for i in keep]
         vecs = vectors[keep]
         if incremental:
-            labels, fixed = _incremental_labels(stmts, vecs, previous, prev_centroids, prev_threshold)
+            labels, fixed = _incremental_labels(stmts, vecs, previous, prev_centroids, prev_threshold,
+                                                [s.id not in verdict.unassigned for s in stmts])
         else:
             prior = np.array([previous.get(s.id, -1) for s in stmts], dtype=np.int64) if previous else None
             labels, fixed = stages.cluster(vecs, prior=prior), {}
         if not opts.include_all:
-            keep, labels = _adopt_close_calls(sel.statements, kinds, scores, vectors, keep, labels)
+            keep, labels = _adopt_close_calls(sel.statements, kinds, scores, vectors, keep, labels,
+                                              verdict.not_a_pain)
             keep, labels = _drop_context_themes(services, sel.statements, kinds, vectors, keep, labels, edits,
-                                                set(fixed), templates)
+                                                set(fixed), templates, previous)
             if not keep:
                 session.commit()
                 raise ThemeRunError(f"none of the {len(sel.statements)} selected statements reads as a pain or request "
@@ -197,10 +202,12 @@ def _run_themes(services, opts: RunOptions, progress) -> dict:
         return result
 
 
-def _adopt_close_calls(statements, kinds, scores, vectors, keep, labels) -> tuple[list[int], np.ndarray]:
+def _adopt_close_calls(statements, kinds, scores, vectors, keep, labels,
+                       settled=frozenset()) -> tuple[list[int], np.ndarray]:
     """Non-pain statements that sit inside a pain theme and were a close call become pains in that theme
-    (`stages.adopt`); returns the grown `keep` (indices into `statements`) and its labels."""
-    rest = [i for i, k in enumerate(kinds) if k != "pain"]
+    (`stages.adopt`); returns the grown `keep` (indices into `statements`) and its labels. `settled`: ids of
+    statements whose verdict an incremental run keeps (`_LastVerdicts.not_a_pain`), never adopted."""
+    rest = [i for i, k in enumerate(kinds) if k != "pain" and statements[i].id not in settled]
     adopted = stages.adopt(scores[rest], vectors[rest], vectors[keep], labels)
     label_of = dict(zip(keep, labels.tolist()))
     for i, lab in zip(rest, adopted.tolist()):
@@ -212,25 +219,30 @@ def _adopt_close_calls(statements, kinds, scores, vectors, keep, labels) -> tupl
 
 
 def _drop_context_themes(services, statements, kinds, vectors, keep, labels, edits, existing=frozenset(),
-                         templates=None):
+                         templates=None, members=None):
     """Clusters that are nearly all small talk or account context are not themes: their statements become
     "other". A cluster that is mostly one pasted sentence is not a theme either: the copies become "other" and
-    the rest of its statements stay pains, unassigned. A PM's move into a theme overrules both, and the existing
-    themes an incremental run assigns to (`existing` labels) passed these checks when they were found.
+    the rest of its statements stay pains, unassigned. A PM's move into a theme overrules both.
+
+    The existing themes an incremental run assigns to (`existing` labels; `members`: statement -> theme of the
+    last run) passed these checks when they were found, so only the copy check looks at them again, as they now
+    stand: the copies it finds there that joined in this run go, the theme's own statements stay.
     `templates`: the statements' texts as copies are told apart (`_templates`), default their own texts."""
     from .context import normalised
 
+    members = members or {}
     texts = [(templates[i] if templates is not None else statements[i].text) for i in keep]
     context = set(stages.context_clusters(vectors[keep], labels, services.embedder)) - set(existing)
-    copies = {c: t for c, t in stages.copy_clusters(texts, labels).items() if c not in context and c not in existing}
+    copies = {c: t for c, t in stages.copy_clusters(texts, labels).items() if c not in context}
     if not context and not copies:
         return keep, labels
     labels = labels.copy()
     stay = []
     for row, (i, lab) in enumerate(zip(keep, labels.tolist())):
-        if statements[i].id in edits.moved:
+        copy = lab in copies and normalised(texts[row]) == copies[lab]
+        if statements[i].id in edits.moved or (lab in existing and (statements[i].id in members or not copy)):
             stay.append(row)
-        elif lab in context or (lab in copies and normalised(texts[row]) == copies[lab]):
+        elif lab in context or copy:
             kinds[i] = "other"
         else:
             stay.append(row)
@@ -298,8 +310,56 @@ def _previous_state(session: Session, run: ThemeRun | None):
     return previous, centroids, (run.params or {}).get("assign_threshold"), labels
 
 
-def _incremental_labels(stmts, vecs, previous, prev_centroids, threshold):
-    """Known statements keep their theme; new ones join the nearest theme when close enough; the rest cluster."""
+@dataclass
+class _LastVerdicts:
+    """What the run an incremental run continues from decided about statements it left out of every theme."""
+
+    unassigned: set[int] = field(default_factory=set)  # kept as pains, in no theme
+    not_a_pain: set[int] = field(default_factory=set)  # "other" (by the classifier, pasted context, copy, context)
+
+
+def _last_verdicts(session: Session, run: ThemeRun, sel: Selected, templates: list[str], opts: RunOptions,
+                   edits: EditState) -> _LastVerdicts:
+    """The verdicts an incremental run keeps, so that it judges only the statements that are new since `run`.
+
+    Judged again, a statement the last run dropped as a copy (a sentence pasted into many notes) read as a pain
+    and joined the nearest theme's centre, where no check looks; its unassigned neighbours, clustered without it,
+    formed a theme of their own; the next full run undid both. A statement's stored kind is the verdict of the
+    last run that judged it (None: never judged), so "other" outside `run`'s themes stays "other". A new statement
+    that repeats a sentence judged so (account names masked, as the copy check compares them) gets the same
+    verdict, as a full run judges a sentence's copies together. A PM's move overrules all of this (`_run_themes`)
+    and speaks for the statement moved, not for its copies."""
+    from .context import normalised
+
+    rows = session.execute(select(ThemeMembership.statement_id, ThemeMembership.theme_id)
+                           .where(ThemeMembership.run_id == run.id)).all()
+    out = _LastVerdicts(unassigned={sid for sid, theme in rows if theme is None})
+    if opts.include_all:  # every statement is clustered: no verdict to keep but "in no theme"
+        return out
+    kept = {sid for sid, _ in rows}
+    dropped, pains, new = set(), set(), []
+    for st, text in zip(sel.statements, templates):
+        if st.id in edits.moved:
+            continue
+        if st.id in kept:
+            pains.add(normalised(text))
+        elif st.kind == "other":
+            out.not_a_pain.add(st.id)
+            dropped.add(normalised(text))
+        else:  # never judged, or judged by a run over another selection: `run` did not see it
+            new.append((st.id, normalised(text)))
+    dropped -= pains  # a sentence some copy of which the last run kept is not judged by its other copies
+    out.not_a_pain.update(sid for sid, key in new if key in dropped)
+    return out
+
+
+def _incremental_labels(stmts, vecs, previous, prev_centroids, threshold, new=None):
+    """Known statements keep their theme; new ones join the nearest theme when close enough; the rest cluster.
+
+    `new[i]`: the last run did not leave `stmts[i]` unassigned. A statement it left unassigned joins no theme's
+    centre (a full run on the same statements leaves it out again) and makes a new theme only together with a new
+    statement."""
+    new = [True] * len(stmts) if new is None else new
     theme_ids = sorted(prev_centroids)
     centroid_matrix = np.stack([prev_centroids[t] for t in theme_ids]) if theme_ids else np.zeros((0, vecs.shape[1]))
     threshold = threshold if threshold is not None else stages.default_assign_threshold()
@@ -312,15 +372,16 @@ def _incremental_labels(stmts, vecs, previous, prev_centroids, threshold):
     for i, st in enumerate(stmts):
         if st.id in previous and previous[st.id] in prev_centroids:
             labels[i] = theme_ids.index(previous[st.id])
-        elif assigned[i] >= 0:
+        elif assigned[i] >= 0 and new[i]:
             labels[i] = assigned[i]
         else:
             rest.append(i)
     if len(rest) >= 2:
         sub = stages.cluster(vecs[rest])
+        with_new = {lab for i, lab in zip(rest, sub.tolist()) if lab >= 0 and new[i]}
         offset = len(theme_ids)
-        for i, lab in zip(rest, sub):
-            labels[i] = offset + lab if lab >= 0 else -1
+        for i, lab in zip(rest, sub.tolist()):
+            labels[i] = offset + lab if lab in with_new else -1
     return labels, fixed
 
 
