@@ -177,7 +177,7 @@ def roadmap_page(svc) -> dict:
     problem) still shows the items and scores."""
     with svc.db.session() as session:
         items = {i.id: roadmap.item_dict(i) for i in roadmap.load_items(session)}
-    note, demand, gaps = None, {}, []
+    note, demand, gaps, themed = None, {}, [], False
     try:
         ranked = roadmap.scores(svc) if items else {"items": [], "method": None}
     except ValueError as exc:  # FEEDBACK_SCORING or its weights are misconfigured: the items, unscored, and why
@@ -188,7 +188,7 @@ def roadmap_page(svc) -> dict:
         try:
             cov = roadmap.coverage(svc)
             demand = {r["item_id"]: r for r in cov["items"]}
-            gaps, note = cov["gaps"], note or cov.get("note")
+            gaps, note, themed = cov["gaps"], note or cov.get("note"), bool(cov["themes"])
         except Exception:
             log.exception("roadmap coverage failed on the roadmap page")
             note = note or "Demand and gaps could not be computed right now; scores are shown without them."
@@ -198,7 +198,7 @@ def roadmap_page(svc) -> dict:
         cov_row = demand.get(r["item_id"], {})
         rows.append({**r, "release": item.get("release"), "url": item.get("url"), "goal": item.get("goal"),
                      "demand": cov_row.get("demand") or {}, "theme_ids": cov_row.get("theme_ids") or []})
-    return {"items": rows, "gaps": gaps, "note": note, "method": ranked.get("method")}
+    return {"items": rows, "gaps": gaps, "note": note, "method": ranked.get("method"), "themed": themed}
 
 
 # ---- jobs -----------------------------------------------------------------------------------------------------

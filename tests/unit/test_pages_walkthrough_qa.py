@@ -266,3 +266,13 @@ def test_report_tables_say_whether_they_count_this_period_or_the_theme_run(repor
     theme_page = main_html(app.test_client().get(f"/themes/{sso}"))
     run_accounts = re.search(r"mentions? from (\d+) accounts?", theme_page).group(1)
     assert re.search(rf'<a href="/themes/{sso}">SSO setup takes too long</a></td><td>{run_accounts}</td>', gaps + body)
+
+
+def test_roadmap_page_before_a_theme_run_does_not_claim_there_are_no_gaps(app, svc):
+    seed_followups(svc)  # a roadmap and notes, no theme run: nothing was compared yet
+    html = main_html(app.test_client(role="pm").get("/roadmap"))
+    assert "No gaps" not in html and "Gaps are not known yet" in html
+    run_themes(svc, RunOptions())
+    html = main_html(app.test_client(role="pm").get("/roadmap"))
+    assert "Gaps are not known yet" not in html
+    assert "No gaps" in html or "gaps-table" in html
