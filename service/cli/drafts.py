@@ -193,7 +193,7 @@ def drafts_show(ctx, draft_id, as_json):
 @click.option("--up", is_flag=True, help="The draft was good.")
 @click.option("--down", is_flag=True, help="The draft was not usable.")
 @click.option("--score", "score", type=click.IntRange(1, 5), help="A 1-5 rating instead of up/down.")
-@click.option("--edited", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+@click.option("--edited", type=click.Path(allow_dash=True),  # a missing file: exit 1 naming it (read_text_file)
               help="A file with the text you actually sent (UTF-8).")
 @click.option("--comment", help="A note on the rating, e.g. why it was not usable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored rating as JSON.")

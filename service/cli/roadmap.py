@@ -191,7 +191,7 @@ def roadmap_scores(ctx, as_json):
 
 @click.command()
 @click.argument("text", required=False)
-@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False),
+@click.option("--file", "file", type=click.Path(),  # read_text_file names a missing file, exit 1 as ingest does
               help=".jsonl with id and text per line, or one request per line.")
 @click.option("--min-score", default=0.5, show_default=True, type=UNIT_INTERVAL,
               help="Leave out matches scoring below this (0.5 is where the matcher accepts a match).")
