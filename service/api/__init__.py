@@ -23,7 +23,9 @@ def register_api(app) -> None:
     app.register_blueprint(notes_bp)
 
     @app.get("/healthz")
-    @app.doc(summary="Liveness and dependency check")
+    @app.doc(summary="Liveness and dependency check",
+             responses={200: '{"status": "ok" | "degraded", "checks": {...}}',
+                        503: "the database or the vector index cannot serve requests (details: the checks)"})
     def healthz():
         """200 "ok"; 200 "degraded" when only the job queue is down (jobs wait in SQL and still run later); 503 when
         the database or the vector index cannot serve requests. Each message is listed in docs/deployment.md."""

@@ -8,6 +8,8 @@ from ..erase import FINISH, CompactionFailed, EraseError, delete_draft, delete_r
 from ..services import services
 from .errors import APIError
 from .hygiene import MAX_INT, query_flag, query_int
+from .openapi import query_parameters
+from .queries import AuditQuery, BackgroundQuery
 
 bp = APIBlueprint("admin", __name__, url_prefix="/api/v1", tag="Administration")
 
@@ -17,6 +19,7 @@ def init_app(app) -> None:
 
 
 @bp.delete("/accounts/<path:name>")
+@query_parameters(BackgroundQuery)
 @bp.doc(summary="Erase an account: notes, statements, vectors, drafts quoting it, its traces in themes and "
                 "reports; then compact the files. ?background=true queues it as a job with progress (202)",
         responses={404: "no such account", 202: "queued as a job (poll /api/v1/jobs/<id>)",
@@ -73,6 +76,7 @@ def delete_one_report(report_id: int):
 
 
 @bp.get("/audit")
+@query_parameters(AuditQuery)
 @bp.doc(summary="The audit log, newest first (?limit=, ?action=)")
 def audit_log():
     from flask import request

@@ -14,6 +14,8 @@ from ..services import services
 from .errors import APIError
 from .fields import COMMON, Body, Text
 from .hygiene import MAX_PAGE, check_body, query_int
+from .openapi import query_parameters
+from .queries import MAX_PER_PAGE, DraftsQuery
 
 DRAFTERS = ("auto", "llm", "template")
 bp = APIBlueprint("drafts", __name__, url_prefix="/api/v1", tag="Drafts")
@@ -87,10 +89,11 @@ def _drafter(choice: str):
 
 
 @bp.get("/drafts")
+@query_parameters(DraftsQuery)
 @bp.doc(summary="Recent drafts, newest first. Filters: account; page, per_page (<= 200)")
 def get_drafts():
     page = query_int("page", 1, 1, MAX_PAGE)
-    per_page = query_int("per_page", 20, 1, 200)
+    per_page = query_int("per_page", 20, 1, MAX_PER_PAGE)
     items, total = list_drafts(services(), page=page, per_page=per_page, account=request.args.get("account"))
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 

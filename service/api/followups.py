@@ -16,6 +16,8 @@ from ..services import services
 from .errors import APIError
 from .fields import Body, Text
 from .hygiene import check_body, query_flag
+from .openapi import query_parameters
+from .queries import BriefQuery, FollowupsQuery
 
 bp = APIBlueprint("followups", __name__, url_prefix="/api/v1", tag="Follow-ups")
 bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
@@ -55,6 +57,7 @@ def get_history(item_id: str):
 
 
 @bp.get("/roadmap/items/<item_id>/followups")
+@query_parameters(FollowupsQuery)
 @bp.doc(summary="Accounts that asked for an item, ordered by ARR then asks, each with its own quotes and a checked "
                 "follow-up draft. ?since=YYYY-MM-DD keeps notes on or after it; ?drafts=false lists accounts only",
         responses={400: "bad since or drafts", 404: "no such item"})
@@ -102,6 +105,7 @@ def delete_told(item_id: str, body):
 
 @bp.get("/accounts/brief")
 @bp.get("/accounts/<path:name>/brief")
+@query_parameters(BriefQuery)
 @bp.doc(summary="One account's pains by theme with the roadmap's Decision for each, items moved since ?since= "
                 "(default: its last note), open asks and drafts already made. /accounts/brief?account=NAME takes "
                 "any name; in the path, a name \".\" or \"..\" or one with \"/\" at either end does not arrive as "

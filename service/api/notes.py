@@ -15,6 +15,8 @@ from ..services import services
 from .errors import APIError
 from .fields import Body, Id, Text
 from .hygiene import MAX_PAGE, check_body, query_flag, query_int
+from .openapi import query_parameters
+from .queries import MAX_PER_PAGE, IngestQuery, NotesQuery
 
 bp = APIBlueprint("notes", __name__, url_prefix="/api/v1", tag="Notes")
 bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
@@ -50,6 +52,7 @@ def bool_arg(name: str) -> bool:
 
 
 @bp.post("/notes")
+@query_parameters(IngestQuery)
 @bp.input(NoteIn(many=True), location="json", validation=False, arg_name="body")
 @bp.doc(summary="Ingest one note or a list of notes (atomic unless ?skip_invalid=true; a date more than a day "
                 "ahead is an error unless ?allow_future=true)",
@@ -91,10 +94,11 @@ def _queued_ingest(notes, errors):
 
 
 @bp.get("/notes")
+@query_parameters(NotesQuery)
 @bp.doc(summary="List notes, newest first. Filters: account, source, since, until; page, per_page (<= 200)")
 def get_notes():
     page = query_int("page", 1, 1, MAX_PAGE)
-    per_page = query_int("per_page", 50, 1, 200)
+    per_page = query_int("per_page", 50, 1, MAX_PER_PAGE)
     source = request.args.get("source")
     if source and source not in SOURCE_KINDS:
         raise APIError(400, f"unknown source {source!r}", {"field": "source", "allowed": list(SOURCE_KINDS)})

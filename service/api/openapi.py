@@ -2,7 +2,9 @@
 from the blueprints' schemas; this adds what it cannot see. Callers authenticate with a bearer token (or a
 signed-in session) checked by service.auth's guard, so every non-public operation can answer 401 and 403; every
 error has the one shape of service.api.errors; a JSON body can be malformed (400), too large (413) or not JSON (415);
-and three endpoints take a list, or an object wrapping one, where apiflask would document a single object."""
+three endpoints take a list, or an object wrapping one, where apiflask would document a single object; query
+parameters a view checks itself (a bad value is a 400 naming it) are documented from the schema given to
+`query_parameters`; and an operation whose @doc lists only its errors still succeeds with a 200."""
 from __future__ import annotations
 
 import re
@@ -29,7 +31,10 @@ SECURITY_SCHEMES = {
 ERROR_RESPONSES = {
     "401": "no valid API token or session",
     "403": "the caller's role may not do this",
+    "429": "over the rate limit (FEEDBACK_RATE_LIMIT, or FEEDBACK_RATE_LIMIT_HEAVY); Retry-After says when to retry",
+    "503": "a dependency is unavailable: the database is busy or down, or the vector index is damaged (Retry-After)",
 }
+QUERY_RESPONSE = ("400", "a query value that is not allowed (or holds NUL); the message and details.field name it")
 BODY_RESPONSES = {
     "400": "the body is not valid JSON (or holds NaN, a lone surrogate, or nests too deep)",
     "413": "the body is larger than the limit",
@@ -57,6 +62,38 @@ LIST_BODIES = {
 }
 
 
+def query_parameters(schema):
+    """Document the query parameters a view checks itself (hygiene.query_int, query_flag, an allowed status...: a bad
+    value is a 400 naming it). apiflask documents query parameters only for a schema it validates, with a 422."""
+    def decorate(view):
+        view.query_doc = schema
+        return view
+    return decorate
+
+
+def _query_docs(app) -> dict:
+    """(path, method) -> the query schema documented for it."""
+    from .queries import FOREIGN_QUERIES
+
+    docs = {}
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions.get(rule.endpoint)
+        schema = getattr(view, "query_doc", None) or FOREIGN_QUERIES.get(rule.endpoint)
+        for method in (rule.methods or ()) if schema else ():
+            docs[(openapi_path(rule.rule), method.lower())] = schema
+    return docs
+
+
+def _add_query_parameters(operation: dict, schema) -> None:
+    from apispec.ext.marshmallow import OpenAPIConverter
+
+    converter = OpenAPIConverter(openapi_version="3.0.3", schema_name_resolver=lambda _: None, spec=None)
+    given = {(p.get("in"), p.get("name")) for p in operation.get("parameters", [])}
+    for parameter in converter.schema2parameters(schema, location="query"):
+        if ("query", parameter["name"]) not in given:
+            operation.setdefault("parameters", []).append(parameter)
+
+
 def openapi_path(rule: str) -> str:
     """/notes/<path:note_id> -> /notes/{note_id}, as apiflask names paths."""
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
@@ -72,6 +109,7 @@ def init_app(app) -> None:
 
         public = {(openapi_path(rule.rule), method.lower()) for rule in app.url_map.iter_rules()
                   if rule.endpoint in PUBLIC for method in rule.methods or ()}
+        queries = _query_docs(app)
         spec["security"] = [{"bearer": []}, {"session": []}]
         error = {"application/json": {"schema": _ref("HTTPError")}}
         spec.setdefault("components", {}).setdefault("schemas", {}).setdefault("HTTPError", ERROR_SCHEMA)
@@ -80,6 +118,12 @@ def init_app(app) -> None:
                 if not isinstance(operation, dict) or "responses" not in operation:
                     continue
                 responses = operation["responses"]
+                if not {"200", "201"} & set(responses):  # @doc(responses=...) listed only the other answers
+                    responses["200"] = {"description": "success"}
+                if (path, method) in queries:
+                    _add_query_parameters(operation, queries[(path, method)])
+                    status, description = QUERY_RESPONSE
+                    responses.setdefault(status, {"description": description, "content": error})
                 if (path, method) in public:
                     operation["security"] = []
                 else:

@@ -17,6 +17,8 @@ from .errors import APIError
 from .fields import Body, Id, Text, WholeNumber
 from .hygiene import check_body
 from .notes import bool_arg
+from .openapi import query_parameters
+from .queries import ImportQuery, ItemsQuery
 
 bp = APIBlueprint("roadmap", __name__, url_prefix="/api/v1", tag="Roadmap")
 bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
@@ -77,11 +79,12 @@ class ImportOut(Schema):
 
 
 @bp.get("/roadmap/items")
+@query_parameters(ItemsQuery)
 @bp.doc(summary="Roadmap items. Filters: status, include_archived=true")
 def list_items():
     status = request.args.get("status")
     if status and status not in ROADMAP_STATUSES:
-        raise APIError(400, f"unknown status {status!r}", {"allowed": list(ROADMAP_STATUSES)})
+        raise APIError(400, f"unknown status {status!r}", {"field": "status", "allowed": list(ROADMAP_STATUSES)})
     with services().db.session() as session:
         items = [service.item_dict(i) for i in service.load_items(session, bool_arg("include_archived"), status)]
     return {"items": items, "total": len(items)}
@@ -97,6 +100,7 @@ def get_item(item_id: str):
 
 
 @bp.post("/roadmap/items")
+@query_parameters(ImportQuery)
 @bp.input(ItemIn(many=True), location="json", validation=False, arg_name="body")
 @bp.output(ImportOut, status_code=201)
 @bp.doc(summary='Import items: a list or {"items": [...]}; atomic upsert. Items left out are only listed '
@@ -121,15 +125,28 @@ def post_items(body):
         responses={201: "linked", 200: "already linked", 404: "no such item, note or theme",
                    422: "not exactly one of note_id, theme_id, draft_id; a wrong type; an unknown field"})
 def post_link(item_id: str, body):
-    try:  # who links is whose token it is (or who is signed in), never what the body claims
-        result = service.link(services(), item_id, note_id=body.get("note_id"), theme_id=body.get("theme_id"),
-                              draft_id=body.get("draft_id"), created_by=principal().actor)
+    try:
+        result = _link(item_id, body)
     except NotFound as exc:
         raise APIError(404, str(exc))
     except service.LinkError as exc:  # a bad id names its field; "exactly one of" is about the body as a whole
         given = [k for k in ("note_id", "theme_id", "draft_id") if body.get(k) is not None]
         raise APIError(422, str(exc), {"field": given[0] if len(given) == 1 else "body"})
     return result, 201 if result["created"] else 200
+
+
+def _link(item_id: str, body) -> dict:
+    """service.link, which takes the roadmap write lock so racing requests for one link take turns; should the
+    unique constraint still break (a writer that bypassed the lock), the second try finds that link (200), not a 500."""
+    from sqlalchemy.exc import IntegrityError
+
+    # who links is whose token it is (or who is signed in), never what the body claims
+    fields = dict(note_id=body.get("note_id"), theme_id=body.get("theme_id"), draft_id=body.get("draft_id"),
+                  created_by=principal().actor)
+    try:
+        return service.link(services(), item_id, **fields)
+    except IntegrityError:
+        return service.link(services(), item_id, **fields)
 
 
 @bp.get("/roadmap/coverage")

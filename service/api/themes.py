@@ -15,6 +15,8 @@ from ..themes.run import RunOptions, ThemeRunError, run_themes
 from .errors import APIError
 from .fields import COMMON, Body, StrictBoolean, Text, WholeNumber
 from .hygiene import check_body, query_flag
+from .openapi import query_parameters
+from .queries import THEME_STATUSES, BackgroundQuery, ThemesQuery
 
 bp = APIBlueprint("themes", __name__, url_prefix="/api/v1", tag="Themes")
 bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
@@ -24,7 +26,6 @@ MAX_SUMMARIZE_CHARS = 20_000
 # A move is a person sorting statements by hand; more per call is a script that can send batches (and a 404 lists
 # the ids it did not find).
 MAX_MOVE_STATEMENTS = 1000
-THEME_STATUSES = ("recurring", "emerging")  # hidden themes are left out of the list
 FROM_TO = "must be from {min:,} to {max:,}"
 EDIT_RESPONSES = {201: "the edit and the re-run it triggered", 404: "no such theme",
                   409: "no theme run yet, a theme run in progress, or the edit conflicts with the themes as they "
@@ -80,6 +81,7 @@ def init_app(app) -> None:
 
 
 @bp.get("/themes")
+@query_parameters(ThemesQuery)
 @bp.doc(summary="Themes of the latest run (?status=recurring|emerging)",
         responses={200: "the themes", 400: "bad status"})
 def list_themes():
@@ -110,15 +112,20 @@ def get_theme(theme_id: int):
 
 
 def _run_options(body: dict) -> RunOptions:
+    return RunOptions(
+        since=_run_date(body, "since"), until=_run_date(body, "until", end_of_day=True),
+        account=body.get("account"), source=body.get("source"), include_all=bool(body.get("all")),
+        incremental=bool(body.get("incremental")), min_mentions=body.get("min_mentions") or 3,
+        min_accounts=body.get("min_accounts") or 2,
+    )
+
+
+def _run_date(body: dict, name: str, end_of_day: bool = False):
+    """A run's `since` or `until`, or a 422 naming it."""
     try:
-        return RunOptions(
-            since=parse_filter_date(body.get("since"), "since"), until=parse_filter_date(body.get("until"), "until", end_of_day=True),
-            account=body.get("account"), source=body.get("source"), include_all=bool(body.get("all")),
-            incremental=bool(body.get("incremental")), min_mentions=body.get("min_mentions") or 3,
-            min_accounts=body.get("min_accounts") or 2,
-        )
-    except (TypeError, ValueError) as exc:
-        raise APIError(422, str(exc))
+        return parse_filter_date(body.get(name), name, end_of_day=end_of_day)
+    except ValueError as exc:
+        raise APIError(422, str(exc), {"field": name})
 
 
 def _run_error(exc: ThemeRunError) -> APIError:
@@ -126,6 +133,7 @@ def _run_error(exc: ThemeRunError) -> APIError:
 
 
 @bp.post("/themes/run")
+@query_parameters(BackgroundQuery)
 @bp.input(RunIn, location="json", arg_name="body")
 @bp.doc(summary="Run theme discovery over the stored notes; ?background=true queues it as a job (202)",
         responses={201: "the run", 202: "queued as a job (poll /api/v1/jobs/<id>)", 422: "bad options"})
@@ -199,6 +207,8 @@ def move_statements(body):
 def post_summarize(body):
     from ..themes.summary import SummaryError, summarize_texts
 
+    if "text" in body and body.get("texts") is not None:  # one would be dropped without a word
+        raise APIError(422, "give 'text' or 'texts', not both", {"field": "body"})
     texts = body.get("texts")
     if texts is None:
         texts = [body["text"]] if "text" in body else None

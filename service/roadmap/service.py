@@ -115,6 +115,7 @@ def link(services, item_id: str, note_id: str | None = None, theme_id: int | Non
     if sum(x is not None for x in (note_id, theme_id, draft_id)) != 1:
         raise LinkError("give exactly one of a note id, a theme id or a draft id")
     with services.db.transaction() as session:
+        locks.hold(session, "roadmap")  # two requests for the same link take turns: the second finds the first's row
         get_item(session, item_id)
         note = find_note(session, str(note_id)) if note_id is not None else None
         if theme_id is not None:

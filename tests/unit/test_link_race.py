@@ -1,0 +1,36 @@
+"""Requests racing to store the same roadmap link take turns (the roadmap write lock): one creates it, the others find
+it. Before, both checked, both inserted, and the loser broke the unique constraint (an API 500, a page 500)."""
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import func, select
+
+from service.models import Note, RoadmapLink
+from service.roadmap.service import link
+
+from .test_followups import seed
+
+
+def test_concurrent_identical_links_store_one_row_and_raise_nothing(svc):
+    seed(svc)
+    with svc.db.session() as s:
+        note_ids = [n.public_id for n in s.scalars(select(Note).order_by(Note.id)).all()][:3]
+    outcomes: list = []
+
+    def one(note_id: str) -> None:
+        try:
+            outcomes.append(link(svc, "RM-104", note_id=note_id, created_by="race")["created"])
+        except Exception as exc:  # noqa: BLE001 - the failure being tested for
+            outcomes.append(exc)
+
+    for note_id in note_ids:
+        threads = [threading.Thread(target=one, args=(note_id,)) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert [o for o in outcomes if not isinstance(o, bool)] == []
+    assert outcomes.count(True) == len(note_ids)
+    with svc.db.session() as s:
+        assert s.scalar(select(func.count(RoadmapLink.id))) == len(note_ids)
