@@ -11,6 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .. import locks
 from ..models import Draft, FollowupTold, RoadmapItem, utcnow
 from ..notes import NotFound
 from ..roadmap import history
@@ -128,10 +129,17 @@ def mark_told_many(services, item_id: str, accounts: list, told_by: str | None =
     drafts = {a: draft_for(services, item_context(services, item, a, found[a]["quotes"])) for a in pending}
     try:
         with services.db.transaction() as session:
+            # Concurrent marks of the same account take turns; one made while this one drafted is returned as is, so
+            # a double click stores one mark, one sent draft and one audit entry, not one per click.
+            locks.hold(session, "roadmap")
+            meanwhile = {t.account: t for t in _marks(session, item_id, status, pending)}
             for account in pending:
+                if account in meanwhile:
+                    marked[account] = {**_told_dict(meanwhile[account]), "created": False}
+                    continue
                 told = _store_told(session, item, status, account, drafts[account], told_by, note)
                 marked[account] = {**_told_dict(told), "created": True}
-    except IntegrityError:  # a concurrent mark won: read it back with the others
+    except IntegrityError:  # a writer that did not take the lock won: read its mark back with the others
         return mark_told_many(services, item_id, names, told_by, note)
     return [marked[a] for a in names]
 

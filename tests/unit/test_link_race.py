@@ -1,5 +1,6 @@
-"""Requests racing to store the same roadmap link take turns (the roadmap write lock): one creates it, the others find
-it. Before, both checked, both inserted, and the loser broke the unique constraint (an API 500, a page 500)."""
+"""Requests racing to store the same thing take turns (the roadmap write lock): one roadmap link, one "told" mark.
+Before, both checked, both wrote: a second link broke the unique constraint (an API 500, a page 500), and five clicks
+on "told" stored five sent drafts and five audit entries, each answering "created"."""
 from __future__ import annotations
 
 import threading
@@ -34,3 +35,30 @@ def test_concurrent_identical_links_store_one_row_and_raise_nothing(svc):
     assert outcomes.count(True) == len(note_ids)
     with svc.db.session() as s:
         assert s.scalar(select(func.count(RoadmapLink.id))) == len(note_ids)
+
+
+def test_concurrent_identical_told_marks_store_one_mark_and_one_draft(svc):
+    from service.followups.service import mark_told
+    from service.models import Draft, FollowupTold
+
+    from .test_followups import ship
+
+    seed(svc)
+    ship(svc)
+    outcomes: list = []
+
+    def one() -> None:
+        try:
+            outcomes.append(mark_told(svc, "RM-104", "Velo Commerce", told_by="race")["created"])
+        except Exception as exc:  # noqa: BLE001 - the failure being tested for
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [o for o in outcomes if not isinstance(o, bool)] == [] and outcomes.count(True) == 1
+    with svc.db.session() as s:
+        assert s.scalar(select(func.count(FollowupTold.id))) == 1
+        assert s.scalar(select(func.count(Draft.id))) == 1
