@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Note, Statement, Theme, ThemeMembership, ThemeRun, ThemeSnapshot
 from .edits import history as edit_history, load_state
-from .run import run_json, snapshot_json
+from .store_run import run_json, snapshot_json
 
 
 class ThemeNotFound(LookupError):

@@ -118,7 +118,7 @@ def test_kinds_are_stored_in_chunks_without_dirtying_the_statements(svc, monkeyp
     from .test_theme_determinism import TOPICS, _notes
 
     ingest_notes(svc, _notes(TOPICS))
-    monkeypatch.setattr(run, "_WRITE_CHUNK", 3)  # several UPDATEs per kind
+    monkeypatch.setattr(run, "WRITE_CHUNK", 3)  # several UPDATEs per kind
     with svc.db.session() as s:
         statements = list(s.scalars(select(Statement).order_by(Statement.id)))
         kinds = ["pain" if i % 3 else "other" for i in range(len(statements))]

@@ -11,7 +11,7 @@ from service.config import TestConfig
 from service.ingest.store import ingest_notes
 from service.ingest.validate import NoteInput
 from service.models import Statement, ThemeEdit, ThemeMembership
-from service.themes import run as run_module
+from service.themes import store_run as run_module
 from service.themes import stages
 from service.themes.edits import edit_and_rerun
 from service.themes.run import RunOptions, run_themes
