@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-NAMES = ("ingest", "roadmap")
+NAMES = ("ingest", "roadmap", "themes")  # each a row of write_locks (migrations 0015, 0021)
 
 
 def hold(session, name: str) -> None:

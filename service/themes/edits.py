@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .. import locks
 from ..models import Job, Statement, Theme, ThemeEdit, ThemeMembership, ThemeRun, ThemeSnapshot
 
 EDIT_KINDS = ("rename", "merge", "move", "hide", "unhide")
@@ -219,6 +220,9 @@ def edit_and_rerun(services, kind: str, by: str, **fields) -> dict:
     from .run import RunOptions, run_themes
 
     with services.db.session() as session:
+        # Edits take turns from their check to their commit: two merges at once (7 into 27, 27 into 7) both passed the
+        # check and were both stored, each theme pointing at the other.
+        locks.hold(session, "themes")
         last = session.scalars(select(ThemeRun).order_by(ThemeRun.id.desc()).limit(1)).first()
         if last is None:
             raise ThemeEditError("no theme run yet: run `feedback themes run` first", status=409)

@@ -1,4 +1,5 @@
-"""Requests racing to store the same thing take turns (the roadmap write lock): one roadmap link, one "told" mark.
+"""Requests racing to store the same thing take turns (write locks): one roadmap link, one "told" mark, one of two
+opposite theme merges.
 Before, both checked, both wrote: a second link broke the unique constraint (an API 500, a page 500), and five clicks
 on "told" stored five sent drafts and five audit entries, each answering "created"."""
 from __future__ import annotations
@@ -62,3 +63,36 @@ def test_concurrent_identical_told_marks_store_one_mark_and_one_draft(svc):
     with svc.db.session() as s:
         assert s.scalar(select(func.count(FollowupTold.id))) == 1
         assert s.scalar(select(func.count(Draft.id))) == 1
+
+
+def test_concurrent_opposite_merges_store_one_and_refuse_the_other(svc):
+    """7 into 27 and 27 into 7 at once: the second edit waits for the first (the "themes" lock) and is refused."""
+    from service.ingest.store import ingest_notes
+    from service.models import Theme, ThemeEdit
+    from service.themes.edits import ThemeEditError, edit_and_rerun
+    from service.themes.run import RunOptions, run_themes
+
+    from .test_theme_determinism import TOPICS, _notes
+
+    ingest_notes(svc, _notes(TOPICS))
+    first = run_themes(svc, RunOptions(include_all=True, use_llm=False))
+    a, b = first["themes"][0]["id"], first["themes"][1]["id"]
+    start, outcomes = threading.Barrier(2), []
+
+    def merge(theme_id: int, target_id: int) -> None:
+        start.wait()
+        try:
+            outcomes.append(edit_and_rerun(svc, "merge", "pm", theme_id=theme_id, target_id=target_id)["edit"]["id"])
+        except ThemeEditError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=merge, args=pair) for pair in ((a, b), (b, a))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(isinstance(o, ThemeEditError) for o in outcomes) == 1, outcomes
+    with svc.db.session() as s:
+        assert s.scalar(select(func.count(ThemeEdit.id))) == 1
+        pointing = {t.id: t.merged_into_id for t in s.scalars(select(Theme).where(Theme.id.in_((a, b))))}
+    assert not (pointing[a] == b and pointing[b] == a)
