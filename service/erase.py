@@ -23,7 +23,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, update
 
 from . import locks
 from .ingest.index_sync import _one_rebuild_at_a_time, repair
@@ -128,6 +128,7 @@ def _redact_derived(session, erased: Erased) -> dict:
                 [draft.question, draft.text, draft.evidence, draft.extra, draft.checks, draft.warnings]
                 + [[f.edited_text, f.comment] for f in draft.feedback]):
             session.delete(draft)
+            _forget_drafts(session, [draft.id])
             counts["drafts_deleted"] += 1
     if erased.name is not None:  # "told about an item" marks name the account (issue 17)
         from .models import FollowupTold
@@ -238,7 +239,24 @@ def _delete_row(services, model, row_id: int, what: str) -> None:
 
 
 def delete_draft(services, draft_id: int) -> None:
-    _delete_row(services, Draft, draft_id, "draft")  # its ratings go with it (cascade)
+    """The draft, its ratings (cascade), the roadmap links made from it and the "told" marks' pointers to it: they keep
+    only the draft's number, and SQLite gives the newest draft's number out again, so a later draft would become the
+    item's evidence, or the account's sent follow-up, in its place."""
+    with services.db.transaction() as session:
+        row = session.get(Draft, draft_id)
+        if row is None:
+            raise EraseError(f"no draft with id {draft_id}")
+        session.delete(row)
+        _forget_drafts(session, [draft_id])
+
+
+def _forget_drafts(session, draft_ids: list[int]) -> None:
+    """What points at deleted drafts by number only: links made from them go; a "told" mark stays, without its draft."""
+    from .models import FollowupTold, RoadmapLink
+
+    if draft_ids:
+        session.execute(delete(RoadmapLink).where(RoadmapLink.kind == "draft", RoadmapLink.draft_id.in_(draft_ids)))
+        session.execute(update(FollowupTold).where(FollowupTold.draft_id.in_(draft_ids)).values(draft_id=None))
 
 
 def delete_report(services, report_id: int) -> None:
