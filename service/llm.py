@@ -9,12 +9,15 @@ notes are customer data, and some servers echo the input in error bodies, so we 
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass
 
+import httpx2
 import openai
 
 from .prompts import Prompt
@@ -69,13 +72,11 @@ class LLMClient:
         self.max_retry_after = max_retry_after  # a longer Retry-After means "not now": degrade instead of blocking a request
         self._sleep = sleep
         self._json_mode = True  # switched off for good once a server rejects response_format
-        # max_retries=0: the SDK's own retries would multiply with ours and ignore our timeout bound.
-        self._client = openai.OpenAI(
-            base_url=config.OPENAI_BASE_URL, api_key=config.OPENAI_API_KEY or "not-needed", timeout=self.timeout, max_retries=0
-        )
+        self._base_url = config.OPENAI_BASE_URL
+        self._api_key = config.OPENAI_API_KEY or "not-needed"
 
     def close(self) -> None:
-        self._client.close()
+        """Nothing to release: each attempt opens and closes its own connection (see _attempt)."""
 
     def complete_json(self, prompt: Prompt, variables: dict, *, temperature: float | None = None) -> LLMReply:
         return self.complete_json_messages(prompt.render(**variables), prompt, temperature=temperature)
@@ -116,7 +117,7 @@ class LLMClient:
         failures = timeouts = 0
         while True:
             try:
-                return self._client.chat.completions.create(**kwargs)
+                return _run(self._attempt(kwargs))
             except openai.BadRequestError as exc:
                 if "response_format" in kwargs and _mentions_response_format(exc):
                     # Some self-hosted servers lack JSON mode; the prompt itself asks for JSON, so go on without.
@@ -155,8 +156,47 @@ class LLMClient:
             log.info("llm retry %d/%d after %s in %.2fs", failures, self.retries, reason, delay)
             self._sleep(delay)
 
+    async def _attempt(self, kwargs: dict):
+        """One request, all of it (connecting, sending, the headers, every byte of the body) within self.timeout.
+
+        The HTTP client's timeouts bound each read, not the whole: a server that sends its answer a byte at a time
+        held a draft for minutes with FEEDBACK_LLM_TIMEOUT=3 (pydantic/httpx2#557). Cancelling the async request at
+        the deadline also closes its connection. max_retries=0: the SDK's own retries would multiply with ours."""
+        client = openai.AsyncOpenAI(base_url=self._base_url, api_key=self._api_key, timeout=self.timeout,
+                                    max_retries=0)
+        try:
+            return await asyncio.wait_for(client.chat.completions.create(**kwargs), self.timeout)
+        except TimeoutError:
+            request = httpx2.Request("POST", f"{str(self._base_url).rstrip('/')}/chat/completions")
+            raise openai.APITimeoutError(request=request) from None
+        finally:
+            await client.close()
+
     def _backoff(self, attempt: int) -> float:
         return self.backoff_base * 2 ** (attempt - 1)
+
+
+def _run(coro):
+    """Run a coroutine to its end from synchronous code: here, or in a thread of its own when this thread already
+    runs an event loop (asyncio.run refuses to nest)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="llm-request", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def repair_messages(error: LLMBadOutput) -> list[dict]:

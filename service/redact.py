@@ -12,7 +12,12 @@ import phonenumbers
 
 from .config import phone_regions
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+# Addresses in any script: "jörg.müller@bäckerei.de" and "иван@пример.рф" are as personal as "jane@example.com" (an
+# ASCII-only pattern let them go to the endpoint). A part starts with a letter or digit; the top-level domain is
+# letters, or an xn-- label.
+EMAIL_PATTERN = (r"[^\W_][\w.%+-]*@[^\W_][\w-]*(?:\.[\w-]+)*\.(?:xn--[\w-]+|[^\W\d_]{2,})")
+# An underscore around an address is Markdown emphasis ("_jane@acme.io_"), which hid the address before.
+_EMAIL = re.compile(r"(?<![^\W_])(?<![.+-])" + EMAIL_PATTERN + r"(?![^\W_]|-)")
 
 # Phones are found by Google's libphonenumber (PyPI `phonenumbers`): a candidate counts only if it is a valid number
 # for its country and its digit groups follow that country's formatting (Leniency.STRICT_GROUPING), so dates

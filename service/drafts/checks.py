@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from ..redact import EMAIL_PATTERN
 from ..text import sentences, terms
 from .base import HONEST_VERDICTS, NOT_ON_ROADMAP, UNCOMMITTED_STATUSES, DraftContext, DraftItem
 from .dates import ITEM_ID_RE, find_dates, normalize, release_fields
@@ -235,7 +236,7 @@ INTERNAL_RES = [
     re.compile(r"\b(?:priority|impact|confidence|effort)\s*(?:of|is|=|:)\s*\d", re.I),
     re.compile(r"\b\d+(?:\.\d+)?\s*(?:/\s*10|/\s*100|points|pts)\b", re.I), re.compile(r"\bchurn\b", re.I),
 ]
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+EMAIL_RE = re.compile(EMAIL_PATTERN)  # the addresses redaction finds, in any script
 PHONE_RE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{2,5}\)\s?|\d{2,5}[\s.\-])\d{2,5}"
                       r"(?:[\s.\-]\d{2,5}){0,3}(?![\w])"
                       r"|(?<![\w.+])\+?\d{10,13}(?!\w)")

@@ -1,7 +1,9 @@
 """Readers per format. Each yields raw rows with their line numbers; validation happens elsewhere."""
 from __future__ import annotations
 
+import codecs
 import csv
+import html
 import io
 import json
 import re
@@ -12,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from .errors import RowError
+from .validate import KNOWN_FIELDS
 
 FORMATS = (".txt", ".md", ".csv", ".jsonl", ".vtt", ".srt")
 STDIN_FORMATS = ("csv", "jsonl", "txt", "md", "vtt", "srt")  # `feedback ingest --format`
@@ -34,12 +37,26 @@ class RawRow:
     default_source: str = "other"
 
 
+# Windows PowerShell 5 writes `>` redirections and Out-File as UTF-16 with a byte-order mark, and so does Excel's
+# "Unicode Text": the mark says which encoding it is, so such a file is read, not refused as undecodable bytes.
+# UTF-32's marks start with UTF-16's, so they are tried first.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def decode(raw: bytes, source: str) -> str:
+    """UTF-8 (a byte-order mark is dropped), or UTF-16/UTF-32 when the input starts with their byte-order mark."""
+    encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), "utf-8-sig")
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ReaderError([RowError(source, line, None, f"undecodable bytes at offset {exc.start}; files must be UTF-8")])
+        if encoding == "utf-8-sig":
+            line = raw[: exc.start].count(b"\n") + 1
+            reason = f"undecodable bytes at offset {exc.start}; files must be UTF-8"
+        else:
+            line = raw[: exc.start].decode(encoding, "replace").count("\n") + 1
+            reason = f"undecodable bytes at offset {exc.start} of a file marked as {encoding.upper()}; save it as UTF-8"
+        raise ReaderError([RowError(source, line, None, reason)]) from None
 
 
 class ReaderError(Exception):
@@ -80,12 +97,18 @@ def _front_matter(block: str, source: str) -> dict:
     finally:
         loader.dispose()
     lines = {str(key.value): value.start_mark.line + 2 for key, value in node.value}  # line 1 is the opening ---
-    out, errors = {}, []
+    out, errors, named = {}, [], {}
     for key, value in front.items():
+        name = _field_name(str(key))  # "Account:" is the account, as in a CSV header, not metadata
+        if name in named:
+            errors.append(RowError(source, lines.get(str(key), 1), name,
+                                   f"{key!s} names the field {name!r} again ({named[name]} did already)"))
+            continue
+        named[name] = str(key)
         try:
-            out[str(key)] = _json_value(value)
+            out[name] = _json_value(value)
         except ValueError as exc:
-            errors.append(RowError(source, lines.get(str(key), 1), str(key), str(exc)))
+            errors.append(RowError(source, lines.get(str(key), 1), name, str(exc)))
     if errors:
         raise ReaderError(errors)
     return out
@@ -127,9 +150,7 @@ def read_csv(text: str, source: str) -> tuple[list[RawRow], list[RowError]]:
         if not record:
             continue  # a blank line
         if header is None:
-            header = [f.strip() for f in record]
-            if "text" not in header:
-                raise ReaderError([RowError(source, line, "text", "the header row must name a 'text' column")])
+            header = _csv_header(record, source, line)
             continue
         if len(record) != len(header):
             n, more = len(record), len(record) > len(header)
@@ -140,6 +161,46 @@ def read_csv(text: str, source: str) -> tuple[list[RawRow], list[RowError]]:
     if header is None:
         raise ReaderError([RowError(source, 1, "text", "the header row must name a 'text' column")])
     return rows, errors
+
+
+def _field_name(name: str) -> str:
+    """A column or front-matter key as a note field: "Account", "DATE" and " text " are the fields account, date and
+    text (spreadsheets capitalise headers; taken as metadata, the account and date were silently lost). Other names
+    are metadata, kept as written."""
+    folded = name.strip().lower()
+    return folded if folded in KNOWN_FIELDS else name.strip()
+
+
+def _csv_header(record: list[str], source: str, line: int) -> list[str]:
+    """The header's column names; a header without a text column, or naming a column twice, rejects the file."""
+    header = [_field_name(f) for f in record]
+    if "text" not in header:
+        other = _other_delimiter(",".join(record))
+        reason = (f"the header is a table separated by {other}; ingest reads comma-separated CSV (in Excel: Save As "
+                  "\"CSV UTF-8 (Comma delimited)\")") if other else "the header row must name a 'text' column"
+        raise ReaderError([RowError(source, line, "text", reason)])
+    seen: dict[str, int] = {}
+    errors = []
+    for column, name in enumerate(header, start=1):
+        if name and name in seen:  # the later column silently replaced the earlier one's values
+            errors.append(RowError(source, line, name, f"the header names {name!r} twice (columns {seen[name]} and "
+                                                       f"{column}); rename or remove one"))
+        seen.setdefault(name, column)
+    if errors:
+        raise ReaderError(errors)
+    return header
+
+
+def _other_delimiter(first_line: str) -> str | None:
+    """How a header row that names a text column is separated, when that is not by commas: "';'" or "tabs"."""
+    for delimiter, name in ((";", "';'"), ("\t", "tabs")):
+        try:
+            cells = next(csv.reader(io.StringIO(first_line, newline=""), delimiter=delimiter))
+        except (csv.Error, StopIteration):
+            continue
+        if len(cells) > 1 and "text" in (c.strip().lower() for c in cells):
+            return name
+    return None
 
 
 def read_jsonl(text: str, source: str) -> tuple[list[RawRow], list[RowError]]:
@@ -164,14 +225,19 @@ def read_jsonl(text: str, source: str) -> tuple[list[RawRow], list[RowError]]:
 
 
 _TIMING = re.compile(r"^\s*(\d{1,2}:)?\d{1,2}:\d{2}[.,]\d{1,3}\s*-->\s*(\d{1,2}:)?\d{1,2}:\d{2}[.,]\d{1,3}")
-_VTT_VOICE = re.compile(r"<v\s+([^>]+)>")
+# A voice span may carry classes ("<v.loud Dana>"); the speaker's name follows the first white space.
+_VTT_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")
+# Markup inside a cue: tags such as <i>, </v>, <c.yellow>, <lang en> and karaoke timestamps (<00:00:01.500>).
+_CUE_TAG = re.compile(r"</?(?:[a-z][^>]*|(?:\d+:)?\d{2}:\d{2}[.,]\d{3})>", re.I)
+_VTT_HEADER = re.compile(r"\ufeff?WEBVTT(?:[ \t]|$)")
 
 
 def read_transcript(text: str, source: str, kind: str) -> list[RawRow]:
     """A .vtt/.srt file is one call note; each cue becomes "Speaker: words" on its own line."""
     lines = LINE_BREAK.split(text)
-    if kind == ".vtt" and (not lines or not lines[0].lstrip("\ufeff").startswith("WEBVTT")):
-        raise ReaderError([RowError(source, 1, None, "a WebVTT file must start with 'WEBVTT'")])
+    if kind == ".vtt" and (not lines or not _VTT_HEADER.match(lines[0])):
+        raise ReaderError([RowError(source, 1, None, "a WebVTT file must start with 'WEBVTT' (alone on its line, or "
+                                                     "followed by a space and a title)")])
     turns: list[str] = []
     in_cue = False
     saw_timing = False
@@ -188,7 +254,9 @@ def read_transcript(text: str, source: str, kind: str) -> list[RawRow]:
         voice = _VTT_VOICE.match(stripped)
         if voice:
             stripped = f"{voice.group(1).strip()}: {_VTT_VOICE.sub('', stripped)}"
-        stripped = re.sub(r"</?[a-z][^>]*>", "", stripped).strip()
+        stripped = _CUE_TAG.sub("", stripped).strip()
+        if kind == ".vtt":  # WebVTT escapes &, < and > in cue text (&amp; &lt; &gt;; also &nbsp; and others)
+            stripped = html.unescape(stripped).replace("\xa0", " ")
         if turns and not re.match(r"^[A-Z][\w .'-]{0,40}:\s", stripped) and not turns[-1].endswith((".", "?", "!")):
             turns[-1] += " " + stripped  # a cue wrapped over two lines
         else:
@@ -207,23 +275,27 @@ def read_transcript(text: str, source: str, kind: str) -> list[RawRow]:
 
 def read_bytes(raw: bytes, source: str, suffix: str) -> tuple[list[RawRow], list[RowError]]:
     """Rows and per-row parse errors of one input; a wholly unreadable input raises ReaderError."""
-    text = decode(raw, source)
     suffix = suffix.lower()
+    if suffix not in FORMATS + (".ndjson",):  # named as such, not as the undecodable bytes of a PDF or a picture
+        raise ReaderError([RowError(source, None, None, f"unsupported file type {suffix!r}; use one of "
+                                                        f"{', '.join(FORMATS)}")])
+    text = decode(raw, source)
     if suffix in (".txt", ".md"):
         return read_text_note(text, source, Path(source).stem), []
     if suffix == ".csv":
         return read_csv(text, source)
     if suffix in (".jsonl", ".ndjson"):
         return read_jsonl(text, source)
-    if suffix in (".vtt", ".srt"):
-        return read_transcript(text, source, suffix), []
-    raise ReaderError([RowError(source, None, None, f"unsupported file type {suffix!r}; use one of {', '.join(FORMATS)}")])
+    return read_transcript(text, source, suffix), []
 
 
 def sniff_suffix(text_start: bytes, source: str = "stdin") -> str:
     """For standard input: the format from the first bytes, read as a file of that type would be. Input that looks
     structured but is no format we read (a JSON array, a table split by ';' or tabs) is an error, never one note."""
-    head = text_start.lstrip(b"\xef\xbb\xbf \t\r\n")[:4096].decode("utf-8", "replace")
+    encoding = next((name for bom, name in _BOMS if text_start.startswith(bom)), None)
+    head = (text_start[:16384].decode(encoding, "replace") if encoding
+            else text_start.lstrip(b"\xef\xbb\xbf \t\r\n")[:4096].decode("utf-8", "replace"))
+    head = head.lstrip("\ufeff \t\r\n")[:4096]
     if head.startswith("{"):
         return ".jsonl"
     if head.startswith("["):

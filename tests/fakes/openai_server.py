@@ -6,6 +6,7 @@ Script entries, consumed in order (the last one repeats once the script runs out
     {"content": "<string>"}                  200 with that assistant message content
     {"status": 429, "headers": {...}}        an error status (optional "body", default OpenAI-shaped)
     {"hang": seconds, ...}                   sleep first, then answer with the rest of the entry
+    {"trickle": seconds, ...}                send the headers at once, then the body one byte per `seconds`
     callable(request_json) -> entry          decide from the request
 """
 from __future__ import annotations
@@ -130,7 +131,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, entry.get("body", default), entry.get("headers"))
             return
         model = entry.get("model") or (body or {}).get("model")
-        self._send(200, self.fake.completion(entry.get("content", "{}"), model), entry.get("headers"))
+        self._send(200, self.fake.completion(entry.get("content", "{}"), model), entry.get("headers"),
+                   trickle=entry.get("trickle"))
 
     def _record(self, body) -> None:
         with self.fake._lock:
@@ -138,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "json": body}
             )
 
-    def _send(self, status: int, payload, headers=None) -> None:
+    def _send(self, status: int, payload, headers=None, trickle: float | None = None) -> None:
         data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
         try:
             self.send_response(status)
@@ -147,7 +149,15 @@ class _Handler(BaseHTTPRequestHandler):
             for key, value in (headers or {}).items():
                 self.send_header(key, str(value))
             self.end_headers()
-            self.wfile.write(data)
+            if not trickle:
+                self.wfile.write(data)
+                return
+            self.wfile.flush()
+            for i in range(len(data)):  # every byte well within a read timeout, the whole far beyond it
+                if self.fake._closing.wait(trickle):
+                    return
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout test); nothing to answer
 

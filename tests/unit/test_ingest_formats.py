@@ -158,3 +158,69 @@ def test_parse_date_formats():
     assert parse_date("2026-11-27T10:00:00Z").hour == 10
     with pytest.raises(ValueError):
         parse_date("last tuesday")
+
+
+def test_spreadsheet_headers_in_any_case_are_the_note_fields(tmp_path):
+    # Excel-style capitalised headers: "Account" and "Date" were metadata, so the account and date were lost.
+    f = tmp_path / "export.csv"
+    f.write_bytes(b'\xef\xbb\xbfText,Account,Date,Source,Deal Stage\r\n"Need SSO.\r\nAnd SCIM.",Wayne Corp,2026-03-01,'
+                  b'Call,renewal\r\n')
+    (note,), errors = load_paths([str(f)], 100_000)
+    assert errors == []
+    assert (note.text, note.account, note.source) == ("Need SSO.\r\nAnd SCIM.", "Wayne Corp", "call")
+    assert note.occurred_at.date().isoformat() == "2026-03-01" and note.meta == {"Deal Stage": "renewal"}
+    md = tmp_path / "call.md"
+    md.write_text("---\nAccount: Stark\nDATE: 2026-03-02\n---\nWants offline mode.\n")
+    (note,), errors = load_paths([str(md)], 100_000)
+    assert errors == [] and note.account == "Stark" and note.meta == {}
+
+
+def test_a_column_named_twice_is_an_error_not_a_silent_overwrite(tmp_path):
+    f = tmp_path / "dup.csv"
+    f.write_text("id,text,Account,account\n1,hello there,A,B\n")
+    notes, errors = load_paths([str(f)], 100_000)
+    assert notes == [] and [str(e) for e in errors] == [
+        f"{f}:1 [account]: the header names 'account' twice (columns 3 and 4); rename or remove one"]
+    md = tmp_path / "dup.md"
+    md.write_text("---\nAccount: A\naccount: B\n---\nhello there\n")
+    _, errors = load_paths([str(md)], 100_000)
+    assert [(e.line, e.field) for e in errors] == [(3, "account")]
+
+
+@pytest.mark.parametrize("header, name", [("id;account;text", "';'"), ("id\taccount\ttext", "tabs")])
+def test_a_csv_file_separated_otherwise_says_so(tmp_path, header, name):
+    # The file said "the header row must name a 'text' column" of a header that does name one.
+    f = tmp_path / "excel.csv"
+    f.write_text(f"{header}\n1;Acme;hello\n")
+    _, errors = load_paths([str(f)], 100_000)
+    assert errors[0].line == 1 and f"separated by {name}" in errors[0].reason
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_files_with_a_byte_order_mark_are_read(tmp_path, encoding):
+    # What Windows PowerShell's `>` and Excel's "Unicode Text" write; it was refused as undecodable bytes.
+    body = "id,text,account\r\nps1,Bulk export please,Contoso\r\n"
+    raw = body.encode(encoding) if encoding != "utf-16-be" else b"\xfe\xff" + body.encode("utf-16-be")
+    f = tmp_path / "notes.csv"
+    f.write_bytes(raw)
+    (note,), errors = load_paths([str(f)], 100_000)
+    assert errors == [] and (note.external_id, note.text, note.account) == ("ps1", "Bulk export please", "Contoso")
+    assert sniff_suffix(raw) == ".csv"
+
+
+def test_a_binary_file_of_an_unsupported_type_is_named_as_such(tmp_path):
+    f = tmp_path / "deck.pdf"
+    f.write_bytes(b"%PDF-1.7\n\xe2\xe3\xcf\xd3\x00\xff")
+    _, errors = load_paths([str(f)], 100_000)
+    assert [str(e) for e in errors] == [f"{f}: unsupported file type '.pdf'; use one of .txt, .md, .csv, .jsonl, "
+                                        ".vtt, .srt"]
+
+
+def test_vtt_voice_classes_timestamps_and_escapes_are_read_as_words():
+    # "<v.loud Dana>" lost its speaker, a karaoke timestamp stayed in the text and "&amp;" was stored as written.
+    body = ("WEBVTT - call\n\n00:01.000 --> 00:04.000 align:start\n<v.loud Dana Whitfield>We need R&amp;D "
+            "<00:00:02.000>exports&nbsp;faster &lt;3</v>\n\n00:05.000 --> 00:06.000\n<v Rep>Sure.\n")
+    (row,), errors = read_bytes(body.encode(), "call.vtt", ".vtt")
+    assert errors == [] and row.data["text"] == "Dana Whitfield: We need R&D exports faster <3\nRep: Sure."
+    with pytest.raises(ReaderError, match="must start with 'WEBVTT'"):
+        read_bytes(b"WEBVTTX\n\n00:01.000 --> 00:04.000\nhi\n", "x.vtt", ".vtt")

@@ -192,3 +192,14 @@ def test_extract_json_edge_cases():
     assert extract_json('```JSON\n{"a": 1}\n```') == {"a": 1}
     with pytest.raises(ValueError, match="not valid JSON"):
         extract_json('{"a": {"label": "inner"}, broken')  # a broken outer object must not yield its inner one
+
+
+def test_slow_trickled_reply_is_cut_at_the_timeout(fake_openai, llm):
+    # Headers at once, then the body a byte every 0.2 s: each read is far within the 1 s timeout, the whole reply
+    # (over 200 bytes) is not. The timeout bounds the whole request, so the client gives up instead of reading on.
+    fake_openai.set_script([{"trickle": 0.2, "content": GOOD}])
+    start = time.monotonic()
+    with pytest.raises(LLMUnavailable, match="timed out after 1s"):
+        llm(LLM_TIMEOUT=1).complete_json(LABEL, VARS)
+    assert len(fake_openai.requests) == 2  # a timeout is retried at most once
+    assert time.monotonic() - start < 15  # two 1 s deadlines plus a backoff, not the 80 s the bytes would take

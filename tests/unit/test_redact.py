@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from service.drafts.checks import pii_problems
 from service.redact import Redactor
 
 
@@ -151,3 +152,13 @@ def test_the_apps_setting_wins_inside_a_request(make_app, monkeypatch):
     app = make_app(PHONE_REGIONS=("FR",))
     with app.app_context():
         assert Redactor().redact("Appelez le 06 12 34 56 78.") == "Appelez le [PHONE_1]."
+
+
+def test_emails_in_any_script_and_inside_markdown_emphasis_are_redacted():
+    # An ASCII-only pattern let internationalised addresses go to the endpoint as written, and an address in
+    # Markdown emphasis (notes are often .md) was skipped because of the underscores around it.
+    r = Redactor()
+    text = "Mail jörg.müller@bäckerei.de, иван@пример.рф or _jane@acme.io_ (not v2.3@build.1)"
+    assert r.redact(text) == "Mail [EMAIL_1], [EMAIL_2] or _[EMAIL_3]_ (not v2.3@build.1)"
+    # The drafts' own check finds the same addresses in what a model wrote.
+    assert pii_problems("Write to jörg.müller@bäckerei.de") == ["personal data (email)"]
