@@ -69,9 +69,26 @@ for _name in FEATURE_MODULES:
     _mod.register(cli)
 
 
+# Loggers whose warnings a one-shot command already says in its own `warning:` line (a bad LLM reply, a fallback to
+# the template): with no handler configured, Python printed the record bare on stderr as well, --json included.
+SAID_BY_THE_COMMAND = ("service.llm", "service.drafts.llm_drafter")
+LONG_RUNNING = {("worker",), ("schedule",), ("demo",)}  # their logs are the only record (demo serves pages): as they are
+
+
+def _quiet_repeated_warnings(argv: list[str]) -> None:
+    import logging
+
+    words = [a for a in argv if not a.startswith("-")]
+    if os.environ.get("FEEDBACK_DEBUG") or tuple(words[:1]) in LONG_RUNNING:
+        return
+    for name in SAID_BY_THE_COMMAND:
+        logging.getLogger(name).addHandler(logging.NullHandler())  # no fallback to logging.lastResort
+
+
 def main() -> None:  # console script entry point
     from ..vectorstore import VectorStoreError
 
+    _quiet_repeated_warnings(sys.argv[1:])
     try:
         cli.main(prog_name="feedback", standalone_mode=True)
     except KeyboardInterrupt:
