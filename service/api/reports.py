@@ -64,7 +64,9 @@ def create(body: dict):
     except ReportError as exc:
         raise APIError(422, str(exc), {"field": "as_of"}) from None
     try:
-        if body.get("webhook"):
+        if "webhook" in body:  # "" too: an empty value is no delivery asked for in silence, it is refused
+            if not body["webhook"].strip():
+                raise WebhookURLError("webhook is empty: give the webhook URL, or leave the field out")
             check_url(body["webhook"], api_allowed_hosts(svc.config))
     except WebhookURLError as exc:
         raise APIError(422, str(exc), {"field": "webhook"}) from None

@@ -20,6 +20,7 @@ def worker(ctx, burst):
     """Run background jobs: from Redis (FEEDBACK_REDIS_URL) or, without it, those queued in the database."""
     from ..jobs import run_worker
     from ..jobs.guard import SharedStoreError, hold_embedded_store
+    from ..jobs.queue import QueueUnavailable
 
     app = ctx.app
     try:
@@ -30,6 +31,8 @@ def worker(ctx, burst):
         count = run_worker(app, burst=burst, echo=click.echo)
     except KeyboardInterrupt:
         count = None
+    except QueueUnavailable as exc:
+        fail(str(exc))
     if burst:
         click.echo(f"worker: {count} job(s) run; nothing left queued")
 

@@ -14,6 +14,7 @@ from ..reports.deliver import PrivateAddressError, WebhookURLError, check_url, d
 from ..reports.schedule import ScheduleError, nightly_function, parse_cron, run_forever, run_once_per_fire
 from ..reports.store import (ReportNotFound, count_reports, create_report, get_report, list_reports, report_dict,
                              summary_dict)
+from ..reports.webhook_url import resolve_target
 from .common import ROW_ID, emit_json, fail, pass_ctx
 
 FORMATS = ("html", "md", "json")
@@ -55,17 +56,34 @@ def _check_out(out: str | None) -> None:
         fail(f"--out {out}: no permission to write {'it' if path.exists() else 'in ' + str(folder)}", code=2)
 
 
-def _check_webhook(config, url: str, source: str) -> None:
+def _check_webhook(config, url: str | None, source: str) -> None:
     """The operator's webhook, checked before any work; an error names where the URL came from (never the URL:
-    it is the credential) and exits 2."""
+    it is the credential) and exits 2. An empty value is refused: `--webhook "$HOOK"` with HOOK unset built the
+    report, said nothing and delivered nothing. A name that resolves to a private address is refused here too
+    (without FEEDBACK_WEBHOOK_ALLOW_PRIVATE), not after the report is built; a name that does not resolve now is
+    left to the delivery, which says so (DNS may be back by then)."""
+    if url is not None and not url.strip():
+        fail(f"{source} is empty: give the webhook URL, or leave {source} out", code=2)
     allow_private = bool(getattr(config, "WEBHOOK_ALLOW_PRIVATE", False))
     try:
         check_url(url, allow_private=allow_private)
+        if not allow_private:
+            _check_resolved(url)
     except PrivateAddressError as exc:
         fail(f"{source}: {exc}; set FEEDBACK_WEBHOOK_ALLOW_PRIVATE=1 if it is your own webhook on your network",
              code=2)
     except WebhookURLError as exc:
         fail(f"{source}: {exc}", code=2)
+
+
+def _check_resolved(url: str) -> None:
+    """PrivateAddressError when the URL's host name resolves to a private, loopback or link-local address."""
+    try:
+        resolve_target(url)
+    except PrivateAddressError:
+        raise
+    except WebhookURLError:  # not resolvable now: the delivery tries again and records why it failed
+        pass
 
 
 def _format(fmt: str | None, out: str | None) -> str:
@@ -107,7 +125,7 @@ def report(ctx, period, fmt, out, webhook, as_of):
     `feedback schedule --once` refreshes them first."""
     fmt = _format(fmt, out)
     _check_out(out)
-    if webhook:
+    if webhook is not None:
         _check_webhook(ctx.services.config, webhook, "--webhook")
     try:
         row = create_report(ctx.services, period, _as_of(as_of))
@@ -143,10 +161,13 @@ def reports_list(ctx, limit, as_json):
         return
     if not rows:
         click.echo("no reports yet: run `feedback report` or `feedback schedule --once`")
-    for r in rows:
+    for r in rows:  # "not sent" as the pages say it ("not_sent" is the JSON's value); "1 note", "1 gap"
+        notes = r["notes"] or 0
         click.echo(f"{r['id']:>5}  {r['period']:>3}  {r['period_start']} to {r['last_day']}  "
-                   f"{r['notes'] or 0:>4} notes  {r['top_themes']:>2} top themes  {r['gaps']:>2} gaps  "
-                   f"delivery: {r['delivery']['status']}")
+                   f"{notes:>4} {'note ' if notes == 1 else 'notes'}  "
+                   f"{r['top_themes']:>2} {'top theme ' if r['top_themes'] == 1 else 'top themes'}  "
+                   f"{r['gaps']:>2} {'gap ' if r['gaps'] == 1 else 'gaps'}  "
+                   f"delivery: {r['delivery']['status'].replace('_', ' ')}")
 
 
 @reports.command("show")
@@ -185,7 +206,7 @@ def schedule(ctx, cron, once, period, webhook):
         parse_cron(cron)
     except ScheduleError as exc:
         fail(f"{cron_source}: {exc}", code=2)
-    if webhook:
+    if webhook is not None:  # "" too: --webhook "$HOOK" with HOOK unset must not fall back to the setting
         _check_webhook(ctx.services.config, webhook, "--webhook")
     else:
         webhook = ctx.app.config.get("REPORT_WEBHOOK_URL")

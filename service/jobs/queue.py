@@ -358,6 +358,7 @@ def _work(app, *, burst: bool, poll: float, echo, stop: threading.Event | None, 
         return _sweep(app, burst=burst, poll=poll, echo=echo, stop=stop, sweep_every=sweep_every)
     _worker_app = app
     queue = RQQueue(url, app.config.get("REDIS_QUEUE") or QUEUE_NAME)
+    _check_reachable(queue)
     echo(f"worker: RQ queue {queue.queue.name!r} on {redacted(url)}{' (burst)' if burst else ''}")
     worker_class = feedback_worker_class()
     # RQ runs maintenance (and so our sweep) between waits for a job: the wait is worker_ttl - 15 s.
@@ -367,6 +368,23 @@ def _work(app, *, burst: bool, poll: float, echo, stop: threading.Event | None, 
     before = _rq_runs[0]
     worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
     return _rq_runs[0] - before
+
+
+class QueueUnavailable(RuntimeError):
+    """`feedback worker` cannot start: Redis does not answer at FEEDBACK_REDIS_URL (the message says where)."""
+
+
+def _check_reachable(queue: RQQueue) -> None:
+    """Before RQ registers the worker: its own error was a bare "ConnectionError: Error 111 connecting to ..."
+    naming neither the setting nor what to do. (Once started, RQ rides out a Redis restart by itself.)"""
+    from redis.exceptions import RedisError
+
+    try:
+        queue.connection.ping()
+    except RedisError as exc:
+        raise QueueUnavailable(f"Redis at {redacted(queue.url)} (FEEDBACK_REDIS_URL) does not answer: {exc} "
+                               "Start Redis or fix FEEDBACK_REDIS_URL; queued jobs wait in the database until a "
+                               "worker runs them.") from None
 
 
 def _sweep(app, *, burst: bool, poll: float, echo, stop: threading.Event, sweep_every: float) -> int:

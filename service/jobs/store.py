@@ -20,6 +20,9 @@ class JobNotFound(LookupError):
     pass
 
 
+MAX_ID_SHOWN = 64
+
+
 def job_dict(job: Job) -> dict:
     return {
         "id": job.id, "kind": job.kind, "status": job.status,
@@ -58,8 +61,9 @@ def create(services, kind: str, payload: dict, *, key: str | None, backend: str)
 
 def _row(session, job_id: str) -> Job:
     job = session.get(Job, job_id)
-    if job is None:
-        raise JobNotFound(f"no job {job_id!r}")
+    if job is None:  # a job id is 32 characters: a pasted page of text is not repeated back whole
+        shown = job_id if len(job_id) <= MAX_ID_SHOWN else job_id[:MAX_ID_SHOWN] + "…"
+        raise JobNotFound(f"no job {shown!r}")
     return job
 
 

@@ -136,7 +136,10 @@ def post(url: str, payload: dict, *, attempts: int = ATTEMPTS, base_delay: float
     result = answer.delivery
     result.attempts = len(made)
     if answer.retry and not deadline.expired.is_set():
-        why = f"{len(made)} attempts" if len(made) >= attempts else f"{total_timeout:g} s"
+        # Stopped early, the wait before the next attempt (a Retry-After of minutes, say) would pass the limit:
+        # "gave up after 12 s" said of a delivery that had taken half a second misled whoever read it.
+        why = (f"{len(made)} attempts" if len(made) >= attempts else
+               f"{_attempts(len(made))}: another would end after the {total_timeout:g} s limit")
         result.error = f"{result.error} (gave up after {why})"
     return result
 
@@ -166,6 +169,10 @@ def _post_once(session, target, payload: dict, remaining: float, deadline: Deadl
     if status != 429 and status < 500:
         return _Answer(Delivery(False, 0, status, error))  # the request itself is wrong: retrying cannot help
     return _Answer(Delivery(False, 0, status, error), True, _retry_after(headers))
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt{'' if n == 1 else 's'}"
 
 
 def _cut(host: str, total_timeout: float) -> _Answer:

@@ -118,6 +118,11 @@ def _code(code: str, flavor: str) -> str:
     return f"{fence}{pad}{code}{pad}{fence}"
 
 
+def _n(count, word: str) -> str:
+    """"1 note", "2 notes": a PM reads the Markdown file and the chat message, where "1 accounts" looked broken."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _bold(text: str, flavor: str) -> str:
     return f"*{text}*" if flavor == "slack" else f"**{text}**"
 
@@ -133,8 +138,8 @@ def markdown_sections(data: dict, flavor: str = "markdown") -> list[tuple[str, s
     if flavor not in FLAVORS:
         raise ValueError(f"unknown flavor {flavor!r}")
     notes = data["notes"]
-    summary = (f"{notes['count']} notes from {notes['accounts']} accounts "
-               f"(previous period: {notes['previous']} notes from {notes['previous_accounts']} accounts).")
+    summary = (f"{_n(notes['count'], 'note')} from {_n(notes['accounts'], 'account')} (previous period: "
+               f"{_n(notes['previous'], 'note')} from {_n(notes['previous_accounts'], 'account')}).")
     if data.get("trend_window"):
         summary += f" Trends compare {data['trend_window']}."
     sections = [("Summary", "\n".join([summary] + [f"Note: {_note(m, flavor)}" for m in data.get("messages") or []]))]
@@ -154,15 +159,16 @@ def _top(data: dict, flavor: str) -> str:
         ctx = data.get("context")
         if ctx and ctx["themes"]:
             text += f"\nFor context, the top themes of {ctx['start']} to {ctx['last_day']} (30 days):\n" + "\n".join(
-                f"- {_text(t['label'], flavor)}: {t['accounts']} accounts, {t['mentions']} mentions" for t in ctx["themes"])
+                f"- {_text(t['label'], flavor)}: {_n(t['accounts'], 'account')}, {_n(t['mentions'], 'mention')}"
+                for t in ctx["themes"])
         return text
     lines = []
     for n, t in enumerate(data["top_themes"], start=1):
         arr = f", ARR {money(t['arr'])}" if t.get("arr") else ""
         # This list counts this period, the gaps below the whole theme run: each figure says which, in the words
         # of the HTML report's headers ("Accounts this period", "Accounts (theme run)").
-        lines.append(f"{n}. {_bold(_text(t['label'], flavor), flavor)}: {t['accounts']} accounts this period, "
-                     f"{t['mentions']} mentions this period (was {t['previous_mentions']}){arr}, {t['trend']}")
+        lines.append(f"{n}. {_bold(_text(t['label'], flavor), flavor)}: {_n(t['accounts'], 'account')} this period, "
+                     f"{_n(t['mentions'], 'mention')} this period (was {t['previous_mentions']}){arr}, {t['trend']}")
         for q in t.get("quotes") or []:
             who = _text(q.get("account") or "no account", flavor)
             lines.append(f"   > \u201c{_text(q['text'], flavor)}\u201d: {who}, note {_text(q['note_id'], flavor)}")
@@ -185,7 +191,8 @@ def moved_text(data: dict, flavor: str, base_url: str = "") -> str:
         return "No roadmap item changed status."
     items = "; ".join(f"{_text(m.get('title') or m['item_id'], flavor)} ({_text(m['item_id'], flavor)}): "
                       f"{m['old_status'].replace('_', ' ')} -> {m['new_status'].replace('_', ' ')}" for m in moved)
-    asks = "; ".join(f"{m['item_id']}: {'?' if m.get('accounts') is None else m['accounts']} accounts asked, "
+    asks = "; ".join(f"{m['item_id']}: {'?' if m.get('accounts') is None else m['accounts']} "
+                     f"account{'' if m.get('accounts') == 1 else 's'} asked, "
                      f"follow-ups {base_url}{m['followups']}" for m in moved)
     return f"{len(moved)} item{'s' if len(moved) != 1 else ''} moved: {items}\n{_text(asks, flavor)}"
 
@@ -196,10 +203,10 @@ def _gaps(data: dict, flavor: str) -> str:
     lines = []
     for g in data["gaps"]:
         # A report stored before the period's mentions were counted has no "period_mentions".
-        period = f", {g['period_mentions']} mentions this period" if g.get("period_mentions") is not None else ""
+        period = f", {_n(g['period_mentions'], 'mention')} this period" if g.get("period_mentions") is not None else ""
         arr = f", ARR {money(g['arr'])}" if g.get("arr") else ""
-        lines.append(f"- {_text(g['label'], flavor)}: {g['accounts']} accounts (theme run), "
-                     f"{g['mentions']} mentions (theme run){period}{arr}")
+        lines.append(f"- {_text(g['label'], flavor)}: {_n(g['accounts'], 'account')} (theme run), "
+                     f"{_n(g['mentions'], 'mention')} (theme run){period}{arr}")
     return "\n".join(lines)
 
 
@@ -208,8 +215,8 @@ def _drafts(d: dict) -> str:
         return "No drafts or ratings in this period."
     verdicts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in d["by_verdict"].items())
     stars = f", {d['average_stars']} stars on average" if d.get("average_stars") is not None else ""
-    return (f"{d['count']} drafts{': ' + verdicts if verdicts else ''}. Feedback: {d['thumbs_up']} thumbs up, "
-            f"{d['thumbs_down']} thumbs down{stars}; {d['edits_saved']} edited versions saved.")
+    return (f"{_n(d['count'], 'draft')}{': ' + verdicts if verdicts else ''}. Feedback: {d['thumbs_up']} thumbs up, "
+            f"{d['thumbs_down']} thumbs down{stars}; {_n(d['edits_saved'], 'edited version')} saved.")
 
 
 def render_markdown(data: dict, flavor: str = "markdown") -> str:

@@ -1,6 +1,6 @@
 """The nightly job (refresh themes incrementally -> build and store the report -> deliver) and its scheduler.
 
-`feedback schedule` runs a long-lived APScheduler BlockingScheduler with a cron trigger (UTC, like the report
+`feedback schedule` runs a long-lived APScheduler scheduler with a cron trigger (UTC, like the report
 periods); `--once` runs the job now and exits, for system cron, CI and tests.
 """
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import re
 import signal
+import threading
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -250,32 +252,75 @@ def _done_line(result: dict) -> str:
 
 def run_forever(app, cron: str, period: str = NIGHTLY_PERIOD, webhook: str | None = None, echo=print) -> None:
     """Block, running the job on the cron schedule until SIGINT/SIGTERM. Overlapping runs are skipped and
-    missed runs (machine asleep) are run once, up to an hour late."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    missed runs (machine asleep) are run once, up to an hour late.
+
+    A stop while a run is going waits for the run to end. Stopping at once let the process exit under the running
+    job, whose theme run then failed ("cannot schedule new futures after interpreter shutdown") and whose report,
+    without its themes and gaps, replaced the window's good one and was delivered. The signal handler only sets a
+    flag: the scheduler runs in its own thread (BackgroundScheduler) and this thread shuts it down, waiting for the
+    job, outside the handler (shutting down from a handler could wait on a lock the interrupted code held).
+    `kill -9` stops at once; a `feedback worker`'s sweep then runs the job again."""
+    from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.base import BaseTrigger
 
     BaseTrigger.register(CrontabTrigger)  # add_job takes a BaseTrigger
     trigger = parse_cron(cron)
     services = app.extensions["feedback"]
-    scheduler = BlockingScheduler(timezone="UTC")
+    scheduler = BackgroundScheduler(timezone="UTC")
     function = nightly_function(period, webhook)
+    running = threading.Event()
 
     def job():
-        with app.app_context():
-            try:
-                outcome = run_once_per_fire(services, trigger, function, period, webhook=webhook)
-                if outcome is None:
-                    echo("nightly report: another scheduler has this run already")
-                elif outcome["status"] == "done":
-                    echo(_done_line(outcome["result"]))
-                else:
-                    echo(f"the nightly report job failed: {outcome['error']}")
-            except Exception:
-                log.exception("the nightly report job failed")
+        running.set()
+        try:
+            with app.app_context():
+                _fire(services, trigger, function, period, webhook, echo)
+        finally:
+            running.clear()
 
     scheduler.add_job(job, trigger, id=JOB_ID, max_instances=1, coalesce=True, misfire_grace_time=3600)
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    first = trigger.get_next_fire_time(None, datetime.now(timezone.utc))
-    echo(f"scheduler started: cron '{cron}' (UTC), next run {first:%Y-%m-%d %H:%M} UTC; Ctrl+C stops")
-    scheduler.start()  # blocks until shutdown
+    stop = _StopRequest()
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        first = trigger.get_next_fire_time(None, datetime.now(timezone.utc))
+        echo(f"scheduler started: cron '{cron}' (UTC), next run {first:%Y-%m-%d %H:%M} UTC; Ctrl+C stops")
+        scheduler.start()
+        _wait_for_stop(stop)
+        if running.is_set():
+            echo("stopping: waiting for the running report job to end first (kill -9 stops now; a "
+                 "`feedback worker` then runs the job again)")
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     echo("scheduler stopped")
+
+
+class _StopRequest:
+    """The SIGTERM/SIGINT handler: it only notes the request (no lock, no output: the code it interrupts may hold
+    either)."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self, _signum, _frame) -> None:
+        self.requested = True
+
+
+def _wait_for_stop(stop: _StopRequest, every: float = 0.25) -> None:
+    while not stop.requested:
+        time.sleep(every)  # a signal interrupts the sleep; the handler runs in this thread
+
+
+def _fire(services, trigger, function, period: str, webhook: str | None, echo) -> None:
+    try:
+        outcome = run_once_per_fire(services, trigger, function, period, webhook=webhook)
+        if outcome is None:
+            echo("nightly report: another scheduler has this run already")
+        elif outcome["status"] == "done":
+            echo(_done_line(outcome["result"]))
+        else:
+            echo(f"the nightly report job failed: {outcome['error']}")
+    except Exception:
+        log.exception("the nightly report job failed")

@@ -79,14 +79,15 @@ def _stored(app):
 def _scheduler(app, monkeypatch, webhook=None, now=MONDAY):
     """The function `feedback schedule` (run_forever) hands APScheduler, to call as a fire would; the clock at
     `now`, the scheduler itself not started."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.schedulers.background import BackgroundScheduler
 
     from service.reports import schedule
 
     added = []
-    monkeypatch.setattr(BlockingScheduler, "add_job", lambda self, func, *a, **k: added.append(func))
-    monkeypatch.setattr(BlockingScheduler, "start", lambda self, *a, **k: None)
+    monkeypatch.setattr(BackgroundScheduler, "add_job", lambda self, func, *a, **k: added.append(func))
+    monkeypatch.setattr(BackgroundScheduler, "start", lambda self, *a, **k: None)
     monkeypatch.setattr(schedule.signal, "signal", lambda *_: None)
+    monkeypatch.setattr(schedule, "_wait_for_stop", lambda stop: None)  # stopped at once
     monkeypatch.setattr(schedule, "_utc_now", lambda: now, raising=False)
     echoed = []
     schedule.run_forever(app, "0 6 * * *", "1d", webhook, echo=echoed.append)
