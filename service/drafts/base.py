@@ -58,7 +58,7 @@ class DraftContext:
     verdict: str
     items: list[DraftItem] = field(default_factory=list)  # cited items, best first
     evidence: list[Evidence] = field(default_factory=list)
-    demand: dict | None = None  # {"label", "accounts", "mentions", "trend", "source"}
+    demand: dict | None = None  # {"label", "accounts", "mentions", "trend", "source": "item" | "theme" | ...}
     alternatives: list[DraftItem] = field(default_factory=list)  # nearest items when nothing addresses it
     score_context: dict | None = None  # {"in_progress": [lo, hi], "planned": [lo, hi]}
     names: list[str] = field(default_factory=list)  # contact/author names of the evidence notes (for redaction)

@@ -20,6 +20,7 @@ from ..roadmap import decision as decisions
 from ..vectorstore import STATEMENTS
 from .base import DraftItem, Evidence
 from .checks import EMAIL_RE, PHONE_RE, status_claims
+from .demand import item_demand
 
 MAX_QUOTES = 3
 MAX_OWN = 2  # leave room for one other voice, so a draft shows the need is not one account's
@@ -61,7 +62,12 @@ def gather(services, question: str, account: str | None, items: list[DraftItem])
     labels = {t["id"]: t.get("label") for t in themes}
     for ev in chosen:
         ev.theme_label = labels.get(ev.theme_id)
-    demand = _demand(themes[0] if themes else None, candidates)
+    # A theme a PM linked to the cited item speaks for it; else a cited item's demand is the item's, whatever the
+    # wording; a question no item addresses gets its nearest theme's, or its similar statements'.
+    if items and not (themes and themes[0]["linked"]):
+        demand = item_demand(services, items[0], account) or _demand(None, candidates)
+    else:
+        demand = _demand(themes[0] if themes else None, candidates)
     names = names_in(" ".join([question] + [e.quote for e in chosen]), registry)
     return {"evidence": chosen, "demand": demand, "names": names}
 
@@ -150,7 +156,7 @@ def _related_themes(services, qvec: np.ndarray, items: list[DraftItem]) -> list[
         if theme["id"] in linked or sim >= THEME_MIN_SIMILARITY:
             scored.append((theme["id"] in linked, sim, theme))
     scored.sort(key=lambda t: (not t[0], -t[1]))
-    return [t[2] for t in scored]
+    return [dict(t[2], linked=t[0]) for t in scored]
 
 
 def _theme_hits(services, session, theme: dict, qvec: np.ndarray, known: dict) -> dict:

@@ -96,8 +96,10 @@ def _opening(ctx: DraftContext, with_quote: bool) -> tuple:
         quote = own[0].quote.strip()
         return f'{thanks} From our notes with your team: "{quote}"', 0, [quote]
     others = {e.account for e in ctx.evidence if e.account and e.account != ctx.account}
-    from_theme = (ctx.demand or {}).get("source") == "theme" and (ctx.demand or {}).get("accounts", 0) >= 3
-    if len(others) >= 2 or from_theme:  # "not alone" needs at least two other accounts behind it
+    demand = ctx.demand or {}
+    from_theme = demand.get("source") == "theme" and demand.get("accounts", 0) >= 3
+    from_item = demand.get("source") == "item" and demand.get("other_accounts", 0) >= 2
+    if len(others) >= 2 or from_theme or from_item:  # "not alone" needs at least two other accounts behind it
         return f"{thanks} You are not alone here: other teams have asked for the same thing.", 0, []
     return thanks, 0, []
 
@@ -212,7 +214,9 @@ def _demand_line(demand: dict) -> str:
     label = demand.get("label") or ""
     if label and (checks.find_dates(label) or checks.PROMISE_RE.search(label)):
         label = ""
-    if demand.get("theme_id") is not None:
+    if demand.get("source") == "item":
+        source = f"stored notes asking for {demand['item_id']}"
+    elif demand.get("theme_id") is not None:
         source = f"theme {demand['theme_id']}" + (f", {label}" if label else "")
     else:
         source = "similar customer statements"
