@@ -9,7 +9,11 @@ import click
 
 # A database row id (theme, statement, report, draft): SQL's INTEGER holds up to 2**63 - 1, so a larger number is a
 # usage error here rather than an OverflowError in the driver.
-ROW_ID = click.IntRange(1, 2**63 - 1)
+class _RowId(click.IntRange):
+    name = "id (a whole number)"  # click's own word, "integer range", read as if a range were asked for
+
+
+ROW_ID = _RowId(1, 2**63 - 1)
 OPEN_APPS: list = []  # apps built by this process's commands, closed by cli.main's fast exit
 
 

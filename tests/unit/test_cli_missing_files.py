@@ -18,3 +18,9 @@ def test_a_missing_input_file_exits_1_naming_it(run_cli, tmp_path, args):
     result = run_cli(*(a.format(missing=missing) for a in args))
     assert result.exit_code == 1, result.output
     assert "input.jsonl" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_row_id_that_is_not_a_number_is_named_as_an_id(run_cli):
+    result = run_cli("reports", "show", "abc")
+    assert result.exit_code == 2 and "'abc' is not a valid id (a whole number)" in result.output
+    assert "integer range" not in result.output
