@@ -197,13 +197,15 @@ class Server:
         self._thread.join(timeout=10)
 
 
-def post_draft(port: int, question: str) -> tuple[float, int, dict]:
-    """(client-side milliseconds from connect to the last byte, status, body)."""
+def post_draft(port: int, question: str, token: str) -> tuple[float, int, dict]:
+    """(client-side milliseconds from connect to the last byte, status, body). The API needs a token: without one
+    every request was a 401 and the run measured nothing."""
     body = json.dumps({"question": question, "audience": "customer"})
     start = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
-        conn.request("POST", "/api/v1/drafts", body=body, headers={"Content-Type": "application/json"})
+        conn.request("POST", "/api/v1/drafts", body=body,
+                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
         resp = conn.getresponse()
         raw = resp.read()
     finally:
@@ -224,12 +226,13 @@ def summary(values: list[float]) -> dict:
             "mean_ms": round(statistics.fmean(values), 1) if values else None}
 
 
-def profile_one(app, question: str, top: int = 25) -> list[dict]:
+def profile_one(app, question: str, token: str, top: int = 25) -> list[dict]:
     """cProfile one POST through the Flask test client; the costliest service/ functions by cumulative time."""
     import cProfile
     import pstats
 
     client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     profiler = cProfile.Profile()
     profiler.enable()
     resp = client.post("/api/v1/drafts", json={"question": question, "audience": "customer"})
@@ -288,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
 
         app = create_app(bench_config(home))
         svc = app.extensions["feedback"]
+        from service.auth.store import create_token
+
+        token = create_token(svc.db, f"bench-drafts-{os.getpid()}-{int(time.time())}", "admin")[1]
         built = build(svc, home, args.statements)
         result.update(built)
         result["themes_seconds"] = ensure_themes(svc, fresh=not built["reused"])
@@ -305,12 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         verdicts: dict[str, int] = {}
         errors = 0
         with Server(app) as server:
-            warm = [post_draft(server.port, questions[i % len(questions)])[0] for i in range(WARMUP)]
+            warm = [post_draft(server.port, questions[i % len(questions)], token)[0] for i in range(WARMUP)]
             result["warmup_ms"] = [round(w, 1) for w in warm]
             print(f"warm-up: {', '.join(f'{w:.0f}' for w in warm)} ms (the first fits the roadmap matcher)",
                   flush=True)
             for i in range(args.requests):
-                ms, status, body = post_draft(server.port, questions[(WARMUP + i) % len(questions)])
+                ms, status, body = post_draft(server.port, questions[(WARMUP + i) % len(questions)], token)
                 if status != 201:
                     errors += 1
                     print(f"  request {i}: HTTP {status}: {str(body)[:200]}", file=sys.stderr)
@@ -328,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                        "load_average_end": _loadavg()})
         if args.profile:
             off = next(q["question"] for q in gold if q["gold_verdict"] == "not_on_roadmap")
-            result["profile"] = {"matched": profile_one(app, questions[0]), "not_on_roadmap": profile_one(app, off)}
+            result["profile"] = {"matched": profile_one(app, questions[0], token),
+                                 "not_on_roadmap": profile_one(app, off, token)}
         svc.close()
     finally:
         if not (args.home or args.keep):
@@ -340,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bench_drafts.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "profile"}))
+    if result.get("errors"):
+        print(f"bench_drafts: {result['errors']} of {result['requests']} requests failed (see above)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -363,7 +373,7 @@ def _print(r: dict) -> None:
     print(f"  modes         {r.get('modes')}   verdicts {r.get('verdicts')}   errors {r.get('errors')}")
     print(f"  {'':14}{'count':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'mean':>8}")
     for name, s in (("HTTP (client)", h), ("pipeline", p)):
-        if s:
+        if s and s.get("count"):  # no successful request: no figures (was a TypeError on None)
             print(f"  {name:14}{s['count']:>6} {s['p50_ms']:>6.1f}ms {s['p95_ms']:>6.1f}ms {s['p99_ms']:>6.1f}ms "
                   f"{s['max_ms']:>6.1f}ms {s['mean_ms']:>6.1f}ms")
     print(f"  target        HTTP p95 <= {TARGET_P95_MS:.0f} ms, mode grounded-template: "

@@ -26,11 +26,12 @@ GUARD = {"cosine_min": 0.99, "nmi_delta": 0.01, "auroc_delta": 0.01}
 
 
 def texts_for_speed(n: int) -> tuple[list[str], str]:
-    from .bench_match import datasets_dir, read_csv
+    from .bench_themes import read_csv
+    from .devsets import datasets_dir
 
     path = datasets_dir() / "hwu64" / "hwu64_all.csv"
     if path.is_file():
-        return [t for t, _ in read_csv(path)][:n], "hwu64_all"
+        return read_csv(path)[0][:n], "hwu64_all"
     from .bench_ingest import make_notes
 
     return [note["text"] for note in make_notes(n)], "bench_ingest synthetic notes"
@@ -59,8 +60,8 @@ def cold_start(kind: str) -> float:
 def theme_nmi(embedder, noise_seeds: int = 0) -> tuple[float | None, list[float]]:
     """NMI of the service's clustering on hwu64 fold1; with noise_seeds, also the NMI of the same vectors plus
     N(0, 2e-7) noise per seed: the clustering's own noise floor, which an embedder difference must be read against."""
-    from .bench_match import datasets_dir
     from .bench_themes import read_csv, scores
+    from .devsets import datasets_dir
 
     path = datasets_dir() / "hwu64" / "hwu64_fold1.csv"
     if not path.is_file():
@@ -77,16 +78,14 @@ def theme_nmi(embedder, noise_seeds: int = 0) -> tuple[float | None, list[float]
 
 
 def match_auroc(embedder) -> float | None:
-    from .bench_match import datasets_dir, read_csv, run_matcher, split
+    """bench_match's `matcher_no_pool` row on hwu64 fold1 (title-only items, 10 intents held out with seed 0)."""
+    from .bench_match import run_matcher
+    from .devsets import hwu64
 
-    path = datasets_dir() / "hwu64" / "hwu64_fold1.csv"
-    if not path.is_file():
+    ds = hwu64(seed=0)
+    if ds is None:
         return None
-    rows = read_csv(path)
-    texts = [t for t, _ in rows]
-    items, gold = split(rows, seed=0)
-    figures, _ = run_matcher(items, texts, embedder.embed(texts), embedder, gold)
-    return figures["auroc"]
+    return run_matcher(ds.items, ds, embedder.embed(ds.requests), embedder)["auroc"]
 
 
 def main(argv=None) -> dict:
@@ -124,6 +123,11 @@ def main(argv=None) -> dict:
         if not args.no_cold:
             row["cold_start_s"] = cold_start(kind)
         result["embedders"][kind] = row
+    if not args.no_quality and all(row.get("theme_nmi_hwu64_fold1") is None for row in result["embedders"].values()):
+        from .devsets import datasets_dir
+
+        result["quality_skipped"] = (f"no hwu64/hwu64_fold1.csv under {datasets_dir()} (set FEEDBACK_DATASETS to the "
+                                     "datasets folder)")
     torch_row = result["embedders"]["torch"]
     for kind, row in result["embedders"].items():
         if kind == "torch":
@@ -159,6 +163,8 @@ def _print(result: dict) -> None:
               f"{row.get('speedup_wall', 1.0):8.2f} {row['mean_cosine_to_torch']:9.4f} {row['min_cosine_to_torch']:8.4f} "
               f"{nmi if nmi is not None else '-':>6} {auroc if auroc is not None else '-':>6} "
               f"{row.get('cold_start_s', '-'):>7}  {'' if kind == 'torch' else ('ok' if row['guard_ok'] else 'MISSED')}")
+    if result.get("quality_skipped"):
+        print(f"  NMI and AUROC skipped: {result['quality_skipped']}")
     if result.get("torch_nmi_with_2e-7_noise"):
         floor = result["torch_nmi_with_2e-7_noise"]
         print(f"  noise floor: torch vectors + N(0, 2e-7) give NMI {', '.join(f'{x:.4f}' for x in floor)} "

@@ -248,11 +248,12 @@ def main(argv=None) -> dict | None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--sample", action="store_true", help="also every rule on the bundled sample's gold items")
     args = parser.parse_args(argv)
+    names = devsets.set_names(parser, args.sets, extra=("questions-dev",))
     from service.embedding import get_embedder
 
     embedder = get_embedder()
     report: dict = {"accounts": args.accounts, "seeds": args.seeds, "sets": {}}
-    for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
+    for name in names:
         if name == "questions-dev":
             asks, gold, ids = questions_dev()
             # 76 questions: about six per account, so that an item has several accounts and most have none
@@ -273,6 +274,9 @@ def main(argv=None) -> dict | None:
         for rule, per_item in report["sample"].items():
             print(f"  {rule:56s} " + "  ".join(f"{x} {f['recall']:.3f} / {f['precision']:.3f}"
                                                 for x, f in per_item.items()), flush=True)
+    if not report["sets"] and "sample" not in report:  # was an empty report over the last run's figures
+        print(f"bench_followups: nothing measured; {OUT / 'bench_followups.json'} left as it was")
+        return None
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bench_followups.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {OUT / 'bench_followups.json'}")

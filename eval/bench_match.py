@@ -178,7 +178,7 @@ def main(argv=None) -> dict | None:
     parser.add_argument("--items", type=int, default=150)
     args = parser.parse_args(argv)
 
-    wanted = [s.strip() for s in args.sets.split(",") if s.strip()]
+    wanted = devsets.set_names(parser, args.sets)
     sets = [devsets.hwu64() if name == "hwu64" else devsets.hint3(name) for name in wanted]
     missing = [n for n, s in zip(wanted, sets) if s is None]
     if missing:

@@ -80,7 +80,7 @@ def main(argv=None) -> dict | None:
     parser.add_argument("--sets", default="hwu64," + ",".join(devsets.HINT3_SETS))
     parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args(argv)
-    names = [s.strip() for s in args.sets.split(",") if s.strip()]
+    names = devsets.set_names(parser, args.sets)
     sets = [s for s in (devsets.hwu64() if n == "hwu64" else devsets.hint3(n) for n in names) if s is not None]
     if not sets:
         print(f"bench_note_evidence: no data under {devsets.datasets_dir()}; skipped")

@@ -426,9 +426,13 @@ def job_child(home: str, n: int, stage: str) -> dict:
             "themes": len(run.result["themes"]), "clustered": run.result["statements"]}
 
 
-def bench_job(n: int) -> dict:
+def bench_job(n: int) -> dict | None:
     import tempfile
 
+    path = datasets_dir() / "hwu64_all.csv"
+    if not path.is_file():  # was a CalledProcessError traceback from the child
+        print(f"bench_themes: skipped the theme job, no {path} (set FEEDBACK_DATASETS to the datasets folder)")
+        return None
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="bench-job-") as home:
         out = {}
@@ -467,11 +471,16 @@ def main(argv: list[str] | None = None) -> int:
         report["multi_pain"] = bench_multi_pain(folder, args.multi_pain)
     if args.stability:
         for name in names:
-            report.setdefault(name, {})["stability"] = bench_stability(name, folder)
+            if (stability := bench_stability(name, folder)) is not None:
+                report.setdefault(name, {})["stability"] = stability
     if args.synthetic:
         report["synthetic"] = bench_synthetic(args.synthetic)
     if args.job:
         report["job"] = bench_job(args.job)
+    if not any(value for key, value in report.items() if key not in ("datasets_dir", "bertopic_reference")):
+        # A run that skipped everything overwrote the last run's figures with an empty report.
+        print(f"\nbench_themes: nothing measured; {OUT / 'bench_themes.json'} left as it was")
+        return 0
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bench_themes.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nfigures written to {OUT / 'bench_themes.json'}")

@@ -101,6 +101,18 @@ def hint3(name: str, folder: Path | None = None) -> DevSet | None:
                   pool=list(dict.fromkeys(t for t, _ in train if t not in asked)), examples=examples)
 
 
+def set_names(parser, value: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The names of a benchmark's `--sets` value; an unknown name is a usage error (exit 2) listing the known ones.
+    A misspelt name ("hwu6") was reported as "no data for hwu6 under ...; skipped", which sends one looking for
+    files, and the run exited 0."""
+    known = (*extra, "hwu64", *HINT3_SETS)
+    names = [s.strip() for s in value.split(",") if s.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        parser.error(f"--sets: unknown set {', '.join(unknown)} (known: {', '.join(known)})")
+    return names
+
+
 def public_sets() -> list[DevSet]:
     """Every public dev set that is present: hwu64 and the three HINT3 sets."""
     found = [hwu64()] + [hint3(n) for n in HINT3_SETS]

@@ -33,6 +33,40 @@ def load_thresholds(path: Path | None = None) -> dict:
     return json.loads((path or EVAL_DIR / "thresholds.json").read_text())
 
 
+def threshold_problems(thresholds: dict) -> list[str]:
+    """What is wrong with a thresholds object, as check_thresholds and the scorecard read it: per suite an object
+    of metric -> {"min" or "max": number, optional "target": number}; keys starting with "_" are comments. A file
+    shaped otherwise ended `feedback eval --thresholds` in a bare TypeError or KeyError after the suites had run."""
+    from .scorecard import SUITE_ORDER
+
+    problems = []
+    for suite, limits in thresholds.items():
+        if suite.startswith("_"):
+            continue
+        if suite not in SUITE_ORDER:
+            problems.append(f"unknown suite {suite!r} (suites: {', '.join(SUITE_ORDER)})")
+            continue
+        if not isinstance(limits, dict):
+            problems.append(f"{suite}: expected an object of metric -> bound, not a {type(limits).__name__}")
+            continue
+        for metric, bound in limits.items():
+            if metric.startswith("_"):
+                continue
+            where = f"{suite}.{metric}"
+            if metric not in M.METRIC_DIRECTIONS:
+                problems.append(f"{where}: unknown metric")
+            elif not isinstance(bound, dict):
+                problems.append(f'{where}: expected an object like {{"min": 0.8}} or {{"max": 0}}, '
+                                f"not {json.dumps(bound)}")
+            elif ("min" in bound) == ("max" in bound):
+                problems.append(f'{where}: give exactly one of "min" and "max"')
+            elif unknown := sorted(set(bound) - {"min", "max", "target"}):
+                problems.append(f"{where}: unknown key {', '.join(map(repr, unknown))} (min, max, target)")
+            elif bad := [k for k, v in bound.items() if isinstance(v, bool) or not isinstance(v, (int, float))]:
+                problems.append(f"{where}: {', '.join(bad)} must be a number")
+    return problems
+
+
 @contextmanager
 def eval_services(embedding_model: str | None = None, llm: bool = False):
     """A fresh service on a temp folder: the bundled roadmap and sample notes, ready for the suites."""
@@ -105,6 +139,13 @@ def halves(questions: list[dict]) -> dict[str, list[dict]]:
     return {h: [q for q in questions if q.get("split", "test") == h] for h in ("dev", "test")}
 
 
+def overfitting(test: dict, dev: dict) -> dict[str, float]:
+    """Every higher-is-better metric whose dev figure beats its test figure by more than OVERFIT_GAP: dev - test."""
+    return {m: round(dev[m] - v, 4) for m, v in test.items()
+            if M.METRIC_DIRECTIONS.get(m) == M.HIGHER and isinstance(v, (int, float)) and not isinstance(v, bool)
+            and isinstance(dev.get(m), (int, float)) and dev[m] - v > OVERFIT_GAP}
+
+
 def on_both_halves(run, svc, questions: list[dict], **kwargs) -> dict:
     """The suite on the test half (what the gates read), with the dev half's figures under "dev" and every
     higher-is-better metric whose dev figure beats its test figure by more than 0.05 under "overfitting".
@@ -113,11 +154,8 @@ def on_both_halves(run, svc, questions: list[dict], **kwargs) -> dict:
     split = halves(questions)
     test = run(svc, split["test"], **kwargs)
     dev = run(svc, split["dev"], **kwargs) if split["dev"] else {}
-    gaps = {m: round(dev[m] - v, 4) for m, v in test.items()
-            if M.METRIC_DIRECTIONS.get(m) == M.HIGHER and isinstance(v, (int, float))
-            and isinstance(dev.get(m), (int, float)) and dev[m] - v > OVERFIT_GAP}
     failures = len(test.pop("failures", []) or [])
-    return {**test, "split": "test", "failures_count": failures, "overfitting": gaps,
+    return {**test, "split": "test", "failures_count": failures, "overfitting": overfitting(test, dev),
             "dev": {k: v for k, v in dev.items() if k != "failures"}, "dev_failures": dev.get("failures", [])}
 
 
@@ -376,7 +414,7 @@ def run_claims() -> dict:
 
     test = {**measure([r for r in rows if r["split"] == "test"]), **drafted("test")}
     dev = {**measure([r for r in rows if r["split"] == "dev"]), **drafted("dev")}
-    return {**test, "split": "test", "dev": dev, "all": measure(rows)}
+    return {**test, "split": "test", "dev": dev, "overfitting": overfitting(test, dev), "all": measure(rows)}
 
 
 def run_judge(svc) -> dict:

@@ -60,13 +60,18 @@ def markdown(results: dict, thresholds: dict) -> str:
     lines = ["# Eval scorecard", "",
              f"**{'PASSED' if results.get('passed') else 'FAILED'}** — suites: {', '.join(results['suites'])}; "
              f"{results.get('seconds', 0)} s", ""]
+    if _planted(results):
+        lines += [_planted(results), ""]
     for suite in SUITE_ORDER:
         data = results.get(suite)
         if isinstance(data, dict) and "n_cases" in data:
             halves = f" (test half; dev half {data['dev'].get('n_cases')})" if data.get("dev") else ""
             lines.append(f"- {suite}: {data['n_cases']} cases{halves}")
+    unsplit = [s for s in SUITE_ORDER if isinstance(results.get(s), dict) and "skipped" not in results[s]
+               and not results[s].get("dev")]
     lines += ["", "The gate (threshold) fails the run on a regression; the target is the goal still to reach. Gold "
-              "questions are split into a dev half (tune on it) and a test half (the value, which the gates read).", "",
+              "questions are split into a dev half (tune on it) and a test half (the value, which the gates read)."
+              + (f" Not split ({', '.join(unsplit)}): the value is over all their cases." if unsplit else ""), "",
               "| suite | metric | value (test) | dev | gate | status | target | note |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     lines += ["| " + " | ".join(row) + " |" for row in rows(results, thresholds)]
@@ -81,6 +86,16 @@ def markdown(results: dict, thresholds: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _planted(results: dict) -> str:
+    """The planted bad drafter a run scored (`feedback eval --planted NAME`): without it the scorecard of a planted
+    run read as the default drafter's."""
+    planted = results.get("planted")
+    if not isinstance(planted, dict):
+        return ""
+    return (f"Planted bad drafter: {planted.get('name')} (eval/planted.py), which must fail on drafts."
+            f"{planted.get('metric')}; these are not the default drafter's figures.")
+
+
 def html_page(results: dict, thresholds: dict) -> str:
     body = "".join(
         f"<tr class='{row[5].lower()}'>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
@@ -92,6 +107,7 @@ def html_page(results: dict, thresholds: dict) -> str:
         "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}"
         "td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:left}.fail{background:#fde2e1}.pass{background:#e6f4ea}"
         f"</style></head><body><h1>Eval scorecard: {verdict}</h1>"
+        + (f"<p>{html.escape(_planted(results))}</p>" if _planted(results) else "") +
         "<table><tr><th>suite</th><th>metric</th><th>value (test)</th><th>dev</th><th>gate</th><th>status</th>"
         "<th>target</th><th>note</th></tr>"
         f"{body}</table></body></html>"

@@ -32,6 +32,13 @@ def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds, planted):
         fail(f"the eval package is not installed next to the service: {exc}")
     if compare:
         old, new = (_results_file(p, scorecard.SUITE_ORDER) for p in compare)
+        suites_in = [{s for s in scorecard.SUITE_ORDER if isinstance(data.get(s), dict)} for data in (old, new)]
+        if not suites_in[0] & suites_in[1]:
+            fail(f"--compare: {compare[0]} has suites {', '.join(sorted(suites_in[0]))} and {compare[1]} has "
+                 f"{', '.join(sorted(suites_in[1]))}: no suite in both, nothing to compare")
+        for path, only in ((compare[0], suites_in[0] - suites_in[1]), (compare[1], suites_in[1] - suites_in[0])):
+            if only:  # was silent: a suite run once only read as "no metric changed"
+                click.echo(f"note: only {path} has {', '.join(sorted(only))}; not compared", err=True)
         changes = scorecard.compare(old, new)
         if as_json:
             emit_json(changes)
@@ -43,6 +50,9 @@ def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds, planted):
                 click.echo("no metric changed")
         raise SystemExit(1 if any(c["change"] == "worse" for c in changes) else 0)
     limits = _json_object(thresholds, "--thresholds") if thresholds else runner.load_thresholds()
+    if thresholds and (problems := runner.threshold_problems(limits)):
+        fail(f"--thresholds {thresholds}: " + "; ".join(problems[:5])
+             + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
     suites = runner.SUITES if suite == "all" else (suite,)
     transform = None
     if planted:
@@ -53,12 +63,16 @@ def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds, planted):
         if "drafts" not in suites:
             fail("--planted changes the drafts suite only; use --suite drafts or all", code=2)
         transform = PLANTED[planted].transform
+    out = Path(out_dir) if out_dir else None
+    if out is not None:  # before the suites run (minutes for all): a path that cannot be a folder was found after
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"--out {out_dir}: cannot create the folder: {exc.strerror or exc}")
     results = runner.run_eval(suites, judge=judge, thresholds=limits, transform=transform)
     if planted:
         results["planted"] = {"name": planted, "metric": PLANTED[planted].metric}
-    if out_dir:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+    if out is not None:
         (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
         (out / "scorecard.md").write_text(scorecard.markdown(results, limits))
         (out / "scorecard.html").write_text(scorecard.html_page(results, limits))
