@@ -8,7 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from .config import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The PostgreSQL advisory lock the migrations run under: a bigint of this app's own, the same in every process on
@@ -16,6 +19,20 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK_KEY = int.from_bytes(hashlib.sha256(b"feedback-service:migrations").digest()[:8], "big", signed=True)
 
 log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(ConfigError):
+    """The database at FEEDBACK_DATABASE_URL does not answer when a process starts (not running, a database that does
+    not exist, a refused user): one line naming the setting, as a value the service cannot use is, so that every
+    entry point (gunicorn, `feedback init`, `feedback worker`, any command) stops with it instead of SQLAlchemy's
+    text and a link. The password is never shown."""
+
+    def __init__(self, url: str, cause: BaseException):
+        orig = getattr(cause, "orig", None) or cause
+        lines = str(orig).strip().splitlines()
+        why = lines[0] if lines else type(orig).__name__
+        shown = make_url(url).render_as_string(hide_password=True)
+        super().__init__([f"the database at {shown} did not answer ({why}); start it or fix FEEDBACK_DATABASE_URL"])
 
 
 def driver_url(url: str) -> str:
@@ -81,6 +98,7 @@ class Database:
         file: wsgi.py's FileLock orders the workers of a server."""
         from alembic import command
 
+        self.check_answers()
         cfg = self.alembic_config()
         if self.engine.dialect.name != "postgresql":
             command.upgrade(cfg, "heads")
@@ -94,6 +112,14 @@ class Database:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             cfg.attributes["connection"] = conn  # env.py migrates on this connection, inside this transaction
             command.upgrade(cfg, "heads")
+
+    def check_answers(self) -> None:
+        """DatabaseUnavailable when no connection can be made; a migration that fails later stays its own error."""
+        try:
+            with self.engine.connect():
+                pass
+        except DBAPIError as exc:
+            raise DatabaseUnavailable(self.url, exc) from exc
 
     def current_revisions(self) -> set[str]:
         from alembic.runtime.migration import MigrationContext

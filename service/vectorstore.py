@@ -24,8 +24,9 @@ class VectorStoreError(RuntimeError):
 
 
 class ServerUnreachable(httpx.ConnectError, VectorStoreError):
-    """The Chroma server has not answered since this process started. A connection error to it, as when it stops
-    later (the API's 503 with Retry-After and one log line, a job's retry), and a VectorStoreError (the CLI's line)."""
+    """The Chroma server does not answer (down since this process started, or stopped since). A connection error to
+    it (the API's 503 with Retry-After and one log line, a job's retry), and a VectorStoreError (the CLI's line),
+    whose message names the server and the setting: a job's error and the worker's log say what to start."""
 
     def __init__(self, url: str, why: str):
         super().__init__(f"no Chroma server answers at {url} ({why}); start `chroma run` or fix FEEDBACK_CHROMA_URL",
@@ -60,6 +61,23 @@ def _damage_is_an_error(method):
                 self._marker.keep()
             raise _damaged(self.location, exc) from exc
     return guarded
+
+
+def _server_named(method):
+    """A network error talking to the Chroma server (chromadb's HTTP client raises httpx's errors as they come) as
+    ServerUnreachable naming the server: a job's error was "ConnectError: [Errno 111] Connection refused", which
+    says neither what refused nor what to do."""
+    @functools.wraps(method)
+    def named(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except ServerUnreachable:
+            raise
+        except httpx.TransportError as exc:
+            if not isinstance(self._client, _ServerClient):
+                raise
+            raise ServerUnreachable(self.location, f"{type(exc).__name__}: {_first_line(exc)}") from exc
+    return named
 
 
 def _reopen_if_replaced(method):
@@ -188,7 +206,7 @@ class ChromaStore:
             raise IndexMismatchError(
                 f"the vector index {col.name!r} was built with the {built!r} embedder, but this process embeds with "
                 f"{self.embedder_name!r}; run `feedback reindex` to rebuild it from the database (or set "
-                "FEEDBACK_EMBEDDER to the embedder that built it)"
+                "FEEDBACK_EMBEDDING_MODEL and FEEDBACK_EMBEDDER back to what built it)"
             )
         col.modify(metadata={**(col.metadata or {}), "embedder": built})
 
@@ -202,6 +220,7 @@ class ChromaStore:
         for start in range(0, n, step):
             yield slice(start, min(n, start + step))
 
+    @_server_named
     @_damage_is_an_error
     @_writes
     @_reopen_if_replaced
@@ -213,6 +232,7 @@ class ChromaStore:
         for part in self._batches(len(ids)):
             col.upsert(ids=list(ids[part]), embeddings=vectors[part], metadatas=list(metadatas[part]))
 
+    @_server_named
     @_damage_is_an_error
     @_writes
     @_reopen_if_replaced
@@ -225,6 +245,7 @@ class ChromaStore:
         for part in self._batches(len(ids)):
             col.add(ids=list(ids[part]), embeddings=vectors[part], metadatas=list(metadatas[part]))
 
+    @_server_named
     @_damage_is_an_error
     @_writes
     @_reopen_if_replaced
@@ -235,11 +256,13 @@ class ChromaStore:
         for part in self._batches(len(ids)):
             col.delete(ids=list(ids[part]))
 
+    @_server_named
     @_damage_is_an_error
     @_reopen_if_replaced
     def count(self, collection) -> int:
         return int(self._collection(collection).count())
 
+    @_server_named
     @_damage_is_an_error
     @_reopen_if_replaced
     def get(self, collection, ids=None, metadatas=True):
@@ -272,6 +295,7 @@ class ChromaStore:
             return out_ids, np.zeros((0, self.dim or 0), dtype=np.float32), out_meta
         return out_ids, vecs[:len(out_ids)], out_meta
 
+    @_server_named
     @_damage_is_an_error
     @_reopen_if_replaced
     def query(self, collection, vectors, k, where=None):
@@ -305,6 +329,7 @@ class ChromaStore:
             if self._marker is not None:
                 self._marker.hold = False
 
+    @_server_named
     @_damage_is_an_error
     @_reopen_if_replaced
     def ids(self, collection) -> list[str]:
@@ -316,6 +341,7 @@ class ChromaStore:
             out += col.get(include=[], limit=step, offset=offset)["ids"]
         return out
 
+    @_server_named
     @_damage_is_an_error
     @_writes
     def rename(self, collection: str, new: str) -> None:
@@ -342,6 +368,7 @@ class ChromaStore:
         finally:  # back to the collection's own setting: persisting every ingest would be slow
             col.modify(configuration={"hnsw": {"sync_threshold": threshold}})
 
+    @_server_named
     def collection_names(self) -> list[str]:
         """Our collections (the prefix removed), e.g. ["statements"]."""
         start = f"{self._prefix}_"
