@@ -29,18 +29,14 @@ TREND_DAYS = 30.0  # as a theme run without a window
 
 def item_demand(services, item: DraftItem, account: str | None) -> dict | None:
     """{"label", "item_id", "accounts", "other_accounts", "mentions", "trend", "arr", "source": "item"} (zero counts
-    when nothing stored asks for the item); None when the item is not on the fitted roadmap or the index cannot be
-    read."""
+    when nothing stored asks for the item); None when the item is not on the fitted roadmap."""
     fitted = decisions.get_matcher(services)
     ids = [i.id for i in fitted.items] if fitted is not None else []
     if item.id not in ids:
         return None
     j = ids.index(item.id)
     queries = np.vstack([fitted.view_vectors[fitted.view_owner == j], fitted.anchors[j][None]])
-    try:
-        rows = services.store.query(STATEMENTS, queries, ITEM_NEIGHBOURS)
-    except Exception:  # an empty or unreachable index: no demand figure rather than a failed draft
-        return None
+    rows = services.store.query(STATEMENTS, queries, ITEM_NEIGHBOURS)  # a stopped index is a 503, not "no demand"
     near = sorted({int(sid[1:]) for found in rows for sid, _, _ in found if sid.startswith("s") and sid[1:].isdigit()})
     asking = _asking(services, item.id, near) if near else []
     with services.db.session() as session:

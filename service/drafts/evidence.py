@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -17,12 +18,13 @@ from sqlalchemy.orm import selectinload
 from .. import names as names_mod
 from ..models import Account, Note, RoadmapLink, Statement
 from ..roadmap import decision as decisions
-from ..vectorstore import STATEMENTS
+from ..vectorstore import STATEMENTS, VectorStoreError
 from .base import DraftItem, Evidence
 from .checks import EMAIL_RE, PHONE_RE, status_claims
 from .demand import item_demand
 
 MAX_QUOTES = 3
+UNAVAILABLE = (VectorStoreError, httpx.TransportError)  # the index cannot answer now: never read as "no quotes"
 MAX_OWN = 2  # leave room for one other voice, so a draft shows the need is not one account's
 NEIGHBOURS = 40
 QUOTE_WORDS = (4, 40)  # shorter is not a pain, longer is a paragraph (and more of someone else's note)
@@ -130,6 +132,8 @@ def _neighbours(services, qvec: np.ndarray, account: str | None) -> dict[int, tu
     for where in queries:
         try:
             rows = store.query(STATEMENTS, qvec[None, :], NEIGHBOURS, where=where)[0]
+        except UNAVAILABLE:  # a stopped server or a damaged index: a 503 to retry, not a draft without its quotes
+            raise
         except Exception:  # a filter the store cannot apply, or an empty index: fewer quotes, not an error
             rows = []
         for sid, sim, _meta in rows:

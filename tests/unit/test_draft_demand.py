@@ -39,3 +39,19 @@ def test_the_internal_draft_names_the_items_demand(svc):
     seed(svc)
     d = create_draft(svc, "scim provisioning?", None, "internal")
     assert "Demand (stored notes asking for RM-104): 3 accounts, 4 mentions" in d["text"]
+
+
+def test_an_index_that_cannot_answer_is_a_503_not_a_draft_without_quotes(svc, client, monkeypatch):
+    """A stopped Chroma server used to give a stored 201 draft with no quotes and no warning."""
+    from service.vectorstore import VectorStoreError
+
+    seed(svc)
+
+    def down(*args, **kwargs):
+        raise VectorStoreError("no Chroma server answers at http://127.0.0.1:1 (test)")
+
+    monkeypatch.setattr(svc.store, "query", down)
+    answer = client.post("/api/v1/drafts", json={"question": "scim provisioning?", "audience": "internal"})
+    assert answer.status_code == 503, answer.get_json()
+    monkeypatch.undo()
+    assert client.get("/api/v1/drafts").get_json()["total"] == 0  # nothing half-made was stored
