@@ -1,13 +1,15 @@
 """A theme run: select statements -> classify -> cluster (or assign) -> lineage -> label -> measure -> store."""
 from __future__ import annotations
 
+import hashlib
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -104,15 +106,18 @@ RUN_STEPS = 6  # select, vectors, classify, cluster, label and store, commit: wh
 
 
 RUN_LOCK = "themes.lock"  # under FEEDBACK_HOME: one theme run at a time per installation folder
+# On PostgreSQL, runs on several hosts (workers, `feedback schedule`) take turns too: an advisory lock of this app's own,
+# the same number in every process (as db.MIGRATION_LOCK_KEY).
+HOSTS_LOCK_KEY = int.from_bytes(hashlib.sha256(b"feedback-service:theme-run").digest()[:8], "big", signed=True)
 
 
 def run_themes(services, opts: RunOptions | None = None, progress=None) -> dict:
     """`progress(done, total)`, if given, is called after each of the RUN_STEPS steps (a job page shows it).
 
-    Runs take turns (a file lock in FEEDBACK_HOME, shared by the CLI, the web server and workers on this host): two
-    runs at once would both start from the same previous run, and the one that finished last would be the latest
-    without the other's lineage or a PM's edit made in between. The second waits and starts from the first's
-    result."""
+    Runs take turns (a file lock in FEEDBACK_HOME, shared by the CLI, the web server and workers on this host; on
+    PostgreSQL also an advisory lock, for the hosts that share the database): two runs at once would both start
+    from the same previous run, and the one that finished last would be the latest without the other's lineage or
+    a PM's edit made in between. The second waits and starts from the first's result."""
     from filelock import FileLock
 
     opts = opts or RunOptions()
@@ -121,8 +126,20 @@ def run_themes(services, opts: RunOptions | None = None, progress=None) -> dict:
                             "the window", field="since")
     home = Path(services.config.FEEDBACK_HOME)
     home.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(home / RUN_LOCK)):
+    with FileLock(str(home / RUN_LOCK)), _hosts_take_turns(services.db.engine):
         return _run_themes(services, opts, progress)
+
+
+@contextmanager
+def _hosts_take_turns(engine):
+    """PostgreSQL: hold the theme-run advisory lock for the run, on a connection of its own (the lock goes with the
+    transaction, so a process that dies mid-run frees it). SQLite is one host's file: the file lock is enough."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": HOSTS_LOCK_KEY})
+        yield
 
 
 def _run_themes(services, opts: RunOptions, progress) -> dict:
