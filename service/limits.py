@@ -59,6 +59,8 @@ def init_app(app) -> None:
     app.config.setdefault("RATE_LIMIT", getattr(config, "RATE_LIMIT", "600 per minute"))
     app.config.setdefault("RATE_LIMIT_HEAVY", getattr(config, "RATE_LIMIT_HEAVY", "60 per minute"))
     app.config.setdefault("RATELIMIT_ENABLED", getattr(config, "RATE_LIMIT_ENABLED", True))
+    # Registered before the limiter's own hook, so it runs after it (Flask runs after_request hooks last first).
+    app.after_request(_retry_after_only_when_refused)
     limiter = Limiter(
         caller_key, app=app, default_limits=[_limit_for_request],
         storage_uri=getattr(config, "REDIS_URL", None) or "memory://",
@@ -66,6 +68,14 @@ def init_app(app) -> None:
     )
     limiter.request_filter(lambda: request.endpoint in EXEMPT)
     app.extensions["feedback_limiter"] = limiter
+
+
+def _retry_after_only_when_refused(response):
+    """Flask-Limiter's headers put Retry-After (the window's reset) on every answer, a 201 and a 202 included; a
+    client reads it as "come back later". It stays on a 429 and a 503, where it means that; the X-RateLimit-* stay."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 # ---- the daily LLM call budget ---------------------------------------------------------------------------------

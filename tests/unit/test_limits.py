@@ -94,3 +94,13 @@ def test_a_signed_out_cookie_counts_against_its_address_not_the_user(make_app):
     assert use_link(fresh, create_sign_in_code(db, "pat@example.com")).status_code == 302
     # The user's own counter holds the one request of the first session, not the copy's three.
     assert [fresh.get("/api/v1/stats").status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_retry_after_is_only_on_refusals(limited):
+    client = limited.test_client(role="viewer")
+    ok = client.get("/api/v1/stats")
+    assert ok.status_code == 200 and "Retry-After" not in ok.headers and "X-RateLimit-Limit" in ok.headers
+    for _ in range(5):
+        client.get("/api/v1/stats")
+    refused = client.get("/api/v1/stats")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
