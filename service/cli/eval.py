@@ -25,17 +25,18 @@ def register(cli: click.Group) -> None:
 @click.option("--planted", metavar="NAME", help="Score a deliberately bad drafter from eval/planted.py instead of the "
                                                 "default one (drafts suite); the run should fail on its metric.")
 def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds, planted):
-    """Run the eval suites offline; exit 1 when any metric is below its threshold."""
+    """Run the eval suites offline; exit 1 when any metric is below its threshold (--compare: when any got worse),
+    exit 2 when the run cannot be made (a bad file or option)."""
     try:
         from eval import runner, scorecard
     except ImportError as exc:
-        fail(f"the eval package is not installed next to the service: {exc}")
+        fail(f"the eval package is not installed next to the service: {exc}", code=2)
     if compare:
         old, new = (_results_file(p, scorecard.SUITE_ORDER) for p in compare)
         suites_in = [{s for s in scorecard.SUITE_ORDER if isinstance(data.get(s), dict)} for data in (old, new)]
         if not suites_in[0] & suites_in[1]:
             fail(f"--compare: {compare[0]} has suites {', '.join(sorted(suites_in[0]))} and {compare[1]} has "
-                 f"{', '.join(sorted(suites_in[1]))}: no suite in both, nothing to compare")
+                 f"{', '.join(sorted(suites_in[1]))}: no suite in both, nothing to compare", code=2)
         for path, only in ((compare[0], suites_in[0] - suites_in[1]), (compare[1], suites_in[1] - suites_in[0])):
             if only:  # was silent: a suite run once only read as "no metric changed"
                 click.echo(f"note: only {path} has {', '.join(sorted(only))}; not compared", err=True)
@@ -49,10 +50,13 @@ def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds, planted):
             if all(c["change"] == "same" for c in changes):
                 click.echo("no metric changed")
         raise SystemExit(1 if any(c["change"] == "worse" for c in changes) else 0)
+    if judge and not _llm_configured():  # was a "judge: skipped" row and exit 0 for a run asked to judge
+        fail("--judge needs an LLM endpoint: set OPENAI_BASE_URL and FEEDBACK_LLM_MODEL (docs/configuration.md)",
+             code=2)
     limits = _json_object(thresholds, "--thresholds") if thresholds else runner.load_thresholds()
     if thresholds and (problems := runner.threshold_problems(limits)):
         fail(f"--thresholds {thresholds}: " + "; ".join(problems[:5])
-             + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+             + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""), code=2)
     suites = runner.SUITES if suite == "all" else (suite,)
     transform = None
     if planted:
@@ -68,7 +72,7 @@ def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds, planted):
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            fail(f"--out {out_dir}: cannot create the folder: {exc.strerror or exc}")
+            fail(f"--out {out_dir}: cannot create the folder: {exc.strerror or exc}", code=2)
     results = runner.run_eval(suites, judge=judge, thresholds=limits, transform=transform)
     if planted:
         results["planted"] = {"name": planted, "metric": PLANTED[planted].metric}
@@ -83,19 +87,28 @@ def eval_cmd(suite, as_json, out_dir, judge, compare, thresholds, planted):
     raise SystemExit(0 if results["passed"] else 1)
 
 
+def _llm_configured() -> bool:
+    from service.config import Config, ConfigError
+
+    try:
+        return Config().llm_configured
+    except ConfigError as exc:
+        fail(f"--judge: the LLM settings are not usable: {exc}", code=2)
+
+
 def _json_object(path: str, option: str) -> dict:
     """A JSON object from a file given to an option; anything else ends the command naming the file (and the line
-    and column of a syntax error), exit code 1. It was a bare "JSONDecodeError" that named neither."""
+    and column of a syntax error), exit code 2. It was a bare "JSONDecodeError" that named neither."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        fail(f"{option} {path}:{exc.lineno}: invalid JSON at column {exc.colno}: {exc.msg}")
+        fail(f"{option} {path}:{exc.lineno}: invalid JSON at column {exc.colno}: {exc.msg}", code=2)
     except UnicodeDecodeError:
-        fail(f"{option} {path}: not UTF-8 text")
+        fail(f"{option} {path}: not UTF-8 text", code=2)
     except OSError as exc:
-        fail(f"{option} {path}: cannot read it: {exc.strerror or exc}")
+        fail(f"{option} {path}: cannot read it: {exc.strerror or exc}", code=2)
     if not isinstance(data, dict):
-        fail(f"{option} {path}: expected a JSON object, not a {type(data).__name__}")
+        fail(f"{option} {path}: expected a JSON object, not a {type(data).__name__}", code=2)
     return data
 
 
@@ -105,5 +118,5 @@ def _results_file(path: str, suites) -> dict:
     data = _json_object(path, "--compare")
     if not any(isinstance(data.get(suite), dict) for suite in suites):
         fail(f"--compare {path}: not eval results (no suite in it: {', '.join(suites)}); compare the results.json "
-             "files that `feedback eval --out DIR` writes")
+             "files that `feedback eval --out DIR` writes", code=2)
     return data

@@ -143,10 +143,10 @@ def test_eval_compare_names_the_file_that_is_not_json_or_not_results(run_cli, tm
     results = _write(tmp_path / "results.json", json.dumps({"suites": ["claims"], "claims": {"claim_recall": 0.9}}))
     bad = _write(tmp_path / "bad.json", "{\n  oops\n}\n")
     broken = run_cli("eval", "--compare", str(results), str(bad))
-    assert broken.exit_code == 1 and f"--compare {bad}:2: invalid JSON" in broken.stderr
+    assert broken.exit_code == 2 and f"--compare {bad}:2: invalid JSON" in broken.stderr
     other = _write(tmp_path / "other.json", "{}")
     wrong = run_cli("eval", "--compare", str(results), str(other))  # was "no metric changed", exit 0
-    assert wrong.exit_code == 1 and f"--compare {other}: not eval results" in wrong.stderr
+    assert wrong.exit_code == 2 and f"--compare {other}: not eval results" in wrong.stderr
     listed = _write(tmp_path / "list.json", "[1]")
     assert "expected a JSON object" in run_cli("eval", "--compare", str(listed), str(results)).stderr
     assert run_cli("eval", "--compare", str(results), str(results)).exit_code == 0
@@ -155,7 +155,7 @@ def test_eval_compare_names_the_file_that_is_not_json_or_not_results(run_cli, tm
 def test_eval_thresholds_file_with_bad_json_is_named_before_any_suite_runs(run_cli, tmp_path):
     bad = _write(tmp_path / "limits.json", "not json")
     result = run_cli("eval", "--suite", "claims", "--thresholds", str(bad))
-    assert result.exit_code == 1 and f"--thresholds {bad}:1: invalid JSON" in result.stderr
+    assert result.exit_code == 2 and f"--thresholds {bad}:1: invalid JSON" in result.stderr
     assert "JSONDecodeError" not in result.output
 
 

@@ -42,7 +42,7 @@ def test_a_thresholds_file_of_the_wrong_shape_is_named_not_a_bare_python_error(r
     # after the suites had run; a misspelt suite or metric was silently never gated
     limits = _write(tmp_path / "limits.json", body)
     result = run_cli("eval", "--suite", "injection", "--thresholds", str(limits))
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # 2: the run could not be made; 1 is kept for a missed gate
     assert f"--thresholds {limits}: " in result.stderr and named in result.stderr
     assert "Error:" not in result.stderr and "Traceback" not in result.output
 
@@ -57,7 +57,7 @@ def test_an_out_folder_that_cannot_be_made_is_named_before_the_suites_run(run_cl
     blocker = _write(tmp_path / "afile", "")
     result = run_cli("eval", "--suite", "injection", "--out", str(blocker / "sub"))
     # was "error: NotADirectoryError: [Errno 20] ..." once every suite had run, their results lost
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"--out {blocker / 'sub'}: cannot create the folder" in result.stderr
 
 
@@ -67,7 +67,7 @@ def test_compare_of_results_from_different_suites_is_an_error_not_no_metric_chan
     injection = _write(tmp_path / "inj.json", json.dumps({"suites": ["injection"],
                                                           "injection": {"instruction_false_alarms": 1}}))
     result = run_cli("eval", "--compare", str(claims), str(injection))
-    assert result.exit_code == 1  # was "no metric changed", exit 0: nothing had been compared
+    assert result.exit_code == 2  # was "no metric changed", exit 0: nothing had been compared
     assert "no suite in both" in result.stderr and str(claims) in result.stderr and str(injection) in result.stderr
 
 
@@ -186,3 +186,21 @@ def test_bench_drafts_prints_a_run_where_every_request_failed(capsys):
     bench_drafts._print({"http": nothing, "pipeline": nothing, "errors": 3, "ingest_seconds": 0.0,
                          "ingested_statements": 0})
     assert "errors 3" in capsys.readouterr().out
+
+
+# feedback eval --judge -----------------------------------------------------------------------------------------------
+def test_judge_without_an_endpoint_is_refused_before_the_suites_run(run_cli, no_suites, monkeypatch):
+    # was a "judge: skipped" row on a scorecard that PASSED (exit 0): a CI job asking for the judge never learnt
+    # that no judge had run
+    for name in ("OPENAI_BASE_URL", "FEEDBACK_LLM_MODEL", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    result = run_cli("eval", "--suite", "injection", "--judge")
+    assert result.exit_code == 2, result.output
+    assert "--judge needs an LLM endpoint" in result.stderr and "OPENAI_BASE_URL" in result.stderr
+
+
+def test_a_missed_gate_and_a_broken_command_line_exit_with_different_codes(run_cli, tmp_path):
+    strict = _write(tmp_path / "strict.json", json.dumps({"injection": {"instruction_false_alarms": {"max": -1}}}))
+    missed = run_cli("eval", "--suite", "injection", "--thresholds", str(strict))
+    broken = run_cli("eval", "--suite", "injection", "--thresholds", str(_write(tmp_path / "bad.json", "{")))
+    assert (missed.exit_code, broken.exit_code) == (1, 2), (missed.output, broken.output)
