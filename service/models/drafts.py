@@ -14,7 +14,9 @@ RATINGS = ("up", "down", "1", "2", "3", "4", "5")
 
 class Draft(Base):
     __tablename__ = "drafts"
-    __table_args__ = (Index("ix_drafts_created_at", "created_at"), Index("ix_drafts_account", "account"))
+    # AUTOINCREMENT on SQLite: a deleted draft's number, its address, is never another draft's (migration 0022)
+    __table_args__ = (Index("ix_drafts_created_at", "created_at"), Index("ix_drafts_account", "account"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,6 +21,7 @@ class Report(Base):
     __table_args__ = (
         UniqueConstraint("period", "period_start", "period_end"),
         Index("ix_reports_created_at", "created_at"),
+        {"sqlite_autoincrement": True},  # a deleted report's number, its address, is never reused (migration 0023)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
