@@ -56,8 +56,16 @@ def principal() -> Principal | None:
 MAX_SHOWN_PATH = 100  # a refusal names the address asked for, cut: a long one is not echoed whole
 
 
+def bearer_secret() -> str | None:
+    """The secret of an `Authorization: Bearer` header ("" when it holds none), or None without one. Another scheme
+    is not ours: a reverse proxy's Basic sign-in makes the browser send its header on every page, and the session
+    must still count."""
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else None
+
+
 def _refuse(status: int, message: str, details: dict | None = None):
-    if is_api() or request.authorization is not None:
+    if is_api() or bearer_secret() is not None:
         headers = {"WWW-Authenticate": 'Bearer realm="feedback"'} if status == 401 else {}
         return jsonify(error_body(status, message, details)), status, headers
     if status == 401:
@@ -75,10 +83,9 @@ def _forbidden(role: str, endpoint: str):
 
 def _authenticate():
     """(principal, via_session) from the Bearer header or the session; (None, False) when neither."""
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _, secret = header.partition(" ")
-        found = token_principal(services().db, secret.strip()) if scheme.lower() == "bearer" else None
+    secret = bearer_secret()
+    if secret is not None:
+        found = token_principal(services().db, secret)
         return (found, False) if found else (False, False)
     if current_user.is_authenticated:
         return current_user._get_current_object(), True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,6 +67,12 @@ def check_label(value: str, what: str) -> str:
     problem = text_problem(value, what)
     if problem is None and (found := LINE_BREAK.search(value)):
         problem = f"{what} contains a line break or tab U+{ord(found.group()):04X} (character {found.start() + 1})"
+    # Invisible format characters (Unicode category Cf): a bidi override such as U+202E turns the rest of a list or
+    # audit line around, so "token:ci<U+202E>..." could show as another name; zero-width ones make look-alikes.
+    invisible = next(((i, c) for i, c in enumerate(value) if unicodedata.category(c) == "Cf"), None)
+    if problem is None and invisible:
+        problem = (f"{what} contains the invisible format character U+{ord(invisible[1]):04X} "
+                   f"(character {invisible[0] + 1})")
     if problem:
         raise AuthError(problem)
     return value
@@ -99,9 +106,20 @@ def set_disabled(db, email: str, disabled: bool = True) -> User:
         if user.disabled == disabled:  # nothing changes: no second entry in the audit log
             raise AuthError(f"user {user.email} is already {'disabled' if disabled else 'enabled'}")
         user.disabled = disabled
-        if disabled:  # its sessions end now, and re-enabling the user later must not bring them back
+        if disabled:  # its sessions and unused links end now, and re-enabling the user must not bring them back
             _raise_generation(session, user.id)
+            _expire_links(session, user.id)
         return user
+
+
+def _expire_links(session, user_id: int) -> None:
+    """Unused sign-in links of this user stop working now: an admin who disables a user or signs them out (a lost
+    laptop) means the link still waiting in that laptop's mail too."""
+    now = utcnow()
+    session.execute(update(SignInCode)
+                    .where(SignInCode.user_id == user_id, SignInCode.used_at.is_(None), SignInCode.expires_at >= now)
+                    .values(expires_at=now - timedelta(seconds=1))  # already past, even for a coarse clock
+                    .execution_options(synchronize_session=False))
 
 
 def _raise_generation(session, user_id: int) -> None:
@@ -118,12 +136,13 @@ def end_sessions(db, user_id: int) -> None:
 
 
 def end_sessions_by_email(db, email: str) -> User:
-    """end_sessions for an admin who names the user (`feedback users sign-out EMAIL`)."""
+    """end_sessions for an admin who names the user (`feedback users sign-out EMAIL`), and their unused links."""
     with db.transaction() as session:
         user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
         if user is None:
             raise AuthError(f"no user {email}")
         _raise_generation(session, user.id)
+        _expire_links(session, user.id)
         return user
 
 

@@ -86,7 +86,8 @@ def users_list(ctx, as_json):
 @click.argument("email")
 @pass_ctx
 def users_disable(ctx, email):
-    """Disable a user: their sessions stop working at once (and stay ended if the user is enabled again)."""
+    """Disable a user: their sessions and unused sign-in links stop working at once (and stay ended if the user is
+    enabled again)."""
     try:
         user = set_disabled(ctx.services.db, email, True)
     except AuthError as exc:
@@ -113,7 +114,8 @@ def users_enable(ctx, email):
 @click.argument("email")
 @pass_ctx
 def users_sign_out(ctx, email):
-    """Sign a user out on every device (a lost laptop, a shared browser); they can sign in again with a new link."""
+    """Sign a user out on every device (a lost laptop, a shared browser) and end their unused sign-in links; they can
+    sign in again with a new link."""
     try:
         user = end_sessions_by_email(ctx.services.db, email)
     except AuthError as exc:
