@@ -35,6 +35,7 @@ SETTINGS = (
     "FEEDBACK_REPORT_WEBHOOK_URL", "FEEDBACK_WEBHOOK_ALLOWED_HOSTS", "FEEDBACK_WEBHOOK_ALLOW_PRIVATE",
     "FEEDBACK_LLM_DAILY_BUDGET", "FEEDBACK_RATE_LIMIT", "FEEDBACK_RATE_LIMIT_HEAVY", "FEEDBACK_RATE_LIMIT_ENABLED",
     "FEEDBACK_RETENTION_DAYS", "FEEDBACK_REPORT_WEBHOOK_BACKOFF", "FEEDBACK_DATASETS", "FEEDBACK_DEBUG",
+    "FEEDBACK_SECURE_COOKIES",
 )
 SECRETS = ("OPENAI_API_KEY", "FEEDBACK_SECRET_KEY")  # never quoted in a message, whatever is wrong with them
 # A shell drops "  # note" after a value; systemd's EnvironmentFile= and docker's --env-file keep it in the value.
@@ -102,6 +103,10 @@ class Config:
         # "none" lifts the limit. The CLI, the scheduler and jobs are the operator's and are not counted.
         self.LLM_DAILY_BUDGET = read("LLM_DAILY_BUDGET", "FEEDBACK_LLM_DAILY_BUDGET", daily_budget, "200")
         self.SECRET_KEY = read("SECRET_KEY", "FEEDBACK_SECRET_KEY", secret_key) or _secret_from(home)
+        # Behind a TLS proxy: the session cookie is sent over HTTPS only (off by default: the demo and a loopback
+        # install are plain http://127.0.0.1, where a Secure cookie would never come back).
+        self.SESSION_COOKIE_SECURE = read("SESSION_COOKIE_SECURE", "FEEDBACK_SECURE_COOKIES", flag, "0")
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.MAX_CONTENT_LENGTH = read("MAX_CONTENT_LENGTH", "FEEDBACK_MAX_REQUEST_BYTES", whole(1), str(5 * 1024**2))
         self.MAX_NOTES_PER_REQUEST = read("MAX_NOTES_PER_REQUEST", "FEEDBACK_MAX_NOTES_PER_REQUEST", whole(1), "2000")
         self.MAX_NOTE_CHARS = 100_000

@@ -118,3 +118,29 @@ def test_cli_sign_out_ends_the_unused_link(run_cli, cli_env, make_app):
     db = _db(app)
     assert check_sign_in_code(db, link.rsplit("/", 1)[1]).principal is None
     assert [e["action"] for e in entries(db, limit=3)] == ["user_sign_out", "user_link", "user_add"]
+
+
+# ---- the session cookie behind TLS ---------------------------------------------------------------------------------
+def _session_cookie(app) -> str:
+    add_user(_db(app), EMAIL, "pm")
+    client = app.test_client(anonymous=True)
+    response = use_link(client, create_sign_in_code(_db(app), EMAIL))
+    cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert response.status_code == 302 and cookies
+    return cookies[-1]
+
+
+def test_feedback_secure_cookies_marks_the_session_cookie_secure(make_app, monkeypatch):
+    # there was no way to mark it: behind a TLS proxy the cookie also went out over a plain http:// request
+    monkeypatch.setenv("FEEDBACK_SECURE_COOKIES", "1")
+    assert "; Secure" in _session_cookie(make_app())
+    monkeypatch.delenv("FEEDBACK_SECURE_COOKIES")
+    assert "; Secure" not in _session_cookie(make_app())  # the default: the demo's http://127.0.0.1 keeps working
+
+
+def test_a_secure_cookies_value_that_is_not_a_switch_is_named(monkeypatch):
+    from service.config import Config, ConfigError
+
+    monkeypatch.setenv("FEEDBACK_SECURE_COOKIES", "sometimes")
+    with pytest.raises(ConfigError, match="FEEDBACK_SECURE_COOKIES"):
+        Config()
