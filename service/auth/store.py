@@ -98,6 +98,21 @@ def list_users(db) -> list[User]:
         return list(session.scalars(select(User).order_by(User.id)))
 
 
+def set_role(db, email: str, role: str) -> tuple[User, str]:
+    """Give a user another role, at once: every request reads the role from the database. Returns the user and the
+    role it had. Without it a PM moving to sales kept PM rights, or was disabled and re-added under another address
+    (`users add` refuses an existing one)."""
+    check_role(role)
+    with db.transaction() as session:
+        user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+        if user is None:
+            raise AuthError(f"no user {email}")
+        if user.role == role:  # nothing changes: no entry in the audit log
+            raise AuthError(f"user {user.email} is already {role}")
+        before, user.role = user.role, role
+        return user, before
+
+
 def set_disabled(db, email: str, disabled: bool = True) -> User:
     with db.transaction() as session:
         user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))

@@ -1,4 +1,4 @@
-"""feedback users add|list|disable|enable|sign-out|link, tokens create|list|revoke, audit: who may do what, and what was
+"""feedback users add|list|role|disable|enable|sign-out|link, tokens create|list|revoke, audit: who may do what, and what was
 done."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import click
 
 from ..auth.audit import cli_actor, entries, record
 from ..auth.store import (AuthError, add_user, create_sign_in_code, create_token, end_sessions_by_email, list_tokens,
-                          list_users, revoke_token, set_disabled)
+                          list_users, revoke_token, set_disabled, set_role)
 from ..models import ROLES
 from .common import emit_json, fail, pass_ctx
 
@@ -25,7 +25,7 @@ def _sign_in_url(base_url: str, code: str) -> str:
 
 @click.group()
 def users():
-    """People who sign in to the pages: add, list, disable, enable, sign-out (on every device), link (a one-time
+    """People who sign in to the pages: add, list, role, disable, enable, sign-out (on every device), link (a one-time
     sign-in link)."""
 
 
@@ -94,6 +94,20 @@ def users_disable(ctx, email):
         fail(str(exc))
     record(ctx.services.db, cli_actor(), "user_disable", user.email)
     click.echo(f"user {user.email} disabled")
+
+
+@users.command("role")
+@click.argument("email")
+@click.argument("role", type=ROLE)
+@pass_ctx
+def users_role(ctx, email, role):
+    """Give a user another role (viewer, sales, pm, admin); it applies to their next request, sessions included."""
+    try:
+        user, before = set_role(ctx.services.db, email, role)
+    except AuthError as exc:
+        fail(str(exc))
+    record(ctx.services.db, cli_actor(), "user_role", user.email, {"from": before, "to": role})
+    click.echo(f"user {user.email} is now {role} (was {before})")
 
 
 @users.command("enable")

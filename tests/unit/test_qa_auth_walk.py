@@ -144,3 +144,27 @@ def test_a_secure_cookies_value_that_is_not_a_switch_is_named(monkeypatch):
     monkeypatch.setenv("FEEDBACK_SECURE_COOKIES", "sometimes")
     with pytest.raises(ConfigError, match="FEEDBACK_SECURE_COOKIES"):
         Config()
+
+
+# ---- feedback users role -------------------------------------------------------------------------------------------
+def test_users_role_changes_what_a_signed_in_session_may_do_at_once_and_is_logged(run_cli, cli_env, make_app):
+    import json
+
+    # there was no way to change a role: a PM moving to sales kept PM rights, or was re-added under another address
+    assert run_cli("users", "add", EMAIL, "--role", "pm").exit_code == 0
+    app = make_app(DATABASE_URL=f"sqlite:///{cli_env / 'feedback.db'}")  # the pages on the CLI's database
+    client = app.test_client(anonymous=True)
+    assert use_link(client, create_sign_in_code(_db(app), EMAIL)).status_code == 302
+    assert client.get("/api/v1/notes").status_code == 200  # a PM reads notes
+    out = run_cli("users", "role", " Pat@Example.com", "sales")
+    assert out.exit_code == 0 and out.stdout.strip() == f"user {EMAIL} is now sales (was pm)"
+    assert client.get("/api/v1/notes").status_code == 403  # the same session, no new sign-in
+    assert [u.role for u in list_users(_db(app))] == ["sales"]
+    again = run_cli("users", "role", EMAIL, "sales")
+    assert again.exit_code == 1 and f"user {EMAIL} is already sales" in again.output
+    missing = run_cli("users", "role", "nobody@example.com", "pm")
+    assert missing.exit_code == 1 and "no user nobody@example.com" in missing.output
+    assert run_cli("users", "role", EMAIL, "owner").exit_code == 2  # not a role: click names the choices
+    logged = [e for e in json.loads(run_cli("audit", "--json").stdout)["entries"] if e["action"] == "user_role"]
+    assert len(logged) == 1 and logged[0]["target"] == EMAIL
+    assert logged[0]["details"] == {"from": "pm", "to": "sales"}
