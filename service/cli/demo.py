@@ -84,7 +84,8 @@ def demo(ctx, no_serve, host, port, as_json):
     summary["moved"] = _roadmap_update(svc, SAMPLE_DIR / UPDATE_FILE, progress)
     summary["report"] = _report(svc, progress)
     summary["stats"] = stats(svc)
-    summary["sign_in_url"] = _sign_in_url(svc, host, port) if not no_serve else None
+    sign_in = _sign_in(svc, host, port) if not no_serve else {"url": None, "role": None, "note": None}
+    summary["sign_in_url"], summary["sign_in_role"], summary["sign_in_note"] = sign_in.values()
     if as_json:
         emit_json(summary)
     else:
@@ -225,12 +226,21 @@ def _base_url(host: str, port: int) -> str:
     return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
 
 
-def _sign_in_url(svc, host: str, port: int) -> str:
-    """The demo's admin (made once) and a one-time sign-in link for it, as Jupyter prints one."""
-    from ..auth.store import create_sign_in_code, ensure_user
+def _sign_in(svc, host: str, port: int) -> dict:
+    """The demo's admin (made once) and a one-time sign-in link for it, as Jupyter prints one, with the role it has
+    now: {"url", "role", "note"}. An operator who disabled it (or gave it another role) meant it: the demo neither
+    enables it again nor crashes after all its steps (it did, with an AuthError); the note says why there is no link."""
+    from ..auth.store import AuthError, create_sign_in_code, ensure_user
 
-    ensure_user(svc.db, DEMO_ADMIN, "admin")
-    return f"{_base_url(host, port)}/sign-in/{create_sign_in_code(svc.db, DEMO_ADMIN)}"
+    user = ensure_user(svc.db, DEMO_ADMIN, "admin")
+    try:
+        if user.disabled:
+            raise AuthError(f"{DEMO_ADMIN} is disabled (`feedback users enable {DEMO_ADMIN}`, then "
+                            f"`feedback users link {DEMO_ADMIN}`)")
+        url = f"{_base_url(host, port)}/sign-in/{create_sign_in_code(svc.db, DEMO_ADMIN)}"
+        return {"url": url, "role": user.role, "note": None}
+    except AuthError as exc:  # also when disabled between the two reads
+        return {"url": None, "role": user.role, "note": f"no sign-in link was made: {exc}"}
 
 
 def _where_to_look(summary: dict, host: str, port: int) -> None:
@@ -249,8 +259,10 @@ def _where_to_look(summary: dict, host: str, port: int) -> None:
     click.echo(f"  {base}/            paste more notes")
     click.echo(f"\nReport file: {report['path']}")
     if summary.get("sign_in_url"):
-        click.echo(f"\nSign in as {DEMO_ADMIN} (admin) with this one-time link (15 minutes; "
+        click.echo(f"\nSign in as {DEMO_ADMIN} ({summary['sign_in_role']}) with this one-time link (15 minutes; "
                    f"`feedback users link {DEMO_ADMIN}` makes another):\n  {summary['sign_in_url']}")
+    elif summary.get("sign_in_note"):
+        click.echo(f"\nSign-in: {summary['sign_in_note']}.")
     click.echo("\nTry on the command line:")
     exe = _feedback_command()
     for cmd in ("feedback themes list", 'feedback match "Do you support SCIM provisioning?"',

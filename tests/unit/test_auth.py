@@ -241,14 +241,31 @@ def test_cli_users_tokens_and_audit(run_cli):
 
 
 def test_demo_sign_in_link_signs_in_its_admin_once(app):
-    from service.cli.demo import DEMO_ADMIN, _sign_in_url
+    from service.cli.demo import DEMO_ADMIN, _sign_in
 
     svc = app.extensions["feedback"]
-    url = _sign_in_url(svc, "0.0.0.0", 5000)
-    assert url.startswith("http://127.0.0.1:5000/sign-in/")
-    _sign_in_url(svc, "127.0.0.1", 5000)  # a second run reuses the admin
+    made = _sign_in(svc, "0.0.0.0", 5000)
+    url = made["url"]
+    assert url.startswith("http://127.0.0.1:5000/sign-in/") and made["role"] == "admin" and made["note"] is None
+    _sign_in(svc, "127.0.0.1", 5000)  # a second run reuses the admin
     client = app.test_client(anonymous=True)
     code = url.removeprefix("http://127.0.0.1:5000/sign-in/")
     assert use_link(client, code).status_code == 302
     assert DEMO_ADMIN in client.get("/roadmap").get_data(as_text=True)
     assert app.test_client(anonymous=True).get(f"/sign-in/{code}").status_code == 401
+
+
+def test_the_demo_says_why_it_has_no_link_for_a_disabled_admin_and_names_a_changed_role(app):
+    # was an AuthError traceback after every demo step had run, and "(admin)" printed for a demoted admin
+    from service.auth.store import list_users, set_disabled, set_role
+    from service.cli.demo import DEMO_ADMIN, _sign_in
+
+    svc = app.extensions["feedback"]
+    _sign_in(svc, "127.0.0.1", 5000)
+    set_role(svc.db, DEMO_ADMIN, "viewer")
+    assert _sign_in(svc, "127.0.0.1", 5000)["role"] == "viewer"
+    set_disabled(svc.db, DEMO_ADMIN, True)
+    made = _sign_in(svc, "127.0.0.1", 5000)
+    assert made["url"] is None and f"{DEMO_ADMIN} is disabled" in made["note"]
+    assert f"feedback users enable {DEMO_ADMIN}" in made["note"]
+    assert list_users(svc.db)[0].disabled  # the operator's choice stands: the demo did not enable it again
