@@ -405,18 +405,34 @@ def check_settings_in_use(config) -> None:
 
 
 def _secret_from(home: Path) -> str:
-    """A per-installation secret kept in FEEDBACK_HOME, so sessions survive restarts without configuration."""
+    """A per-installation secret kept in FEEDBACK_HOME, so sessions survive restarts without configuration.
+
+    Made whole in a private temporary file and put in place with os.link, which fails when the file exists: of
+    several processes starting at once on a new install (gunicorn's workers), one writes it and every one reads that
+    one. Writing it in place let a second process read it half written (an empty key) or keep its own key, and the
+    file was readable by others until the chmod."""
+    import tempfile
+
     path = home / "secret_key"
     try:
-        if path.is_file():
-            return path.read_text().strip()
-        home.mkdir(parents=True, exist_ok=True)
-        secret = os.urandom(32).hex()
-        path.write_text(secret)
-        path.chmod(0o600)
-        return secret
+        if not path.is_file():
+            home.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=home, prefix=".secret_key.")  # mode 0600
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(os.urandom(32).hex())
+                os.link(temporary, path)
+            except FileExistsError:
+                pass  # another process put its key in place first: read that one
+            finally:
+                os.unlink(temporary)
+        secret = path.read_text().strip()
     except OSError:
         return os.urandom(32).hex()
+    if len(secret) < MIN_SECRET_KEY:
+        raise ConfigError([f"{path} holds no usable secret ({len(secret)} characters): delete the file to have a "
+                           "new one made, or set FEEDBACK_SECRET_KEY"])
+    return secret
 
 
 class TestConfig(Config):

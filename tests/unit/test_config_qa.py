@@ -469,3 +469,25 @@ def test_the_cli_names_a_bad_setting_in_one_line(run_cli, monkeypatch):
     assert result.exit_code == 1
     assert result.output.startswith("error: ") and "FEEDBACK_MAX_REQUEST_BYTES" in result.output
     assert "ConfigError" not in result.output and "Traceback" not in result.output
+
+
+# ---- the secret kept in FEEDBACK_HOME ------------------------------------------------------------------------------
+def test_processes_starting_together_on_a_new_install_share_one_complete_private_secret(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.config import _secret_from
+
+    home = tmp_path / "home"
+    with ThreadPoolExecutor(8) as pool:  # gunicorn's workers on a fresh FEEDBACK_HOME
+        secrets_seen = set(pool.map(lambda _: _secret_from(home), range(32)))
+    assert len(secrets_seen) == 1 and len(next(iter(secrets_seen))) == 64
+    assert (home / "secret_key").stat().st_mode & 0o077 == 0  # never readable by others, not even for a moment
+    assert sorted(p.name for p in home.iterdir()) == ["secret_key"]  # no temporary file left behind
+
+
+def test_an_empty_secret_file_is_named_not_used(tmp_path):
+    from service.config import ConfigError, _secret_from
+
+    (tmp_path / "secret_key").write_text("\n")  # e.g. a process stopped while the old code was writing it
+    with pytest.raises(ConfigError, match="secret_key holds no usable secret .0 characters.: delete the file"):
+        _secret_from(tmp_path)
