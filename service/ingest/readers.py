@@ -230,42 +230,66 @@ _VTT_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")
 # Markup inside a cue: tags such as <i>, </v>, <c.yellow>, <lang en> and karaoke timestamps (<00:00:01.500>).
 _CUE_TAG = re.compile(r"</?(?:[a-z][^>]*|(?:\d+:)?\d{2}:\d{2}[.,]\d{3})>", re.I)
 _VTT_HEADER = re.compile(r"\ufeff?WEBVTT(?:[ \t]|$)")
+# "Name: words": the speaker convention of SRT files and of WebVTT cues without a voice span; service/ingest/split.py
+# reads turns by the same pattern.
+_SPEAKER_LABEL = re.compile(r"^([A-Z][\w .'-]{0,40}):\s")
+_TIMINGS_EXAMPLE = {".vtt": "00:00:01.000 --> 00:00:04.000", ".srt": "00:00:01,000 --> 00:00:04,000"}
 
 
 def read_transcript(text: str, source: str, kind: str) -> list[RawRow]:
-    """A .vtt/.srt file is one call note; each cue becomes "Speaker: words" on its own line."""
+    """A .vtt/.srt file is one call note; each cue becomes "Speaker: words" on its own line.
+
+    Read here, not with webvtt-py (0.6.0, tried 2026-12-01): it skips a cue whose timings it cannot read, words and
+    all, without saying which line; it drops the text between a "<" and a ">" in SRT cue text ("latency < 200ms and
+    > 100"), where SRT has no escapes; and it reads a voice only on a cue's first line. Working around those took
+    more code than this reader."""
     lines = LINE_BREAK.split(text)
     if kind == ".vtt" and (not lines or not _VTT_HEADER.match(lines[0])):
         raise ReaderError([RowError(source, 1, None, "a WebVTT file must start with 'WEBVTT' (alone on its line, or "
                                                      "followed by a space and a title)")])
     turns: list[str] = []
+    errors: list[RowError] = []
     in_cue = False
     saw_timing = False
+    voice = None  # a cue's voice span holds for its later lines too
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if _TIMING.match(stripped):
-            in_cue, saw_timing = True, True
+            in_cue, saw_timing, voice = True, True, None
             continue
         if not stripped:
             in_cue = False
             continue
         if not in_cue:
+            if "-->" in stripped and not (kind == ".vtt" and number == 1):  # a cue whose words would be lost
+                errors.append(RowError(source, number, None, f"cue timings {stripped[:80]!r} could not be read; "
+                                                             f"write them as {_TIMINGS_EXAMPLE[kind]}"))
             continue  # cue numbers, NOTE blocks, headers
-        voice = _VTT_VOICE.match(stripped)
-        if voice:
-            stripped = f"{voice.group(1).strip()}: {_VTT_VOICE.sub('', stripped)}"
+        found = _VTT_VOICE.match(stripped)
+        if found:
+            voice = found.group(1).strip()
+            stripped = _VTT_VOICE.sub("", stripped)
         stripped = _CUE_TAG.sub("", stripped).strip()
         if kind == ".vtt":  # WebVTT escapes &, < and > in cue text (&amp; &lt; &gt;; also &nbsp; and others)
             stripped = html.unescape(stripped).replace("\xa0", " ")
-        if turns and not re.match(r"^[A-Z][\w .'-]{0,40}:\s", stripped) and not turns[-1].endswith((".", "?", "!")):
+            speaker = html.unescape(voice).replace("\xa0", " ") if voice else None
+        else:
+            speaker = voice
+        if not stripped:
+            continue
+        if speaker and (found or not _SPEAKER_LABEL.match(stripped)):  # a later line may name its own speaker
+            stripped = f"{speaker}: {stripped}"
+        if turns and not _SPEAKER_LABEL.match(stripped) and not turns[-1].endswith((".", "?", "!")):
             turns[-1] += " " + stripped  # a cue wrapped over two lines
         else:
             turns.append(stripped)
+    if errors:
+        raise ReaderError(errors)
     if not saw_timing:
         raise ReaderError([RowError(source, 1, None, f"no cue timings found; is this really a {kind} file?")])
     merged: list[str] = []
     for turn in turns:  # consecutive cues of one speaker become one turn
-        m = re.match(r"^([A-Z][\w .'-]{0,40}):\s", turn)
+        m = _SPEAKER_LABEL.match(turn)
         if merged and m and merged[-1].startswith(m.group(0)):
             merged[-1] += " " + turn[m.end():]
         else:
