@@ -8,7 +8,7 @@ from flask import request
 from ..auth import audit_this, principal
 from ..erase import fingerprint
 from ..followups.brief import brief
-from ..followups.service import FollowupInputError, followups, mark_told, parse_since, unmark_told
+from ..followups.service import FollowupInputError, ItemArchived, followups, mark_told, parse_since, unmark_told
 from ..ingest.validate import year_problem
 from ..notes import NotFound
 from ..roadmap.history import item_history
@@ -75,7 +75,7 @@ def get_followups(item_id: str):
 @bp.doc(summary="Mark an account as told about the item's current status (stored, shown, left out next time); "
                 "told_by is the caller",
         responses={201: "marked", 200: "already marked", 404: "no such item, or the account did not ask",
-                   422: "bad account or note, or an unknown field"})
+                   409: "the item is archived (off the roadmap)", 422: "bad account or note, or an unknown field"})
 def post_told(item_id: str, body):
     try:  # who told them is whose token it is (or who is signed in), never what the body claims
         mark = mark_told(services(), item_id, body["account"], told_by=principal().actor, note=body.get("note"))
@@ -83,6 +83,8 @@ def post_told(item_id: str, body):
         raise APIError(422, str(exc), {"field": "account"})
     except NotFound as exc:
         raise APIError(404, str(exc))
+    except ItemArchived as exc:
+        raise APIError(409, str(exc))
     audit_this(unchanged=not mark["created"], account=fingerprint(mark["account"]))
     return mark, 201 if mark["created"] else 200
 

@@ -69,7 +69,7 @@ def followups(ctx, item_id, since, told, untold, told_by, no_drafts, as_json):
     """Accounts that asked for an item, with their own words and a grounded follow-up draft each.
 
     Ordered by ARR, then by how many times they asked. --told ACCOUNT marks an account as told."""
-    from ..followups.service import FollowupInputError, followups as build, mark_told_many, unmark_told
+    from ..followups.service import FollowupInputError, ItemArchived, followups as build, mark_told_many, unmark_told
 
     if told and untold:
         fail("use --told or --untold, not both", code=2)
@@ -100,14 +100,16 @@ def followups(ctx, item_id, since, told, untold, told_by, no_drafts, as_json):
                                f"({m['status']}) on {m['told_at'][:10]}; nothing changed")
             return
         data = build(ctx.services, item_id, since=day, drafts=not no_drafts)
-    except NotFound as exc:
+    except (NotFound, ItemArchived) as exc:
         fail(str(exc))
     except FollowupInputError as exc:
         fail(str(exc), code=2)
     if as_json:
         emit_json(data)
         return
-    moved = f", since {data['changed_at'][:10]}" if data["changed_at"] else ""
+    when = f" on {data['changed_at'][:10]}" if data["changed_at"] else ""
+    moved = (f", archived{when}: no longer on the roadmap, so no drafts and no --told" if data["archived"]
+             else f", since {data['changed_at'][:10]}" if data["changed_at"] else "")
     release = f" ({data['release']})" if data["release"] else ""
     click.echo(f"{data['item_id']} {data['title']}: {data['status']}{release}{moved}")
     click.echo(f"{len(data['accounts'])} account(s) to follow up" +
@@ -149,6 +151,8 @@ def brief(ctx, account, since, as_json):
     items that moved, open asks and drafts already made."""
     from ..followups.brief import brief as build
 
+    if not account.strip():  # as the API: no name is bad input, not an account that is missing
+        fail("ACCOUNT is required: the account's name exactly as in the notes (feedback accounts list)", code=2)
     day = _date(since)
     try:
         data = build(ctx.services, account, since=day)
@@ -166,10 +170,10 @@ def brief(ctx, account, since, as_json):
     for p in data["pains"]:
         d = p["decision"]
         release = f", release {d['release']}" if d.get("release") else ""
+        nearest = ", ".join(f"{n['item_id']} ({n['status']}, match {n['match']:.2f}): {n['scoring_reason'] or '-'}"
+                            for n in d.get("nearest") or [])
         what = (f"{d['item_id']} {d['title']}: {d['status']}{release}"  # the status as the roadmap shows it
-                if d["item_id"] else "not on the roadmap; nearest: " +
-                ", ".join(f"{n['item_id']} ({n['status']}, match {n['match']:.2f}): {n['scoring_reason'] or '-'}"
-                          for n in d["nearest"]))
+                if d["item_id"] else "not on the roadmap" + (f"; nearest: {nearest}" if nearest else ""))
         flag = "" if p["answered"] else "  [open]"
         click.echo(f"\n* {p['label']} ({_times(p['mentions'], 'mention')}, {p['first_heard']} to {p['last_heard']})"
                    f"{flag}")

@@ -2,7 +2,8 @@
 
 Accounts come from notes a person linked to the item and from statements whose Decision cites the item. They are
 ordered by ARR (unknown last), then by how many times they asked. An account marked as told about the item's
-current status is listed apart and gets no draft; a later move of the item puts it back in the list.
+current status is listed apart and gets no draft; a later move of the item puts it back in the list. An archived
+item (no longer on the roadmap) still lists who asked, but gets no drafts and no new marks.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import locks
-from ..models import Draft, FollowupTold, RoadmapItem, utcnow
+from ..models import Draft, FollowupTold, RoadmapItem, RoadmapStatusChange, utcnow
 from ..notes import NotFound
 from ..roadmap import history
 from ..roadmap.service import get_item
@@ -25,6 +26,10 @@ MAX_ACCOUNT_CHARS = 200
 
 class FollowupInputError(ValueError):
     """A follow-up request that cannot be served as given (the API answers 422, the CLI exits 2)."""
+
+
+class ItemArchived(Exception):
+    """The item is archived: no longer on the roadmap, so it has no status to tell anyone (the API answers 409)."""
 
 
 def asking_accounts(services, item_id: str, since: date | None = None) -> dict[str, dict]:
@@ -73,7 +78,10 @@ def followups(services, item_id: str, since: date | None = None, drafts: bool = 
     with services.db.session() as session:
         item = get_item(session, item_id)
         session.expunge(item)
-        change = history.last_status_change(session, item_id)
+        # An archived item is off the roadmap: its change is the archiving, and no draft states its last status (a
+        # "planned for Q1 2027" the roadmap no longer holds would be a promise nobody made).
+        change = _archived(session, item_id) if item.archived else None
+        change = change or history.last_status_change(session, item_id)
         told = {t.account: t for t in _marks(session, item_id, item.status)}
         told_rows = [_told_dict(t) for t in told.values()]
     found = asking_accounts(services, item_id, since)
@@ -87,10 +95,10 @@ def followups(services, item_id: str, since: date | None = None, drafts: bool = 
         rows.append(row)
     rows.sort(key=lambda r: (r["arr"] is None, -(r["arr"] or 0), -r["asks"], r["account"]))
     for row in rows:
-        ctx = item_context(services, item, row["account"], row["quotes"]) if drafts else None
+        ctx = item_context(services, item, row["account"], row["quotes"]) if drafts and not item.archived else None
         row["draft"] = draft_for(services, ctx) if ctx is not None else None
     return {"item_id": item.id, "title": item.title, "status": item.status, "release": item.release,
-            "changed_at": change.changed_at.isoformat() if change else None,
+            "archived": item.archived, "changed_at": change.changed_at.isoformat() if change else None,
             "change": history.change_dict(change) if change else None,
             "since": since.isoformat() if since else None, "accounts": rows,
             "told": sorted(told_rows, key=lambda t: t["account"])}
@@ -114,6 +122,9 @@ def mark_told_many(services, item_id: str, accounts: list, told_by: str | None =
     names = list(dict.fromkeys(a.strip() for a in accounts))
     with services.db.session() as session:
         item = get_item(session, item_id)
+        if item.archived:
+            raise ItemArchived(f"{item_id} is archived: it is no longer on the roadmap, so there is no status to tell "
+                               "anyone about; nothing was marked")
         status = item.status
         marked = {t.account: {**_told_dict(t), "created": False} for t in _marks(session, item_id, status, names)}
         session.expunge(item)
@@ -185,6 +196,13 @@ def _marks(session, item_id: str, status: str, accounts: list | None = None) -> 
         query = query.where(FollowupTold.account.in_(accounts))
     change = history.last_status_change(session, item_id)
     return [t for t in session.scalars(query) if change is None or t.told_at >= change.changed_at]
+
+
+def _archived(session, item_id: str):
+    """The history row that archived the item (the latest), or None when it was archived before history was kept."""
+    return session.scalars(select(RoadmapStatusChange).where(RoadmapStatusChange.item_id == item_id,
+                                                             RoadmapStatusChange.kind == "archived")
+                           .order_by(RoadmapStatusChange.changed_at.desc(), RoadmapStatusChange.id.desc())).first()
 
 
 def _store_told(session, item, status: str, account: str, draft: dict, told_by, note) -> FollowupTold:

@@ -10,8 +10,8 @@ from wtforms.validators import DataRequired, Length
 from ..auth import audit_this
 from ..erase import fingerprint
 from ..followups.brief import brief as build_brief
-from ..followups.service import (FollowupInputError, followups as build_followups, mark_told, parse_since,
-                                 unmark_told)
+from ..followups.service import (FollowupInputError, ItemArchived, followups as build_followups, mark_told,
+                                 parse_since, unmark_told)
 from ..ingest.validate import year_problem
 from ..notes import NotFound
 from ..services import services
@@ -66,8 +66,11 @@ def followup_told(item_id: str):
         return _problem(400, f"Nothing was marked: {exc}.")
     except NotFound as exc:
         return _not_found(item_id, exc, "No such account among the follow-ups")
+    except ItemArchived as exc:
+        return _problem(409, f"{exc}.", title="Archived roadmap item")
     audit_this(unchanged=not mark["created"], account=fingerprint(mark["account"]))
-    return redirect(url_for("closeloop.followups", item_id=item_id, told=form.account.data), 303)
+    # The name as stored (trimmed), so the page finds the mark it confirms.
+    return redirect(url_for("closeloop.followups", item_id=item_id, told=mark["account"]), 303)
 
 
 @bp.post("/roadmap/items/<item_id>/followups/untold")
@@ -78,13 +81,13 @@ def followup_untold(item_id: str):
         return _problem(400, "Nothing was changed: the account field must name the account, in 1 to 200 characters. "
                              "Go back, reload the follow-ups page and try again.")
     try:
-        unmark_told(services(), item_id, form.account.data)
+        undone = unmark_told(services(), item_id, form.account.data)
     except FollowupInputError as exc:
         return _problem(400, f"Nothing was changed: {exc}.")
     except NotFound as exc:
         return _not_found(item_id, exc, "No such mark")
-    audit_this(account=fingerprint(form.account.data.strip()))
-    return redirect(url_for("closeloop.followups", item_id=item_id, untold=form.account.data), 303)
+    audit_this(account=fingerprint(undone["account"]))
+    return redirect(url_for("closeloop.followups", item_id=item_id, untold=undone["account"]), 303)
 
 
 @bp.app_template_global()
