@@ -251,11 +251,13 @@ def delete_draft(services, draft_id: int) -> None:
 
 
 def _forget_drafts(session, draft_ids: list[int]) -> None:
-    """What points at deleted drafts by number only: links made from them go; a "told" mark stays, without its draft."""
-    from .models import FollowupTold, RoadmapLink
+    """What points at deleted drafts by number only: links and rejections made from them go; a "told" mark stays,
+    without its draft."""
+    from .models import FollowupTold, RoadmapLink, RoadmapRejection
 
     if draft_ids:
         session.execute(delete(RoadmapLink).where(RoadmapLink.kind == "draft", RoadmapLink.draft_id.in_(draft_ids)))
+        session.execute(delete(RoadmapRejection).where(RoadmapRejection.draft_id.in_(draft_ids)))
         session.execute(update(FollowupTold).where(FollowupTold.draft_id.in_(draft_ids)).values(draft_id=None))
 
 

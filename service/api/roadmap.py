@@ -7,7 +7,7 @@ from apiflask.validators import Range
 from flask import request
 from marshmallow import INCLUDE
 
-from ..auth import principal
+from ..auth import audit_this, principal
 from ..ingest.errors import IngestError
 from ..models.roadmap import ROADMAP_STATUSES
 from ..notes import NotFound
@@ -56,6 +56,11 @@ class LinkIn(Body):
     note_id = Id(metadata={"description": "a note id as returned by /notes"})
     theme_id = WholeNumber()
     draft_id = WholeNumber(metadata={"description": "a draft whose question a rep confirmed as about the item"})
+
+
+class RejectionIn(Body):
+    """A draft whose question is NOT about the item ("not the right item"). Who says so is the caller."""
+    draft_id = WholeNumber(required=True, metadata={"description": "a draft that cited the item wrongly"})
 
 
 class MatchIn(Body):
@@ -147,6 +152,38 @@ def _link(item_id: str, body) -> dict:
         return service.link(services(), item_id, **fields)
     except IntegrityError:
         return service.link(services(), item_id, **fields)
+
+
+@bp.post("/roadmap/items/<item_id>/rejections")
+@bp.input(RejectionIn, location="json", arg_name="body")
+@bp.doc(summary="Say a draft's question is not about the item (idempotent): its link to the item goes, and the "
+                "matcher declines the item for requests that read as the question; a later link takes it back",
+        responses={201: "rejected", 200: "already rejected", 404: "no such item or draft",
+                   422: "no draft_id, a wrong type, an unknown field"})
+def post_rejection(item_id: str, body):
+    from ..roadmap.rejections import reject
+
+    try:
+        done = reject(services(), item_id, draft_id=body["draft_id"], created_by=principal().actor)
+    except NotFound as exc:
+        raise APIError(404, str(exc))
+    except service.LinkError as exc:
+        raise APIError(422, str(exc), {"field": "draft_id"})
+    audit_this(unchanged=not done["created"], draft_id=body["draft_id"], unlinked=done["unlinked"])
+    return {**done["rejections"][0], "created": bool(done["created"]), "unlinked": done["unlinked"]}, \
+        201 if done["created"] else 200
+
+
+@bp.delete("/roadmap/items/<item_id>/rejections")
+@bp.input(RejectionIn, location="json", arg_name="body")
+@bp.doc(summary="Take back a rejection", responses={200: "taken back", 404: "no such rejection"})
+def delete_rejection(item_id: str, body):
+    from ..roadmap.rejections import unreject
+
+    if not unreject(services(), item_id, draft_id=body["draft_id"]):
+        raise APIError(404, f"draft {body['draft_id']} is not rejected for {item_id}")
+    audit_this(draft_id=body["draft_id"])
+    return {"item_id": item_id, "draft_id": body["draft_id"], "deleted": True}
 
 
 @bp.get("/roadmap/coverage")

@@ -33,6 +33,8 @@ REQUIRED_ROLE = {
     # roadmap and match
     "roadmap.list_items": VIEWER, "roadmap.get_item": VIEWER, "roadmap.get_coverage": VIEWER,
     "roadmap.get_scores": VIEWER, "roadmap.post_items": PM, "roadmap.post_link": PM, "roadmap.post_match": SALES,
+    # a rep saying "not the right item" for a draft, as the draft page's No (pages.confirm_draft_item)
+    "roadmap.post_rejection": SALES, "roadmap.delete_rejection": SALES,
     # drafts (they quote customers)
     "drafts.post_draft": SALES, "drafts.get_drafts": SALES, "drafts.get_one": SALES, "drafts.post_feedback": SALES,
     # follow-ups and account briefs (issue 17): sales and above; they quote customers

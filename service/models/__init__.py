@@ -2,7 +2,7 @@
 from .base import Base, utcnow  # noqa: F401
 from .notes import SOURCE_KINDS, Account, Note, Statement  # noqa: F401
 from .themes import Theme, ThemeEdit, ThemeEvent, ThemeMembership, ThemeRun, ThemeSnapshot  # noqa: F401
-from .roadmap import LINK_KINDS, ROADMAP_STATUSES, RoadmapItem, RoadmapLink  # noqa: F401
+from .roadmap import LINK_KINDS, ROADMAP_STATUSES, RoadmapItem, RoadmapLink, RoadmapRejection  # noqa: F401
 from .drafts import AUDIENCES, RATINGS, Draft, DraftFeedback  # noqa: F401
 from .reports import DELIVERY_STATUSES, PERIODS, Report  # noqa: F401
 from .auth import ROLES, ApiToken, AuditEntry, SignInCode, User  # noqa: F401

@@ -72,3 +72,25 @@ class RoadmapLink(Base):
 
     item: Mapped[RoadmapItem] = relationship(back_populates="links")
     note: Mapped[Note | None] = relationship()  # for the note's public id; notes know nothing of the roadmap
+
+
+class RoadmapRejection(Base):
+    """A person saying "this draft's question / this customer statement is NOT about that item" (a rep's "not the
+    right item"). The matcher declines the item for requests that read as the rejected text (matcher.REJECTED_NEAR).
+    draft_id has no FK, as on links: deleting a draft deletes its rejections in code (erase._forget_drafts)."""
+
+    __tablename__ = "roadmap_rejections"
+    __table_args__ = (
+        CheckConstraint("(draft_id IS NULL) <> (statement_id IS NULL)", name="one_target"),
+        Index("uq_roadmap_rejections_item_draft", "item_id", "draft_id", unique=True,
+              sqlite_where=text("draft_id IS NOT NULL"), postgresql_where=text("draft_id IS NOT NULL")),
+        Index("uq_roadmap_rejections_item_statement", "item_id", "statement_id", unique=True,
+              sqlite_where=text("statement_id IS NOT NULL"), postgresql_where=text("statement_id IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("roadmap_items.id", ondelete="CASCADE"), index=True)
+    draft_id: Mapped[int | None] = mapped_column(index=True)
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))

@@ -163,12 +163,15 @@ def get_matcher(services):
     cached = getattr(services, "_roadmap_matcher", None)
     if cached and cached[2] == state:
         return cached[1]
+    from .rejections import rejected_texts
+
     with services.db.session() as session:
         items = roadmap.load_items(session)
         evidence = {i.id: _raw_evidence(session, i) for i in items}
+        rejected = rejected_texts(session)
     if not items:
         return None
-    data = [[i.id, i.title, i.description, i.tags, i.status] for i in items]
+    data = [[i.id, i.title, i.description, i.tags, i.status, rejected.get(i.id, [])] for i in items]
     key = hashlib.sha256(json.dumps([data, evidence, list(state[0][6:8]), services.embedder.name],
                                     default=str).encode()).hexdigest()
     with _fit_lock:
@@ -178,7 +181,8 @@ def get_matcher(services):
             return cached[1]
         notes_linked = any(kind == "note" for groups in evidence.values() for kind, _ in groups)
         item_vectors = _item_vectors(services.embedder, items) if notes_linked else None
-        specs = [_spec(i, evidence[i.id], services.embedder, item_vectors, n) for n, i in enumerate(items)]
+        specs = [_spec(i, evidence[i.id], services.embedder, item_vectors, n) | {"rejected": rejected.get(i.id, [])}
+                 for n, i in enumerate(items)]
         vectors, texts = _pool(services)
         fitted = matcher_mod.RoadmapMatcher().fit(specs, services.embedder, pool_vectors=vectors, pool_texts=texts)
         services._roadmap_matcher = (key, fitted, state)

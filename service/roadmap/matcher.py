@@ -37,6 +37,10 @@ VERDICTS = {
     "not_planned": "not_planned",
 }
 NOT_ON_ROADMAP = "not_on_roadmap"
+# A request this close (cosine) to a text a person rejected for an item reads as that text: the item is declined.
+# 0.8 is near-paraphrase; 0.7 cost curekart 0.028 acc@R.8 with simulated rejections (eval/README.md, "Rejections").
+REJECTED_NEAR = 0.8
+VETOED = 0.49  # the vetoed item's score is scaled by this: below the 0.5 line from any score, its order kept
 ITEM_PRIOR = 50  # an item's own line counts as much as this many negatives against the global one
 
 def verdict(status: str | None) -> str:
@@ -57,19 +61,23 @@ class RoadmapItem:
     tags: list[str] = field(default_factory=list)
     status: str = "considering"
     evidence: list[str] = field(default_factory=list)  # customer statements a PM confirmed for this item
+    rejected: list[str] = field(default_factory=list)  # texts a person said are NOT about this item
 
     @classmethod
     def coerce(cls, obj: Any) -> "RoadmapItem":
         data = obj if isinstance(obj, dict) else asdict(obj) if hasattr(obj, "__dataclass_fields__") else vars(obj)
-        known = {k: data[k] for k in ("id", "title", "description", "tags", "status", "evidence") if k in data}
+        known = {k: data[k] for k in ("id", "title", "description", "tags", "status", "evidence", "rejected")
+                 if k in data}
         item = cls(**known)
         if not str(item.title or "").strip():
             raise ValueError(f"roadmap item {item.id!r} has no title")
         tags = item.tags.split(",") if isinstance(item.tags, str) else item.tags or []
         evidence = [item.evidence] if isinstance(item.evidence, str) else item.evidence or []
+        rejected = [item.rejected] if isinstance(item.rejected, str) else item.rejected or []
         item.id, item.description = str(item.id), item.description or ""
         item.tags = [t.strip() for t in tags if t and t.strip()]
         item.evidence = [e for e in evidence if e and e.strip()]
+        item.rejected = [r for r in rejected if r and r.strip()]
         verdict(item.status)  # reject unknown statuses at fit time, not at answer time
         return item
 
@@ -166,6 +174,10 @@ class RoadmapMatcher:
         self.pool_texts = list(pool_texts) if pool_texts is not None and self.lexical_background else None
         self.state = self._prepare(self.pool, self.pool_texts)
         self.classifier = self._self_train()
+        rejected = [(j, text) for j, item in enumerate(self.items) for text in dict.fromkeys(item.rejected)]
+        self.rejected_owner = np.array([j for j, _ in rejected], np.int64)
+        self.rejected_vectors = (_normalise(embedder.embed([t for _, t in rejected])) if rejected
+                                 else np.zeros((0, self.view_vectors.shape[1]), np.float32))
         return self
 
     def _anchors(self) -> np.ndarray:
@@ -284,10 +296,23 @@ class RoadmapMatcher:
         if len(vectors) != len(requests):
             raise ValueError(f"{len(vectors)} vectors for {len(requests)} requests")
         probs = self._base_scores(requests, vectors, transductive)
-        if self.classifier is None or not len(requests):
+        if self.classifier is not None and len(requests):
+            models, threshold, spread = self.classifier
+            probs = expit((self._mixed(probs, self._class_probs(models, vectors)) - threshold) / spread)
+        return self._veto_rejected(probs, vectors)
+
+    def _veto_rejected(self, probs: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """An item is declined for a request within REJECTED_NEAR cosine of a text a person said is not about it (a
+        rep's "not the right item"): its score is scaled below the line, so it still ranks but is not cited. Measured
+        with simulated rejections on the public dev sets (eval/README.md, "Rejections")."""
+        if not len(self.rejected_vectors) or not len(vectors):
             return probs
-        models, threshold, spread = self.classifier
-        return expit((self._mixed(probs, self._class_probs(models, vectors)) - threshold) / spread)
+        near = vectors @ self.rejected_vectors.T
+        probs = np.array(probs, copy=True)
+        for j in np.unique(self.rejected_owner):
+            vetoed = near[:, self.rejected_owner == j].max(axis=1) >= REJECTED_NEAR
+            probs[vetoed, j] *= VETOED
+        return probs
 
     # ---- self-training on the pool -------------------------------------------------------------------------------
     def _self_train(self):

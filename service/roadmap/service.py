@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import locks
-from ..models import Account, Note, RoadmapItem, RoadmapLink, Statement
+from ..models import Account, Note, RoadmapItem, RoadmapLink, RoadmapRejection, Statement
 from ..notes import NotFound, find_note
 from . import decision as decision_mod, history, importer, scoring
 
@@ -125,6 +125,10 @@ def link(services, item_id: str, note_id: str | None = None, theme_id: int | Non
         target = (RoadmapLink.note_id == note.id if note else RoadmapLink.theme_id == theme_id
                   if theme_id is not None else RoadmapLink.draft_id == draft_id)
         row = session.scalars(select(RoadmapLink).where(RoadmapLink.item_id == item_id, target)).first()
+        if draft_id is not None:  # "yes" after "no": whichever was said last holds
+            from .rejections import forget_draft_rejection
+
+            forget_draft_rejection(session, item_id, draft_id)
         created = row is None
         if created:
             kind = "note" if note else "theme" if theme_id is not None else "draft"
@@ -194,11 +198,13 @@ def _arr_by_account(session: Session) -> dict[str, float]:
 
 
 def state_key(session: Session) -> tuple:
-    """Changes whenever notes, roadmap items, links or the latest theme run change: the inputs of scores()."""
+    """Changes whenever notes, roadmap items, links, rejections or the latest theme run change: the inputs of
+    scores() and of the matcher."""
     # One round trip: every draft asks this two or three times.
     parts = [func.count(Note.id), func.max(Note.updated_at), func.count(RoadmapItem.id),
              func.max(RoadmapItem.updated_at), func.count(RoadmapLink.id), func.max(RoadmapLink.id),
-             func.count(Statement.id), func.max(Statement.id)]
+             func.count(Statement.id), func.max(Statement.id), func.count(RoadmapRejection.id),
+             func.max(RoadmapRejection.id)]
     if theme_queries is not None:
         from ..models import ThemeRun
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from ..models import Draft, RoadmapItem, RoadmapLink
 from ..notes import existing_note_ids
@@ -125,9 +125,9 @@ def draft_page(svc, draft_id: int) -> dict | None:
     except drafts.DraftNotFound:
         return None
     found["items"] = cited_items(svc, found.get("cited_item_ids") or [])
-    linked = linked_items(svc, draft_id)
+    linked, rejected = linked_items(svc, draft_id)
     for item in found["items"]:
-        item["linked"] = item["id"] in linked
+        item["linked"], item["rejected"] = item["id"] in linked, item["id"] in rejected
     found["notes_present"] = notes_present(svc, [e.get("note_id") for e in found.get("evidence") or []])
     return found
 
@@ -144,19 +144,14 @@ def report_notes_present(svc, report_data: dict) -> set[str]:
     return notes_present(svc, quoted)
 
 
-def linked_items(svc, draft_id: int) -> set[str]:
-    """The items this draft's question is linked to (a "yes" on its page, the API or the CLI)."""
+def linked_items(svc, draft_id: int) -> tuple[set[str], set[str]]:
+    """The items this draft's question is linked to (a "yes" on its page, the API or the CLI), and those it was
+    rejected for (a "no")."""
+    from ..roadmap.rejections import drafts_rejected
+
     with svc.db.session() as session:
-        return set(session.scalars(select(RoadmapLink.item_id).where(RoadmapLink.draft_id == draft_id)))
-
-
-def unlink_draft(svc, item_id: str, draft_id: int) -> bool:
-    """"No, not the right item" on a draft page takes back the link a "yes" made, whoever made it: the question
-    stops counting as evidence for the item. True when there was a link."""
-    with svc.db.transaction() as session:
-        gone = session.execute(delete(RoadmapLink).where(RoadmapLink.item_id == item_id,
-                                                         RoadmapLink.draft_id == draft_id))
-        return gone.rowcount > 0
+        linked = set(session.scalars(select(RoadmapLink.item_id).where(RoadmapLink.draft_id == draft_id)))
+        return linked, drafts_rejected(session, draft_id)
 
 
 def cited_items(svc, item_ids: list[str]) -> list[dict]:

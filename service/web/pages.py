@@ -269,7 +269,8 @@ def _edit_problems(found: dict, text: str) -> list[str]:
 @bp.post("/ask/<int:draft_id>/confirm")
 def confirm_draft_item(draft_id: int):
     """"Is this the right item?" for an item a draft cites: yes links the draft to it (its question becomes evidence
-    for the item); no removes that link again (whoever made it) and is kept as feedback on the draft."""
+    for the item); no removes that link again (whoever made it), rejects the question for the item (the matcher then
+    declines the item for questions that read as this one) and is kept as feedback on the draft."""
     if data.drafts is None or data.roadmap is None:
         return unavailable("Drafting answers")
     found = _draft_or_404(draft_id)
@@ -287,9 +288,17 @@ def confirm_draft_item(draft_id: int):
             _link_item(item_id, "draft page", draft_id=draft_id)
         except NotFound:  # deleted between the check above and the link
             return _draft_page(data.draft_page(services(), draft_id) or found, 409, page_error=gone)
-    else:
-        if data.unlink_draft(services(), item_id, draft_id):
+    else:  # the link goes and the rejection stays: the item is declined for questions that read as this one
+        from ..roadmap.rejections import reject
+
+        try:
+            done = reject(services(), item_id, draft_id=draft_id, created_by=principal().actor)
+        except NotFound:  # the item was deleted meanwhile: nothing left to say no to
+            done = {"created": 0, "unlinked": False}
+        if done["unlinked"]:
             record_action("roadmap_unlink", f"item_id={item_id}", {"draft_id": draft_id, "via": "draft page"})
+        if done["created"]:
+            record_action("roadmap_reject", f"item_id={item_id}", {"draft_id": draft_id, "via": "draft page"})
         _save_feedback_once(found, "down", None, f"not the right item: {item_id}")
     saved = "confirmed" if form.answer.data == "yes" else "rejected"
     return redirect(url_for("pages.draft", draft_id=draft_id, saved=saved, _anchor="cited-h"), 303)

@@ -76,8 +76,11 @@ def test_a_draft_page_yes_links_as_the_signed_in_person_and_no_removes_that_link
     assert unlink["actor"] == "user:rep@example.com" and unlink["details"] == {"draft_id": d["draft_id"],
                                                                                 "via": "draft page"}
     page = client.get(f"/ask/{d['draft_id']}").get_data(as_text=True)
-    assert "Is this the right item? (Yes links this question" in page
+    assert "Marked as not the right item" in page and "(Yes takes that back and links it)" in page
+    (rejection,) = _log(app, "roadmap_reject")
+    assert rejection["actor"] == "user:rep@example.com"
     assert answer("no").status_code == 303 and len(_log(app, "roadmap_unlink")) == 1  # nothing left to remove
+    assert len(_log(app, "roadmap_reject")) == 1  # already rejected: no new entry
 
 
 # ---- CLI: the commands security.md lists are logged as cli:LOGIN -------------------------------------------------

@@ -48,7 +48,7 @@ def test_ask_page_confirms_or_rejects_a_cited_item(app, svc):
     no = client.post(f"/ask/{d['draft_id']}/confirm", data={"item_id": "EXP", "answer": "no"})
     assert no.status_code == 303 and service.item_detail(svc, "EXP")["links"] == []  # no takes the yes back
     page = client.get(f"/ask/{d['draft_id']}").get_data(as_text=True)
-    assert "Is this the right item?" in page and "not the right item: EXP" in page
+    assert "Marked as not the right item" in page and "not the right item: EXP" in page  # rejected: test_rejections
     assert client.post("/ask/999999/confirm", data={"item_id": "EXP", "answer": "yes"}).status_code == 404
 
 
