@@ -8,7 +8,8 @@ from flask import request
 from ..auth import audit_this, principal
 from ..erase import fingerprint
 from ..followups.brief import brief
-from ..followups.service import FollowupInputError, ItemArchived, followups, mark_told, parse_since, unmark_told
+from ..followups.service import (FollowupInputError, ItemArchived, asking_again, followups, mark_told, not_asking,
+                                 parse_since, unmark_told)
 from ..ingest.validate import year_problem
 from ..notes import NotFound
 from ..roadmap.history import item_history
@@ -28,6 +29,10 @@ def init_app(app) -> None:
 
 
 MAX_TOLD_NOTE_CHARS = 2000  # a line or two about the conversation; it is shown with every follow-up list
+
+
+class NotAskingIn(Body):
+    account = Text(required=True, metadata={"description": "the account whose quotes are not about the item"})
 
 
 class ToldIn(Body):
@@ -103,6 +108,40 @@ def delete_told(item_id: str, body):
         raise APIError(404, str(exc))
     audit_this(account=fingerprint(body["account"].strip()))
     return undone
+
+
+@bp.post("/roadmap/items/<item_id>/followups/not-asking")
+@bp.input(NotAskingIn, location="json", arg_name="body")
+@bp.doc(summary="Say an account's quotes are not about the item: its statements matched to the item are rejected for "
+                "it, so they and close copies in other accounts' notes stop counting as asks; DELETE takes it back",
+        responses={201: "rejected", 200: "already rejected", 404: "no such item, or none of the account's statements "
+                   "is matched to it", 422: "bad account, or an unknown field"})
+def post_not_asking(item_id: str, body):
+    try:
+        done = not_asking(services(), item_id, body["account"], by=principal().actor)
+    except FollowupInputError as exc:
+        raise APIError(422, str(exc), {"field": "account"})
+    except NotFound as exc:
+        raise APIError(404, str(exc))
+    audit_this(unchanged=not done["rejected"], account=fingerprint(done["account"]), statements=done["statements"])
+    return {k: v for k, v in done.items() if k != "account"} | {"account": done["account"]}, \
+        201 if done["rejected"] else 200
+
+
+@bp.delete("/roadmap/items/<item_id>/followups/not-asking")
+@bp.input(NotAskingIn, location="json", arg_name="body")
+@bp.doc(summary="Take back \"not asking for this\": the account's statements count as asks for the item again",
+        responses={200: "taken back", 404: "no such item, or nothing rejected for the account",
+                   422: "bad account, or an unknown field"})
+def delete_not_asking(item_id: str, body):
+    try:
+        done = asking_again(services(), item_id, body["account"])
+    except FollowupInputError as exc:
+        raise APIError(422, str(exc), {"field": "account"})
+    except NotFound as exc:
+        raise APIError(404, str(exc))
+    audit_this(account=fingerprint(done["account"]))
+    return done
 
 
 @bp.get("/accounts/brief")

@@ -39,6 +39,7 @@ REQUIRED_ROLE = {
     "drafts.post_draft": SALES, "drafts.get_drafts": SALES, "drafts.get_one": SALES, "drafts.post_feedback": SALES,
     # follow-ups and account briefs (issue 17): sales and above; they quote customers
     "followups.get_history": VIEWER, "followups.get_followups": SALES, "followups.post_told": SALES,
+    "followups.post_not_asking": SALES, "followups.delete_not_asking": SALES, "closeloop.followup_not_asking": SALES,
     "followups.get_brief": SALES,
     "closeloop.followups": SALES, "closeloop.followup_told": SALES, "closeloop.brief": SALES,
     "followups.delete_told": SALES, "closeloop.followup_untold": SALES,

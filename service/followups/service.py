@@ -198,6 +198,63 @@ def _marks(session, item_id: str, status: str, accounts: list | None = None) -> 
     return [t for t in session.scalars(query) if change is None or t.told_at >= change.changed_at]
 
 
+def not_asking(services, item_id: str, account: str, by: str | None = None) -> dict:
+    """A person says this account's quotes are not about the item (a rep's boilerplate matched as an ask, or a pain
+    of another item): the statements whose Decision cites the item are rejected for it, so they, and every other
+    account's near copies of them (matcher.REJECTED_NEAR), stop counting as asks for it. A note a person linked to the
+    item still counts: that link is theirs to take back. Returns {"account", "rejected": n, "statements": [...]}."""
+    from ..roadmap.rejections import reject
+
+    name = (account or "").strip()
+    if not name:
+        raise FollowupInputError("account is required")
+    with services.db.session() as session:
+        get_item(session, item_id)
+    ids = [st.statement_id for st in asks_mod.statement_asks(services) if st.account == name and st.asks_for(item_id)]
+    if not ids:
+        raise NotFound(f"no statement of {name!r} is matched to {item_id}; nothing to reject (a note linked by a "
+                       "person is taken back on the item's links)")
+    done = reject(services, item_id, statement_ids=ids, created_by=by)
+    return {"item_id": item_id, "account": name, "rejected": done["created"],
+            "statements": [r["statement_id"] for r in done["rejections"]]}
+
+
+def _statements_of(name: str):
+    from ..models import Account, Note, Statement
+
+    return (select(Statement.id).join(Note, Note.id == Statement.note_id).join(Account, Account.id == Note.account_id)
+            .where(Account.name == name))
+
+
+def rejected_for(services, item_id: str, account: str) -> bool:
+    """Has a person said this account's quotes are not about the item (not_asking)?"""
+    from ..models import RoadmapRejection
+
+    with services.db.session() as session:
+        return session.scalar(select(RoadmapRejection.id).where(
+            RoadmapRejection.item_id == item_id,
+            RoadmapRejection.statement_id.in_(_statements_of((account or "").strip()))).limit(1)) is not None
+
+
+def asking_again(services, item_id: str, account: str) -> dict:
+    """Undo not_asking: the rejections of this account's statements for the item go."""
+    from sqlalchemy import delete
+
+    from ..models import RoadmapRejection
+
+    name = (account or "").strip()
+    if not name:
+        raise FollowupInputError("account is required")
+    with services.db.transaction() as session:
+        locks.hold(session, "roadmap")
+        get_item(session, item_id)
+        gone = session.execute(delete(RoadmapRejection).where(RoadmapRejection.item_id == item_id,
+                                                              RoadmapRejection.statement_id.in_(_statements_of(name))))
+        if not gone.rowcount:
+            raise NotFound(f"nothing of {name!r} is rejected for {item_id}")
+        return {"item_id": item_id, "account": name, "taken_back": gone.rowcount}
+
+
 def _archived(session, item_id: str):
     """The history row that archived the item (the latest), or None when it was archived before history was kept."""
     return session.scalars(select(RoadmapStatusChange).where(RoadmapStatusChange.item_id == item_id,

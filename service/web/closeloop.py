@@ -11,7 +11,7 @@ from ..auth import audit_this
 from ..erase import fingerprint
 from ..followups.brief import brief as build_brief
 from ..followups.service import (FollowupInputError, ItemArchived, followups as build_followups, mark_told,
-                                 parse_since, unmark_told)
+                                 not_asking, parse_since, rejected_for, unmark_told)
 from ..ingest.validate import year_problem
 from ..notes import NotFound
 from ..services import services
@@ -50,8 +50,10 @@ def followups(item_id: str):
     told = told if told and any(t["account"] == told for t in data["told"]) else None
     untold = request.args.get("untold")  # likewise: confirmed only when the account is listed again
     untold = untold if untold and any(a["account"] == untold for a in data["accounts"]) else None
+    rejected = request.args.get("rejected")  # confirmed only when that rejection is stored
+    rejected = rejected if rejected and rejected_for(services(), item_id, rejected) else None
     return render_template("pages/followups.html", f=data, form=ToldForm(formdata=None), page_error=error,
-                           told=told, untold=untold), 422 if error else 200, NO_STORE
+                           told=told, untold=untold, rejected=rejected), 422 if error else 200, NO_STORE
 
 
 @bp.post("/roadmap/items/<item_id>/followups/told")
@@ -71,6 +73,24 @@ def followup_told(item_id: str):
     audit_this(unchanged=not mark["created"], account=fingerprint(mark["account"]))
     # The name as stored (trimmed), so the page finds the mark it confirms.
     return redirect(url_for("closeloop.followups", item_id=item_id, told=mark["account"]), 303)
+
+
+@bp.post("/roadmap/items/<item_id>/followups/not-asking")
+def followup_not_asking(item_id: str):
+    """"Not asking for this": the account's matched quotes are rejected for the item (they and near copies in other
+    accounts' notes stop counting as asks for it)."""
+    form = ToldForm()
+    if not form.validate():
+        return _problem(400, "Nothing was changed: the account field must name the account, in 1 to 200 characters. "
+                             "Go back, reload the follow-ups page and try again.")
+    try:
+        done = not_asking(services(), item_id, form.account.data, by=_who())
+    except FollowupInputError as exc:
+        return _problem(400, f"Nothing was changed: {exc}.")
+    except NotFound as exc:
+        return _not_found(item_id, exc, "Nothing to reject")
+    audit_this(unchanged=not done["rejected"], account=fingerprint(done["account"]), statements=done["statements"])
+    return redirect(url_for("closeloop.followups", item_id=item_id, rejected=done["account"]), 303)
 
 
 @bp.post("/roadmap/items/<item_id>/followups/untold")

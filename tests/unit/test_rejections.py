@@ -98,3 +98,60 @@ def test_the_cli_json_of_match_reflects_a_rejection(app, svc):
     (result,) = service.match_requests(svc, [{"id": "q", "text": question}], min_score=0.0)
     exp = next(m for m in result["matches"] if m["item_id"] == "EXP")
     assert exp["score"] < 0.5 and json.dumps(result)
+
+
+# ---- follow-ups: "not asking for this" -----------------------------------------------------------------------------
+PASTED = "Most of their reporting still runs off spreadsheets, and they want Snowflake write-back."
+
+
+def _accounts(client, item_id: str) -> list[str]:
+    body = client.get(f"/api/v1/roadmap/items/{item_id}/followups?drafts=false").get_json()
+    return [a["account"] for a in body["accounts"]]
+
+
+def test_not_asking_on_the_follow_ups_page_drops_the_account_and_near_copies_in_other_accounts(app, svc):
+    # the walkthrough's case: one line pasted into several accounts' notes, matched to an item it is not about
+    from .test_followups import NOTES, seed
+
+    extra = [{"id": f"p-{n}", "account": a, "source": "call", "date": f"2026-10-1{n}", "text": PASTED}
+             for n, a in enumerate(("Acme Logistics", "Kestrel Freight"))]
+    seed(svc, NOTES + extra)
+    client = app.test_client()
+    listed = _accounts(client, "RM-105")
+    assert {"Acme Logistics", "Kestrel Freight", "Bluefin Payments"} <= set(listed)
+    page = client.get("/roadmap/items/RM-105/followups").get_data(as_text=True)
+    assert "Not asking for this" in page
+    done = client.post("/roadmap/items/RM-105/followups/not-asking", data={"account": " Acme Logistics "})
+    assert done.status_code == 303 and "rejected=Acme+Logistics" in done.headers["Location"]
+    after = _accounts(client, "RM-105")
+    assert "Acme Logistics" not in after and "Kestrel Freight" not in after  # its copy of the line went too
+    assert "Bluefin Payments" in after  # an account with its own words stays
+    shown = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Acme Logistics's quotes no longer count as asks for RM-105" in shown
+    forged = client.get("/roadmap/items/RM-105/followups?rejected=Velo+Commerce").get_data(as_text=True)
+    assert "quotes no longer count" not in forged  # the address names an account; only a stored rejection shows
+    (entry,) = entries(svc.db, action="roadmap_reject")
+    assert entry["details"]["account"].startswith("sha256:")  # never the account's name in the log
+    again = client.post("/api/v1/roadmap/items/RM-105/followups/not-asking", json={"account": "Acme Logistics"})
+    assert again.status_code == 404  # nothing of Acme is matched to RM-105 any more
+
+    undo = client.delete("/api/v1/roadmap/items/RM-105/followups/not-asking", json={"account": "Acme Logistics"})
+    assert undo.status_code == 200 and undo.get_json()["taken_back"] == 1
+    assert {"Acme Logistics", "Kestrel Freight"} <= set(_accounts(client, "RM-105"))
+    assert client.delete("/api/v1/roadmap/items/RM-105/followups/not-asking",
+                         json={"account": "Acme Logistics"}).status_code == 404
+
+
+def test_not_asking_names_what_is_wrong(app, svc):
+    from .test_followups import seed
+
+    seed(svc)
+    client = app.test_client()
+    url = "/api/v1/roadmap/items/RM-104/followups/not-asking"
+    assert client.post(url, json={"account": "Nobody Inc"}).status_code == 404
+    assert client.post(url, json={"account": "  "}).status_code == 422
+    assert client.post(url, json={}).status_code == 422
+    assert client.post("/api/v1/roadmap/items/NOPE/followups/not-asking",
+                       json={"account": "Acme Logistics"}).status_code == 404
+    ok = client.post(url, json={"account": "Acme Logistics"})
+    assert ok.status_code == 201 and ok.get_json()["rejected"] >= 1 and ok.get_json()["account"] == "Acme Logistics"
