@@ -65,6 +65,8 @@ def demo(ctx, no_serve, host, port, as_json):
     for path in (notes_file, roadmap_file):
         if not path.exists():
             fail(f"the bundled sample is missing: {path}")
+    if not no_serve:  # first: the link and the "where to look" lines name a server that must then answer
+        _check_port(host, port)
     progress = Progress(as_json)
     t = progress.step("Loading the sample notes (the first run loads the embedding model)")
     svc = ctx.services
@@ -288,6 +290,20 @@ def _feedback_command() -> str:
         return os.path.relpath(ours)
     except ValueError:
         return str(ours)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail now, naming the port, when it cannot be served on: werkzeug's run_simple exits by itself on a busy port
+    (its own message, after the demo had printed a sign-in link for a server that never started)."""
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+            probe.bind((host, port))
+    except OSError as exc:
+        fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}; try --port {port + 1}")
 
 
 def _serve(app, host: str, port: int) -> None:

@@ -54,10 +54,13 @@ def themes_run(ctx, since, until, account, source, include_all, incremental, min
         _print_run(result)
 
 
-def _print_run(result: dict) -> None:
-    recurring = [t for t in result["themes"] if t["status"] == "recurring"]
-    click.echo(f"run {result['run_id']} ({result['mode']}): {len(recurring)} recurring themes, "
-               f"{len(result['themes']) - len(recurring)} emerging; {result['assigned']} of {result['statements']} "
+def _print_run(result: dict, counted: list[dict] | None = None) -> None:
+    """The run's header, counting every theme of the run (`counted`, when the list shown is filtered), then the
+    themes shown."""
+    counted = result["themes"] if counted is None else counted
+    recurring = sum(t["status"] == "recurring" for t in counted)
+    click.echo(f"run {result['run_id']} ({result['mode']}): {recurring} recurring themes, "
+               f"{len(counted) - recurring} emerging; {result['assigned']} of {result['statements']} "
                f"statements assigned")
     if result.get("trend_window"):
         click.echo(f"trend compares {result['trend_window']}")
@@ -76,12 +79,13 @@ def themes_list(ctx, status, as_json):
         result = latest_run_json(session)
     if result is None:
         fail("no theme run yet: run `feedback themes run` first")
+    every = result["themes"]
     if status:
-        result["themes"] = [t for t in result["themes"] if t["status"] == status]
+        result["themes"] = [t for t in every if t["status"] == status]
     if as_json:
         emit_json(result)
-    else:
-        _print_run(result)
+    else:  # the header describes the run: "0 recurring themes" under --status emerging misread a run of 16
+        _print_run(result, counted=every)
 
 
 @themes.command("show")
