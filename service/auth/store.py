@@ -161,15 +161,24 @@ def end_sessions_by_email(db, email: str) -> User:
         return user
 
 
-def create_token(db, name: str, role: str) -> tuple[ApiToken, str]:
+MAX_TOKEN_DAYS = 3650
+
+
+def create_token(db, name: str, role: str, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+    """A new token; with expires_in_days it stops working that many days from now (a CI job's token need not live
+    forever), else it works until revoked."""
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise AuthError("a token needs a name of 1 to 200 characters")
     check_label(name, "the token name")
     check_role(role)
+    if expires_in_days is not None and not (isinstance(expires_in_days, int)
+                                            and 1 <= expires_in_days <= MAX_TOKEN_DAYS):
+        raise AuthError(f"a token expires in 1 to {MAX_TOKEN_DAYS} days, not {expires_in_days!r}")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     with db.transaction() as session:
-        row = ApiToken(name=name, role=role, token_hash=digest(secret), prefix=secret[:10])
+        row = ApiToken(name=name, role=role, token_hash=digest(secret), prefix=secret[:10], expires_at=expires)
         session.add(row)
         session.flush()
         return row, secret
@@ -197,8 +206,13 @@ def token_is_valid(db, secret: str) -> bool:
     if not secret or len(secret) > 200:
         return False
     with db.session() as session:
-        return session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest(secret),
-                                                        ApiToken.revoked_at.is_(None))) is not None
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(secret),
+                                                   ApiToken.revoked_at.is_(None)))
+        return row is not None and not _expired(row)
+
+
+def _expired(row: ApiToken) -> bool:
+    return row.expires_at is not None and utcnow() >= row.expires_at
 
 
 def token_principal(db, secret: str) -> Principal | None:
@@ -206,7 +220,7 @@ def token_principal(db, secret: str) -> Principal | None:
         return None
     with db.transaction() as session:
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(secret)))
-        if row is None or row.revoked_at is not None:
+        if row is None or row.revoked_at is not None or _expired(row):
             return None
         now = utcnow()
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
@@ -238,7 +252,7 @@ def load_principal(db, ident: str, generation: int) -> Principal | None:
     if kind == "token":
         with db.session() as session:
             row = session.get(ApiToken, int(raw))
-            if row is None or row.revoked_at is not None:
+            if row is None or row.revoked_at is not None or _expired(row):
                 return None
             return Principal("token", row.id, row.name, row.role)
     return None

@@ -1,13 +1,13 @@
-"""feedback users add|list|role|disable|enable|sign-out|link, tokens create|list|revoke, audit: who may do what, and what was
-done."""
+"""feedback users add|list|role|disable|enable|sign-out|link, tokens create|list|revoke, audit: who may do what, and
+what was done."""
 from __future__ import annotations
 
 import click
 
 from ..auth.audit import cli_actor, entries, record
-from ..auth.store import (AuthError, add_user, create_sign_in_code, create_token, end_sessions_by_email, list_tokens,
-                          list_users, revoke_token, set_disabled, set_role)
-from ..models import ROLES
+from ..auth.store import (MAX_TOKEN_DAYS, AuthError, add_user, create_sign_in_code, create_token,
+                          end_sessions_by_email, list_tokens, list_users, revoke_token, set_disabled, set_role)
+from ..models import ROLES, utcnow
 from .common import emit_json, fail, pass_ctx
 
 ROLE = click.Choice(ROLES)
@@ -146,20 +146,29 @@ def tokens():
 @tokens.command("create")
 @click.option("--name", required=True, help="What the token is for (shown in lists and the audit log).")
 @click.option("--role", type=ROLE, required=True, help="What the token may do (docs/security.md lists each role).")
+@click.option("--expires-in", "days", type=click.IntRange(1, MAX_TOKEN_DAYS), metavar="DAYS",
+              help="The token stops working after this many days (default: when revoked).")
 @click.option("--json", "as_json", is_flag=True, help="Print the token (shown once) and its id, name and role as JSON.")
 @pass_ctx
-def tokens_create(ctx, name, role, as_json):
+def tokens_create(ctx, name, role, days, as_json):
     """Create a token and print it once: only its hash is stored."""
     try:
-        row, secret = create_token(ctx.services.db, name, role)
+        row, secret = create_token(ctx.services.db, name, role, expires_in_days=days)
     except AuthError as exc:
         fail(str(exc))
-    record(ctx.services.db, cli_actor(), "token_create", f"token={row.id}", {"name": row.name, "role": role})
+    expires = _when(row.expires_at)
+    record(ctx.services.db, cli_actor(), "token_create", f"token={row.id}",
+           {"name": row.name, "role": role} | ({"expires_at": expires} if expires else {}))
     if as_json:
-        emit_json({"id": row.id, "name": row.name, "role": row.role, "token": secret})
+        emit_json({"id": row.id, "name": row.name, "role": row.role, "expires_at": expires, "token": secret})
     else:
         click.echo(secret)
-        click.echo(f"token {row.id} ({row.name}, {row.role}): shown once, store it now", err=True)
+        click.echo(f"token {row.id} ({row.name}, {row.role}{f', expires {expires}Z' if expires else ''}): shown once, "
+                   "store it now", err=True)
+
+
+def _when(at) -> str | None:
+    return at.isoformat(timespec="seconds") if at else None
 
 
 @tokens.command("list")
@@ -167,15 +176,18 @@ def tokens_create(ctx, name, role, as_json):
 @pass_ctx
 def tokens_list(ctx, as_json):
     """The tokens by id, name and role, with their first characters (never the whole token)."""
-    rows = [{"id": t.id, "name": t.name, "role": t.role, "prefix": t.prefix,
-             "created_at": t.created_at.isoformat(timespec="seconds"),
-             "last_used_at": t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else None,
-             "revoked": t.revoked_at is not None} for t in list_tokens(ctx.services.db)]
+    now = utcnow()
+    rows = [{"id": t.id, "name": t.name, "role": t.role, "prefix": t.prefix, "created_at": _when(t.created_at),
+             "last_used_at": _when(t.last_used_at), "revoked": t.revoked_at is not None,
+             "expires_at": _when(t.expires_at), "expired": t.expires_at is not None and now >= t.expires_at}
+            for t in list_tokens(ctx.services.db)]
     if as_json:
         emit_json({"tokens": rows})
         return
     for r in rows:
-        click.echo(f"{r['id']:>4}  {r['prefix']}…  {r['name']}  {r['role']}{'  (revoked)' if r['revoked'] else ''}")
+        state = ("  (revoked)" if r["revoked"] else f"  (expired {r['expires_at']}Z)" if r["expired"]
+                 else f"  (expires {r['expires_at']}Z)" if r["expires_at"] else "")
+        click.echo(f"{r['id']:>4}  {r['prefix']}…  {r['name']}  {r['role']}{state}")
     if not rows:
         click.echo("no tokens yet: feedback tokens create --name NAME --role ROLE")
 

@@ -168,3 +168,48 @@ def test_users_role_changes_what_a_signed_in_session_may_do_at_once_and_is_logge
     logged = [e for e in json.loads(run_cli("audit", "--json").stdout)["entries"] if e["action"] == "user_role"]
     assert len(logged) == 1 and logged[0]["target"] == EMAIL
     assert logged[0]["details"] == {"from": "pm", "to": "sales"}
+
+
+# ---- tokens that expire --------------------------------------------------------------------------------------------
+def test_a_token_made_to_expire_stops_working_when_it_expires(run_cli, cli_env, make_app):
+    import json
+
+    from sqlalchemy import update
+
+    from service.models import ApiToken, utcnow
+
+    # tokens worked until someone remembered to revoke them: a CI job's or a contractor's lived forever
+    made = run_cli("tokens", "create", "--name", "ci", "--role", "pm", "--expires-in", "30", "--json")
+    assert made.exit_code == 0, made.output
+    body = json.loads(made.stdout)
+    assert body["expires_at"] and body["expires_at"] > utcnow().isoformat()
+    app = make_app(DATABASE_URL=f"sqlite:///{cli_env / 'feedback.db'}")
+    client = app.test_client(anonymous=True)
+    bearer = {"Authorization": f"Bearer {body['token']}"}
+    assert client.get("/api/v1/notes", headers=bearer).status_code == 200
+    pasted = app.test_client(anonymous=True)  # a session started by pasting the token on the sign-in page
+    assert pasted.post("/sign-in", data={"secret": body["token"], "next": "/"}).status_code == 302
+    assert pasted.get("/roadmap").status_code == 200
+
+    with _db(app).transaction() as s:  # thirty days later
+        s.execute(update(ApiToken).where(ApiToken.id == body["id"]).values(expires_at=utcnow()))
+    assert client.get("/api/v1/notes", headers=bearer).status_code == 401
+    assert pasted.get("/roadmap").status_code == 302  # to sign-in
+    listed = json.loads(run_cli("tokens", "list", "--json").stdout)["tokens"]
+    assert [(t["id"], t["expired"], t["revoked"]) for t in listed] == [(body["id"], True, False)]
+    assert "(expired " in run_cli("tokens", "list").stdout
+    logged = json.loads(run_cli("audit", "--json").stdout)["entries"]
+    assert logged[-1]["action"] == "token_create" and logged[-1]["details"]["expires_at"] == body["expires_at"]
+
+
+def test_a_token_without_expiry_and_bad_expiries(run_cli):
+    import json
+
+    plain = json.loads(run_cli("tokens", "create", "--name", "ops", "--role", "viewer", "--json").stdout)
+    assert plain["expires_at"] is None
+    assert "(expires" not in run_cli("tokens", "list").stdout
+    for days in ("0", "-1", "3651", "soon"):
+        result = run_cli("tokens", "create", "--name", "x", "--role", "pm", "--expires-in", days)
+        assert result.exit_code == 2 and "--expires-in" in result.output
+    with pytest.raises(AuthError, match="expires in 1 to 3650 days"):
+        create_token(None, "x", "pm", expires_in_days=0)
