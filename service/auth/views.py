@@ -1,6 +1,8 @@
 """Sign-in pages: paste an API token or a one-time code, or follow a one-time link; sign out."""
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -11,6 +13,7 @@ from ..services import services
 from .store import check_sign_in_code, end_sessions, redeem_sign_in_code, token_principal
 
 bp = Blueprint("auth", __name__, template_folder="../web/templates")
+log = logging.getLogger(__name__)
 
 SIGNED_OUT = {  # ?signed_out= on the sign-in page: which notice it shows (a fixed text, never the parameter itself)
     "everywhere": "You are signed out on every device: every browser signed in as you must sign in again.",
@@ -56,6 +59,8 @@ def sign_in():
         if who is not None:
             return _sign_in(who, form.next.data, via)
         error = "That token or code is not valid (revoked, expired or already used)."
+        # The server log, not the audit log (guesses would flood it): enough to see guessing from one address.
+        log.warning("sign-in refused from %s: not a valid API token or sign-in code", request.remote_addr)
     status = 401 if error else 200
     notice = None if form.is_submitted() else SIGNED_OUT.get(request.args.get("signed_out", ""))
     return render_template("sign_in.html", form=form, error=error, notice=notice), status

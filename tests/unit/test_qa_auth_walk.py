@@ -213,3 +213,11 @@ def test_a_token_without_expiry_and_bad_expiries(run_cli):
         assert result.exit_code == 2 and "--expires-in" in result.output
     with pytest.raises(AuthError, match="expires in 1 to 3650 days"):
         create_token(None, "x", "pm", expires_in_days=0)
+
+
+def test_a_refused_sign_in_is_one_line_in_the_server_log_without_the_secret(app, caplog):
+    client = app.test_client(anonymous=True)
+    with caplog.at_level("WARNING", logger="service.auth.views"):
+        assert client.post("/sign-in", data={"secret": "fb_guess-123", "next": "/"}).status_code == 401
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "service.auth.views"]
+    assert line.startswith("sign-in refused from ") and "fb_guess-123" not in line
