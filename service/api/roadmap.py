@@ -137,6 +137,8 @@ def post_link(item_id: str, body):
     except service.LinkError as exc:  # a bad id names its field; "exactly one of" is about the body as a whole
         given = [k for k in ("note_id", "theme_id", "draft_id") if body.get(k) is not None]
         raise APIError(422, str(exc), {"field": given[0] if len(given) == 1 else "body"})
+    if result["unrejected"]:  # the same change as DELETE .../rejections: the log says so
+        audit_this(unrejected=True)
     return result, 201 if result["created"] else 200
 
 
@@ -159,7 +161,8 @@ def _link(item_id: str, body) -> dict:
 @bp.doc(summary="Say a draft's question is not about the item (idempotent): its link to the item goes, and the "
                 "matcher declines the item for requests that read as the question; a later link takes it back",
         responses={201: "rejected", 200: "already rejected", 404: "no such item or draft",
-                   422: "no draft_id, a wrong type, an unknown field"})
+                   422: "no draft_id, a wrong type, an unknown field; an item the draft neither cites nor is "
+                        "linked to"})
 def post_rejection(item_id: str, body):
     from ..roadmap.rejections import reject
 

@@ -129,10 +129,10 @@ def roadmap_link(ctx, item_id, note_id, theme_id, draft_id, created_by, as_json)
                               created_by=created_by or cli_actor())
     except (NotFound, service.LinkError) as exc:
         fail(str(exc))
-    if result["created"]:
+    if result["created"] or result["unrejected"]:  # a link over a rejection takes the rejection back: logged too
         target = {k: v for k, v in (("note_id", note_id), ("theme_id", theme_id), ("draft_id", draft_id)) if v}
         record(ctx.services.db, cli_actor(), "roadmap_link", f"item_id={item_id}",
-               {**target, "created_by": result["created_by"]})
+               {**target, "created_by": result["created_by"], **({"unrejected": True} if result["unrejected"] else {})})
     if as_json:
         emit_json(result)
     else:

@@ -33,6 +33,7 @@ def reject(services, item_id: str, *, draft_id: int | None = None, statement_ids
         unlinked = False
         if draft_id is not None:
             draft_id = _check_draft(session, draft_id)
+            _check_names(session, item_id, draft_id)
             unlinked = session.execute(delete(RoadmapLink).where(RoadmapLink.item_id == item_id,
                                                                  RoadmapLink.draft_id == draft_id)).rowcount > 0
             targets = [("draft_id", draft_id)]
@@ -52,6 +53,19 @@ def reject(services, item_id: str, *, draft_id: int | None = None, statement_ids
             rows.append(row)
         session.flush()
         return {"rejections": [rejection_dict(r) for r in rows], "created": created, "unlinked": unlinked}
+
+
+def _check_names(session: Session, item_id: str, draft_id: int) -> None:
+    """Only an item the draft cites, or a person linked it to, can be its wrong item (as the draft page offers No
+    only for those): a rejection of any other item would decline it for questions no draft ever answered with it."""
+    from .service import LinkError
+
+    cited = session.get(Draft, draft_id).item_ids or []
+    linked = session.scalar(select(RoadmapLink.id).where(RoadmapLink.item_id == item_id,
+                                                         RoadmapLink.draft_id == draft_id))
+    if item_id not in cited and linked is None:
+        raise LinkError(f"draft {draft_id} does not cite {item_id} and is not linked to it; only an item a draft "
+                        "cites (or was linked to) can be rejected for it")
 
 
 def forget_draft_rejection(session: Session, item_id: str, draft_id: int) -> bool:

@@ -124,12 +124,17 @@ def _reason(result: dict, everyone: list[dict], settings: Settings) -> str:
         unit = {"given": "", "accounts": " account" if inputs["reach"] == 1 else " accounts"}[inputs["reach_source"]]
         words = {"reach": f"reach {fmt(inputs['reach'])}{unit}", "impact": f"impact {fmt(inputs['impact'])}",
                  "confidence": f"confidence {fmt(inputs['confidence'])}",
-                 "effort": f"effort {fmt(inputs['effort'])} {settings.effort_unit}"}
+                 "effort": f"effort {fmt(inputs['effort'])} {_unit(settings.effort_unit, inputs['effort'])}"}
         words = {k: v + (f"^{fmt(w[k])}" if w[k] != 1 else "") for k, v in words.items()}
         head = (f"scores {fmt(result['score'])} ({words['reach']} x {words['impact']} x {words['confidence']}"
                 f" / {words['effort']})")
     comparison = _comparison(result, everyone)
     return f"{head}, against {comparison}" if comparison else head
+
+
+def _unit(unit: str, amount: float) -> str:
+    """'1 month', not '1 months' (the default unit and any other plural that ends in 's')."""
+    return unit[:-1] if amount == 1 and unit.endswith("s") and len(unit) > 1 else unit
 
 
 def _comparison(result: dict, everyone: list[dict]) -> str:
@@ -151,8 +156,11 @@ def _comparison(result: dict, everyone: list[dict]) -> str:
 
 
 def fmt(x: float) -> str:
-    """12.0 -> '12', 0.5 -> '0.5', 1234.5 -> '1,234', 1e300 -> '1e+300': readable in one line of text."""
+    """12.0 -> '12', 0.5 -> '0.5', 0.005 -> '0.005', 1234.5 -> '1,234', 1e300 -> '1e+300': readable in one line of
+    text."""
     if abs(x) >= 1e15 or 0 < abs(x) < 1e-4:  # beyond these, digits say less than an exponent
+        return f"{x:.3g}"
+    if abs(x) < 1:  # significant digits: two decimals showed a confidence of 0.005 as 0.01 and a score of 0.002 as 0
         return f"{x:.3g}"
     if abs(x) >= 100:
         return f"{x:,.0f}"

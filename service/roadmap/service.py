@@ -111,7 +111,8 @@ def _upsert(session: Session, item: RoadmapItem | None, data: dict) -> str:
 def link(services, item_id: str, note_id: str | None = None, theme_id: int | None = None,
          created_by: str | None = None, draft_id: int | None = None) -> dict:
     """Say that a note (public id), a theme or a draft's question is about an item. Idempotent: an existing link is
-    returned as is. A linked text becomes evidence for the item the next time the matcher is fitted."""
+    returned as is. A linked text becomes evidence for the item the next time the matcher is fitted. `unrejected`:
+    the draft had been rejected for the item, and no longer is."""
     if sum(x is not None for x in (note_id, theme_id, draft_id)) != 1:
         raise LinkError("give exactly one of a note id, a theme id or a draft id")
     with services.db.transaction() as session:
@@ -125,10 +126,11 @@ def link(services, item_id: str, note_id: str | None = None, theme_id: int | Non
         target = (RoadmapLink.note_id == note.id if note else RoadmapLink.theme_id == theme_id
                   if theme_id is not None else RoadmapLink.draft_id == draft_id)
         row = session.scalars(select(RoadmapLink).where(RoadmapLink.item_id == item_id, target)).first()
+        unrejected = False
         if draft_id is not None:  # "yes" after "no": whichever was said last holds
             from .rejections import forget_draft_rejection
 
-            forget_draft_rejection(session, item_id, draft_id)
+            unrejected = forget_draft_rejection(session, item_id, draft_id)
         created = row is None
         if created:
             kind = "note" if note else "theme" if theme_id is not None else "draft"
@@ -136,7 +138,7 @@ def link(services, item_id: str, note_id: str | None = None, theme_id: int | Non
                               created_by=created_by)
             session.add(row)
             session.flush()
-        return {**link_dict(row), "created": created}
+        return {**link_dict(row), "created": created, "unrejected": unrejected}
 
 
 def _check_draft(session: Session, draft_id) -> int:
@@ -200,11 +202,13 @@ def _arr_by_account(session: Session) -> dict[str, float]:
 def state_key(session: Session) -> tuple:
     """Changes whenever notes, roadmap items, links, rejections or the latest theme run change: the inputs of
     scores() and of the matcher."""
-    # One round trip: every draft asks this two or three times.
+    # One round trip: every draft asks this two or three times. Counts and highest ids alone miss a row taken back
+    # and another added (SQLite gives the highest id out again: "no" on draft 2 taken back, then "no" on draft 3, is
+    # the same count and id), so the roadmap write lock's turns count every link, rejection and import as well.
     parts = [func.count(Note.id), func.max(Note.updated_at), func.count(RoadmapItem.id),
              func.max(RoadmapItem.updated_at), func.count(RoadmapLink.id), func.max(RoadmapLink.id),
              func.count(Statement.id), func.max(Statement.id), func.count(RoadmapRejection.id),
-             func.max(RoadmapRejection.id)]
+             func.max(RoadmapRejection.id), locks.turns("roadmap")]
     if theme_queries is not None:
         from ..models import ThemeRun
 

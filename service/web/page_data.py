@@ -191,7 +191,8 @@ def roadmap_page(svc) -> dict:
     for r in ranked["items"]:
         item = items.get(r["item_id"], {})
         cov_row = demand.get(r["item_id"], {})
-        rows.append({**r, "release": item.get("release"), "url": item.get("url"), "goal": item.get("goal"),
+        rows.append({**r, "shown_score": None if r["score"] is None else roadmap.scoring.fmt(r["score"]),
+                     "release": item.get("release"), "url": item.get("url"), "goal": item.get("goal"),
                      "demand": cov_row.get("demand") or {}, "theme_ids": cov_row.get("theme_ids") or []})
     return {"items": rows, "gaps": gaps, "note": note, "method": ranked.get("method"), "themed": themed}
 

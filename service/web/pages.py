@@ -293,13 +293,15 @@ def confirm_draft_item(draft_id: int):
 
         try:
             done = reject(services(), item_id, draft_id=draft_id, created_by=principal().actor)
-        except NotFound:  # the item was deleted meanwhile: nothing left to say no to
-            done = {"created": 0, "unlinked": False}
+            changed = bool(done["created"] or done["unlinked"])
+        except NotFound:  # the item was deleted meanwhile: nothing left to say no to, but the draft was wrong
+            done, changed = {"created": 0, "unlinked": False}, True
         if done["unlinked"]:
             record_action("roadmap_unlink", f"item_id={item_id}", {"draft_id": draft_id, "via": "draft page"})
         if done["created"]:
             record_action("roadmap_reject", f"item_id={item_id}", {"draft_id": draft_id, "via": "draft page"})
-        _save_feedback_once(found, "down", None, f"not the right item: {item_id}")
+        if changed:  # a "no" already said (a second click, or two at once: reject takes turns) is not rated again
+            _save_feedback_once(found, "down", None, f"not the right item: {item_id}")
     saved = "confirmed" if form.answer.data == "yes" else "rejected"
     return redirect(url_for("pages.draft", draft_id=draft_id, saved=saved, _anchor="cited-h"), 303)
 
@@ -309,6 +311,8 @@ def _link_item(item_id: str, via: str, **target) -> None:
     came from goes to the audit log."""
     who = principal()
     link = data.roadmap.link(services(), item_id, created_by=who.actor if who else None, **target)
+    if link.get("unrejected"):  # a "yes" after a "no" takes the rejection back: logged as the API's DELETE is
+        record_action("roadmap_unreject", f"item_id={item_id}", {**target, "via": via})
     if link["created"]:
         record_action("roadmap_link", f"item_id={item_id}", {**target, "via": via})
 
