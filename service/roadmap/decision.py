@@ -31,6 +31,9 @@ EVIDENCE_MARGIN = 0.1  # cosine below a linked note's closest statement still co
 THEME_EVIDENCE = 20  # most central statements of a linked theme used as evidence
 POOL_MAX = 5000  # customer statements given to the matcher as its unlabeled background
 INSTRUCTION_LIKE = "the request contains instruction-like text; it was treated as data, not obeyed"
+# A person said the item is not the right one for a question like this; the next best is cited on its own score.
+AFTER_REJECTION = ("{rejected} was marked as not the right item for a question like this one, so it is not cited; "
+                   "{cited} is the next best match on its own score: check it before sending")
 # Without a roadmap every verdict is not_on_roadmap: that "no" is for want of a roadmap, not an answer to send.
 NO_ROADMAP = ("no roadmap is imported, so \"not on the roadmap\" only means there was no roadmap to check; do not "
               "send this as is: a PM imports the roadmap first (`feedback roadmap import roadmap.csv` or "
@@ -93,17 +96,28 @@ def decide(services, requests: list[dict]) -> list[Decision]:
     vectors = services.embedder.embed(texts)
     results = fitted.match(texts, top_k=len(fitted.items), vectors=vectors, transductive=False)
     explained = fitted.explain(texts, vectors, [r.matches[0]["item_id"] for r in results])
+    vetoed = fitted.vetoed(vectors)
     out = []
-    for req, text, res, why in zip(requests, texts, results, explained):
+    for req, text, res, why, refused in zip(requests, texts, results, explained, vetoed):
         ranked = [Ranked(m["item_id"], by_id[m["item_id"]].title, by_id[m["item_id"]].status, float(m["score"]))
                   for m in res.matches]
         cited = (two_asks(text, ranked[:2], by_id) or ranked[:1]) if res.in_scope else []
         warnings = [INSTRUCTION_LIKE] if looks_like_instructions(req["text"]) else []
+        warnings += _after_rejection(ranked, cited, {fitted.items[j].id for j in np.flatnonzero(refused)})
         verdict = matcher_mod.verdict(cited[0].status) if cited else res.verdict
         out.append(Decision(request_id=req.get("id"), text=req["text"], verdict=verdict,
                             abstained=not res.in_scope, ranked=ranked, cited=cited,
                             why=why if res.in_scope else {}, warnings=warnings))
     return out
+
+
+def _after_rejection(ranked: list[Ranked], cited: list[Ranked], refused: set[str]) -> list[str]:
+    """A warning when an item refused for this request (a rejected question like it) would have come before what is
+    cited: the runner-up is cited on its own score, but the rep said the best guess was wrong, so a person checks."""
+    if not cited or not refused:
+        return []
+    ahead = [r for r in ranked if r.item_id in refused and r.score / matcher_mod.VETOED >= cited[0].score]
+    return [AFTER_REJECTION.format(rejected=ahead[0].item_id, cited=cited[0].item_id)] if ahead else []
 
 
 def two_asks(text: str, top: list[Ranked], by_id: dict) -> list[Ranked] | None:

@@ -301,18 +301,22 @@ class RoadmapMatcher:
             probs = expit((self._mixed(probs, self._class_probs(models, vectors)) - threshold) / spread)
         return self._veto_rejected(probs, vectors)
 
+    def vetoed(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, items) True where an item is declined for a request because a person rejected a text like it."""
+        out = np.zeros((len(vectors), len(self.items)), bool)
+        if not len(self.rejected_vectors) or not len(vectors):
+            return out
+        near = _normalise(vectors) @ self.rejected_vectors.T
+        for j in np.unique(self.rejected_owner):
+            out[:, j] = near[:, self.rejected_owner == j].max(axis=1) >= REJECTED_NEAR
+        return out
+
     def _veto_rejected(self, probs: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """An item is declined for a request within REJECTED_NEAR cosine of a text a person said is not about it (a
         rep's "not the right item"): its score is scaled below the line, so it still ranks but is not cited. Measured
         with simulated rejections on the public dev sets (eval/README.md, "Rejections")."""
-        if not len(self.rejected_vectors) or not len(vectors):
-            return probs
-        near = vectors @ self.rejected_vectors.T
-        probs = np.array(probs, copy=True)
-        for j in np.unique(self.rejected_owner):
-            vetoed = near[:, self.rejected_owner == j].max(axis=1) >= REJECTED_NEAR
-            probs[vetoed, j] *= VETOED
-        return probs
+        vetoed = self.vetoed(vectors)
+        return np.where(vetoed, probs * VETOED, probs) if vetoed.any() else probs
 
     # ---- self-training on the pool -------------------------------------------------------------------------------
     def _self_train(self):

@@ -155,3 +155,23 @@ def test_not_asking_names_what_is_wrong(app, svc):
                        json={"account": "Acme Logistics"}).status_code == 404
     ok = client.post(url, json={"account": "Acme Logistics"})
     assert ok.status_code == 201 and ok.get_json()["rejected"] >= 1 and ok.get_json()["account"] == "Acme Logistics"
+
+
+def test_after_a_no_the_next_best_item_is_cited_with_a_warning_to_check_it(svc):
+    # found by the roadmap walkthrough: once the CSV export was refused, drafts cited the Excel export confidently
+    items = ITEMS + [{"id": "XLS", "title": "Background Excel exports", "status": "planned",
+                      "description": "Large Excel exports run as jobs."}]
+    service.import_items(svc, items)
+    question = "Background CSV exports of large tables?"
+    d = _draft(svc, question)
+    before = decision.decide(svc, [{"id": "q", "text": question}])[0]
+    assert [r.item_id for r in before.cited] == ["EXP"] and before.ranked[1].item_id == "XLS"
+    assert not any("marked as not the right item" in w for w in before.warnings)
+    reject(svc, "EXP", draft_id=d["draft_id"])
+    after = decision.decide(svc, [{"id": "q", "text": question}])[0]
+    assert [r.item_id for r in after.cited] == ["XLS"]
+    assert decision.AFTER_REJECTION.format(rejected="EXP", cited="XLS") in after.warnings
+    drafted = _draft(svc, question)
+    assert any("EXP was marked as not the right item" in w for w in drafted["warnings"])  # the rep sees it
+    other = decision.decide(svc, [{"id": "q", "text": "Column lineage for a KPI?"}])[0]
+    assert not any("marked as not the right item" in w for w in other.warnings)  # unlike the rejected question
