@@ -22,7 +22,8 @@ def register(cli: click.Group) -> None:
 
 @click.group()
 def roadmap():
-    """Roadmap items: import an export, list, show, history, link evidence, coverage of themes, scores."""
+    """Roadmap items: import an export, list, show, history, link evidence, reject a wrong match, coverage of themes,
+    scores."""
 
 
 @roadmap.command("import")
@@ -138,6 +139,41 @@ def roadmap_link(ctx, item_id, note_id, theme_id, draft_id, created_by, as_json)
     else:
         what = f"{result['kind']} {result['note_id'] or result['theme_id'] or result['draft_id']}"
         click.echo(f"{'linked' if result['created'] else 'already linked'} {what} to {item_id}")
+
+
+@roadmap.command("reject")
+@click.argument("item_id")
+@click.option("--draft", "draft_id", type=ROW_ID, required=True,
+              help="A draft id that cited the item for a question not about it.")
+@click.option("--undo", is_flag=True, help="Take the rejection back.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+def roadmap_reject(ctx, item_id, draft_id, undo, as_json):
+    """Say a draft's question is not about the item (the ask page's "No"): its link to the item goes, and the item is
+    declined for questions that read as it (docs/match.md)."""
+    from ..roadmap.rejections import reject, unreject
+
+    if undo:
+        if not unreject(ctx.services, item_id, draft_id=draft_id):
+            fail(f"draft {draft_id} is not rejected for {item_id}")
+        record(ctx.services.db, cli_actor(), "roadmap_unreject", f"item_id={item_id}", {"draft_id": draft_id})
+        result = {"item_id": item_id, "draft_id": draft_id, "deleted": True}
+    else:
+        try:
+            done = reject(ctx.services, item_id, draft_id=draft_id, created_by=cli_actor())
+        except (NotFound, service.LinkError) as exc:
+            fail(str(exc))
+        if done["created"]:
+            record(ctx.services.db, cli_actor(), "roadmap_reject", f"item_id={item_id}",
+                   {"draft_id": draft_id, "unlinked": done["unlinked"]})
+        result = {**done["rejections"][0], "created": bool(done["created"]), "unlinked": done["unlinked"]}
+    if as_json:
+        emit_json(result)
+    elif undo:
+        click.echo(f"draft {draft_id} is no longer rejected for {item_id}")
+    else:
+        click.echo(f"{'rejected' if result['created'] else 'already rejected'}: draft {draft_id} is not about "
+                   f"{item_id}{' (its link was removed)' if result['unlinked'] else ''}")
 
 
 @roadmap.command("coverage")

@@ -175,3 +175,23 @@ def test_after_a_no_the_next_best_item_is_cited_with_a_warning_to_check_it(svc):
     assert any("EXP was marked as not the right item" in w for w in drafted["warnings"])  # the rep sees it
     other = decision.decide(svc, [{"id": "q", "text": "Column lineage for a KPI?"}])[0]
     assert not any("marked as not the right item" in w for w in other.warnings)  # unlike the rejected question
+
+
+def test_the_cli_rejects_and_takes_back_as_the_api_does(run_cli, cli_env, make_app):
+    app = make_app(DATABASE_URL=f"sqlite:///{cli_env / 'feedback.db'}")
+    svc = app.extensions["feedback"]
+    service.import_items(svc, ITEMS)
+    d = _draft(svc, "Okta login for everyone?")
+    cited = d["cited_item_ids"][0]
+    done = run_cli("roadmap", "reject", cited, "--draft", str(d["draft_id"]), "--json")
+    assert done.exit_code == 0 and json.loads(done.stdout)["created"] is True
+    assert "already rejected" in run_cli("roadmap", "reject", cited, "--draft", str(d["draft_id"])).stdout
+    other = next(i["id"] for i in ITEMS if i["id"] != cited)
+    wrong = run_cli("roadmap", "reject", other, "--draft", str(d["draft_id"]))
+    assert wrong.exit_code == 1 and "does not cite" in wrong.output  # only an item the draft cites
+    assert run_cli("roadmap", "reject", cited).exit_code == 2  # --draft is required
+    undo = run_cli("roadmap", "reject", cited, "--draft", str(d["draft_id"]), "--undo")
+    assert undo.exit_code == 0 and "no longer rejected" in undo.stdout
+    assert run_cli("roadmap", "reject", cited, "--draft", str(d["draft_id"]), "--undo").exit_code == 1
+    actions = [e["action"] for e in json.loads(run_cli("audit", "--json").stdout)["entries"]]
+    assert actions[:2] == ["roadmap_unreject", "roadmap_reject"]
