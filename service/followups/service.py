@@ -236,6 +236,21 @@ def rejected_for(services, item_id: str, account: str) -> bool:
             RoadmapRejection.statement_id.in_(_statements_of((account or "").strip()))).limit(1)) is not None
 
 
+def theme_not_about(services, item_id: str, statement_ids: list[int], by: str | None = None) -> dict:
+    """A PM's "No" to "is this the right item?" on a theme page: the theme's statements whose Decision cites the item
+    are rejected for it, so the theme's quotes (and its label, when it is one of them) stop voting for the item in
+    coverage, and their accounts stop counting as asks for it. Returns {"rejected": n, "statements": [...]}."""
+    from ..roadmap.rejections import reject
+
+    mine = set(statement_ids)
+    ids = [st.statement_id for st in asks_mod.statement_asks(services)
+           if st.statement_id in mine and st.asks_for(item_id)]
+    if not ids:
+        return {"rejected": 0, "statements": []}
+    done = reject(services, item_id, statement_ids=ids, created_by=by)
+    return {"rejected": done["created"], "statements": [r["statement_id"] for r in done["rejections"]]}
+
+
 def asking_again(services, item_id: str, account: str) -> dict:
     """Undo not_asking: the rejections of this account's statements for the item go."""
     from sqlalchemy import delete

@@ -148,20 +148,40 @@ def _theme_id(value):
 
 @bp.post("/themes/<int:theme_id>/confirm")
 def confirm_theme_item(theme_id: int):
-    """Yes to "is this the right item?" for an item the matcher picked for a theme: the theme is linked to it."""
+    """"Is this the right item?" for an item the matcher picked for a theme: yes links the theme to it; no rejects the
+    theme's statements matched to it (followups.service.theme_not_about), so coverage stops voting it in."""
     if data.theme_queries is None or data.roadmap is None:
         return unavailable("Themes")
     detail = _theme_or_404(theme_id)
     form = ConfirmItemForm()
-    shown = {i["item_id"] for i in detail["items"]}
-    if not form.validate() or form.item_id.data not in shown or form.answer.data != "yes":
+    shown = {i["item_id"]: i for i in detail["items"]}
+    if not form.validate() or form.item_id.data not in shown:
         return _theme_page(detail, 422, page_error="That item is not shown for this theme; nothing was saved.")
+    if form.answer.data == "no":
+        return _theme_not_about(detail, form.item_id.data, shown[form.item_id.data])
     try:
         _link_item(form.item_id.data, "theme page", theme_id=theme_id)
     except NotFound:  # deleted from the roadmap between the check above and the link
         return _theme_page(detail, 409, page_error=f"Item {form.item_id.data} is no longer on the roadmap; "
                                                    "nothing was saved.")
     return redirect(url_for("pages.theme", theme_id=theme_id, confirmed=form.item_id.data, _anchor="items-h"), 303)
+
+
+def _theme_not_about(detail: dict, item_id: str, shown: dict):
+    from ..followups.service import theme_not_about
+
+    if shown.get("via") == "link":  # a person's link: theirs to take back, not a matcher's guess to refuse
+        return _theme_page(detail, 409, page_error=f"A person linked this theme to {item_id}; nothing was changed.")
+    with services().db.session() as session:
+        members = [s["statement_id"] for s in data.theme_queries.theme_statements(session, detail["id"])]
+    try:
+        done = theme_not_about(services(), item_id, members, by=principal().actor)
+    except NotFound:
+        return _theme_page(detail, 409, page_error=f"Item {item_id} is no longer on the roadmap; nothing was saved.")
+    if done["rejected"]:
+        record_action("roadmap_reject", f"item_id={item_id}", {"theme_id": detail["id"], "via": "theme page",
+                                                               "statements": done["statements"]})
+    return redirect(url_for("pages.theme", theme_id=detail["id"], rejected=item_id, _anchor="items-h"), 303)
 
 
 # ---- notes ----------------------------------------------------------------------------------------------------

@@ -195,3 +195,33 @@ def test_the_cli_rejects_and_takes_back_as_the_api_does(run_cli, cli_env, make_a
     assert run_cli("roadmap", "reject", cited, "--draft", str(d["draft_id"]), "--undo").exit_code == 1
     actions = [e["action"] for e in json.loads(run_cli("audit", "--json").stdout)["entries"]]
     assert actions[:2] == ["roadmap_unreject", "roadmap_reject"]
+
+
+# ---- the theme page's "No" -----------------------------------------------------------------------------------------
+def test_no_on_a_theme_page_stops_the_item_covering_the_theme_and_a_link_cannot_be_refused_there(app):
+    from tests.unit.test_reports import seed
+
+    seed(app, with_drafts=False)
+    svc, client = app.extensions["feedback"], app.test_client()
+    matched = {t["theme_id"]: t["items"] for t in service.coverage(svc)["themes"]}
+    theme_id, item_id = next((tid, i["item_id"]) for tid, items in matched.items() for i in items
+                             if i["via"] == "match")
+    page = client.get(f"/themes/{theme_id}").get_data(as_text=True)
+    assert f'aria-label="No: {item_id} does not address this theme"' in page
+    no = client.post(f"/themes/{theme_id}/confirm", data={"item_id": item_id, "answer": "no"})
+    assert no.status_code == 303 and f"rejected={item_id}" in no.headers["Location"]
+    after = {t["theme_id"]: t["items"] for t in service.coverage(svc)["themes"]}[theme_id]
+    assert item_id not in [i["item_id"] for i in after]  # coverage no longer votes it in
+    assert f"Noted: {item_id} does not address this theme" in client.get(no.headers["Location"]).get_data(as_text=True)
+    (entry,) = entries(svc.db, action="roadmap_reject")
+    assert entry["details"]["theme_id"] == theme_id and entry["details"]["via"] == "theme page"
+    with svc.db.session() as session:
+        assert rejected_texts(session).get(item_id)  # the theme's statements matched to it
+
+    linked_theme, linked_item = next((tid, i["item_id"]) for tid, items in
+                                     {t["theme_id"]: t["items"] for t in service.coverage(svc)["themes"]}.items()
+                                     for i in items if i["via"] == "match")
+    assert client.post(f"/themes/{linked_theme}/confirm", data={"item_id": linked_item, "answer": "yes"}
+                       ).status_code == 303
+    refused = client.post(f"/themes/{linked_theme}/confirm", data={"item_id": linked_item, "answer": "no"})
+    assert refused.status_code == 409 and "A person linked this theme" in refused.get_data(as_text=True)
