@@ -204,3 +204,14 @@ def test_a_missed_gate_and_a_broken_command_line_exit_with_different_codes(run_c
     missed = run_cli("eval", "--suite", "injection", "--thresholds", str(strict))
     broken = run_cli("eval", "--suite", "injection", "--thresholds", str(_write(tmp_path / "bad.json", "{")))
     assert (missed.exit_code, broken.exit_code) == (1, 2), (missed.output, broken.output)
+
+
+def test_bench_rejections_skips_cleanly_without_the_datasets_and_names_bad_options(tmp_path, monkeypatch, capsys):
+    from eval import bench_rejections
+
+    monkeypatch.setenv("FEEDBACK_DATASETS", str(tmp_path / "empty"))
+    assert bench_rejections.main(["--sets", "hwu64"]) is None
+    assert "bench_rejections: no data under" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:
+        bench_rejections.main(["--near", "close"])
+    assert bad.value.code == 2 and "--near" in capsys.readouterr().err
