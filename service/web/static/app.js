@@ -21,6 +21,19 @@
     });
   }
 
+  // One polite live region for short confirmations ("Copied"): a button's changed text is not read out.
+  var announcer = null;
+  function announce(text) {
+    if (!announcer) {
+      announcer = document.createElement("p");
+      announcer.className = "visually-hidden";
+      announcer.setAttribute("role", "status");
+      document.body.appendChild(announcer);
+    }
+    announcer.textContent = "";
+    window.setTimeout(function () { announcer.textContent = text; }, 50);
+  }
+
   function initCopyButtons() {
     var buttons = document.querySelectorAll("[data-copy-target]");
     Array.prototype.forEach.call(buttons, function (button) {
@@ -31,11 +44,14 @@
       button.hidden = false;
       button.addEventListener("click", function () {
         var text = ("value" in target && typeof target.value === "string") ? target.value : target.textContent;
+        var what = button.getAttribute("aria-label") || original;
         copyText(text.trim()).then(function () {
           button.textContent = "Copied";
           button.classList.add("is-copied");
+          announce("Copied: " + what.replace(/^Copy /, ""));
         }, function () {
           button.textContent = "Press Ctrl+C";
+          announce("Could not copy; select the text and press Ctrl+C");
         }).then(function () {
           window.setTimeout(function () {
             button.textContent = original;
@@ -96,10 +112,47 @@
     });
   }
 
+  // A form sent back with errors: move focus to the error summary, so it is read out and Tab goes on from there.
+  function focusErrors() {
+    var summary = document.querySelector("[data-focus-on-load]");
+    if (summary) { summary.focus(); }
+  }
+
+  // A running job's page: fetch it again every few seconds and update the status in place (a reload would send a
+  // screen reader back to the top). When the job is done the server redirects to what it made: follow it.
+  function initJobPolling() {
+    var section = document.querySelector("[data-poll-seconds]");
+    if (!section || !window.fetch || !window.DOMParser) { return; }
+    var delay = (parseInt(section.getAttribute("data-poll-seconds"), 10) || 2) * 1000;
+    function poll() {
+      window.fetch(window.location.href, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
+        if (response.redirected) { window.location.assign(response.url); return null; }
+        return response.ok ? response.text() : null;
+      }).then(function (html) {
+        if (html === null) { window.setTimeout(poll, delay); return; }
+        var doc = new DOMParser().parseFromString(html, "text/html"), fresh = doc.getElementById(section.id);
+        if (!fresh) { window.location.reload(); return; }
+        ["status-h", "job-status-live"].forEach(function (id) {
+          var now = document.getElementById(id), next = fresh.querySelector("#" + id);
+          if (now && next && now.innerHTML !== next.innerHTML) { now.innerHTML = next.innerHTML; }
+        });
+        if (doc.title) { document.title = doc.title; }
+        if (fresh.hasAttribute("data-poll-seconds")) { window.setTimeout(poll, delay); }
+        else {
+          var hint = document.getElementById("job-refresh-hint");
+          if (hint) { hint.remove(); }
+        }
+      }, function () { window.setTimeout(poll, delay); });
+    }
+    window.setTimeout(poll, delay);
+  }
+
   function init() {
     initCopyButtons();
     initNoteCounters();
     initBusyForms();
+    focusErrors();
+    initJobPolling();
   }
 
   if (document.readyState === "loading") {
