@@ -136,6 +136,9 @@ def _run(services, job_id: str, function) -> dict:
     except Exception as exc:  # recorded on the job for `jobs show`; the traceback goes to the worker's log
         if _foreground.get():  # the command prints the error from the row (FEEDBACK_DEBUG=1: not in the foreground)
             log.debug("job %s (%s) failed", job_id, kind, exc_info=True)
+        elif is_transient(exc):  # a server that stayed down: its name says it all, a traceback says nothing more
+            log.error("job %s (%s) failed after %d attempts: %s", job_id, kind, ATTEMPTS, describe(exc))
+            log.debug("job %s (%s) traceback", job_id, kind, exc_info=True)
         else:
             log.exception("job %s (%s) failed", job_id, kind)
         return {"status": "failed", "error": describe(exc)}

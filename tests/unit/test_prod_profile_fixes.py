@@ -74,7 +74,7 @@ def test_a_missing_collection_without_a_cached_handle_is_not_retried():
 
 
 # ---- 6. a Chroma server that is down is worth a retry -----------------------------------------------------------
-def test_chroma_connection_errors_are_transient_and_retried(app, svc, monkeypatch):
+def test_chroma_connection_errors_are_transient_and_retried(app, svc, monkeypatch, caplog):
     request = httpx.Request("POST", "http://127.0.0.1:8000/api/v2/collections/x/add")
     assert is_transient(httpx.ConnectError("[Errno 111] Connection refused", request=request))
     assert is_transient(httpx.ReadTimeout("timed out", request=request))
@@ -87,10 +87,14 @@ def test_chroma_connection_errors_are_transient_and_retried(app, svc, monkeypatc
         raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
 
     monkeypatch.setitem(JOBS, "chroma_down", chroma_down)
-    with app.app_context():
+    with app.app_context(), caplog.at_level("INFO", logger="service.jobs.queue"):
         job = execute(svc, enqueue(svc, "chroma_down", {}, submit=False)["id"])
     assert len(calls) == ATTEMPTS and job["status"] == "failed" and job["attempts"] == ATTEMPTS
     assert job["error"] == "ConnectError: [Errno 111] Connection refused"
+    # the worker's log: one line naming the error once the retries are spent, no traceback (the server was down)
+    (final,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert final.getMessage().endswith(f"failed after {ATTEMPTS} attempts: ConnectError: [Errno 111] Connection refused")
+    assert final.exc_info is None
 
 
 # ---- 3. an outcome the database could not take -------------------------------------------------------------------
