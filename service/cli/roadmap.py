@@ -96,7 +96,7 @@ def roadmap_list(ctx, status, include_archived, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 def roadmap_show(ctx, item_id, as_json):
-    """One item with its score, the reason for it, and its links."""
+    """One item with its score, the reason for it, its links and its rejections ("not the right item")."""
     try:
         data = service.item_detail(ctx.services, item_id)
     except NotFound as exc:
@@ -110,6 +110,9 @@ def roadmap_show(ctx, item_id, as_json):
     click.echo(f"score: {data['scoring']['reason']}")
     for ln in data["links"]:
         click.echo(f"  linked {ln['kind']} {ln['note_id'] or ln['theme_id'] or ln['draft_id']}")
+    for r in data["rejections"]:  # `feedback roadmap reject ITEM --draft ID --undo` takes a draft's back
+        what = f"draft {r['draft_id']}" if r["draft_id"] is not None else f"statement {r['statement_id']}"
+        click.echo(f"  rejected {what} (not about this item; by {r['created_by'] or 'unknown'})")
 
 
 @roadmap.command("link")

@@ -239,8 +239,13 @@ def scores(services) -> dict:
 
 
 def item_detail(services, item_id: str) -> dict:
+    from .rejections import rejection_dict
+
     with services.db.session() as session:
         data = item_dict(get_item(session, item_id), links=True)
+        # ids only, no text: this answer is a viewer's, and the rejected questions and statements are customers' words
+        data["rejections"] = [rejection_dict(r) for r in session.scalars(
+            select(RoadmapRejection).where(RoadmapRejection.item_id == item_id).order_by(RoadmapRejection.id))]
     try:
         ranked = {r["item_id"]: r for r in scores(services)["items"]}
     except ValueError as exc:  # FEEDBACK_SCORING misconfigured: the item still shows, unscored, saying why

@@ -186,6 +186,7 @@ def test_the_cli_rejects_and_takes_back_as_the_api_does(run_cli, cli_env, make_a
     done = run_cli("roadmap", "reject", cited, "--draft", str(d["draft_id"]), "--json")
     assert done.exit_code == 0 and json.loads(done.stdout)["created"] is True
     assert "already rejected" in run_cli("roadmap", "reject", cited, "--draft", str(d["draft_id"])).stdout
+    assert f"rejected draft {d['draft_id']} (not about this item" in run_cli("roadmap", "show", cited).stdout
     other = next(i["id"] for i in ITEMS if i["id"] != cited)
     wrong = run_cli("roadmap", "reject", other, "--draft", str(d["draft_id"]))
     assert wrong.exit_code == 1 and "does not cite" in wrong.output  # only an item the draft cites
@@ -225,3 +226,12 @@ def test_no_on_a_theme_page_stops_the_item_covering_the_theme_and_a_link_cannot_
                        ).status_code == 303
     refused = client.post(f"/themes/{linked_theme}/confirm", data={"item_id": linked_item, "answer": "no"})
     assert refused.status_code == 409 and "A person linked this theme" in refused.get_data(as_text=True)
+
+
+def test_an_items_detail_lists_its_rejections_by_id_without_their_text(app, svc, run_cli, cli_env):
+    service.import_items(svc, ITEMS)
+    d = _draft(svc, "Background CSV exports of large tables?")
+    reject(svc, "EXP", draft_id=d["draft_id"], created_by="user:rep@example.com")
+    detail = app.test_client().get("/api/v1/roadmap/items/EXP").get_json()
+    assert [(r["draft_id"], r["created_by"]) for r in detail["rejections"]] == [(d["draft_id"], "user:rep@example.com")]
+    assert "Background CSV exports of large tables?" not in json.dumps(detail["rejections"])  # a viewer reads this
