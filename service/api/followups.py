@@ -8,8 +8,8 @@ from flask import request
 from ..auth import audit_this, principal
 from ..erase import fingerprint
 from ..followups.brief import brief
-from ..followups.service import (FollowupInputError, ItemArchived, asking_again, followups, mark_told, not_asking,
-                                 parse_since, unmark_told)
+from ..followups.refusals import asking_again, not_asking
+from ..followups.service import FollowupInputError, ItemArchived, followups, mark_told, parse_since, unmark_told
 from ..ingest.validate import year_problem
 from ..notes import NotFound
 from ..roadmap.history import item_history

@@ -10,8 +10,9 @@ from wtforms.validators import DataRequired, Length
 from ..auth import audit_this
 from ..erase import fingerprint
 from ..followups.brief import brief as build_brief
+from ..followups.refusals import not_asking, rejected_for
 from ..followups.service import (FollowupInputError, ItemArchived, followups as build_followups, mark_told,
-                                 not_asking, parse_since, rejected_for, unmark_told)
+                                 parse_since, unmark_told)
 from ..ingest.validate import year_problem
 from ..notes import NotFound
 from ..services import services

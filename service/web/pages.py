@@ -149,7 +149,7 @@ def _theme_id(value):
 @bp.post("/themes/<int:theme_id>/confirm")
 def confirm_theme_item(theme_id: int):
     """"Is this the right item?" for an item the matcher picked for a theme: yes links the theme to it; no rejects the
-    theme's statements matched to it (followups.service.theme_not_about), so coverage stops voting it in."""
+    theme's statements matched to it (followups.refusals.theme_not_about), so coverage stops voting it in."""
     if data.theme_queries is None or data.roadmap is None:
         return unavailable("Themes")
     detail = _theme_or_404(theme_id)
@@ -168,7 +168,7 @@ def confirm_theme_item(theme_id: int):
 
 
 def _theme_not_about(detail: dict, item_id: str, shown: dict):
-    from ..followups.service import theme_not_about
+    from ..followups.refusals import theme_not_about
 
     if shown.get("via") == "link":  # a person's link: theirs to take back, not a matcher's guess to refuse
         return _theme_page(detail, 409, page_error=f"A person linked this theme to {item_id}; nothing was changed.")
