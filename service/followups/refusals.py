@@ -51,6 +51,15 @@ def rejected_for(services, item_id: str, account: str) -> bool:
             RoadmapRejection.statement_id.in_(_statements_of((account or "").strip()))).limit(1)) is not None
 
 
+def theme_rejected(services, item_id: str, statement_ids: list[int]) -> bool:
+    """Is any of these (a theme's) statements rejected for the item (theme_not_about)?"""
+    from ..models import RoadmapRejection
+
+    with services.db.session() as session:
+        return session.scalar(select(RoadmapRejection.id).where(
+            RoadmapRejection.item_id == item_id, RoadmapRejection.statement_id.in_(statement_ids)).limit(1)) is not None
+
+
 def theme_not_about(services, item_id: str, statement_ids: list[int], by: str | None = None) -> dict:
     """A PM's "No" to "is this the right item?" on a theme page: the theme's statements whose Decision cites the item
     are rejected for it, so the theme's quotes (and its label, when it is one of them) stop voting for the item in

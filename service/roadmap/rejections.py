@@ -76,7 +76,11 @@ def forget_draft_rejection(session: Session, item_id: str, draft_id: int) -> boo
 
 def unreject(services, item_id: str, *, draft_id: int | None = None, statement_id: int | None = None) -> bool:
     """Take a rejection back. True when there was one."""
+    from .service import MAX_DRAFT_ID
+
     column, value = ("draft_id", draft_id) if draft_id is not None else ("statement_id", statement_id)
+    if abs(value) > MAX_DRAFT_ID:  # no row has it; PostgreSQL's int4 would refuse the comparison (a 500)
+        return False
     with services.db.transaction() as session:
         locks.hold(session, "roadmap")
         gone = session.execute(delete(RoadmapRejection).where(RoadmapRejection.item_id == item_id,

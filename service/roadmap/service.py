@@ -141,12 +141,16 @@ def link(services, item_id: str, note_id: str | None = None, theme_id: int | Non
         return {**link_dict(row), "created": created, "unrejected": unrejected}
 
 
+MAX_DRAFT_ID = 2**31 - 1  # the largest id an INTEGER column holds on PostgreSQL
+
+
 def _check_draft(session: Session, draft_id) -> int:
     from ..models import Draft
 
     if isinstance(draft_id, bool) or not (str(draft_id).strip().isascii() and str(draft_id).strip().isdigit()) or len(str(draft_id).strip()) > 18:
         raise LinkError(f"a draft id is a whole number, not {draft_id!r}")
-    if session.get(Draft, int(draft_id)) is None:
+    # drafts.id is an INTEGER: int4 on PostgreSQL, where a larger number is a DataError (a 500), not "no such draft"
+    if int(draft_id) > MAX_DRAFT_ID or session.get(Draft, int(draft_id)) is None:
         raise NotFound(f"no draft with id {draft_id!r}")
     return int(draft_id)
 

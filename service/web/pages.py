@@ -84,7 +84,19 @@ def theme(theme_id: int):
     if data.theme_queries is None:
         return unavailable("Themes")
     detail = _theme_or_404(theme_id)
-    return _theme_page(detail)
+    return _theme_page(detail, refused=_theme_refused(detail, request.args.get("rejected")))
+
+
+def _theme_refused(detail: dict, item_id: str | None) -> str | None:
+    """?rejected=ITEM, confirmed only when that rejection is stored (the address alone must not make the page say a
+    person refused an item, as on the follow-ups page)."""
+    from ..followups.refusals import theme_rejected
+
+    if not item_id or data.roadmap is None:
+        return None
+    with services().db.session() as session:
+        members = [s["statement_id"] for s in data.theme_queries.theme_statements(session, detail["id"])]
+    return item_id if theme_rejected(services(), item_id, members) else None
 
 
 def _theme_or_404(theme_id: int) -> dict:
