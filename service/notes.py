@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from . import locks
 from .ingest.validate import parse_date
-from .models import Account, Note, Statement, ThemeSnapshot
+from .models import Account, Note, Statement, ThemeSnapshot, row_number
 from .vectorstore import STATEMENTS
 
 
@@ -45,8 +45,8 @@ def find_note(session: Session, note_id: str) -> Note:
     note = session.scalars(
         select(Note).options(selectinload(Note.statements), selectinload(Note.account)).where(Note.external_id == note_id)
     ).first()
-    if note is None and note_id.isascii() and note_id.isdigit() and len(note_id) <= 18:
-        note = session.get(Note, int(note_id))
+    if note is None and (number := row_number(note_id)) is not None:
+        note = session.get(Note, number)
         if note is not None and note.external_id and note.external_id != note_id:
             note = None  # an internal id only names notes that have no external id
     if note is None:
@@ -58,7 +58,7 @@ def existing_note_ids(session: Session, note_ids) -> set[str]:
     """Which of these public ids still name a note (as find_note reads them), in one query: stored drafts and reports
     keep the ids of notes deleted since, and their pages must not link those."""
     wanted = {str(n) for n in note_ids if n is not None}
-    numbers = {int(n) for n in wanted if n.isascii() and n.isdigit() and len(n) <= 18}
+    numbers = {number for n in wanted if (number := row_number(n)) is not None}
     if not wanted:
         return set()
     rows = session.execute(select(Note.id, Note.external_id).where(

@@ -5,9 +5,10 @@ from apiflask import APIBlueprint
 
 from ..auth.audit import entries
 from ..erase import FINISH, CompactionFailed, EraseError, delete_draft, delete_report, erase_account, fingerprint
+from ..models import row_number
 from ..services import services
 from .errors import APIError
-from .hygiene import MAX_INT, query_flag, query_int
+from .hygiene import query_flag, query_int
 from .openapi import query_parameters
 from .queries import AuditQuery, BackgroundQuery
 
@@ -56,10 +57,10 @@ def erase(name: str):
 @bp.doc(summary="Delete a stored draft and its ratings", responses={404: "no such draft"})
 def delete_one_draft(draft_id: str):
     # the same path as GET /drafts/<draft_id>, so an id that is not a number is no such draft (404), not a 405
-    if not draft_id.isascii() or not draft_id.isdigit() or int(draft_id) > MAX_INT:
+    if (number := row_number(draft_id)) is None:
         raise APIError(404, f"no draft with id {draft_id[:40]!r}")
     try:
-        delete_draft(services(), int(draft_id))
+        delete_draft(services(), number)
     except EraseError as exc:
         raise APIError(404, str(exc)) from None
     return {"deleted": int(draft_id)}

@@ -18,6 +18,7 @@ from flask import abort, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, PathConverter, UnicodeConverter
 
+from ..models.base import MAX_ROW_ID
 from .errors import error_body
 
 MAX_JSON_DEPTH = 32
@@ -28,10 +29,11 @@ UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class BoundedIntegerConverter(IntegerConverter):
-    """`<int:...>` that only matches 0..2**63-1: anything larger is no such page (404)."""
+    """`<int:...>` that only matches 0 up to the largest row id: anything larger is no such page (404). Id columns are
+    INTEGER, 4 bytes on PostgreSQL, which refuses a larger number in a query (a 500 there, a 404 on SQLite)."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", MAX_INT)
+        kwargs.setdefault("max", MAX_ROW_ID)
         super().__init__(map, *args, **kwargs)
 
 

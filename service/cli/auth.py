@@ -8,7 +8,7 @@ from ..auth.audit import cli_actor, entries, record
 from ..auth.store import (MAX_TOKEN_DAYS, AuthError, add_user, create_sign_in_code, create_token,
                           end_sessions_by_email, list_tokens, list_users, revoke_token, set_disabled, set_role)
 from ..models import ROLES, utcnow
-from .common import emit_json, fail, pass_ctx
+from .common import ROW_ID, emit_json, fail, pass_ctx
 
 ROLE = click.Choice(ROLES)
 
@@ -193,7 +193,7 @@ def tokens_list(ctx, as_json):
 
 
 @tokens.command("revoke")
-@click.argument("token_id", type=click.IntRange(1, 2**62))
+@click.argument("token_id", type=ROW_ID)
 @pass_ctx
 def tokens_revoke(ctx, token_id):
     """Revoke a token by its id (`feedback tokens list`): it stops working at once."""

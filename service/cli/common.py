@@ -6,14 +6,16 @@ from pathlib import Path
 
 import click
 
+from ..models.base import MAX_ROW_ID
 
-# A database row id (theme, statement, report, draft): SQL's INTEGER holds up to 2**63 - 1, so a larger number is a
-# usage error here rather than an OverflowError in the driver.
+
+# A database row id (theme, statement, report, draft): id columns are INTEGER (4 bytes on PostgreSQL), so a larger
+# number is a usage error here rather than a DataError in the driver.
 class _RowId(click.IntRange):
     name = "id (a whole number)"  # click's own word, "integer range", read as if a range were asked for
 
 
-ROW_ID = _RowId(1, 2**63 - 1)
+ROW_ID = _RowId(1, MAX_ROW_ID)
 OPEN_APPS: list = []  # apps built by this process's commands, closed by cli.main's fast exit
 
 

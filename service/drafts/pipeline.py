@@ -13,7 +13,7 @@ import time
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ..models import Draft, DraftFeedback
+from ..models import Draft, DraftFeedback, row_number
 from ..roadmap.decision import INSTRUCTION_LIKE
 from . import checks
 from .base import AUDIENCES, TONES, DraftContext, DraftResult
@@ -233,7 +233,7 @@ def edit_problems(services, draft: dict, text: str) -> list[str]:
 
 
 def _int_id(draft_id) -> int:
-    text = str(draft_id)
-    if not text.isascii() or not text.isdigit() or len(text) > 18:  # beyond 64 bits: no such draft
+    number = row_number(draft_id)
+    if number is None:  # not digits, or beyond any row id: no such draft
         raise DraftNotFound(f"no draft with id {draft_id!r}")
-    return int(text)
+    return number

@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from .. import locks
-from ..models import Account, Note, Statement
+from ..models import Account, Note, Statement, row_number
 from ..vectorstore import STATEMENTS
 from .errors import IngestError, RowError
 from .index_sync import reindex, repair_if_needed, statement_metadata, write_intent, writer_died  # noqa: F401 (reindex: re-exported)
@@ -143,7 +143,7 @@ def _existing(session: Session, notes: list[NoteInput], account_ids: dict[str, i
 
 def _internal_number(note_id: str) -> bool:
     """Whether an id could be a note's internal number (as notes.find_note reads one)."""
-    return note_id.isascii() and note_id.isdigit() and len(note_id) <= 18
+    return row_number(note_id) is not None
 
 
 def _renumber_clashes(session: Session, created: list[Note]) -> dict[int, Note]:

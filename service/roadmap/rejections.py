@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .. import locks
-from ..models import Draft, RoadmapLink, RoadmapRejection, Statement
+from ..models import Draft, RoadmapLink, RoadmapRejection, Statement, row_number
 from ..notes import NotFound
 
 
@@ -76,10 +76,8 @@ def forget_draft_rejection(session: Session, item_id: str, draft_id: int) -> boo
 
 def unreject(services, item_id: str, *, draft_id: int | None = None, statement_id: int | None = None) -> bool:
     """Take a rejection back. True when there was one."""
-    from .service import MAX_DRAFT_ID
-
     column, value = ("draft_id", draft_id) if draft_id is not None else ("statement_id", statement_id)
-    if abs(value) > MAX_DRAFT_ID:  # no row has it; PostgreSQL's int4 would refuse the comparison (a 500)
+    if row_number(value) is None:  # no row has it; PostgreSQL would refuse the comparison (a 500)
         return False
     with services.db.transaction() as session:
         locks.hold(session, "roadmap")

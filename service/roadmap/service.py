@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import locks
-from ..models import Account, Note, RoadmapItem, RoadmapLink, RoadmapRejection, Statement
+from ..models import Account, Note, RoadmapItem, RoadmapLink, RoadmapRejection, Statement, row_number
 from ..notes import NotFound, find_note
 from . import decision as decision_mod, history, importer, scoring
 
@@ -141,27 +141,26 @@ def link(services, item_id: str, note_id: str | None = None, theme_id: int | Non
         return {**link_dict(row), "created": created, "unrejected": unrejected}
 
 
-MAX_DRAFT_ID = 2**31 - 1  # the largest id an INTEGER column holds on PostgreSQL
-
-
 def _check_draft(session: Session, draft_id) -> int:
     from ..models import Draft
 
-    if isinstance(draft_id, bool) or not (str(draft_id).strip().isascii() and str(draft_id).strip().isdigit()) or len(str(draft_id).strip()) > 18:
+    if isinstance(draft_id, bool) or not (str(draft_id).strip().isascii() and str(draft_id).strip().isdigit()):
         raise LinkError(f"a draft id is a whole number, not {draft_id!r}")
-    # drafts.id is an INTEGER: int4 on PostgreSQL, where a larger number is a DataError (a 500), not "no such draft"
-    if int(draft_id) > MAX_DRAFT_ID or session.get(Draft, int(draft_id)) is None:
+    number = row_number(draft_id)  # None beyond any row id (PostgreSQL would refuse the query: a 500)
+    if number is None or session.get(Draft, number) is None:
         raise NotFound(f"no draft with id {draft_id!r}")
-    return int(draft_id)
+    return number
 
 
 def _check_theme(session: Session, theme_id) -> int:
     if isinstance(theme_id, bool) or not (str(theme_id).strip().isascii() and str(theme_id).strip().isdigit()):
         raise LinkError(f"a theme id is a whole number, not {theme_id!r}")
+    if (number := row_number(theme_id)) is None:  # beyond any row id (PostgreSQL would refuse the query: a 500)
+        raise NotFound(f"no theme with id {theme_id!r}")
     if theme_queries is None:  # nothing to check against; the link has no foreign key anyway
-        return int(theme_id)
+        return number
     try:
-        return theme_queries.theme_detail(session, int(theme_id))["id"]
+        return theme_queries.theme_detail(session, number)["id"]
     except theme_queries.ThemeNotFound as exc:
         raise NotFound(str(exc)) from None
 

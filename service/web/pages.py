@@ -12,7 +12,7 @@ from flask import Blueprint, abort, make_response, redirect, render_template, re
 
 from ..auth import principal, record_action
 from ..jobs import JobNotFound, enqueue, get_job, themes_payload
-from ..models import utcnow
+from ..models import row_number, utcnow
 from ..notes import NotFound, find_note, note_dict
 from ..reports.render import with_code_html
 from ..reports.store import ReportNotFound, get_report, list_reports
@@ -155,7 +155,7 @@ def edit_theme(theme_id: int):
 def _theme_id(value):
     """A form's theme or statement id as an int when it is one; anything else is passed on for the edit to reject."""
     value = (value or "").strip()
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else value
+    return row_number(value) or value
 
 
 @bp.post("/themes/<int:theme_id>/confirm")
