@@ -442,6 +442,8 @@ def run_judge(svc) -> dict:
             people[k].append(int(r[k]))
             judge[k].append(int(reply.data[k]))
     out = {"n_cases": len(rated), "errors": errors}
+    if rated and errors == len(rated):  # no judge answered: a gate that reads None would be skipped, and pass
+        out["error"] = f"every one of the {errors} judge calls failed (is the endpoint up?)"
     for k in people:
         out[f"kappa_{k}"] = M.cohen_kappa(people[k], judge[k], weights="quadratic") if people[k] else None
     scored = [v for k, v in out.items() if k.startswith("kappa_") and v is not None]
@@ -457,6 +459,9 @@ def check_thresholds(results: dict, thresholds: dict) -> list[dict]:
             continue
         for metric, bound in limits.items():
             value = got.get(metric)
+            if value is None and "error" in got:  # the suite ran and could not measure it: not a pass
+                failed.append({"suite": suite, "metric": metric, "value": None, **bound})
+                continue
             if value is None:
                 continue
             if "min" in bound and value < bound["min"] or "max" in bound and value > bound["max"]:

@@ -215,3 +215,27 @@ def test_bench_rejections_skips_cleanly_without_the_datasets_and_names_bad_optio
     with pytest.raises(SystemExit) as bad:
         bench_rejections.main(["--near", "close"])
     assert bad.value.code == 2 and "--near" in capsys.readouterr().err
+
+
+def test_a_judge_whose_every_call_failed_fails_the_gate_instead_of_skipping_it():
+    # with an unreachable endpoint every kappa was None, and a gate that reads None was skipped: the run passed
+    limits = {"judge": {"cohen_kappa_quadratic": {"min": 0.6}}}
+    broken = {"judge": {"n_cases": 3, "errors": 3, "error": "every one of the 3 judge calls failed",
+                        "cohen_kappa_quadratic": None}}
+    assert runner.check_thresholds(broken, limits) == [
+        {"suite": "judge", "metric": "cohen_kappa_quadratic", "value": None, "min": 0.6}]
+    assert runner.check_thresholds({"judge": {"skipped": "no endpoint"}}, limits) == []
+    assert runner.check_thresholds({"match": {"auroc": None}}, {"match": {"auroc": {"min": 0.5}}}) == []
+
+
+def test_run_judge_says_when_no_call_answered():
+    from types import SimpleNamespace
+
+    from service.llm import LLMError
+
+    def down(*args, **kwargs):
+        raise LLMError("connection refused")
+
+    result = runner.run_judge(SimpleNamespace(llm=SimpleNamespace(complete_json=down)))
+    assert result["errors"] == result["n_cases"] > 0 and "judge calls failed" in result["error"]
+    assert result["cohen_kappa_quadratic"] is None
