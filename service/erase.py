@@ -128,7 +128,7 @@ def _redact_derived(session, erased: Erased) -> dict:
                 [draft.question, draft.text, draft.evidence, draft.extra, draft.checks, draft.warnings]
                 + [[f.edited_text, f.comment] for f in draft.feedback]):
             session.delete(draft)
-            _forget_drafts(session, [draft.id])
+            forget_drafts(session, [draft.id])
             counts["drafts_deleted"] += 1
     if erased.name is not None:  # "told about an item" marks name the account (issue 17)
         from .models import FollowupTold
@@ -247,10 +247,10 @@ def delete_draft(services, draft_id: int) -> None:
         if row is None:
             raise EraseError(f"no draft with id {draft_id}")
         session.delete(row)
-        _forget_drafts(session, [draft_id])
+        forget_drafts(session, [draft_id])
 
 
-def _forget_drafts(session, draft_ids: list[int]) -> None:
+def forget_drafts(session, draft_ids: list[int]) -> None:
     """What points at deleted drafts by number only: links and rejections made from them go; a "told" mark stays,
     without its draft."""
     from .models import FollowupTold, RoadmapLink, RoadmapRejection

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import locks
 from ..models import Draft, FollowupTold, RoadmapItem, RoadmapStatusChange, utcnow
+from ..erase import forget_drafts
 from ..notes import NotFound
 from ..roadmap import history
 from ..roadmap.service import get_item
@@ -169,11 +170,15 @@ def unmark_told(services, item_id: str, account: str) -> dict:
             raise NotFound(f"account {name!r} is not marked as told about {item_id} ({item.status}); nothing was "
                            "changed")
         out = {**_told_dict(marks[0]), "draft_deleted": False}
+        gone = []
         for mark in marks:
             if mark.draft_id is not None and (draft := session.get(Draft, mark.draft_id)) is not None:
                 session.delete(draft)
+                gone.append(draft.id)
                 out["draft_deleted"] = True
             session.delete(mark)
+        session.flush()
+        forget_drafts(session, gone)  # a "No" or "Yes" pressed on that draft went with it, as for any deleted draft
     return out
 
 

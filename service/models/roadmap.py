@@ -77,7 +77,7 @@ class RoadmapLink(Base):
 class RoadmapRejection(Base):
     """A person saying "this draft's question / this customer statement is NOT about that item" (a rep's "not the
     right item"). The matcher declines the item for requests that read as the rejected text (matcher.REJECTED_NEAR).
-    draft_id has no FK, as on links: deleting a draft deletes its rejections in code (erase._forget_drafts)."""
+    draft_id has no FK, as on links: deleting a draft deletes its rejections in code (erase.forget_drafts)."""
 
     __tablename__ = "roadmap_rejections"
     __table_args__ = (

@@ -235,3 +235,19 @@ def test_an_items_detail_lists_its_rejections_by_id_without_their_text(app, svc,
     detail = app.test_client().get("/api/v1/roadmap/items/EXP").get_json()
     assert [(r["draft_id"], r["created_by"]) for r in detail["rejections"]] == [(d["draft_id"], "user:rep@example.com")]
     assert "Background CSV exports of large tables?" not in json.dumps(detail["rejections"])  # a viewer reads this
+
+
+def test_undoing_a_told_mark_takes_the_rejections_of_its_draft_along(svc):
+    # found in review: the draft stored with the mark was deleted, its rejection stayed behind, pointing at nothing
+    from service.followups.service import mark_told, unmark_told
+
+    from .test_followups import seed, ship
+
+    seed(svc)
+    ship(svc)
+    mark = mark_told(svc, "RM-104", "Velo Commerce", told_by="pm")
+    reject(svc, "RM-104", draft_id=mark["draft_id"])
+    assert unmark_told(svc, "RM-104", "Velo Commerce")["draft_deleted"]
+    with svc.db.session() as session:
+        assert rejected_texts(session) == {}
+    assert service.item_detail(svc, "RM-104")["rejections"] == []
