@@ -424,14 +424,37 @@ def _secret_from(home: Path) -> str:
                 os.link(temporary, path)
             except FileExistsError:
                 pass  # another process put its key in place first: read that one
+            except OSError:  # a file system without hard links (some network shares): create it exclusively instead
+                _create_exclusively(path)
             finally:
                 os.unlink(temporary)
-        secret = path.read_text().strip()
+        secret = _read_whole(path)
     except OSError:
         return os.urandom(32).hex()
     if len(secret) < MIN_SECRET_KEY:
         raise ConfigError([f"{path} holds no usable secret ({len(secret)} characters): delete the file to have a "
                            "new one made, or set FEEDBACK_SECRET_KEY"])
+    return secret
+
+
+def _create_exclusively(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as fh:
+        fh.write(os.urandom(32).hex())
+
+
+def _read_whole(path: Path) -> str:
+    """The key, waiting a moment for a process that created the file exclusively and is still writing it."""
+    import time
+
+    for _ in range(20):
+        secret = path.read_text().strip()
+        if len(secret) >= MIN_SECRET_KEY:
+            return secret
+        time.sleep(0.05)
     return secret
 
 

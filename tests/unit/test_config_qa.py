@@ -491,3 +491,20 @@ def test_an_empty_secret_file_is_named_not_used(tmp_path):
     (tmp_path / "secret_key").write_text("\n")  # e.g. a process stopped while the old code was writing it
     with pytest.raises(ConfigError, match="secret_key holds no usable secret .0 characters.: delete the file"):
         _secret_from(tmp_path)
+
+
+def test_a_file_system_without_hard_links_still_gets_one_shared_secret(tmp_path, monkeypatch):
+    # found in review: os.link failing with anything but "exists" made every process use a random key of its own
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service import config
+
+    def no_links(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(config.os, "link", no_links)
+    home = tmp_path / "share"
+    with ThreadPoolExecutor(8) as pool:
+        seen = set(pool.map(lambda _: config._secret_from(home), range(16)))
+    assert len(seen) == 1 and (home / "secret_key").read_text() in seen
+    assert (home / "secret_key").stat().st_mode & 0o077 == 0
