@@ -11,9 +11,14 @@ pytestmark = pytest.mark.browser
 
 def _until(page, check, seconds: float = 10) -> None:
     """Poll from Python: the page's CSP (script-src 'self') refuses the string a wait_for_function would evaluate."""
+    from playwright.sync_api import Error
+
     for _ in range(int(seconds * 10)):
-        if check():
-            return
+        try:
+            if check():
+                return
+        except Error:  # read while the page navigates: look again
+            pass
         page.wait_for_timeout(100)
     raise AssertionError("the page did not change in time")
 
@@ -55,3 +60,21 @@ def test_a_failed_job_shows_its_error_where_it_stands_and_stops_asking(page, liv
     assert page.evaluate("() => window.__same_document === true") and f"/jobs/{job_id}" in page.url
     assert "database is locked" in page.inner_text("#job-status-live")
     assert_clean(page)
+
+
+def test_a_job_that_disappears_shows_the_not_found_page_and_stops_asking(page, live_app, live_server):
+    from sqlalchemy import delete
+
+    from service.models import Job
+
+    svc = live_app.extensions["feedback"]
+    job_id = _queued(live_app, "themes")
+    page.goto(f"{live_server}/jobs/{job_id}")
+    with svc.db.transaction() as session:  # e.g. a database restored from a backup taken before the job
+        session.execute(delete(Job).where(Job.id == job_id))
+    _until(page, lambda: "No such job" in page.content())
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.wait_for_timeout(3000)
+    assert not [u for u in requests if f"/jobs/{job_id}" in u]  # it stopped asking
+    assert_clean(page, expected_status=404)

@@ -127,9 +127,11 @@
     function poll() {
       window.fetch(window.location.href, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
         if (response.redirected) { window.location.assign(response.url); return null; }
-        return response.ok ? response.text() : null;
+        if (response.status === 404) { window.location.reload(); return null; }  // the job is gone: show why, stop
+        return response.ok ? response.text() : undefined;
       }).then(function (html) {
-        if (html === null) { window.setTimeout(poll, delay); return; }
+        if (html === null) { return; }
+        if (html === undefined) { window.setTimeout(poll, delay); return; }  // a 503 while a server restarts: retry
         var doc = new DOMParser().parseFromString(html, "text/html"), fresh = doc.getElementById(section.id);
         if (!fresh) { window.location.reload(); return; }
         ["status-h", "job-status-live"].forEach(function (id) {
