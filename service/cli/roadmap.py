@@ -104,7 +104,8 @@ def roadmap_show(ctx, item_id, as_json):
     if as_json:
         emit_json(data)
         return
-    click.echo(f"{data['id']}  {data['status']}  {data['release'] or ''}  {data['title']}")
+    archived = "  (archived: no longer on the roadmap)" if data.get("archived") else ""
+    click.echo(f"{data['id']}  {data['status']}  {data['release'] or ''}  {data['title']}{archived}")
     if data["description"]:
         click.echo(data["description"])
     click.echo(f"score: {data['scoring']['reason']}")

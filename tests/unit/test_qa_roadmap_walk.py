@@ -181,3 +181,18 @@ def test_on_postgresql_racing_rejections_store_one_and_the_key_moves(make_app, p
     assert sorted(codes) == [200, 200, 200, 201]
     assert len(entries(svc.db, action="roadmap_reject")) == 1
     assert _state(svc) != before and "SSO" not in _cited(svc, "Okta login for everyone?")
+
+
+def test_roadmap_show_says_an_archived_item_is_archived_on_its_first_line(run_cli, cli_env, tmp_path):
+    import json as _json
+
+    first = tmp_path / "first.json"
+    first.write_text(_json.dumps([{"id": "A", "title": "Alpha", "status": "planned"},
+                                  {"id": "B", "title": "Beta", "status": "planned"}]))
+    later = tmp_path / "later.json"
+    later.write_text(_json.dumps([{"id": "A", "title": "Alpha", "status": "planned"}]))
+    assert run_cli("roadmap", "import", str(first)).exit_code == 0
+    assert run_cli("roadmap", "import", str(later), "--sync").exit_code == 0
+    shown = run_cli("roadmap", "show", "B").stdout.splitlines()[0]
+    assert shown.endswith("(archived: no longer on the roadmap)")  # only the score line said so
+    assert "archived" not in run_cli("roadmap", "show", "A").stdout.splitlines()[0]
