@@ -156,6 +156,26 @@ def _link(item_id: str, body) -> dict:
         return service.link(services(), item_id, **fields)
 
 
+@bp.delete("/roadmap/items/<item_id>/links")
+@bp.input(LinkIn, location="json", arg_name="body")
+@bp.doc(summary="Take back a link made by mistake: the note, theme or draft stops counting as evidence for the item",
+        responses={200: "unlinked", 404: "no such item, note, theme or draft, or no such link",
+                   422: "not exactly one of note_id, theme_id, draft_id; a wrong type; an unknown field"})
+def delete_link(item_id: str, body):
+    fields = {k: body.get(k) for k in ("note_id", "theme_id", "draft_id")}
+    try:
+        gone = service.unlink(services(), item_id, **fields)
+    except NotFound as exc:
+        raise APIError(404, str(exc))
+    except service.LinkError as exc:
+        given = [k for k, v in fields.items() if v is not None]
+        raise APIError(422, str(exc), {"field": given[0] if len(given) == 1 else "body"})
+    if not gone:
+        raise APIError(404, f"{item_id} has no such link")
+    audit_this(**{k: v for k, v in fields.items() if v is not None})
+    return {"item_id": item_id, **fields, "deleted": True}
+
+
 @bp.post("/roadmap/items/<item_id>/rejections")
 @bp.input(RejectionIn, location="json", arg_name="body")
 @bp.doc(summary="Say a draft's question is not about the item (idempotent): its link to the item goes, and the "

@@ -33,6 +33,7 @@ REQUIRED_ROLE = {
     # roadmap and match
     "roadmap.list_items": VIEWER, "roadmap.get_item": VIEWER, "roadmap.get_coverage": VIEWER,
     "roadmap.get_scores": VIEWER, "roadmap.post_items": PM, "roadmap.post_link": PM, "roadmap.post_match": SALES,
+    "roadmap.delete_link": PM,
     # a rep saying "not the right item" for a draft, as the draft page's No (pages.confirm_draft_item)
     "roadmap.post_rejection": SALES, "roadmap.delete_rejection": SALES,
     # drafts (they quote customers)

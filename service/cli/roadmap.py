@@ -123,12 +123,16 @@ def roadmap_show(ctx, item_id, as_json):
 @click.option("--draft", "draft_id", type=ROW_ID,
               help="A draft id whose question is about the item (a confirmed answer).")
 @click.option("--by", "created_by", help="Who made the link (default: cli:YOUR_LOGIN_NAME).")
+@click.option("--undo", is_flag=True, help="Take the link back (made by mistake): it stops counting as evidence.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
-def roadmap_link(ctx, item_id, note_id, theme_id, draft_id, created_by, as_json):
+def roadmap_link(ctx, item_id, note_id, theme_id, draft_id, created_by, undo, as_json):
     """Link a note, a theme or a draft to an item: its wording then counts as evidence for that item."""
     if sum(x is not None for x in (note_id, theme_id, draft_id)) != 1:
         fail("give exactly one of --note ID, --theme ID or --draft ID", code=2)
+    if undo:
+        _unlink(ctx, item_id, note_id, theme_id, draft_id, as_json)
+        return
     try:
         result = service.link(ctx.services, item_id, note_id=note_id, theme_id=theme_id, draft_id=draft_id,
                               created_by=created_by or cli_actor())
@@ -143,6 +147,21 @@ def roadmap_link(ctx, item_id, note_id, theme_id, draft_id, created_by, as_json)
     else:
         what = f"{result['kind']} {result['note_id'] or result['theme_id'] or result['draft_id']}"
         click.echo(f"{'linked' if result['created'] else 'already linked'} {what} to {item_id}")
+
+
+def _unlink(ctx, item_id, note_id, theme_id, draft_id, as_json) -> None:
+    target = {k: v for k, v in (("note_id", note_id), ("theme_id", theme_id), ("draft_id", draft_id)) if v}
+    try:
+        gone = service.unlink(ctx.services, item_id, note_id=note_id, theme_id=theme_id, draft_id=draft_id)
+    except (NotFound, service.LinkError) as exc:
+        fail(str(exc))
+    if not gone:
+        fail(f"{item_id} has no such link ({', '.join(f'{k} {v}' for k, v in target.items())})")
+    record(ctx.services.db, cli_actor(), "roadmap_unlink", f"item_id={item_id}", target)
+    if as_json:
+        emit_json({"item_id": item_id, **target, "deleted": True})
+    else:
+        click.echo(f"unlinked {', '.join(f'{k} {v}' for k, v in target.items())} from {item_id}")
 
 
 @roadmap.command("reject")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import math
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .. import locks
@@ -139,6 +139,28 @@ def link(services, item_id: str, note_id: str | None = None, theme_id: int | Non
             session.add(row)
             session.flush()
         return {**link_dict(row), "created": created, "unrejected": unrejected}
+
+
+def unlink(services, item_id: str, note_id: str | None = None, theme_id: int | None = None,
+           draft_id: int | None = None) -> bool:
+    """Take back a link a person made by mistake: the text stops counting as evidence for the item (the matcher is
+    fitted again). True when there was one; NotFound for an unknown item, note, theme or draft id."""
+    if sum(x is not None for x in (note_id, theme_id, draft_id)) != 1:
+        raise LinkError("give exactly one of a note id, a theme id or a draft id")
+    with services.db.transaction() as session:
+        locks.hold(session, "roadmap")
+        get_item(session, item_id)
+        if note_id is not None:
+            target = RoadmapLink.note_id == find_note(session, str(note_id)).id
+        elif theme_id is not None:
+            if (number := row_number(theme_id)) is None:
+                raise LinkError(f"a theme id is a whole number, not {theme_id!r}")
+            target = RoadmapLink.theme_id == number
+        else:
+            if (number := row_number(draft_id)) is None:
+                raise LinkError(f"a draft id is a whole number, not {draft_id!r}")
+            target = RoadmapLink.draft_id == number
+        return session.execute(delete(RoadmapLink).where(RoadmapLink.item_id == item_id, target)).rowcount > 0
 
 
 def _check_draft(session: Session, draft_id) -> int:

@@ -196,3 +196,37 @@ def test_roadmap_show_says_an_archived_item_is_archived_on_its_first_line(run_cl
     shown = run_cli("roadmap", "show", "B").stdout.splitlines()[0]
     assert shown.endswith("(archived: no longer on the roadmap)")  # only the score line said so
     assert "archived" not in run_cli("roadmap", "show", "A").stdout.splitlines()[0]
+
+
+def test_a_link_made_by_mistake_can_be_taken_back_by_api_and_cli(app, run_cli, cli_env, make_app):
+    # there was no way to: a PM who linked the wrong note or theme kept it as evidence for good
+    import json as _json
+
+    from service.auth.audit import entries
+    from service.ingest.store import ingest_notes
+    from service.ingest.validate import NoteInput
+    from service.roadmap import service as roadmap
+
+    svc = app.extensions["feedback"]
+    roadmap.import_items(svc, [{"id": "EXP", "title": "Background exports", "status": "planned"}])
+    ingest_notes(svc, [NoteInput(text="SSO breaks on Okta every morning.", external_id="n-1", account="Acme")])
+    roadmap.link(svc, "EXP", note_id="n-1")
+    client = app.test_client()
+    url = "/api/v1/roadmap/items/EXP/links"
+    assert client.delete(url, json={"note_id": "n-1"}).status_code == 200
+    assert roadmap.item_detail(svc, "EXP")["links"] == []
+    assert client.delete(url, json={"note_id": "n-1"}).status_code == 404  # no such link any more
+    assert client.delete(url, json={"note_id": "nope"}).status_code == 404
+    assert client.delete(url, json={"note_id": "n-1", "theme_id": 1}).status_code == 422
+    assert client.delete("/api/v1/roadmap/items/NOPE/links", json={"note_id": "n-1"}).status_code == 404
+    assert [e["action"] for e in entries(svc.db, action="roadmap_unlink")] == ["roadmap_unlink"]
+
+    cli_app = make_app(DATABASE_URL=f"sqlite:///{cli_env / 'feedback.db'}")
+    cli_svc = cli_app.extensions["feedback"]
+    roadmap.import_items(cli_svc, [{"id": "EXP", "title": "Background exports", "status": "planned"}])
+    ingest_notes(cli_svc, [NoteInput(text="SSO breaks on Okta every morning.", external_id="n-1", account="Acme")])
+    assert run_cli("roadmap", "link", "EXP", "--note", "n-1").exit_code == 0
+    undone = run_cli("roadmap", "link", "EXP", "--note", "n-1", "--undo", "--json")
+    assert undone.exit_code == 0 and _json.loads(undone.stdout)["deleted"] is True
+    again = run_cli("roadmap", "link", "EXP", "--note", "n-1", "--undo")
+    assert again.exit_code == 1 and "has no such link" in again.output
