@@ -45,12 +45,30 @@ def jobs_in_foreground(on: bool = True):
         _foreground.reset(token)
 
 
-def backoff_base() -> float:
-    """FEEDBACK_JOB_BACKOFF: seconds before the first retry, doubling each time (tests use a few ms)."""
-    try:
-        return float(os.environ.get("FEEDBACK_JOB_BACKOFF", "2"))
-    except ValueError:
-        return 2.0
+BACKOFF = 2.0  # seconds before a job's first retry: an SQLite lock or a busy moment clears in far less
+SERVER_BACKOFF = 15.0  # the same for a background job against a database or Chroma server: a restart takes ~30 s
+
+
+def backoff_base(services=None) -> float:
+    """FEEDBACK_JOB_BACKOFF: seconds before the first retry, doubling each time (tests use a few ms). Unset, a
+    background job whose database or vector store is a server waits SERVER_BACKOFF, so its three attempts span
+    45 s and outlast a server's restart; 2 s then 4 s did not, and a nightly job failed for good. A job someone
+    waits for at a command (the foreground) keeps the short default: that person can run it again."""
+    value = os.environ.get("FEEDBACK_JOB_BACKOFF")
+    if value is not None:
+        try:
+            return float(value)
+        except ValueError:  # Config refuses it at start; a value changed under a running process falls back
+            pass
+    if services is not None and not _foreground.get() and _uses_servers(services.config):
+        return SERVER_BACKOFF
+    return BACKOFF
+
+
+def _uses_servers(config) -> bool:
+    """Does this process reach its database or its vector store over the network (a restart to wait out)?"""
+    url = str(getattr(config, "DATABASE_URL", "") or "")
+    return bool(getattr(config, "CHROMA_URL", None)) or bool(url) and not url.startswith("sqlite")
 
 
 def sweep_seconds() -> float:
@@ -119,14 +137,15 @@ def _run(services, job_id: str, function) -> dict:
 
         def note_retry(state) -> None:
             exc = state.outcome.exception()
-            log.warning("job %s (%s) attempt %d failed, retrying: %s", job_id, kind, state.attempt_number, exc)
+            log.warning("job %s (%s) attempt %d failed, retrying in %g s: %s", job_id, kind, state.attempt_number,
+                        state.upcoming_sleep, exc)
             try:
                 store.note_attempt(services, job_id, f"attempt {state.attempt_number}: {describe(exc)}")
             except Exception as note_exc:  # the database may be what is down: keep retrying all the same
                 log.warning("job %s: attempt not recorded: %s", job_id, note_exc)
 
         retrying = Retrying(retry=retry_if_exception(is_transient), stop=stop_after_attempt(ATTEMPTS),
-                            wait=wait_exponential(multiplier=backoff_base(), max=60), before_sleep=note_retry,
+                            wait=wait_exponential(multiplier=backoff_base(services), max=60), before_sleep=note_retry,
                             reraise=True)
         result = retrying(function, services, payload, progress)
         progress.flush()
@@ -164,7 +183,7 @@ def record(services, job_id: str, outcome: dict, *, if_running: bool = False) ->
     value = outcome.get("result") if outcome["status"] == "done" else outcome.get("error") or "failed"
     try:
         return Retrying(retry=retry_if_exception_type(SQLAlchemyError), stop=stop_after_attempt(3),
-                        wait=wait_exponential(multiplier=backoff_base() / 2, max=10), reraise=True)(
+                        wait=wait_exponential(multiplier=backoff_base(services) / 2, max=10), reraise=True)(
             write, services, job_id, value, if_running=if_running)
     except SQLAlchemyError as exc:
         raise OutcomeNotRecorded(job_id, outcome, exc) from exc
