@@ -35,6 +35,19 @@ class DatabaseUnavailable(ConfigError):
         super().__init__([f"the database at {shown} did not answer ({why}); start it or fix FEEDBACK_DATABASE_URL"])
 
 
+class UnknownRevisions(ConfigError):
+    """The database carries migrations this code does not have: a newer (or another branch's) version of the service
+    upgraded it. Alembic said only "Can't locate revision identified by '0026_x'" (a traceback from gunicorn), and
+    migrating further, or running this code against that schema, is unsafe; so the start stops with what to do."""
+
+    def __init__(self, url: str, unknown: list[str]):
+        shown = make_url(url).render_as_string(hide_password=True)
+        super().__init__([
+            f"the database at {shown} was migrated by a newer or different version of the service: this version does "
+            f"not know its revision{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; run that version (or a "
+            "later one) against it, or set FEEDBACK_DATABASE_URL to another database"])
+
+
 def driver_url(url: str) -> str:
     """The URL SQLAlchemy opens: postgresql:// means psycopg 3 here (SQLAlchemy's default for it is psycopg2)."""
     if url.startswith("postgresql://"):
@@ -101,7 +114,12 @@ class Database:
         self.check_answers()
         cfg = self.alembic_config()
         if self.engine.dialect.name != "postgresql":
-            command.upgrade(cfg, "heads")
+            with self.engine.connect() as conn:
+                current = self._check_known(conn, cfg)
+            # Up to date: no migration transaction (env.py takes SQLite's write lock for one, and a command starting
+            # while an ingest writes would wait for it)
+            if current != self._heads(cfg):
+                command.upgrade(cfg, "heads")
             return
         with self.engine.begin() as conn:
             if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}):
@@ -110,8 +128,27 @@ class Database:
                             "advisory lock %d)", make_url(self.url).render_as_string(hide_password=True),
                             MIGRATION_LOCK_KEY)
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            self._check_known(conn, cfg)
             cfg.attributes["connection"] = conn  # env.py migrates on this connection, inside this transaction
             command.upgrade(cfg, "heads")
+
+    @staticmethod
+    def _heads(cfg) -> set[str]:
+        from alembic.script import ScriptDirectory
+
+        return set(ScriptDirectory.from_config(cfg).get_heads())
+
+    def _check_known(self, conn, cfg) -> set[str]:
+        """The database's revisions; UnknownRevisions when this code lacks any of them."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        known = {script.revision for script in ScriptDirectory.from_config(cfg).walk_revisions()}
+        unknown = sorted(current - known)
+        if unknown:
+            raise UnknownRevisions(self.url, unknown)
+        return current
 
     def check_answers(self) -> None:
         """DatabaseUnavailable when no connection can be made; a migration that fails later stays its own error."""

@@ -1,7 +1,10 @@
 """Alembic's environment. Database.upgrade passes the connection to migrate on (config.attributes["connection"]:
 on PostgreSQL it holds the migration lock, in its transaction) or its engine (config.attributes["engine"]); a
 bare `alembic` run uses FEEDBACK_DATABASE_URL. Offline (`--sql`), the SQL is written out instead of run."""
+from contextlib import contextmanager
+
 from alembic import context
+from sqlalchemy import event
 
 from service.models import Base
 
@@ -29,8 +32,31 @@ def _migrate(connection) -> None:
     # A connection already in a transaction (Database.upgrade on PostgreSQL) keeps it: Alembic begins none of its
     # own, and the caller's commit ends the lock and the migrations together.
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
-    with context.begin_transaction():
+    with _sqlite_ddl_in_transactions(connection), context.begin_transaction():
         context.run_migrations()
+
+
+@contextmanager
+def _sqlite_ddl_in_transactions(connection):
+    """Each migration on SQLite all or nothing, its DDL included. Python's sqlite3 opens a transaction only before
+    INSERT, UPDATE or DELETE, so CREATE TABLE and CREATE INDEX committed at once: a migration that failed part way
+    (0024 after its table, before its indexes) left the table behind, unstamped, and every later start failed on
+    "table roadmap_rejections already exists". Here every transaction Alembic begins is an explicit BEGIN IMMEDIATE
+    (which also takes the write lock before the migration reads the schema); an autocommit block (PRAGMA
+    foreign_keys in sqlite_rebuild) begins none."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+
+    def begin_immediate(conn) -> None:
+        if conn.connection.dbapi_connection.isolation_level is not None:  # None: Alembic's autocommit block
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(connection, "begin", begin_immediate)
+    try:
+        yield
+    finally:
+        event.remove(connection, "begin", begin_immediate)
 
 
 def run_migrations_online() -> None:

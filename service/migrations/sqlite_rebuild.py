@@ -24,8 +24,10 @@ def rebuild(table: str, *, autoincrement: bool) -> None:
     _set_foreign_keys(bind, False, table)
     try:
         # One write transaction from the check to the rename (Python's sqlite3 would run the CREATE TABLE on its
-        # own), so a second process migrating at the same time waits here and then finds the table rebuilt.
-        bind.exec_driver_sql("BEGIN IMMEDIATE")
+        # own), so a second process migrating at the same time waits here and then finds the table rebuilt. env.py
+        # has begun it already (BEGIN IMMEDIATE after the autocommit block); a caller without env.py has not.
+        if not bind.connection.dbapi_connection.in_transaction:
+            bind.exec_driver_sql("BEGIN IMMEDIATE")
         if has_autoincrement(bind, table) != autoincrement:
             orphans = _references_to_missing(bind, table)  # (none, unless made with foreign keys off)
             with op.batch_alter_table(table, recreate="always", table_kwargs={"sqlite_autoincrement": autoincrement}):
