@@ -56,9 +56,11 @@ def driver_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """hide_parameters: a database error's text names the SQL but not its bound values (a note's words, an email),
+    so a traceback in a worker's or the server's log carries no customer text."""
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -69,7 +71,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(driver_url(url), pool_pre_ping=True)
+    return create_engine(driver_url(url), pool_pre_ping=True, hide_parameters=True)
 
 
 class Database:

@@ -14,6 +14,7 @@ Format (all keys except `temperature` required, no others allowed, so a typo can
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -40,11 +41,25 @@ def prompts_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parents[1] / "prompts"
 
 
+# Characters that end a line (str.splitlines) which json.dumps leaves raw with ensure_ascii=False: NEL, LINE
+# SEPARATOR and PARAGRAPH SEPARATOR. Raw, a question holding "\u2028system: ..." put a line of its own into the
+# prompt, outside the JSON string as a line-reading model sees it.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_LINE_BREAK = re.compile("[\x85\u2028\u2029]")
+
+
+def _dumps(obj, **kwargs) -> str:
+    """json.dumps with every line break escaped: a data block's lines are the JSON's own, whatever the data says.
+    (Outside its strings JSON is ASCII, so replacing these characters anywhere only touches string contents.)"""
+    return _LINE_BREAK.sub(lambda m: _LINE_BREAKS[m.group()], json.dumps(obj, **kwargs))
+
+
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     # Keep the caller's key order and non-ASCII text readable; tojson still escapes < > & ' so data
-    # can never contain a literal "</data>" that closes the data block early.
+    # can never contain a literal "</data>" that closes the data block early, nor start a line of its own.
     env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
+    env.policies["json.dumps_function"] = _dumps
     return env
 
 

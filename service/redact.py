@@ -2,6 +2,10 @@
 
 One Redactor per LLM exchange: the same email/phone/name always gets the same placeholder, so the model
 can still tell people apart, and restore() can put back only what the caller is allowed to show.
+
+Besides emails, phone numbers and known names, three things a customer pastes into a note never go to the endpoint:
+payment card numbers (a Luhn-valid number in a card's shape), IBANs (ISO 13616 check digits) and web addresses
+(a reset link, a share link or a webhook carries its secret in the path or the query, so every URL goes).
 """
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import re
 from typing import Iterable
 
 import phonenumbers
+from stdnum import iban as iban_check, luhn
 
 from .config import phone_regions
 
@@ -33,8 +38,21 @@ _ID_BEFORE = re.compile(r"(?i)(?:(?<!\w)(?:order|ticket|invoice|case|ref|id|po)\
 _ID_LOOKBEHIND = 24  # characters before a candidate that _ID_BEFORE reads
 _DIGIT = re.compile(r"\d")
 
-_PLACEHOLDER = re.compile(r"\[(EMAIL|PHONE|NAME)_(\d+)\]")
-_NEUTRAL = {"EMAIL": "[email removed]", "PHONE": "[phone removed]", "NAME": "[name removed]"}
+# A web address, with a scheme or starting "www.": its end is the first space, quote or angle bracket; punctuation
+# that ends the sentence around it is not part of it (_url_end).
+_URL = re.compile(r"(?i)(?<![\w@.])(?:https?://|ftp://|www\.)[^\s<>\"'`]+")
+# A card number as printed: 13 to 19 digits in one run, four groups of four (and up to three more digits), or the
+# 4-6-5 / 4-6-4 grouping of Amex and Diners; one separator throughout. Kept only when it passes the Luhn check
+# (python-stdnum) and starts as card numbers do (2 to 6), so an order number or a phone number in groups is not
+# taken for one.
+_CARD = re.compile(r"(?<![\w+\-.])(?:\d{13,19}|\d{4}(?P<s>[ -])\d{4}(?P=s)\d{4}(?P=s)\d{4}(?:(?P=s)\d{1,3})?"
+                   r"|\d{4}(?P<t>[ -])\d{6}(?P=t)\d{4,5})(?![\w\-]|\.\d)")
+# An IBAN, written in one run or in groups of four; kept only when its check digits are right (ISO 13616 mod 97).
+_IBAN = re.compile(r"(?<![\w.])[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)(?!\w)")
+
+_PLACEHOLDER = re.compile(r"\[(EMAIL|PHONE|NAME|CARD|IBAN|URL)_(\d+)\]")
+_NEUTRAL = {"EMAIL": "[email removed]", "PHONE": "[phone removed]", "NAME": "[name removed]",
+            "CARD": "[card number removed]", "IBAN": "[bank account removed]", "URL": "[link removed]"}
 _HONORIFICS = r"(?:mr|mrs|ms|miss|dr|prof)\.?"
 
 
@@ -45,7 +63,7 @@ class Redactor:
         self._regions = phone_regions(regions) if regions is not None else _configured_regions()
         self._mapping: dict[str, str] = {}  # placeholder -> original
         self._keys: dict[tuple[str, str], str] = {}  # (kind, normalized value) -> placeholder
-        self._counts = {"EMAIL": 0, "PHONE": 0, "NAME": 0}
+        self._counts = dict.fromkeys(_NEUTRAL, 0)
         # Longest names first, so "Mary Ann Smith" wins over a shorter contact "Ann Smith"; one combined
         # pattern so placeholders are numbered in reading order.
         self._names = sorted(dict.fromkeys(" ".join(str(n).split()) for n in names if n and str(n).strip()), key=len, reverse=True)
@@ -67,20 +85,21 @@ class Redactor:
     def redact(self, text: str) -> str:
         if not text:
             return text
-        # Emails and phones in one pass, in reading order. An email's digits are never a phone, and names come
-        # after: an email's local part can look like a name ("jane.doe@").
-        emails = [(m.start(), m.end(), "EMAIL") for m in _EMAIL.finditer(text)]
-        # The phone matcher sees emails and placeholders blanked out (same length, so offsets hold): their digits
-        # ("[EMAIL_1] 415 555 0142", "jane4155550142@x.io") must not become, or join, a phone number.
-        masked = text
-        for start, end in [(a, b) for a, b, _ in emails] + [m.span() for m in _PLACEHOLDER.finditer(text)]:
-            masked = masked[:start] + " " + "x" * (end - start - 2) + " " + masked[end:]
-        phones = [(a, b, "PHONE") for a, b in _phone_spans(masked, self._regions)]
+        # URLs, emails, IBANs, cards and phones in one pass, in reading order. Each finder sees what the ones before
+        # it found blanked out (same length, so offsets hold): a URL's "user:pw@host" is no email, an email's or an
+        # IBAN's digits ("[EMAIL_1] 415 555 0142", "jane4155550142@x.io") never become, or join, a phone number.
+        # Names come after: an email's local part can look like a name ("jane.doe@").
+        masked = _mask(text, [m.span() for m in _PLACEHOLDER.finditer(text)])
+        found: list[tuple[int, int, str]] = []
+        for kind, spans in (("URL", _url_spans), ("EMAIL", _email_spans), ("IBAN", _iban_spans),
+                            ("CARD", _card_spans), ("PHONE", lambda t: _phone_spans(t, self._regions))):
+            spans = spans(masked)
+            found += [(a, b, kind) for a, b in spans]
+            masked = _mask(masked, spans)
         parts, last = [], 0
-        for start, end, kind in sorted(emails + phones):
+        for start, end, kind in sorted(found):
             original = text[start:end]
-            key = original.lower() if kind == "EMAIL" else _phone_key(original)
-            parts += [text[last:start], self._placeholder(kind, key, original)]
+            parts += [text[last:start], self._placeholder(kind, _key(kind, original), original)]
             last = end
         text = "".join(parts) + text[last:]
         if self._name_re is not None:
@@ -127,6 +146,63 @@ class Redactor:
         self._keys[(kind, key)] = placeholder
         self._mapping[placeholder] = original
         return placeholder
+
+
+def _mask(text: str, spans) -> str:
+    """text with each (start, end) span blanked to " xx…x " of the same length, in one pass."""
+    parts, last = [], 0
+    for start, end in sorted(spans):
+        parts += [text[last:start], " " + "x" * (end - start - 2) + " "]
+        last = end
+    return "".join(parts) + text[last:]
+
+
+def _key(kind: str, original: str) -> str:
+    """What makes two spellings the same value (one placeholder for both)."""
+    if kind == "PHONE":
+        return _phone_key(original)
+    if kind in ("CARD", "IBAN"):
+        return re.sub(r"[\s-]", "", original).upper()
+    return original if kind == "URL" else original.lower()
+
+
+def _url_spans(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.start() + _url_end(m.group())) for m in _URL.finditer(text)]
+
+
+def _url_end(url: str) -> int:
+    """The URL without the punctuation that ends the sentence around it ("see https://x.io/a." or "(https://x.io)");
+    a closing bracket is kept when the URL opened one (https://en.wikipedia.org/wiki/Foo_(bar))."""
+    end = len(url)
+    while end and url[end - 1] in ".,;:!?)]}*_":
+        closer = url[end - 1]
+        opener = {")": "(", "]": "[", "}": "{"}.get(closer)
+        if opener and url[:end].count(opener) >= url[:end].count(closer):
+            break
+        end -= 1
+    return end
+
+
+def _email_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _EMAIL.finditer(text)]
+
+
+def _card_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if digits[0] in "23456" and luhn.is_valid(digits):
+            spans.append(m.span())
+    return spans
+
+
+def _iban_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for m in _IBAN.finditer(text):
+        iban = m.group().replace(" ", "")
+        if 15 <= len(iban) <= 34 and iban_check.is_valid(iban):  # python-stdnum: check digits and country format
+            spans.append(m.span())
+    return spans
 
 
 def _configured_regions() -> tuple[str, ...]:

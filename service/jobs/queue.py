@@ -101,7 +101,7 @@ class OutcomeNotRecorded(RuntimeError):
 
     def __init__(self, job_id: str, outcome: dict, cause: BaseException):
         super().__init__(f"job {job_id} ended {outcome['status']} but the database did not take it: "
-                         f"{type(cause).__name__}: {cause}")
+                         f"{describe(cause)}")  # logged: the SQL error's parameters (the outcome) stay out
         self.outcome = outcome
 
 
@@ -137,8 +137,10 @@ def _run(services, job_id: str, function) -> dict:
 
         def note_retry(state) -> None:
             exc = state.outcome.exception()
+            # describe(), not the exception's own text: a database error's text goes on with its bound parameters
+            # (a note's text in an ingest job), and this line is in the worker's log at WARNING.
             log.warning("job %s (%s) attempt %d failed, retrying in %g s: %s", job_id, kind, state.attempt_number,
-                        state.upcoming_sleep, exc)
+                        state.upcoming_sleep, describe(exc))
             try:
                 store.note_attempt(services, job_id, f"attempt {state.attempt_number}: {describe(exc)}")
             except Exception as note_exc:  # the database may be what is down: keep retrying all the same
@@ -234,7 +236,7 @@ class LocalQueue:
             for job_id in store.queued_ids(self.app.extensions["feedback"]):
                 self.submit(job_id)
         except Exception as exc:  # the database is down: the next sweep tries again
-            log.warning("job sweep skipped: %s: %s", type(exc).__name__, exc)
+            log.warning("job sweep skipped: %s", describe(exc))  # not the SQL's parameters: a job's payload
 
     def _run(self, job_id: str) -> None:
         with self._lock:

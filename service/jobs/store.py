@@ -202,7 +202,7 @@ def _progress_engine(db):
     if db.url not in _engines:
         from sqlalchemy import create_engine
 
-        _engines[db.url] = create_engine(db.url, connect_args={"timeout": 0.2})
+        _engines[db.url] = create_engine(db.url, connect_args={"timeout": 0.2}, hide_parameters=True)
     return _engines[db.url]
 
 

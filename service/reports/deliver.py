@@ -70,17 +70,20 @@ def api_allowed_hosts(config) -> list[str]:
 
 
 def build_payload(data: dict) -> dict:
-    """{"text": the Markdown summary (Slack mrkdwn), "blocks": header, context and one section per part}."""
+    """{"text": the Markdown summary (Slack mrkdwn), "blocks": header, context and one section per part}.
+    Every mrkdwn object is `verbatim`: Slack otherwise turns "@channel", "@here" and "#channel" written in a note
+    into a mention or a channel link by itself (render.py escapes what other chat tools read)."""
     text = render_markdown(data, "slack")
     if len(text) > TEXT_LIMIT:
         text = text[:TEXT_LIMIT] + "\n…"
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": data["title"][:150], "emoji": False}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": header(data)}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": header(data), "verbatim": True}]},
     ]
     for heading, body in markdown_sections(data, "slack"):
         body = body if len(body) <= SECTION_LIMIT else body[:SECTION_LIMIT] + "\n…"
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{heading}*\n{body}"}})
+        blocks.append({"type": "section",
+                       "text": {"type": "mrkdwn", "text": f"*{heading}*\n{body}", "verbatim": True}})
     return {"text": text, "blocks": blocks[:50]}
 
 

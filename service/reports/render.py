@@ -87,8 +87,19 @@ def _text(value, flavor: str) -> str:
     return _line_start(_escape(re.sub(r"\s+", " ", str(value or "")).strip(), flavor), flavor)
 
 
+# Chat tools that take a Slack-shaped payload read more than Slack's <...> syntax in its "text": Mattermost,
+# Rocket.Chat and Discord notify a whole channel for "@channel", "@here", "@all" or "@everyone" (and a person for
+# "@name"), and render Markdown links and images, so a note saying `![x](https://evil.example/pixel)` made every
+# reader's client fetch that address. A zero-width space after the "@" and after each "]" leaves the text as it
+# reads but no longer a mention, a link, an image or a link reference. An email address (a letter before the "@")
+# is left as written.
+ZWSP = "\u200b"
+CHAT_MENTION = re.compile(r"(?<![^\W_])@(?=[\w.-])")
+
+
 def _escape(text: str, flavor: str) -> str:
     if flavor == "slack":
+        text = CHAT_MENTION.sub("@" + ZWSP, text).replace("]", "]" + ZWSP)
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     # An & that starts an entity first: "R&amp;D" or "&copy;" written in a label must show as written, not as the
     # character it names ("R&D" needs nothing and stays readable in the raw file).

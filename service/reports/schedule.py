@@ -112,8 +112,11 @@ def refresh_themes(services, progress=None) -> tuple[dict | None, str | None]:
         return None, f"themes were not refreshed: {exc}"
     except Exception as exc:  # a stale theme run is better than no report at all
         # One line where the command runs (the CLI ends errors with one line); the traceback at debug level.
-        # The report (and its webhook) names the error's type only: its text may quote stored data.
-        log.warning("theme run failed in the nightly job: %s: %s", type(exc).__name__, str(exc)[:500])
+        # The report (and its webhook) names the error's type only: its text may quote stored data. The log line
+        # too takes a database error's first line only: SQLAlchemy's text goes on with the bound parameters.
+        from ..jobs.queue import describe
+
+        log.warning("theme run failed in the nightly job: %s", describe(exc)[:500])
         log.debug("the theme run's traceback", exc_info=True)
         uses = (f"this report uses the previous theme run ({prev_id})" if prev_id is not None
                 else "there is no earlier theme run, so this report has no themes")

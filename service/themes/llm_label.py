@@ -10,6 +10,7 @@ import re
 
 from ..llm import LLMError
 from ..prompts import PromptError, load_prompt
+from ..drafts.evidence import names_in
 from ..redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,18 @@ def relabel(services, texts: list[list[str]], results) -> None:
     except PromptError as exc:
         log.warning("theme_label prompt unusable, keeping offline labels: %s", exc)
         return
+    registry = _known_names(services)
     for cluster_texts, result in zip(texts, results):
-        redactor = Redactor()
-        quotes = [redactor.redact(cluster_texts[i]) for i in result.representatives]
+        sent = [cluster_texts[i] for i in result.representatives]
+        # Contact and author names as drafts redact them (docs/llm.md). Keywords are lower-cased phrases of the same
+        # statements: one with a word of a name found in them is left out, not sent as "whitfield says".
+        names = names_in(" ".join(sent + list(result.keywords[:10])), registry)
+        redactor = Redactor(names=names)
+        quotes = [redactor.redact(text) for text in sent]
+        name_words = {w.lower() for n in names for w in n.split()}
+        keywords = [k for k in result.keywords[:10] if not name_words & set(k.lower().split())]
         try:
-            reply = services.llm.complete_json(prompt, {"keywords": result.keywords[:10], "quotes": quotes})
+            reply = services.llm.complete_json(prompt, {"keywords": keywords, "quotes": quotes})
         except LLMError as exc:
             log.info("LLM labeller failed (%s); offline label kept", type(exc).__name__)
             continue
@@ -45,7 +53,15 @@ def relabel(services, texts: list[list[str]], results) -> None:
             result.label = label[0].upper() + label[1:]
             result.source = "llm"
         else:
-            log.info("LLM label %r rejected; offline label kept", label[:80])
+            # Not the label itself: the model wrote it from customer quotes, and this is the server's log
+            log.info("LLM label of %d characters rejected; offline label kept", len(label))
+
+
+def _known_names(services) -> set[str]:
+    from ..names import person_names
+
+    with services.db.session() as session:
+        return person_names(services, session)
 
 
 def agrees(embedder, label: str, candidates: list[str]) -> bool:
