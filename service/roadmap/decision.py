@@ -24,7 +24,8 @@ from ..models import RoadmapItem, Statement
 from ..text import plain_text, terms
 from ..untrusted import looks_like_instructions
 from ..vectorstore import STATEMENTS
-from . import matcher as matcher_mod
+from . import matcher as matcher_mod, parts
+from .parts import Part
 
 ACCEPTED = 0.5  # calibrated scores: 0.5 is the acceptance threshold for every request and item
 EVIDENCE_MARGIN = 0.1  # cosine below a linked note's closest statement still counted as evidence
@@ -63,6 +64,8 @@ class Decision:
     cited: list[Ranked]  # what a draft may cite: the accepted best item (two when two are asked for), or nothing
     why: dict = field(default_factory=dict)  # for the cited item: the view of it the request is closest to
     warnings: list[str] = field(default_factory=list)
+    # Sentences of the request this Decision leaves unanswered (parts.py): each is a warning too, for the rep
+    unanswered: list[Part] = field(default_factory=list)
 
     @property
     def best(self) -> Ranked | None:
@@ -108,6 +111,10 @@ def decide(services, requests: list[dict]) -> list[Decision]:
         out.append(Decision(request_id=req.get("id"), text=req["text"], verdict=verdict,
                             abstained=not res.in_scope, ranked=ranked, cited=cited,
                             why=why if res.in_scope else {}, warnings=warnings))
+    found = parts.unanswered(fitted, services.embedder, texts, [[r.item_id for r in d.cited] for d in out])
+    for decision, unanswered in zip(out, found):
+        decision.unanswered = unanswered
+        decision.warnings += [parts.warning(p, decision.abstained) for p in unanswered]
     return out
 
 

@@ -51,3 +51,14 @@ def test_scores_rank_the_bundled_roadmap_with_reasons(client):
     scored = [r for r in data["items"] if r["score"] is not None]
     assert len(scored) == len(data["items"]) and scored == sorted(scored, key=lambda r: -r["score"])
     assert all("for the items in development" in r["reason"] for r in scored)
+
+
+def test_a_draft_warns_the_rep_about_a_second_ask_it_leaves_unanswered(client):
+    """Two asks in two sentences: the draft answers the Excel one and, before, said nothing of phone support."""
+    two = "Is there a way to export to Excel? Also, do you offer phone support for enterprise customers?"
+    got = client.post("/api/v1/drafts", json={"question": two}).get_json()
+    assert got["cited_item_ids"][:1] == ["RM-102"], got
+    assert any(w.startswith('this draft does not answer part of the question, "Also, do you offer phone support')
+               for w in got["warnings"]), got["warnings"]
+    one = client.post("/api/v1/drafts", json={"question": "Is there a way to export to Excel?"}).get_json()
+    assert not any("part of the question" in w for w in one["warnings"]), one["warnings"]
