@@ -66,14 +66,18 @@ def delete_one_draft(draft_id: str):
     return {"deleted": int(draft_id)}
 
 
-@bp.delete("/reports/<int:report_id>")
+@bp.delete("/reports/<report_id>")
 @bp.doc(summary="Delete a stored report", responses={404: "no such report"})
-def delete_one_report(report_id: int):
+def delete_one_report(report_id: str):
+    # As DELETE /drafts/<id>: an id that is not a row number ("abc", one past 32 bits) is no such report (404). With
+    # <int:...> no route took it, and werkzeug answered 405 because the GET route's pattern matched the digits.
+    if (number := row_number(report_id)) is None:
+        raise APIError(404, f"no report with id {report_id[:40]!r}")
     try:
-        delete_report(services(), report_id)
+        delete_report(services(), number)
     except EraseError as exc:
         raise APIError(404, str(exc)) from None
-    return {"deleted": report_id}
+    return {"deleted": number}
 
 
 @bp.get("/audit")

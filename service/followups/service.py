@@ -96,13 +96,33 @@ def followups(services, item_id: str, since: date | None = None, drafts: bool = 
         rows.append(row)
     rows.sort(key=lambda r: (r["arr"] is None, -(r["arr"] or 0), -r["asks"], r["account"]))
     for row in rows:
-        ctx = item_context(services, item, row["account"], row["quotes"]) if drafts and not item.archived else None
-        row["draft"] = draft_for(services, ctx) if ctx is not None else None
+        row["draft"] = None
+    if drafts:
+        _draft_rows(services, item, rows)
     return {"item_id": item.id, "title": item.title, "status": item.status, "release": item.release,
             "archived": item.archived, "changed_at": change.changed_at.isoformat() if change else None,
             "change": history.change_dict(change) if change else None,
             "since": since.isoformat() if since else None, "accounts": rows,
             "told": sorted(told_rows, key=lambda t: t["account"])}
+
+
+def add_drafts(services, item_id: str, rows: list[dict]) -> None:
+    """A checked draft in each of `rows` (accounts of `followups(..., drafts=False)`), as followups() makes one for
+    every account. A draft costs a few queries and an item asked for all year has a hundred accounts: a page drafts
+    the accounts it shows."""
+    if not rows:
+        return
+    with services.db.session() as session:
+        item = get_item(session, item_id)
+        session.expunge(item)
+    _draft_rows(services, item, rows)
+
+
+def _draft_rows(services, item, rows: list[dict]) -> None:
+    if item.archived:  # no draft states an archived item's last status (followups() says why)
+        return
+    for row in rows:
+        row["draft"] = draft_for(services, item_context(services, item, row["account"], row["quotes"]))
 
 
 def mark_told(services, item_id: str, account: str, told_by: str | None = None, note: str | None = None) -> dict:

@@ -11,11 +11,12 @@ from ..auth import audit_this
 from ..erase import fingerprint
 from ..followups.brief import brief as build_brief
 from ..followups.refusals import not_asking, rejected_for
-from ..followups.service import (FollowupInputError, ItemArchived, followups as build_followups, mark_told,
-                                 parse_since, unmark_told)
+from ..followups.service import (FollowupInputError, ItemArchived, add_drafts, followups as build_followups,
+                                 mark_told, parse_since, unmark_told)
 from ..ingest.validate import year_problem
 from ..notes import NotFound
 from ..services import services
+from .page_data import ACCOUNTS_PER_PAGE, BadPage, Pager, page_number
 
 bp = Blueprint("closeloop", __name__, template_folder="templates")
 NO_STORE = {"Cache-Control": "no-store"}
@@ -42,10 +43,20 @@ def _since():
 @bp.get("/roadmap/items/<item_id>/followups")
 def followups(item_id: str):
     since, error = _since()
+    if error:  # as the API: 400, and no unfiltered list under an address that asks for a filtered one
+        return _bad_since(item_id, error)
     try:
-        data = build_followups(services(), item_id, since=since)
+        number = page_number(request.args.get("page"))
+    except BadPage as exc:
+        return _problem(400, f"{exc}.", title="Bad page number",
+                        back=(url_for("closeloop.followups", item_id=item_id), "Show the first page"))
+    try:  # every account that asked (cheap), then a checked draft for those on this page only
+        data = build_followups(services(), item_id, since=since, drafts=False)
     except NotFound:
         return _missing_item(item_id)
+    pager = Pager(number, ACCOUNTS_PER_PAGE, len(data["accounts"]))
+    shown = pager.rows(data["accounts"])
+    add_drafts(services(), item_id, shown)
     # Only a mark that is stored is confirmed: the "told" of the address is a name to look up, never a message.
     told = request.args.get("told")
     told = told if told and any(t["account"] == told for t in data["told"]) else None
@@ -53,8 +64,16 @@ def followups(item_id: str):
     untold = untold if untold and any(a["account"] == untold for a in data["accounts"]) else None
     rejected = request.args.get("rejected")  # confirmed only when that rejection is stored
     rejected = rejected if rejected and rejected_for(services(), item_id, rejected) else None
-    return render_template("pages/followups.html", f=data, form=ToldForm(formdata=None), page_error=error,
-                           told=told, untold=untold, rejected=rejected), 422 if error else 200, NO_STORE
+    return render_template("pages/followups.html", f=data, shown=shown, pager=pager, form=ToldForm(formdata=None),
+                           told=told, untold=untold, rejected=rejected), 200, NO_STORE
+
+
+def _bad_since(item_id: str, error: str):
+    """A `since` that is no date: say which field is wrong and how to write it, and offer the whole list instead."""
+    message = (f"Nothing is listed: the since field of the address is wrong ({error}). Write it as YYYY-MM-DD, "
+               "for example ?since=2026-06-01, or leave it out to list every account that asked.")
+    return _problem(400, message, title="Bad since date",
+                    back=(url_for("closeloop.followups", item_id=item_id), "Show all follow-ups"))
 
 
 @bp.post("/roadmap/items/<item_id>/followups/told")
@@ -173,10 +192,10 @@ def _missing_item(item_id: str):
                          "or the address is mistyped.", title="No such roadmap item")
 
 
-def _problem(status: int, message: str, title: str | None = None):
+def _problem(status: int, message: str, title: str | None = None, back: tuple[str, str] | None = None):
     """The error page, saying in words what went wrong with this request (the generic 404 cannot name it)."""
     page = render_template("error.html", status=status, message=message, title=title or "That did not work",
-                           back=(url_for("pages.roadmap"), "Go to the roadmap"))
+                           back=back or (url_for("pages.roadmap"), "Go to the roadmap"))
     return page, status, NO_STORE
 
 

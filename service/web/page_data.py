@@ -3,6 +3,7 @@ package is missing the module attribute is None and the page says the feature is
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, time
 
 from sqlalchemy import select
@@ -27,6 +28,55 @@ except ImportError:  # pragma: no cover
     drafts = None
 
 STATEMENTS_SHOWN = 30
+THEMES_PER_PAGE = 50
+ACCOUNTS_PER_PAGE = 20
+MAX_PAGE = 1_000_000  # as the API's ?page=: far past any list, and its offset stays inside 64 bits
+
+
+class BadPage(ValueError):
+    """?page= that is not a page number: a 400 naming the field."""
+
+
+def page_number(raw: str | None) -> int:
+    """?page=N as an int (1 when absent), else BadPage saying what is expected."""
+    if raw is None or raw.strip() == "":
+        return 1
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 7 and 1 <= int(text) <= MAX_PAGE):
+        raise BadPage(f"page must be a whole number from 1 to {MAX_PAGE:,}, not {raw[:40]!r}")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class Pager:
+    """One page of a list the page has in full (it was filtered or ordered in Python): what _macros.pager shows."""
+
+    number: int
+    per_page: int
+    total: int
+
+    @property
+    def first(self) -> int:  # 1-based position of the first row shown
+        return min((self.number - 1) * self.per_page + 1, self.total + 1)
+
+    @property
+    def last(self) -> int:
+        return min(self.number * self.per_page, self.total)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+    def rows(self, items: list) -> list:
+        return items[(self.number - 1) * self.per_page:self.number * self.per_page]
 
 
 # ---- themes ---------------------------------------------------------------------------------------------------

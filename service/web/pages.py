@@ -44,6 +44,12 @@ def not_found(title: str, message: str, back: tuple[str, str] | None = None):
     abort(make_response(page, 404, NO_STORE))
 
 
+def bad_page(exc: Exception, back: tuple[str, str]):
+    """?page= that is no page number: 400, naming the field and what it takes (as the API's ?page=)."""
+    page = render_template("error.html", status=400, title="Bad page number", message=f"{exc}.", back=back)
+    return page, 400, NO_STORE
+
+
 def unavailable(feature: str, status: int = 200):
     return render_template("pages/unavailable.html", feature=feature), status
 
@@ -53,13 +59,19 @@ def unavailable(feature: str, status: int = 200):
 def themes():
     if data.theme_queries is None:
         return unavailable("Themes")
+    try:
+        number = data.page_number(request.args.get("page"))
+    except data.BadPage as exc:
+        return bad_page(exc, (url_for("pages.themes"), "Go to the themes"))
     form = ThemeFilterForm(request.args)
     valid = form.validate() if request.args else True
     run, items = data.theme_list(services(), form if valid else None)
     window = {"since": form.since.data, "until": form.until.data} if valid else {}
     filtered = valid and any(request.args.get(k) for k in ("since", "until", "source", "account"))
-    page = render_template("pages/themes.html", form=form, run=run, themes=items, filtered=filtered,
-                           run_form=RunThemesForm(formdata=None, data=window, prefix="run"),
+    # A year of notes makes hundreds of themes: a page of them at a time, biggest first as the run ranks them.
+    pager = data.Pager(number, data.THEMES_PER_PAGE, len(items))
+    page = render_template("pages/themes.html", form=form, run=run, themes=pager.rows(items), pager=pager,
+                           filtered=filtered, run_form=RunThemesForm(formdata=None, data=window, prefix="run"),
                            ran=request.args.get("ran"))
     return page, 200 if valid else 422
 
@@ -75,8 +87,10 @@ def run_themes():
         until = datetime.combine(form.until.data, time.max) if form.until.data else None
         return _start_job("themes", themes_payload(data.RunOptions(since=since, until=until)))
     run, items = data.theme_list(services(), None)
+    pager = data.Pager(1, data.THEMES_PER_PAGE, len(items))
     return render_template("pages/themes.html", form=ThemeFilterForm(formdata=None), run_form=form, run=run,
-                           themes=items, filtered=False, run_error="Please correct the dates."), 422
+                           themes=pager.rows(items), pager=pager, filtered=False,
+                           run_error="Please correct the dates."), 422
 
 
 @bp.get("/themes/<int:theme_id>")
@@ -129,7 +143,7 @@ def edit_theme(theme_id: int):
     detail = _theme_or_404(theme_id)
     form = ThemeEditForm()
     if not form.validate():
-        return _theme_page(detail, 422, edit_error="; ".join(e for errs in form.errors.values() for e in errs))
+        return _edit_again(detail, form, 422)
     kind = form.action.data
     fields = {"theme_id": theme_id}
     if kind == "rename":
@@ -140,16 +154,31 @@ def edit_theme(theme_id: int):
         fields = {"statement_ids": [_theme_id(i) for i in form.statement_ids.data or []],
                   "target_id": None if form.to.data in ("", "none") else _theme_id(form.to.data)}
         if not fields["statement_ids"]:
-            return _theme_page(detail, 422, edit_error="Tick the statements to move first.")
+            return _edit_again(detail, form, 422, ("statement_ids", "Tick the statements to move first."))
     try:
         edit_and_rerun(services(), kind, principal().actor, **fields)
     except ThemeEditError as exc:
-        return _theme_page(detail, exc.status, edit_error=f"Nothing was changed: {exc}.")
-    except ThemeRunError as exc:
-        return _theme_page(detail, 422,  # the edit is not kept when its re-run fails (themes.edits.edit_and_rerun)
-                           edit_error=f"Nothing was changed: the themes could not be re-run with the edit: {exc}.")
+        return _edit_again(detail, form, exc.status, (exc.field, f"{exc}."))
+    except ThemeRunError as exc:  # the edit is not kept when its re-run fails (themes.edits.edit_and_rerun)
+        return _edit_again(detail, form, 422, (None, f"The themes could not be re-run with the edit: {exc}."))
     target = fields.get("target_id") if kind == "merge" else theme_id
     return redirect(url_for("pages.theme", theme_id=target, edited=kind, _anchor="edit-h"), 303)
+
+
+# The theme page's control for each field an edit can be refused for (pages/_theme_edit.html); the ticked statements
+# are sent with the move form, whose target select carries their error. Any other field (the action, the theme itself)
+# is about the edit as a whole.
+EDIT_CONTROLS = {"label": "rename-label", "into": "merge-into", "to": "move-to", "statement_ids": "move-to"}
+
+
+def _edit_again(detail: dict, form: ThemeEditForm, status: int, *problems: tuple[str | None, str]):
+    """The theme page after a refused edit: each error next to the control it concerns (edit_errors: control id, or
+    None for the edit as a whole, -> messages), and the forms keep what the PM sent (edit_form)."""
+    errors: dict[str | None, list[str]] = {}
+    for name, messages in [*form.errors.items(), *((name, [m]) for name, m in problems)]:
+        errors.setdefault(EDIT_CONTROLS.get(name or ""), []).extend(messages)
+    return _theme_page(detail, status, edit_form=form, edit_errors=errors,
+                       edit_error="Nothing was changed: please correct the edit below.")
 
 
 def _theme_id(value):
