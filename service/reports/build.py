@@ -104,9 +104,11 @@ def build_report(services, period: str = "1d", as_of: date | None = None, *, wit
     with services.db.session() as session:
         notes = _note_stats(session, window)
         run, rows = _theme_rows(session, window, messages)
+        first_note = _first_note(session)
         drafts = _draft_activity(session, window)
         context = _context(session, window) if run and not notes["count"] else None
     step(1)
+    baseline_note = _limit_trends(rows, notes, window, first_note)
     gaps, gaps_note = _gaps(services, rows) if with_gaps else ([], "gaps were not computed")
     step(2)
     moved, moved_since = _moved(services, window)
@@ -119,6 +121,8 @@ def build_report(services, period: str = "1d", as_of: date | None = None, *, wit
         days = last_day.isoformat() if window.days == 1 else f"{window.start} to {last_day}"
         messages.insert(0, f"No notes in this window (the {PERIOD_NAMES[period]}: {days}, UTC): "
                            "nothing was heard from customers in it.")
+    if baseline_note:
+        messages.insert(1 if not notes["count"] else 0, baseline_note)
     active = [r for r in rows if r["mentions"] > 0]
     top = sorted(active, key=lambda r: (-r["accounts"], -(r["arr"] or 0), -r["mentions"], r["label"]))[:TOP_THEMES]
     return {
@@ -136,6 +140,8 @@ def build_report(services, period: str = "1d", as_of: date | None = None, *, wit
         "new": _movers(rows, "new"),
         "growing": _movers(rows, "growing"),
         "fading": _movers(rows, "fading"),
+        # how many themes each list holds before it is cut to MOVERS: "New: a; b; c" must not read as all of them
+        "movers_total": {k: sum(1 for r in rows if _is_mover(r, k)) for k in ("new", "growing", "fading")},
         "top_themes": top,
         "themes_mentioned": len(active),
         "themes_mentioned_previous": sum(1 for r in rows if r["previous_mentions"] > 0),
@@ -192,8 +198,12 @@ def _theme_rows(session, window: Window, messages: list[str]) -> tuple[dict | No
         messages.append("no theme run yet: run `feedback themes run` (or `feedback schedule --once`) first")
         return None, []
     mentions = _mentions(session, run.id, window)
-    rows = [_theme_row(t, mentions.get(t["id"], []), window) for t in latest_themes(session)]
-    info = {"run_id": run.id, "created_at": run.created_at.isoformat(), "mode": run.mode}
+    themes = latest_themes(session)
+    rows = [_theme_row(t, mentions.get(t["id"], []), window) for t in themes]
+    # The window the themes pages' trends compare (to the data's latest day), which the report's may not be.
+    windows = sorted({t["trend_window"] for t in themes if t.get("trend_window")})
+    info = {"run_id": run.id, "created_at": run.created_at.isoformat(), "mode": run.mode,
+            "trend_window": windows[0] if windows else None}
     return info, rows
 
 
@@ -226,10 +236,12 @@ def _theme_row(theme: dict, mentions: list[dict], window: Window) -> dict:
         if m["account"] and m["arr"] is not None:
             arr_by_account[m["account"]] = m["arr"]
     accounts = sorted({m["account"] for m in current if m["account"]})
+    previous_accounts = len({m["account"] for m in mentions if not m["current"] and m["account"]})
     trend = trend_of(len(current), previous, first_seen, window.dt(window.start)) if mentions else "quiet"
     return {
         "id": theme["id"], "label": theme["label"], "status": theme["status"], "keywords": theme["keywords"][:6],
         "mentions": len(current), "previous_mentions": previous, "accounts": len(accounts),
+        "previous_accounts": previous_accounts,
         "account_names": accounts, "arr": float(sum(arr_by_account.values())) if arr_by_account else None,
         "trend": trend, "total_mentions": theme["mentions"], "total_accounts": theme["accounts"],
         "total_arr": theme.get("arr"), "timeline": list(theme.get("timeline") or []),
@@ -256,11 +268,53 @@ def _quotes(current: list[dict], theme: dict) -> list[dict]:
     return picked
 
 
+def _is_mover(row: dict, trend: str) -> bool:
+    return row["trend"] == trend and (trend != "fading" or row["previous_mentions"] > 0)
+
+
 def _movers(rows: list[dict], trend: str) -> list[dict]:
-    chosen = [r for r in rows if r["trend"] == trend and (trend != "fading" or r["previous_mentions"] > 0)]
+    chosen = [r for r in rows if _is_mover(r, trend)]
     chosen.sort(key=lambda r: (-abs(r["mentions"] - r["previous_mentions"]), -r["accounts"], r["label"]))
-    keep = ("id", "label", "status", "mentions", "previous_mentions", "accounts", "trend", "timeline")
+    keep = ("id", "label", "status", "mentions", "previous_mentions", "accounts", "previous_accounts", "trend",
+            "timeline")
     return [{k: r[k] for k in keep} for r in chosen[:MOVERS]]
+
+
+def _first_note(session) -> datetime | None:
+    when = func.coalesce(Note.occurred_at, Note.ingested_at)
+    return session.scalar(select(func.min(when)))
+
+
+def _limit_trends(rows: list[dict], notes: dict, window: Window, first_note: datetime | None) -> str | None:
+    """A trend compares what was heard in two periods; where one of them heard nothing at all, a count of 0 there
+    is no evidence of a change. A day without notes (a weekend) does not make yesterday's themes fade, the day
+    after it does not make today's grow, and the first period of data makes nothing new, only first recorded.
+    Such trends become None (no claim) and the returned note says why."""
+    if not rows:  # no theme run: the report says so, and there is no trend to qualify
+        return None
+    start, last_prev = window.start.isoformat(), (window.start - timedelta(days=1)).isoformat()
+    if not notes["count"]:
+        keep, note = {"quiet"}, None  # "No notes in this window" is said first; nothing faded in a silent window
+    elif first_note is None or first_note >= window.dt(window.start):
+        keep = {"quiet"}
+        note = (f"No notes before {start}: this is the first period with notes, so no theme is called new, "
+                "growing or fading (there is no earlier period to compare with).")
+    elif not notes["previous"]:
+        keep = {"quiet", "new"}
+        note = (f"No notes in the previous period ({window.prev_start.isoformat()} to {last_prev}): no theme is "
+                "called growing or fading against a period nothing was heard in.")
+    else:
+        if first_note > window.dt(window.prev_start):
+            return (f"The notes begin on {first_note.date().isoformat()}: the previous period "
+                    f"({window.prev_start.isoformat()} to {last_prev}) is only partly covered, so growth against it "
+                    "may be overstated.")
+        return None
+    dropped = [row for row in rows if row["trend"] not in keep]
+    for row in dropped:
+        row["trend"] = None
+    if not dropped:  # nothing would have been claimed: no note needed
+        return None
+    return note or "No theme is called fading: a period without notes says nothing about any theme."
 
 
 def _gaps(services, rows: list[dict]) -> tuple[list[dict], str | None]:
@@ -282,8 +336,10 @@ def _gaps(services, rows: list[dict]) -> tuple[list[dict], str | None]:
         # "accounts", "mentions" and "arr" here are the whole theme run's, where a top theme's are this period's;
         # the total_* names (a top theme's names for its theme-run figures) say so and the old names stay for
         # readers of the JSON (docs/reports.md).
+        # The trend is this report's, over the window the report names ("Trends compare ..."): the theme run's
+        # own trend compares another window (the last 30 days of the data) and contradicted the top themes' one.
         gaps.append({"theme_id": gap.get("theme_id"), "label": gap.get("label"), "accounts": accounts,
-                     "mentions": mentions, "trend": gap.get("trend"), "arr": gap.get("arr"),
+                     "mentions": mentions, "trend": row.get("trend") if row else None, "arr": gap.get("arr"),
                      "total_accounts": accounts, "total_mentions": mentions, "total_arr": gap.get("arr"),
                      "period_mentions": row.get("mentions", 0)})
     note = cov.get("note")

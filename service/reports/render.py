@@ -153,6 +153,9 @@ def markdown_sections(data: dict, flavor: str = "markdown") -> list[tuple[str, s
                f"{_n(notes['previous'], 'note')} from {_n(notes['previous_accounts'], 'account')}).")
     if data.get("trend_window"):
         summary += f" Trends compare {data['trend_window']}."
+        pages = (data.get("theme_run") or {}).get("trend_window")
+        if pages and pages != data["trend_window"]:  # the same theme can be "growing" there and "stable" here
+            summary += f" (The themes pages compare {pages}, so their trends can differ.)"
     sections = [("Summary", "\n".join([summary] + [f"Note: {_note(m, flavor)}" for m in data.get("messages") or []]))]
     sections.append(("Top themes by accounts", _top(data, flavor)))
     movers = [_movers(data, key, title, flavor) for key, title in
@@ -178,8 +181,10 @@ def _top(data: dict, flavor: str) -> str:
         arr = f", ARR {money(t['arr'])}" if t.get("arr") else ""
         # This list counts this period, the gaps below the whole theme run: each figure says which, in the words
         # of the HTML report's headers ("Accounts this period", "Accounts (theme run)").
+        # No trend (None) where the report makes no comparison (a period without notes, the first one with notes).
+        trend = f", {t['trend']}" if t.get("trend") else ""
         lines.append(f"{n}. {_bold(_text(t['label'], flavor), flavor)}: {_n(t['accounts'], 'account')} this period, "
-                     f"{_n(t['mentions'], 'mention')} this period (was {t['previous_mentions']}){arr}, {t['trend']}")
+                     f"{_n(t['mentions'], 'mention')} this period (was {t['previous_mentions']}){arr}{trend}")
         for q in t.get("quotes") or []:
             who = _text(q.get("account") or "no account", flavor)
             lines.append(f"   > \u201c{_text(q['text'], flavor)}\u201d: {who}, note {_text(q['note_id'], flavor)}")
@@ -190,8 +195,23 @@ def _movers(data: dict, key: str, title: str, flavor: str) -> str:
     rows = data.get(key) or []
     if not rows:
         return f"{_bold(title, flavor)}: none"
-    items = "; ".join(f"{_text(t['label'], flavor)} ({t['mentions']}, was {t['previous_mentions']})" for t in rows)
-    return f"{_bold(title, flavor)}: {items}"
+    items = "; ".join(f"{_text(t['label'], flavor)} ({_mover_counts(t)})" for t in rows)
+    # The lists are cut at MOVERS themes: say how many more there are rather than pass a part for the whole.
+    more = (data.get("movers_total") or {}).get(key, len(rows)) - len(rows)
+    return f"{_bold(title, flavor)}: {items}{f'; and {more} more' if more > 0 else ''}"
+
+
+def _mover_counts(t: dict) -> str:
+    """"3 mentions from 1 account, was 0 mentions": a change counted in mentions says how many accounts made it, so
+    one account repeating itself is not read as a pain spreading. Reports stored before accounts were kept say
+    "(3, was 0)" as they did."""
+    if t.get("accounts") is None or t.get("previous_accounts") is None:
+        return f"{t['mentions']}, was {t['previous_mentions']}"
+
+    def counted(mentions: int, accounts: int) -> str:
+        return f"{_n(mentions, 'mention')} from {_n(accounts, 'account')}" if mentions else "0 mentions"
+
+    return f"{counted(t['mentions'], t['accounts'])}, was {counted(t['previous_mentions'], t['previous_accounts'])}"
 
 
 def moved_text(data: dict, flavor: str, base_url: str = "") -> str:

@@ -71,7 +71,7 @@ def seed(app, *, with_roadmap: bool = True, with_drafts: bool = True) -> dict[st
     resp = client.post("/api/v1/notes", json=notes)
     assert resp.status_code == 201, resp.get_data(as_text=True)
     svc = app.extensions["feedback"]
-    ids = _seed_run(svc)
+    ids = seed_run(svc)
     if with_roadmap:
         assert client.post("/api/v1/roadmap/items", json=ROADMAP).status_code == 201
         resp = client.post("/api/v1/roadmap/items/EXP/links", json={"theme_id": ids["CSV export times out"]})
@@ -81,18 +81,20 @@ def seed(app, *, with_roadmap: bool = True, with_drafts: bool = True) -> dict[st
     return ids
 
 
-def _seed_run(svc) -> dict[str, int]:
+def seed_run(svc, groups: dict[str, list[dict]] = THEMES, run_end: datetime = datetime(2026, 11, 27),
+             days: float = 7.0) -> dict[str, int]:
+    """A theme run with one theme per group of notes (no clustering), measured over the `days` before run_end."""
     ids = {}
     with svc.db.transaction() as s:
         run = ThemeRun(mode="full", filters={"all": True}, params={"min_mentions": 3, "min_accounts": 2})
         s.add(run)
         s.flush()
-        for label, group in THEMES.items():
+        for label, group in groups.items():
             wanted = [n["id"] for n in group]
             rows = s.execute(select(Statement, Note).join(Note).where(Note.external_id.in_(wanted))).all()
             mentions = [Mention(st.id, note.public_id, note.account.name, note.source, note.effective_at,
                                 parse_arr(note.meta)) for st, note in rows]
-            figures = measure(mentions, datetime(2026, 11, 27), 7.0)
+            figures = measure(mentions, run_end, days)
             theme = Theme(created_run_id=run.id, last_run_id=run.id, label=label,
                           centroid=svc.embedder.embed([label])[0].tolist())
             s.add(theme)
