@@ -8,7 +8,7 @@ from ..auth.audit import cli_actor, entries, record
 from ..auth.store import (MAX_TOKEN_DAYS, AuthError, add_user, create_sign_in_code, create_token,
                           end_sessions_by_email, list_tokens, list_users, revoke_token, set_disabled, set_role)
 from ..models import ROLES, utcnow
-from .common import ROW_ID, emit_json, fail, pass_ctx
+from .common import ROW_ID, emit_json, fail, pass_ctx, refuse_empty
 
 ROLE = click.Choice(ROLES)
 
@@ -23,6 +23,22 @@ def _sign_in_url(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}/sign-in/{code}"
 
 
+def _check_base_url(ctx, param, value: str) -> str:
+    """--base-url is where the pages are: an http(s) address with a host. "", "notaurl" or "ftp://x" printed a link
+    no browser opens, with exit code 0, after the user and the one-time code were stored."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not (parts.query or parts.fragment)
+    except ValueError:  # a malformed port or IPv6 address
+        ok = False
+    if not ok:
+        raise click.BadParameter(
+            f"{value!r} is not an http:// or https:// address such as https://feedback.example.com", ctx, param)
+    return value.strip()
+
+
 @click.group()
 def users():
     """People who sign in to the pages: add, list, role, disable, enable, sign-out (on every device), link (a one-time
@@ -32,7 +48,8 @@ def users():
 @users.command("add")
 @click.argument("email")
 @click.option("--role", type=ROLE, required=True, help="What they may do (docs/security.md lists each role).")
-@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True, help="Where the pages are served.")
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True, callback=_check_base_url,
+              help="Where the pages are served.")
 @click.option("--json", "as_json", is_flag=True, help="Print the user and the sign-in link as JSON.")
 @pass_ctx
 def users_add(ctx, email, role, base_url, as_json):
@@ -52,7 +69,8 @@ def users_add(ctx, email, role, base_url, as_json):
 
 @users.command("link")
 @click.argument("email")
-@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True, help="Where the pages are served.")
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True, callback=_check_base_url,
+              help="Where the pages are served.")
 @pass_ctx
 def users_link(ctx, email, base_url):
     """Print a new one-time sign-in link for a user."""
@@ -208,7 +226,8 @@ def tokens_revoke(ctx, token_id):
 @click.command()
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000),
               help="Show at most this many entries.")
-@click.option("--action", help="Only this action (ingest, note_delete, account_erase, roadmap_import, ...).")
+@click.option("--action", callback=refuse_empty("an action such as ingest"),
+              help="Only this action (ingest, note_delete, account_erase, roadmap_import, ...).")
 @click.option("--json", "as_json", is_flag=True, help='Print {"entries": [...]} as JSON.')
 @pass_ctx
 def audit(ctx, limit, action, as_json):

@@ -45,6 +45,21 @@ class UnitInterval(click.FloatRange):
 UNIT_INTERVAL = UnitInterval()
 
 
+def refuse_empty(what: str):
+    """A click callback: an empty (or blank) value is a usage error naming the option or argument, exit code 2.
+    `--since "$DAY"` or `ingest "$FILE"` with the variable unset meant no filter at all, a report printed to stdout
+    instead of --out, or the current folder ingested whole; a path's reader then failed on "" as a folder."""
+
+    def check(ctx, param, value):
+        values = value if isinstance(value, tuple) else (value,)
+        if any(v is not None and not str(v).strip() for v in values):
+            leave_out = "" if param.param_type_name == "argument" or param.required else ", or leave the option out"
+            raise click.BadParameter(f"it is empty: give {what}{leave_out}", ctx, param)
+        return value
+
+    return check
+
+
 class AppContext:
     """Builds the app lazily: `feedback --help` never loads a model or opens a database."""
 

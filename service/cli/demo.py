@@ -79,7 +79,9 @@ def demo(ctx, no_serve, host, port, as_json):
     progress.done(t, f"created {ingested.created}, already stored {ingested.unchanged}; the store holds "
                      f"{now['notes']} notes, {now['statements']} statements, {now['vectors']} vectors, "
                      f"{now['accounts']} accounts")
-    summary = {"ingest": ingested.as_dict() | {"note_ids": len(ingested.note_ids)},
+    # as `feedback ingest --json` without its list of ids (the roadmap's summary leaves out item_ids): "note_ids" was
+    # a count here and a list there
+    summary = {"ingest": {k: v for k, v in ingested.as_dict().items() if k != "note_ids"},
                "roadmap": _load_roadmap(svc, roadmap_file, progress),
                "themes": _run_themes(svc, progress, fresh_notes=ingested.created > 0),
                "drafts": _drafts(svc, progress)}

@@ -12,7 +12,7 @@ from ..drafts.pipeline import (DraftInputError, DraftNotFound, create_draft, dra
 from ..drafts.template import TemplateDrafter
 from ..ingest.readers import LINE_BREAK
 from ..roadmap.decision import NO_ROADMAP
-from .common import emit_json, fail, pass_ctx, read_text_file
+from .common import emit_json, fail, pass_ctx, read_text_file, refuse_empty
 
 
 def register(cli: click.Group) -> None:
@@ -22,7 +22,7 @@ def register(cli: click.Group) -> None:
 
 @click.command()
 @click.argument("question", required=False)
-@click.option("--file", "file", type=click.Path(dir_okay=False, allow_dash=True),
+@click.option("--file", "file", type=click.Path(allow_dash=True), callback=refuse_empty("a file or -"),  # a folder: 1
               help=".jsonl rows with id, question (or text), account, audience, tone; or one question per line.")
 @click.option("--account", help="The account asking (its own notes are quoted first).")
 @click.option("--audience", type=click.Choice(AUDIENCES), default="customer", show_default=True,
@@ -151,7 +151,7 @@ def drafts():
 
 
 @drafts.command("list")
-@click.option("--account", help="Only drafts made for this account.")
+@click.option("--account", callback=refuse_empty("the account's name"), help="Only drafts made for this account.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="Show at most this many.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"items": [...], "total": N} as JSON.')
 @pass_ctx
@@ -193,7 +193,8 @@ def drafts_show(ctx, draft_id, as_json):
 @click.option("--up", is_flag=True, help="The draft was good.")
 @click.option("--down", is_flag=True, help="The draft was not usable.")
 @click.option("--score", "score", type=click.IntRange(1, 5), help="A 1-5 rating instead of up/down.")
-@click.option("--edited", type=click.Path(allow_dash=True),  # a missing file: exit 1 naming it (read_text_file)
+# a missing file or a folder: exit 1 naming it (read_text_file), as ingest, match and roadmap import answer
+@click.option("--edited", type=click.Path(allow_dash=True), callback=refuse_empty("a file or -"),
               help="A file with the text you actually sent (UTF-8).")
 @click.option("--comment", help="A note on the rating, e.g. why it was not usable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored rating as JSON.")

@@ -6,7 +6,7 @@ import click
 from ..auth.audit import cli_actor, record
 from ..erase import (CompactionFailed, EraseError, account_exists, compact, delete_draft, delete_report, erase_account,
                      fingerprint)
-from .common import ROW_ID, emit_json, fail, pass_ctx
+from .common import ROW_ID, emit_json, fail, pass_ctx, refuse_empty
 
 
 def register(cli: click.Group) -> None:
@@ -21,9 +21,10 @@ def register(cli: click.Group) -> None:
 
 
 @click.command("erase")
-@click.argument("name")
+@click.argument("name", callback=refuse_empty("the account's name (feedback accounts list)"))
 @click.option("--yes", is_flag=True, help="Really erase: there is no undo.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print what was erased (counts, the account as a hash) as JSON (with --background: the job).")
 @click.option("--background", is_flag=True, help="Queue the erasure as a job with progress; prints the job id.")
 @pass_ctx
 def accounts_erase(ctx, name, yes, as_json, background):

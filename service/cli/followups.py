@@ -5,7 +5,7 @@ import click
 
 from ..auth.audit import cli_actor, record
 from ..notes import NotFound
-from .common import emit_json, fail, pass_ctx
+from .common import emit_json, fail, pass_ctx, refuse_empty
 
 
 def register(cli: click.Group) -> None:
@@ -31,7 +31,7 @@ def _date(value):
 
 
 @click.command("history")
-@click.argument("item_id")
+@click.argument("item_id", callback=refuse_empty("an item id (feedback roadmap list)"))
 @click.option("--json", "as_json", is_flag=True, help='Print {"item_id": ..., "changes": [...]} as JSON.')
 @pass_ctx
 def history(ctx, item_id, as_json):
@@ -55,8 +55,9 @@ def history(ctx, item_id, as_json):
 
 
 @click.command()
-@click.argument("item_id")
-@click.option("--since", metavar="DAY", help="Only notes on or after this day (YYYY-MM-DD).")
+@click.argument("item_id", callback=refuse_empty("an item id (feedback roadmap list)"))
+@click.option("--since", metavar="DAY", callback=refuse_empty("a day such as 2026-06-01"),
+              help="Only notes on or after this day (YYYY-MM-DD).")
 @click.option("--told", "told", metavar="ACCOUNT", multiple=True,
               help="Mark ACCOUNT as told about the item's current status (stored; left out next time). Repeatable.")
 @click.option("--untold", "untold", metavar="ACCOUNT",
@@ -142,7 +143,7 @@ def _times(n: int, word: str) -> str:
 
 @click.command()
 @click.argument("account")
-@click.option("--since", metavar="DAY",
+@click.option("--since", metavar="DAY", callback=refuse_empty("a day such as 2026-06-01"),
               help="Items that moved since this day (YYYY-MM-DD); default: the account's last note.")
 @click.option("--json", "as_json", is_flag=True, help="Print the brief as JSON.")
 @pass_ctx

@@ -12,7 +12,7 @@ from ..ingest.store import ingest, load_paths, reindex
 from ..jobs.functions import notes_payload
 from ..models.notes import SOURCE_KINDS
 from ..notes import NotFound, delete_note_by_id, find_note, list_accounts, list_notes, note_dict, parse_filter_date, stats
-from .common import emit_json, fail, pass_ctx, progress_bar
+from .common import emit_json, fail, pass_ctx, progress_bar, refuse_empty
 
 
 def register(cli: click.Group) -> None:
@@ -31,7 +31,7 @@ def init(ctx):
 
 
 @click.command("ingest")
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1, required=True, callback=refuse_empty("a file, a folder or -"))
 @click.option("--skip-invalid", is_flag=True, help="Store the valid rows and list the rejected ones.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -115,7 +115,7 @@ def stats_cmd(ctx, as_json):
     else:
         for key in ("notes", "statements", "vectors", "accounts"):
             click.echo(f"{key:>11}: {data[key]}")
-        click.echo(f"  by source: " + ", ".join(f"{k} {v}" for k, v in sorted(data["by_source"].items())))
+        click.echo("  by source: " + ", ".join(f"{k} {v}" for k, v in sorted(data["by_source"].items())))
 
 
 def _enqueue(ctx, kind: str, payload: dict, as_json: bool) -> dict:
@@ -161,10 +161,13 @@ def notes():
 
 
 @notes.command("list")
-@click.option("--account", help="Only this account's notes (its exact name, as `feedback accounts list` shows it).")
+@click.option("--account", callback=refuse_empty("the account's name"),
+              help="Only this account's notes (its exact name, as `feedback accounts list` shows it).")
 @click.option("--source", type=click.Choice(SOURCE_KINDS), help="Only notes of this kind (a typo was an empty list).")
-@click.option("--since", metavar="DATE", help="Only notes dated on or after this day (ISO 8601, e.g. 2026-11-01).")
-@click.option("--until", metavar="DATE", help="Only notes dated on or before this day (the whole day).")
+@click.option("--since", metavar="DATE", callback=refuse_empty("a day such as 2026-11-01"),
+              help="Only notes dated on or after this day (ISO 8601, e.g. 2026-11-01).")
+@click.option("--until", metavar="DATE", callback=refuse_empty("a day such as 2026-11-30"),
+              help="Only notes dated on or before this day (the whole day).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000), help="Show at most this many.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"items": [...], "total": N} as JSON.')
 @pass_ctx
@@ -189,7 +192,7 @@ def notes_list(ctx, account, source, since, until, limit, as_json):
 
 
 @notes.command("show")
-@click.argument("note_id")
+@click.argument("note_id", callback=refuse_empty("a note id (feedback notes list)"))
 @click.option("--json", "as_json", is_flag=True, help="Print the note and its statements as JSON.")
 @pass_ctx
 def notes_show(ctx, note_id, as_json):
@@ -208,7 +211,7 @@ def notes_show(ctx, note_id, as_json):
 
 
 @notes.command("delete")
-@click.argument("note_id")
+@click.argument("note_id", callback=refuse_empty("a note id (feedback notes list)"))
 @pass_ctx
 def notes_delete(ctx, note_id):
     """Delete a note, its statements and its vectors."""

@@ -15,7 +15,7 @@ from ..reports.schedule import ScheduleError, nightly_function, parse_cron, run_
 from ..reports.store import (ReportNotFound, count_reports, create_report, get_report, list_reports, report_dict,
                              summary_dict)
 from ..reports.webhook_url import resolve_target
-from .common import ROW_ID, emit_json, fail, pass_ctx
+from .common import ROW_ID, emit_json, fail, pass_ctx, refuse_empty
 
 FORMATS = ("html", "md", "json")
 SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".json": "json", ".md": "md", ".markdown": "md"}
@@ -113,7 +113,8 @@ def _output(row, fmt: str, out: str | None) -> None:
                    "compared with the same length before it. The nightly schedule uses 1d.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Output format (default: from the --out suffix, else md).")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), callback=refuse_empty("a file name"),
+              help="Write to FILE instead of stdout.")
 @click.option("--webhook", metavar="URL", help="Also post the report to this Slack-compatible webhook.")
 @click.option("--as-of", "as_of", metavar="DATE",
               help="The period ends at the start of this day, UTC (default: today).")
@@ -174,7 +175,8 @@ def reports_list(ctx, limit, as_json):
 @click.argument("report_id", type=ROW_ID)
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Output format (default: from the --out suffix, else md).")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), callback=refuse_empty("a file name"),
+              help="Write to FILE instead of stdout.")
 @pass_ctx
 def reports_show(ctx, report_id, fmt, out):
     """Print a stored report (or write it to --out) by its id (`feedback reports list`)."""

@@ -12,7 +12,7 @@ from ..models.roadmap import ROADMAP_STATUSES
 from ..notes import NotFound
 from ..roadmap import importer, service
 from ..ingest.readers import LINE_BREAK
-from .common import ROW_ID, UNIT_INTERVAL, emit_json, fail, pass_ctx, read_text_file
+from .common import ROW_ID, UNIT_INTERVAL, emit_json, fail, pass_ctx, read_text_file, refuse_empty
 
 
 def register(cli: click.Group) -> None:
@@ -27,7 +27,7 @@ def roadmap():
 
 
 @roadmap.command("import")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(), callback=refuse_empty("a .csv, .tsv or .json file"))  # a folder: exit 1
 @click.option("--map", "column_map", metavar="FIELD=COLUMN,...",
               help="Our field = their column, e.g. title=Name,status=Stage,id=Key (Aha!, Jira, Productboard).")
 @click.option("--sync", is_flag=True, help="FILE is the whole roadmap: archive items missing from it.")
@@ -92,7 +92,7 @@ def roadmap_list(ctx, status, include_archived, as_json):
 
 
 @roadmap.command("show")
-@click.argument("item_id")
+@click.argument("item_id", callback=refuse_empty("an item id (feedback roadmap list)"))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 def roadmap_show(ctx, item_id, as_json):
@@ -117,8 +117,9 @@ def roadmap_show(ctx, item_id, as_json):
 
 
 @roadmap.command("link")
-@click.argument("item_id")
-@click.option("--note", "note_id", help="A note id (as shown by `feedback notes list`).")
+@click.argument("item_id", callback=refuse_empty("an item id (feedback roadmap list)"))
+@click.option("--note", "note_id", callback=refuse_empty("a note id"),
+              help="A note id (as shown by `feedback notes list`).")
 @click.option("--theme", "theme_id", type=ROW_ID, help="A theme id (as shown by `feedback themes list`).")
 @click.option("--draft", "draft_id", type=ROW_ID,
               help="A draft id whose question is about the item (a confirmed answer).")
@@ -165,7 +166,7 @@ def _unlink(ctx, item_id, note_id, theme_id, draft_id, as_json) -> None:
 
 
 @roadmap.command("reject")
-@click.argument("item_id")
+@click.argument("item_id", callback=refuse_empty("an item id (feedback roadmap list)"))
 @click.option("--draft", "draft_id", type=ROW_ID, required=True,
               help="A draft id that cited the item for a question not about it.")
 @click.option("--undo", is_flag=True, help="Take the rejection back.")
@@ -250,7 +251,8 @@ def roadmap_scores(ctx, as_json):
 
 @click.command()
 @click.argument("text", required=False)
-@click.option("--file", "file", type=click.Path(),  # read_text_file names a missing file, exit 1 as ingest does
+@click.option("--file", "file", type=click.Path(), callback=refuse_empty("a file or -"),
+              # read_text_file names a missing file, exit 1 as ingest does
               help=".jsonl with id and text per line, or one request per line.")
 @click.option("--min-score", default=0.5, show_default=True, type=UNIT_INTERVAL,
               help="Leave out matches scoring below this (0.5 is where the matcher accepts a match).")

@@ -8,7 +8,7 @@ from ..models.notes import SOURCE_KINDS
 from ..notes import parse_filter_date
 from ..themes.queries import ThemeNotFound, latest_run_json, theme_detail, theme_statements
 from ..themes.run import RunOptions, ThemeRunError, run_themes
-from .common import ROW_ID, emit_json, fail, pass_ctx
+from .common import ROW_ID, emit_json, fail, pass_ctx, refuse_empty
 
 
 def register(cli: click.Group) -> None:
@@ -21,9 +21,11 @@ def themes():
 
 
 @themes.command("run")
-@click.option("--since", metavar="DATE", help="Only notes on or after this date (ISO 8601).")
-@click.option("--until", metavar="DATE", help="Only notes on or before this date (a plain date: the whole day).")
-@click.option("--account", help="Only this account's notes.")
+@click.option("--since", metavar="DATE", callback=refuse_empty("a date such as 2026-11-01"),
+              help="Only notes on or after this date (ISO 8601).")
+@click.option("--until", metavar="DATE", callback=refuse_empty("a date such as 2026-11-30"),
+              help="Only notes on or before this date (a plain date: the whole day).")
+@click.option("--account", callback=refuse_empty("the account's name"), help="Only this account's notes.")
 @click.option("--source", type=click.Choice(SOURCE_KINDS), help="Only notes of this kind.")
 @click.option("--all", "include_all", is_flag=True, help="Cluster every statement, not only pains and requests.")
 @click.option("--incremental", is_flag=True, help="Assign new statements to existing themes; cluster only the rest.")
@@ -77,8 +79,12 @@ def themes_list(ctx, status, as_json):
     """Themes of the latest run, most accounts first ("~" marks an emerging theme)."""
     with ctx.services.db.session() as session:
         result = latest_run_json(session)
-    if result is None:
-        fail("no theme run yet: run `feedback themes run` first")
+    if result is None:  # an empty answer, as GET /api/v1/themes gives it: it was exit code 1 and no JSON at all
+        if as_json:
+            emit_json({"run_id": None, "themes": [], "unassigned_note_ids": [], "message": "no theme run yet"})
+        else:
+            click.echo("no theme run yet: run `feedback themes run` first")
+        return
     every = result["themes"]
     if status:
         result["themes"] = [t for t in every if t["status"] == status]
