@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,9 @@ from ..models import Account, Note, RoadmapLink, Statement
 from ..roadmap import decision as decisions
 from ..themes.measure import parse_arr
 
+# Items a statement's Decision ranks as Ranked objects: what is cited comes from the first two (two_asks); every
+# item's score stays readable through StatementAsk.ranked.
+TOP_K = 5
 _cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # services -> (key, [StatementAsk])
 _lock = threading.Lock()
 
@@ -30,7 +34,7 @@ class StatementAsk:
     at: datetime  # when the note was taken (else ingested)
     kind: str | None  # pain | praise | other (set by theme runs)
     cited: tuple  # ((item_id, score), ...) the Decision cites for this statement
-    ranked: dict  # item_id -> calibrated score, every item
+    ranked: Mapping  # item_id -> calibrated score, every item
 
     def score_for(self, item_id: str) -> float:
         return float(self.ranked.get(item_id, 0.0))
@@ -59,23 +63,37 @@ def statement_asks(services) -> list[StatementAsk]:
         facts = [(s.id, s.text, s.note.public_id, s.note.account.name if s.note.account else None,
                   s.note.effective_at, s.kind) for s in rows]
     # Without a roadmap every statement is still listed (a brief shows pains), with nothing cited.
+    # The statements' vectors come from the index (embedding 60,000 statements again took two minutes), and every
+    # item's score is kept in one array rather than as a Ranked object per item and statement.
+    vectors = _stored_vectors(services, facts) if fitted and facts else None
     requests = [{"id": str(f[0]), "text": f[1]} for f in facts]
-    found = decisions.decide(services, requests) if fitted else [None] * len(facts)
-    for i in _boilerplate(services, facts):  # a rep's pasted line asks for nothing ("Let's sync next Tuesday")
+    table: list = []
+    found = (decisions.decide(services, requests, vectors=vectors, top_k=TOP_K, scores_out=table) if fitted
+             else [None] * len(facts))
+    for i in _boilerplate(services, facts, vectors):  # a rep's pasted line asks for nothing ("Let's sync next Tuesday")
         found[i] = None
     out = [StatementAsk(statement_id=f[0], text=f[1], note_id=f[2], account=f[3], at=f[4], kind=f[5],
                         cited=tuple((r.item_id, r.score) for r in d.cited) if d else (),
-                        ranked={r.item_id: r.score for r in d.ranked} if d else {})
-           for f, d in zip(facts, found)]
+                        ranked=table[0].row(k) if d and table else {})
+           for k, (f, d) in enumerate(zip(facts, found))]
     with _lock:
         _cache[services] = (key, out)
     return out
 
 
-def _boilerplate(services, facts) -> list[int]:
+def _stored_vectors(services, facts):
+    from types import SimpleNamespace
+
+    from ..themes.run import load_vectors
+
+    return load_vectors(services, [SimpleNamespace(id=f[0], text=f[1]) for f in facts])
+
+
+def _boilerplate(services, facts, vectors=None) -> list[int]:
     """Statements that are one sentence pasted into several notes (account names masked) and read as context: the
     theme run's rule for a rep's boilerplate (`themes.context.pasted_context`), so the same lines that never form a
-    theme never count as an account's ask either. Only repeated sentences are embedded."""
+    theme never count as an account's ask either. Only repeated sentences are read, and only those whose account
+    name was masked are embedded again (the others' vectors, when given, are the index's)."""
     from collections import Counter
 
     import numpy as np
@@ -88,8 +106,14 @@ def _boilerplate(services, facts) -> list[int]:
     if not repeated:
         return []
     texts = [masked[i] for i in repeated]
-    vectors = np.asarray(services.embedder.embed(texts), dtype=np.float32)
-    return [repeated[j] for j in pasted_context(texts, vectors, services.embedder)]
+    if vectors is None:
+        rows = np.asarray(services.embedder.embed(texts), dtype=np.float32)
+    else:
+        rows = np.array(vectors[repeated], dtype=np.float32)
+        changed = [j for j, i in enumerate(repeated) if masked[i] != facts[i][1]]
+        if changed:
+            rows[changed] = services.embedder.embed([texts[j] for j in changed])
+    return [repeated[j] for j in pasted_context(texts, rows, services.embedder)]
 
 
 def linked_note_ids(services, item_id: str) -> set[str]:

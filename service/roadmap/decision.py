@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -89,24 +90,35 @@ class Decision:
         return out
 
 
-def decide(services, requests: list[dict]) -> list[Decision]:
-    """One Decision per {"id", "text"}, in input order; single-request semantics (no batch effects)."""
+def decide(services, requests: list[dict], *, vectors: np.ndarray | None = None, top_k: int | None = None,
+           scores_out: list | None = None) -> list[Decision]:
+    """One Decision per {"id", "text"}, in input order; single-request semantics (no batch effects).
+
+    For bulk callers (every stored statement): `vectors` are the embeddings of the texts as given (from the index;
+    a text pasted with markup is embedded again without it), `top_k` keeps only the best items in `ranked` (a
+    refused item beyond them is not named in a warning), and `scores_out` receives one ItemScores, every item's
+    score for every request, instead of a Ranked object per item and request."""
     texts = [plain_text(r["text"]) or r["text"] for r in requests]  # the words, without pasted Markdown or HTML
     fitted = get_matcher(services)
     if fitted is None or not requests:  # fitted is None only when no (non-archived) roadmap item exists
         return [_empty(r) for r in requests]
     by_id = {i.id: i for i in fitted.items}
-    vectors = services.embedder.embed(texts)
-    results = fitted.match(texts, top_k=len(fitted.items), vectors=vectors, transductive=False)
+    vectors = _request_vectors(services, requests, texts, vectors)
+    probs = fitted.scores(texts, vectors, False)
+    if scores_out is not None:
+        scores_out.append(ItemScores(tuple(i.id for i in fitted.items), probs))
+    results = fitted.results(texts, probs, min(top_k or len(fitted.items), len(fitted.items)))
     explained = fitted.explain(texts, vectors, [r.matches[0]["item_id"] for r in results])
     vetoed = fitted.vetoed(vectors)
     out = []
-    for req, text, res, why, refused in zip(requests, texts, results, explained, vetoed):
+    for row, (req, text, res, why, refused) in enumerate(zip(requests, texts, results, explained, vetoed)):
         ranked = [Ranked(m["item_id"], by_id[m["item_id"]].title, by_id[m["item_id"]].status, float(m["score"]))
                   for m in res.matches]
         cited = (two_asks(text, ranked[:2], by_id) or ranked[:1]) if res.in_scope else []
         warnings = [INSTRUCTION_LIKE] if looks_like_instructions(req["text"]) else []
-        warnings += _after_rejection(ranked, cited, {fitted.items[j].id for j in np.flatnonzero(refused)})
+        warnings += _after_rejection(cited, [Ranked(fitted.items[j].id, fitted.items[j].title, fitted.items[j].status,
+                                                    matcher_mod.shown_score(float(probs[row, j])))
+                                             for j in np.flatnonzero(refused)])
         verdict = matcher_mod.verdict(cited[0].status) if cited else res.verdict
         out.append(Decision(request_id=req.get("id"), text=req["text"], verdict=verdict,
                             abstained=not res.in_scope, ranked=ranked, cited=cited,
@@ -118,12 +130,52 @@ def decide(services, requests: list[dict]) -> list[Decision]:
     return out
 
 
-def _after_rejection(ranked: list[Ranked], cited: list[Ranked], refused: set[str]) -> list[str]:
+def _request_vectors(services, requests: list[dict], texts: list[str], given: np.ndarray | None) -> np.ndarray:
+    if given is None:
+        return services.embedder.embed(texts)
+    if len(given) != len(requests):
+        raise ValueError(f"{len(given)} vectors for {len(requests)} requests")
+    out = np.array(given, dtype=np.float32)
+    marked = [k for k, (r, t) in enumerate(zip(requests, texts)) if t != r["text"]]
+    if marked:
+        out[marked] = services.embedder.embed([texts[k] for k in marked])
+    return out
+
+
+class ItemScores:
+    """Every item's calibrated score for each request of one decide() call: `row(k)` reads as {item_id: score}
+    (the score as Ranked holds it), without a Python object per item and request."""
+
+    def __init__(self, item_ids: tuple[str, ...], probs: np.ndarray):
+        self.item_ids, self.probs = item_ids, np.asarray(probs, dtype=np.float32)
+        self.index = {item_id: j for j, item_id in enumerate(item_ids)}
+
+    def row(self, k: int) -> "RowScores":
+        return RowScores(self, k)
+
+
+class RowScores(Mapping):
+    __slots__ = ("_table", "_row")
+
+    def __init__(self, table: ItemScores, row: int):
+        self._table, self._row = table, row
+
+    def __getitem__(self, item_id: str) -> float:
+        return matcher_mod.shown_score(float(self._table.probs[self._row, self._table.index[item_id]]))
+
+    def __iter__(self):
+        return iter(self._table.item_ids)
+
+    def __len__(self) -> int:
+        return len(self._table.item_ids)
+
+
+def _after_rejection(cited: list[Ranked], refused: list[Ranked]) -> list[str]:
     """A warning when an item refused for this request (a rejected question like it) would have come before what is
     cited: the runner-up is cited on its own score, but the rep said the best guess was wrong, so a person checks."""
     if not cited or not refused:
         return []
-    ahead = [r for r in ranked if r.item_id in refused and r.score / matcher_mod.VETOED >= cited[0].score]
+    ahead = sorted((r for r in refused if r.score / matcher_mod.VETOED >= cited[0].score), key=lambda r: -r.score)
     return [AFTER_REJECTION.format(rejected=ahead[0].item_id, cited=cited[0].item_id)] if ahead else []
 
 

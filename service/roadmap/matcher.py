@@ -395,9 +395,21 @@ class RoadmapMatcher:
         False for results that do not depend on the other requests of the batch.
         """
         requests = list(requests)
-        probs = self.scores(requests, vectors, transductive)
+        return self.results(requests, self.scores(requests, vectors, transductive), top_k)
+
+    def results(self, requests: Sequence[str], probs: np.ndarray, top_k: int = 5) -> list[MatchResult]:
+        """The MatchResults of `scores()`' rows: the top_k items ranked, and the abstention decision."""
         # A stable sort on the negated score keeps ties in roadmap order, so rankings are reproducible.
-        order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
+        if top_k == 1:  # the first of equal best scores, as the stable sort gives
+            order = np.argmax(probs, axis=1)[:, None]
+        elif top_k < probs.shape[1]:  # only the best few (argsort of every row costs more at 100k rows); items tied
+            # with the last one kept may be another of the tied ones than a full sort keeps
+            part = np.argpartition(-probs, top_k - 1, axis=1)[:, :top_k]
+            part.sort(axis=1)  # roadmap order first, so the stable sort breaks ties as a full sort does
+            order = np.take_along_axis(part, np.argsort(-np.take_along_axis(probs, part, axis=1), axis=1,
+                                                        kind="stable"), axis=1)
+        else:
+            order = np.argsort(-probs, axis=1, kind="stable")
         results = []
         for row, request in enumerate(requests):
             best = int(order[row, 0])
