@@ -26,6 +26,7 @@ class DraftItem:
     release: str | None = None
     goal: str | None = None
     workaround: str | None = None
+    reason: str | None = None  # why it is not planned: a roadmap export's `reason` column (kept as extra data)
     score: dict | None = None  # {"score", "method", "inputs", "reason"} from the roadmap scoring
     url: str | None = None
     match_score: float | None = None  # the matcher's calibrated score for this question

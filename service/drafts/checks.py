@@ -297,6 +297,14 @@ def mask_quotes(text: str, evidence_quotes: list[str]) -> str:
     return _QUOTED.sub(blank, normalize(text))
 
 
+def _mask_titles(text: str, items) -> str:
+    """Blank out the titles of the items a draft may name: "Driver safety scoring" is the item's name, not a score."""
+    for title in sorted({normalize(i.title).strip().rstrip(".") for i in items if i.title.strip()}, key=len,
+                        reverse=True):
+        text = re.sub(re.escape(title), lambda m: " " * len(m.group(0)), text, flags=re.IGNORECASE)
+    return text
+
+
 # ---- all together ------------------------------------------------------------------------------------------
 MAX_WORDS = 220
 
@@ -320,7 +328,7 @@ def check_draft(text: str, cited_ids: list[str], quotes: list[str], ctx: DraftCo
     problems += pii_problems(text, allowed=ctx.question)
     if ctx.audience == "customer":
         others = sorted({e.account for e in ctx.evidence if e.account and e.account != ctx.account})
-        problems += internal_problems(masked, others)
+        problems += internal_problems(_mask_titles(masked, ctx.items + ctx.alternatives), others)
         problems += quote_claim_problems(list(quotes) + quoted_spans(text), cited, ctx.verdict)
     if word_count(text) > MAX_WORDS:
         problems.append(f"too long: {word_count(text)} words, at most {MAX_WORDS}")

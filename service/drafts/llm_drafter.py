@@ -27,8 +27,8 @@ WORDING = {
     "planned": "Planned{release}. Say it is a target, not a commitment.",
     "under_consideration": "Under consideration: not committed and no date. Invite the customer to share how they "
                            "would use it, so their voice counts in the decision.",
-    "not_planned": "Not planned: we have decided not to build it. Say so honestly, give no date, and offer the "
-                   "workaround if the item has one.",
+    "not_planned": "Not planned: we have decided not to build it. Say so honestly, give no date, give the item's "
+                   "reason if it has one, and offer the workaround if the item has one.",
     NOT_ON_ROADMAP: "Not on the roadmap: nothing is planned and there is no date. Say so honestly and offer to "
                     "pass the request to the product team.",
 }
@@ -107,6 +107,8 @@ class LLMDrafter:
 def _item_payload(item: DraftItem, internal: bool) -> dict:
     out = {"id": item.id, "title": item.title, "description": item.description, "status": item.status,
            "release": item.dated_release or "", "goal": item.goal or "", "workaround": item.workaround or ""}
+    if item.status == "not_planned" and item.reason:
+        out["reason"] = item.reason
     if internal and item.score:
         out["score_reason"] = item.score.get("reason") or ""
     return out

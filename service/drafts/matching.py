@@ -56,9 +56,18 @@ def _score_context(scored: dict[str, dict]) -> dict:
     return out
 
 
+def _stated_reason(extra: dict | None) -> str | None:
+    """The roadmap's own why-not, from a `reason` column (any case) kept as the item's extra data."""
+    value = next((v for k, v in (extra or {}).items() if str(k).strip().lower() == "reason"), None)
+    if not isinstance(value, str):
+        return None
+    return " ".join(value.split()) or None
+
+
 def _draft_item(row, scored: dict, match_score: float | None) -> DraftItem:
     s = scored.get(row.id)
     return DraftItem(
         id=row.id, title=row.title, description=row.description or "", status=row.status, release=row.release,
-        goal=row.goal, workaround=row.workaround or None, url=row.url, match_score=match_score,
+        goal=row.goal, workaround=row.workaround or None, reason=_stated_reason(row.extra), url=row.url,
+        match_score=match_score,
         score={k: s.get(k) for k in ("score", "method", "inputs", "reason")} if s else None)

@@ -52,8 +52,18 @@ def _fit(build, ctx: DraftContext) -> tuple[str, list[str], list[str]]:
         if checks.readability_grade(text) <= MAX_GRADE and MIN_WORDS <= checks.word_count(text) <= MAX_WORDS:
             return text, quotes, []
     text, quotes = min(candidates, key=lambda c: checks.readability_grade(c[0]))
-    return text, quotes, [f"template draft reads at grade {checks.readability_grade(text):.1f} "
-                          f"with {checks.word_count(text)} words; edit before sending"]
+    return text, quotes, [f"template draft {_missed_limits(text)}; edit before sending"]
+
+
+def _missed_limits(text: str) -> str:
+    """Which of the limits a draft misses, so the rep knows what to edit (a short draft is not a hard one)."""
+    grade, words = checks.readability_grade(text), checks.word_count(text)
+    missed = [f"reads at grade {grade:.1f} (at most {MAX_GRADE:g})"] if grade > MAX_GRADE else []
+    if words < MIN_WORDS:
+        missed.append(f"has {words} words (at least {MIN_WORDS})")
+    elif words > MAX_WORDS:
+        missed.append(f"has {words} words (at most {MAX_WORDS})")
+    return " and ".join(missed) or f"reads at grade {grade:.1f} with {words} words"
 
 
 def _join(parts: list[tuple], ctx: DraftContext) -> tuple[str, list[str]]:
@@ -130,9 +140,10 @@ def _status_sentences(item: DraftItem, score_context: dict | None = None) -> lis
                "Your input can help shape that decision."]
     else:
         out = [f"We have decided not to build {t}, and I do not want to set the wrong expectation.",
-               _no_reason(item, score_context)]
-    if item.workaround:
-        out.insert(1, f"What you can do today: {_sentence(item.workaround)}")
+               f"The reason: {_sentence(item.reason)}" if item.reason else _no_reason(item, score_context)]
+    if item.workaround:  # after the roadmap's own reason, when it gives one: the why belongs next to the no
+        out.insert(2 if item.status == "not_planned" and item.reason else 1,
+                   f"What you can do today: {_sentence(item.workaround)}")
     return out
 
 
@@ -179,6 +190,8 @@ def _internal(ctx: DraftContext, with_quote: bool) -> list[tuple]:
         reason = (item.score or {}).get("reason")
         if reason:
             parts.append((f"{item.id} {_sentence(reason)}", 2, []))
+        if item.reason and item.status == "not_planned":
+            parts.append((f"Reason (roadmap): {_sentence(item.reason)}", 0, []))
         if item.workaround and item.status in ("considering", "not_planned"):
             parts.append((f"Workaround: {_sentence(item.workaround)}", 0, []))
     if not ctx.items:

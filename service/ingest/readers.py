@@ -94,6 +94,8 @@ def _front_matter(block: str, source: str) -> dict:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         raise ReaderError([RowError(source, line, None, f"invalid front matter: {getattr(exc, 'problem', exc)}")])
+    except ValueError:  # YAML reads `2026-11-31` as a date and fails to build it: name the value, not a traceback
+        raise ReaderError(_bad_values(loader, node, source)) from None
     finally:
         loader.dispose()
     lines = {str(key.value): value.start_mark.line + 2 for key, value in node.value}  # line 1 is the opening ---
@@ -112,6 +114,33 @@ def _front_matter(block: str, source: str) -> dict:
     if errors:
         raise ReaderError(errors)
     return out
+
+
+def _bad_values(loader: yaml.SafeLoader, node: yaml.MappingNode, source: str) -> list[RowError]:
+    """The front matter dates YAML resolves but cannot build (`2026-11-31`), each named on its own line."""
+    errors = []
+    for key, value in node.value:
+        for scalar in _scalars(value):
+            if scalar.tag != "tag:yaml.org,2002:timestamp":
+                continue
+            try:
+                loader.construct_yaml_timestamp(scalar)
+            except ValueError as exc:
+                errors.append(RowError(source, scalar.start_mark.line + 2, _field_name(str(key.value)),
+                                       f"invalid date {scalar.value!r}: {exc}"))
+    return errors or [RowError(source, 1, None, "invalid front matter: a value cannot be read")]
+
+
+def _scalars(node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        yield node
+    elif isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            yield from _scalars(child)
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            yield from _scalars(k)
+            yield from _scalars(v)
 
 
 def _json_value(value):
