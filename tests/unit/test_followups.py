@@ -258,13 +258,18 @@ def test_brief_cli(run_cli, tmp_path):
 
 
 # ---- report -------------------------------------------------------------------------------------------------------
-def test_report_lists_items_moved_since_the_last_report(seeded, svc):
-    from datetime import date
+def _today():
+    """The status change a test makes happens now: a report of a past day stops at its end and would not list it."""
+    from datetime import datetime, timezone
 
+    return datetime.now(timezone.utc).date()
+
+
+def test_report_lists_items_moved_since_the_last_report(seeded, svc):
     from service.reports.deliver import build_payload
     from service.reports.store import create_report
 
-    first = create_report(svc, "7d", date(2026, 12, 1))
+    first = create_report(svc, "7d", _today())
     moved = first.data["moved"]
     assert [(m["item_id"], m["old_status"], m["new_status"]) for m in moved] == [("RM-104", "in_progress", "shipped")]
     assert moved[0]["accounts"] >= 3 and moved[0]["followups"] == "/roadmap/items/RM-104/followups"
@@ -273,7 +278,7 @@ def test_report_lists_items_moved_since_the_last_report(seeded, svc):
     assert body.count("\n") == 1  # two lines
     assert "in progress -> shipped" in body and "accounts asked" in body and "/roadmap/items/RM-104/followups" in body
     assert "RM-104" in first.markdown and "follow-ups" in first.html
-    second = create_report(svc, "1d", date(2026, 12, 1))  # nothing moved since the first report
+    second = create_report(svc, "1d", _today())  # nothing moved since the first report
     assert second.data["moved"] == [] and "No roadmap item changed status." in second.markdown
 
 

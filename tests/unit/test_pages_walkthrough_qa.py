@@ -98,14 +98,19 @@ def test_run_themes_and_build_report_forms_are_offered_only_to_those_who_may_sen
     assert 'action="/reports"' in main_html(pm.get("/reports"))
 
 
-def test_viewer_gets_no_follow_ups_links_on_the_roadmap_and_report(app, svc):
-    from datetime import date
+def _today():
+    """The status change a test makes happens now: a report of a past day stops at its end and would not list it."""
+    from datetime import datetime, timezone
 
+    return datetime.now(timezone.utc).date()
+
+
+def test_viewer_gets_no_follow_ups_links_on_the_roadmap_and_report(app, svc):
     from service.reports.store import create_report
 
     seed_followups(svc)
     ship(svc)
-    report = create_report(svc, "30d", date(2026, 12, 1))
+    report = create_report(svc, "30d", _today())
     assert report.data["moved"], "RM-104 moved"
     viewer, sales = app.test_client(role="viewer"), app.test_client(role="sales")
     assert viewer.get("/roadmap/items/RM-104/followups").status_code == 403
