@@ -15,10 +15,10 @@ from ..roadmap import importer, service
 from ..services import services
 from .errors import APIError
 from .fields import Body, Id, Text, WholeNumber
-from .hygiene import check_body
+from .hygiene import MAX_PAGE, check_body, query_int
 from .notes import bool_arg
 from .openapi import query_parameters
-from .queries import ImportQuery, ItemsQuery
+from .queries import MAX_PER_PAGE, ImportQuery, ItemsQuery, _page
 
 bp = APIBlueprint("roadmap", __name__, url_prefix="/api/v1", tag="Roadmap")
 bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
@@ -75,6 +75,19 @@ class MatchArgs(Schema):
                       error_messages={"invalid": "must be a number from 0 to 1",
                                       "special": "must be a number from 0 to 1, not NaN or infinity"},
                       metadata={"description": "the lowest score a match needs to be listed, from 0 to 1"})
+
+
+COVERAGE_LISTS = ("themes", "items", "gaps")
+COVERAGE_PER_PAGE = 50  # as a page of notes or of themes
+
+
+class CoverageQuery(Schema):
+    """Paging on request: without page or per_page the answer is whole, as before paging (clients read its four
+    fields); with either, each of its lists is cut to that page."""
+    page = _page()
+    per_page = Integer(load_default=COVERAGE_PER_PAGE, validate=Range(1, MAX_PER_PAGE),
+                       metadata={"description": "themes, items and gaps per page; giving page or per_page asks "
+                                                "for pages (without either, every row)"})
 
 
 class ImportOut(Schema):
@@ -210,9 +223,21 @@ def delete_rejection(item_id: str, body):
 
 
 @bp.get("/roadmap/coverage")
-@bp.doc(summary="Items addressing each theme of the latest run, demand per item, and gaps")
+@query_parameters(CoverageQuery)
+@bp.doc(summary="Items addressing each theme of the latest run, demand per item, and gaps. With page or per_page "
+                f"(default {COVERAGE_PER_PAGE}, <= {MAX_PER_PAGE}) each list (themes, items, gaps, each in its own "
+                "order) holds that page, and totals counts each list's rows over every page",
+        responses={200: "the coverage", 400: "bad page or per_page"})
 def get_coverage():
-    return service.coverage(services())
+    paged = any((request.args.get(name) or "").strip() for name in ("page", "per_page"))
+    page = query_int("page", 1, 1, MAX_PAGE)
+    per_page = query_int("per_page", COVERAGE_PER_PAGE, 1, MAX_PER_PAGE)
+    data = service.coverage(services())
+    if not paged:  # the whole answer, exactly as before paging
+        return data
+    cut = slice((page - 1) * per_page, page * per_page)
+    return {**data, **{name: data[name][cut] for name in COVERAGE_LISTS}, "page": page, "per_page": per_page,
+            "totals": {name: len(data[name]) for name in COVERAGE_LISTS}}
 
 
 @bp.get("/roadmap/scores")

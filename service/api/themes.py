@@ -10,13 +10,13 @@ from ..auth import principal
 from ..models.notes import SOURCE_KINDS
 from ..notes import parse_filter_date
 from ..services import services
-from ..themes.queries import ThemeNotFound, latest_run_json, theme_detail, theme_statements
+from ..themes.queries import PER_PAGE, ThemeNotFound, latest_run_json, run_page, theme_detail, theme_statements
 from ..themes.run import RunOptions, ThemeRunError, run_themes
 from .errors import APIError
 from .fields import COMMON, Body, StrictBoolean, Text, WholeNumber
-from .hygiene import check_body, query_flag
+from .hygiene import MAX_PAGE, check_body, query_flag, query_int
 from .openapi import query_parameters
-from .queries import THEME_STATUSES, BackgroundQuery, ThemesQuery
+from .queries import MAX_PER_PAGE, THEME_STATUSES, BackgroundQuery, ThemesQuery, _page, _per_page
 
 bp = APIBlueprint("themes", __name__, url_prefix="/api/v1", tag="Themes")
 bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
@@ -31,6 +31,12 @@ EDIT_RESPONSES = {201: "the edit and the re-run it triggered", 404: "no such the
                   409: "no theme run yet, a theme run in progress, or the edit conflicts with the themes as they "
                        "are (already hidden or not hidden, label taken, merged into another theme)",
                   422: "bad body (details.field names the input)"}
+
+
+class ThemesPageQuery(ThemesQuery):
+    """GET /themes pages as GET /notes does (the same names, default and bounds)."""
+    page = _page()
+    per_page = _per_page(PER_PAGE)
 
 
 class RunIn(Body):
@@ -81,20 +87,18 @@ def init_app(app) -> None:
 
 
 @bp.get("/themes")
-@query_parameters(ThemesQuery)
-@bp.doc(summary="Themes of the latest run (?status=recurring|emerging)",
-        responses={200: "the themes", 400: "bad status"})
+@query_parameters(ThemesPageQuery)
+@bp.doc(summary=f"Themes of the latest run (?status=recurring|emerging), a page at a time: page, per_page "
+                f"(default {PER_PAGE}, <= {MAX_PER_PAGE}); total counts the themes of every page",
+        responses={200: "the run and a page of its themes", 400: "bad status, page or per_page"})
 def list_themes():
     status = request.args.get("status")
     if status and status not in THEME_STATUSES:
         raise APIError(400, f"unknown status {status!r}", {"field": "status", "allowed": list(THEME_STATUSES)})
+    page = query_int("page", 1, 1, MAX_PAGE)
+    per_page = query_int("per_page", PER_PAGE, 1, MAX_PER_PAGE)
     with services().db.session() as session:
-        result = latest_run_json(session)
-    if result is None:
-        return {"run_id": None, "themes": [], "unassigned_note_ids": [], "message": "no theme run yet"}
-    if status:
-        result["themes"] = [t for t in result["themes"] if t["status"] == status]
-    return result
+        return run_page(latest_run_json(session), status=status, page=page, per_page=per_page)
 
 
 @bp.get("/themes/<int:theme_id>")

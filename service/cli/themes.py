@@ -6,7 +6,7 @@ import click
 from ..auth.audit import cli_actor, record
 from ..models.notes import SOURCE_KINDS
 from ..notes import parse_filter_date
-from ..themes.queries import ThemeNotFound, latest_run_json, theme_detail, theme_statements
+from ..themes.queries import PER_PAGE, ThemeNotFound, latest_run_json, run_page, theme_detail, theme_statements
 from ..themes.run import RunOptions, ThemeRunError, run_themes
 from .common import ROW_ID, emit_json, fail, pass_ctx, refuse_empty
 
@@ -73,25 +73,40 @@ def _print_run(result: dict, counted: list[dict] | None = None) -> None:
 
 @themes.command("list")
 @click.option("--status", type=click.Choice(["recurring", "emerging"]), help="Only themes of this status.")
-@click.option("--json", "as_json", is_flag=True, help="Print the latest run and its themes as JSON.")
+@click.option("--page", default=1, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Which page of themes to show.")
+@click.option("--per-page", default=PER_PAGE, show_default=True, type=click.IntRange(1, 200),
+              help="Themes per page (as ?per_page= of GET /api/v1/themes).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the latest run and a page of its themes as JSON, as GET /api/v1/themes answers "
+                   "(total counts the themes of every page).")
 @pass_ctx
-def themes_list(ctx, status, as_json):
-    """Themes of the latest run, most accounts first ("~" marks an emerging theme)."""
+def themes_list(ctx, status, page, per_page, as_json):
+    """Themes of the latest run, most accounts first ("~" marks an emerging theme), a page at a time."""
     with ctx.services.db.session() as session:
         result = latest_run_json(session)
-    if result is None:  # an empty answer, as GET /api/v1/themes gives it: it was exit code 1 and no JSON at all
-        if as_json:
-            emit_json({"run_id": None, "themes": [], "unassigned_note_ids": [], "message": "no theme run yet"})
-        else:
-            click.echo("no theme run yet: run `feedback themes run` first")
-        return
-    every = result["themes"]
-    if status:
-        result["themes"] = [t for t in every if t["status"] == status]
+    # The API's answer for the same page (with no run, its empty answer: it was exit code 1 and no JSON at all).
+    answer = run_page(result, status=status, page=page, per_page=per_page)
     if as_json:
-        emit_json(result)
+        emit_json(answer)
+        if answer["total"] > page * per_page:  # a script reading stdout sees total; a person sees how to go on
+            click.echo(f"note: {_shown(answer)}", err=True)
+    elif result is None:
+        click.echo("no theme run yet: run `feedback themes run` first")
     else:  # the header describes the run: "0 recurring themes" under --status emerging misread a run of 16
-        _print_run(result, counted=every)
+        _print_run(answer, counted=result["themes"])
+        if answer["total"] > per_page or page > 1:
+            click.echo(_shown(answer))
+
+
+def _shown(answer: dict) -> str:
+    """Which themes a page holds and how to reach the next: "themes 1-50 of 818; --page 2 for the next"."""
+    page, per_page, total = answer["page"], answer["per_page"], answer["total"]
+    if not answer["themes"]:
+        return f"no themes on page {page}: {total} themes make {max(1, -(-total // per_page))} page(s) of {per_page}"
+    first = (page - 1) * per_page + 1
+    more = f"; --page {page + 1} for the next" if total > page * per_page else ""
+    return f"themes {first}-{first + len(answer['themes']) - 1} of {total}{more}"
 
 
 @themes.command("show")

@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover
 
 STATEMENTS_SHOWN = 30
 THEMES_PER_PAGE = 50
+THEME_CHOICES = 20  # the nearest themes offered to merge into or move statements to
 ACCOUNTS_PER_PAGE = 20
 MAX_PAGE = 1_000_000  # as the API's ?page=: far past any list, and its offset stays inside 64 bits
 
@@ -120,10 +121,12 @@ def theme_page(svc, theme_id: int) -> dict | None:
     return detail
 
 
-def other_themes(svc, theme_id: int) -> list[dict]:
-    """The latest run's other visible themes (id, label), for the merge and move choices of a theme page."""
+def other_themes(svc, theme_id: int, keep: tuple[int, ...] = ()) -> list[dict]:
+    """The merge and move choices of a theme page: the THEME_CHOICES other themes of the latest run most like this
+    one (id, label, similarity), plus any in `keep` (the choice sent with a refused edit, shown again). Any other
+    theme is typed by its id next to the list; a list of every theme held 818 options twice at a year of data."""
     with svc.db.session() as session:
-        return [{"id": t["id"], "label": t["label"]} for t in theme_queries.latest_themes(session) if t["id"] != theme_id]
+        return theme_queries.nearest_themes(session, theme_id, THEME_CHOICES, include=keep)
 
 
 def addressing_items(svc, theme_id: int) -> tuple[list[dict], str | None]:

@@ -127,8 +127,11 @@ def _theme_page(detail: dict, status: int = 200, **context):
 
     who = principal()
     may_edit = bool(who and allows(who.role, "pages.edit_theme"))
-    others = data.other_themes(services(), detail["id"]) if may_edit else []
-    return render_template("pages/theme.html", t=detail, may_edit=may_edit, others=others, **context), status
+    sent = context.get("edit_form")
+    keep = tuple(filter(None, map(row_number, (sent.into.data, sent.to.data)))) if sent else ()
+    others = data.other_themes(services(), detail["id"], keep) if may_edit else []
+    return render_template("pages/theme.html", t=detail, may_edit=may_edit, others=others,
+                           choices=data.THEME_CHOICES, **context), status
 
 
 @bp.post("/themes/<int:theme_id>/edit")
@@ -149,10 +152,11 @@ def edit_theme(theme_id: int):
     if kind == "rename":
         fields["label"] = form.label.data
     elif kind == "merge":
-        fields["target_id"] = _theme_id(form.into.data)
+        fields["target_id"] = _theme_id(_target(form, "into"))
     elif kind == "move":
+        to = _target(form, "to")
         fields = {"statement_ids": [_theme_id(i) for i in form.statement_ids.data or []],
-                  "target_id": None if form.to.data in ("", "none") else _theme_id(form.to.data)}
+                  "target_id": None if to in ("", "none") else _theme_id(to)}
         if not fields["statement_ids"]:
             return _edit_again(detail, form, 422, ("statement_ids", "Tick the statements to move first."))
     try:
@@ -171,12 +175,23 @@ def edit_theme(theme_id: int):
 EDIT_CONTROLS = {"label": "rename-label", "into": "merge-into", "to": "move-to", "statement_ids": "move-to"}
 
 
+def _typed(name: str) -> str:
+    """The theme id typed next to a target list (into_id, to_id), or ""."""
+    return (request.form.get(f"{name}_id") or "").strip()
+
+
+def _target(form: ThemeEditForm, name: str) -> str:
+    """A merge or move target: a typed id wins over the list, which holds only the themes nearest this one."""
+    return _typed(name) or form[name].data or ""
+
+
 def _edit_again(detail: dict, form: ThemeEditForm, status: int, *problems: tuple[str | None, str]):
     """The theme page after a refused edit: each error next to the control it concerns (edit_errors: control id, or
     None for the edit as a whole, -> messages), and the forms keep what the PM sent (edit_form)."""
+    controls = {**EDIT_CONTROLS, **{name: f"{EDIT_CONTROLS[name]}-id" for name in ("into", "to") if _typed(name)}}
     errors: dict[str | None, list[str]] = {}
     for name, messages in [*form.errors.items(), *((name, [m]) for name, m in problems)]:
-        errors.setdefault(EDIT_CONTROLS.get(name or ""), []).extend(messages)
+        errors.setdefault(controls.get(name or ""), []).extend(messages)
     return _theme_page(detail, status, edit_form=form, edit_errors=errors,
                        edit_error="Nothing was changed: please correct the edit below.")
 

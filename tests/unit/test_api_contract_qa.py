@@ -95,7 +95,7 @@ def _query(spec, path: str, method: str = "get") -> dict:
 @pytest.mark.parametrize("path, names", [
     ("/api/v1/notes", {"account", "source", "since", "until", "page", "per_page"}),
     ("/api/v1/drafts", {"account", "page", "per_page"}),
-    ("/api/v1/themes", {"status"}),
+    ("/api/v1/themes", {"status", "page", "per_page"}),
     ("/api/v1/roadmap/items", {"status", "include_archived"}),
     ("/api/v1/audit", {"limit", "action"}),
     ("/api/v1/reports", {"limit", "offset"}),
