@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import re
 from typing import Iterable
@@ -56,6 +57,10 @@ _URL = re.compile(r"(?i)(?<![\w@.])(?:https?://|ftp://|www\.)[^\s<>\"'`]+")
 # a link is in its path or query.
 _BARE_URL = re.compile(r"(?<![\w@.\-/:%])(?P<host>(?:[^\W_](?:[\w-]*[^\W_])?\.)+(?:xn--[\w-]+|[^\W\d_]{2,}))"
                        r"(?::\d{2,5})?[/?#][^\s<>\"'`\[\]]*")
+# The same with an IPv4 address for a host ("10.0.3.4:8080/admin?token=…", "52.14.9.1/hooks/…"), checked by the
+# standard library's ipaddress. A network in CIDR notation ("10.0.0.1/24") is an address range, not a link (_CIDR).
+_IP_URL = re.compile(r"(?<![\w@.\-/:%])(?P<host>\d{1,3}(?:\.\d{1,3}){3})(?::\d{2,5})?[/?#][^\s<>\"'`\[\]]*")
+_CIDR = re.compile(r"/\d{1,2}")
 # Public suffixes from tldextract's bundled snapshot of the Public Suffix List: never fetched (suffix_list_urls=())
 # and never cached on disk (cache_dir=None), so redaction needs no network and writes no files.
 _SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
@@ -258,7 +263,20 @@ def _bare_url_spans(text: str) -> list[tuple[int, int]]:
         parts = _SUFFIXES(host)
         if parts.suffix and parts.domain:
             spans.append((m.start(), end))
-    return spans
+    for m in _IP_URL.finditer(text):
+        end = m.start() + _url_end(m.group())
+        rest = text[m.end("host"):end]
+        if _URL_TAIL.match(rest) and not _CIDR.fullmatch(rest) and _is_ipv4(m.group("host")):
+            spans.append((m.start(), end))
+    return sorted(spans)
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:  # 300.1.2.3, or a leading zero
+        return False
+    return True
 
 
 def _secret_spans(text: str) -> list[tuple[int, int]]:

@@ -179,6 +179,24 @@ def test_host_names_file_names_and_slashes_in_prose_stay(text):
     assert "[URL_" not in out, out
 
 
+@pytest.mark.parametrize("link", [
+    "10.0.3.4:8080/admin?token=abc", "52.14.9.1/hooks/T000/B000/XXXX", "192.168.1.20/reset?code=9f8e",
+    "172.16.0.5#access_token=abc123", "8.8.4.4/share/3xYzAbC",
+])
+def test_links_to_an_ip_address_are_replaced(link):
+    out = _redact(f"The webhook goes to {link}, they said.")
+    assert out == "The webhook goes to [URL_1], they said.", out
+
+
+@pytest.mark.parametrize("text", [
+    "Allowlist 10.0.0.0/8 and 192.168.1.0/24 for the agents.",  # networks, not links
+    "Their NAT is 203.0.113.7 on port 443.",  # an address alone carries no path or query
+    "Upgrade from 1.2.3.4 to v1.2.3.5/docs later; 999.1.2.3/x is no address.",
+])
+def test_ip_addresses_and_networks_without_a_link_stay(text):
+    assert "[URL_" not in _redact(text)
+
+
 # ---- IBANs in any letter case ----------------------------------------------------------------------------------
 IBANS = [  # published example IBANs that python-stdnum accepts (check digits and national format)
     "DE89 3704 0044 0532 0130 00", "GB82 WEST 1234 5698 7654 32", "FR14 2004 1010 0505 0001 3M02 606",
