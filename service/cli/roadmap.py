@@ -212,14 +212,17 @@ def roadmap_coverage(ctx, as_json):
     if data["note"]:
         click.echo(f"note: {data['note']}")
     for t in data["themes"]:
-        items = ", ".join(f"{i['item_id']} ({i['via']})" for i in t["items"]) or "-"
+        items = ", ".join(f"{i['item_id']} ({i['via']}{', not planned' if i['status'] == service.DECLINED else ''})"
+                          for i in t["items"]) or "-"
         click.echo(f"theme {t['theme_id']:>4} {t['label'][:48]:<48} {t['accounts'] or 0:>3} accounts  -> {items}")
     if not data["themes"]:  # "no gaps" would claim every pain is covered before a single theme was compared
         click.echo("gaps: not known until a theme run gives themes to compare with the roadmap")
     else:
-        click.echo("gaps (recurring themes no item addresses):" if data["gaps"] else "no gaps")
+        click.echo("gaps (recurring themes no item covers):" if data["gaps"] else "no gaps")
     for g in data["gaps"]:
         click.echo(f"  {g['theme_id']:>4} {g['label'][:60]:<60} {g['accounts'] or 0:>3} accounts  {g['trend'] or ''}")
+        for why in service.gap_reasons(g):  # a declined item, or items each best for a few of its texts
+            click.echo(f"       {why}")
     # The demand behind each item, which the help promises, was only in --json.
     wanted = [i for i in data["items"] if i["demand"]["accounts"]]
     if wanted:

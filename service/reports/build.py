@@ -318,7 +318,8 @@ def _limit_trends(rows: list[dict], notes: dict, window: Window, first_note: dat
 
 
 def _gaps(services, rows: list[dict]) -> tuple[list[dict], str | None]:
-    """Recurring themes that no roadmap item addresses, from the roadmap's own coverage."""
+    """Recurring themes that no roadmap item covers, from the roadmap's own coverage: none addresses them, or only
+    an item decided against (not_planned) does."""
     try:
         from ..roadmap.service import coverage
     except ImportError:
@@ -341,7 +342,9 @@ def _gaps(services, rows: list[dict]) -> tuple[list[dict], str | None]:
         gaps.append({"theme_id": gap.get("theme_id"), "label": gap.get("label"), "accounts": accounts,
                      "mentions": mentions, "trend": row.get("trend") if row else None, "arr": gap.get("arr"),
                      "total_accounts": accounts, "total_mentions": mentions, "total_arr": gap.get("arr"),
-                     "period_mentions": row.get("mentions", 0)})
+                     "period_mentions": row.get("mentions", 0),
+                     # why it is a gap though the roadmap is near it: an item declined it, or items split its texts
+                     "declined": gap.get("declined") or [], "near": gap.get("near") or []})
     note = cov.get("note")
     if not gaps and note is None and not cov.get("items"):
         note = "no roadmap imported yet: `feedback roadmap import FILE`"

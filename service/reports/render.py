@@ -56,7 +56,21 @@ def with_code_html(data: dict) -> dict:
     out["messages"] = [code_html(m) for m in data.get("messages") or []]
     if data.get("gaps_note"):
         out["gaps_note"] = code_html(data["gaps_note"])
+    out["gaps"] = [{**g, "why": gap_reasons(g)} for g in data.get("gaps") or []]
     return out
+
+
+GAPS_HEADING = "Gaps: recurring themes no roadmap item covers"
+
+
+def gap_reasons(gap: dict) -> list[str]:
+    """Why a gap is one though the roadmap is near it ("decided not to build: ...", "partly near ..."), in the
+    roadmap's own words, as plain text; nothing for a gap nothing is near, or a report stored before these fields."""
+    if not (gap.get("declined") or gap.get("near")):
+        return []
+    from ..roadmap.service import gap_reasons as reasons  # here: a report without these fields needs no roadmap
+
+    return reasons(gap)
 
 
 # ---- Markdown -------------------------------------------------------------------------------------------------
@@ -162,7 +176,7 @@ def markdown_sections(data: dict, flavor: str = "markdown") -> list[tuple[str, s
               (("new", "New"), ("growing", "Growing"), ("fading", "Fading"))]
     sections.append(("Compared with the previous period", "\n".join(movers)))
     sections.append(("Moved since the last report", moved_text(data, flavor)))
-    sections.append(("Gaps: recurring themes no roadmap item addresses", _gaps(data, flavor)))
+    sections.append((GAPS_HEADING, _gaps(data, flavor)))
     sections.append(("Draft answers", _drafts(data["drafts"])))
     return sections
 
@@ -230,7 +244,7 @@ def moved_text(data: dict, flavor: str, base_url: str = "") -> str:
 
 def _gaps(data: dict, flavor: str) -> str:
     if not data.get("gaps"):
-        return _note(data.get("gaps_note") or "Every recurring theme is addressed by a roadmap item.", flavor)
+        return _note(data.get("gaps_note") or "Every recurring theme is covered by a roadmap item.", flavor)
     lines = []
     for g in data["gaps"]:
         # A report stored before the period's mentions were counted has no "period_mentions".
@@ -238,6 +252,7 @@ def _gaps(data: dict, flavor: str) -> str:
         arr = f", ARR {money(g['arr'])}" if g.get("arr") else ""
         lines.append(f"- {_text(g['label'], flavor)}: {_n(g['accounts'], 'account')} (theme run), "
                      f"{_n(g['mentions'], 'mention')} (theme run){period}{arr}")
+        lines += [f"  - {_text(why, flavor)}" for why in gap_reasons(g)]
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections import Counter
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -279,15 +280,22 @@ def item_detail(services, item_id: str) -> dict:
     return {**data, "scoring": {k: found.get(k) for k in ("score", "method", "inputs", "reason")}}
 
 
+DECLINED = "not_planned"  # an item the roadmap decided not to build addresses a pain but does not cover it
+
+
 def coverage(services) -> dict:
-    """Which items address each theme of the latest run, the demand behind each item, and the unaddressed gaps."""
+    """Which items address each theme of the latest run, the demand behind each item, and the gaps: recurring themes
+    no item covers. An item marked not_planned still addresses its themes (they list it), but does not cover them: a
+    declined pain customers keep raising stays a gap, naming the item that declined it (`declined`). A gap also names
+    the items that were the matcher's best for some of its texts but for fewer than a third (`near`), so a theme whose
+    texts split across items does not read as one nothing on the roadmap is near."""
     with services.db.session() as session:
         items, arr = load_items(session), _arr_by_account(session)
         themes = theme_queries.latest_themes(session) if theme_queries else None
         note = None if themes else ("no theme run yet: run `feedback themes run` first" if themes == []
                                     else "themes are not available in this installation")
         themes, by_id = themes or [], {i.id: i for i in items}
-        addressed = _addresses(services, items, themes)
+        addressed, votes = _addresses(services, items, themes)
         item_rows = []
         for i in items:
             mine = [t for t in themes if i.id in addressed[t["id"]]]
@@ -297,30 +305,66 @@ def coverage(services) -> dict:
     theme_rows = [{"theme_id": t["id"], **{k: t.get(k) for k in ("label", "status", "size", "accounts", "trend", "arr")},
                    "items": [{"item_id": k, "title": by_id[k].title, "status": by_id[k].status, **v}
                              for k, v in addressed[t["id"]].items()]} for t in themes]
-    gaps = sorted(({k: v for k, v in r.items() if k != "items"} for r in theme_rows
-                   if not r["items"] and (r["status"] or "recurring") == "recurring"),
+    gaps = sorted((_gap(r, votes[r["theme_id"]], by_id) for r in theme_rows
+                   if (r["status"] or "recurring") == "recurring"
+                   and all(i["status"] == DECLINED for i in r["items"])),
                   key=lambda r: (-(r["accounts"] or 0), -(r["size"] or 0), r["theme_id"]))
     return {"themes": theme_rows, "items": item_rows, "gaps": gaps, "note": note}
 
 
-def _addresses(services, items, themes: list[dict]) -> dict[int, dict[str, dict]]:
+def _gap(row: dict, votes: tuple[int, dict[str, int]], by_id: dict) -> dict:
+    """A gap: the theme row without its items, plus the items that declined it and those near it (best for at least
+    one of its texts, too few to address it), most texts first."""
+    texts, best = votes
+    addressing = {i["item_id"] for i in row["items"]}
+    near = sorted((k for k in best if k not in addressing), key=lambda k: (-best[k], k))
+    return {**{k: v for k, v in row.items() if k != "items"},
+            "declined": [{"item_id": i["item_id"], "title": i["title"]} for i in row["items"]],
+            "near": [{"item_id": k, "title": by_id[k].title, "status": by_id[k].status, "matched": best[k],
+                      "of": texts} for k in near]}
+
+
+def gap_reasons(gap: dict) -> list[str]:
+    """What a gap's `declined` and `near` say, in words, for the report and the CLI (plain text: each escapes it for
+    its own format). Empty for a gap nothing is near (and for a report stored before these fields)."""
+    out = []
+    if gap.get("declined"):
+        out.append("decided not to build: " + ", ".join(f"{d['item_id']} {d['title']}" for d in gap["declined"]))
+    near = gap.get("near") or []
+    if near:
+        texts = f"of the {near[0]['of']} texts compared (the label and top quotes)"
+        status = {n["item_id"]: (n.get("status") or "").replace("_", " ") for n in near}
+        if len({n["matched"] for n in near}) == 1:
+            each = "each the best match" if len(near) > 1 else "the best match"
+            names = ", ".join(f"{n['item_id']} {n['title']} ({status[n['item_id']]})" for n in near)
+            out.append(f"partly near {names}: {each} for {near[0]['matched']} {texts}")
+        else:
+            out.append("partly near " + ", ".join(f"{n['item_id']} {n['title']} ({status[n['item_id']]}, best match "
+                                                  f"for {n['matched']})" for n in near) + f" {texts}")
+    return out
+
+
+def _addresses(services, items, themes: list[dict]) -> tuple[dict[int, dict[str, dict]], dict[int, tuple]]:
     """theme id -> {item id: {"via", "score"}}: explicit links, plus items the matcher picks for a third of the
-    theme's texts (its label and top quotes), so one stray quote does not make an item cover a theme."""
+    theme's texts (its label and top quotes), so one stray quote does not make an item cover a theme. Also, per theme,
+    (how many texts were compared, {item id: how many of them it was the best in-scope item for})."""
     out: dict[int, dict[str, dict]] = {t["id"]: {} for t in themes}
     for ln in (ln for i in items for ln in i.links if ln.theme_id in out):
         out[ln.theme_id][ln.item_id] = {"via": "link", "score": None}
     pairs = [(t["id"], text) for t in themes
              for text in [t["label"]] + [q["text"] for q in (t.get("quotes") or [])[:QUOTES_PER_THEME]]]
     owners, texts = [p[0] for p in pairs], [p[1] for p in pairs]
+    counts = Counter(owners)
+    tally = {t["id"]: (counts[t["id"]], {}) for t in themes}
     if not texts or not items:
-        return out
+        return out, tally
     votes: dict[tuple, list[float]] = {}
     for owner, found in zip(owners, decision_mod.decide_texts(services, texts)):
         if found.best is not None:
             votes.setdefault((owner, found.best.item_id), []).append(found.best.score)
     for (theme_id, item_id), hits in votes.items():
-        needed = max(1, math.ceil(owners.count(theme_id) / 3))
+        tally[theme_id][1][item_id] = len(hits)
+        needed = max(1, math.ceil(tally[theme_id][0] / 3))
         if len(hits) >= needed and item_id not in out[theme_id]:
             out[theme_id][item_id] = {"via": "match", "score": round(sum(hits) / len(hits), 4)}
-    return out
-
+    return out, tally

@@ -236,7 +236,8 @@ def roadmap_page(svc) -> dict:
         try:
             cov = roadmap.coverage(svc)
             demand = {r["item_id"]: r for r in cov["items"]}
-            gaps, note, themed = cov["gaps"], note or cov.get("note"), bool(cov["themes"])
+            gaps, note, themed = ([{**g, "why": roadmap.gap_reasons(g)} for g in cov["gaps"]], note or cov.get("note"),
+                                  bool(cov["themes"]))
         except Exception:
             log.exception("roadmap coverage failed on the roadmap page")
             note = note or "Demand and gaps could not be computed right now; scores are shown without them."

@@ -213,7 +213,7 @@ def test_markdown_for_chat_tools(seeded):
     data = build_report(svc, "7d", AS_OF)
     md = render_markdown(data)
     assert md.startswith("# Feedback report: last 7 days")
-    assert "## Top themes by accounts" in md and "## Gaps: recurring themes no roadmap item addresses" in md
+    assert "## Top themes by accounts" in md and "## Gaps: recurring themes no roadmap item covers" in md
     assert ("1. **CSV export times out**: 3 accounts this period, 3 mentions this period (was 1), ARR $200k, "
             "growing") in md
     assert "\u201cThe CSV export times out on large reports.\u201d: Acme, note e1" in md

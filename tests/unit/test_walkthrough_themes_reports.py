@@ -114,7 +114,7 @@ def test_markdown_and_webhook_say_which_accounts_each_list_counts(app):
     data = build_report(app.extensions["feedback"], "7d", AS_OF)
     assert data["top_themes"] and data["gaps"]
     sections = dict(markdown_sections(data))
-    top, gaps = sections["Top themes by accounts"], sections["Gaps: recurring themes no roadmap item addresses"]
+    top, gaps = sections["Top themes by accounts"], sections["Gaps: recurring themes no roadmap item covers"]
     t, g = data["top_themes"][0], data["gaps"][0]
     assert f"{t['accounts']} accounts this period, {t['mentions']} mentions this period" in top
     assert (f"{g['accounts']} accounts (theme run), {g['mentions']} mentions (theme run), "
