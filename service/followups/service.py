@@ -19,7 +19,7 @@ from ..notes import NotFound
 from ..roadmap import history
 from ..roadmap.service import get_item
 from . import asks as asks_mod
-from .drafting import draft_for, item_context
+from .drafting import draft_for, item_basis
 
 MAX_QUOTES = 5
 MAX_ACCOUNT_CHARS = 200
@@ -81,9 +81,9 @@ def followups(services, item_id: str, since: date | None = None, drafts: bool = 
         session.expunge(item)
         # An archived item is off the roadmap: its change is the archiving, and no draft states its last status (a
         # "planned for Q1 2027" the roadmap no longer holds would be a promise nobody made).
-        change = _archived(session, item_id) if item.archived else None
-        change = change or history.last_status_change(session, item_id)
-        told = {t.account: t for t in _marks(session, item_id, item.status)}
+        last = history.last_status_change(session, item_id)
+        change = (_archived(session, item_id) if item.archived else None) or last
+        told = {t.account: t for t in _marks(session, item_id, item.status, last=last)}
         told_rows = [_told_dict(t) for t in told.values()]
     found = asking_accounts(services, item_id, since)
     facts = asks_mod.account_facts(services)
@@ -108,8 +108,9 @@ def followups(services, item_id: str, since: date | None = None, drafts: bool = 
 
 def add_drafts(services, item_id: str, rows: list[dict]) -> None:
     """A checked draft in each of `rows` (accounts of `followups(..., drafts=False)`), as followups() makes one for
-    every account. A draft costs a few queries and an item asked for all year has a hundred accounts: a page drafts
-    the accounts it shows."""
+    every account. What the drafts share is read once (drafting.item_basis), but each draft is still composed and
+    checked (an LLM call when one is set up) and an item asked for all year has a hundred accounts: a page drafts the
+    accounts it shows."""
     if not rows:
         return
     with services.db.session() as session:
@@ -121,8 +122,9 @@ def add_drafts(services, item_id: str, rows: list[dict]) -> None:
 def _draft_rows(services, item, rows: list[dict]) -> None:
     if item.archived:  # no draft states an archived item's last status (followups() says why)
         return
+    basis = item_basis(services, item)  # once for every row: it was four queries per account
     for row in rows:
-        row["draft"] = draft_for(services, item_context(services, item, row["account"], row["quotes"]))
+        row["draft"] = draft_for(basis, row["account"], row["quotes"])
 
 
 def mark_told(services, item_id: str, account: str, told_by: str | None = None, note: str | None = None) -> dict:
@@ -158,7 +160,8 @@ def mark_told_many(services, item_id: str, accounts: list, told_by: str | None =
         who = ", ".join(repr(a) for a in missing)
         raise NotFound(f"account {who} has not asked for {item_id}; nothing was marked" if len(missing) == 1 else
                        f"accounts {who} have not asked for {item_id}; nothing was marked")
-    drafts = {a: draft_for(services, item_context(services, item, a, found[a]["quotes"])) for a in pending}
+    basis = item_basis(services, item)
+    drafts = {a: draft_for(basis, a, found[a]["quotes"]) for a in pending}
     try:
         with services.db.transaction() as session:
             # Concurrent marks of the same account take turns; one made while this one drafted is returned as is, so
@@ -212,14 +215,17 @@ def told_items(session, account: str) -> set[str]:
     return out
 
 
-def _marks(session, item_id: str, status: str, accounts: list | None = None) -> list[FollowupTold]:
+_UNREAD = object()
+
+
+def _marks(session, item_id: str, status: str, accounts: list | None = None, last=_UNREAD) -> list[FollowupTold]:
     """The marks that still hold: made at the item's current status and not before the change that set it. An item
     that moved away and back (shipped -> in progress -> shipped) makes an earlier "told" stale: the account is listed
-    again, as the docs promise ("until the item moves again")."""
+    again, as the docs promise ("until the item moves again"). `last`: that change, when the caller read it already."""
     query = select(FollowupTold).where(FollowupTold.item_id == item_id, FollowupTold.status == status)
     if accounts is not None:
         query = query.where(FollowupTold.account.in_(accounts))
-    change = history.last_status_change(session, item_id)
+    change = history.last_status_change(session, item_id) if last is _UNREAD else last
     return [t for t in session.scalars(query) if change is None or t.told_at >= change.changed_at]
 
 

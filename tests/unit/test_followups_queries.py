@@ -1,0 +1,73 @@
+"""The follow-ups API reads what every account's row and draft need in bulk: as many SQL statements for 25 accounts
+as for 5 (it was four more per drafted account: 90 at 20 accounts, 1,210 at 300)."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from .test_followups import ROADMAP, ship
+
+WORDS = ["needs SCIM user provisioning so Okta creates and removes users automatically",
+         "requires SCIM 2.0 user and group provisioning from Okta",
+         "wants SCIM provisioning of users and groups from Azure AD"]
+
+
+def _asking(svc, accounts: int) -> None:
+    """`accounts` accounts that each ask for RM-104 (SCIM provisioning) once, half with ARR; then RM-104 ships."""
+    from service.ingest.readers import RawRow
+    from service.ingest.store import ingest, validate_rows
+    from service.roadmap.service import import_items
+
+    import_items(svc, ROADMAP, source="roadmap.json")
+    notes = [{"id": f"q-{k}", "account": f"Account {k:03d}", "source": "call", "date": f"2026-10-{k % 28 + 1:02d}",
+              "text": f"Account {k:03d} {WORDS[k % 3]}, ticket {k}.", **({"arr": 1000 * (k + 1)} if k % 2 else {})}
+             for k in range(accounts)]
+    rows, errors = validate_rows([RawRow(n, i) for i, n in enumerate(notes, 1)], "test", 100_000)
+    assert not errors
+    ingest(svc, rows, errors, skip_invalid=False)
+    ship(svc)
+
+
+@contextmanager
+def counted(svc):
+    """The SQL statements run inside the block, counted by an engine event listener."""
+    seen: list[str] = []
+
+    def _count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(svc.db.engine, "before_cursor_execute", _count)
+    try:
+        yield seen
+    finally:
+        event.remove(svc.db.engine, "before_cursor_execute", _count)
+
+
+def _count(make_app, accounts: int, drafts: str) -> int:
+    app = make_app()
+    svc = app.extensions["feedback"]
+    _asking(svc, accounts)
+    client = app.test_client()
+    path = f"/api/v1/roadmap/items/RM-104/followups?drafts={drafts}"
+    assert client.get(path).status_code == 200  # the first request fills the caches (matcher, Decisions, scores)
+    with counted(svc) as seen:
+        resp = client.get(path)
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    listed = resp.get_json()["accounts"]
+    assert len(listed) == accounts  # every account is listed, and drafted when asked: the count is of real work
+    assert all((a["draft"] is not None) == (drafts == "true") for a in listed)
+    return len(seen)
+
+
+@pytest.mark.parametrize("drafts", ["true", "false"])
+def test_followups_api_runs_as_many_queries_for_25_accounts_as_for_5(make_app, drafts):
+    few, many = _count(make_app, 5, drafts), _count(make_app, 25, drafts)
+    assert many == few, (few, many)
+
+
+def test_drafting_every_account_adds_a_fixed_few_queries(make_app):
+    """What the drafts share (the item's scores, the names to redact, the roadmap's titles) is read once per list."""
+    listed, drafted = _count(make_app, 10, "false"), _count(make_app, 10, "true")
+    assert drafted - listed <= 5, (listed, drafted)
