@@ -2,47 +2,9 @@
 as for 5 (it was four more per drafted account: 90 at 20 accounts, 1,210 at 300)."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
-from .test_followups import ROADMAP, ship
-
-WORDS = ["needs SCIM user provisioning so Okta creates and removes users automatically",
-         "requires SCIM 2.0 user and group provisioning from Okta",
-         "wants SCIM provisioning of users and groups from Azure AD"]
-
-
-def _asking(svc, accounts: int) -> None:
-    """`accounts` accounts that each ask for RM-104 (SCIM provisioning) once, half with ARR; then RM-104 ships."""
-    from service.ingest.readers import RawRow
-    from service.ingest.store import ingest, validate_rows
-    from service.roadmap.service import import_items
-
-    import_items(svc, ROADMAP, source="roadmap.json")
-    notes = [{"id": f"q-{k}", "account": f"Account {k:03d}", "source": "call", "date": f"2026-10-{k % 28 + 1:02d}",
-              "text": f"Account {k:03d} {WORDS[k % 3]}, ticket {k}.", **({"arr": 1000 * (k + 1)} if k % 2 else {})}
-             for k in range(accounts)]
-    rows, errors = validate_rows([RawRow(n, i) for i, n in enumerate(notes, 1)], "test", 100_000)
-    assert not errors
-    ingest(svc, rows, errors, skip_invalid=False)
-    ship(svc)
-
-
-@contextmanager
-def counted(svc):
-    """The SQL statements run inside the block, counted by an engine event listener."""
-    seen: list[str] = []
-
-    def _count(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(svc.db.engine, "before_cursor_execute", _count)
-    try:
-        yield seen
-    finally:
-        event.remove(svc.db.engine, "before_cursor_execute", _count)
+from .test_qa_web_scale_walk import _asking, counted  # accounts asking for RM-104 once each; the SQL counter
 
 
 def _count(make_app, accounts: int, drafts: str) -> int:
