@@ -12,7 +12,7 @@ from ..drafts.pipeline import (DraftInputError, DraftNotFound, create_draft, dra
 from ..drafts.template import TemplateDrafter
 from ..ingest.readers import LINE_BREAK
 from ..roadmap.decision import NO_ROADMAP
-from .common import emit_json, fail, pass_ctx, read_text_file, refuse_empty
+from .common import ROW_ID, emit_json, fail, pass_ctx, read_text_file, refuse_empty
 
 
 def register(cli: click.Group) -> None:
@@ -168,7 +168,7 @@ def drafts_list(ctx, account, limit, as_json):
 
 
 @drafts.command("show")
-@click.argument("draft_id")
+@click.argument("draft_id", type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print the draft, its evidence, checks and ratings as JSON.")
 @pass_ctx
 def drafts_show(ctx, draft_id, as_json):
@@ -189,7 +189,7 @@ def drafts_show(ctx, draft_id, as_json):
 
 
 @drafts.command("rate")
-@click.argument("draft_id")
+@click.argument("draft_id", type=ROW_ID)
 @click.option("--up", is_flag=True, help="The draft was good.")
 @click.option("--down", is_flag=True, help="The draft was not usable.")
 @click.option("--score", "score", type=click.IntRange(1, 5), help="A 1-5 rating instead of up/down.")

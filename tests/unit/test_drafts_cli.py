@@ -66,6 +66,9 @@ def test_drafts_list_show_and_rate(cli, tmp_path):
 def test_cli_usage_errors(cli):
     assert cli("draft").exit_code == 2
     assert cli("draft", "x" * 4001, "--no-llm").exit_code == 2
-    assert cli("drafts", "show", "999").exit_code == 1
+    assert cli("drafts", "show", "999").exit_code == 1  # a well-formed id no draft has
+    for args in (("drafts", "show", "abc"), ("drafts", "rate", "abc", "--up"), ("drafts", "show", "0")):
+        result = cli(*args)  # not an id at all: a usage error naming the argument, as themes and reports say it
+        assert result.exit_code == 2 and "Invalid value for 'DRAFT_ID'" in result.output, (args, result.output)
     assert cli("drafts", "rate", "1").exit_code == 2  # neither --up, --down nor --score
     assert cli("draft", "Is there SSO?", "--audience", "board").exit_code == 2
