@@ -18,10 +18,10 @@ def _redact(text: str) -> str:
     return Redactor(regions="US,GB,DE,FR,ES,IT,NL").redact(text)
 
 
-def _gone(value: str, text: str, kind: str) -> None:
+def _replaced(value: str, text: str, kind: str) -> tuple[bool, str]:
+    """Whether `value` is gone from the redacted text with the first placeholder of `kind` in it; and that text."""
     out = _redact(text)
-    assert value not in out, out
-    assert f"[{kind}_1]" in out, out
+    return value not in out and f"[{kind}_1]" in out, out
 
 
 # ---- US Social Security numbers --------------------------------------------------------------------------------
@@ -48,7 +48,8 @@ SSNS = [  # (text, the number in it)
 
 @pytest.mark.parametrize("text,number", SSNS)
 def test_social_security_numbers_are_replaced(text, number):
-    _gone(number, text, "SSN")
+    ok, out = _replaced(number, text, "SSN")
+    assert ok, out
 
 
 @pytest.mark.parametrize("text", [
@@ -104,7 +105,8 @@ SECRETS = [  # (text, the secret in it)
 
 @pytest.mark.parametrize("text,secret", SECRETS)
 def test_keys_tokens_and_secrets_are_replaced(text, secret):
-    _gone(secret, text, "SECRET")
+    ok, out = _replaced(secret, text, "SECRET")
+    assert ok, out
 
 
 def test_only_the_value_of_an_assignment_goes():
@@ -211,7 +213,8 @@ IBANS = [  # published example IBANs that python-stdnum accepts (check digits an
 @pytest.mark.parametrize("iban", IBANS)
 @pytest.mark.parametrize("spelling", [str.lower, str.title, lambda s: s.replace(" ", "").lower()])
 def test_ibans_in_lower_and_mixed_case_are_replaced(iban, spelling):
-    _gone(spelling(iban), f"Wire it to {spelling(iban)} today.", "IBAN")
+    ok, out = _replaced(spelling(iban), f"Wire it to {spelling(iban)} today.", "IBAN")
+    assert ok, out
 
 
 def test_one_iban_in_any_case_is_one_placeholder():
