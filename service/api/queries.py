@@ -17,11 +17,11 @@ THEME_STATUSES = ("recurring", "emerging")  # hidden themes are left out of the 
 DATE = {"format": "date", "description": "a day, YYYY-MM-DD (years 1900 to 2200)"}
 
 
-def _page() -> Integer:
+def page_field() -> Integer:
     return Integer(load_default=1, validate=Range(1, MAX_PAGE), metadata={"description": "the page, from 1"})
 
 
-def _per_page(default: int) -> Integer:
+def per_page_field(default: int) -> Integer:
     return Integer(load_default=default, validate=Range(1, MAX_PER_PAGE))
 
 
@@ -35,8 +35,8 @@ class NotesQuery(Schema):
     source = String(validate=OneOf(SOURCE_KINDS))
     since = String(metadata={**DATE, "description": "only notes from this day"})
     until = String(metadata={**DATE, "description": "only notes up to this day"})
-    page = _page()
-    per_page = _per_page(50)
+    page = page_field()
+    per_page = per_page_field(50)
 
 
 class IngestQuery(Schema):
@@ -64,8 +64,8 @@ class ImportQuery(Schema):
 
 class DraftsQuery(Schema):
     account = String(metadata={"description": "only drafts for this account"})
-    page = _page()
-    per_page = _per_page(20)
+    page = page_field()
+    per_page = per_page_field(20)
 
 
 class FollowupsQuery(Schema):

@@ -18,7 +18,7 @@ from .fields import Body, Id, Text, WholeNumber
 from .hygiene import MAX_PAGE, check_body, query_int
 from .notes import bool_arg
 from .openapi import query_parameters
-from .queries import MAX_PER_PAGE, ImportQuery, ItemsQuery, _page
+from .queries import MAX_PER_PAGE, ImportQuery, ItemsQuery, page_field
 
 bp = APIBlueprint("roadmap", __name__, url_prefix="/api/v1", tag="Roadmap")
 bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
@@ -84,7 +84,7 @@ COVERAGE_PER_PAGE = 50  # as a page of notes or of themes
 class CoverageQuery(Schema):
     """Paging on request: without page or per_page the answer is whole, as before paging (clients read its four
     fields); with either, each of its lists is cut to that page."""
-    page = _page()
+    page = page_field()
     per_page = Integer(load_default=COVERAGE_PER_PAGE, validate=Range(1, MAX_PER_PAGE),
                        metadata={"description": "themes, items and gaps per page; giving page or per_page asks "
                                                 "for pages (without either, every row)"})

@@ -16,7 +16,7 @@ from .errors import APIError
 from .fields import COMMON, Body, StrictBoolean, Text, WholeNumber
 from .hygiene import MAX_PAGE, check_body, query_flag, query_int
 from .openapi import query_parameters
-from .queries import MAX_PER_PAGE, THEME_STATUSES, BackgroundQuery, ThemesQuery, _page, _per_page
+from .queries import MAX_PER_PAGE, THEME_STATUSES, BackgroundQuery, ThemesQuery, page_field, per_page_field
 
 bp = APIBlueprint("themes", __name__, url_prefix="/api/v1", tag="Themes")
 bp.before_request(check_body)  # JSON, parsed and within limits, once the caller is known
@@ -35,8 +35,8 @@ EDIT_RESPONSES = {201: "the edit and the re-run it triggered", 404: "no such the
 
 class ThemesPageQuery(ThemesQuery):
     """GET /themes pages as GET /notes does (the same names, default and bounds)."""
-    page = _page()
-    per_page = _per_page(PER_PAGE)
+    page = page_field()
+    per_page = per_page_field(PER_PAGE)
 
 
 class RunIn(Body):
