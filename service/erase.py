@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import delete, select, text, update
 
 from . import locks
+from .accounts import find as find_account
 from .ingest.index_sync import _one_rebuild_at_a_time, repair
 from .models import (Account, Draft, Note, Report, Statement, Theme, ThemeEdit, ThemeEvent, ThemeRun,
                      ThemeSnapshot)
@@ -178,7 +179,9 @@ def erase_account(services, name: str, *, compact_files: bool = True) -> dict:
         locks.hold(session, "ingest")  # no ingest may add to the account while it is erased
         account = session.scalar(select(Account).where(Account.name == name))
         if account is None:
-            raise EraseError(f"no account named {name!r}")
+            near = find_account(session, name)  # an erasure names its account exactly; a near spelling is a hint
+            hint = f"; did you mean {near.name!r}?" if near is not None else ""
+            raise EraseError(f"no account named {name!r}{hint}")
         notes = list(session.scalars(select(Note).where(Note.account_id == account.id)))
         result = {"account": fingerprint(name)} | _erase_notes(services, session, notes, account)
         session.delete(account)

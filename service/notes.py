@@ -9,6 +9,7 @@ from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import locks
+from .accounts import account_key
 from .ingest.validate import parse_date
 from .models import Account, Note, Statement, ThemeSnapshot, row_number
 from .vectorstore import STATEMENTS
@@ -85,7 +86,7 @@ def list_notes(session: Session, *, account=None, source=None, since=None, until
     count = select(func.count(Note.id))
     conditions = []
     if account:
-        conditions.append(Note.account.has(Account.name == account))
+        conditions.append(Note.account.has(Account.key == account_key(account)))
     if source:
         conditions.append(Note.source == source)
     when = func.coalesce(Note.occurred_at, Note.ingested_at)

@@ -45,6 +45,9 @@ class IngestOut(Schema):
     statements_embedded = Integer()
     note_ids = List(String())
     rejected = List(Dict())
+    accounts_filed = List(Dict(), metadata={"description": "[{written, account}]: an account name written another way "
+                                                            "than a stored (or earlier) account's, filed under that one "
+                                                            "(same name without legal form, case, accents, punctuation)"})
 
 
 def bool_arg(name: str) -> bool:

@@ -153,7 +153,8 @@ def brief(ctx, account, since, as_json):
     from ..followups.brief import brief as build
 
     if not account.strip():  # as the API: no name is bad input, not an account that is missing
-        fail("ACCOUNT is required: the account's name exactly as in the notes (feedback accounts list)", code=2)
+        fail("ACCOUNT is required: the account's name as in the notes (feedback accounts list; case and a legal "
+             "form such as Inc do not matter)", code=2)
     day = _date(since)
     try:
         data = build(ctx.services, account, since=day)

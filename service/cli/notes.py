@@ -88,6 +88,9 @@ def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_forma
         rejected = f"; rejected {len(report.rejected)} invalid row(s), not stored" if report.rejected else ""
         click.echo(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
                    f"statements embedded {report.statements}{rejected}")
+        for written, name in sorted(report.accounts_filed.items()):
+            click.echo(f"account {written!r} filed under {name!r} (the same name without legal form, case or "
+                       "punctuation)")
         for err in report.rejected:
             click.echo(f"rejected: {err}", err=True)
 
@@ -162,7 +165,8 @@ def notes():
 
 @notes.command("list")
 @click.option("--account", callback=refuse_empty("the account's name"),
-              help="Only this account's notes (its exact name, as `feedback accounts list` shows it).")
+              help="Only this account's notes (its name as `feedback accounts list` shows it; case, punctuation and a "
+                   "legal form such as Inc do not matter).")
 @click.option("--source", type=click.Choice(SOURCE_KINDS), help="Only notes of this kind (a typo was an empty list).")
 @click.option("--since", metavar="DATE", callback=refuse_empty("a day such as 2026-11-01"),
               help="Only notes dated on or after this day (ISO 8601, e.g. 2026-11-01).")

@@ -13,6 +13,7 @@ import time
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from ..accounts import canonical
 from ..models import Draft, DraftFeedback, row_number
 from ..roadmap.decision import INSTRUCTION_LIKE
 from . import checks
@@ -100,6 +101,9 @@ def compose(drafter, ctx: DraftContext) -> tuple[DraftResult, list[str]]:
 def create_draft(services, question, account=None, audience="customer", tone=None, drafter=None,
                  request_id=None) -> dict:
     question, account, audience, tone = validate_input(question, account, audience, tone)
+    if account:  # "ACME corp." asks as the stored "Acme Corp": its own quotes, its brief, its drafts list
+        with services.db.session() as session:
+            account = canonical(session, account)
     start = time.monotonic()
     ctx, decision = build_context(services, question, account, audience, tone)
     result, problems = compose(drafter or default_drafter(services), ctx)
@@ -172,7 +176,7 @@ def list_drafts(services, *, page: int = 1, per_page: int = 20, account: str | N
     with services.db.session() as session:
         query = select(Draft)
         if account:
-            query = query.where(Draft.account == account)
+            query = query.where(Draft.account == canonical(session, account))
         total = session.scalar(select(func.count()).select_from(query.subquery()))
         rows = session.scalars(query.order_by(Draft.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
         return [draft_dict(d) for d in rows], total

@@ -13,11 +13,12 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
+from ..accounts import find as find_account
 from ..drafts import checks
 from ..drafts.base import VERDICT_OF_STATUS, DraftContext, Evidence
 from ..drafts.evidence import _quotable
 from ..drafts.matching import _draft_item, _scores
-from ..models import Account, Draft, RoadmapItem, ThemeMembership
+from ..models import Draft, RoadmapItem, ThemeMembership
 from ..notes import NotFound
 from ..roadmap import decision as decisions, history
 from ..themes.queries import latest_run, latest_themes
@@ -32,8 +33,10 @@ NOT_ON_ROADMAP = "not_on_roadmap"
 def brief(services, account: str, since: date | None = None) -> dict:
     """The brief as a dict; NotFound when no note names the account."""
     with services.db.session() as session:
-        if session.scalars(select(Account).where(Account.name == account)).first() is None:
+        found = find_account(session, account)  # "acme corp" finds "Acme Corp"
+        if found is None:
             raise NotFound(f"no account named {account[:200]!r}")
+        account = found.name
     mine = [s for s in statement_asks(services) if s.account == account]
     groups = _groups(services, mine)
     items = _items(services)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from .. import locks
+from ..accounts import canonical
 from ..notes import NotFound
 from ..roadmap.service import get_item
 from . import asks as asks_mod
@@ -25,6 +26,7 @@ def not_asking(services, item_id: str, account: str, by: str | None = None) -> d
         raise FollowupInputError("account is required")
     with services.db.session() as session:
         get_item(session, item_id)
+        name = canonical(session, name)
     ids = [st.statement_id for st in asks_mod.statement_asks(services) if st.account == name and st.asks_for(item_id)]
     if not ids:
         raise NotFound(f"no statement of {name!r} is matched to {item_id}; nothing to reject (a note linked by a "

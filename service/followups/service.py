@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import locks
+from ..accounts import canonical, stored_names
 from ..models import Draft, FollowupTold, RoadmapItem, RoadmapStatusChange, utcnow
 from ..erase import forget_drafts
 from ..notes import NotFound
@@ -142,8 +143,10 @@ def mark_told_many(services, item_id: str, accounts: list, told_by: str | None =
     bad = [a for a in accounts if not isinstance(a, str) or not a.strip() or len(a) > MAX_ACCOUNT_CHARS]
     if bad or not accounts:
         raise FollowupInputError(f"account must be a name of 1 to {MAX_ACCOUNT_CHARS} characters")
-    names = list(dict.fromkeys(a.strip() for a in accounts))
     with services.db.session() as session:
+        # "ACME corp." marks the stored "Acme Corp" (service.accounts): the mark must match the listed account
+        stored = stored_names(session, [a.strip() for a in accounts])
+        names = list(dict.fromkeys(stored.get(a.strip(), a.strip()) for a in accounts))
         item = get_item(session, item_id)
         if item.archived:
             raise ItemArchived(f"{item_id} is archived: it is no longer on the roadmap, so there is no status to tell "
@@ -185,8 +188,8 @@ def unmark_told(services, item_id: str, account: str) -> dict:
     status; FollowupInputError for an empty or over-long name."""
     if not isinstance(account, str) or not account.strip() or len(account) > MAX_ACCOUNT_CHARS:
         raise FollowupInputError(f"account must be a name of 1 to {MAX_ACCOUNT_CHARS} characters")
-    name = account.strip()
     with services.db.transaction() as session:
+        name = canonical(session, account.strip())
         item = get_item(session, item_id)
         marks = _marks(session, item_id, item.status, [name])
         if not marks:

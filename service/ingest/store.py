@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from .. import locks
+from ..accounts import account_key, stored_names
 from ..models import Account, Note, Statement, row_number
 from ..vectorstore import STATEMENTS
 from .errors import IngestError, RowError
@@ -38,12 +39,14 @@ class IngestReport:
     statements: int = 0
     note_ids: list[str] = field(default_factory=list)
     rejected: list[RowError] = field(default_factory=list)
+    accounts_filed: dict[str, str] = field(default_factory=dict)  # a spelling as written -> the account it filed under
 
     def as_dict(self) -> dict:
         return {
             "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
             "statements_embedded": self.statements, "note_ids": self.note_ids,
             "rejected": [e.as_dict() for e in self.rejected],
+            "accounts_filed": [{"written": w, "account": a} for w, a in sorted(self.accounts_filed.items())],
         }
 
 
@@ -106,6 +109,21 @@ def load_paths(paths: list[str], max_chars: int, stdin=None, *, stdin_format: st
 
 def _segments(note: NoteInput | Note, speakers: bool):
     return split_with_speakers(note.text) if speakers else split_statements(note.text)
+
+
+def _file_accounts(session: Session, notes: list[NoteInput], report: IngestReport | None = None) -> None:
+    """Each note's account as stored: a spelling of a stored account ("ACME corp." for "Acme Corp") takes its name,
+    and spellings of a new one take the batch's first (`service.accounts`). Noted in the report when it differs."""
+    stored = stored_names(session, {n.account for n in notes if n.account})
+    first: dict[str, str] = {}
+    for item in notes:
+        if not item.account:
+            continue
+        name = stored.get(item.account) or first.setdefault(account_key(item.account), item.account)
+        if name != item.account:
+            if report is not None:
+                report.accounts_filed[item.account] = name
+            item.account = name
 
 
 def _account_ids(session: Session, names: set[str]) -> dict[str, int]:
@@ -188,7 +206,7 @@ def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = N
     """
     report = IngestReport()
     segments = {id(item): _segments(item, item.speakers) for item in notes}
-    known = embed_ahead(services, _maybe_fresh(services, notes, segments), progress)
+    known = embed_ahead(services, _maybe_fresh(services, notes, segments, report), progress)
     intent = Path(services.config.FEEDBACK_HOME) / INTENT_FILE
     with services.db.session() as session:
         try:
@@ -213,13 +231,14 @@ def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = N
     return report
 
 
-def _maybe_fresh(services, notes: list[NoteInput], segments: dict[int, list]) -> list[str]:
+def _maybe_fresh(services, notes: list[NoteInput], segments: dict[int, list], report: IngestReport) -> list[str]:
     """The statement texts an ingest will probably store: those of notes that are not already stored unchanged.
 
     Read without the lock, so only a forecast (the plan under the lock decides); it keeps a re-ingest of a file
     from embedding what it will not store."""
     latest = {n.external_id: n for n in notes if n.external_id}
     with services.db.session() as session:
+        _file_accounts(session, notes, report)
         names = {n.account for n in notes if n.account}
         account_ids = dict(session.execute(select(Account.name, Account.id).where(Account.name.in_(names))).all()) \
             if names else {}
@@ -271,6 +290,7 @@ def embed_ahead(services, texts: list[str], progress: Progress | None = None, ch
 
 def _plan(session: Session, notes: list[NoteInput], report: IngestReport, segments: dict[int, list] | None = None):
     """Decide per input: unchanged, update or create. Returns (note, account, segments) rows and stale vector ids."""
+    _file_accounts(session, notes)  # again under the lock: an account another ingest stored meanwhile
     account_ids = _account_ids(session, {n.account for n in notes if n.account})
     by_ext, by_norm = _existing(session, notes, account_ids)
     seen_norm: set[tuple[int | None, str]] = set()

@@ -11,11 +11,22 @@ from .base import Base, utcnow
 SOURCE_KINDS = ("call", "interview", "email", "ticket", "other")
 
 
+def _key_of_name(context) -> str:
+    from ..accounts import account_key
+
+    return account_key(context.get_current_parameters()["name"])
+
+
 class Account(Base):
     __tablename__ = "accounts"
+    # A unique index, not a constraint: adding one to SQLite would rebuild the table its notes point to.
+    __table_args__ = (Index("uq_accounts_key", "key", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # The name without legal form, case, accents and punctuation (`service.accounts.account_key`): "ACME corp." and
+    # "Acme Corporation" are one account, shown by its first spelling.
+    key: Mapped[str | None] = mapped_column(String(200), default=_key_of_name)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     notes: Mapped[list["Note"]] = relationship(back_populates="account")

@@ -156,7 +156,7 @@ def brief(name: str | None = None):
         name = request.args.get("account")
         if not name or not name.strip():
             return _problem(400, "Which account? This address names none: a brief is at /accounts/brief?account=NAME "
-                                 "(the name exactly as in the notes).", title="No account given")
+                                 "(the name as in the notes).", title="No account given")
     since, error = _since()
     try:
         data = build_brief(services(), name, since=since)

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
+from ..accounts import account_key
 from ..ingest.errors import IngestError
 from ..ingest.readers import RawRow
 from ..ingest.store import ingest, validate_rows
@@ -208,19 +209,20 @@ def _theme(item) -> dict:
 
 
 def _public_ids(svc, notes) -> list[str | None]:
-    """The public id of each pasted note, new or deduplicated against one stored before (same account and text)."""
+    """The public id of each pasted note, new or deduplicated against one stored before (same account and text; the
+    account by its key, as the ingest files "ACME corp." under "Acme Corp")."""
     hashes = sorted({n.norm_hash for n in notes})
     found: dict[tuple[str | None, str], str] = {}
     with svc.db.session() as session:
         for start in range(0, len(hashes), 500):
             rows = session.execute(
-                select(Note.norm_hash, Account.name, Note.id, Note.external_id)
+                select(Note.norm_hash, Account.key, Note.id, Note.external_id)
                 .outerjoin(Account, Note.account_id == Account.id)
                 .where(Note.norm_hash.in_(hashes[start:start + 500]))
             ).all()
             for norm_hash, account, note_id, external_id in rows:
                 found[(account, norm_hash)] = external_id or str(note_id)
-    return [found.get((n.account, n.norm_hash)) for n in notes]
+    return [found.get((account_key(n.account) if n.account else None, n.norm_hash)) for n in notes]
 
 
 def _link_quotes(themes: list[dict] | None, pasted_ids: list[str | None], anchors: dict[str, str]) -> None:

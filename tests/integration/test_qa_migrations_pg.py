@@ -11,6 +11,7 @@ from service.db import Database
 
 from ..unit.test_qa_migrations_walk import (OLD_STATES, _stamp_future, assert_rows_kept, check_new_columns, seed,
                                              snapshot, walk)
+from ..unit.test_account_spellings import merge_walk
 from .test_postgres import pg_url  # noqa: F401 - the PostgreSQL fixture (skips with no server)
 
 pytestmark = pytest.mark.postgres
@@ -73,3 +74,7 @@ def test_a_postgres_database_a_newer_version_migrated_stops_with_one_clear_line(
     _stamp_future(pg_url)
     with pytest.raises(ConfigError, match="this version does not know its revision 0026_from_a_newer_version"):
         Database(pg_url).upgrade()
+
+
+def test_spellings_of_one_account_merge_on_postgres(pg_url):  # noqa: F811
+    assert merge_walk(pg_url) == [(2, "Acme Corp"), (7, "Beta")]
