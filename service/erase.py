@@ -173,15 +173,25 @@ def account_exists(services, name: str) -> bool:
         return session.scalar(select(Account.id).where(Account.name == name)) is not None
 
 
+def no_such_account(services, name: str) -> str:
+    """The error for a name no account has exactly: an erasure names its account exactly, and a spelling of a stored
+    account ("acme corp" for "Acme Corp", service.accounts) is named as a hint, never erased."""
+    with services.db.session() as session:
+        return _no_such_account(session, name)
+
+
+def _no_such_account(session, name: str) -> str:
+    near = find_account(session, name)
+    return f"no account named {name!r}" + (f"; did you mean {near.name!r}?" if near is not None else "")
+
+
 def erase_account(services, name: str, *, compact_files: bool = True) -> dict:
     """Erase an account by its exact name. EraseError when there is no such account."""
     with services.db.transaction() as session:
         locks.hold(session, "ingest")  # no ingest may add to the account while it is erased
         account = session.scalar(select(Account).where(Account.name == name))
         if account is None:
-            near = find_account(session, name)  # an erasure names its account exactly; a near spelling is a hint
-            hint = f"; did you mean {near.name!r}?" if near is not None else ""
-            raise EraseError(f"no account named {name!r}{hint}")
+            raise EraseError(_no_such_account(session, name))
         notes = list(session.scalars(select(Note).where(Note.account_id == account.id)))
         result = {"account": fingerprint(name)} | _erase_notes(services, session, notes, account)
         session.delete(account)

@@ -30,11 +30,11 @@ def erase(name: str):
     from flask import request
 
     if query_flag("background"):
-        from ..erase import account_exists
+        from ..erase import account_exists, no_such_account
         from ..jobs import enqueue
 
         if not account_exists(services(), name):
-            raise APIError(404, f"no account named {name!r}")
+            raise APIError(404, no_such_account(services(), name))
         job = enqueue(services(), "erase", {"name": name})
         return {"job": job, "status_url": f"/api/v1/jobs/{job['id']}"}, 202, {"Location": f"/api/v1/jobs/{job['id']}"}
     try:

@@ -5,7 +5,7 @@ import click
 
 from ..auth.audit import cli_actor, record
 from ..erase import (CompactionFailed, EraseError, account_exists, compact, delete_draft, delete_report, erase_account,
-                     fingerprint)
+                     fingerprint, no_such_account)
 from .common import ROW_ID, emit_json, fail, pass_ctx, refuse_empty
 
 
@@ -36,7 +36,7 @@ def accounts_erase(ctx, name, yes, as_json, background):
         from .notes import _enqueue
 
         if not account_exists(ctx.services, name):
-            fail(f"no account named {name!r}")
+            fail(no_such_account(ctx.services, name))
         record(ctx.services.db, cli_actor(), "account_erase", fingerprint(name), {"background": True})
         _enqueue(ctx, "erase", {"name": name}, as_json)
         return

@@ -155,3 +155,15 @@ def test_a_mark_a_brief_and_a_draft_find_the_stored_account_by_another_spelling(
     assert drafted.get_json()["draft_id"] in [d.get("draft_id", d.get("id")) for d in mine["items"]]
     undone = seeded.delete("/api/v1/roadmap/items/RM-104/followups/told", json={"account": "velo commerce"})
     assert undone.status_code == 200 and undone.get_json()["account"] == "Velo Commerce"
+
+
+def test_an_erasure_wants_the_exact_name_and_suggests_the_stored_one(run_cli, tmp_path):
+    path = tmp_path / "notes.jsonl"
+    path.write_text(json.dumps({"id": "a1", "text": "Exports time out.", "account": "Acme Corp"}) + "\n")
+    assert run_cli("ingest", str(path)).exit_code == 0
+    for extra in ((), ("--background",)):
+        near = run_cli("accounts", "erase", "acme corporation", "--yes", *extra)
+        assert near.exit_code == 1 and "no account named 'acme corporation'; did you mean 'Acme Corp'?" in near.output
+    far = run_cli("accounts", "erase", "Nobody at all", "--yes")
+    assert far.exit_code == 1 and "did you mean" not in far.output
+    assert json.loads(run_cli("notes", "list", "--json").output)["total"] == 1  # nothing was erased
