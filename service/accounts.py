@@ -50,3 +50,75 @@ def canonical(session, name: str | None) -> str | None:
 def find(session, name: str) -> Account | None:
     """The stored account a written name means."""
     return session.scalar(select(Account).where(Account.key == account_key(name)))
+
+
+class AccountError(ValueError):
+    """A merge asked with a missing or over-long name, or an account merged into itself."""
+
+
+def merge(services, source: str, into: str) -> dict:
+    """File every note of `source` under `into`, then forget `source`: for one customer whose spellings the key does
+    not join ("AWS" and "Amazon Web Services", "Acme" and "Acme Logistics" when they are one customer). Both are named
+    exactly as stored (`feedback accounts list`), or by a spelling of that name. Drafts and "told" marks naming
+    `source` name `into`; the moved notes count as changed, so themes, follow-ups and briefs read them again, and the
+    index's copy of their account is updated after the commit. NotFound / AccountError name what is wrong; nothing
+    changes then."""
+    from sqlalchemy import delete, update
+
+    from . import locks
+    from .models import Draft, FollowupTold, Note, Statement, utcnow
+    from .notes import NotFound
+    from .vectorstore import STATEMENTS
+
+    names = []
+    for field, value in (("from", source), ("into", into)):
+        if not isinstance(value, str) or not value.strip() or len(value.strip()) > 200:
+            raise AccountError(f"{field}: an account's name of 1 to 200 characters (feedback accounts list)")
+        names.append(value.strip())
+    with services.db.transaction() as session:
+        locks.hold(session, "ingest")  # no ingest files a note under either account meanwhile
+        found = []
+        for field, name in zip(("from", "into"), names):
+            account = session.scalar(select(Account).where(Account.name == name)) or find(session, name)
+            if account is None:
+                raise NotFound(f"{field}: no account named {name!r} (feedback accounts list)")
+            found.append(account)
+        src, dst = found
+        if src.id == dst.id:
+            raise AccountError(f"{names[0]!r} and {names[1]!r} are the same account ({dst.name!r}): nothing to merge")
+        note_ids = list(session.scalars(select(Note.id).where(Note.account_id == src.id)))
+        session.execute(update(Note).where(Note.account_id == src.id).values(account_id=dst.id, updated_at=utcnow()))
+        drafts = session.execute(update(Draft).where(Draft.account == src.name).values(account=dst.name)).rowcount
+        # one mark per (item, account, status): the kept account's own mark makes the merged one's redundant
+        kept = set(session.execute(select(FollowupTold.item_id, FollowupTold.status)
+                                   .where(FollowupTold.account == dst.name)).all())
+        marks = 0
+        for mark in session.scalars(select(FollowupTold).where(FollowupTold.account == src.name)).all():
+            if (mark.item_id, mark.status) in kept:
+                session.delete(mark)
+            else:
+                mark.account, marks = dst.name, marks + 1
+        session.flush()
+        session.execute(delete(Account).where(Account.id == src.id))
+        statement_ids = list(session.scalars(select(Statement.id).where(Statement.note_id.in_(note_ids)))) \
+            if note_ids else []
+        out = {"merged": src.name, "into": dst.name, "notes": len(note_ids), "drafts": drafts, "told_marks": marks}
+    _reindex_account(services, statement_ids, dst.name, STATEMENTS)
+    return out
+
+
+def _reindex_account(services, statement_ids: list[int], name: str, collection: str) -> None:
+    """The moved statements' account in the index (a draft's search for the asking account's own quotes filters on
+    it). After the commit: if this fails, SQL is right and `feedback reindex` copies it again."""
+    import logging
+
+    for start in range(0, len(statement_ids), 2048):
+        ids = [f"s{i}" for i in statement_ids[start:start + 2048]]
+        try:
+            found, vectors, metas = services.store.get(collection, ids)
+            if found:
+                services.store.upsert(collection, found, vectors, [{**m, "account": name} for m in metas])
+        except Exception as exc:  # the merge itself is committed; only the index's copy of a name is behind
+            logging.getLogger(__name__).warning("the index still names the merged account on %d statement(s) (%s); "
+                                                "`feedback reindex` refreshes it", len(ids), exc)
+            return

@@ -139,6 +139,34 @@ def delete_note(note_id: str):
     return {"deleted": note_id}
 
 
+class MergeIn(Body):
+    source = Text(required=True, data_key="from",
+                  metadata={"description": "the account to merge, its name as listed (feedback accounts list)"})
+    into = Text(required=True, metadata={"description": "the account to keep"})
+
+
+@bp.post("/accounts/merge")
+@bp.input(MergeIn, location="json", arg_name="body")
+@bp.doc(summary="File every note of one account under another and forget the first (one customer written two "
+                "ways the names do not join; case, punctuation and a legal form such as Inc join by themselves). "
+                "Drafts and told marks move too; no undo",
+        responses={200: "merged: {merged, into, notes, drafts, told_marks}", 404: "no such account",
+                   422: "a name missing or too long, or both names are one account"})
+def merge_accounts(body):
+    from ..accounts import AccountError, merge
+    from ..auth import audit_this
+    from ..erase import fingerprint
+
+    try:
+        result = merge(services(), body["source"], body["into"])
+    except AccountError as exc:
+        raise APIError(422, str(exc))
+    except NotFound as exc:
+        raise APIError(404, str(exc))
+    audit_this(account=fingerprint(result["merged"]), into=fingerprint(result["into"]), notes=result["notes"])
+    return result
+
+
 @bp.get("/stats")
 @bp.doc(summary="Counts of notes, statements, vectors and accounts")
 def get_stats():

@@ -20,7 +20,7 @@ from .store import Principal, load_principal, token_principal
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 AUDITED = {  # endpoint -> action written to the audit log when the request succeeds
-    "notes.post_notes": "ingest", "web.paste": "ingest", "themes.post_summarize": "paste_summarize",
+    "notes.post_notes": "ingest", "web.paste": "ingest", "notes.merge_accounts": "account_merge", "themes.post_summarize": "paste_summarize",
     "notes.delete_note": "note_delete", "roadmap.post_items": "roadmap_import", "roadmap.post_link": "roadmap_link",
     "themes.post_run": "themes_run", "pages.run_themes": "themes_run", "reports.create": "report_build",
     "pages.build_report": "report_build", "admin.erase": "account_erase", "admin.delete_one_draft": "draft_delete",

@@ -26,6 +26,7 @@ REQUIRED_ROLE = {
     # notes
     "notes.post_notes": PM, "notes.get_notes": PM, "notes.get_note": PM, "notes.delete_note": PM,
     "notes.get_stats": VIEWER,
+    "notes.merge_accounts": PM,  # one customer's two names made one: curation, as merging themes
     # themes
     "themes.list_themes": VIEWER, "themes.get_theme": VIEWER, "themes.post_run": PM,
     "themes.post_summarize": PM,  # it can store the pasted text

@@ -229,7 +229,7 @@ def notes_delete(ctx, note_id):
 
 @click.group()
 def accounts():
-    """Accounts seen in notes: list, erase."""
+    """Accounts seen in notes: list, merge, erase."""
 
 
 @accounts.command("list")
@@ -246,3 +246,32 @@ def accounts_list(ctx, as_json):
         click.echo("no accounts yet: notes name them (`feedback ingest FILE`)")
     for r in rows:
         click.echo(f"{r['name']:<32} {r['notes']:>5} notes  last {(r['last_note_at'] or '')[:10]}")
+
+
+@accounts.command("merge")
+@click.argument("source", metavar="FROM", callback=refuse_empty("the name of the account to merge"))
+@click.argument("into", metavar="INTO", callback=refuse_empty("the name of the account to keep"))
+@click.option("--json", "as_json", is_flag=True, help="Print what moved as JSON.")
+@pass_ctx
+def accounts_merge(ctx, source, into, as_json):
+    """File every note of account FROM under INTO and forget FROM: one customer written two ways the names do not
+    join ("AWS" and "Amazon Web Services"). Case, punctuation and a legal form such as Inc already join by
+    themselves. Drafts and "told" marks naming FROM move to INTO; themes and follow-ups count them as one account
+    from now on. There is no undo: a note cannot be told apart again."""
+    from ..accounts import AccountError, merge
+    from ..erase import fingerprint
+
+    try:
+        result = merge(ctx.services, source, into)
+    except NotFound as exc:
+        fail(str(exc))
+    except AccountError as exc:
+        fail(str(exc), code=2)
+    # The audit log keeps hashes, as for an erasure: an account erased later leaves no name behind in it.
+    record(ctx.services.db, cli_actor(), "account_merge", fingerprint(result["merged"]),
+           {"into": fingerprint(result["into"]), "notes": result["notes"]})
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"merged {result['merged']!r} into {result['into']!r}: {result['notes']} note(s), {result['drafts']} "
+               f"draft(s), {result['told_marks']} told mark(s) moved")

@@ -167,3 +167,62 @@ def test_an_erasure_wants_the_exact_name_and_suggests_the_stored_one(run_cli, tm
     far = run_cli("accounts", "erase", "Nobody at all", "--yes")
     assert far.exit_code == 1 and "did you mean" not in far.output
     assert json.loads(run_cli("notes", "list", "--json").output)["total"] == 1  # nothing was erased
+
+
+def test_merging_two_accounts_moves_notes_marks_and_the_index_copy(app, svc, seeded):  # noqa: F811
+    from service.vectorstore import STATEMENTS
+
+    listed = seeded.get("/api/v1/roadmap/items/RM-104/followups?drafts=false").get_json()["accounts"]
+    (a, a_notes), (b, b_notes) = [(r["account"], set(r["note_ids"])) for r in listed[:2]]
+    assert seeded.post("/api/v1/roadmap/items/RM-104/followups/told", json={"account": a}).status_code == 201
+    assert app.test_client(role="sales").post("/api/v1/accounts/merge",
+                                              json={"from": a, "into": b}).status_code == 403
+    merged = app.test_client(role="pm").post("/api/v1/accounts/merge", json={"from": a.upper(), "into": b})
+    assert merged.status_code == 200, merged.get_json()
+    body = merged.get_json()
+    assert (body["merged"], body["into"], body["told_marks"]) == (a, b, 1) and body["notes"] >= len(a_notes)
+    after = seeded.get("/api/v1/roadmap/items/RM-104/followups?drafts=false").get_json()
+    assert [t["account"] for t in after["told"]] == [b]  # the mark moved with the notes
+    assert a not in [r["account"] for r in after["accounts"]] + [t["account"] for t in after["told"]]
+    assert seeded.get("/api/v1/accounts/brief", query_string={"account": a}).status_code == 404
+    brief = seeded.get("/api/v1/accounts/brief", query_string={"account": b}).get_json()
+    quoted = {q["note_id"] for p in brief["pains"] for q in p["quotes"]}
+    assert quoted & a_notes and quoted & b_notes
+    with svc.db.session() as session:
+        moved = session.execute(text("SELECT s.id FROM statements s JOIN notes n ON n.id = s.note_id "
+                                     "JOIN accounts c ON c.id = n.account_id WHERE c.name = :b"), {"b": b}).scalars().all()
+    _, _, metas = svc.store.get(STATEMENTS, [f"s{i}" for i in moved])
+    assert metas and {m["account"] for m in metas} == {b}
+    log = seeded.get("/api/v1/audit?action=account_merge").get_json()["entries"]
+    assert len(log) == 1 and a not in json.dumps(log) and b not in json.dumps(log)
+
+
+def test_a_merge_with_bad_names_changes_nothing(app, seeded, run_cli):  # noqa: F811
+    pm = app.test_client(role="pm")
+    before = seeded.get("/api/v1/stats").get_json()
+    same = pm.post("/api/v1/accounts/merge", json={"from": "Velo Commerce", "into": "VELO COMMERCE inc"})
+    assert same.status_code == 422 and "same account" in same.get_json()["error"]["message"]
+    nobody = pm.post("/api/v1/accounts/merge", json={"from": "Nobody Ltd", "into": "Velo Commerce"})
+    assert nobody.status_code == 404 and "from: no account named 'Nobody Ltd'" in nobody.get_json()["error"]["message"]
+    assert pm.post("/api/v1/accounts/merge", json={"from": "Velo Commerce"}).status_code == 422
+    assert pm.post("/api/v1/accounts/merge", json={"from": " ", "into": "Velo Commerce"}).status_code == 422
+    assert seeded.get("/api/v1/stats").get_json() == before
+
+
+def test_the_cli_merges_two_names_of_one_customer(run_cli, tmp_path):
+    path = tmp_path / "notes.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "a1", "text": "Exports time out.", "account": "AWS"},
+        {"id": "a2", "text": "SSO please.", "account": "Amazon Web Services"}]) + "\n")
+    assert run_cli("ingest", str(path)).exit_code == 0
+    done = run_cli("accounts", "merge", "aws", "Amazon Web Services")
+    assert done.exit_code == 0, done.output
+    assert "merged 'AWS' into 'Amazon Web Services': 1 note(s), 0 draft(s), 0 told mark(s) moved" in done.output
+    assert [a["name"] for a in json.loads(run_cli("accounts", "list", "--json").output)] == ["Amazon Web Services"]
+    again = run_cli("accounts", "merge", "AWS", "Amazon Web Services")
+    assert again.exit_code == 1 and "from: no account named 'AWS'" in again.output
+    itself = run_cli("accounts", "merge", "Amazon Web Services", "amazon web services")
+    assert itself.exit_code == 2 and "same account" in itself.output
+    assert run_cli("accounts", "merge", "", "Amazon Web Services").exit_code == 2
+    log = json.loads(run_cli("audit", "--action", "account_merge", "--json").output)["entries"]
+    assert len(log) == 1 and "AWS" not in json.dumps(log) and "Amazon" not in json.dumps(log)
