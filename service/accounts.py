@@ -52,6 +52,26 @@ def find(session, name: str) -> Account | None:
     return session.scalar(select(Account).where(Account.key == account_key(name)))
 
 
+def suggestion(session, name: str) -> str | None:
+    """The stored account name a mistyped one probably means ("Velo Comerce" -> "Velo Commerce"): the account of the
+    same key, else the closest key by difflib's ratio (at least 0.85), for "did you mean ...?" hints only."""
+    import difflib
+
+    found = find(session, name)
+    if found is not None:
+        return found.name
+    keys = dict(session.execute(select(Account.key, Account.name)).all())
+    close = difflib.get_close_matches(account_key(name), list(keys), n=1, cutoff=0.85)
+    return keys[close[0]] if close else None
+
+
+def no_such_account(session, name: str, field: str = "") -> str:
+    """'no account named X', with the stored account it probably means."""
+    near = suggestion(session, name)
+    hint = f"; did you mean {near!r}?" if near is not None and near != name else " (feedback accounts list)"
+    return f"{field + ': ' if field else ''}no account named {name[:200]!r}{hint}"
+
+
 class AccountError(ValueError):
     """A merge asked with a missing or over-long name, or an account merged into itself."""
 
@@ -81,7 +101,7 @@ def merge(services, source: str, into: str) -> dict:
         for field, name in zip(("from", "into"), names):
             account = session.scalar(select(Account).where(Account.name == name)) or find(session, name)
             if account is None:
-                raise NotFound(f"{field}: no account named {name!r} (feedback accounts list)")
+                raise NotFound(no_such_account(session, name, field))
             found.append(account)
         src, dst = found
         if src.id == dst.id:

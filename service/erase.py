@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import delete, select, text, update
 
 from . import locks
-from .accounts import find as find_account
+from . import accounts
 from .ingest.index_sync import _one_rebuild_at_a_time, repair
 from .models import (Account, Draft, Note, Report, Statement, Theme, ThemeEdit, ThemeEvent, ThemeRun,
                      ThemeSnapshot)
@@ -181,8 +181,7 @@ def no_such_account(services, name: str) -> str:
 
 
 def _no_such_account(session, name: str) -> str:
-    near = find_account(session, name)
-    return f"no account named {name!r}" + (f"; did you mean {near.name!r}?" if near is not None else "")
+    return accounts.no_such_account(session, name)
 
 
 def erase_account(services, name: str, *, compact_files: bool = True) -> dict:

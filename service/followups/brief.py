@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from ..accounts import find as find_account
+from ..accounts import find as find_account, no_such_account
 from ..drafts import checks
 from ..drafts.base import VERDICT_OF_STATUS, DraftContext, Evidence
 from ..drafts.evidence import _quotable
@@ -35,7 +35,7 @@ def brief(services, account: str, since: date | None = None) -> dict:
     with services.db.session() as session:
         found = find_account(session, account)  # "acme corp" finds "Acme Corp"
         if found is None:
-            raise NotFound(f"no account named {account[:200]!r}")
+            raise NotFound(no_such_account(session, account))
         account = found.name
     mine = [s for s in statement_asks(services) if s.account == account]
     groups = _groups(services, mine)

@@ -226,3 +226,13 @@ def test_the_cli_merges_two_names_of_one_customer(run_cli, tmp_path):
     assert run_cli("accounts", "merge", "", "Amazon Web Services").exit_code == 2
     log = json.loads(run_cli("audit", "--action", "account_merge", "--json").output)["entries"]
     assert len(log) == 1 and "AWS" not in json.dumps(log) and "Amazon" not in json.dumps(log)
+
+
+def test_a_mistyped_name_is_answered_with_the_account_it_probably_means(seeded, run_cli):  # noqa: F811
+    typo = seeded.get("/api/v1/accounts/brief", query_string={"account": "Velo Comerce"})
+    assert typo.status_code == 404
+    assert typo.get_json()["error"]["message"] == "no account named 'Velo Comerce'; did you mean 'Velo Commerce'?"
+    far = seeded.get("/api/v1/accounts/brief", query_string={"account": "Nobody at all"}).get_json()
+    assert "did you mean" not in far["error"]["message"]
+    wrong = seeded.post("/api/v1/accounts/merge", json={"from": "Velo Comerce", "into": "Acme Logistics"})
+    assert wrong.status_code == 404 and "did you mean 'Velo Commerce'?" in wrong.get_json()["error"]["message"]
