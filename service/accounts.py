@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from cleanco import basename
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from .models import Account
 
@@ -47,9 +47,15 @@ def canonical(session, name: str | None) -> str | None:
     return stored_names(session, [name]).get(name, name.strip())
 
 
+def named(name: str):
+    """The SQL condition for the account a written name means: its key, or its exact name (a row written without
+    the ORM, which fills the key, has none)."""
+    return or_(Account.key == account_key(name), Account.name == name.strip())
+
+
 def find(session, name: str) -> Account | None:
     """The stored account a written name means."""
-    return session.scalar(select(Account).where(Account.key == account_key(name)))
+    return session.scalars(select(Account).where(named(name)).order_by(Account.id)).first()
 
 
 def suggestion(session, name: str) -> str | None:

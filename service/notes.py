@@ -9,7 +9,7 @@ from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import locks
-from .accounts import account_key
+from .accounts import named
 from .ingest.validate import parse_date
 from .models import Account, Note, Statement, ThemeSnapshot, row_number
 from .vectorstore import STATEMENTS
@@ -86,7 +86,7 @@ def list_notes(session: Session, *, account=None, source=None, since=None, until
     count = select(func.count(Note.id))
     conditions = []
     if account:
-        conditions.append(Note.account.has(Account.key == account_key(account)))
+        conditions.append(Note.account.has(named(account)))
     if source:
         conditions.append(Note.source == source)
     when = func.coalesce(Note.occurred_at, Note.ingested_at)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import names as names_mod
-from ..accounts import account_key
+from ..accounts import named
 from ..models import Account, Note, RoadmapLink, Statement
 from ..roadmap import decision as decisions
 from ..vectorstore import STATEMENTS, VectorStoreError
@@ -99,7 +99,7 @@ def _own_asks(services, session, account: str, qvec: np.ndarray, known: set[int]
     """The asking account's statements not already found, with their similarity to the question (for ordering)."""
     ids = [sid for sid in session.scalars(
         select(Statement.id).join(Note, Statement.note_id == Note.id).join(Account, Note.account_id == Account.id)
-        .where(Account.key == account_key(account)).order_by(Statement.id.desc()).limit(OWN_STATEMENTS)) if sid not in known]
+        .where(named(account)).order_by(Statement.id.desc()).limit(OWN_STATEMENTS)) if sid not in known]
     if not ids:
         return []
     found, vectors, _ = services.store.get(STATEMENTS, [f"s{sid}" for sid in ids])

@@ -13,7 +13,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..accounts import account_key
+from ..accounts import named
 from ..models import Account, Note, Statement, ThemeRun
 from ..vectorstore import STATEMENTS
 from . import stages
@@ -59,7 +59,7 @@ def select_statements(session: Session, opts: RunOptions) -> Selected:
     when = Note.occurred_at
     q = select(Statement, Note).join(Note, Statement.note_id == Note.id).order_by(Statement.id)
     if opts.account:
-        q = q.where(Note.account.has(Account.key == account_key(opts.account)))
+        q = q.where(Note.account.has(named(opts.account)))
     if opts.source:
         q = q.where(Note.source == opts.source)
     if opts.since:

@@ -236,3 +236,12 @@ def test_a_mistyped_name_is_answered_with_the_account_it_probably_means(seeded, 
     assert "did you mean" not in far["error"]["message"]
     wrong = seeded.post("/api/v1/accounts/merge", json={"from": "Velo Comerce", "into": "Acme Logistics"})
     assert wrong.status_code == 404 and "did you mean 'Velo Commerce'?" in wrong.get_json()["error"]["message"]
+
+
+def test_an_account_row_without_a_key_is_still_found_by_its_exact_name(svc):
+    ingest(svc, [NoteInput(text="Exports time out.", account="Acme Corp")], [], skip_invalid=False)
+    with svc.db.session() as session:
+        session.execute(text("UPDATE accounts SET key = NULL"))  # as a row written by SQL, not the ORM, would be
+        session.commit()
+        assert canonical(session, "Acme Corp") == "Acme Corp"
+        assert list_notes(session, account="Acme Corp")[1] == 1
