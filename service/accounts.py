@@ -3,32 +3,69 @@
 Reps write the same customer several ways: "Acme Corp" in the CRM export, "ACME corp." in a pasted note,
 "Acme Corporation" in an interview file. Stored apart, one customer counts as three accounts in a theme's "distinct
 accounts", is listed three times in an item's follow-ups, and its brief holds a third of its asks. So an account is
-known by a key: its name without the legal form (cleanco's term list: Inc, Corp, Ltd, GmbH, LLC, AG, ...), case,
-accents, punctuation and spacing ("&" reads as "and"). The first spelling stored is the one shown; every later
-spelling with the same key files under it, and every filter, brief and follow-up mark that names an account finds
-it by the key too. Names that differ in any word ("Acme Logistics", "Acme Freight") stay different accounts.
+known by a key: its name without a trailing legal form (cleanco's entity-type terms: Inc, Corp, Ltd, GmbH, LLC, AG,
+...; not its country lists, which hold words such as "UK"), case, accents, separators (spaces and . , ; : - _ / ( )
+[ ] " ' ! ?; apostrophes join: "L'Oreal" is "LOreal") and "&" read as "and"; single letters run together ("A.B.C." is
+"ABC"). The first spelling stored is the one shown; every later spelling with the same key files under it, and every
+filter, brief and follow-up mark that names an account finds it by the key too. Names that differ in any word
+("Acme Logistics", "Acme Freight", "Vodafone UK") or symbol ("C++", "C#") stay different accounts, and a legal form
+is kept where nothing else would be left ("The Limited"). Two names of one customer the key does not join ("AWS",
+"Amazon Web Services") are merged by a person (`merge`), and the merged name stays an alias of the kept account.
+Not handled: legal forms in other scripts ("株式会社", "ООО").
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
 
-from cleanco import basename
+from cleanco.clean import custom_basename, normalize_terms
+from cleanco.termdata import terms_by_type
 from sqlalchemy import or_, select
 
-from .models import Account
+from .models import Account, AccountAlias
+from .text import STOP_WORDS
 
-KEY_CHARS = 200  # the `accounts.key` column; a name is at most 200 characters, its key rarely longer
+KEY_CHARS = 200  # the `accounts.key` column; a longer key keeps its start and a hash of the rest
+_SEPARATORS = re.compile(r"""[\s.,;:_/()\[\]{}"!?\-\u2010-\u2015]+""")
+_APOSTROPHES = re.compile(r"['\u2018\u2019`]")
+_DASHES = re.compile(r"[-_/\u2010-\u2015]+")
+# cleanco's entity-type terms, shaped as its prepare_default_terms() shapes all of them (longest first)
+_TERMS = sorted(((len(p), p) for p in {tuple(t.split()) for t in normalize_terms(
+    {term for terms in terms_by_type.values() for term in terms})}), key=lambda x: (-x[0], x[1]))
+_TERMS = [(n, list(p)) for n, p in _TERMS]
+
+
+def _without_legal_form(text: str) -> str:
+    base = text
+    for _ in range(2):  # "Acme Co., Ltd.": cleanco's docs suggest a second pass for two forms in a row
+        base = custom_basename(base, _TERMS, suffix=True, prefix=False, middle=False).strip()
+    kept = text.split()[:len(base.split())]  # the words as written: cleanco also drops trailing symbols ("C++")
+    if not base or all(w in STOP_WORDS for w in re.findall(r"\w+", base.casefold())):
+        return text  # "Inc", "The Limited": nothing but the form (or an article) would be left
+    return " ".join(kept)
 
 
 def account_key(name: str) -> str:
     """The key two spellings of one account share: "ACME corp." and "Acme Corporation" are both "acme"."""
-    text = unicodedata.normalize("NFKC", name).strip()
-    base = basename(text).strip() or text  # a name that is only a legal form ("Inc") keeps it
+    text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", name)).strip()
+    base = _without_legal_form(_DASHES.sub(" ", text))  # "acme-corp": cleanco reads words; it knows "Co." and ","
     folded = unicodedata.normalize("NFKD", base.casefold().replace("&", " and "))
-    words = re.findall(r"\w+", "".join(c for c in folded if not unicodedata.combining(c)))
-    return (" ".join(words) or " ".join(text.casefold().split()))[:KEY_CHARS]
+    tokens = [t for t in _SEPARATORS.split("".join(c for c in folded if not unicodedata.combining(c))) if t]
+    out: list[str] = []
+    run = False  # the last token is a run of single letters: "a b c" is "abc", as "A.B.C." is "ABC"
+    for token in tokens:
+        single = len(token) == 1 and token.isalnum()
+        if single and run:
+            out[-1] += token
+        else:
+            out.append(token)
+        run = single
+    key = " ".join(out) or " ".join(text.casefold().split()) or text
+    if len(key) > KEY_CHARS:  # never cut: two long names differing at the end would share a key
+        key = key[:KEY_CHARS - 17] + "~" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    return key
 
 
 def stored_names(session, names: Iterable[str]) -> dict[str, str]:
@@ -36,7 +73,10 @@ def stored_names(session, names: Iterable[str]) -> dict[str, str]:
     keys = {name: account_key(name) for name in names if name and name.strip()}
     if not keys:
         return {}
-    found = dict(session.execute(select(Account.key, Account.name).where(Account.key.in_(set(keys.values())))).all())
+    wanted = set(keys.values())
+    found = dict(session.execute(select(AccountAlias.key, Account.name).join(Account)
+                                 .where(AccountAlias.key.in_(wanted)).order_by(AccountAlias.id.desc())).all())
+    found |= dict(session.execute(select(Account.key, Account.name).where(Account.key.in_(wanted))).all())
     return {name: found[key] for name, key in keys.items() if key in found}
 
 
@@ -48,14 +88,34 @@ def canonical(session, name: str | None) -> str | None:
 
 
 def named(name: str):
-    """The SQL condition for the account a written name means: its key, or its exact name (a row written without
-    the ORM, which fills the key, has none)."""
-    return or_(Account.key == account_key(name), Account.name == name.strip())
+    """The SQL condition for the account a written name means: its key, its exact name (a row written without the
+    ORM, which fills the key, has none), or a name merged into it (an alias)."""
+    key = account_key(name)
+    return or_(Account.key == key, Account.name == name.strip(),
+               Account.id.in_(select(AccountAlias.account_id).where(AccountAlias.key == key)))
 
 
 def find(session, name: str) -> Account | None:
-    """The stored account a written name means."""
-    return session.scalars(select(Account).where(named(name)).order_by(Account.id)).first()
+    """The stored account a written name means (its own key before an alias)."""
+    key = account_key(name)
+    return session.scalars(select(Account).where(named(name))
+                           .order_by((Account.key == key).desc(), Account.id)).first()
+
+
+def names_of(session, account: Account) -> list[str]:
+    """The account's name and the names merged into it."""
+    return [account.name] + list(session.scalars(select(AccountAlias.name).where(AccountAlias.account_id == account.id)
+                                                 .order_by(AccountAlias.id)))
+
+
+def spellings(session, column, name: str) -> list[str]:
+    """The values of a column that names accounts in text (drafts.account) meaning the same account as `name`: a draft
+    asked for "Globex Inc" before the account "Globex" had notes is still Globex's."""
+    keys = {account_key(name)}
+    account = find(session, name)
+    if account is not None:
+        keys |= {account_key(n) for n in names_of(session, account)}
+    return [v for v in session.scalars(select(column).distinct().where(column.is_not(None))) if account_key(v) in keys]
 
 
 def suggestion(session, name: str) -> str | None:
@@ -124,6 +184,11 @@ def merge(services, source: str, into: str) -> dict:
                 session.delete(mark)
             else:
                 mark.account, marks = dst.name, marks + 1
+        session.flush()
+        # the merged name (and the names merged into it before) stays an alias of the kept account: a later note
+        # written for it files there, and erasing the kept account erases these names too
+        session.execute(update(AccountAlias).where(AccountAlias.account_id == src.id).values(account_id=dst.id))
+        session.add(AccountAlias(account_id=dst.id, name=src.name, key=src.key or account_key(src.name)))
         session.flush()
         session.execute(delete(Account).where(Account.id == src.id))
         statement_ids = list(session.scalars(select(Statement.id).where(Statement.note_id.in_(note_ids)))) \

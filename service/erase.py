@@ -28,7 +28,7 @@ from sqlalchemy import delete, select, text, update
 from . import locks
 from . import accounts
 from .ingest.index_sync import _one_rebuild_at_a_time, repair
-from .models import (Account, Draft, Note, Report, Statement, Theme, ThemeEdit, ThemeEvent, ThemeRun,
+from .models import (Account, AccountAlias, Draft, Note, Report, Statement, Theme, ThemeEdit, ThemeEvent, ThemeRun,
                      ThemeSnapshot)
 from .vectorstore import STATEMENTS, VectorStoreError, open_in_this_process
 
@@ -65,6 +65,7 @@ class Erased:
     """What one account's erasure removes, and the test for a derived copy of it."""
 
     name: str | None  # the erased account's name; None when notes are erased by age
+    other_names: list[str] = field(default_factory=list)  # names merged into it (service.accounts aliases)
     note_ids: set[str] = field(default_factory=set)  # public and internal ids, as text
     texts: list[str] = field(default_factory=list)  # statements and notes, lower-cased
     words: set[str] = field(default_factory=set)  # words only the erased data used
@@ -78,9 +79,17 @@ class Erased:
             return any(self.touches(v) for v in value)
         if isinstance(value, str):
             low = value.lower()
-            return ((self.name is not None and self.name.lower() in low) or any(t in low for t in self.texts)
+            return (any(n.lower() in low for n in self.names()) or any(t in low for t in self.texts)
                     or bool(self.words.intersection(WORD.findall(low))))
         return False
+
+    def names(self) -> list[str]:
+        return ([self.name] if self.name is not None else []) + self.other_names
+
+    def is_account(self, written: str | None) -> bool:
+        """Does a name written on a draft or a mark mean the erased account ("ACME corp." for "Acme Corp")?"""
+        return bool(written) and bool(self.name is not None) and (
+            written in self.names() or accounts.account_key(written) in {accounts.account_key(n) for n in self.names()})
 
     def scrub(self, value):
         """value without the parts that touch the erased data (list items dropped, texts replaced)."""
@@ -107,10 +116,11 @@ def _collect(session, notes: list[Note], account: Account | None) -> tuple[Erase
     statements = []
     for part in range(0, len(note_pks), 500):
         statements += session.scalars(select(Statement).where(Statement.note_id.in_(note_pks[part:part + 500])))
-    erased = Erased(account.name if account else None)
+    erased = Erased(account.name if account else None,
+                    accounts.names_of(session, account)[1:] if account is not None else [])
     erased.note_ids = {n.public_id for n in notes} | {str(n.id) for n in notes}
     erased.texts = sorted({s.text.lower() for s in statements if len(s.text) >= 12}, key=len, reverse=True)
-    own = _words(account.name if account else "", *(n.text for n in notes), *(n.author for n in notes),
+    own = _words(*erased.names(), *(n.text for n in notes), *(n.author for n in notes),
                  *(json.dumps(n.meta or {}, ensure_ascii=False) for n in notes))
     others = set()
     gone = set(note_pks)
@@ -125,7 +135,7 @@ def _collect(session, notes: list[Note], account: Account | None) -> tuple[Erase
 def _redact_derived(session, erased: Erased) -> dict:
     counts = {"drafts_deleted": 0, "theme_snapshots_redacted": 0, "themes_redacted": 0, "reports_redacted": 0}
     for draft in session.scalars(select(Draft)):
-        if (erased.name is not None and (draft.account or "") == erased.name) or erased.touches(
+        if erased.is_account(draft.account) or erased.touches(
                 [draft.question, draft.text, draft.evidence, draft.extra, draft.checks, draft.warnings]
                 + [[f.edited_text, f.comment] for f in draft.feedback]):
             session.delete(draft)
@@ -134,7 +144,9 @@ def _redact_derived(session, erased: Erased) -> dict:
     if erased.name is not None:  # "told about an item" marks name the account (issue 17)
         from .models import FollowupTold
 
-        session.execute(delete(FollowupTold).where(FollowupTold.account == erased.name))
+        for mark in session.scalars(select(FollowupTold)).all():
+            if erased.is_account(mark.account):
+                session.delete(mark)
     for snap in session.scalars(select(ThemeSnapshot)):
         fields = ("label", "keywords", "account_names", "quotes", "note_ids")
         if any(erased.touches(getattr(snap, f)) for f in fields):
@@ -193,6 +205,7 @@ def erase_account(services, name: str, *, compact_files: bool = True) -> dict:
             raise EraseError(_no_such_account(session, name))
         notes = list(session.scalars(select(Note).where(Note.account_id == account.id)))
         result = {"account": fingerprint(name)} | _erase_notes(services, session, notes, account)
+        session.execute(delete(AccountAlias).where(AccountAlias.account_id == account.id))  # its merged names
         session.delete(account)
     result["report_files"] = refresh_report_files(services)
     if compact_files:

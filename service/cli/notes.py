@@ -256,8 +256,9 @@ def accounts_list(ctx, as_json):
 def accounts_merge(ctx, source, into, as_json):
     """File every note of account FROM under INTO and forget FROM: one customer written two ways the names do not
     join ("AWS" and "Amazon Web Services"). Case, punctuation and a legal form such as Inc already join by
-    themselves. Drafts and "told" marks naming FROM move to INTO; themes and follow-ups count them as one account
-    from now on. There is no undo: a note cannot be told apart again."""
+    themselves. Drafts and "told" marks naming FROM move to INTO, and FROM stays a name of INTO: later notes written
+    for it file there. Follow-ups and briefs count one account at once; themes from their next run. There is no
+    undo: a note cannot be told apart again."""
     from ..accounts import AccountError, merge
     from ..erase import fingerprint
 

@@ -13,7 +13,7 @@ import time
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ..accounts import canonical
+from ..accounts import canonical, spellings
 from ..models import Draft, DraftFeedback, row_number
 from ..roadmap.decision import INSTRUCTION_LIKE
 from . import checks
@@ -176,7 +176,7 @@ def list_drafts(services, *, page: int = 1, per_page: int = 20, account: str | N
     with services.db.session() as session:
         query = select(Draft)
         if account:
-            query = query.where(Draft.account == canonical(session, account))
+            query = query.where(Draft.account.in_(spellings(session, Draft.account, account)))
         total = session.scalar(select(func.count()).select_from(query.subquery()))
         rows = session.scalars(query.order_by(Draft.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
         return [draft_dict(d) for d in rows], total

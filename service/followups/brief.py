@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from ..accounts import find as find_account, no_such_account
+from ..accounts import find as find_account, no_such_account, spellings
 from ..drafts import checks
 from ..drafts.base import VERDICT_OF_STATUS, DraftContext, Evidence
 from ..drafts.evidence import _quotable
@@ -207,7 +207,8 @@ def _moved(services, since: date | None, relevant: set) -> list[dict]:
 
 def _drafts(services, account: str) -> list[dict]:
     with services.db.session() as session:
-        rows = session.scalars(select(Draft).where(Draft.account == account).order_by(Draft.id.desc())).all()
+        rows = session.scalars(select(Draft).where(Draft.account.in_(spellings(session, Draft.account, account)))
+                               .order_by(Draft.id.desc())).all()
         return [{"id": d.id, "created_at": d.created_at.isoformat(), "question": d.question, "verdict": d.verdict,
                  "cited_item_ids": list(d.item_ids or []), "followup": bool((d.extra or {}).get("followup"))}
                 for d in rows]

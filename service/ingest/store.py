@@ -114,16 +114,18 @@ def _segments(note: NoteInput | Note, speakers: bool):
 def _file_accounts(session: Session, notes: list[NoteInput], report: IngestReport | None = None) -> None:
     """Each note's account as stored: a spelling of a stored account ("ACME corp." for "Acme Corp") takes its name,
     and spellings of a new one take the batch's first (`service.accounts`). Noted in the report when it differs."""
-    stored = stored_names(session, {n.account for n in notes if n.account})
+    for item in notes:
+        if item.account and item.written_account is None:
+            item.written_account = item.account
+    stored = stored_names(session, {n.written_account for n in notes if n.account})
     first: dict[str, str] = {}
     for item in notes:
-        if not item.account:
-            continue
-        name = stored.get(item.account) or first.setdefault(account_key(item.account), item.account)
-        if name != item.account:
-            if report is not None:
-                report.accounts_filed[item.account] = name
-            item.account = name
+        if item.account:
+            item.account = stored.get(item.written_account) or first.setdefault(account_key(item.written_account),
+                                                                                item.written_account)
+    if report is not None:  # made again under the lock: an account another ingest stored meanwhile counts
+        report.accounts_filed = {n.written_account: n.account for n in notes
+                                 if n.account and n.account != n.written_account}
 
 
 def _account_ids(session: Session, names: set[str]) -> dict[str, int]:
@@ -290,7 +292,7 @@ def embed_ahead(services, texts: list[str], progress: Progress | None = None, ch
 
 def _plan(session: Session, notes: list[NoteInput], report: IngestReport, segments: dict[int, list] | None = None):
     """Decide per input: unchanged, update or create. Returns (note, account, segments) rows and stale vector ids."""
-    _file_accounts(session, notes)  # again under the lock: an account another ingest stored meanwhile
+    _file_accounts(session, notes, report)  # again under the lock: an account another ingest stored meanwhile
     account_ids = _account_ids(session, {n.account for n in notes if n.account})
     by_ext, by_norm = _existing(session, notes, account_ids)
     seen_norm: set[tuple[int | None, str]] = set()

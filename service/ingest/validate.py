@@ -42,6 +42,7 @@ class NoteInput:
     meta: dict = field(default_factory=dict)
     speakers: bool = False  # transcripts: keep "Speaker:" prefixes as statement speakers
     origin: str = ""  # "file:line" for messages
+    written_account: str | None = None  # the account as written, once the ingest filed it under a stored spelling
 
     @property
     def content_hash(self) -> str:

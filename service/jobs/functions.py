@@ -23,6 +23,8 @@ def notes_payload(notes: list[NoteInput], rejected=()) -> dict:
     def row(note: NoteInput) -> dict:
         data = dataclasses.asdict(note)
         data["occurred_at"] = note.occurred_at.isoformat() if note.occurred_at else None
+        if data.get("written_account") is None:  # set by the ingest itself; a worker of the previous version lacks it
+            data.pop("written_account", None)
         return data
 
     return {"notes": [row(n) for n in notes], "rejected": [e.as_dict() for e in rejected]}

@@ -1,6 +1,6 @@
 """All typed models. Each feature keeps its tables in its own module; import it here so Alembic sees it."""
 from .base import MAX_ROW_ID, Base, row_number, utcnow  # noqa: F401
-from .notes import SOURCE_KINDS, Account, Note, Statement  # noqa: F401
+from .notes import SOURCE_KINDS, Account, AccountAlias, Note, Statement  # noqa: F401
 from .themes import Theme, ThemeEdit, ThemeEvent, ThemeMembership, ThemeRun, ThemeSnapshot  # noqa: F401
 from .roadmap import LINK_KINDS, ROADMAP_STATUSES, RoadmapItem, RoadmapLink, RoadmapRejection  # noqa: F401
 from .drafts import AUDIENCES, RATINGS, Draft, DraftFeedback  # noqa: F401

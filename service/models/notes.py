@@ -32,6 +32,19 @@ class Account(Base):
     notes: Mapped[list["Note"]] = relationship(back_populates="account")
 
 
+class AccountAlias(Base):
+    """A name merged into an account by a person (`feedback accounts merge`): notes written under it later file under
+    the account, and erasing the account erases this name too."""
+    __tablename__ = "account_aliases"
+    __table_args__ = (Index("ix_account_aliases_key", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Note(Base):
     __tablename__ = "notes"
     # AUTOINCREMENT: a deleted note's number is never handed out again in SQLite, so its public id (when it had no

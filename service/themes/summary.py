@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..accounts import account_key, stored_names
 from ..ingest.readers import RawRow
 from ..ingest.split import split_statements
 from ..ingest.store import ingest, validate_rows
@@ -41,6 +42,10 @@ def summarize_texts(services, texts: list[str], *, account: str | list | None = 
         corpus = [t for t in latest_themes(session) if t["centroid"] is not None]
         run = latest_run(session)
         threshold = (run.params or {}).get("assign_threshold") if run else None
+        # the caller's own accounts as stored ("ACME corp." pasted is the stored "Acme Corp", or an alias of it): a
+        # theme's other accounts are the rest
+        written = [a for a in accounts if a and a.strip()]
+        mine = {account_key(a) for a in written} | {account_key(n) for n in stored_names(session, written).values()}
     threshold = threshold if threshold is not None else stages.default_assign_threshold()
     if corpus:  # as in a theme run: a close call inside a corpus theme is a pain
         from .select import theme_evidence
@@ -77,7 +82,7 @@ def summarize_texts(services, texts: list[str], *, account: str | list | None = 
                   for i in members]
         if key[0] == "corpus":
             t = corpus[key[1]]
-            others = [a for a in t["account_names"] if a not in accounts]
+            others = [a for a in t["account_names"] if account_key(a) not in mine]
             themes.append({
                 "label": t["label"], "mentions": len(members), "quotes": quotes,
                 "corpus_theme": {"id": t["id"], "label": t["label"], "accounts": t["accounts"],

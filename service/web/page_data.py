@@ -8,6 +8,7 @@ from datetime import datetime, time
 
 from sqlalchemy import select
 
+from ..accounts import account_key
 from ..models import Draft, RoadmapItem, RoadmapLink
 from ..notes import existing_note_ids
 
@@ -106,8 +107,9 @@ def _keep(theme: dict, form) -> bool:
         return False
     if form.source.data and not (theme.get("sources") or {}).get(form.source.data):
         return False
-    account = (form.account.data or "").casefold()
-    return not account or account in {a.casefold() for a in theme.get("account_names") or []}
+    account = (form.account.data or "").strip()
+    # by the key, as every other account filter: "ACME corp." finds a theme of "Acme Corp"
+    return not account or account_key(account) in {account_key(a) for a in theme.get("account_names") or []}
 
 
 def theme_page(svc, theme_id: int) -> dict | None:

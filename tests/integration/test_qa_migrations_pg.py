@@ -40,7 +40,7 @@ def test_an_old_postgres_database_upgrades_with_every_row_and_constraint(pg_url,
         with fresh.engine.connect() as conn:  # made there from nothing, not the old database read again
             assert conn.scalar(text("SELECT current_schema()")) == "fresh"
             assert conn.scalar(text("SELECT count(*) FROM notes")) == 0
-        assert _constraints(fresh) == constraints and len(constraints) == 25
+        assert _constraints(fresh) == constraints and len(constraints) == 26
     finally:
         fresh.dispose()
     with db.engine.begin() as conn:  # numbers go on after the old rows; cascades still work

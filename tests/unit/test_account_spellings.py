@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 from service.accounts import account_key, canonical
 from service.db import Database
@@ -119,8 +119,10 @@ def merge_walk(url: str) -> list[tuple]:
             ("EXP", "Acme Corp"), ("SSO", "Acme Corp")]
         if db.engine.dialect.name == "sqlite":
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
-    command.downgrade(db.alembic_config(), "0026_account_keys@-1")  # goes down without the key, rows kept
+    command.downgrade(db.alembic_config(), "0027_account_aliases@-2")  # the accounts branch only: no key, rows kept
     with db.engine.connect() as conn:
+        assert "key" not in {c["name"] for c in inspect(db.engine).get_columns("accounts")}
+        assert {"drafts", "followup_told", "users"} <= set(inspect(db.engine).get_table_names())  # other branches stay
         assert conn.execute(text("SELECT id, name FROM accounts ORDER BY id")).all() == [(2, "Acme Corp"), (7, "Beta")]
         assert conn.scalar(text("SELECT count(*) FROM notes WHERE account_id = 2")) == 3
         kept = [tuple(r) for r in conn.execute(text("SELECT id, name FROM accounts ORDER BY id"))]
@@ -184,7 +186,8 @@ def test_merging_two_accounts_moves_notes_marks_and_the_index_copy(app, svc, see
     after = seeded.get("/api/v1/roadmap/items/RM-104/followups?drafts=false").get_json()
     assert [t["account"] for t in after["told"]] == [b]  # the mark moved with the notes
     assert a not in [r["account"] for r in after["accounts"]] + [t["account"] for t in after["told"]]
-    assert seeded.get("/api/v1/accounts/brief", query_string={"account": a}).status_code == 404
+    by_old_name = seeded.get("/api/v1/accounts/brief", query_string={"account": a})  # the merged name is an alias
+    assert by_old_name.status_code == 200 and by_old_name.get_json()["account"] == b
     brief = seeded.get("/api/v1/accounts/brief", query_string={"account": b}).get_json()
     quoted = {q["note_id"] for p in brief["pains"] for q in p["quotes"]}
     assert quoted & a_notes and quoted & b_notes
@@ -219,8 +222,11 @@ def test_the_cli_merges_two_names_of_one_customer(run_cli, tmp_path):
     assert done.exit_code == 0, done.output
     assert "merged 'AWS' into 'Amazon Web Services': 1 note(s), 0 draft(s), 0 told mark(s) moved" in done.output
     assert [a["name"] for a in json.loads(run_cli("accounts", "list", "--json").output)] == ["Amazon Web Services"]
-    again = run_cli("accounts", "merge", "AWS", "Amazon Web Services")
-    assert again.exit_code == 1 and "from: no account named 'AWS'" in again.output
+    again = run_cli("accounts", "merge", "AWS", "Amazon Web Services")  # "AWS" is now an alias of the kept one
+    assert again.exit_code == 2 and "same account ('Amazon Web Services')" in again.output
+    later = run_cli("ingest", "-", input=json.dumps({"text": "Billing is confusing.", "account": "AWS"}) + "\n")
+    assert "account 'AWS' filed under 'Amazon Web Services'" in later.output
+    assert [a["name"] for a in json.loads(run_cli("accounts", "list", "--json").output)] == ["Amazon Web Services"]
     itself = run_cli("accounts", "merge", "Amazon Web Services", "amazon web services")
     assert itself.exit_code == 2 and "same account" in itself.output
     assert run_cli("accounts", "merge", "", "Amazon Web Services").exit_code == 2

@@ -1,7 +1,7 @@
 """one customer, one account: accounts are known by a key
 
 Revision ID: 0026_account_keys
-Revises: 0019_notes_autoincrement
+Revises: 0001_notes
 Create Date: 2026-12-02 13:30:00
 
 "Acme Corp", "ACME corp." and "Acme Corporation" were three accounts: one customer counted three times in a theme's
@@ -13,13 +13,18 @@ spelling they were made with (they are records of that time). The vector index's
 is refreshed by `feedback reindex`; until then a draft finds that note's statements through SQL (its account's
 latest statements), not through the index's account filter.
 """
+import logging
+from datetime import datetime, timezone
+
 import sqlalchemy as sa
 from alembic import op
 
 from service.accounts import account_key
 
+log = logging.getLogger("alembic.runtime.migration")  # printed with the upgrade's other lines
+
 revision = "0026_account_keys"
-down_revision = "0019_notes_autoincrement"
+down_revision = "0001_notes"  # a branch of its own: it needs only the accounts and notes tables
 branch_labels = None
 depends_on = None
 
@@ -37,7 +42,10 @@ def upgrade() -> None:
             bind.execute(sa.text("UPDATE accounts SET key = :key WHERE id = :id"), {"key": key, "id": account_id})
             continue
         into, into_name = kept[key]
-        bind.execute(sa.text("UPDATE notes SET account_id = :into WHERE account_id = :id"), {"into": into, "id": account_id})
+        log.info("merging the account %r into %r: one key, %r", name, into_name, key)
+        # updated_at: a running process's caches (follow-ups, scores) see the notes as changed
+        bind.execute(sa.text("UPDATE notes SET account_id = :into, updated_at = :now WHERE account_id = :id"),
+                     {"into": into, "id": account_id, "now": datetime.now(timezone.utc).replace(tzinfo=None)})
         if "drafts" in tables:
             bind.execute(sa.text("UPDATE drafts SET account = :into WHERE account = :name"), {"into": into_name, "name": name})
         if "followup_told" in tables:
