@@ -208,7 +208,7 @@ def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = N
     """
     report = IngestReport()
     segments = {id(item): _segments(item, item.speakers) for item in notes}
-    known = embed_ahead(services, _maybe_fresh(services, notes, segments, report), progress)
+    known = embed_ahead(services, _maybe_fresh(services, notes, segments), progress)
     intent = Path(services.config.FEEDBACK_HOME) / INTENT_FILE
     with services.db.session() as session:
         try:
@@ -233,14 +233,14 @@ def ingest_notes(services, notes: list[NoteInput], progress: Progress | None = N
     return report
 
 
-def _maybe_fresh(services, notes: list[NoteInput], segments: dict[int, list], report: IngestReport) -> list[str]:
+def _maybe_fresh(services, notes: list[NoteInput], segments: dict[int, list]) -> list[str]:
     """The statement texts an ingest will probably store: those of notes that are not already stored unchanged.
 
     Read without the lock, so only a forecast (the plan under the lock decides); it keeps a re-ingest of a file
     from embedding what it will not store."""
     latest = {n.external_id: n for n in notes if n.external_id}
     with services.db.session() as session:
-        _file_accounts(session, notes, report)
+        _file_accounts(session, notes)  # the report's accounts_filed is made under the lock (_plan)
         names = {n.account for n in notes if n.account}
         account_ids = dict(session.execute(select(Account.name, Account.id).where(Account.name.in_(names))).all()) \
             if names else {}
