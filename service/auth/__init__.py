@@ -29,6 +29,7 @@ AUDITED = {  # endpoint -> action written to the audit log when the request succ
     "closeloop.followup_untold": "followup_untold", "roadmap.post_rejection": "roadmap_reject",
     "roadmap.delete_rejection": "roadmap_unreject", "roadmap.delete_link": "roadmap_unlink", "followups.post_not_asking": "roadmap_reject",
     "closeloop.followup_not_asking": "roadmap_reject", "followups.delete_not_asking": "roadmap_unreject",
+    "closeloop.merge_accounts": "account_merge",
 }  # sign-ins (only the view knows who signed in, and how) and the pages' item links (yes or no) are logged by their
 # views: record_action
 

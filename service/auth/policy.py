@@ -45,6 +45,8 @@ REQUIRED_ROLE = {
     "followups.get_brief": SALES,
     "closeloop.followups": SALES, "closeloop.followup_told": SALES, "closeloop.brief": SALES,
     "followups.delete_told": SALES, "closeloop.followup_untold": SALES,
+    # the accounts page: every customer's name and note count, and merging two names of one customer (as the API's)
+    "closeloop.accounts": PM, "closeloop.merge_accounts": PM,
     # background jobs (ingests, theme runs, reports): those who may start them
     "jobs.get_one": PM, "jobs.get_many": PM,
     # administration

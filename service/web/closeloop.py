@@ -2,6 +2,8 @@
 account brief before a call. Blueprint "closeloop"; data from service.followups, the same functions as the API."""
 from __future__ import annotations
 
+from importlib import import_module
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
@@ -27,6 +29,9 @@ class ToldForm(FlaskForm):
 
 
 def init_app(app) -> None:
+    # the accounts page (account_pages) is a route of bp too: loaded now, since Flask takes no new route on a
+    # blueprint once it is registered
+    import_module(".account_pages", __package__)
     app.register_blueprint(bp)
 
 

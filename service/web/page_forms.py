@@ -1,4 +1,5 @@
-"""Forms for the themes, ask, roadmap and reports pages (Flask-WTF: CSRF token included when CSRF is enabled)."""
+"""Forms for the themes, ask, roadmap, reports and accounts pages (Flask-WTF: CSRF token included when CSRF is
+enabled)."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -97,6 +98,23 @@ class BuildReportForm(FlaskForm):
                          validate_choice=True)
     deliver = BooleanField("Also post it to the configured webhook")  # shown only when one is configured
     submit = SubmitField("Build report now")
+
+
+class MergeAccountsForm(FlaskForm):
+    """POST from the accounts page: file every note of one account under another (service.accounts.merge), for one
+    customer written two ways the account key does not join. No undo, so the box must be ticked."""
+
+    source = StringField("Merge this account", filters=[_strip], validators=[
+        DataRequired("Type the name of the account to merge, as listed above."),
+        Length(max=200, message="Use at most 200 characters for the account name."), no_nul],
+        description="Its notes, drafts and follow-up marks move to the other account; its name becomes an alias.")
+    into = StringField("Into this account", filters=[_strip], validators=[
+        DataRequired("Type the name of the account to keep, as listed above."),
+        Length(max=200, message="Use at most 200 characters for the account name."), no_nul],
+        description="The account that is kept, under its own name.")
+    confirm = BooleanField("I understand that a merge cannot be undone", validators=[
+        DataRequired("Tick this box to merge.")])
+    submit = SubmitField("Merge accounts")
 
 
 class ThemeEditForm(FlaskForm):
