@@ -15,6 +15,7 @@ Not handled: legal forms in other scripts ("株式会社", "ООО").
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -47,6 +48,7 @@ def _without_legal_form(text: str) -> str:
     return " ".join(kept)
 
 
+@functools.lru_cache(maxsize=65536)  # pure; a drafts list or an erasure keys every account name it meets
 def account_key(name: str) -> str:
     """The key two spellings of one account share: "ACME corp." and "Acme Corporation" are both "acme"."""
     text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", name)).strip()
