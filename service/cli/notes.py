@@ -41,7 +41,7 @@ def init(ctx):
 @click.option("--allow-future", is_flag=True, help="Accept notes dated more than a day from now.")
 @pass_ctx
 def ingest_cmd(ctx, paths, skip_invalid, quiet, as_json, background, stdin_format, allow_future):
-    """Ingest notes from files (.txt .md .csv .jsonl .vtt .srt), folders, or - for standard input."""
+    """Ingest notes from files (.txt .md .csv .jsonl .vtt .srt .docx .pdf), folders, or - for standard input."""
     if stdin_format and "-" not in paths:
         fail("--format is for standard input: give - as a path", code=2)
     if paths.count("-") > 1:  # the second read of standard input is empty: it failed as "stdin:1 missing text"

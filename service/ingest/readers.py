@@ -16,8 +16,8 @@ import yaml
 from .errors import RowError
 from .validate import KNOWN_FIELDS
 
-FORMATS = (".txt", ".md", ".csv", ".jsonl", ".vtt", ".srt")
-STDIN_FORMATS = ("csv", "jsonl", "txt", "md", "vtt", "srt")  # `feedback ingest --format`
+FORMATS = (".txt", ".md", ".csv", ".jsonl", ".vtt", ".srt", ".docx", ".pdf")  # .docx, .pdf: service/ingest/documents.py
+STDIN_FORMATS = ("csv", "jsonl", "txt", "md", "vtt", "srt", "docx", "pdf")  # `feedback ingest --format`
 # The csv module refuses fields over 131,072 characters, a guard for streamed input; ours is in memory already, so a
 # long note reaches validation and gets the documented "text has N characters; the limit is ..." (the app's
 # MAX_NOTE_CHARS). The module keeps one limit per process; this only ever raises it.
@@ -329,9 +329,14 @@ def read_transcript(text: str, source: str, kind: str) -> list[RawRow]:
 def read_bytes(raw: bytes, source: str, suffix: str) -> tuple[list[RawRow], list[RowError]]:
     """Rows and per-row parse errors of one input; a wholly unreadable input raises ReaderError."""
     suffix = suffix.lower()
-    if suffix not in FORMATS + (".ndjson",):  # named as such, not as the undecodable bytes of a PDF or a picture
+    if suffix not in FORMATS + (".ndjson",):  # named as such, not as the undecodable bytes of a picture
+        hint = "; save it as .docx" if suffix == ".doc" else ""
         raise ReaderError([RowError(source, None, None, f"unsupported file type {suffix!r}; use one of "
-                                                        f"{', '.join(FORMATS)}")])
+                                                        f"{', '.join(FORMATS)}{hint}")])
+    if suffix in (".docx", ".pdf"):
+        from .documents import read_document
+
+        return read_document(raw, source, suffix), []
     text = decode(raw, source)
     if suffix in (".txt", ".md"):
         return read_text_note(text, source, Path(source).stem), []
@@ -343,8 +348,18 @@ def read_bytes(raw: bytes, source: str, suffix: str) -> tuple[list[RawRow], list
 
 
 def sniff_suffix(text_start: bytes, source: str = "stdin") -> str:
-    """For standard input: the format from the first bytes, read as a file of that type would be. Input that looks
-    structured but is no format we read (a JSON array, a table split by ';' or tabs) is an error, never one note."""
+    """For standard input (all of it: a zip's directory is at its end): the format from the first bytes, read as a
+    file of that type would be. Input that looks structured but is no format we read (a JSON array, a table split
+    by ';' or tabs, a zip that is no .docx) is an error, never one note."""
+    if text_start.startswith(b"%PDF-"):
+        return ".pdf"
+    if text_start.startswith(b"PK\x03\x04"):  # a zip: a .docx when it holds a Word document's main part
+        from .documents import looks_like_docx
+
+        if looks_like_docx(text_start):
+            return ".docx"
+        raise ReaderError([RowError(source, None, None, "this is a zip archive but not a Word document (.docx); "
+                                                        "ingest reads no other zip files")])
     encoding = next((name for bom, name in _BOMS if text_start.startswith(bom)), None)
     head = (text_start[:16384].decode(encoding, "replace") if encoding
             else text_start.lstrip(b"\xef\xbb\xbf \t\r\n")[:4096].decode("utf-8", "replace"))

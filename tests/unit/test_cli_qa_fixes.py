@@ -256,7 +256,7 @@ def test_match_and_drafts_options(run_cli, tmp_path):
 
 def test_a_folder_without_notes_is_an_error(run_cli, tmp_path):
     (tmp_path / "docs" / "sub").mkdir(parents=True)
-    _write(tmp_path / "docs" / "sub", "manual.pdf", b"%PDF")
+    _write(tmp_path / "docs" / "sub", "slides.pptx", b"PK\x03\x04")
     result = run_cli("ingest", str(tmp_path / "docs"))
     assert result.exit_code == 1 and "no files to ingest in this folder" in result.stderr
 

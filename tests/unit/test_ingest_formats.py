@@ -130,7 +130,7 @@ def test_missing_file_is_an_error():
 
 def test_unsupported_type():
     with pytest.raises(ReaderError) as info:
-        read_bytes(b"x", "notes.pdf", ".pdf")
+        read_bytes(b"x", "notes.xlsx", ".xlsx")
     assert "unsupported file type" in str(info.value)
 
 
@@ -209,11 +209,11 @@ def test_utf16_and_utf32_files_with_a_byte_order_mark_are_read(tmp_path, encodin
 
 
 def test_a_binary_file_of_an_unsupported_type_is_named_as_such(tmp_path):
-    f = tmp_path / "deck.pdf"
-    f.write_bytes(b"%PDF-1.7\n\xe2\xe3\xcf\xd3\x00\xff")
+    f = tmp_path / "deck.pptx"
+    f.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xe2\xe3\xcf\xd3\x00\xff")
     _, errors = load_paths([str(f)], 100_000)
-    assert [str(e) for e in errors] == [f"{f}: unsupported file type '.pdf'; use one of .txt, .md, .csv, .jsonl, "
-                                        ".vtt, .srt"]
+    assert [str(e) for e in errors] == [f"{f}: unsupported file type '.pptx'; use one of .txt, .md, .csv, .jsonl, "
+                                        ".vtt, .srt, .docx, .pdf"]
 
 
 def test_vtt_voice_classes_timestamps_and_escapes_are_read_as_words():
