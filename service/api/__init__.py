@@ -11,6 +11,7 @@ from .errors import error_body, first_line, init_errors
 
 def register_api(app) -> None:
     from .notes import bp as notes_bp
+    from .search import bp as search_bp
 
     from .hygiene import init_app as init_hygiene
     from .openapi import init_app as init_openapi
@@ -21,6 +22,7 @@ def register_api(app) -> None:
     init_output(app)
     init_openapi(app)
     app.register_blueprint(notes_bp)
+    app.register_blueprint(search_bp)
 
     @app.get("/healthz")
     @app.doc(summary="Liveness and dependency check",

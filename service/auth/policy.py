@@ -53,6 +53,9 @@ REQUIRED_ROLE = {
     "admin.erase": ADMIN, "admin.delete_one_draft": ADMIN, "admin.delete_one_report": ADMIN, "admin.audit_log": ADMIN,
     # reports
     "reports.list_all": VIEWER, "reports.get_one": VIEWER, "reports.create": PM,
+    # search (API and page): any statement of any account, verbatim and filterable by account, as a rep's drafts,
+    # follow-ups and briefs quote them (SALES); a viewer sees only the quotes a theme page picked, a PM the notes
+    "search.get_search": SALES, "search_pages.search": SALES,
 }
 
 

@@ -13,7 +13,7 @@ from .common import AppContext, emit_json, fail, pass_ctx  # noqa: F401
 FEATURE_MODULES = (
     "service.cli.notes", "service.cli.themes", "service.cli.roadmap", "service.cli.drafts",
     "service.cli.eval", "service.cli.reports", "service.cli.demo", "service.cli.jobs",
-    "service.cli.auth", "service.cli.erase", "service.cli.followups",
+    "service.cli.auth", "service.cli.erase", "service.cli.followups", "service.cli.search",
 )
 
 
@@ -106,7 +106,7 @@ def main() -> None:  # console script entry point
 READ_ONLY = {("match",), ("stats",), ("themes", "list"), ("themes", "show"), ("roadmap", "list"),
              ("roadmap", "show"), ("roadmap", "coverage"), ("roadmap", "scores"), ("drafts", "list"),
              ("drafts", "show"), ("notes", "list"), ("notes", "show"), ("accounts", "list"), ("jobs", "list"),
-             ("jobs", "show"), ("reports", "list"), ("reports", "show"), ("audit",)}
+             ("jobs", "show"), ("reports", "list"), ("reports", "show"), ("audit",), ("search",)}
 
 
 def _command_path(argv: list[str]) -> tuple[str, ...]:

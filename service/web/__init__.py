@@ -108,3 +108,5 @@ def init_app(app) -> None:
     init_pages(app)
     from .closeloop import init_app as init_closeloop  # follow-ups and account briefs (blueprint "closeloop")
     init_closeloop(app)
+    from .search_pages import init_app as init_search  # search across all feedback (blueprint "search_pages")
+    init_search(app)
