@@ -1,11 +1,11 @@
 """Input hygiene for every request, before any handler sees it: bounded path ids, strict JSON, links that stay put.
 
-An API body that is not JSON is refused with 415; a JSON body with 400 when it does not parse, is nested deeper than
-MAX_JSON_DEPTH, holds a lone surrogate (text that cannot be stored as UTF-8), NaN/Infinity or a number that does
-not fit 64 bits; a chunked body over the size limit with 413, like one that declares its length. Path integers are
-bounded to 64 bits so a huge id is a 404, not a database OverflowError; a NUL in the path is a 404 and in a query
-value a 400. Generated links encode '/' inside an id, so
-an id such as "../x" can never make a link that leaves its page.
+An API body that is not JSON is refused with 415 (multipart/form-data too, unless the view takes files:
+accepts_files); a JSON body with 400 when it does not parse, is nested deeper than MAX_JSON_DEPTH, holds a lone
+surrogate (text that cannot be stored as UTF-8), NaN/Infinity or a number that does not fit 64 bits; a chunked body
+over the size limit with 413, like one that declares its length. Path integers are bounded to 64 bits so a huge id is
+a 404, not a database OverflowError; a NUL in the path is a 404 and in a query value a 400. Generated links encode
+'/' inside an id, so an id such as "../x" can never make a link that leaves its page.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import math
 import re
 from urllib.parse import quote
 
-from flask import abort, jsonify, request
+from flask import abort, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, PathConverter, UnicodeConverter
 
@@ -176,10 +176,25 @@ def check_body():
     if not request.is_json:
         if request.method == "DELETE":
             return None
+        files = getattr(current_app.view_functions.get(request.endpoint or ""), "accepts_files", False)
+        if files and request.mimetype == "multipart/form-data":
+            return None  # read (within the limit, above) and kept: the view parses its parts from it
         got = request.mimetype or "no Content-Type"
+        if files:
+            return jsonify(error_body(415, "the body must be JSON sent as Content-Type: application/json, or files "
+                                           f"sent as multipart/form-data (got {got})",
+                                      {"field": "Content-Type",
+                                       "expected": ["application/json", "multipart/form-data"]})), 415
         return jsonify(error_body(415, f"the body must be JSON sent as Content-Type: application/json (got {got})",
                                   {"field": "Content-Type", "expected": "application/json"})), 415
     return _refuse_bad_json(data)
+
+
+def accepts_files(view):
+    """Mark a view that also takes files as multipart/form-data (check_body lets such a body through to it); put it
+    right under the route decorator."""
+    view.accepts_files = True
+    return view
 
 
 def _refuse_bad_json(data: bytes):

@@ -14,7 +14,7 @@ from ..notes import NotFound, delete_note_by_id, find_note, list_notes, note_dic
 from ..services import services
 from .errors import APIError
 from .fields import Body, Id, Text
-from .hygiene import MAX_PAGE, check_body, query_flag, query_int
+from .hygiene import MAX_PAGE, accepts_files, check_body, query_flag, query_int
 from .openapi import query_parameters
 from .queries import MAX_PER_PAGE, IngestQuery, NotesQuery
 
@@ -55,16 +55,24 @@ def bool_arg(name: str) -> bool:
 
 
 @bp.post("/notes")
+@accepts_files
 @query_parameters(IngestQuery)
 @bp.input(NoteIn(many=True), location="json", validation=False, arg_name="body")
-@bp.doc(summary="Ingest one note or a list of notes (atomic unless ?skip_invalid=true; a date more than a day "
-                "ahead is an error unless ?allow_future=true)",
-        responses={201: "stored", 202: "large: queued as a job (poll /api/v1/jobs/<id>)", 400: "malformed JSON",
-                   413: "too large", 422: "invalid rows (nothing stored)"})
+@bp.doc(summary="Ingest one note or a list of notes as JSON, or note files as multipart/form-data (parts named "
+                "'file'; read as `feedback ingest` reads files). Atomic unless ?skip_invalid=true; a date more than "
+                "a day ahead is an error unless ?allow_future=true",
+        responses={201: "stored", 202: "large: queued as a job (poll /api/v1/jobs/<id>)",
+                   400: "malformed JSON; or a file that cannot be read (details.errors names it), no 'file' part, "
+                        "a part without a file name, an unknown part (nothing stored)",
+                   413: "too large: the body, more than 2,000 notes, or more than 100 files",
+                   415: "neither application/json nor multipart/form-data",
+                   422: "invalid rows (nothing stored); details.errors: [{source, line, field, reason}]"})
 def post_notes(body):
     # Both switches first: a bad value is a 400 whichever way the notes go (a large ingest was queued without
     # looking at ?skip_invalid=).
     allow_future, skip_invalid = bool_arg("allow_future"), bool_arg("skip_invalid")
+    if request.mimetype == "multipart/form-data":
+        return _post_files(allow_future, skip_invalid)
     if isinstance(body, dict) and isinstance(body.get("notes"), list):
         body = body["notes"]
     # No body at all (marshmallow's `missing`) or JSON null: nothing was sent, not a row of the wrong type.
@@ -82,6 +90,56 @@ def post_notes(body):
         return _queued_ingest(notes, errors)
     try:
         report = ingest(services(), notes, errors, skip_invalid=skip_invalid)
+    except IngestError as exc:
+        raise APIError(422, f"{len(exc.errors)} invalid note(s); nothing was stored",
+                       {"errors": [e.as_dict() for e in exc.errors]})
+    return report.as_dict(), 201
+
+
+def _post_files(allow_future: bool, skip_invalid: bool):
+    """Note files (parts named "file"), with optional form fields account, source and date that fill what a file's
+    notes leave out. Read by service.ingest.uploads, as `feedback ingest` reads files; stored as JSON notes are."""
+    from ..auth import audit_this
+    from ..ingest.uploads import DEFAULT_FIELDS, MAX_UPLOAD_FILES, check_defaults, from_storages, load_uploads
+
+    parts = request.files.getlist("file")
+    unknown = sorted((set(request.files) - {"file"}) | (set(request.form) - set(DEFAULT_FIELDS) - {"file"}))
+    if "file" in request.form:  # curl -F file=notes.txt (no @): a field, not a file
+        raise APIError(400, "the part 'file' has no file name: send each file as a file part (curl -F "
+                            "file=@notes.txt)", {"field": "file"})
+    if unknown:
+        raise APIError(400, f"unknown part(s) {', '.join(repr(n[:40]) for n in unknown)}: send files as parts named "
+                            f"'file' and optionally the fields {', '.join(DEFAULT_FIELDS)}",
+                       {"field": unknown[0][:40], "allowed": ["file", *DEFAULT_FIELDS]})
+    if not parts:
+        raise APIError(400, "no files: send each file as a multipart part named 'file' (curl -F file=@notes.txt)",
+                       {"field": "file"})
+    if len(parts) > MAX_UPLOAD_FILES:
+        raise APIError(413, f"{len(parts)} files in one request; the limit is {MAX_UPLOAD_FILES}",
+                       {"limit": MAX_UPLOAD_FILES})
+    defaults = {k: request.form.get(k) or None for k in DEFAULT_FIELDS}
+    bad = check_defaults(defaults, allow_future=allow_future, future_hint="?allow_future=true")
+    if bad:
+        raise APIError(422, "; ".join(f"{e.field}: {e.reason}" for e in bad), {"field": bad[0].field,
+                                                                              "errors": [e.as_dict() for e in bad]})
+    config = current_app.config
+    loaded = load_uploads(from_storages(parts), config["MAX_NOTE_CHARS"], defaults=defaults,
+                          allow_future=allow_future, future_hint="?allow_future=true")
+    if len(loaded.notes) > config["MAX_NOTES_PER_REQUEST"]:
+        limit = config["MAX_NOTES_PER_REQUEST"]
+        raise APIError(413, f"the files hold {len(loaded.notes)} notes; the limit is {limit} per request",
+                       {"limit": limit})
+    errors = [e.as_dict() for e in loaded.errors]
+    if loaded.unreadable and not skip_invalid:
+        names = ", ".join(loaded.unreadable[:5]) + (f" and {len(loaded.unreadable) - 5} more"
+                                                     if len(loaded.unreadable) > 5 else "")
+        raise APIError(400, f"{len(loaded.unreadable)} file(s) could not be read ({names}); nothing was stored",
+                       {"errors": errors, "unreadable": loaded.unreadable})
+    audit_this(files=len(parts))
+    if loaded.notes and is_large_ingest(config, loaded.notes) and (not loaded.errors or skip_invalid):
+        return _queued_ingest(loaded.notes, loaded.errors)
+    try:
+        report = ingest(services(), loaded.notes, loaded.errors, skip_invalid=skip_invalid)
     except IngestError as exc:
         raise APIError(422, f"{len(exc.errors)} invalid note(s); nothing was stored",
                        {"errors": [e.as_dict() for e in exc.errors]})

@@ -60,6 +60,21 @@ LIST_BODIES = {
     "/api/v1/match": lambda: _list_or_wrapped({"oneOf": [{"type": "string", "minLength": 1}, _ref("MatchIn")]},
                                               "requests"),
 }
+# path -> the multipart/form-data body it also accepts: note files (service.ingest.uploads), read as `feedback ingest`
+# reads them (a view marked with hygiene.accepts_files)
+FILE_BODIES = {
+    "/api/v1/notes": lambda: {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {
+            "file": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "format": "binary"},
+                     "description": "one part per file, each with its file name: .txt .md .csv .jsonl .vtt .srt "
+                                    ".docx .pdf (the name is only the label of its notes and errors)"},
+            "account": {"type": "string", "maxLength": 200,
+                        "description": "for the notes that name no account (front matter, column or key)"},
+            "source": {"type": "string", "description": "for the notes that name no source"},
+            "date": {"type": "string", "description": "ISO 8601 date, for the notes that name no date"},
+        }}},
+}
 
 
 def query_parameters(schema):
@@ -132,6 +147,8 @@ def init_app(app) -> None:
                 if path in LIST_BODIES and method == "post":
                     operation["requestBody"] = {"required": True, "content": {
                         "application/json": {"schema": LIST_BODIES[path]()}}}
+                if path in FILE_BODIES and method == "post" and "requestBody" in operation:
+                    operation["requestBody"]["content"]["multipart/form-data"] = FILE_BODIES[path]()
                 if "requestBody" in operation:
                     for status, description in BODY_RESPONSES.items():
                         responses.setdefault(status, {"description": description, "content": error})

@@ -57,6 +57,16 @@ def looks_like_docx(raw: bytes) -> bool:
         return False
 
 
+def unpacked_size(raw: bytes) -> int:
+    """What a .docx declares it unpacks to (0 for bytes that are no zip): one upload of many small files must not
+    add up to many times MAX_DOCX_UNPACKED of work (service/ingest/uploads.py keeps a budget for all of them)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            return sum(m.file_size for m in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return 0
+
+
 def _error(source: str, reason: str, field: str | None = None) -> ReaderError:
     return ReaderError([RowError(source, None, field, reason)])
 

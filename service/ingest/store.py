@@ -94,17 +94,40 @@ def load_paths(paths: list[str], max_chars: int, stdin=None, *, stdin_format: st
                     errors.append(RowError(source, None, None, "no such file or folder"))
                     continue
                 raw = path.read_bytes()
-            rows, row_errors = read_bytes(raw, source, suffix)
+            valid, invalid = load_bytes(raw, source, suffix, max_chars, allow_future=allow_future,
+                                        future_hint=future_hint)
         except ReaderError as exc:
             errors.extend(exc.errors)
             continue
         except OSError as exc:  # a folder without read permission, a file that vanished, ...
             errors.append(RowError(source, None, None, f"cannot read it: {exc.strerror or exc}"))
             continue
-        valid, invalid = validate_rows(rows, source, max_chars, allow_future=allow_future, future_hint=future_hint)
         notes.extend(valid)
-        errors.extend(sorted(row_errors + invalid, key=lambda e: e.line or 0))
+        errors.extend(invalid)
     return notes, errors
+
+
+def load_bytes(raw: bytes, source: str, suffix: str, max_chars: int, *, defaults: dict | None = None,
+               allow_future: bool = True, future_hint: str | None = None) -> tuple[list[NoteInput], list[RowError]]:
+    """One input's valid notes and its rows' errors, in line order: a file named on the command line, standard input
+    or a file uploaded over HTTP (service.ingest.uploads). ReaderError when it cannot be read at all.
+
+    `defaults` fill the fields a row leaves out or blank (the paste page's account, source and date); what a row
+    says itself, in its front matter, column or key, wins."""
+    rows, row_errors = read_bytes(raw, source, suffix)
+    if defaults:
+        rows = [with_defaults(row, defaults) for row in rows]
+    valid, invalid = validate_rows(rows, source, max_chars, allow_future=allow_future, future_hint=future_hint)
+    return valid, sorted(row_errors + invalid, key=lambda e: e.line or 0)
+
+
+def with_defaults(row: RawRow, defaults: dict) -> RawRow:
+    """The row with each default for a field it does not give: missing, null or only white space."""
+    given = {k: v for k, v in row.data.items() if v is not None and not (isinstance(v, str) and not v.strip())}
+    missing = {k: v for k, v in defaults.items() if v is not None and k not in given}
+    if not missing:
+        return row
+    return RawRow({**row.data, **missing}, row.line, speakers=row.speakers, default_source=row.default_source)
 
 
 def _segments(note: NoteInput | Note, speakers: bool):

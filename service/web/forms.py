@@ -6,9 +6,11 @@ from datetime import datetime
 
 from flask import current_app
 from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
 from wtforms import DateField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
+from ..ingest.uploads import ACCEPT, MAX_UPLOAD_FILES
 from ..models.notes import SOURCE_KINDS
 
 SEPARATOR = re.compile(r"^[ \t]*---[ \t]*$", re.M)
@@ -67,6 +69,16 @@ class IsoDateField(DateField):
             raise ValueError("Use a date like 2026-11-27 (year-month-day).") from None
 
 
+def at_most_files(limit: int):
+    """A MultipleFileField validator: no more than `limit` files at once."""
+    def check(form, field):
+        count = len(field.data or [])
+        if count > limit:
+            raise ValidationError(f"That is {count:,} files; upload at most {limit:,} at a time (or use the "
+                                  "feedback ingest command, which reads whole folders).")
+    return check
+
+
 class PasteForm(FlaskForm):
     text = TextAreaField(
         "Notes",
@@ -92,6 +104,16 @@ class PasteForm(FlaskForm):
         validators=[Optional()],
         description="Optional: when it happened.",
     )
+    # Read by service.ingest.uploads as `feedback ingest` reads files; a file's own front matter, columns or keys
+    # win over the account, source and date, which fill only what a note leaves out (as a pasted note's header lines).
+    files = MultipleFileField(
+        "Or upload files",
+        validators=[at_most_files(MAX_UPLOAD_FILES)],
+        render_kw={"accept": ACCEPT},
+        description=f"Text, Markdown, CSV, JSON Lines, WebVTT/SRT transcripts, Word (.docx) or PDF; up to "
+        f"{MAX_UPLOAD_FILES} files. A file's own account, source and date (front matter, columns) win over the "
+        "fields below, which fill only what a note leaves out.",
+    )
     submit = SubmitField("Store notes")
 
     notes: list[str]
@@ -100,7 +122,7 @@ class PasteForm(FlaskForm):
         max_chars = int(current_app.config.get("MAX_NOTE_CHARS", DEFAULT_MAX_NOTE_CHARS))
         max_notes = int(current_app.config.get("MAX_NOTES_PER_REQUEST", DEFAULT_MAX_NOTES))
         self.notes = split_notes(field.data)
-        if not self.notes:
+        if not self.notes and not self.files.data:
             raise ValidationError("Paste at least one note.")
         if len(self.notes) > max_notes:
             raise ValidationError(

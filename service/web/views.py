@@ -11,9 +11,10 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
 from ..accounts import account_key
-from ..ingest.errors import IngestError
+from ..auth import audit_this
 from ..ingest.readers import RawRow
 from ..ingest.store import ingest, validate_rows
+from ..ingest.uploads import LoadedUploads, check_defaults, from_storages, load_uploads
 from ..jobs import enqueue, is_large_ingest, notes_payload
 from ..models import Account, Note
 from ..notes import NotFound, find_note, note_dict
@@ -39,7 +40,8 @@ def paste():
     if not form.validate():
         return _form_again(form, "Please correct the highlighted fields. Nothing was stored.", 422)
 
-    # A note's own Account:/Date:/Source: lines (several calls pasted at once) override the form's fields.
+    # A note's own Account:/Date:/Source: lines (several calls pasted at once) override the form's fields, and so do
+    # an uploaded file's front matter, columns or keys (service.ingest.uploads).
     defaults = {"account": form.account.data or None, "source": form.source.data,
                 "date": form.date.data.isoformat() if form.date.data else None}
     rows, own = [], set()
@@ -49,15 +51,23 @@ def paste():
         own.update((line, field) for field in headers)
     svc = services()
     notes, errors = validate_rows(rows, "paste", svc.config.MAX_NOTE_CHARS, allow_future=False, future_hint=None)
-    if notes and not errors and is_large_ingest(current_app.config, notes):
-        # a large paste is embedded by a job; its page shows the progress (the theme summary is for small ones)
+    uploaded = _read_uploads(form, defaults, len(notes))
+    if uploaded is None:
+        return _form_again(form, "Please correct the highlighted fields. Nothing was stored.", 422)
+    notes = notes + uploaded.notes
+    if errors or uploaded.errors:  # atomic, as `feedback ingest`: one bad row or file and nothing is stored
+        _attach_row_errors(form, errors, several=len(rows) > 1, own=frozenset(own))
+        form.files.errors = list(form.files.errors) + [str(e) for e in uploaded.errors]
+        return _form_again(form, "Please correct the highlighted fields. Nothing was stored.", 422)
+    if uploaded.notes_per_file:
+        audit_this(files=len(uploaded.notes_per_file))
+    if notes and is_large_ingest(current_app.config, notes):
+        # a large paste or upload is embedded by a job; its page shows the progress (the theme summary is for small
+        # ones)
         job = enqueue(svc, "ingest", notes_payload(notes))
         return redirect(url_for("pages.job", job_id=job["id"]), 303)
     try:
-        report = ingest(svc, notes, errors, skip_invalid=False)
-    except IngestError as exc:
-        _attach_row_errors(form, exc.errors, several=len(rows) > 1, own=frozenset(own))
-        return _form_again(form, "Please correct the highlighted fields. Nothing was stored.", 422)
+        report = ingest(svc, notes, [], skip_invalid=False)
     except Exception:  # the database or vector store is down: keep the user's text, say what happened
         log.exception("storing pasted notes failed")
         return _form_again(
@@ -73,14 +83,39 @@ def paste():
     stored, more = _load_notes(svc, report.note_ids)
     if themes:
         _link_quotes(themes, _public_ids(svc, notes), {n["id"]: f"note-{i}" for i, n in enumerate(stored, 1)})
+    sources = sorted({SOURCE_LABELS.get(n.source, n.source) for n in notes})  # uploaded files may each say theirs
+    dates = {n.occurred_at.date() if n.occurred_at else None for n in notes}
     response = render_template(
-        "paste_summary.html", report=report, pasted=len(rows), themes=themes, theme_message=theme_message,
-        stored=stored, more_notes=more,
+        "paste_summary.html", report=report, pasted=len(rows), files=uploaded.notes_per_file, total=len(notes),
+        themes=themes, theme_message=theme_message, stored=stored, more_notes=more,
         account=accounts[0] if len(set(accounts)) == 1 else None,
-        source=SOURCE_LABELS.get(form.source.data, form.source.data),
-        date=form.date.data,
+        source=sources[0] if len(sources) == 1 else ", ".join(sources),
+        date=dates.pop() if len(dates) == 1 else None,
     )
     return response, 200, {"Cache-Control": "no-store"}
+
+
+def _read_uploads(form: PasteForm, defaults: dict, pasted: int) -> LoadedUploads | None:
+    """The form's files read as `feedback ingest` reads files, the form's account, source and date filling what their
+    notes leave out; None when the upload as a whole is refused (the reason is on the files field)."""
+    files = form.files.data or []
+    if not files:
+        return LoadedUploads()
+    bad = check_defaults(defaults, allow_future=False, future_hint=None)
+    for err in bad:  # said once, under the form's field, not once per note of every file
+        field = getattr(form, err.field)
+        field.errors = list(field.errors) + [err.reason]
+    if bad:
+        return None
+    max_notes = current_app.config["MAX_NOTES_PER_REQUEST"]
+    loaded = load_uploads(from_storages(files), current_app.config["MAX_NOTE_CHARS"], defaults=defaults,
+                          allow_future=False)
+    if pasted + len(loaded.notes) > max_notes:
+        form.files.errors = list(form.files.errors) + [
+            f"The files hold {len(loaded.notes):,} notes{f' and the paste {pasted:,}' if pasted else ''}; store at "
+            f"most {max_notes:,} at a time (or use the feedback ingest command for bigger imports)."]
+        return None
+    return loaded
 
 
 @bp.errorhandler(CSRFError)
@@ -88,13 +123,35 @@ def csrf_failed(exc):
     """An expired or missing form token: on the paste page keep the user's text and ask to submit again."""
     if request.endpoint == "web.paste":
         form = PasteForm()
+        files = " and choose the files again" if form.files.data else ""  # a browser never keeps a file input's files
         return _form_again(
             form, "The form expired before it was sent, so nothing was stored. "
-            "Your text is still below: please submit it again.", 400,
+            f"Your text is still below: please submit it again{files}.", 400,
         )
     from . import CSRF_MESSAGE
 
     return render_template("error.html", status=400, message=CSRF_MESSAGE), 400
+
+
+@bp.errorhandler(413)
+def too_large(exc):
+    """A paste or upload over the request size limit (MAX_CONTENT_LENGTH): the form again, saying the limit. The
+    request's fields cannot be read (werkzeug refuses to parse it), so the form comes back empty."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.endpoint != "web.paste" or not limit:
+        from ..api.errors import given_description
+
+        return render_template("error.html", status=413, message=given_description(exc) or "The request is too "
+                               "large."), 413
+    return _form_again(
+        PasteForm(formdata=None),
+        f"The paste and files are larger than the limit of {_size(limit)} for one request, so nothing was stored. "
+        "Upload fewer or smaller files at a time, or use the feedback ingest command for big imports.", 413,
+    )
+
+
+def _size(limit: int) -> str:
+    return f"{limit / 1024**2:,.1f} MiB ({limit:,} bytes)" if limit >= 1024**2 else f"{limit:,} bytes"
 
 
 def _form_again(form: PasteForm, message: str, status: int):

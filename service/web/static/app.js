@@ -90,6 +90,33 @@
     });
   }
 
+  // Chosen files against the request size limit: say how much is chosen, and keep a form over the limit from being
+  // sent (the server answers such a request with 413; a browser may show only a reset connection mid-upload).
+  function initFileLimits() {
+    var inputs = document.querySelectorAll("input[type=file][data-max-bytes]");
+    Array.prototype.forEach.call(inputs, function (input) {
+      var out = document.getElementById(input.getAttribute("data-size-counter"));
+      var maxBytes = parseInt(input.getAttribute("data-max-bytes"), 10);
+      if (!out || !maxBytes || !input.form) { return; }
+      var original = out.textContent;
+      function mib(n) { return (n / 1048576).toLocaleString(undefined, { maximumFractionDigits: 1 }) + " MiB"; }
+      function total() {
+        return Array.prototype.reduce.call(input.files || [], function (sum, f) { return sum + f.size; }, 0);
+      }
+      function update() {
+        var bytes = total();
+        var count = (input.files || []).length;
+        out.classList.toggle("is-over", bytes > maxBytes);
+        out.textContent = !count ? original : count + (count === 1 ? " file · " : " files · ") + mib(bytes) +
+          (bytes > maxBytes ? " · over the " + mib(maxBytes) + " limit of one request: choose fewer files" : "");
+      }
+      input.addEventListener("change", update);
+      input.form.addEventListener("submit", function (event) {
+        if (total() > maxBytes) { event.preventDefault(); update(); input.focus(); }
+      });
+    });
+  }
+
   // Avoid double submissions of slow forms: disable the submit button once the form is on its way.
   function initBusyForms() {
     var forms = document.querySelectorAll("form[data-busy-label]");
@@ -102,7 +129,8 @@
         button.disabled = false;
         if (button.tagName === "INPUT") { button.value = original; } else { button.textContent = original; }
       });
-      form.addEventListener("submit", function () {
+      form.addEventListener("submit", function (event) {
+        if (event.defaultPrevented) { return; }  // not sent after all (files over the size limit)
         window.setTimeout(function () {
           button.disabled = true;
           if (button.tagName === "INPUT") { button.value = form.getAttribute("data-busy-label"); }
@@ -152,6 +180,7 @@
   function init() {
     initCopyButtons();
     initNoteCounters();
+    initFileLimits();  // before initBusyForms: its submit check runs first
     initBusyForms();
     focusErrors();
     initJobPolling();
