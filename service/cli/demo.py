@@ -260,7 +260,8 @@ def _where_to_look(summary: dict, host: str, port: int) -> None:
         click.echo(f"  {base}/roadmap/items/{summary['moved']['item_id']}/followups   who asked for the item that "
                    f"just shipped, with a draft for each")
     click.echo(f"  {base}/reports/{report['id']}   the report for {report['period_start']} to {report['last_day']}")
-    click.echo(f"  {base}/            paste more notes")
+    click.echo(f"  {base}/search?q=SCIM   every statement about a topic, verbatim, with its account and note")
+    click.echo(f"  {base}/            paste more notes or upload note files")
     click.echo(f"\nReport file: {report['path']}")
     if summary.get("sign_in_url"):
         click.echo(f"\nSign in as {DEMO_ADMIN} ({summary['sign_in_role']}) with this one-time link (15 minutes; "
@@ -271,7 +272,7 @@ def _where_to_look(summary: dict, host: str, port: int) -> None:
     exe = _feedback_command()
     for cmd in ("feedback themes list", 'feedback match "Do you support SCIM provisioning?"',
                 f"feedback roadmap history {MOVED_ITEM}", f"feedback followups {MOVED_ITEM}",
-                'feedback brief "Velo Commerce"',
+                'feedback brief "Velo Commerce"', 'feedback search "salesforce duplicates"',
                 "feedback report --since 7d --format md", "feedback schedule --once", "feedback reports list"):
         click.echo(f"  {exe}{cmd[len('feedback'):]}")
 
