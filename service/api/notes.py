@@ -103,7 +103,9 @@ def _post_files(allow_future: bool, skip_invalid: bool):
     from ..ingest.uploads import DEFAULT_FIELDS, MAX_UPLOAD_FILES, check_defaults, from_storages, load_uploads
 
     parts = request.files.getlist("file")
-    unknown = sorted((set(request.files) - {"file"}) | (set(request.form) - set(DEFAULT_FIELDS) - {"file"}))
+    # A part whose name the parser cannot read (name="a\\" escapes its own closing quote) comes as None.
+    unknown = sorted({_part_name(n) for n in request.files if n != "file"}
+                     | {_part_name(n) for n in request.form if n not in DEFAULT_FIELDS and n != "file"})
     if "file" in request.form:  # curl -F file=notes.txt (no @): a field, not a file
         raise APIError(400, "the part 'file' has no file name: send each file as a file part (curl -F "
                             "file=@notes.txt)", {"field": "file"})
@@ -144,6 +146,10 @@ def _post_files(allow_future: bool, skip_invalid: bool):
         raise APIError(422, f"{len(exc.errors)} invalid note(s); nothing was stored",
                        {"errors": [e.as_dict() for e in exc.errors]})
     return report.as_dict(), 201
+
+
+def _part_name(name) -> str:
+    return name if isinstance(name, str) else "(a part without a readable name)"
 
 
 def _queued_ingest(notes, errors):
