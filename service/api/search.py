@@ -22,7 +22,8 @@ FIELDS = {"query": "q"}
 class SearchQuery(Schema):
     """Documents the query parameters; the view checks them (a bad value is a 400 naming it in details.field)."""
     q = String(required=True, validate=Length(1, MAX_QUERY_CHARS),
-               metadata={"description": f"the words to look for, 1 to {MAX_QUERY_CHARS} characters"})
+               metadata={"description": f"the words to look for, 1 to {MAX_QUERY_CHARS} characters, at least one a "
+                                        "letter or digit"})
     account = String(metadata={"description": "only this account's statements (any spelling of its name)"})
     source = String(validate=OneOf(SOURCE_KINDS))
     since = String(metadata={**DATE, "description": "only notes from this day"})
@@ -41,10 +42,12 @@ class SearchQuery(Schema):
                 f"source, since, until; limit (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}) and offset; ranking "
                 f"(default {RANKING})",
         responses={200: '{"query", "results": [{"statement_id", "note_id", "account", "date", "source", "text", '
-                        '"score", "similarity", "matched_terms", "theme": {"id", "label"} | null}], '
-                        '"total_candidates", "limit", "offset", "ranking", "notices"}',
-                   400: "q missing, empty or over the limit; a bad date, source, limit, offset or ranking "
-                        "(details.field)"})
+                        '"score", "similarity", "related": true | false | null, "matched_terms", '
+                        '"theme": {"id", "label"} | null}], "total_candidates", "limit", "offset", "ranking", '
+                        '"notices", "floor": number | null, "total_related": number | null}; related false: under '
+                        'the floor, weakly related (still listed); total_related 0: no statement is about q',
+                   400: "q missing, empty, over the limit or without a letter or digit; a bad date, source, limit, "
+                        "offset or ranking (details.field)"})
 def get_search():
     limit = query_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = query_int("offset", 0, 0, MAX_OFFSET)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..models.notes import SOURCE_KINDS
-from ..search import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, RANKING, RANKINGS, SearchError, search
+from ..search import DEFAULT_LIMIT, DENSE_CANDIDATES, MAX_LIMIT, MAX_OFFSET, RANKING, RANKINGS, SearchError, search
 from .common import emit_json, fail, pass_ctx, refuse_empty
 
 # service.search names its parameters; these are the command's spellings of them
@@ -33,11 +33,12 @@ def register(cli: click.Group) -> None:
               help="dense: nearest by meaning (ranked best on the public dev sets); hybrid: dense and BM25 fused "
                    "(exact product names such as SCIM); lexical: BM25 alone.")
 @click.option("--json", "as_json", is_flag=True,
-              help='Print {"query", "results": [...], "total_candidates", "limit", "offset", ...} as JSON.')
+              help='Print {"query", "results": [...], "total_candidates", "total_related", "floor", ...} as JSON.')
 @pass_ctx
 def search_cmd(ctx, query, account, since, until, source, limit, offset, ranking, as_json):
     """Every customer statement about QUERY ("salesforce duplicates", "SCIM"), best first: each verbatim, with its
-    account, date, source, note id and theme."""
+    account, date, source, note id and theme. Statements that do not stand out from how close QUERY is to stored
+    statements in general are still listed, marked "weakly related"."""
     try:
         found = search(ctx.services, query, account=account, since=since, until=until, source=source, limit=limit,
                        offset=offset, ranking=ranking)
@@ -48,18 +49,41 @@ def search_cmd(ctx, query, account, since, until, source, limit, offset, ranking
         return
     for notice in found["notices"]:
         click.echo(f"note: {notice}", err=True)
-    if not found["results"]:
-        click.echo("no statements to rank: none stored, or none pass the filters" if not found["total_candidates"]
-                   else f"no results past {offset}")
+    results = found["results"]
+    if not results:
+        if found["total_candidates"]:
+            click.echo(f"no results past {offset}")
+        elif found["notices"]:  # an account nobody stored, a query with no word to look for: the note says which
+            click.echo("no statements ranked (see the note above)")
+        else:
+            click.echo("no statements to rank: none stored, or none pass the filters")
         return
-    for n, row in enumerate(found["results"], start=offset + 1):
+    if found["total_related"] == 0:
+        first, last = offset + 1, offset + len(results)
+        which = (f"{first}-{last} of the nearest are" if offset else "the nearest is" if len(results) == 1
+                 else f"the {len(results)} nearest are")
+        click.echo(f"No statement is about {found['query']!r}: {which} listed below as weakly related.")
+        click.echo("")
+    for n, row in enumerate(results, start=offset + 1):
         # one line per field: a line break or tab inside a name or the text would break the block
         account_name = " ".join((row["account"] or "no account").split())
-        click.echo(f"{n}. {account_name} · {row['date'][:10]} · {row['source']} · note {row['note_id']}")
+        weak = " · weakly related" if row["related"] is False else ""
+        click.echo(f"{n}. {account_name} · {row['date'][:10]} · {row['source']} · note {row['note_id']}{weak}")
         click.echo(f'   "{" ".join(row["text"].split())}"')
         if row["theme"]:
             click.echo(f"   theme {row['theme']['id']}: {' '.join(row['theme']['label'].split())}")
         click.echo("")
-    shown = f"{offset + 1}-{offset + len(found['results'])}"
-    # every candidate is ranked, related or not (no relevance cut-off): "found" would overstate it
-    click.echo(f"{shown} of {found['total_candidates']} statements ranked ({found['ranking']})")
+    shown = f"{offset + 1}-{offset + len(results)}"
+    # every candidate is ranked, related or not (nothing is cut): "found" would overstate it
+    click.echo(f"{shown} of {found['total_candidates']} statements ranked ({found['ranking']}){_related(found)}")
+
+
+def _related(found: dict) -> str:
+    """How many ranked statements are about the query (service.search's count), as the summary line's end."""
+    count = found["total_related"]
+    if count is None:
+        return ""
+    if count == 0:
+        return "; none is about the query"
+    more = " or more" if count >= DENSE_CANDIDATES else ""  # every statement ranked by meaning clears the floor
+    return f"; {count}{more} about the query, the rest weakly related"

@@ -11,7 +11,7 @@ from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional, ValidationError
 
 from ..models.notes import SOURCE_KINDS
-from ..search import MAX_OFFSET, MAX_QUERY_CHARS, SearchError, search
+from ..search import DENSE_CANDIDATES, MAX_OFFSET, MAX_QUERY_CHARS, SearchError, search
 from ..services import services
 from ..text import stem
 from .forms import SOURCE_LABELS, IsoDateField, _strip
@@ -90,7 +90,8 @@ def search_page():
 
 def _page(form: SearchForm, *, status: int = 200, error: str | None = None, found: dict | None = None,
           pager: Pager | None = None):
-    page = render_template("pages/search.html", form=form, error=error, found=found, pager=pager)
+    page = render_template("pages/search.html", form=form, error=error, found=found, pager=pager,
+                           dense_candidates=DENSE_CANDIDATES)
     return page, status, NO_STORE
 
 

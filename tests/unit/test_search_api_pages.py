@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from .test_search import NOTES
+from .test_search import FILLER, NOTES
 
 SCRIPT_NOTE = {"id": "n-x", "account": "Evil <b>Corp</b>", "source": "call", "date": "2026-07-01",
                "text": "<script>alert('SCIM')</script> wants SCIM & Okta now."}
@@ -14,6 +14,14 @@ SCRIPT_NOTE = {"id": "n-x", "account": "Evil <b>Corp</b>", "source": "call", "da
 @pytest.fixture
 def seeded(app, client):
     resp = client.post("/api/v1/notes", json=NOTES + [SCRIPT_NOTE])
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    return app
+
+
+@pytest.fixture
+def many(app, client):
+    """More statements than MIN_FLOOR_SAMPLE: searches have a relevance floor."""
+    resp = client.post("/api/v1/notes", json=NOTES + [SCRIPT_NOTE] + FILLER)
     assert resp.status_code == 201, resp.get_data(as_text=True)
     return app
 
@@ -35,7 +43,8 @@ def main_html(response) -> str:
 def test_api_answers_results_with_their_notes(seeded):
     client = seeded.test_client(role="sales")
     body = client.get("/api/v1/search?q=SCIM provisioning&ranking=hybrid").get_json()
-    assert set(body) == {"query", "results", "total_candidates", "limit", "offset", "ranking", "notices"}
+    assert set(body) == {"query", "results", "total_candidates", "limit", "offset", "ranking", "notices", "floor",
+                         "total_related"}
     assert (body["limit"], body["offset"], body["ranking"]) == (20, 0, "hybrid")
     top = body["results"][0]
     assert top["note_id"] == "n-2" and top["text"] == "IT requires SCIM provisioning through Okta before any rollout."
@@ -59,7 +68,7 @@ def test_api_filters(seeded):
     ("q=" + "x" * 501, "q"), ("q=", "q"), ("", "q"), ("q=%20%20", "q"),
     ("q=scim&since=2026-02-30", "since"), ("q=scim&until=tomorrow", "until"),
     ("q=scim&limit=0", "limit"), ("q=scim&limit=1000", "limit"), ("q=scim&offset=-1", "offset"),
-    ("q=scim&source=zoom", "source"), ("q=scim&ranking=best", "ranking"),
+    ("q=scim&source=zoom", "source"), ("q=scim&ranking=best", "ranking"), ("q=%3F!", "q"),
 ])
 def test_api_bad_input_is_a_400_naming_the_field(seeded, query, field):
     _error(seeded.test_client(role="sales").get(f"/api/v1/search?{query}"), 400, field)
@@ -134,3 +143,60 @@ def test_highlight_escapes_first_and_marks_by_stem():
 
     marked = highlight("<b>Duplicate</b> leads & duplicates", ["duplicates"])
     assert str(marked) == "&lt;b&gt;<mark>Duplicate</mark>&lt;/b&gt; leads &amp; <mark>duplicates</mark>"
+
+
+# ---- the relevance floor, odd input ---------------------------------------------------------------------------
+def test_api_adds_the_floor_and_marks_each_result(many):
+    client = many.test_client(role="sales")
+    body = client.get("/api/v1/search?q=SCIM provisioning&limit=50").get_json()
+    assert {"query", "results", "total_candidates", "limit", "offset", "ranking", "notices"} < set(body)
+    assert isinstance(body["floor"], float) and body["total_related"] == 2
+    assert [(r["note_id"], r["related"]) for r in body["results"][:2]] == [("n-2", True), ("n-x", True)]
+    assert {r["related"] for r in body["results"][2:]} == {False}
+    nothing = client.get("/api/v1/search?q=blockchain").get_json()
+    assert nothing["total_related"] == 0 and nothing["results"]
+    lexical = client.get("/api/v1/search?q=SCIM&ranking=lexical").get_json()
+    assert lexical["floor"] is None and lexical["total_related"] is None
+
+
+def test_page_says_when_no_statement_is_about_the_query(many):
+    resp = many.test_client(role="sales").get("/search?q=<b>blockchain</b>")
+    html = main_html(resp)
+    assert resp.status_code == 200
+    assert "No statement is about “&lt;b&gt;blockchain&lt;/b&gt;”" in html
+    assert "<b>blockchain</b>" not in html
+    assert html.count('class="badge weak"') == 20  # every result of the page listed, each marked
+
+
+def test_page_separates_related_from_weakly_related(many):
+    html = main_html(many.test_client(role="sales").get("/search?q=SCIM provisioning"))
+    assert "No statement is about" not in html
+    assert "2 statements about “SCIM provisioning”" in html
+    first, second, rest = html.split("<ol", 1)[1].split("</li>", 2)
+    assert "IT requires <mark>SCIM</mark> <mark>provisioning</mark>" in first
+    assert "weakly related" not in first + second and rest.count('class="badge weak"') == 18
+
+
+def test_page_without_a_floor_ranks_as_before(seeded):
+    html = main_html(seeded.test_client(role="sales").get("/search?q=SCIM"))
+    assert "statements ranked" in html and 'class="badge weak"' not in html and "No statement is about" not in html
+
+
+def test_page_refuses_a_query_of_punctuation_only(seeded):
+    resp = seeded.test_client(role="sales").get("/search?q=%3F%21")
+    assert resp.status_code == 422 and "letter or digit" in main_html(resp)
+
+
+def test_page_escapes_a_theme_label(seeded):
+    from sqlalchemy import select
+
+    from service.models import Statement
+
+    from .test_search import _theme_run
+
+    svc = seeded.extensions["feedback"]
+    with svc.db.session() as session:
+        sid = session.scalar(select(Statement.id).where(Statement.text.like("IT requires SCIM%")))
+    _theme_run(svc, {"SCIM <img src=x onerror=alert(1)>": [sid]})
+    html = main_html(seeded.test_client(role="sales").get("/search?q=SCIM"))
+    assert "<img" not in html and "SCIM &lt;img src=x onerror=alert(1)&gt;" in html
