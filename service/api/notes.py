@@ -4,6 +4,7 @@ from apiflask import APIBlueprint, Schema
 from apiflask.fields import Dict, Integer, List, String
 from flask import current_app, request
 from marshmallow import INCLUDE, missing
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..ingest.errors import IngestError, RowError
 from ..ingest.store import ingest, validate_rows
@@ -63,8 +64,9 @@ def bool_arg(name: str) -> bool:
                 "a day ahead is an error unless ?allow_future=true",
         responses={201: "stored", 202: "large: queued as a job (poll /api/v1/jobs/<id>)",
                    400: "malformed JSON; or a file that cannot be read (details.errors names it), no 'file' part, "
-                        "a part without a file name, an unknown part (nothing stored)",
-                   413: "too large: the body, more than 2,000 notes, or more than 100 files",
+                        "a part without a file name, an unknown part, account/source/date sent twice or as a file, a "
+                        "multipart body that cannot be parsed (nothing stored)",
+                   413: "too large: the body, more than 2,000 notes, more than 100 files or 1,000 parts",
                    415: "neither application/json nor multipart/form-data",
                    422: "invalid rows (nothing stored); details.errors: [{source, line, field, reason}]"})
 def post_notes(body):
@@ -102,24 +104,36 @@ def _post_files(allow_future: bool, skip_invalid: bool):
     from ..auth import audit_this
     from ..ingest.uploads import DEFAULT_FIELDS, MAX_UPLOAD_FILES, check_defaults, from_storages, load_uploads
 
-    parts = request.files.getlist("file")
+    files, form = _form_parts(MAX_UPLOAD_FILES)
+    parts = files.getlist("file")
     # A part whose name the parser cannot read (name="a\\" escapes its own closing quote) comes as None.
-    unknown = sorted({_part_name(n) for n in request.files if n != "file"}
-                     | {_part_name(n) for n in request.form if n not in DEFAULT_FIELDS and n != "file"})
-    if "file" in request.form:  # curl -F file=notes.txt (no @): a field, not a file
+    unknown = sorted({_part_name(n) for n in files if n != "file" and n not in DEFAULT_FIELDS}
+                     | {_part_name(n) for n in form if n not in DEFAULT_FIELDS and n != "file"})
+    if "file" in form:  # curl -F file=notes.txt (no @): a field, not a file
         raise APIError(400, "the part 'file' has no file name: send each file as a file part (curl -F "
                             "file=@notes.txt)", {"field": "file"})
+    for name in DEFAULT_FIELDS:
+        if name in files:  # curl -F account=@acme.txt
+            raise APIError(400, f"the part '{name}' is a file; send {name} as a plain field (curl -F "
+                                f"{name}={_EXAMPLES[name]})", {"field": name})
+        if len(form.getlist(name)) > 1:  # which one was meant? (the first was taken without a word)
+            raise APIError(400, f"the field '{name}' is given {len(form.getlist(name))} times; send it once",
+                           {"field": name})
     if unknown:
         raise APIError(400, f"unknown part(s) {', '.join(repr(n[:40]) for n in unknown)}: send files as parts named "
                             f"'file' and optionally the fields {', '.join(DEFAULT_FIELDS)}",
                        {"field": unknown[0][:40], "allowed": ["file", *DEFAULT_FIELDS]})
+    if not parts and not form and _parts_sent():  # werkzeug drops the whole form when one part is malformed
+        raise APIError(400, "the multipart body could not be read: a part is malformed, or a part's headers (a file "
+                            "name, say) are not UTF-8; send file names as UTF-8, or in the filename*=UTF-8'' form",
+                       {"field": "file"})
     if not parts:
         raise APIError(400, "no files: send each file as a multipart part named 'file' (curl -F file=@notes.txt)",
                        {"field": "file"})
     if len(parts) > MAX_UPLOAD_FILES:
         raise APIError(413, f"{len(parts)} files in one request; the limit is {MAX_UPLOAD_FILES}",
                        {"limit": MAX_UPLOAD_FILES})
-    defaults = {k: request.form.get(k) or None for k in DEFAULT_FIELDS}
+    defaults = {k: form.get(k) or None for k in DEFAULT_FIELDS}
     bad = check_defaults(defaults, allow_future=allow_future, future_hint="?allow_future=true")
     if bad:
         raise APIError(422, "; ".join(f"{e.field}: {e.reason}" for e in bad), {"field": bad[0].field,
@@ -146,6 +160,31 @@ def _post_files(allow_future: bool, skip_invalid: bool):
         raise APIError(422, f"{len(exc.errors)} invalid note(s); nothing was stored",
                        {"errors": [e.as_dict() for e in exc.errors]})
     return report.as_dict(), 201
+
+
+_EXAMPLES = {"account": "Acme", "source": "call", "date": "2026-11-20"}
+
+
+def _form_parts(max_files: int):
+    """request.files and request.form. The body is within the size limit here (check_body), so werkzeug's bare 413
+    while parsing it means too many parts (MAX_FORM_PARTS) or a field too long (MAX_FORM_MEMORY_SIZE): said as
+    such, not as a body over a size it is not over."""
+    try:
+        return request.files, request.form
+    except RequestEntityTooLarge:
+        sent, most = _parts_sent(), request.max_form_parts
+        if most is not None and sent > most:
+            raise APIError(413, f"{sent:,} parts in one request; more than {most:,} parts (files and fields together) "
+                                f"are not read: send at most {max_files} files at a time", {"limit": most}) from None
+        longest = request.max_form_memory_size
+        raise APIError(413, f"a form field is longer than {longest:,} bytes; account, source and date are short "
+                            "(send notes as files)", {"limit": longest}) from None
+
+
+def _parts_sent() -> int:
+    """How many parts the multipart body holds, by its boundary lines (check_body has read the body)."""
+    boundary = request.mimetype_params.get("boundary", "").encode()
+    return max(request.get_data(cache=True).count(b"--" + boundary) - 1, 0) if boundary else 0
 
 
 def _part_name(name) -> str:

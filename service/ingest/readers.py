@@ -84,11 +84,17 @@ def _front_matter(block: str, source: str) -> dict:
     note's metadata is stored as JSON; binary values are an error on the field's line."""
     loader = yaml.SafeLoader(block)
     try:
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except RecursionError:  # PyYAML composes nested collections recursively
+            raise ReaderError([RowError(source, 1, None, "invalid front matter: nested too deeply")]) from None
         if node is None:
             return {}
         if not isinstance(node, yaml.MappingNode):
             raise ReaderError([RowError(source, 1, None, "front matter must be key: value pairs")])
+        too_big = _too_big(node)
+        if too_big:
+            raise ReaderError([RowError(source, 1, None, f"invalid front matter: {too_big}")])
         front = loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -114,6 +120,30 @@ def _front_matter(block: str, source: str) -> dict:
     if errors:
         raise ReaderError(errors)
     return out
+
+
+# A note's fields are a handful; YAML aliases (*name) repeat a whole anchored value, so nine levels of ten in 440 bytes
+# are a billion values (8 GB), built by PyYAML and again as JSON. As deep as a JSON body may nest (MAX_JSON_DEPTH).
+MAX_FRONT_MATTER_VALUES = 10_000
+MAX_FRONT_MATTER_DEPTH = 32
+
+
+def _too_big(node: yaml.Node) -> str | None:
+    """Why the composed front matter is too big to build (aliases expanded, as building them would), or None."""
+    count, stack = 0, [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        count += 1
+        if count > MAX_FRONT_MATTER_VALUES:
+            return (f"more than {MAX_FRONT_MATTER_VALUES:,} values (an alias, *name, repeats a whole anchored value; "
+                    "write the fields out)")
+        if depth > MAX_FRONT_MATTER_DEPTH:
+            return f"nested deeper than {MAX_FRONT_MATTER_DEPTH} levels"
+        if isinstance(current, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in current.value)
+        elif isinstance(current, yaml.MappingNode):
+            stack.extend((child, depth + 1) for pair in current.value for child in pair)
+    return None
 
 
 def _bad_values(loader: yaml.SafeLoader, node: yaml.MappingNode, source: str) -> list[RowError]:
@@ -326,9 +356,13 @@ def read_transcript(text: str, source: str, kind: str) -> list[RawRow]:
     return [RawRow({"text": "\n".join(merged)}, 1, speakers=True, default_source="call")]
 
 
-def read_bytes(raw: bytes, source: str, suffix: str) -> tuple[list[RawRow], list[RowError]]:
-    """Rows and per-row parse errors of one input; a wholly unreadable input raises ReaderError."""
+def read_bytes(raw: bytes, source: str, suffix: str, budget=None) -> tuple[list[RawRow], list[RowError]]:
+    """Rows and per-row parse errors of one input; a wholly unreadable input raises ReaderError. `budget`: what the
+    documents of one upload may still take together (service.ingest.documents.Budget)."""
     suffix = suffix.lower()
+    if not suffix:
+        raise ReaderError([RowError(source, None, None, "the file name has no type suffix; name it by its type: "
+                                                        f"{', '.join(FORMATS[:-1])} or {FORMATS[-1]}")])
     if suffix not in FORMATS + (".ndjson",):  # named as such, not as the undecodable bytes of a picture
         hint = "; save it as .docx" if suffix == ".doc" else ""
         raise ReaderError([RowError(source, None, None, f"unsupported file type {suffix!r}; use one of "
@@ -336,7 +370,7 @@ def read_bytes(raw: bytes, source: str, suffix: str) -> tuple[list[RawRow], list
     if suffix in (".docx", ".pdf"):
         from .documents import read_document
 
-        return read_document(raw, source, suffix), []
+        return read_document(raw, source, suffix, budget), []
     text = decode(raw, source)
     if suffix in (".txt", ".md"):
         return read_text_note(text, source, Path(source).stem), []

@@ -108,13 +108,15 @@ def load_paths(paths: list[str], max_chars: int, stdin=None, *, stdin_format: st
 
 
 def load_bytes(raw: bytes, source: str, suffix: str, max_chars: int, *, defaults: dict | None = None,
-               allow_future: bool = True, future_hint: str | None = None) -> tuple[list[NoteInput], list[RowError]]:
+               allow_future: bool = True, future_hint: str | None = None,
+               budget=None) -> tuple[list[NoteInput], list[RowError]]:
     """One input's valid notes and its rows' errors, in line order: a file named on the command line, standard input
     or a file uploaded over HTTP (service.ingest.uploads). ReaderError when it cannot be read at all.
 
     `defaults` fill the fields a row leaves out or blank (the paste page's account, source and date); what a row
-    says itself, in its front matter, column or key, wins."""
-    rows, row_errors = read_bytes(raw, source, suffix)
+    says itself, in its front matter, column or key, wins. `budget`: what the documents of one upload may still
+    take together (service.ingest.documents.Budget; None: each file on its own limits)."""
+    rows, row_errors = read_bytes(raw, source, suffix, budget)
     if defaults:
         rows = [with_defaults(row, defaults) for row in rows]
     valid, invalid = validate_rows(rows, source, max_chars, allow_future=allow_future, future_hint=future_hint)

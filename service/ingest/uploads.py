@@ -7,10 +7,11 @@ A file's name is the caller's and untrusted: without its folders it is only the 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from .documents import MAX_DOCX_UNPACKED, unpacked_size
+from .documents import MAX_DOCX_UNPACKED, Budget, unpacked_size
 from .errors import RowError
 from .readers import FORMATS, RawRow, ReaderError
 from .store import load_bytes, validate_rows
@@ -23,9 +24,9 @@ MAX_UPLOAD_FILES = 100
 # on its own, and a hundred small zip bombs inside the request limit would be a hundred times that work.
 MAX_UPLOAD_UNPACKED = 2 * MAX_DOCX_UNPACKED
 MAX_NAME_CHARS = 200
+MAX_SUFFIX_CHARS = 16  # a longer "suffix" of a cut name is no file type; it is cut with the rest
 DEFAULT_FIELDS = ("account", "source", "date")  # the form fields a file's rows take where they give none
 ACCEPT = ",".join(FORMATS)  # the file input's accept attribute
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,31 @@ class LoadedUploads:
 
 def upload_name(filename: str | None, number: int) -> str:
     """The label of an uploaded file: its name without folders ("C:\\calls\\acme.txt" and "../acme.txt" are
-    "acme.txt"), control characters dropped; "file N" when nothing is left."""
+    "acme.txt"), control and invisible format characters dropped (a right-to-left override, U+202E, would show
+    "report<U+202E>txt.exe" as "reportexe.txt"); "file N" when nothing is left. A name cut to MAX_NAME_CHARS keeps
+    its type suffix, which says how the file is read."""
     name = re.split(r"[/\\]", filename or "")[-1]
-    name = _UNPRINTABLE.sub("", name).strip()
+    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf")).strip()
     if name in ("", ".", ".."):
         return f"file {number}"
-    return name if len(name) <= MAX_NAME_CHARS else name[: MAX_NAME_CHARS - 1] + "…"
+    if len(name) <= MAX_NAME_CHARS:
+        return name
+    suffix = PurePosixPath(name).suffix
+    suffix = suffix if len(suffix) <= MAX_SUFFIX_CHARS else ""
+    return name[: MAX_NAME_CHARS - 1 - len(suffix)] + "…" + suffix
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """The name, or "notes (2).txt", "notes (3).txt", ... as a browser saves a second download of one name: two
+    files called notes.txt (from two folders) are told apart in the summary and in every error."""
+    suffix = PurePosixPath(name).suffix
+    stem = name[: len(name) - len(suffix)]
+    number = 1
+    while name in taken:
+        number += 1
+        name = f"{stem} ({number}){suffix}"
+    taken.add(name)
+    return name
 
 
 def from_storages(storages) -> list[Upload]:
@@ -73,30 +93,34 @@ def load_uploads(uploads: list[Upload], max_chars: int, *, defaults: dict | None
                  future_hint: str | None = None) -> LoadedUploads:
     """Every file's valid notes and every error, each named by file and line. A file of a type ingest does not
     read, or that cannot be read at all, is listed in `unreadable`; a file that holds no note is an error too (an
-    empty .jsonl, a CSV header alone), never a silent "0 stored"."""
+    empty .jsonl, a CSV header alone), never a silent "0 stored". The documents (.docx, .pdf) of the upload share
+    one Budget of work, and the .docx files one of unpacked bytes."""
     out = LoadedUploads()
-    budget = MAX_UPLOAD_UNPACKED
+    unpacked = MAX_UPLOAD_UNPACKED
+    budget = Budget()
+    names: set[str] = set()
     for upload in uploads:
-        suffix = PurePosixPath(upload.name).suffix
+        name = _unique(upload.name, names)
+        suffix = PurePosixPath(name).suffix
         if suffix.lower() == ".docx":
-            budget -= unpacked_size(upload.data)
-            if budget < 0:
-                out.errors.append(RowError(upload.name, None, None, f"the .docx files of this upload unpack to more "
-                                                                    f"than {MAX_UPLOAD_UNPACKED // 1024**2} MiB "
-                                                                    "together; send fewer at a time"))
-                out.unreadable.append(upload.name)
+            unpacked -= unpacked_size(upload.data)
+            if unpacked < 0:
+                out.errors.append(RowError(name, None, None, f"the .docx files of this upload unpack to more than "
+                                                             f"{MAX_UPLOAD_UNPACKED // 1024**2} MiB together; send "
+                                                             "fewer at a time"))
+                out.unreadable.append(name)
                 continue
         try:
-            notes, errors = load_bytes(upload.data, upload.name, suffix, max_chars, defaults=defaults,
-                                       allow_future=allow_future, future_hint=future_hint)
+            notes, errors = load_bytes(upload.data, name, suffix, max_chars, defaults=defaults,
+                                       allow_future=allow_future, future_hint=future_hint, budget=budget)
         except ReaderError as exc:
             out.errors.extend(exc.errors)
-            out.unreadable.append(upload.name)
+            out.unreadable.append(name)
             continue
         if not notes and not errors:
-            errors = [RowError(upload.name, None, None, "no notes in this file (an empty file, or a CSV header "
-                                                        "without rows)")]
+            errors = [RowError(name, None, None, "no notes in this file (an empty file, or a CSV header without "
+                                                 "rows)")]
         out.notes.extend(notes)
         out.errors.extend(errors)
-        out.notes_per_file[upload.name] = out.notes_per_file.get(upload.name, 0) + len(notes)
+        out.notes_per_file[name] = len(notes)
     return out

@@ -14,7 +14,7 @@ from ..accounts import account_key
 from ..auth import audit_this
 from ..ingest.readers import RawRow
 from ..ingest.store import ingest, validate_rows
-from ..ingest.uploads import LoadedUploads, check_defaults, from_storages, load_uploads
+from ..ingest.uploads import MAX_UPLOAD_FILES, LoadedUploads, check_defaults, from_storages, load_uploads
 from ..jobs import enqueue, is_large_ingest, notes_payload
 from ..models import Account, Note
 from ..notes import NotFound, find_note, note_dict
@@ -52,7 +52,8 @@ def paste():
     svc = services()
     notes, errors = validate_rows(rows, "paste", svc.config.MAX_NOTE_CHARS, allow_future=False, future_hint=None)
     uploaded = _read_uploads(form, defaults, len(notes))
-    if uploaded is None:
+    if uploaded is None:  # the pasted notes' own errors are said now too, not after the next try
+        _attach_row_errors(form, errors, several=len(rows) > 1, own=frozenset(own))
         return _form_again(form, "Please correct the highlighted fields. Nothing was stored.", 422)
     notes = notes + uploaded.notes
     if errors or uploaded.errors:  # atomic, as `feedback ingest`: one bad row or file and nothing is stored
@@ -143,6 +144,14 @@ def too_large(exc):
 
         return render_template("error.html", status=413, message=given_description(exc) or "The request is too "
                                "large."), 413
+    if request.content_length is not None and request.content_length <= limit:
+        # werkzeug's 413 for a form of more than MAX_FORM_PARTS parts (files and fields): the size is within the limit
+        return _form_again(
+            PasteForm(formdata=None),
+            f"The form holds more than {request.max_form_parts:,} parts (files and fields), so nothing was stored. "
+            f"Upload at most {MAX_UPLOAD_FILES} files at a time, or use the feedback ingest command for big imports.",
+            413,
+        )
     return _form_again(
         PasteForm(formdata=None),
         f"The paste and files are larger than the limit of {_size(limit)} for one request, so nothing was stored. "
@@ -160,8 +169,9 @@ def _form_again(form: PasteForm, message: str, status: int):
 
 def _attach_row_errors(form: PasteForm, errors, *, several: bool, own: frozenset = frozenset()) -> None:
     """Row errors under the form field they concern. `own`: (note, field) pairs a note set itself with a header
-    line, so their errors name the note; an error of the form's own field is the same for every note, said once."""
-    seen = set()
+    line, so their errors name the note; an error of the form's own field is the same for every note, said once
+    (also when the field says it already, as the uploads' check of the form's fields does)."""
+    seen = {(name, message) for name in set(FIELD_FOR_ROW_ERROR.values()) for message in getattr(form, name).errors}
     for err in errors:
         name = FIELD_FOR_ROW_ERROR.get(err.field or "", "text")
         mine = name == "text" or (err.line, err.field) in own
